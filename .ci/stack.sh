@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Brings up what Tandem needs on a Debian machine with Go, and runs it.
+#
+#   .ci/stack.sh run    PostgreSQL + Temporal dev server, migrate, seed, `tandem dev` in the
+#                       foreground; Ctrl-C stops tandem and whatever this script started.
+#   .ci/stack.sh test   the same services, then go vet and the whole test suite.
+#   .ci/stack.sh up     only the services (they keep running; `down` stops them).
+#   .ci/stack.sh down   stops the services a previous `up` started.
+#
+# PostgreSQL: DATABASE_URL, if set, is used as it is. Otherwise a server on
+# 127.0.0.1:5432 is reused, or the local Debian cluster is started, or Debian's
+# postgresql package is installed; then the dev-only role and database are created.
+# Temporal: a server answering at TEMPORAL_ADDRESS is reused; otherwise the pinned
+# CLI is installed if missing and `temporal server start-dev` runs with its SQLite
+# file under .data/.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DATA="$ROOT/.data"
+mkdir -p "$DATA"
+
+TEMPORAL_VERSION=1.5.1
+TEMPORAL_SERVER_VERSION=1.29.1 # what CLI v1.5.1 embeds; `go install` builds print version 0.0.0-DEV
+DEV_DATABASE_URL="postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable" # dev-only credentials
+export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
+GOBIN_DIR="$(go env GOPATH)/bin"
+
+log() { printf '\033[1mstack:\033[0m %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+port_open() { # host port
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  log "installing Debian packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# superuser_psql runs psql as the PostgreSQL superuser: over TCP where trust
+# auth allows it, else through the local socket as the postgres OS user.
+superuser_psql() {
+  if psql "postgresql://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
+    psql "postgresql://postgres@127.0.0.1:5432/postgres" -v ON_ERROR_STOP=1 -Atq "$@"
+  else
+    as_root runuser -u postgres -- psql -d postgres -v ON_ERROR_STOP=1 -Atq "$@"
+  fi
+}
+
+ensure_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    log "PostgreSQL: using DATABASE_URL as given"
+    return
+  fi
+  export DATABASE_URL="$DEV_DATABASE_URL"
+  if port_open 127.0.0.1 5432; then
+    log "PostgreSQL: reusing the server on 127.0.0.1:5432"
+  else
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+      apt_install postgresql
+    fi
+    local ver
+    ver=$(ls /etc/postgresql | sort -V | tail -n 1)
+    log "PostgreSQL: starting the local cluster $ver/main"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+    echo "$ver" >"$DATA/postgres.started"
+    for _ in $(seq 1 60); do port_open 127.0.0.1 5432 && break; sleep 0.5; done
+    port_open 127.0.0.1 5432 || die "PostgreSQL did not start listening on 127.0.0.1:5432 (is listen_addresses set?)"
+  fi
+  command -v psql >/dev/null || apt_install postgresql-client
+  superuser_psql <<'SQL'
+SELECT 'CREATE ROLE tandem LOGIN CREATEDB PASSWORD ''tandem-dev-only'''
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tandem')\gexec
+SELECT 'CREATE DATABASE tandem OWNER tandem'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'tandem')\gexec
+SQL
+}
+
+temporal_bin() {
+  local bin
+  for bin in "$(command -v temporal || true)" "$GOBIN_DIR/temporal"; do
+    if [ -n "$bin" ] && [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "Server $TEMPORAL_SERVER_VERSION"; then
+      echo "$bin"; return
+    fi
+  done
+  log "Temporal: installing CLI v$TEMPORAL_VERSION with go install (a few minutes the first time)"
+  GOFLAGS=-buildvcs=false go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_VERSION"
+  echo "$GOBIN_DIR/temporal"
+}
+
+ensure_temporal() {
+  local host=${TEMPORAL_ADDRESS%:*} port=${TEMPORAL_ADDRESS##*:}
+  if port_open "$host" "$port"; then
+    log "Temporal: reusing the server at $TEMPORAL_ADDRESS"
+    return
+  fi
+  case "$host" in
+    127.0.0.1|localhost) ;;
+    *) die "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS does not answer, and only a local dev server can be started" ;;
+  esac
+  local bin
+  bin=$(temporal_bin)
+  log "Temporal: starting the dev server on $TEMPORAL_ADDRESS (UI http://127.0.0.1:8233, data $DATA/temporal.db)"
+  # setsid: its own process group, so a Ctrl-C reaches tandem first and this
+  # script's trap stops the server after tandem has drained.
+  setsid "$bin" server start-dev \
+    --ip "$host" --port "$port" --ui-port 8233 \
+    --db-filename "$DATA/temporal.db" \
+    --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
+    --log-level warn >"$DATA/temporal.log" 2>&1 </dev/null &
+  echo $! >"$DATA/temporal.pid"
+  for _ in $(seq 1 120); do
+    if "$bin" operator cluster health --address "$TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; then
+      return
+    fi
+    kill -0 "$(cat "$DATA/temporal.pid")" 2>/dev/null || { tail -n 20 "$DATA/temporal.log" >&2; die "Temporal dev server exited"; }
+    sleep 0.5
+  done
+  die "Temporal dev server did not become healthy in 60 s; see $DATA/temporal.log"
+}
+
+down() {
+  if [ -f "$DATA/temporal.pid" ]; then
+    local pid
+    pid=$(cat "$DATA/temporal.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      log "Temporal: stopping the dev server this script started"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$DATA/temporal.pid"
+  fi
+  if [ -f "$DATA/postgres.started" ]; then
+    log "PostgreSQL: stopping the cluster this script started"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(cat "$DATA/postgres.started")" main stop || true
+    rm -f "$DATA/postgres.started"
+  fi
+}
+
+up() {
+  ensure_postgres
+  ensure_temporal
+}
+
+build() {
+  go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$DATA/bin/tandem" ./cmd/tandem
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  run)
+    trap down EXIT
+    up
+    build
+    "$DATA/bin/tandem" migrate up
+    "$DATA/bin/tandem" seed
+    log "Tandem: API on http://${TANDEM_HTTP_ADDR:-127.0.0.1:8080}; Ctrl-C stops everything this command started"
+    # Not exec: the EXIT trap must run after tandem has shut down.
+    "$DATA/bin/tandem" dev || status=$?
+    exit "${status:-0}"
+    ;;
+  test)
+    trap down EXIT
+    up
+    go vet ./...
+    go test -race -count=1 -timeout 15m ./...
+    ;;
+  *) echo "usage: $0 run|test|up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,22 @@
+# The two commands: `make run` and `make test`. Everything they need is
+# ensured by .ci/stack.sh (PostgreSQL, the pinned Temporal CLI and its dev server).
+
+.PHONY: run test up down build lint bench
+
+run: ## start PostgreSQL + Temporal, migrate, seed, run API and worker (Ctrl-C stops)
+	@bash .ci/stack.sh run
+
+test: ## start the services, go vet, go test -race ./... against them
+	@bash .ci/stack.sh test
+
+up: ## start only the services (left running)
+	@bash .ci/stack.sh up
+
+down: ## stop the services `make up` started
+	@bash .ci/stack.sh down
+
+build: ## build bin/tandem
+	go build -o .data/bin/tandem ./cmd/tandem
+
+bench: build ## benchmark against the stack `make run` is serving
+	.data/bin/tandem bench -n 400 -c 20

@@ -1,0 +1,58 @@
+// Package activities implements the side effects of Tandem's workflows:
+// writes to the record store now, and AI, payments, notifications and audit
+// appends as those capabilities land. Workflows call them by the names
+// declared in package workflows.
+package activities
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+
+	"tandem/activities/store"
+	"tandem/workflows"
+)
+
+// Activities holds the dependencies of every activity.
+type Activities struct {
+	Store *store.Store
+}
+
+// Register registers every activity under the name the workflows use.
+func (a *Activities) Register(r worker.ActivityRegistry) {
+	r.RegisterActivityWithOptions(a.RecordCase, activity.RegisterOptions{Name: workflows.ActivityRecordCase})
+}
+
+// RecordCase writes the case projection and new messages. Idempotent: see store.RecordCase.
+func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInput) error {
+	c := in.Case
+	row := store.Case{
+		TenantID:    c.TenantID,
+		ID:          c.CaseID,
+		WorkflowID:  workflows.CaseWorkflowID(c.TenantID, c.CaseID),
+		CustomerRef: c.CustomerRef,
+		Channel:     c.Channel,
+		Subject:     c.Subject,
+		Priority:    c.Priority,
+		Status:      c.Status,
+		LastSeq:     c.Seq,
+		OpenedAt:    c.OpenedAt,
+		UpdatedAt:   c.UpdatedAt,
+		ClosedAt:    c.ClosedAt,
+	}
+	msgs := make([]store.Message, 0, len(in.Messages))
+	for _, m := range in.Messages {
+		msgs = append(msgs, store.Message{
+			TenantID:    c.TenantID,
+			CaseID:      c.CaseID,
+			Seq:         m.Seq,
+			AuthorKind:  m.AuthorKind,
+			AuthorID:    m.AuthorID,
+			Body:        m.Body,
+			Placeholder: m.Placeholder,
+			CreatedAt:   m.At,
+		})
+	}
+	return a.Store.RecordCase(ctx, row, msgs)
+}

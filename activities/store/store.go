@@ -1,0 +1,286 @@
+// Package store is Tandem's PostgreSQL record store: tenants, the case
+// projection, conversation messages and idempotency keys. The case workflow's
+// activities write through it; the API reads through it.
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+)
+
+// Domain errors the API maps to HTTP statuses.
+var (
+	// ErrNotFound: no such record in the caller's tenant.
+	ErrNotFound = errors.New("not found")
+	// ErrIdempotencyMismatch: an idempotency key was reused for a different request.
+	ErrIdempotencyMismatch = errors.New("idempotency key was used with a different request")
+	// ErrBadCursor: a pagination cursor that this store did not issue.
+	ErrBadCursor = errors.New("malformed cursor")
+)
+
+// Store wraps a gorm connection pool.
+type Store struct {
+	db *gorm.DB
+}
+
+// Open connects to PostgreSQL at dsn and checks the connection.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(20)
+	sqlDB.SetMaxIdleConns(20)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db}
+	if err := s.Ping(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB exposes the pool for migrations and tests.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Close releases the pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that PostgreSQL answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	return nil
+}
+
+// Tenant is an organisation using Tandem.
+type Tenant struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// EnsureTenant creates the tenant if it does not exist; an existing one is left as it is.
+func (s *Store) EnsureTenant(ctx context.Context, id, name string) error {
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&Tenant{ID: id, Name: name}).Error
+	if err != nil {
+		return fmt.Errorf("ensure tenant %s: %w", id, err)
+	}
+	return nil
+}
+
+// TenantExists reports whether the tenant is known.
+func (s *Store) TenantExists(ctx context.Context, id string) (bool, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("look up tenant: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Case is a row of the case projection.
+type Case struct {
+	TenantID    string `gorm:"primaryKey"`
+	ID          string `gorm:"primaryKey"`
+	WorkflowID  string
+	CustomerRef string
+	Channel     string
+	Subject     string
+	Priority    string
+	Status      string
+	LastSeq     int64
+	OpenedAt    time.Time
+	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
+	ClosedAt    *time.Time
+}
+
+// Message is one turn of a case's conversation.
+type Message struct {
+	TenantID    string `gorm:"primaryKey"`
+	CaseID      string `gorm:"primaryKey"`
+	Seq         int64  `gorm:"primaryKey"`
+	AuthorKind  string
+	AuthorID    string
+	Body        string
+	Placeholder bool
+	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
+}
+
+// RecordCase writes a snapshot of the case and any new messages in one
+// transaction. It is idempotent: messages are keyed by sequence, and the case
+// row only moves forward (a snapshot older than the stored one is ignored), so
+// a retried or reordered write never duplicates or regresses anything.
+func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		upsert := tx.Clauses(clause.OnConflict{
+			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
+			DoUpdates: clause.AssignmentColumns([]string{
+				"priority", "status", "last_seq", "updated_at", "closed_at",
+			}),
+			Where: clause.Where{Exprs: []clause.Expression{
+				clause.Expr{SQL: "cases.last_seq < excluded.last_seq"},
+			}},
+		}).Create(&c)
+		if upsert.Error != nil {
+			return fmt.Errorf("upsert case: %w", upsert.Error)
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&msgs).Error; err != nil {
+			return fmt.Errorf("insert messages: %w", err)
+		}
+		return nil
+	})
+}
+
+// GetCase returns a case of the tenant with its messages in order.
+func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []Message, error) {
+	var c Case
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, caseID).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Case{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return Case{}, nil, fmt.Errorf("get case: %w", err)
+	}
+	var msgs []Message
+	err = s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ?", tenantID, caseID).
+		Order("seq").Find(&msgs).Error
+	if err != nil {
+		return Case{}, nil, fmt.Errorf("get messages: %w", err)
+	}
+	return c, msgs, nil
+}
+
+// ListFilter narrows and pages a case listing.
+type ListFilter struct {
+	Status string // empty: any
+	Limit  int    // rows per page, at least 1
+	Cursor string // from a previous page's NextCursor; empty: first page
+}
+
+// ListCases returns the tenant's cases, newest first, and the cursor of the
+// next page ("" on the last page).
+func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([]Case, string, error) {
+	q := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID)
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		q = q.Where("(opened_at, id) < (?, ?)", at, id)
+	}
+	var rows []Case
+	if err := q.Order("opened_at DESC, id DESC").Limit(f.Limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", fmt.Errorf("list cases: %w", err)
+	}
+	next := ""
+	if len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+		last := rows[len(rows)-1]
+		next = encodeCursor(last.OpenedAt, last.ID)
+	}
+	return rows, next, nil
+}
+
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeCursor(cur string) (time.Time, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cur)
+	if err != nil {
+		return time.Time{}, "", ErrBadCursor
+	}
+	ts, id, ok := strings.Cut(string(raw), "|")
+	if !ok {
+		return time.Time{}, "", ErrBadCursor
+	}
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil || !validUUID(id) {
+		return time.Time{}, "", ErrBadCursor
+	}
+	return at, id, nil
+}
+
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case ('0' <= r && r <= '9') || ('a' <= r && r <= 'f'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// IdempotencyKey records which case a case-opening request created.
+type IdempotencyKey struct {
+	TenantID    string `gorm:"primaryKey"`
+	Key         string `gorm:"primaryKey"`
+	RequestHash string
+	CaseID      string
+	CreatedAt   time.Time
+}
+
+// ClaimIdempotencyKey records key → caseID for a request with the given hash.
+// first is true for exactly one caller per key; a caller whose request hash
+// differs from the first one's gets ErrIdempotencyMismatch.
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, tenantID, key, requestHash, caseID string) (first bool, err error) {
+	row := IdempotencyKey{TenantID: tenantID, Key: key, RequestHash: requestHash, CaseID: caseID}
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return false, fmt.Errorf("claim idempotency key: %w", res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return true, nil
+	}
+	var have IdempotencyKey
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND key = ?", tenantID, key).Take(&have).Error; err != nil {
+		return false, fmt.Errorf("read idempotency key: %w", err)
+	}
+	if have.RequestHash != requestHash || have.CaseID != caseID {
+		return false, ErrIdempotencyMismatch
+	}
+	return false, nil
+}

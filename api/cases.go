@@ -1,0 +1,461 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"tandem/activities/store"
+	"tandem/workflows"
+)
+
+// caseIDNamespace derives a case ID from (tenant, Idempotency-Key), so that
+// every retry of an opening request names the same workflow.
+var caseIDNamespace = uuid.MustParse("6f1c2f0e-2b7a-4a57-9d8e-3c1f5b0a7e21")
+
+const (
+	idempotencyHeader   = "Idempotency-Key"
+	maxIdempotencyKey   = 255
+	maxCustomerRefRunes = 128
+	maxSubjectRunes     = 200
+	maxReasonRunes      = 500
+	defaultPageSize     = 20
+	maxPageSize         = 100
+)
+
+// CaseJSON is a case as the API returns it.
+type CaseJSON struct {
+	ID          string     `json:"id"`
+	TenantID    string     `json:"tenant_id"`
+	WorkflowID  string     `json:"workflow_id"`
+	CustomerRef string     `json:"customer_ref"`
+	Channel     string     `json:"channel"`
+	Subject     string     `json:"subject"`
+	Priority    string     `json:"priority"`
+	Status      string     `json:"status"`
+	OpenedAt    time.Time  `json:"opened_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	ClosedAt    *time.Time `json:"closed_at"`
+}
+
+// MessageJSON is a conversation turn as the API returns it.
+type MessageJSON struct {
+	Seq         int64     `json:"seq"`
+	AuthorKind  string    `json:"author_kind"`
+	AuthorID    string    `json:"author_id,omitempty"`
+	Body        string    `json:"body"`
+	Placeholder bool      `json:"placeholder"`
+	At          time.Time `json:"at"`
+}
+
+// CaseWithMessages is the body of GET /v1/cases/{id}.
+type CaseWithMessages struct {
+	Case     CaseJSON      `json:"case"`
+	Messages []MessageJSON `json:"messages"`
+}
+
+// ExchangeJSON is the body of a case opening or a posted message: the case
+// after the exchange, the customer's message and the reply to it.
+type ExchangeJSON struct {
+	Case    CaseJSON    `json:"case"`
+	Message MessageJSON `json:"message"`
+	Reply   MessageJSON `json:"reply"`
+}
+
+// CaseList is the body of GET /v1/cases.
+type CaseList struct {
+	Cases      []CaseJSON `json:"cases"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// OpenCaseRequest is the body of POST /v1/cases.
+type OpenCaseRequest struct {
+	CustomerRef string `json:"customer_ref"`
+	Channel     string `json:"channel"`
+	Subject     string `json:"subject"`
+	Priority    string `json:"priority"`
+	Message     string `json:"message"`
+}
+
+func (r *OpenCaseRequest) normalise() {
+	r.CustomerRef = strings.TrimSpace(r.CustomerRef)
+	r.Subject = strings.TrimSpace(r.Subject)
+	if r.Priority == "" {
+		r.Priority = "normal"
+	}
+}
+
+func (r OpenCaseRequest) validate() []FieldError {
+	var errs []FieldError
+	switch {
+	case r.CustomerRef == "":
+		errs = append(errs, FieldError{"customer_ref", "is required"})
+	case utf8.RuneCountInString(r.CustomerRef) > maxCustomerRefRunes:
+		errs = append(errs, FieldError{"customer_ref", "must be at most 128 characters"})
+	case strings.IndexFunc(r.CustomerRef, unicode.IsControl) >= 0:
+		errs = append(errs, FieldError{"customer_ref", "must not contain control characters"})
+	}
+	if !slices.Contains(workflows.Channels, r.Channel) {
+		errs = append(errs, FieldError{"channel", "must be one of " + strings.Join(workflows.Channels, ", ")})
+	}
+	if utf8.RuneCountInString(r.Subject) > maxSubjectRunes {
+		errs = append(errs, FieldError{"subject", "must be at most 200 characters"})
+	}
+	if !slices.Contains(workflows.Priorities, r.Priority) {
+		errs = append(errs, FieldError{"priority", "must be one of " + strings.Join(workflows.Priorities, ", ")})
+	}
+	if reason := workflows.ValidateMessageBody(r.Message); reason != "" {
+		errs = append(errs, FieldError{"message", reason})
+	}
+	return errs
+}
+
+// hash identifies the request for idempotency: the same key must come with
+// the same request.
+func (r OpenCaseRequest) hash() string {
+	b, _ := json.Marshal(r) // a struct of strings always marshals
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// PostMessageRequest is the body of POST /v1/cases/{id}/messages.
+type PostMessageRequest struct {
+	Body string `json:"body"`
+}
+
+// CloseCaseRequest is the body of POST /v1/cases/{id}/close.
+type CloseCaseRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) openCase(c *gin.Context) {
+	ctx := c.Request.Context()
+	tenant := c.GetString(tenantKey)
+	var req OpenCaseRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	req.normalise()
+	if errs := req.validate(); len(errs) > 0 {
+		respondError(c, s.log, validationError(errs))
+		return
+	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+
+	caseID, first := uuid.NewString(), true
+	if key != "" {
+		caseID = uuid.NewSHA1(caseIDNamespace, []byte(tenant+"\x00"+key)).String()
+		if first, err = s.store.ClaimIdempotencyKey(ctx, tenant, key, req.hash(), caseID); err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		// A retry for a case that has since closed is answered from the records:
+		// Temporal forgets closed workflows after its retention period, and a
+		// forgotten ID must not be started again as a new case.
+		if !first {
+			if row, _, err := s.store.GetCase(ctx, tenant, caseID); err == nil && row.Status == workflows.StatusClosed {
+				s.replayOpen(c, tenant, caseID)
+				return
+			}
+		}
+	}
+
+	in := workflows.CaseInput{
+		TenantID:    tenant,
+		CaseID:      caseID,
+		CustomerRef: req.CustomerRef,
+		Channel:     req.Channel,
+		Subject:     req.Subject,
+		Priority:    req.Priority,
+	}
+	startOp := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.CaseWorkflowID(tenant, caseID),
+		TaskQueue:                s.taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// A closed case's ID is never reused: a late retry must not reopen it as a new case.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.CaseWorkflowName, in)
+	handle, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: startOp,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateID:     workflows.OpenUpdateID,
+			UpdateName:   workflows.UpdatePostMessage,
+			Args:         []any{workflows.PostMessageInput{Body: req.Message}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var res workflows.PostMessageResult
+	if err == nil {
+		err = handle.Get(ctx, &res)
+	}
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) && key != "" {
+		// The case closed between the check above and the call.
+		s.replayOpen(c, tenant, caseID)
+		return
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	status := http.StatusOK
+	if first {
+		status = http.StatusCreated
+	}
+	c.JSON(status, exchangeJSON(res))
+}
+
+// replayOpen answers a retried opening request from the projection.
+func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) {
+	row, msgs, err := s.store.GetCase(c.Request.Context(), tenant, caseID)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if len(msgs) < 2 {
+		respondError(c, s.log, fmt.Errorf("case %s has %d messages, want the opening exchange", caseID, len(msgs)))
+		return
+	}
+	c.JSON(http.StatusOK, ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msgs[0]), Reply: messageFromRow(msgs[1])})
+}
+
+func (s *Server) postMessage(c *gin.Context) {
+	ctx := c.Request.Context()
+	row, ok := s.loadCase(c)
+	if !ok {
+		return
+	}
+	var req PostMessageRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
+		respondError(c, s.log, validationError([]FieldError{{"body", reason}}))
+		return
+	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if row.Status == workflows.StatusClosed {
+		respondError(c, s.log, errCaseClosed)
+		return
+	}
+	updateID := uuid.NewString()
+	if key != "" {
+		updateID = workflows.MessageUpdateID(key)
+	}
+	var res workflows.PostMessageResult
+	if err := s.update(ctx, row, updateID, workflows.UpdatePostMessage, workflows.PostMessageInput{Body: req.Body}, &res); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, exchangeJSON(res))
+}
+
+func (s *Server) closeCase(c *gin.Context) {
+	ctx := c.Request.Context()
+	row, ok := s.loadCase(c)
+	if !ok {
+		return
+	}
+	var req CloseCaseRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if utf8.RuneCountInString(req.Reason) > maxReasonRunes {
+		respondError(c, s.log, validationError([]FieldError{{"reason", "must be at most 500 characters"}}))
+		return
+	}
+	if row.Status == workflows.StatusClosed {
+		c.JSON(http.StatusOK, gin.H{"case": caseFromRow(row)}) // a retried close
+		return
+	}
+	var state workflows.CaseState
+	err := s.update(ctx, row, workflows.UpdateClose, workflows.UpdateClose, workflows.CloseInput{Reason: req.Reason}, &state)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		// Closed between our read and the update: re-read the final state.
+		row, ok = s.loadCase(c)
+		if ok {
+			c.JSON(http.StatusOK, gin.H{"case": caseFromRow(row)})
+		}
+		return
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+}
+
+// update sends an update to the case's workflow and waits for its result.
+func (s *Server) update(ctx context.Context, row store.Case, updateID, name string, arg, result any) error {
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   row.WorkflowID,
+		UpdateID:     updateID,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return handle.Get(ctx, result)
+}
+
+func (s *Server) getCase(c *gin.Context) {
+	row, msgs, err := s.store.GetCase(c.Request.Context(), c.GetString(tenantKey), c.Param("id"))
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	out := CaseWithMessages{Case: caseFromRow(row), Messages: make([]MessageJSON, 0, len(msgs))}
+	for _, m := range msgs {
+		out.Messages = append(out.Messages, messageFromRow(m))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) listCases(c *gin.Context) {
+	f := store.ListFilter{Status: c.Query("status"), Cursor: c.Query("cursor"), Limit: defaultPageSize}
+	var errs []FieldError
+	if f.Status != "" && !slices.Contains(workflows.Statuses, f.Status) {
+		errs = append(errs, FieldError{"status", "must be one of " + strings.Join(workflows.Statuses, ", ")})
+	}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > maxPageSize {
+			errs = append(errs, FieldError{"limit", "must be a whole number from 1 to 100"})
+		}
+		f.Limit = n
+	}
+	if len(errs) > 0 {
+		respondError(c, s.log, validationError(errs))
+		return
+	}
+	rows, next, err := s.store.ListCases(c.Request.Context(), c.GetString(tenantKey), f)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	out := CaseList{Cases: make([]CaseJSON, 0, len(rows)), NextCursor: next}
+	for _, r := range rows {
+		out.Cases = append(out.Cases, caseFromRow(r))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// loadCase reads the case named in the path from the caller's tenant, writing
+// 404 when there is none: another tenant's case is indistinguishable from a
+// missing one.
+func (s *Server) loadCase(c *gin.Context) (store.Case, bool) {
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		respondError(c, s.log, errCaseNotFound)
+		return store.Case{}, false
+	}
+	row, _, err := s.store.GetCase(c.Request.Context(), c.GetString(tenantKey), id)
+	if err != nil {
+		respondError(c, s.log, err)
+		return store.Case{}, false
+	}
+	return row, true
+}
+
+// decodeJSON reads exactly one JSON object with only known fields.
+func decodeJSON(c *gin.Context, dst any) error {
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: "unknown field",
+				Fields: []FieldError{{Field: strings.Trim(field, `"`), Message: "is not a field of this request"}}}
+		}
+		return err
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object")
+	}
+	return nil
+}
+
+func idempotencyKey(c *gin.Context) (string, error) {
+	key := c.GetHeader(idempotencyHeader)
+	if len(key) > maxIdempotencyKey {
+		return "", validationError([]FieldError{{idempotencyHeader, "must be at most 255 characters"}})
+	}
+	for _, r := range key {
+		if r < 0x21 || r > 0x7e {
+			return "", validationError([]FieldError{{idempotencyHeader, "must be printable ASCII without spaces"}})
+		}
+	}
+	return key, nil
+}
+
+func validationError(fields []FieldError) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed",
+		Message: "the request is invalid", Fields: fields}
+}
+
+func caseFromRow(r store.Case) CaseJSON {
+	return CaseJSON{
+		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef,
+		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
+		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
+	}
+}
+
+func caseFromState(st workflows.CaseState) CaseJSON {
+	return CaseJSON{
+		ID: st.CaseID, TenantID: st.TenantID, WorkflowID: workflows.CaseWorkflowID(st.TenantID, st.CaseID),
+		CustomerRef: st.CustomerRef, Channel: st.Channel, Subject: st.Subject, Priority: st.Priority,
+		Status: st.Status, OpenedAt: st.OpenedAt.UTC(), UpdatedAt: st.UpdatedAt.UTC(), ClosedAt: utcPtr(st.ClosedAt),
+	}
+}
+
+func messageFromRow(m store.Message) MessageJSON {
+	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
+		Placeholder: m.Placeholder, At: m.CreatedAt.UTC()}
+}
+
+func messageFromWorkflow(m workflows.Message) MessageJSON {
+	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
+		Placeholder: m.Placeholder, At: m.At.UTC()}
+}
+
+func exchangeJSON(res workflows.PostMessageResult) ExchangeJSON {
+	return ExchangeJSON{Case: caseFromState(res.Case), Message: messageFromWorkflow(res.Message), Reply: messageFromWorkflow(res.Reply)}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

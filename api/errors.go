@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
+
+	"tandem/activities/store"
+	"tandem/workflows"
+)
+
+// Error is an error with the HTTP status, machine-readable code and human
+// message a client sees. Handlers return it for conditions they recognise;
+// respondError maps everything else.
+type Error struct {
+	Status  int          `json:"-"`
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Fields  []FieldError `json:"fields,omitempty"`
+}
+
+// FieldError names one invalid field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+// Errors shared by several handlers.
+var (
+	errCaseNotFound = errorf(http.StatusNotFound, "case_not_found", "no such case")
+	errCaseClosed   = errorf(http.StatusConflict, "case_closed", "the case is closed")
+	errUnavailable  = errorf(http.StatusServiceUnavailable, "unavailable",
+		"a dependency is unavailable or slow; retry later (with the same Idempotency-Key, if you sent one)")
+	errInternal = errorf(http.StatusInternalServerError, "internal", "internal error; it has been logged")
+)
+
+// toAPIError maps domain, decoding, Temporal and database errors to what the
+// client sees. Unknown errors become 500 with a plain message; the caller logs them.
+func toAPIError(err error) (apiErr *Error, known bool) {
+	var e *Error
+	var maxBytes *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	var appErr *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	var pgConnect *pgconn.ConnectError
+	var netErr *net.OpError
+
+	switch {
+	case errors.As(err, &e):
+		return e, true
+	case errors.Is(err, store.ErrNotFound):
+		return errCaseNotFound, true
+	case errors.Is(err, store.ErrIdempotencyMismatch):
+		return errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"this Idempotency-Key was already used with a different request"), true
+	case errors.Is(err, store.ErrBadCursor):
+		return errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued"), true
+	case errors.As(err, &maxBytes):
+		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large"), true
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return errorf(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON"), true
+	case errors.Is(err, io.EOF):
+		return errorf(http.StatusBadRequest, "malformed_json", "the request body is empty"), true
+	case errors.As(err, &typeErr):
+		return &Error{Status: http.StatusBadRequest, Code: "malformed_json",
+			Message: "a field has the wrong type",
+			Fields:  []FieldError{{Field: typeErr.Field, Message: "must be a " + typeErr.Type.String()}}}, true
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCaseClosed:
+		return errCaseClosed, true
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidMessage:
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed",
+			Message: "the request is invalid", Fields: []FieldError{{Field: "body", Message: appErr.Message()}}}, true
+	case errors.As(err, &notFound):
+		// The projection said the case exists, so its workflow has finished.
+		return errCaseClosed, true
+	case errors.As(err, &unavailable), errors.As(err, &deadline),
+		errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &pgConnect), errors.As(err, &netErr):
+		return errUnavailable, true
+	}
+	return errInternal, false
+}
+
+// respondError writes err as the JSON error body and logs what the client
+// does not see.
+func respondError(c *gin.Context, log *slog.Logger, err error) {
+	apiErr, known := toAPIError(err)
+	switch {
+	case !known:
+		log.ErrorContext(c.Request.Context(), "request failed", "route", c.FullPath(), "err", err)
+	case apiErr.Status >= 500:
+		log.WarnContext(c.Request.Context(), "dependency failure", "route", c.FullPath(), "err", err)
+	}
+	c.AbortWithStatusJSON(apiErr.Status, gin.H{"error": apiErr})
+}

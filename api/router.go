@@ -1,0 +1,172 @@
+// Package api is Tandem's HTTP surface: the gin router, handlers, request and
+// response types, caller identification and the mapping of errors to HTTP.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"tandem/activities/store"
+)
+
+// Config holds the dependencies and limits of the API.
+type Config struct {
+	Store          *store.Store
+	Temporal       client.Client
+	TaskQueue      string
+	Logger         *slog.Logger
+	MaxBodyBytes   int64         // larger request bodies get 413
+	RequestTimeout time.Duration // bound on each request's work, Temporal round trips included
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	store     *store.Store
+	temporal  client.Client
+	taskQueue string
+	log       *slog.Logger
+	maxBody   int64
+	timeout   time.Duration
+}
+
+// New returns the API's HTTP handler.
+func New(cfg Config) http.Handler {
+	s := &Server{
+		store:     cfg.Store,
+		temporal:  cfg.Temporal,
+		taskQueue: cfg.TaskQueue,
+		log:       cfg.Logger,
+		maxBody:   cfg.MaxBodyBytes,
+		timeout:   cfg.RequestTimeout,
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(s.requestLog, s.recoverPanic, s.limits)
+	r.NoRoute(func(c *gin.Context) {
+		respondError(c, s.log, errorf(http.StatusNotFound, "route_not_found", "no such endpoint"))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		respondError(c, s.log, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint"))
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+
+	v1 := r.Group("/v1", s.identifyTenant)
+	v1.POST("/cases", s.openCase)
+	v1.GET("/cases", s.listCases)
+	v1.GET("/cases/:id", s.getCase)
+	v1.POST("/cases/:id/messages", s.postMessage)
+	v1.POST("/cases/:id/close", s.closeCase)
+	return r
+}
+
+const requestIDHeader = "X-Request-ID"
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func (s *Server) requestLog(c *gin.Context) {
+	start := time.Now()
+	id := c.GetHeader(requestIDHeader)
+	if !requestIDPattern.MatchString(id) {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	c.Header(requestIDHeader, id)
+	c.Next()
+	s.log.InfoContext(c.Request.Context(), "http request",
+		"request_id", id,
+		"method", c.Request.Method,
+		"route", c.FullPath(),
+		"status", c.Writer.Status(),
+		"duration_ms", time.Since(start).Milliseconds(),
+		"tenant", c.GetString(tenantKey),
+	)
+}
+
+func (s *Server) recoverPanic(c *gin.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.ErrorContext(c.Request.Context(), "panic in handler", "route", c.FullPath(), "panic", p)
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": errInternal})
+		}
+	}()
+	c.Next()
+}
+
+// limits bounds the body size and the time a request may take.
+func (s *Server) limits(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.timeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
+const (
+	tenantHeader = "X-Tenant-ID"
+	tenantKey    = "tenant"
+)
+
+var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+// identifyTenant reads the caller's tenant. Development-only identification:
+// any caller may name any tenant. Bearer tokens and API keys replace it.
+func (s *Server) identifyTenant(c *gin.Context) {
+	tenant := c.GetHeader(tenantHeader)
+	if tenant == "" {
+		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "the "+tenantHeader+" header is required"))
+		return
+	}
+	if !tenantPattern.MatchString(tenant) {
+		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "unknown tenant"))
+		return
+	}
+	ok, err := s.store.TenantExists(c.Request.Context(), tenant)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if !ok {
+		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "unknown tenant"))
+		return
+	}
+	c.Set(tenantKey, tenant)
+	c.Next()
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz reports whether PostgreSQL and Temporal answer; load balancers route
+// traffic only to ready instances.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	checks := gin.H{"postgres": "ok", "temporal": "ok"}
+	ready := true
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness: postgres", "err", err)
+		checks["postgres"], ready = "unavailable", false
+	}
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		s.log.WarnContext(ctx, "readiness: temporal", "err", err)
+		checks["temporal"], ready = "unavailable", false
+	}
+	if !ready {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+}

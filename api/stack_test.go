@@ -1,0 +1,189 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"tandem/activities"
+	"tandem/activities/store"
+	"tandem/activities/store/storetest"
+	"tandem/api"
+	"tandem/workflows"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+// stack is the real thing for one test: its own PostgreSQL database, a worker
+// on its own task queue of the shared Temporal dev server, and the API over HTTP.
+type stack struct {
+	t        *testing.T
+	store    *store.Store
+	temporal client.Client
+	url      string
+}
+
+const (
+	tenantA = "acme"
+	tenantB = "globex"
+)
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	st, _ := storetest.New(t)
+	ctx := context.Background()
+	for _, id := range []string{tenantA, tenantB} {
+		if err := st.EnsureTenant(ctx, id, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := os.Getenv("TEMPORAL_ADDRESS")
+	if addr == "" {
+		addr = "127.0.0.1:7233"
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	tc, err := client.DialContext(dialCtx, client.Options{HostPort: addr, Logger: nopLogger{}})
+	if err != nil {
+		t.Fatalf("Temporal is not reachable at %s (run the tests with `make test`, which starts it): %v", addr, err)
+	}
+	t.Cleanup(tc.Close)
+
+	queue := "test-" + randomHex(6)
+	w := worker.New(tc, queue, worker.Options{})
+	workflows.Register(w)
+	(&activities.Activities{Store: st}).Register(w)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	srv := httptest.NewServer(api.New(api.Config{
+		Store: st, Temporal: tc, TaskQueue: queue, Logger: log,
+		MaxBodyBytes: 64 << 10, RequestTimeout: 15 * time.Second,
+	}))
+	t.Cleanup(srv.Close)
+	return &stack{t: t, store: st, temporal: tc, url: srv.URL}
+}
+
+// response is a decoded HTTP answer.
+type response struct {
+	Status int
+	Body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// errorCode returns the machine-readable code of an error response.
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Error api.Error `json:"error"`
+	}
+	r.decode(t, &e)
+	if e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("error body without code and message: %s", r.Body)
+	}
+	return e.Error.Code
+}
+
+// do sends a request as tenant (no tenant header when ""); body is sent
+// as-is when it is []byte or string, and as JSON otherwise.
+func (s *stack) do(method, path, tenant string, body any, headers ...string) response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if tenant != "" {
+		req.Header.Set("X-Tenant-ID", tenant)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Body: raw}
+}
+
+// openCase opens a case in tenant and fails the test unless it gets 201.
+func (s *stack) openCase(tenant string, req api.OpenCaseRequest) api.ExchangeJSON {
+	s.t.Helper()
+	r := s.do("POST", "/v1/cases", tenant, req)
+	if r.Status != http.StatusCreated {
+		s.t.Fatalf("open case: status %d: %s", r.Status, r.Body)
+	}
+	var out api.ExchangeJSON
+	r.decode(s.t, &out)
+	return out
+}
+
+func sampleCase() api.OpenCaseRequest {
+	return api.OpenCaseRequest{
+		CustomerRef: "cust-42", Channel: "web_chat", Subject: "Order never arrived",
+		Message: "My order #1001 has not arrived yet.",
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// nopLogger keeps the SDK's worker chatter out of test output.
+type nopLogger struct{}
+
+func (nopLogger) Debug(string, ...any) {}
+func (nopLogger) Info(string, ...any)  {}
+func (nopLogger) Warn(string, ...any)  {}
+func (nopLogger) Error(string, ...any) {}

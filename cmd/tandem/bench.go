@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// runBench opens N cases through the running API at concurrency C, then runs
+// N bare workflows of K no-op activities through the same Temporal server
+// from this process, so the cost of Tandem's own work is visible as a ratio.
+func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	n := fs.Int("n", 200, "cases (and bare workflows) to run")
+	conc := fs.Int("c", 20, "concurrency")
+	apiURL := fs.String("api", "http://"+cfg.HTTPAddr, "base URL of the running API")
+	tenant := fs.String("tenant", demoTenant, "tenant to open cases in")
+	bareActs := fs.String("bare-activities", "1,3", "activity counts of the bare workflows to compare with")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 || *conc < 1 {
+		return errors.New("bench: -n and -c must be positive")
+	}
+	var counts []int
+	for _, f := range strings.Split(*bareActs, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 0 {
+			return fmt.Errorf("bench: -bare-activities must be a list of whole numbers, got %q", *bareActs)
+		}
+		counts = append(counts, k)
+	}
+
+	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
+	var mu sync.Mutex
+	var caseIDs []string
+	openCase := func(ctx context.Context, i int) error {
+		body, _ := json.Marshal(map[string]string{
+			"customer_ref": "bench-" + strconv.Itoa(i), "channel": "api",
+			"subject": "benchmark", "message": "Where is my order?",
+		})
+		var out struct {
+			Case struct{ ID string } `json:"case"`
+		}
+		if err := postJSON(ctx, httpc, *apiURL+"/v1/cases", *tenant, body, http.StatusCreated, &out); err != nil {
+			return err
+		}
+		mu.Lock()
+		caseIDs = append(caseIDs, out.Case.ID)
+		mu.Unlock()
+		return nil
+	}
+	fmt.Fprintf(stdout, "%-28s %8s %10s %9s %9s %7s\n", "scenario", "n", "per_sec", "p50_ms", "p99_ms", "errors")
+	caseRes := measure(ctx, *n, *conc, openCase)
+	caseRes.print(stdout, "open case (HTTP)")
+
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	queue := "tandem-bench-" + hex.EncodeToString(suffix)
+	w := worker.New(tc, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(bareWorkflow, workflow.RegisterOptions{Name: "BenchBare"})
+	w.RegisterActivity(noopActivity)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("bench worker: %w", err)
+	}
+	defer w.Stop()
+	for _, k := range counts {
+		res := measure(ctx, *n, *conc, func(ctx context.Context, i int) error {
+			run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: queue + "-" + strconv.Itoa(k) + "-" + strconv.Itoa(i), TaskQueue: queue,
+			}, "BenchBare", k)
+			if err != nil {
+				return err
+			}
+			return run.Get(ctx, nil)
+		})
+		res.print(stdout, fmt.Sprintf("bare workflow, %d activit%s", k, map[bool]string{true: "y", false: "ies"}[k == 1]))
+		if res.perSec > 0 {
+			fmt.Fprintf(stdout, "%-28s %8s %9.2fx\n", "  open case / bare", "", caseRes.perSec/res.perSec)
+		}
+	}
+
+	// Close the benchmark's cases so they do not linger as running workflows.
+	closeRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
+		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/close", *tenant,
+			[]byte(`{"reason":"benchmark"}`), http.StatusOK, nil)
+	})
+	closeRes.print(stdout, "close case (HTTP)")
+	return nil
+}
+
+func bareWorkflow(ctx workflow.Context, activities int) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	for range activities {
+		if err := workflow.ExecuteActivity(ctx, noopActivity).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func noopActivity(context.Context) error { return nil }
+
+type benchResult struct {
+	n, errors int
+	perSec    float64
+	p50, p99  time.Duration
+	firstErr  error
+}
+
+func (r benchResult) print(w io.Writer, name string) {
+	fmt.Fprintf(w, "%-28s %8d %10.1f %9.1f %9.1f %7d\n", name, r.n, r.perSec,
+		float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, r.errors)
+	if r.firstErr != nil {
+		fmt.Fprintf(w, "  first error: %v\n", r.firstErr)
+	}
+}
+
+// measure runs op n times on c goroutines and reports throughput and latency.
+func measure(ctx context.Context, n, c int, op func(context.Context, int) error) benchResult {
+	jobs := make(chan int)
+	lat := make([]time.Duration, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				t := time.Now()
+				errs[i] = op(ctx, i)
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	res := benchResult{n: n, perSec: float64(n) / elapsed.Seconds()}
+	var ok []time.Duration
+	for i, err := range errs {
+		if err != nil {
+			res.errors++
+			if res.firstErr == nil {
+				res.firstErr = err
+			}
+			continue
+		}
+		ok = append(ok, lat[i])
+	}
+	if len(ok) > 0 {
+		slices.Sort(ok)
+		res.p50 = ok[len(ok)*50/100]
+		res.p99 = ok[min(len(ok)-1, len(ok)*99/100)]
+	}
+	return res
+}
+
+func postJSON(ctx context.Context, c *http.Client, url, tenant string, body []byte, want int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Tenant-ID", tenant)
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("POST %s: status %d: %s", url, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"tandem/workflows"
+)
+
+// config is every setting of the binary, read from the environment.
+type config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	HTTPAddr          string
+	MaxBodyBytes      int64
+	RequestTimeout    time.Duration
+	ShutdownTimeout   time.Duration
+	LogLevel          slog.Level
+	LogFormat         string
+}
+
+// defaultDatabaseURL matches what `make run` creates. Dev-only credentials.
+const defaultDatabaseURL = "postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
+
+func loadConfig() (config, error) {
+	cfg := config{
+		DatabaseURL:       env("DATABASE_URL", defaultDatabaseURL),
+		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:         env("TANDEM_TASK_QUEUE", workflows.DefaultTaskQueue),
+		HTTPAddr:          env("TANDEM_HTTP_ADDR", "127.0.0.1:8080"),
+		LogFormat:         env("TANDEM_LOG_FORMAT", "text"),
+	}
+	var err error
+	if cfg.MaxBodyBytes, err = envInt("TANDEM_MAX_BODY_BYTES", 64<<10); err != nil {
+		return cfg, err
+	}
+	if cfg.RequestTimeout, err = envDuration("TANDEM_REQUEST_TIMEOUT", 15*time.Second); err != nil {
+		return cfg, err
+	}
+	if cfg.ShutdownTimeout, err = envDuration("TANDEM_SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
+		return cfg, err
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(env("TANDEM_LOG_LEVEL", "info"))); err != nil {
+		return cfg, fmt.Errorf("TANDEM_LOG_LEVEL: %w", err)
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return cfg, fmt.Errorf("TANDEM_LOG_FORMAT must be text or json, got %q", cfg.LogFormat)
+	}
+	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
+		return cfg, fmt.Errorf("DATABASE_URL is not a URL")
+	}
+	return cfg, nil
+}
+
+// logAttrs lists the configuration for the start-up log, secrets masked.
+func (c config) logAttrs() []any {
+	dbURL := "(unparseable)"
+	if u, err := url.Parse(c.DatabaseURL); err == nil {
+		dbURL = u.Redacted()
+	}
+	return []any{
+		"DATABASE_URL", dbURL,
+		"TEMPORAL_ADDRESS", c.TemporalAddress,
+		"TEMPORAL_NAMESPACE", c.TemporalNamespace,
+		"TANDEM_TASK_QUEUE", c.TaskQueue,
+		"TANDEM_HTTP_ADDR", c.HTTPAddr,
+		"TANDEM_MAX_BODY_BYTES", c.MaxBodyBytes,
+		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),
+		"TANDEM_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
+		"TANDEM_LOG_LEVEL", c.LogLevel.String(),
+	}
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int64) (int64, error) {
+	v := env(name, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s must be a positive whole number, got %q", name, v)
+	}
+	return n, nil
+}
+
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := env(name, "")
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s must be a positive duration such as 15s, got %q", name, v)
+	}
+	return d, nil
+}

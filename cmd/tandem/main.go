@@ -1,0 +1,240 @@
+// Command tandem is Tandem's one binary: the HTTP API, the Temporal worker,
+// both at once for development, schema migrations and a benchmark.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"tandem/activities"
+	"tandem/activities/store"
+	"tandem/api"
+	"tandem/migrations"
+	"tandem/workflows"
+)
+
+// version is set at build time by the Makefile.
+var version = "dev"
+
+const usage = `usage: tandem <command>
+
+commands:
+  serve                 run the HTTP API
+  worker                run the Temporal worker
+  dev                   run the API and the worker in one process
+  migrate up|down [N]|status
+                        apply, revert (default 1) or list schema migrations
+  seed                  create the demo tenant (idempotent)
+  bench [flags]         measure case throughput against a running stack (tandem bench -h)
+  version               print the version
+
+configuration is read from the environment; see README.md`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tandem:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	if args[0] == "version" {
+		fmt.Fprintln(stdout, "tandem", version)
+		return nil
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	switch args[0] {
+	case "serve", "worker", "dev":
+		log.Info("tandem starting", append([]any{"command", args[0], "version", version}, cfg.logAttrs()...)...)
+		return runServices(ctx, cfg, log, args[0])
+	case "migrate":
+		return runMigrate(ctx, cfg, args[1:], stdout)
+	case "seed":
+		return runSeed(ctx, cfg, stdout)
+	case "bench":
+		return runBench(ctx, cfg, log, args[1:], stdout)
+	default:
+		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	}
+}
+
+func newLogger(cfg config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// runServices runs the API, the worker or both until ctx is cancelled, then
+// shuts down gracefully: the API stops accepting and drains, then the worker
+// stops polling and lets running tasks finish.
+func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string) error {
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	var w worker.Worker
+	if mode == "worker" || mode == "dev" {
+		w = worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: cfg.ShutdownTimeout})
+		workflows.Register(w)
+		(&activities.Activities{Store: st}).Register(w)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		log.Info("worker polling", "task_queue", cfg.TaskQueue)
+	}
+
+	var srv *http.Server
+	serveErr := make(chan error, 1)
+	if mode == "serve" || mode == "dev" {
+		gin.SetMode(gin.ReleaseMode)
+		srv = &http.Server{
+			Addr: cfg.HTTPAddr,
+			Handler: api.New(api.Config{
+				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
+				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			if w != nil {
+				w.Stop()
+			}
+			return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+		}
+		log.Info("API listening", "addr", "http://"+ln.Addr().String())
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("API did not drain in time", "err", err)
+		}
+		cancel()
+	}
+	if w != nil {
+		w.Stop()
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+func dialTemporal(ctx context.Context, cfg config, log *slog.Logger) (client.Client, error) {
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return tc, nil
+}
+
+func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: tandem migrate up|down [N]|status")
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	db, err := st.DB().DB()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "up":
+		applied, err := migrations.Up(ctx, db)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
+	case "down":
+		steps := 1
+		if len(args) > 1 {
+			if steps, err = strconv.Atoi(args[1]); err != nil || steps < 1 {
+				return fmt.Errorf("migrate down: N must be a positive whole number, got %q", args[1])
+			}
+		}
+		reverted, err := migrations.Down(ctx, db, steps)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "reverted %d migration(s) %v\n", len(reverted), reverted)
+	case "status":
+		states, err := migrations.Status(ctx, db)
+		if err != nil {
+			return err
+		}
+		for _, s := range states {
+			applied := "pending"
+			if s.AppliedAt != nil {
+				applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%04d_%s\t%s\n", s.Version, s.Name, applied)
+		}
+	default:
+		return fmt.Errorf("unknown migrate command %q: use up, down [N] or status", args[0])
+	}
+	return nil
+}
+
+// demoTenant is the tenant `make run` seeds for the README walkthrough.
+const demoTenant = "demo"
+
+func runSeed(ctx context.Context, cfg config, stdout io.Writer) error {
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.EnsureTenant(ctx, demoTenant, "Demo tenant"); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tenant %q is ready\n", demoTenant)
+	return nil
+}

@@ -1,0 +1,4 @@
+DROP TABLE idempotency_keys;
+DROP TABLE messages;
+DROP TABLE cases;
+DROP TABLE tenants;

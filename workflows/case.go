@@ -1,0 +1,133 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// PlaceholderReply answers customer messages until the AI layer is wired in.
+// It is stored with Placeholder set, so nobody mistakes it for an AI answer.
+const PlaceholderReply = "Thank you, we have received your message. [placeholder: no AI answer yet — automated answers are not enabled]"
+
+// CaseWorkflow is the durable process of one customer case. It lives until the
+// case is closed; customer messages and staff actions arrive as updates.
+func CaseWorkflow(ctx workflow.Context, in CaseInput) (CaseResult, error) {
+	wf := &caseWorkflow{}
+	if err := wf.setup(ctx, in); err != nil {
+		return CaseResult{}, err
+	}
+	return wf.run(ctx)
+}
+
+type caseWorkflow struct {
+	state CaseState
+}
+
+func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
+	now := workflow.Now(ctx)
+	wf.state = CaseState{
+		TenantID:    in.TenantID,
+		CaseID:      in.CaseID,
+		CustomerRef: in.CustomerRef,
+		Channel:     in.Channel,
+		Subject:     in.Subject,
+		Priority:    in.Priority,
+		Status:      StatusAIHandling,
+		OpenedAt:    now,
+		UpdatedAt:   now,
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) {
+		return wf.state, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePostMessage, wf.postMessage,
+		workflow.UpdateHandlerOptions{Validator: wf.validatePostMessage}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandler(ctx, UpdateClose, wf.close)
+}
+
+func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
+	if err := workflow.Await(ctx, func() bool { return wf.state.Status == StatusClosed }); err != nil {
+		return CaseResult{}, err
+	}
+	// Let in-flight updates reply to their callers before the run ends.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return CaseResult{}, err
+	}
+	return CaseResult{State: wf.state}, nil
+}
+
+func (wf *caseWorkflow) validatePostMessage(_ workflow.Context, in PostMessageInput) error {
+	if wf.state.Status == StatusClosed {
+		return temporal.NewApplicationError("case is closed", ErrTypeCaseClosed)
+	}
+	if reason := ValidateMessageBody(in.Body); reason != "" {
+		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
+	}
+	return nil
+}
+
+func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (PostMessageResult, error) {
+	now := workflow.Now(ctx)
+	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, Body: in.Body})
+	reply := wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: PlaceholderReply, Placeholder: true})
+	// Snapshot before blocking: another update may change the state meanwhile,
+	// and the projection keeps whichever snapshot has the higher sequence.
+	snapshot := wf.state
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: []Message{customer, reply}}); err != nil {
+		return PostMessageResult{}, err
+	}
+	return PostMessageResult{Case: snapshot, Message: customer, Reply: reply}, nil
+}
+
+func (wf *caseWorkflow) close(ctx workflow.Context, in CloseInput) (CaseState, error) {
+	if wf.state.Status == StatusClosed {
+		return wf.state, nil // closing twice is a retry, not an error
+	}
+	now := workflow.Now(ctx)
+	wf.state.Status = StatusClosed
+	wf.state.ClosedAt = &now
+	wf.state.CloseReason = in.Reason
+	wf.state.Seq++
+	wf.state.UpdatedAt = now
+	snapshot := wf.state
+	if err := record(ctx, RecordCaseInput{Case: snapshot}); err != nil {
+		return CaseState{}, err
+	}
+	return snapshot, nil
+}
+
+func (wf *caseWorkflow) appendMessage(now time.Time, m Message) Message {
+	wf.state.Seq++
+	wf.state.Messages++
+	wf.state.UpdatedAt = now
+	m.Seq = wf.state.Seq
+	m.At = now
+	return m
+}
+
+// record writes the projection as a local activity: it is idempotent, short,
+// and on the hot path of every message, so it should not cost a round trip
+// through the server's task queues. It retries until PostgreSQL is back, so
+// the projection never silently misses an event.
+func record(ctx workflow.Context, in RecordCaseInput) error {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 5 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    100 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Second,
+		},
+	})
+	return workflow.ExecuteLocalActivity(ctx, ActivityRecordCase, in).Get(ctx, nil)
+}
+
+// Register registers every workflow type of this package with a worker or replayer.
+func Register(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(CaseWorkflow, workflow.RegisterOptions{Name: CaseWorkflowName})
+}

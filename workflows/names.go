@@ -1,0 +1,161 @@
+// Package workflows holds Tandem's durable, deterministic process logic: the
+// case workflow and the names and payloads by which the API, the worker and
+// the activities refer to it. Nothing here does I/O; side effects are
+// activities, named below and implemented in package activities.
+package workflows
+
+import (
+	"strings"
+	"time"
+)
+
+// DefaultTaskQueue is the task queue the worker polls unless configured otherwise.
+const DefaultTaskQueue = "tandem-cases"
+
+// CaseWorkflowName is the registered type name of CaseWorkflow.
+const CaseWorkflowName = "CaseWorkflow"
+
+// CaseWorkflowID is the workflow ID of a case: one case, one workflow.
+func CaseWorkflowID(tenantID, caseID string) string {
+	return "case:" + tenantID + ":" + caseID
+}
+
+// Update and query names of the case workflow.
+const (
+	// UpdatePostMessage adds a customer message and returns the reply.
+	UpdatePostMessage = "post_message"
+	// UpdateClose closes the case.
+	UpdateClose = "close"
+	// QueryState returns CaseState.
+	QueryState = "state"
+)
+
+// OpenUpdateID is the update ID of the message that opens a case, so that a
+// repeated update-with-start runs the opening message once.
+const OpenUpdateID = "open"
+
+// MessageUpdateID is the update ID of a customer message sent with an
+// idempotency key: the same key reaches the same update, which runs once.
+func MessageUpdateID(idempotencyKey string) string {
+	return "msg:" + idempotencyKey
+}
+
+// Activity names. The worker registers package activities under these names,
+// so this package need not import anything that does I/O.
+const (
+	// ActivityRecordCase writes the case projection and new messages (RecordCaseInput).
+	ActivityRecordCase = "RecordCase"
+)
+
+// Case statuses, as stored in the projection and returned by the API.
+const (
+	StatusAIHandling = "ai_handling"
+	StatusClosed     = "closed"
+)
+
+// Statuses lists every status a case can have, for validating filters.
+var Statuses = []string{StatusAIHandling, StatusClosed}
+
+// Channels through which a case can be opened.
+var Channels = []string{"web_chat", "app", "email", "ivr", "api"}
+
+// Priorities of a case, lowest first.
+var Priorities = []string{"low", "normal", "high", "urgent"}
+
+// Author kinds of a message.
+const (
+	AuthorCustomer = "customer"
+	AuthorAI       = "ai"
+	AuthorAgent    = "agent"
+	AuthorSystem   = "system"
+)
+
+// Limits enforced by the workflow's update validators (the API checks them
+// first, so clients get field-level errors).
+const (
+	MaxMessageRunes = 8000
+)
+
+// Application error types returned by the workflow, mapped to HTTP by the API.
+const (
+	ErrTypeCaseClosed     = "CaseClosed"
+	ErrTypeInvalidMessage = "InvalidMessage"
+)
+
+// CaseInput starts a case workflow. The caller has validated it.
+type CaseInput struct {
+	TenantID    string `json:"tenant_id"`
+	CaseID      string `json:"case_id"`
+	CustomerRef string `json:"customer_ref"`
+	Channel     string `json:"channel"`
+	Subject     string `json:"subject"`
+	Priority    string `json:"priority"`
+}
+
+// CaseResult is what a finished case workflow returns.
+type CaseResult struct {
+	State CaseState `json:"state"`
+}
+
+// CaseState is the workflow's view of a case, returned by QueryState and by updates.
+type CaseState struct {
+	TenantID    string     `json:"tenant_id"`
+	CaseID      string     `json:"case_id"`
+	CustomerRef string     `json:"customer_ref"`
+	Channel     string     `json:"channel"`
+	Subject     string     `json:"subject"`
+	Priority    string     `json:"priority"`
+	Status      string     `json:"status"`
+	Seq         int64      `json:"seq"`
+	Messages    int        `json:"messages"`
+	OpenedAt    time.Time  `json:"opened_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	CloseReason string     `json:"close_reason,omitempty"`
+}
+
+// Message is one turn of the conversation.
+type Message struct {
+	Seq         int64     `json:"seq"`
+	AuthorKind  string    `json:"author_kind"`
+	AuthorID    string    `json:"author_id,omitempty"`
+	Body        string    `json:"body"`
+	Placeholder bool      `json:"placeholder,omitempty"`
+	At          time.Time `json:"at"`
+}
+
+// PostMessageInput is the argument of UpdatePostMessage.
+type PostMessageInput struct {
+	Body string `json:"body"`
+}
+
+// PostMessageResult is what UpdatePostMessage returns: the stored customer
+// message, the reply to it, and the case after both.
+type PostMessageResult struct {
+	Case    CaseState `json:"case"`
+	Message Message   `json:"message"`
+	Reply   Message   `json:"reply"`
+}
+
+// CloseInput is the argument of UpdateClose.
+type CloseInput struct {
+	Reason string `json:"reason"`
+}
+
+// RecordCaseInput is the argument of ActivityRecordCase: a snapshot of the
+// case and the messages added since the previous record.
+type RecordCaseInput struct {
+	Case     CaseState `json:"case"`
+	Messages []Message `json:"messages,omitempty"`
+}
+
+// ValidateMessageBody returns a reason the body is unacceptable, or "".
+func ValidateMessageBody(body string) string {
+	if strings.TrimSpace(body) == "" {
+		return "message body must not be empty"
+	}
+	if n := len([]rune(body)); n > MaxMessageRunes {
+		return "message body is longer than 8000 characters"
+	}
+	return ""
+}
