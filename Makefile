@@ -1,7 +1,7 @@
 # The two commands: `make run` and `make test`. Everything they need is
 # ensured by .ci/stack.sh (PostgreSQL, the pinned Temporal CLI and its dev server).
 
-.PHONY: run test up down build lint bench
+.PHONY: run test up down build bench histories
 
 run: ## start PostgreSQL + Temporal, migrate, seed, run API and worker (Ctrl-C stops)
 	@bash .ci/stack.sh run
@@ -20,3 +20,7 @@ build: ## build bin/tandem
 
 bench: build ## benchmark against the stack `make run` is serving
 	.data/bin/tandem bench -n 400 -c 20
+
+histories: ## re-record workflows/testdata/ from the real server (after a deliberate, versioned change)
+	@bash .ci/stack.sh up
+	TANDEM_RECORD_HISTORIES=1 go test -count=1 -run 'TestCaseLifecycle|TestConcurrentMessagesKeepOrderAndProjection' ./api/

@@ -83,6 +83,7 @@ func TestCaseLifecycle(t *testing.T) {
 	if err := run.Get(context.Background(), &res); err != nil || res.State.Status != workflows.StatusClosed {
 		t.Fatalf("workflow result = %+v, %v", res, err)
 	}
+	s.recordHistory(c.WorkflowID, "lifecycle")
 }
 
 func TestOpenCaseIdempotencyKeyUnderConcurrency(t *testing.T) {
@@ -234,6 +235,7 @@ func TestConcurrentMessagesKeepOrderAndProjection(t *testing.T) {
 	if row.LastSeq != int64(2+2*n) {
 		t.Fatalf("projection last_seq = %d, want %d", row.LastSeq, 2+2*n)
 	}
+	s.recordHistory(c.WorkflowID, "concurrent_messages")
 }
 
 func TestTenantIsolation(t *testing.T) {

@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"tandem/activities"
 	"tandem/activities/store"
@@ -187,3 +190,31 @@ func (nopLogger) Debug(string, ...any) {}
 func (nopLogger) Info(string, ...any)  {}
 func (nopLogger) Warn(string, ...any)  {}
 func (nopLogger) Error(string, ...any) {}
+
+// recordHistory writes the workflow's history to workflows/testdata/ for the
+// replay test when TANDEM_RECORD_HISTORIES=1 (`make histories`); otherwise it
+// does nothing.
+func (s *stack) recordHistory(wfID, name string) {
+	s.t.Helper()
+	if os.Getenv("TANDEM_RECORD_HISTORIES") != "1" {
+		return
+	}
+	it := s.temporal.GetWorkflowHistory(context.Background(), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var hist historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	raw, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&hist)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	path := "../workflows/testdata/" + workflows.CaseWorkflowName + "_" + name + ".json"
+	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Logf("recorded %d events to %s", len(hist.Events), path)
+}

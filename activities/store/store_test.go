@@ -1,0 +1,88 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"tandem/activities/store"
+	"tandem/activities/store/storetest"
+)
+
+const caseID = "5d0c3b9e-1111-4000-8000-000000000001"
+
+func newStore(t *testing.T) *store.Store {
+	st, _ := storetest.New(t)
+	if err := st.EnsureTenant(context.Background(), "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func snapshot(seq int64, status string) store.Case {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return store.Case{TenantID: "acme", ID: caseID, WorkflowID: "case:acme:" + caseID, CustomerRef: "c",
+		Channel: "api", Priority: "normal", Status: status, LastSeq: seq, OpenedAt: at, UpdatedAt: at.Add(time.Duration(seq) * time.Second)}
+}
+
+func msg(seq int64, body string) store.Message {
+	return store.Message{TenantID: "acme", CaseID: caseID, Seq: seq, AuthorKind: "customer", Body: body, CreatedAt: time.Now()}
+}
+
+func TestRecordCaseIsIdempotentAndMovesForwardOnly(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	if err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	// A retry of the same write, and a newer one.
+	if err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordCase(ctx, snapshot(5, "closed"), nil); err != nil {
+		t.Fatal(err)
+	}
+	// A late, older snapshot must not win, and a conflicting message must not overwrite.
+	if err := st.RecordCase(ctx, snapshot(4, "ai_handling"), []store.Message{msg(2, "changed"), msg(3, "c")}); err != nil {
+		t.Fatal(err)
+	}
+	c, msgs, err := st.GetCase(ctx, "acme", caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != "closed" || c.LastSeq != 5 {
+		t.Fatalf("case = %s at seq %d, want closed at 5", c.Status, c.LastSeq)
+	}
+	if len(msgs) != 3 || msgs[1].Body != "b" || msgs[2].Body != "c" {
+		t.Fatalf("messages = %+v", msgs)
+	}
+	if _, _, err := st.GetCase(ctx, "globex", caseID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant's read: %v, want ErrNotFound", err)
+	}
+}
+
+func TestClaimIdempotencyKey(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	first, err := st.ClaimIdempotencyKey(ctx, "acme", "k1", "h1", caseID)
+	if err != nil || !first {
+		t.Fatalf("first claim: %v %v", first, err)
+	}
+	again, err := st.ClaimIdempotencyKey(ctx, "acme", "k1", "h1", caseID)
+	if err != nil || again {
+		t.Fatalf("second claim: first=%v err=%v; want false, nil", again, err)
+	}
+	if _, err := st.ClaimIdempotencyKey(ctx, "acme", "k1", "other", caseID); !errors.Is(err, store.ErrIdempotencyMismatch) {
+		t.Fatalf("different request: %v, want ErrIdempotencyMismatch", err)
+	}
+}
+
+func TestListCasesRejectsForeignCursor(t *testing.T) {
+	st := newStore(t)
+	for _, cur := range []string{"!!", "bm90LWEtY3Vyc29y", "MjAyNi0wMS0wMlQwMzowNDowNVp8eA"} {
+		if _, _, err := st.ListCases(context.Background(), "acme", store.ListFilter{Limit: 5, Cursor: cur}); !errors.Is(err, store.ErrBadCursor) {
+			t.Errorf("cursor %q: %v, want ErrBadCursor", cur, err)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package migrations_test
+
+import (
+	"context"
+	"testing"
+
+	"tandem/activities/store/storetest"
+	"tandem/migrations"
+)
+
+// storetest.New has applied every migration; walk them all down and up again.
+func TestDownAndUpAgain(t *testing.T) {
+	st, _ := storetest.New(t)
+	db, err := st.DB().DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	all, err := migrations.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := func() int {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
+			WHERE table_schema = 'public' AND table_name <> 'schema_migrations'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if tables() == 0 {
+		t.Fatal("no tables after migrating up")
+	}
+	if again, err := migrations.Up(ctx, db); err != nil || len(again) != 0 {
+		t.Fatalf("second up applied %v, %v; want nothing", again, err)
+	}
+
+	reverted, err := migrations.Down(ctx, db, len(all))
+	if err != nil || len(reverted) != len(all) {
+		t.Fatalf("down reverted %v, %v; want all %d", reverted, err, len(all))
+	}
+	if n := tables(); n != 0 {
+		t.Fatalf("%d tables left after reverting everything", n)
+	}
+	states, err := migrations.Status(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		if s.AppliedAt != nil {
+			t.Fatalf("%04d still marked applied", s.Version)
+		}
+	}
+
+	applied, err := migrations.Up(ctx, db)
+	if err != nil || len(applied) != len(all) {
+		t.Fatalf("up again applied %v, %v", applied, err)
+	}
+	if _, err := migrations.Down(ctx, db, 0); err == nil {
+		t.Fatal("down 0 must be refused")
+	}
+}

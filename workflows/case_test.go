@@ -1,0 +1,194 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"tandem/workflows"
+)
+
+// recorder stands in for the store: it keeps what RecordCase was asked to write
+// and can fail the first calls.
+type recorder struct {
+	mu       sync.Mutex
+	failures int
+	calls    int
+	records  []workflows.RecordCaseInput
+}
+
+func (r *recorder) RecordCase(_ context.Context, in workflows.RecordCaseInput) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.failures > 0 {
+		r.failures--
+		return errors.New("postgres unavailable")
+	}
+	r.records = append(r.records, in)
+	return nil
+}
+
+func newEnv(rec *recorder) *testsuite.TestWorkflowEnvironment {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.CaseWorkflow, workflowOpts)
+	env.RegisterActivityWithOptions(rec.RecordCase, activity.RegisterOptions{Name: workflows.ActivityRecordCase})
+	return env
+}
+
+var input = workflows.CaseInput{
+	TenantID: "acme", CaseID: "9b2f7c1e-0000-4000-8000-000000000001",
+	CustomerRef: "cust-1", Channel: "web_chat", Subject: "late order", Priority: "normal",
+}
+
+// update sends an update and returns its result or error through the callbacks.
+type updateOutcome struct {
+	rejected, err error
+	result        any
+	done          bool
+}
+
+func callbacks(out *updateOutcome) *testsuite.TestUpdateCallback {
+	return &testsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { out.rejected, out.done = err, true },
+		OnComplete: func(res any, err error) {
+			out.result, out.err, out.done = res, err, true
+		},
+	}
+}
+
+func TestCaseWorkflowConversationAndClose(t *testing.T) {
+	rec := &recorder{}
+	env := newEnv(rec)
+	var first, empty, second, closeOut, afterClose updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&first), workflows.PostMessageInput{Body: "Where is my parcel?"})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "u2", callbacks(&empty), workflows.PostMessageInput{Body: "  "})
+	}, 2*time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "u3", callbacks(&second), workflows.PostMessageInput{Body: "Hello?"})
+	}, 3*time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&closeOut), workflows.CloseInput{Reason: "answered"})
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "u5", callbacks(&afterClose), workflows.PostMessageInput{Body: "too late"})
+	}, 4*time.Second)
+
+	env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete after close")
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+
+	res, ok := first.result.(workflows.PostMessageResult)
+	if !ok || first.err != nil {
+		t.Fatalf("first message: %v %v", first.result, first.err)
+	}
+	if res.Message.Seq != 1 || res.Reply.Seq != 2 || !res.Reply.Placeholder || res.Case.Status != workflows.StatusAIHandling {
+		t.Fatalf("first exchange = %+v", res)
+	}
+	assertAppError(t, "blank message", empty.rejected, workflows.ErrTypeInvalidMessage)
+	if res2, _ := second.result.(workflows.PostMessageResult); res2.Message.Seq != 3 || res2.Case.Seq != 4 {
+		t.Fatalf("second exchange = %+v (a rejected update must not consume a sequence)", second.result)
+	}
+	if st, _ := closeOut.result.(workflows.CaseState); st.Status != workflows.StatusClosed || st.ClosedAt == nil || st.Seq != 5 {
+		t.Fatalf("close = %+v %v", closeOut.result, closeOut.err)
+	}
+	assertAppError(t, "message after close", afterClose.rejected, workflows.ErrTypeCaseClosed)
+
+	var out workflows.CaseResult
+	if err := env.GetWorkflowResult(&out); err != nil || out.State.Status != workflows.StatusClosed || out.State.Messages != 4 {
+		t.Fatalf("result = %+v, %v", out, err)
+	}
+	if len(rec.records) != 3 {
+		t.Fatalf("%d projection writes, want 3 (two exchanges and the close)", len(rec.records))
+	}
+	if got := rec.records[2].Case; got.Status != workflows.StatusClosed || got.CloseReason != "answered" {
+		t.Fatalf("close snapshot = %+v", got)
+	}
+}
+
+func TestCaseWorkflowRetriesProjectionUntilItSucceeds(t *testing.T) {
+	rec := &recorder{failures: 3}
+	env := newEnv(rec)
+	var out updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&out), workflows.PostMessageInput{Body: "hi"})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{})
+	}, time.Hour)
+	env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
+
+	if out.err != nil || !out.done {
+		t.Fatalf("message must succeed once the store is back: done=%v err=%v", out.done, out.err)
+	}
+	if rec.calls != 5 || len(rec.records) != 2 {
+		t.Fatalf("%d calls and %d writes; want 3 failures, then the message, then the close", rec.calls, len(rec.records))
+	}
+}
+
+func TestCaseWorkflowCloseIsIdempotent(t *testing.T) {
+	rec := &recorder{}
+	env := newEnv(rec)
+	var a, b updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateClose, "c1", callbacks(&a), workflows.CloseInput{Reason: "first"})
+		env.UpdateWorkflow(workflows.UpdateClose, "c2", callbacks(&b), workflows.CloseInput{Reason: "second"})
+	}, time.Second)
+	env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
+
+	sa, _ := a.result.(workflows.CaseState)
+	sb, _ := b.result.(workflows.CaseState)
+	if a.err != nil || b.err != nil || sa.CloseReason != "first" || sb.CloseReason != "first" || sb.Seq != sa.Seq {
+		t.Fatalf("two closes: %+v / %+v (%v, %v)", sa, sb, a.err, b.err)
+	}
+	if len(rec.records) != 1 {
+		t.Fatalf("%d projection writes for two closes, want 1", len(rec.records))
+	}
+}
+
+func TestValidateMessageBody(t *testing.T) {
+	long := make([]rune, workflows.MaxMessageRunes+1)
+	for i := range long {
+		long[i] = '字'
+	}
+	for _, tc := range []struct {
+		body string
+		ok   bool
+	}{
+		{"hello", true},
+		{"转人工", true},
+		{string(long[:workflows.MaxMessageRunes]), true},
+		{string(long), false},
+		{"", false},
+		{" \n\t", false},
+	} {
+		if got := workflows.ValidateMessageBody(tc.body) == ""; got != tc.ok {
+			t.Errorf("ValidateMessageBody(%d runes) ok = %v, want %v", len([]rune(tc.body)), got, tc.ok)
+		}
+	}
+}
+
+func assertAppError(t *testing.T, what string, err error, typ string) {
+	t.Helper()
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != typ {
+		t.Fatalf("%s: error %v, want application error %s", what, err, typ)
+	}
+}
