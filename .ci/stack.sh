@@ -70,6 +70,7 @@ ensure_postgres() {
     log "PostgreSQL: starting the local cluster $ver/main"
     as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start
     echo "$ver" >"$DATA/postgres.started"
+    STARTED+=(postgres)
     for _ in $(seq 1 60); do port_open 127.0.0.1 5432 && break; sleep 0.5; done
     port_open 127.0.0.1 5432 || die "PostgreSQL did not start listening on 127.0.0.1:5432 (is listen_addresses set?)"
   fi
@@ -115,6 +116,7 @@ ensure_temporal() {
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
     --log-level warn >"$DATA/temporal.log" 2>&1 </dev/null &
   echo $! >"$DATA/temporal.pid"
+  STARTED+=(temporal)
   for _ in $(seq 1 120); do
     if "$bin" operator cluster health --address "$TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; then
       return
@@ -125,23 +127,43 @@ ensure_temporal() {
   die "Temporal dev server did not become healthy in 60 s; see $DATA/temporal.log"
 }
 
+stop_temporal() {
+  [ -f "$DATA/temporal.pid" ] || return 0
+  local pid
+  pid=$(cat "$DATA/temporal.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    log "Temporal: stopping the dev server (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$DATA/temporal.pid"
+}
+
+stop_postgres() {
+  [ -f "$DATA/postgres.started" ] || return 0
+  log "PostgreSQL: stopping the cluster this script started"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(cat "$DATA/postgres.started")" main stop || true
+  rm -f "$DATA/postgres.started"
+}
+
+# down stops whatever an earlier `up` started.
 down() {
-  if [ -f "$DATA/temporal.pid" ]; then
-    local pid
-    pid=$(cat "$DATA/temporal.pid")
-    if kill -0 "$pid" 2>/dev/null; then
-      log "Temporal: stopping the dev server this script started"
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$DATA/temporal.pid"
-  fi
-  if [ -f "$DATA/postgres.started" ]; then
-    log "PostgreSQL: stopping the cluster this script started"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$(cat "$DATA/postgres.started")" main stop || true
-    rm -f "$DATA/postgres.started"
-  fi
+  stop_temporal
+  stop_postgres
+}
+
+# stop_started stops only what this invocation started, so `make test` next to
+# a running `make run` leaves that one's services alone.
+STARTED=()
+stop_started() {
+  local s
+  for s in "${STARTED[@]}"; do
+    case "$s" in
+      temporal) stop_temporal ;;
+      postgres) stop_postgres ;;
+    esac
+  done
 }
 
 up() {
@@ -157,7 +179,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   run)
-    trap down EXIT
+    trap stop_started EXIT
     up
     build
     "$DATA/bin/tandem" migrate up
@@ -168,7 +190,7 @@ case "${1:-}" in
     exit "${status:-0}"
     ;;
   test)
-    trap down EXIT
+    trap stop_started EXIT
     up
     go vet ./...
     go test -race -count=1 -timeout 15m ./...

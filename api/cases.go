@@ -434,7 +434,7 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 	return CaseJSON{
 		ID: st.CaseID, TenantID: st.TenantID, WorkflowID: workflows.CaseWorkflowID(st.TenantID, st.CaseID),
 		CustomerRef: st.CustomerRef, Channel: st.Channel, Subject: st.Subject, Priority: st.Priority,
-		Status: st.Status, OpenedAt: st.OpenedAt.UTC(), UpdatedAt: st.UpdatedAt.UTC(), ClosedAt: utcPtr(st.ClosedAt),
+		Status: st.Status, OpenedAt: pgTime(st.OpenedAt), UpdatedAt: pgTime(st.UpdatedAt), ClosedAt: utcPtr(st.ClosedAt),
 	}
 }
 
@@ -445,17 +445,21 @@ func messageFromRow(m store.Message) MessageJSON {
 
 func messageFromWorkflow(m workflows.Message) MessageJSON {
 	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
-		Placeholder: m.Placeholder, At: m.At.UTC()}
+		Placeholder: m.Placeholder, At: pgTime(m.At)}
 }
 
 func exchangeJSON(res workflows.PostMessageResult) ExchangeJSON {
 	return ExchangeJSON{Case: caseFromState(res.Case), Message: messageFromWorkflow(res.Message), Reply: messageFromWorkflow(res.Reply)}
 }
 
+// pgTime rounds a workflow time to what PostgreSQL stores, so that a case
+// reads the same from an update's result and from GET.
+func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
-	u := t.UTC()
+	u := pgTime(*t)
 	return &u
 }
