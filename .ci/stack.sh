@@ -171,6 +171,17 @@ up() {
   ensure_temporal
 }
 
+# dev_secret makes the development-only JWT secret once, outside the repository.
+dev_secret() {
+  if [ -z "${TANDEM_JWT_SECRET:-}" ] && [ -z "${TANDEM_JWT_SECRET_FILE:-}" ]; then
+    if [ ! -s "$DATA/jwt-secret" ]; then
+      (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$DATA/jwt-secret")
+      log "generated a development-only JWT secret in $DATA/jwt-secret"
+    fi
+    export TANDEM_JWT_SECRET_FILE="$DATA/jwt-secret"
+  fi
+}
+
 build() {
   go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$DATA/bin/tandem" ./cmd/tandem
 }
@@ -181,6 +192,7 @@ case "${1:-}" in
   run)
     trap stop_started EXIT
     up
+    dev_secret
     build
     "$DATA/bin/tandem" migrate up
     "$DATA/bin/tandem" seed

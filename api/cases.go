@@ -146,7 +146,7 @@ type CloseCaseRequest struct {
 
 func (s *Server) openCase(c *gin.Context) {
 	ctx := c.Request.Context()
-	tenant := c.GetString(tenantKey)
+	tenant := principalOf(c).Tenant
 	var req OpenCaseRequest
 	if err := decodeJSON(c, &req); err != nil {
 		respondError(c, s.log, err)
@@ -329,7 +329,7 @@ func (s *Server) update(ctx context.Context, row store.Case, updateID, name stri
 }
 
 func (s *Server) getCase(c *gin.Context) {
-	row, msgs, err := s.store.GetCase(c.Request.Context(), c.GetString(tenantKey), c.Param("id"))
+	row, msgs, err := s.store.GetCase(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
 	if err != nil {
 		respondError(c, s.log, err)
 		return
@@ -358,7 +358,7 @@ func (s *Server) listCases(c *gin.Context) {
 		respondError(c, s.log, validationError(errs))
 		return
 	}
-	rows, next, err := s.store.ListCases(c.Request.Context(), c.GetString(tenantKey), f)
+	rows, next, err := s.store.ListCases(c.Request.Context(), principalOf(c).Tenant, f)
 	if err != nil {
 		respondError(c, s.log, err)
 		return
@@ -379,7 +379,7 @@ func (s *Server) loadCase(c *gin.Context) (store.Case, bool) {
 		respondError(c, s.log, errCaseNotFound)
 		return store.Case{}, false
 	}
-	row, _, err := s.store.GetCase(c.Request.Context(), c.GetString(tenantKey), id)
+	row, _, err := s.store.GetCase(c.Request.Context(), principalOf(c).Tenant, id)
 	if err != nil {
 		respondError(c, s.log, err)
 		return store.Case{}, false

@@ -15,12 +15,15 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"tandem/activities/store"
+	"tandem/policies"
 )
 
 // Config holds the dependencies and limits of the API.
 type Config struct {
 	Store          *store.Store
 	Temporal       client.Client
+	Authorizer     *policies.Authorizer
+	Tokens         TokenConfig
 	TaskQueue      string
 	Logger         *slog.Logger
 	MaxBodyBytes   int64         // larger request bodies get 413
@@ -31,6 +34,8 @@ type Config struct {
 type Server struct {
 	store     *store.Store
 	temporal  client.Client
+	authz     *policies.Authorizer
+	tokens    TokenConfig
 	taskQueue string
 	log       *slog.Logger
 	maxBody   int64
@@ -42,6 +47,8 @@ func New(cfg Config) http.Handler {
 	s := &Server{
 		store:     cfg.Store,
 		temporal:  cfg.Temporal,
+		authz:     cfg.Authorizer,
+		tokens:    cfg.Tokens,
 		taskQueue: cfg.TaskQueue,
 		log:       cfg.Logger,
 		maxBody:   cfg.MaxBodyBytes,
@@ -61,12 +68,17 @@ func New(cfg Config) http.Handler {
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 
-	v1 := r.Group("/v1", s.identifyTenant)
-	v1.POST("/cases", s.openCase)
-	v1.GET("/cases", s.listCases)
-	v1.GET("/cases/:id", s.getCase)
-	v1.POST("/cases/:id/messages", s.postMessage)
-	v1.POST("/cases/:id/close", s.closeCase)
+	// Every /v1 route authenticates, then checks the caller's roles for one
+	// (object, action); handlers then scope every read to the caller's tenant.
+	v1 := r.Group("/v1", s.authenticate)
+	v1.POST("/cases", s.allow("case", "open"), s.openCase)
+	v1.GET("/cases", s.allow("case", "list"), s.listCases)
+	v1.GET("/cases/:id", s.allow("case", "read"), s.getCase)
+	v1.POST("/cases/:id/messages", s.allow("case", "post_message"), s.postMessage)
+	v1.POST("/cases/:id/close", s.allow("case", "close"), s.closeCase)
+	v1.GET("/admin/api-keys", s.allow("api_key", "manage"), s.listAPIKeys)
+	v1.POST("/admin/api-keys", s.allow("api_key", "manage"), s.createAPIKey)
+	v1.DELETE("/admin/api-keys/:id", s.allow("api_key", "manage"), s.revokeAPIKey)
 	return r
 }
 
@@ -84,13 +96,16 @@ func (s *Server) requestLog(c *gin.Context) {
 	}
 	c.Header(requestIDHeader, id)
 	c.Next()
+	p, _ := c.Get(principalKey)
+	who, _ := p.(Principal)
 	s.log.InfoContext(c.Request.Context(), "http request",
 		"request_id", id,
 		"method", c.Request.Method,
 		"route", c.FullPath(),
 		"status", c.Writer.Status(),
 		"duration_ms", time.Since(start).Milliseconds(),
-		"tenant", c.GetString(tenantKey),
+		"tenant", who.Tenant,
+		"principal", who.ID,
 	)
 }
 
@@ -113,37 +128,7 @@ func (s *Server) limits(c *gin.Context) {
 	c.Next()
 }
 
-const (
-	tenantHeader = "X-Tenant-ID"
-	tenantKey    = "tenant"
-)
-
 var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
-
-// identifyTenant reads the caller's tenant. Development-only identification:
-// any caller may name any tenant. Bearer tokens and API keys replace it.
-func (s *Server) identifyTenant(c *gin.Context) {
-	tenant := c.GetHeader(tenantHeader)
-	if tenant == "" {
-		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "the "+tenantHeader+" header is required"))
-		return
-	}
-	if !tenantPattern.MatchString(tenant) {
-		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "unknown tenant"))
-		return
-	}
-	ok, err := s.store.TenantExists(c.Request.Context(), tenant)
-	if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	if !ok {
-		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "unknown tenant"))
-		return
-	}
-	c.Set(tenantKey, tenant)
-	c.Next()
-}
 
 func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 	"tandem/api"
+	"tandem/policies"
 	"tandem/workflows"
 )
 
@@ -40,6 +42,40 @@ type stack struct {
 	store    *store.Store
 	temporal client.Client
 	url      string
+	keys     map[string]string // tenant → service API key
+}
+
+// tokens is the JWT configuration of every test stack.
+var tokens = api.TokenConfig{Secret: []byte("test-only-secret-0123456789abcdef"), Issuer: "tandem-test", Audience: "tandem"}
+
+// cred turns a test's "who" into an Authorization value: "" sends none,
+// "acme" is acme's service API key, "acme/agent" a JWT for a person with
+// that role (subject "<role>-1"), "raw:X" sends X as it is.
+func (s *stack) cred(who string) string {
+	s.t.Helper()
+	if who == "" {
+		return ""
+	}
+	if raw, ok := strings.CutPrefix(who, "raw:"); ok {
+		return raw
+	}
+	tenant, role, isUser := strings.Cut(who, "/")
+	if !isUser {
+		key, ok := s.keys[tenant]
+		if !ok {
+			var err error
+			if key, _, err = s.store.CreateAPIKey(context.Background(), tenant, "test", "service"); err != nil {
+				s.t.Fatal(err)
+			}
+			s.keys[tenant] = key
+		}
+		return "Bearer " + key
+	}
+	tok, err := api.MintToken(tokens, tenant, role+"-1", []string{role}, time.Hour)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return "Bearer " + tok
 }
 
 const (
@@ -81,12 +117,20 @@ func newStack(t *testing.T) *stack {
 	}
 	t.Cleanup(w.Stop)
 
-	srv := httptest.NewServer(api.New(api.Config{
-		Store: st, Temporal: tc, TaskQueue: queue, Logger: log,
-		MaxBodyBytes: 64 << 10, RequestTimeout: 15 * time.Second,
-	}))
+	srv := httptest.NewServer(newAPI(t, st, tc, queue, log, 15*time.Second))
 	t.Cleanup(srv.Close)
-	return &stack{t: t, store: st, temporal: tc, url: srv.URL}
+	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}}
+}
+
+func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration) http.Handler {
+	authz, err := policies.NewAuthorizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.New(api.Config{
+		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, TaskQueue: queue, Logger: log,
+		MaxBodyBytes: 64 << 10, RequestTimeout: timeout,
+	})
 }
 
 // response is a decoded HTTP answer.
@@ -115,9 +159,9 @@ func (r response) errorCode(t *testing.T) string {
 	return e.Error.Code
 }
 
-// do sends a request as tenant (no tenant header when ""); body is sent
-// as-is when it is []byte or string, and as JSON otherwise.
-func (s *stack) do(method, path, tenant string, body any, headers ...string) response {
+// do sends a request as who (see cred); body is sent as-is when it is
+// []byte or string, and as JSON otherwise.
+func (s *stack) do(method, path, who string, body any, headers ...string) response {
 	s.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -138,8 +182,8 @@ func (s *stack) do(method, path, tenant string, body any, headers ...string) res
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if tenant != "" {
-		req.Header.Set("X-Tenant-ID", tenant)
+	if c := s.cred(who); c != "" {
+		req.Header.Set("Authorization", c)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

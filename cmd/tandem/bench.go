@@ -21,6 +21,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"tandem/activities/store"
+	"tandem/policies"
 )
 
 // runBench opens N cases through the running API at concurrency C, then runs
@@ -48,6 +51,18 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		counts = append(counts, k)
 	}
 
+	// A throwaway API key for the run, revoked at the end.
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	apiKey, key, err := st.CreateAPIKey(ctx, *tenant, "bench", policies.RoleService)
+	if err != nil {
+		return fmt.Errorf("bench: create API key (does tenant %q exist? run tandem seed): %w", *tenant, err)
+	}
+	defer st.RevokeAPIKey(context.WithoutCancel(ctx), *tenant, key.ID) //nolint:errcheck // best effort
+
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
 	var mu sync.Mutex
 	var caseIDs []string
@@ -59,7 +74,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		var out struct {
 			Case struct{ ID string } `json:"case"`
 		}
-		if err := postJSON(ctx, httpc, *apiURL+"/v1/cases", *tenant, body, http.StatusCreated, &out); err != nil {
+		if err := postJSON(ctx, httpc, *apiURL+"/v1/cases", apiKey, body, http.StatusCreated, &out); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -104,7 +119,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 
 	// Close the benchmark's cases so they do not linger as running workflows.
 	closeRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
-		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/close", *tenant,
+		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/close", apiKey,
 			[]byte(`{"reason":"benchmark"}`), http.StatusOK, nil)
 	})
 	closeRes.print(stdout, "close case (HTTP)")
@@ -183,13 +198,13 @@ func measure(ctx context.Context, n, c int, op func(context.Context, int) error)
 	return res
 }
 
-func postJSON(ctx context.Context, c *http.Client, url, tenant string, body []byte, want int, out any) error {
+func postJSON(ctx context.Context, c *http.Client, url, apiKey string, body []byte, want int, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Tenant-ID", tenant)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
 	resp, err := c.Do(req)
 	if err != nil {
 		return err

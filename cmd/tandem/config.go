@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	"tandem/api"
 	"tandem/workflows"
 )
 
@@ -23,6 +25,9 @@ type config struct {
 	ShutdownTimeout   time.Duration
 	LogLevel          slog.Level
 	LogFormat         string
+	JWTSecret         []byte // HS256 secret for people's tokens; empty disables JWTs
+	JWTIssuer         string
+	JWTAudience       string
 }
 
 // defaultDatabaseURL matches what `make run` creates. Dev-only credentials.
@@ -53,6 +58,20 @@ func loadConfig() (config, error) {
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return cfg, fmt.Errorf("TANDEM_LOG_FORMAT must be text or json, got %q", cfg.LogFormat)
 	}
+	cfg.JWTIssuer = env("TANDEM_JWT_ISSUER", "tandem-dev")
+	cfg.JWTAudience = env("TANDEM_JWT_AUDIENCE", "tandem")
+	secret := env("TANDEM_JWT_SECRET", "")
+	if file := env("TANDEM_JWT_SECRET_FILE", ""); file != "" && secret == "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return cfg, fmt.Errorf("TANDEM_JWT_SECRET_FILE: %w", err)
+		}
+		secret = strings.TrimSpace(string(raw))
+	}
+	if secret != "" && len(secret) < api.MinSecretBytes {
+		return cfg, fmt.Errorf("the JWT secret must be at least %d bytes", api.MinSecretBytes)
+	}
+	cfg.JWTSecret = []byte(secret)
 	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
 		return cfg, fmt.Errorf("DATABASE_URL is not a URL")
 	}
@@ -75,7 +94,21 @@ func (c config) logAttrs() []any {
 		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),
 		"TANDEM_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"TANDEM_LOG_LEVEL", c.LogLevel.String(),
+		"TANDEM_JWT_SECRET", mask(len(c.JWTSecret) > 0),
+		"TANDEM_JWT_ISSUER", c.JWTIssuer,
+		"TANDEM_JWT_AUDIENCE", c.JWTAudience,
 	}
+}
+
+func mask(set bool) string {
+	if set {
+		return "(set)"
+	}
+	return "(unset: bearer JWTs are refused, API keys work)"
+}
+
+func (c config) tokens() api.TokenConfig {
+	return api.TokenConfig{Secret: c.JWTSecret, Issuer: c.JWTIssuer, Audience: c.JWTAudience}
 }
 
 func env(name, def string) string {

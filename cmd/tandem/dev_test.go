@@ -76,10 +76,10 @@ type openResult struct {
 	caseID string
 }
 
-func openWithKey(addr, key string) openResult {
+func openWithKey(addr, apiKey, key string) openResult {
 	body := `{"customer_ref":"crash-test","channel":"api","message":"is my case safe?"}`
 	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/cases", bytes.NewBufferString(body))
-	req.Header.Set("X-Tenant-ID", "demo")
+	req.Header.Set("Authorization", "Bearer "+apiKey)
 	req.Header.Set("Idempotency-Key", key)
 	c := &http.Client{Timeout: 20 * time.Second}
 	resp, err := c.Do(req)
@@ -102,6 +102,10 @@ func TestKillAndRestartLosesNoCase(t *testing.T) {
 	if err := st.EnsureTenant(context.Background(), demoTenant, "Demo"); err != nil {
 		t.Fatal(err)
 	}
+	apiKey, _, err := st.CreateAPIKey(context.Background(), demoTenant, "test", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := buildBinary(t)
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
@@ -122,7 +126,7 @@ func TestKillAndRestartLosesNoCase(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			time.Sleep(time.Duration(i) * 10 * time.Millisecond)
-			before[i] = openWithKey(addr, keys[i])
+			before[i] = openWithKey(addr, apiKey, keys[i])
 			if before[i].status == http.StatusCreated {
 				acks <- struct{}{}
 			}
@@ -158,7 +162,7 @@ func TestKillAndRestartLosesNoCase(t *testing.T) {
 		_ = p.cmd.Wait()
 	}()
 	for i, key := range keys {
-		after := openWithKey(addr, key)
+		after := openWithKey(addr, apiKey, key)
 		if after.status != http.StatusCreated && after.status != http.StatusOK {
 			t.Fatalf("retry of %s after restart: status %d\n%s", key, after.status, p.log)
 		}
@@ -185,11 +189,15 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := st.EnsureTenant(context.Background(), demoTenant, "Demo"); err != nil {
 		t.Fatal(err)
 	}
+	apiKey, _, err := st.CreateAPIKey(context.Background(), demoTenant, "test", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := buildBinary(t)
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
 	p := startDev(t, bin, []string{"DATABASE_URL=" + dsn, "TANDEM_TASK_QUEUE=term-" + hex.EncodeToString(suffix)}, freeAddr(t))
-	if r := openWithKey(p.addr, "term-"+hex.EncodeToString(suffix)); r.status != http.StatusCreated {
+	if r := openWithKey(p.addr, apiKey, "term-"+hex.EncodeToString(suffix)); r.status != http.StatusCreated {
 		t.Fatalf("open: %d", r.status)
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {

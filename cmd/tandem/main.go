@@ -25,6 +25,7 @@ import (
 	"tandem/activities/store"
 	"tandem/api"
 	"tandem/migrations"
+	"tandem/policies"
 	"tandem/workflows"
 )
 
@@ -40,6 +41,10 @@ commands:
   migrate up|down [N]|status
                         apply, revert (default 1) or list schema migrations
   seed                  create the demo tenant (idempotent)
+  token -tenant T -sub S -roles R[,R] [-ttl 8h]
+                        print a signed JWT for a person (needs TANDEM_JWT_SECRET or _FILE)
+  apikey create -tenant T -name N | list -tenant T | revoke -tenant T -id ID
+                        manage service clients' API keys
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
   version               print the version
 
@@ -76,6 +81,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runMigrate(ctx, cfg, args[1:], stdout)
 	case "seed":
 		return runSeed(ctx, cfg, stdout)
+	case "token":
+		return runToken(cfg, args[1:], stdout)
+	case "apikey":
+		return runAPIKey(ctx, cfg, args[1:], stdout)
 	case "bench":
 		return runBench(ctx, cfg, log, args[1:], stdout)
 	default:
@@ -106,6 +115,11 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	defer tc.Close()
 
+	authz, err := policies.NewAuthorizer()
+	if err != nil {
+		return err
+	}
+
 	var w worker.Worker
 	if mode == "worker" || mode == "dev" {
 		w = worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: cfg.ShutdownTimeout})
@@ -125,6 +139,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			Addr: cfg.HTTPAddr,
 			Handler: api.New(api.Config{
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
+				Authorizer: authz, Tokens: cfg.tokens(),
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"tandem/activities/store"
+	"tandem/policies"
+)
+
+// CreateAPIKeyRequest is the body of POST /v1/admin/api-keys.
+type CreateAPIKeyRequest struct {
+	Name string `json:"name"`
+}
+
+// CreatedAPIKey is the answer to a key's creation: the only time its secret is shown.
+type CreatedAPIKey struct {
+	Key    string       `json:"key"`
+	APIKey store.APIKey `json:"api_key"`
+}
+
+func (s *Server) createAPIKey(c *gin.Context) {
+	var req CreateAPIKeyRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" || utf8.RuneCountInString(req.Name) > 100 {
+		respondError(c, s.log, validationError([]FieldError{{"name", "is required, at most 100 characters"}}))
+		return
+	}
+	token, key, err := s.store.CreateAPIKey(c.Request.Context(), principalOf(c).Tenant, req.Name, policies.RoleService)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusCreated, CreatedAPIKey{Key: token, APIKey: key})
+}
+
+func (s *Server) listAPIKeys(c *gin.Context) {
+	keys, err := s.store.ListAPIKeys(c.Request.Context(), principalOf(c).Tenant)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if keys == nil {
+		keys = []store.APIKey{}
+	}
+	c.JSON(http.StatusOK, gin.H{"api_keys": keys})
+}
+
+func (s *Server) revokeAPIKey(c *gin.Context) {
+	key, err := s.store.RevokeAPIKey(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		err = errorf(http.StatusNotFound, "api_key_not_found", "no such API key")
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"api_key": key})
+}

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+
+	"tandem/activities/store"
+	"tandem/policies"
+)
+
+// Principal is who is calling: a person with a bearer JWT or a service client
+// with an API key. Its tenant comes from the credential, never from the request.
+type Principal struct {
+	Kind   string   `json:"kind"` // "user" or "service"
+	ID     string   `json:"id"`   // JWT subject, or API key ID
+	Tenant string   `json:"tenant"`
+	Roles  []string `json:"roles"`
+}
+
+const principalKey = "principal"
+
+func principalOf(c *gin.Context) Principal {
+	p, _ := c.MustGet(principalKey).(Principal)
+	return p
+}
+
+// TokenConfig says which JWTs for people are accepted.
+type TokenConfig struct {
+	Secret   []byte // HS256 key; empty disables JWTs (API keys still work)
+	Issuer   string
+	Audience string
+}
+
+// Claims are the claims of a Tandem JWT beyond the registered ones.
+type Claims struct {
+	Tenant string   `json:"tenant"`
+	Roles  []string `json:"roles"`
+	jwt.RegisteredClaims
+}
+
+// MinSecretBytes is the shortest HS256 secret accepted.
+const MinSecretBytes = 32
+
+// MintToken signs an HS256 JWT for a person; `tandem token` uses it to make
+// development tokens.
+func MintToken(cfg TokenConfig, tenant, subject string, roles []string, ttl time.Duration) (string, error) {
+	if len(cfg.Secret) < MinSecretBytes {
+		return "", fmt.Errorf("the JWT secret must be at least %d bytes", MinSecretBytes)
+	}
+	for _, r := range roles {
+		if !policies.ValidRole(r) {
+			return "", fmt.Errorf("unknown role %q (roles: %s)", r, strings.Join(policies.Roles, ", "))
+		}
+	}
+	now := time.Now()
+	claims := Claims{
+		Tenant: tenant,
+		Roles:  roles,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    cfg.Issuer,
+			Subject:   subject,
+			Audience:  jwt.ClaimStrings{cfg.Audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(cfg.Secret)
+}
+
+var errInvalidCredentials = errorf(http.StatusUnauthorized, "invalid_credentials", "the credential is invalid, expired or revoked")
+
+// verifyToken checks signature, algorithm, exp, nbf, iss and aud.
+func (s *Server) verifyToken(raw string) (Principal, error) {
+	if len(s.tokens.Secret) == 0 {
+		return Principal{}, errInvalidCredentials
+	}
+	var claims Claims
+	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.tokens.Secret, nil },
+		jwt.WithValidMethods([]string{"HS256"}),
+		jwt.WithIssuer(s.tokens.Issuer),
+		jwt.WithAudience(s.tokens.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(30*time.Second),
+	)
+	if err != nil || claims.Subject == "" || !tenantPattern.MatchString(claims.Tenant) || len(claims.Roles) == 0 {
+		return Principal{}, errInvalidCredentials
+	}
+	for _, r := range claims.Roles {
+		// A token may not make itself a service: services use API keys.
+		if !policies.ValidRole(r) || r == policies.RoleService {
+			return Principal{}, errInvalidCredentials
+		}
+	}
+	return Principal{Kind: "user", ID: claims.Subject, Tenant: claims.Tenant, Roles: slices.Clone(claims.Roles)}, nil
+}
+
+// authenticate identifies the caller from `Authorization: Bearer …`: an API
+// key (tdm_…) or a JWT. Its tenant must exist.
+func (s *Server) authenticate(c *gin.Context) {
+	ctx := c.Request.Context()
+	raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="tandem"`)
+		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "send a bearer token or API key in the Authorization header"))
+		return
+	}
+	var p Principal
+	if strings.HasPrefix(raw, store.APIKeyPrefix) {
+		key, err := s.store.AuthenticateAPIKey(ctx, raw)
+		if errors.Is(err, store.ErrInvalidAPIKey) {
+			err = errInvalidCredentials
+		}
+		if err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		p = Principal{Kind: "service", ID: key.ID, Tenant: key.TenantID, Roles: []string{key.Role}}
+	} else {
+		var err error
+		if p, err = s.verifyToken(raw); err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		exists, err := s.store.TenantExists(ctx, p.Tenant)
+		if err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		if !exists {
+			respondError(c, s.log, errInvalidCredentials)
+			return
+		}
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+// allow lets the request through only if the caller's roles may do act on
+// obj in their tenant. A failed check is a 500, never an allow.
+func (s *Server) allow(obj, act string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := principalOf(c)
+		ok, err := s.authz.Allowed(p.Roles, p.Tenant, obj, act)
+		if err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		if !ok {
+			s.log.InfoContext(c.Request.Context(), "access denied", "principal", p.ID, "tenant", p.Tenant,
+				"roles", p.Roles, "object", obj, "action", act)
+			respondError(c, s.log, errorf(http.StatusForbidden, "forbidden", "your role may not do this"))
+			return
+		}
+		c.Next()
+	}
+}

@@ -1,0 +1,242 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"tandem/api"
+)
+
+func signed(t *testing.T, method jwt.SigningMethod, key any, mutate func(*api.Claims)) string {
+	t.Helper()
+	now := time.Now()
+	c := api.Claims{Tenant: tenantA, Roles: []string{"agent"}, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: tokens.Issuer, Subject: "agent-9", Audience: jwt.ClaimStrings{tokens.Audience},
+		NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+	}}
+	if mutate != nil {
+		mutate(&c)
+	}
+	tok, err := jwt.NewWithClaims(method, c).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "raw:Bearer " + tok
+}
+
+func TestAuthentication(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	secret := tokens.Secret
+	revoked, revokedKey, err := s.store.CreateAPIKey(ctx, tenantA, "old", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.RevokeAPIKey(ctx, tenantA, revokedKey.ID); err != nil {
+		t.Fatal(err)
+	}
+	live := strings.TrimPrefix(s.cred(tenantA), "Bearer ")
+	id := strings.Split(live, "_")[1]
+
+	tests := []struct {
+		name, who string
+		status    int
+		code      string
+	}{
+		{"no credential", "", 401, "unauthenticated"},
+		{"basic auth", "raw:Basic YWxhZGRpbjpvcGVuc2VzYW1l", 401, "unauthenticated"},
+		{"garbage", "raw:Bearer not-a-token", 401, "invalid_credentials"},
+		{"malformed API key", "raw:Bearer tdm_123", 401, "invalid_credentials"},
+		{"API key, wrong secret", "raw:Bearer tdm_" + id + "_wrongsecret", 401, "invalid_credentials"},
+		{"revoked API key", "raw:Bearer " + revoked, 401, "invalid_credentials"},
+		{"expired JWT", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
+			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Hour))
+		}), 401, "invalid_credentials"},
+		{"JWT not yet valid", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
+			c.NotBefore = jwt.NewNumericDate(time.Now().Add(time.Hour))
+		}), 401, "invalid_credentials"},
+		{"JWT without exp", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.ExpiresAt = nil }), 401, "invalid_credentials"},
+		{"JWT wrong issuer", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Issuer = "evil" }), 401, "invalid_credentials"},
+		{"JWT wrong audience", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Audience = jwt.ClaimStrings{"other"} }), 401, "invalid_credentials"},
+		{"JWT wrong key", signed(t, jwt.SigningMethodHS256, []byte("another-secret-0123456789abcdefgh"), nil), 401, "invalid_credentials"},
+		{"JWT HS384", signed(t, jwt.SigningMethodHS384, secret, nil), 401, "invalid_credentials"},
+		{"JWT alg none", signed(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil), 401, "invalid_credentials"},
+		{"JWT claiming the service role", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Roles = []string{"service"} }), 401, "invalid_credentials"},
+		{"JWT unknown role", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Roles = []string{"root"} }), 401, "invalid_credentials"},
+		{"JWT no roles", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Roles = nil }), 401, "invalid_credentials"},
+		{"JWT unknown tenant", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Tenant = "nowhere" }), 401, "invalid_credentials"},
+		{"JWT without subject", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Subject = "" }), 401, "invalid_credentials"},
+		{"valid JWT", signed(t, jwt.SigningMethodHS256, secret, nil), 200, ""},
+		{"valid API key", tenantA, 200, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("GET", "/v1/cases", tc.who, nil)
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
+			}
+			if tc.code != "" && r.errorCode(t) != tc.code {
+				t.Fatalf("code %s, want %s", r.errorCode(t), tc.code)
+			}
+		})
+	}
+
+	keys, err := s.store.ListAPIKeys(ctx, tenantA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.ID == id && k.LastUsedAt == nil {
+			t.Fatal("a used API key has no last_used_at")
+		}
+	}
+}
+
+var roles = []string{"service", "agent", "supervisor", "finance", "compliance", "admin"}
+
+// allowed lists, for each endpoint of the tests, the roles that may call it.
+var allowed = map[string][]string{
+	"open":        {"service"},
+	"list":        roles,
+	"read":        roles,
+	"message":     {"service"},
+	"close":       {"service", "agent", "supervisor"},
+	"list keys":   {"admin"},
+	"create key":  {"admin"},
+	"revoke key":  {"admin"},
+	"unknown key": {"admin"},
+}
+
+func may(role, endpoint string) bool {
+	for _, r := range allowed[endpoint] {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// as is how the tests call as a role of a tenant: API key for services, JWT otherwise.
+func as(tenant, role string) string {
+	if role == "service" {
+		return tenant
+	}
+	return tenant + "/" + role
+}
+
+// Function-level authorisation: every role against every endpoint.
+func TestRoleMatrix(t *testing.T) {
+	s := newStack(t)
+	_, key, err := s.store.CreateAPIKey(context.Background(), tenantA, "to revoke", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range roles {
+		who := as(tenantA, role)
+		c := s.openCase(tenantA, sampleCase()).Case
+		calls := map[string]func() response{
+			"open":        func() response { return s.do("POST", "/v1/cases", who, sampleCase()) },
+			"list":        func() response { return s.do("GET", "/v1/cases", who, nil) },
+			"read":        func() response { return s.do("GET", "/v1/cases/"+c.ID, who, nil) },
+			"message":     func() response { return s.do("POST", "/v1/cases/"+c.ID+"/messages", who, api.PostMessageRequest{Body: "hi"}) },
+			"close":       func() response { return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{}) },
+			"list keys":   func() response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
+			"create key":  func() response { return s.do("POST", "/v1/admin/api-keys", who, api.CreateAPIKeyRequest{Name: "chat"}) },
+			"revoke key":  func() response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
+			"unknown key": func() response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
+		}
+		for _, name := range []string{"open", "list", "read", "message", "close", "list keys", "create key", "revoke key", "unknown key"} {
+			r := calls[name]()
+			may := may(role, name)
+			switch {
+			case !may && (r.Status != http.StatusForbidden || r.errorCode(t) != "forbidden"):
+				t.Errorf("%s %s: %d %s, want 403 forbidden", role, name, r.Status, r.Body)
+			case may && name == "unknown key" && r.Status != http.StatusNotFound:
+				t.Errorf("%s %s: %d %s, want 404", role, name, r.Status, r.Body)
+			case may && name != "unknown key" && r.Status/100 != 2:
+				t.Errorf("%s %s: %d %s, want success", role, name, r.Status, r.Body)
+			}
+		}
+	}
+}
+
+// Object-level authorisation: every role of another tenant gets 404 for this
+// tenant's case and API key, on every endpoint that takes an ID.
+func TestOtherTenantsIDs(t *testing.T) {
+	s := newStack(t)
+	c := s.openCase(tenantA, sampleCase()).Case
+	_, key, err := s.store.CreateAPIKey(context.Background(), tenantA, "a's key", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range roles {
+		who := as(tenantB, role)
+		for _, call := range []struct {
+			endpoint, method, path string
+			body                   any
+		}{
+			{"read", "GET", "/v1/cases/" + c.ID, nil},
+			{"message", "POST", "/v1/cases/" + c.ID + "/messages", api.PostMessageRequest{Body: "hi"}},
+			{"close", "POST", "/v1/cases/" + c.ID + "/close", api.CloseCaseRequest{}},
+			{"revoke key", "DELETE", "/v1/admin/api-keys/" + key.ID, nil},
+		} {
+			// 404 where the role may call the endpoint: the ID does not exist
+			// for them; 403 where it may not call it at all.
+			want := http.StatusForbidden
+			if may(role, call.endpoint) {
+				want = http.StatusNotFound
+			}
+			if r := s.do(call.method, call.path, who, call.body); r.Status != want {
+				t.Errorf("%s of %s: %s %s: %d %s, want %d", role, tenantB, call.method, call.path, r.Status, r.Body, want)
+			}
+		}
+	}
+	var got api.CaseWithMessages
+	s.do("GET", "/v1/cases/"+c.ID, tenantA, nil).decode(t, &got)
+	if got.Case.Status != "ai_handling" || len(got.Messages) != 2 {
+		t.Fatalf("tenant A's case changed: %+v", got)
+	}
+	keys, err := s.store.ListAPIKeys(context.Background(), tenantA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.ID == key.ID && k.RevokedAt != nil {
+			t.Fatal("another tenant's admin revoked tenant A's key")
+		}
+	}
+}
+
+func TestAPIKeyLifecycle(t *testing.T) {
+	s := newStack(t)
+	admin := tenantA + "/admin"
+	r := s.do("POST", "/v1/admin/api-keys", admin, api.CreateAPIKeyRequest{Name: "web chat"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var created api.CreatedAPIKey
+	r.decode(t, &created)
+	if !strings.HasPrefix(created.Key, "tdm_") || created.APIKey.Role != "service" || created.APIKey.TenantID != tenantA {
+		t.Fatalf("created = %+v", created)
+	}
+	if strings.Contains(string(s.do("GET", "/v1/admin/api-keys", admin, nil).Body), created.Key) {
+		t.Fatal("listing shows a key's secret")
+	}
+	if r := s.do("GET", "/v1/cases", "raw:Bearer "+created.Key, nil); r.Status != http.StatusOK {
+		t.Fatalf("new key: %d", r.Status)
+	}
+	if r := s.do("DELETE", "/v1/admin/api-keys/"+created.APIKey.ID, admin, nil); r.Status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/cases", "raw:Bearer "+created.Key, nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("revoked key: %d", r.Status)
+	}
+	if r := s.do("POST", "/v1/admin/api-keys", admin, api.CreateAPIKeyRequest{}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("nameless key: %d", r.Status)
+	}
+}

@@ -1,0 +1,90 @@
+package policies_test
+
+import (
+	"testing"
+
+	"tandem/policies"
+)
+
+// One line per case: (role, tenant, object, action) → allowed?
+func TestDefaultPolicy(t *testing.T) {
+	a, err := policies.NewAuthorizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		role, tenant, obj, act string
+		want                   bool
+	}{
+		{"service", "acme", "case", "open", true},
+		{"service", "acme", "case", "post_message", true},
+		{"service", "acme", "case", "read", true},
+		{"service", "acme", "case", "close", true},
+		{"service", "acme", "api_key", "manage", false},
+
+		{"agent", "acme", "case", "read", true},
+		{"agent", "acme", "case", "list", true},
+		{"agent", "acme", "case", "close", true},
+		{"agent", "acme", "case", "open", false},
+		{"agent", "acme", "case", "post_message", false}, // agents reply, they do not speak as the customer
+		{"agent", "acme", "api_key", "manage", false},
+
+		{"supervisor", "acme", "case", "read", true}, // inherited from agent
+		{"supervisor", "acme", "case", "close", true},
+		{"supervisor", "acme", "api_key", "manage", false},
+
+		{"finance", "acme", "case", "read", true},
+		{"finance", "acme", "case", "close", false},
+
+		{"compliance", "acme", "case", "read", true},
+		{"compliance", "acme", "case", "list", true},
+		{"compliance", "acme", "case", "close", false},
+		{"compliance", "acme", "case", "open", false},
+		{"compliance", "acme", "case", "post_message", false},
+		{"compliance", "acme", "api_key", "manage", false},
+
+		{"admin", "acme", "api_key", "manage", true},
+		{"admin", "acme", "case", "read", true},
+		{"admin", "acme", "case", "post_message", false},
+
+		{"nobody", "acme", "case", "read", false},
+		{"", "acme", "case", "read", false},
+	}
+	for _, tc := range tests {
+		got, err := a.Allowed([]string{tc.role}, tc.tenant, tc.obj, tc.act)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if got != tc.want {
+			t.Errorf("(%s, %s, %s, %s) = %v, want %v", tc.role, tc.tenant, tc.obj, tc.act, got, tc.want)
+		}
+	}
+}
+
+func TestAnyRoleSuffices(t *testing.T) {
+	a, err := policies.NewAuthorizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := a.Allowed([]string{"compliance", "admin"}, "acme", "api_key", "manage")
+	if err != nil || !ok {
+		t.Fatalf("compliance+admin managing keys: %v %v", ok, err)
+	}
+	ok, err = a.Allowed(nil, "acme", "case", "read")
+	if err != nil || ok {
+		t.Fatalf("no roles: %v %v", ok, err)
+	}
+}
+
+func BenchmarkAllowedCached(b *testing.B) {
+	a, err := policies.NewAuthorizer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	roles := []string{"supervisor"}
+	for b.Loop() {
+		if ok, err := a.Allowed(roles, "acme", "case", "read"); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
