@@ -140,10 +140,12 @@ func TestRoleMatrix(t *testing.T) {
 		who := as(tenantA, role)
 		c := s.openCase(tenantA, sampleCase()).Case
 		calls := map[string]func() response{
-			"open":        func() response { return s.do("POST", "/v1/cases", who, sampleCase()) },
-			"list":        func() response { return s.do("GET", "/v1/cases", who, nil) },
-			"read":        func() response { return s.do("GET", "/v1/cases/"+c.ID, who, nil) },
-			"message":     func() response { return s.do("POST", "/v1/cases/"+c.ID+"/messages", who, api.PostMessageRequest{Body: "hi"}) },
+			"open": func() response { return s.do("POST", "/v1/cases", who, sampleCase()) },
+			"list": func() response { return s.do("GET", "/v1/cases", who, nil) },
+			"read": func() response { return s.do("GET", "/v1/cases/"+c.ID, who, nil) },
+			"message": func() response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/messages", who, api.PostMessageRequest{Body: "hi"})
+			},
 			"close":       func() response { return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{}) },
 			"list keys":   func() response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
 			"create key":  func() response { return s.do("POST", "/v1/admin/api-keys", who, api.CreateAPIKeyRequest{Name: "chat"}) },
