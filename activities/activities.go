@@ -6,6 +6,8 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
@@ -54,5 +56,30 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 			CreatedAt:   m.At,
 		})
 	}
-	return a.Store.RecordCase(ctx, row, msgs)
+	audit := make([]store.AuditEvent, 0, len(in.Audit))
+	for _, r := range in.Audit {
+		details, err := json.Marshal(r.Details) // map keys are sorted: stable bytes
+		if err != nil {
+			return err
+		}
+		if r.Details == nil {
+			details = []byte("{}")
+		}
+		audit = append(audit, store.AuditEvent{
+			TenantID:   c.TenantID,
+			ID:         fmt.Sprintf("%s:%d:%s", row.WorkflowID, r.Seq, r.Action),
+			OccurredAt: r.At,
+			ActorKind:  r.Actor.Kind,
+			ActorID:    r.Actor.ID,
+			Action:     r.Action,
+			ObjectType: "case",
+			ObjectID:   c.CaseID,
+			CaseID:     c.CaseID,
+			Decision:   "allow",
+			Outcome:    "success",
+			Reason:     r.Reason,
+			Details:    string(details),
+		})
+	}
+	return a.Store.RecordCase(ctx, row, msgs, audit)
 }

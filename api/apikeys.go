@@ -34,7 +34,15 @@ func (s *Server) createAPIKey(c *gin.Context) {
 		respondError(c, s.log, validationError([]FieldError{{"name", "is required, at most 100 characters"}}))
 		return
 	}
-	token, key, err := s.store.CreateAPIKey(c.Request.Context(), principalOf(c).Tenant, req.Name, policies.RoleService)
+	var token string
+	var key store.APIKey
+	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		var err error
+		if token, key, err = tx.CreateAPIKey(c.Request.Context(), principalOf(c).Tenant, req.Name, policies.RoleService); err != nil {
+			return err
+		}
+		return s.auditTx(c, tx, "api_key.create", "api_key", key.ID, map[string]string{"name": key.Name, "role": key.Role})
+	})
 	if err != nil {
 		respondError(c, s.log, err)
 		return
@@ -55,7 +63,14 @@ func (s *Server) listAPIKeys(c *gin.Context) {
 }
 
 func (s *Server) revokeAPIKey(c *gin.Context) {
-	key, err := s.store.RevokeAPIKey(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
+	var key store.APIKey
+	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		var err error
+		if key, err = tx.RevokeAPIKey(c.Request.Context(), principalOf(c).Tenant, c.Param("id")); err != nil {
+			return err
+		}
+		return s.auditTx(c, tx, "api_key.revoke", "api_key", key.ID, nil)
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		err = errorf(http.StatusNotFound, "api_key_not_found", "no such API key")
 	}

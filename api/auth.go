@@ -13,6 +13,7 @@ import (
 
 	"tandem/activities/store"
 	"tandem/policies"
+	"tandem/workflows"
 )
 
 // Principal is who is calling: a person with a bearer JWT or a service client
@@ -25,6 +26,11 @@ type Principal struct {
 }
 
 const principalKey = "principal"
+
+func actorOf(c *gin.Context) workflows.Actor {
+	p := principalOf(c)
+	return workflows.Actor{Kind: p.Kind, ID: p.ID}
+}
 
 func principalOf(c *gin.Context) Principal {
 	p, _ := c.MustGet(principalKey).(Principal)
@@ -156,6 +162,12 @@ func (s *Server) allow(obj, act string) gin.HandlerFunc {
 		if !ok {
 			s.log.InfoContext(c.Request.Context(), "access denied", "principal", p.ID, "tenant", p.Tenant,
 				"roles", p.Roles, "object", obj, "action", act)
+			err := s.audit(c, "authz.deny", obj, c.Param("id"), "", "deny", "denied", "role may not "+act,
+				map[string]string{"object": obj, "action": act, "roles": strings.Join(p.Roles, ","), "route": c.FullPath()})
+			if err != nil {
+				respondError(c, s.log, err)
+				return
+			}
 			respondError(c, s.log, errorf(http.StatusForbidden, "forbidden", "your role may not do this"))
 			return
 		}

@@ -106,6 +106,9 @@ var allowed = map[string][]string{
 	"read":        roles,
 	"message":     {"service"},
 	"close":       {"service", "agent", "supervisor"},
+	"trail":       {"compliance"},
+	"events":      {"compliance"},
+	"verify":      {"compliance", "admin"},
 	"list keys":   {"admin"},
 	"create key":  {"admin"},
 	"revoke key":  {"admin"},
@@ -147,12 +150,15 @@ func TestRoleMatrix(t *testing.T) {
 				return s.do("POST", "/v1/cases/"+c.ID+"/messages", who, api.PostMessageRequest{Body: "hi"})
 			},
 			"close":       func() response { return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{}) },
+			"trail":       func() response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
+			"events":      func() response { return s.do("GET", "/v1/audit/events", who, nil) },
+			"verify":      func() response { return s.do("GET", "/v1/audit/verify", who, nil) },
 			"list keys":   func() response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
 			"create key":  func() response { return s.do("POST", "/v1/admin/api-keys", who, api.CreateAPIKeyRequest{Name: "chat"}) },
 			"revoke key":  func() response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
 			"unknown key": func() response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
 		}
-		for _, name := range []string{"open", "list", "read", "message", "close", "list keys", "create key", "revoke key", "unknown key"} {
+		for _, name := range []string{"open", "list", "read", "message", "trail", "events", "verify", "close", "list keys", "create key", "revoke key", "unknown key"} {
 			r := calls[name]()
 			may := may(role, name)
 			switch {
@@ -183,6 +189,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 			body                   any
 		}{
 			{"read", "GET", "/v1/cases/" + c.ID, nil},
+			{"trail", "GET", "/v1/cases/" + c.ID + "/trail", nil},
 			{"message", "POST", "/v1/cases/" + c.ID + "/messages", api.PostMessageRequest{Body: "hi"}},
 			{"close", "POST", "/v1/cases/" + c.ID + "/close", api.CloseCaseRequest{}},
 			{"revoke key", "DELETE", "/v1/admin/api-keys/" + key.ID, nil},

@@ -201,7 +201,7 @@ func (s *Server) openCase(c *gin.Context) {
 		UpdateOptions: client.UpdateWorkflowOptions{
 			UpdateID:     workflows.OpenUpdateID,
 			UpdateName:   workflows.UpdatePostMessage,
-			Args:         []any{workflows.PostMessageInput{Body: req.Message}},
+			Args:         []any{workflows.PostMessageInput{Body: req.Message, Actor: actorOf(c)}},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
@@ -269,7 +269,7 @@ func (s *Server) postMessage(c *gin.Context) {
 		updateID = workflows.MessageUpdateID(key)
 	}
 	var res workflows.PostMessageResult
-	if err := s.update(ctx, row, updateID, workflows.UpdatePostMessage, workflows.PostMessageInput{Body: req.Body}, &res); err != nil {
+	if err := s.update(ctx, row, updateID, workflows.UpdatePostMessage, workflows.PostMessageInput{Body: req.Body, Actor: actorOf(c)}, &res); err != nil {
 		respondError(c, s.log, err)
 		return
 	}
@@ -296,7 +296,7 @@ func (s *Server) closeCase(c *gin.Context) {
 		return
 	}
 	var state workflows.CaseState
-	err := s.update(ctx, row, workflows.UpdateClose, workflows.UpdateClose, workflows.CloseInput{Reason: req.Reason}, &state)
+	err := s.update(ctx, row, workflows.UpdateClose, workflows.UpdateClose, workflows.CloseInput{Reason: req.Reason, Actor: actorOf(c)}, &state)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		// Closed between our read and the update: re-read the final state.
@@ -333,6 +333,13 @@ func (s *Server) getCase(c *gin.Context) {
 	if err != nil {
 		respondError(c, s.log, err)
 		return
+	}
+	// Staff reading conversation content is audited before they see it.
+	if principalOf(c).Kind == "user" {
+		if err := s.audit(c, "case.read", "case", row.ID, row.ID, "allow", "success", "", nil); err != nil {
+			respondError(c, s.log, err)
+			return
+		}
 	}
 	out := CaseWithMessages{Case: caseFromRow(row), Messages: make([]MessageJSON, 0, len(msgs))}
 	for _, m := range msgs {

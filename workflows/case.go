@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -74,12 +75,22 @@ func (wf *caseWorkflow) validatePostMessage(_ workflow.Context, in PostMessageIn
 
 func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (PostMessageResult, error) {
 	now := workflow.Now(ctx)
-	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, Body: in.Body})
+	action := AuditCaseMessage
+	if wf.state.Messages == 0 {
+		action = AuditCaseOpen
+	}
+	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body})
 	reply := wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: PlaceholderReply, Placeholder: true})
 	// Snapshot before blocking: another update may change the state meanwhile,
 	// and the projection keeps whichever snapshot has the higher sequence.
 	snapshot := wf.state
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: []Message{customer, reply}}); err != nil {
+	audit := []AuditRecord{
+		{Seq: customer.Seq, Action: action, Actor: in.Actor, At: now,
+			Details: map[string]string{"message_seq": itoa(customer.Seq), "channel": wf.state.Channel}},
+		{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "placeholder", At: now,
+			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "placeholder"}},
+	}
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: []Message{customer, reply}, Audit: audit}); err != nil {
 		return PostMessageResult{}, err
 	}
 	return PostMessageResult{Case: snapshot, Message: customer, Reply: reply}, nil
@@ -96,11 +107,14 @@ func (wf *caseWorkflow) close(ctx workflow.Context, in CloseInput) (CaseState, e
 	wf.state.Seq++
 	wf.state.UpdatedAt = now
 	snapshot := wf.state
-	if err := record(ctx, RecordCaseInput{Case: snapshot}); err != nil {
+	audit := []AuditRecord{{Seq: snapshot.Seq, Action: AuditCaseClose, Actor: in.Actor, Reason: in.Reason, At: now}}
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
 		return CaseState{}, err
 	}
 	return snapshot, nil
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func (wf *caseWorkflow) appendMessage(now time.Time, m Message) Message {
 	wf.state.Seq++

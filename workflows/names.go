@@ -124,9 +124,19 @@ type Message struct {
 	At          time.Time `json:"at"`
 }
 
+// Actor is who caused a change, as recorded in the audit trail.
+type Actor struct {
+	Kind string `json:"kind"` // user, service, system, ai
+	ID   string `json:"id"`
+}
+
+// SystemActor is Tandem itself, for replies and automatic transitions.
+var SystemActor = Actor{Kind: "system", ID: "tandem"}
+
 // PostMessageInput is the argument of UpdatePostMessage.
 type PostMessageInput struct {
-	Body string `json:"body"`
+	Body  string `json:"body"`
+	Actor Actor  `json:"actor"`
 }
 
 // PostMessageResult is what UpdatePostMessage returns: the stored customer
@@ -140,13 +150,35 @@ type PostMessageResult struct {
 // CloseInput is the argument of UpdateClose.
 type CloseInput struct {
 	Reason string `json:"reason"`
+	Actor  Actor  `json:"actor"`
+}
+
+// Audited actions of the case workflow.
+const (
+	AuditCaseOpen    = "case.open"
+	AuditCaseMessage = "case.message"
+	AuditCaseReply   = "case.reply"
+	AuditCaseClose   = "case.close"
+)
+
+// AuditRecord is an audit entry the workflow asks the projection write to
+// append in the same transaction. Seq is the workflow sequence it belongs to,
+// which with the action makes the entry's idempotency key.
+type AuditRecord struct {
+	Seq     int64             `json:"seq"`
+	Action  string            `json:"action"`
+	Actor   Actor             `json:"actor"`
+	Reason  string            `json:"reason,omitempty"`
+	Details map[string]string `json:"details,omitempty"`
+	At      time.Time         `json:"at"`
 }
 
 // RecordCaseInput is the argument of ActivityRecordCase: a snapshot of the
-// case and the messages added since the previous record.
+// case, the messages added since the previous record, and their audit entries.
 type RecordCaseInput struct {
-	Case     CaseState `json:"case"`
-	Messages []Message `json:"messages,omitempty"`
+	Case     CaseState     `json:"case"`
+	Messages []Message     `json:"messages,omitempty"`
+	Audit    []AuditRecord `json:"audit,omitempty"`
 }
 
 // ValidateMessageBody returns a reason the body is unacceptable, or "".

@@ -135,11 +135,12 @@ type Message struct {
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 }
 
-// RecordCase writes a snapshot of the case and any new messages in one
-// transaction. It is idempotent: messages are keyed by sequence, and the case
-// row only moves forward (a snapshot older than the stored one is ignored), so
-// a retried or reordered write never duplicates or regresses anything.
-func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message) error {
+// RecordCase writes a snapshot of the case, any new messages and their audit
+// entries in one transaction. It is idempotent: messages are keyed by
+// sequence, audit entries by ID, and the case row only moves forward (a
+// snapshot older than the stored one is ignored), so a retried or reordered
+// write never duplicates or regresses anything.
+func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []AuditEvent) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		upsert := tx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
@@ -153,11 +154,16 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message) error {
 		if upsert.Error != nil {
 			return fmt.Errorf("upsert case: %w", upsert.Error)
 		}
-		if len(msgs) == 0 {
-			return nil
+		if len(msgs) > 0 {
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&msgs).Error; err != nil {
+				return fmt.Errorf("insert messages: %w", err)
+			}
 		}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&msgs).Error; err != nil {
-			return fmt.Errorf("insert messages: %w", err)
+		txStore := &Store{db: tx}
+		for _, e := range audit {
+			if _, err := txStore.appendAudit(ctx, e); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -13,11 +13,17 @@ import (
 const caseID = "5d0c3b9e-1111-4000-8000-000000000001"
 
 func newStore(t *testing.T) *store.Store {
-	st, _ := storetest.New(t)
+	st, _ := storetestNew(t)
+	return st
+}
+
+// storetestNew is a throwaway database with tenant acme.
+func storetestNew(t testing.TB) (*store.Store, string) {
+	st, dsn := storetest.New(t)
 	if err := st.EnsureTenant(context.Background(), "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return st, dsn
 }
 
 func snapshot(seq int64, status string) store.Case {
@@ -33,18 +39,18 @@ func msg(seq int64, body string) store.Message {
 func TestRecordCaseIsIdempotentAndMovesForwardOnly(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
-	if err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}); err != nil {
+	if err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A retry of the same write, and a newer one.
-	if err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}); err != nil {
+	if err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RecordCase(ctx, snapshot(5, "closed"), nil); err != nil {
+	if err := st.RecordCase(ctx, snapshot(5, "closed"), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A late, older snapshot must not win, and a conflicting message must not overwrite.
-	if err := st.RecordCase(ctx, snapshot(4, "ai_handling"), []store.Message{msg(2, "changed"), msg(3, "c")}); err != nil {
+	if err := st.RecordCase(ctx, snapshot(4, "ai_handling"), []store.Message{msg(2, "changed"), msg(3, "c")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, msgs, err := st.GetCase(ctx, "acme", caseID)

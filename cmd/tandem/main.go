@@ -45,6 +45,8 @@ commands:
                         print a signed JWT for a person (needs TANDEM_JWT_SECRET or _FILE)
   apikey create -tenant T -name N | list -tenant T | revoke -tenant T -id ID
                         manage service clients' API keys
+  audit verify [-tenant T]
+                        check audit hash chains; exit 1 naming the first broken entry
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
   version               print the version
 
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runToken(cfg, args[1:], stdout)
 	case "apikey":
 		return runAPIKey(ctx, cfg, args[1:], stdout)
+	case "audit":
+		return runAudit(ctx, cfg, args[1:], stdout)
 	case "bench":
 		return runBench(ctx, cfg, log, args[1:], stdout)
 	default:

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// AuditEvent is one entry of a tenant's audit chain.
+type AuditEvent struct {
+	TenantID   string    `json:"tenant_id"`
+	Seq        int64     `json:"seq"`
+	ID         string    `json:"id"` // idempotency: appending an ID twice stores it once
+	OccurredAt time.Time `json:"occurred_at"`
+	ActorKind  string    `json:"actor_kind"` // user, service, system, ai
+	ActorID    string    `json:"actor_id"`
+	Action     string    `json:"action"` // e.g. case.open, case.read, authz.deny
+	ObjectType string    `json:"object_type"`
+	ObjectID   string    `json:"object_id"`
+	CaseID     string    `json:"case_id,omitempty"`
+	Decision   string    `json:"decision"` // allow or deny
+	Outcome    string    `json:"outcome"`  // success, denied, failed
+	Reason     string    `json:"reason,omitempty"`
+	Details    string    `json:"details"` // a JSON object, stored and hashed byte for byte
+	PrevHash   []byte    `json:"prev_hash"`
+	Hash       []byte    `json:"hash"`
+}
+
+type auditHead struct {
+	TenantID string `gorm:"primaryKey"`
+	Seq      int64
+	Hash     []byte
+}
+
+// genesis is the previous hash of every chain's first entry.
+var genesis = make([]byte, sha256.Size)
+
+// canonical is the byte string an entry's hash covers, besides the previous
+// hash: every field in a fixed order, JSON-encoded.
+func (e AuditEvent) canonical() []byte {
+	b, _ := json.Marshal([]any{ // strings and integers always marshal
+		e.TenantID, strconv.FormatInt(e.Seq, 10), e.ID, e.OccurredAt.UTC().Format(time.RFC3339Nano),
+		e.ActorKind, e.ActorID, e.Action, e.ObjectType, e.ObjectID, e.CaseID,
+		e.Decision, e.Outcome, e.Reason, e.Details,
+	})
+	return b
+}
+
+func chainHash(prev []byte, e AuditEvent) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(e.canonical())
+	return h.Sum(nil)
+}
+
+// InTx runs fn with a Store whose every call is part of one transaction.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx})
+	})
+}
+
+// AppendAudit adds e to the end of its tenant's chain and returns it as
+// stored. Appending an ID that is already in the chain returns the stored
+// entry and adds nothing, so a retried caller never duplicates an entry.
+func (s *Store) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
+	var out AuditEvent
+	err := s.InTx(ctx, func(tx *Store) error {
+		var err error
+		out, err = tx.appendAudit(ctx, e)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) appendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
+	if e.ID == "" || e.TenantID == "" || e.Action == "" {
+		return AuditEvent{}, errors.New("audit event needs an ID, a tenant and an action")
+	}
+	if e.Details == "" {
+		e.Details = "{}"
+	}
+	if !json.Valid([]byte(e.Details)) {
+		return AuditEvent{}, errors.New("audit event details must be JSON")
+	}
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = time.Now()
+	}
+	e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
+
+	db := s.db.WithContext(ctx)
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&auditHead{TenantID: e.TenantID, Seq: 0, Hash: genesis}).Error; err != nil {
+		return AuditEvent{}, fmt.Errorf("create audit head: %w", err)
+	}
+	var head auditHead
+	if err := db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", e.TenantID).Take(&head).Error; err != nil {
+		return AuditEvent{}, fmt.Errorf("lock audit head: %w", err)
+	}
+	var existing AuditEvent
+	err := db.Where("id = ?", e.ID).Take(&existing).Error
+	if err == nil {
+		return existing, nil
+	}
+	if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return AuditEvent{}, fmt.Errorf("look up audit event: %w", err)
+	}
+	e.Seq = head.Seq + 1
+	e.PrevHash = head.Hash
+	e.Hash = chainHash(head.Hash, e)
+	if err := db.Create(&e).Error; err != nil {
+		return AuditEvent{}, fmt.Errorf("append audit event: %w", err)
+	}
+	if err := db.Model(&auditHead{}).Where("tenant_id = ?", e.TenantID).
+		Updates(map[string]any{"seq": e.Seq, "hash": e.Hash}).Error; err != nil {
+		return AuditEvent{}, fmt.Errorf("advance audit head: %w", err)
+	}
+	return e, nil
+}
+
+// AuditFilter narrows a listing of audit events.
+type AuditFilter struct {
+	CaseID, ActorID, Action string
+	From, To                time.Time // zero: unbounded; To is exclusive
+	AfterSeq                int64     // cursor: events after this position
+	Limit                   int
+}
+
+// ListAudit returns the tenant's audit events in chain order.
+func (s *Store) ListAudit(ctx context.Context, tenantID string, f AuditFilter) ([]AuditEvent, error) {
+	q := s.db.WithContext(ctx).Where("tenant_id = ? AND seq > ?", tenantID, f.AfterSeq)
+	if f.CaseID != "" {
+		q = q.Where("case_id = ?", f.CaseID)
+	}
+	if f.ActorID != "" {
+		q = q.Where("actor_id = ?", f.ActorID)
+	}
+	if f.Action != "" {
+		q = q.Where("action = ?", f.Action)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("occurred_at >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		q = q.Where("occurred_at < ?", f.To)
+	}
+	var out []AuditEvent
+	if err := q.Order("seq").Limit(f.Limit).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return out, nil
+}
+
+// Verification is the result of checking a tenant's chain.
+type Verification struct {
+	TenantID string `json:"tenant_id"`
+	OK       bool   `json:"ok"`
+	Checked  int64  `json:"checked"`
+	// BrokenAt is the position of the first entry that does not follow from
+	// the one before it (0 when OK); Problem says how.
+	BrokenAt int64  `json:"broken_at,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// VerifyAudit walks the tenant's chain from the start and reports the first
+// broken link: a gap or repeat in positions (a removed, inserted or reordered
+// entry), a previous-hash that is not the previous entry's hash, a hash that
+// does not match the entry's content, or a chain that ends before its head.
+func (s *Store) VerifyAudit(ctx context.Context, tenantID string) (Verification, error) {
+	v := Verification{TenantID: tenantID}
+	rows, err := s.db.WithContext(ctx).Model(&AuditEvent{}).Where("tenant_id = ?", tenantID).Order("seq").Rows()
+	if err != nil {
+		return v, fmt.Errorf("read audit chain: %w", err)
+	}
+	defer rows.Close()
+	prev := genesis
+	var want int64 = 1
+	for rows.Next() {
+		var e AuditEvent
+		if err := s.db.ScanRows(rows, &e); err != nil {
+			return v, fmt.Errorf("scan audit event: %w", err)
+		}
+		v.Checked++
+		switch {
+		case e.Seq != want:
+			return v.broken(want, fmt.Sprintf("expected position %d, found %d: entries removed, inserted or reordered", want, e.Seq)), nil
+		case !bytes.Equal(e.PrevHash, prev):
+			return v.broken(e.Seq, "its previous-hash is not the hash of the entry before it"), nil
+		case !bytes.Equal(e.Hash, chainHash(prev, e)):
+			return v.broken(e.Seq, "its content does not match its hash: the entry was altered"), nil
+		}
+		prev = e.Hash
+		want++
+	}
+	if err := rows.Err(); err != nil {
+		return v, fmt.Errorf("read audit chain: %w", err)
+	}
+	var head auditHead
+	err = s.db.WithContext(ctx).Where("tenant_id = ?", tenantID).Take(&head).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		if v.Checked > 0 {
+			return v.broken(want, "the chain has entries but no head"), nil
+		}
+	case err != nil:
+		return v, fmt.Errorf("read audit head: %w", err)
+	case head.Seq != want-1 || !bytes.Equal(head.Hash, prev):
+		return v.broken(want, fmt.Sprintf("the chain ends at position %d but its head is at %d: entries removed from the end", want-1, head.Seq)), nil
+	}
+	v.OK = true
+	return v, nil
+}
+
+func (v Verification) broken(at int64, problem string) Verification {
+	v.OK, v.BrokenAt, v.Problem = false, at, problem
+	return v
+}
+
+// AuditTenants lists the tenants that have an audit chain.
+func (s *Store) AuditTenants(ctx context.Context) ([]string, error) {
+	var ids []string
+	if err := s.db.WithContext(ctx).Model(&auditHead{}).Order("tenant_id").Pluck("tenant_id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("list audit chains: %w", err)
+	}
+	return ids, nil
+}
