@@ -171,7 +171,8 @@ up() {
   ensure_temporal
 }
 
-# dev_secret makes the development-only JWT secret once, outside the repository.
+# dev_secret makes the development-only JWT secret and audit signing key once,
+# outside the repository.
 dev_secret() {
   if [ -z "${TANDEM_JWT_SECRET:-}" ] && [ -z "${TANDEM_JWT_SECRET_FILE:-}" ]; then
     if [ ! -s "$DATA/jwt-secret" ]; then
@@ -179,6 +180,13 @@ dev_secret() {
       log "generated a development-only JWT secret in $DATA/jwt-secret"
     fi
     export TANDEM_JWT_SECRET_FILE="$DATA/jwt-secret"
+  fi
+  if [ -z "${TANDEM_AUDIT_SIGNING_KEY:-}" ] && [ -z "${TANDEM_AUDIT_SIGNING_KEY_FILE:-}" ]; then
+    if [ ! -s "$DATA/audit-signing-key" ]; then
+      (umask 077 && head -c 32 /dev/urandom | base64 -w0 >"$DATA/audit-signing-key")
+      log "generated a development-only audit signing key in $DATA/audit-signing-key"
+    fi
+    export TANDEM_AUDIT_SIGNING_KEY_FILE="$DATA/audit-signing-key"
   fi
 }
 

@@ -101,7 +101,7 @@ func (s *Server) verifyAudit(c *gin.Context) {
 		respondError(c, s.log, err)
 		return
 	}
-	v, err := s.store.VerifyAudit(c.Request.Context(), principalOf(c).Tenant)
+	v, err := s.store.VerifyAudit(c.Request.Context(), principalOf(c).Tenant, s.auditKey)
 	if err != nil {
 		respondError(c, s.log, err)
 		return

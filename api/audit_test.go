@@ -50,7 +50,7 @@ func TestCaseChangesReadsAndDenialsAreAudited(t *testing.T) {
 	if e := events[0]; e.ActorID != "compliance-1" || e.ObjectID != c.ID || e.Decision != "deny" || !strings.Contains(e.Details, `"action":"close"`) {
 		t.Fatalf("denial entry = %+v", e)
 	}
-	if v, err := s.store.VerifyAudit(context.Background(), tenantA); err != nil || !v.OK {
+	if v, err := s.store.VerifyAudit(context.Background(), tenantA, nil); err != nil || !v.OK {
 		t.Fatalf("verify = %+v, %v", v, err)
 	}
 }
@@ -95,10 +95,13 @@ func TestComplianceAPI(t *testing.T) {
 		t.Fatalf("trail content = %+v", trail.Trail)
 	}
 
+	if _, err := s.store.CheckpointAudit(context.Background(), tenantA, auditKey); err != nil {
+		t.Fatal(err)
+	}
 	var v store.Verification
 	r = s.do("GET", "/v1/audit/verify", officer, nil)
 	r.decode(t, &v)
-	if r.Status != http.StatusOK || !v.OK || v.Checked < 5 {
+	if r.Status != http.StatusOK || !v.OK || v.Checked < 5 || v.Checkpoints != 1 {
 		t.Fatalf("verify: %d %+v", r.Status, v)
 	}
 

@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -24,6 +25,7 @@ type Config struct {
 	Temporal       client.Client
 	Authorizer     *policies.Authorizer
 	Tokens         TokenConfig
+	AuditKey       ed25519.PublicKey // checks signed audit checkpoints; nil: not checked
 	TaskQueue      string
 	Logger         *slog.Logger
 	MaxBodyBytes   int64         // larger request bodies get 413
@@ -36,6 +38,7 @@ type Server struct {
 	temporal  client.Client
 	authz     *policies.Authorizer
 	tokens    TokenConfig
+	auditKey  ed25519.PublicKey
 	taskQueue string
 	log       *slog.Logger
 	maxBody   int64
@@ -49,6 +52,7 @@ func New(cfg Config) http.Handler {
 		temporal:  cfg.Temporal,
 		authz:     cfg.Authorizer,
 		tokens:    cfg.Tokens,
+		auditKey:  cfg.AuditKey,
 		taskQueue: cfg.TaskQueue,
 		log:       cfg.Logger,
 		maxBody:   cfg.MaxBodyBytes,

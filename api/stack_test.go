@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -44,6 +45,9 @@ type stack struct {
 	url      string
 	keys     map[string]string // tenant → service API key
 }
+
+// auditPub and auditKey sign and check the test stacks' audit checkpoints.
+var auditPub, auditKey, _ = ed25519.GenerateKey(rand.Reader)
 
 // tokens is the JWT configuration of every test stack.
 var tokens = api.TokenConfig{Secret: []byte("test-only-secret-0123456789abcdef"), Issuer: "tandem-test", Audience: "tandem"}
@@ -128,7 +132,7 @@ func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *
 		t.Fatal(err)
 	}
 	return api.New(api.Config{
-		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, TaskQueue: queue, Logger: log,
+		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, AuditKey: auditPub, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout,
 	})
 }

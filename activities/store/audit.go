@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -54,7 +55,10 @@ func (e AuditEvent) canonical() []byte {
 	return b
 }
 
-func chainHash(prev []byte, e AuditEvent) []byte {
+// ChainHash is an entry's hash: SHA-256 over the previous entry's hash (32
+// zero bytes for the first) and the entry's canonical encoding. It is exported
+// so that auditors can check an export independently.
+func ChainHash(prev []byte, e AuditEvent) []byte {
 	h := sha256.New()
 	h.Write(prev)
 	h.Write(e.canonical())
@@ -115,7 +119,7 @@ func (s *Store) appendAudit(ctx context.Context, e AuditEvent) (AuditEvent, erro
 	}
 	e.Seq = head.Seq + 1
 	e.PrevHash = head.Hash
-	e.Hash = chainHash(head.Hash, e)
+	e.Hash = ChainHash(head.Hash, e)
 	if err := db.Create(&e).Error; err != nil {
 		return AuditEvent{}, fmt.Errorf("append audit event: %w", err)
 	}
@@ -161,9 +165,10 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, f AuditFilter) (
 
 // Verification is the result of checking a tenant's chain.
 type Verification struct {
-	TenantID string `json:"tenant_id"`
-	OK       bool   `json:"ok"`
-	Checked  int64  `json:"checked"`
+	TenantID    string `json:"tenant_id"`
+	OK          bool   `json:"ok"`
+	Checked     int64  `json:"checked"`
+	Checkpoints int    `json:"checkpoints"` // signed checkpoints that matched
 	// BrokenAt is the position of the first entry that does not follow from
 	// the one before it (0 when OK); Problem says how.
 	BrokenAt int64  `json:"broken_at,omitempty"`
@@ -173,9 +178,23 @@ type Verification struct {
 // VerifyAudit walks the tenant's chain from the start and reports the first
 // broken link: a gap or repeat in positions (a removed, inserted or reordered
 // entry), a previous-hash that is not the previous entry's hash, a hash that
-// does not match the entry's content, or a chain that ends before its head.
-func (s *Store) VerifyAudit(ctx context.Context, tenantID string) (Verification, error) {
+// does not match the entry's content, a chain that ends before its head, or —
+// when pub is given — an entry whose hash differs from a checkpoint signed by
+// pub (the chain was rewritten and re-hashed) or a checkpoint not signed by pub.
+func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.PublicKey) (Verification, error) {
 	v := Verification{TenantID: tenantID}
+	var cps []AuditCheckpoint
+	if pub != nil {
+		var err error
+		if cps, err = s.checkpoints(ctx, tenantID); err != nil {
+			return v, err
+		}
+		for _, cp := range cps {
+			if !ed25519.Verify(pub, CheckpointMessage(cp.TenantID, cp.Seq, cp.Hash), cp.Signature) {
+				return v.broken(cp.Seq, "the checkpoint at this position is not signed by the audit key"), nil
+			}
+		}
+	}
 	rows, err := s.db.WithContext(ctx).Model(&AuditEvent{}).Where("tenant_id = ?", tenantID).Order("seq").Rows()
 	if err != nil {
 		return v, fmt.Errorf("read audit chain: %w", err)
@@ -194,14 +213,24 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string) (Verification,
 			return v.broken(want, fmt.Sprintf("expected position %d, found %d: entries removed, inserted or reordered", want, e.Seq)), nil
 		case !bytes.Equal(e.PrevHash, prev):
 			return v.broken(e.Seq, "its previous-hash is not the hash of the entry before it"), nil
-		case !bytes.Equal(e.Hash, chainHash(prev, e)):
+		case !bytes.Equal(e.Hash, ChainHash(prev, e)):
 			return v.broken(e.Seq, "its content does not match its hash: the entry was altered"), nil
+		}
+		for len(cps) > 0 && cps[0].Seq == e.Seq {
+			if !bytes.Equal(cps[0].Hash, e.Hash) {
+				return v.broken(e.Seq, "its hash differs from the signed checkpoint: the chain was rewritten up to here"), nil
+			}
+			v.Checkpoints++
+			cps = cps[1:]
 		}
 		prev = e.Hash
 		want++
 	}
 	if err := rows.Err(); err != nil {
 		return v, fmt.Errorf("read audit chain: %w", err)
+	}
+	if len(cps) > 0 {
+		return v.broken(want, fmt.Sprintf("a signed checkpoint is at position %d but the chain ends at %d: entries removed", cps[0].Seq, want-1)), nil
 	}
 	var head auditHead
 	err = s.db.WithContext(ctx).Where("tenant_id = ?", tenantID).Take(&head).Error

@@ -2,23 +2,45 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"time"
 
 	"tandem/activities/store"
 )
 
-// runAudit checks audit chains: `tandem audit verify [-tenant T]`. It exits
-// non-zero when a chain is broken, naming the first broken entry.
+const auditUsage = "usage: tandem audit verify [-tenant T] | checkpoint | keygen"
+
+// runAudit runs `tandem audit verify|checkpoint|keygen`.
 func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return errors.New("usage: tandem audit verify [-tenant T]")
+	if len(args) == 0 {
+		return errors.New(auditUsage)
 	}
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	tenant := fs.String("tenant", "", "verify only this tenant's chain (default: every chain)")
+	switch args[0] {
+	case "keygen":
+		// Prints a new signing key (keep it secret, outside the database) and
+		// its public half (give it to whoever verifies).
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		pub := priv.Public().(ed25519.PublicKey)
+		fmt.Fprintf(stdout, "TANDEM_AUDIT_SIGNING_KEY=%s\nTANDEM_AUDIT_VERIFY_KEY=%s\n",
+			base64.StdEncoding.EncodeToString(priv.Seed()), base64.StdEncoding.EncodeToString(pub))
+		return nil
+	case "verify", "checkpoint":
+	default:
+		return errors.New(auditUsage)
+	}
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	tenant := fs.String("tenant", "", "only this tenant's chain (default: every chain)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -33,10 +55,25 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 			return err
 		}
 	}
+	if args[0] == "checkpoint" {
+		if cfg.AuditSigningKey == nil {
+			return errors.New("audit checkpoint: set TANDEM_AUDIT_SIGNING_KEY or _FILE")
+		}
+		for _, t := range tenants {
+			cp, err := st.CheckpointAudit(ctx, t, cfg.AuditSigningKey)
+			if err != nil {
+				return err
+			}
+			if cp != nil {
+				fmt.Fprintf(stdout, "%s: signed position %d\n", t, cp.Seq)
+			}
+		}
+		return nil
+	}
 	enc := json.NewEncoder(stdout)
 	broken := 0
 	for _, t := range tenants {
-		v, err := st.VerifyAudit(ctx, t)
+		v, err := st.VerifyAudit(ctx, t, cfg.AuditVerifyKey)
 		if err != nil {
 			return err
 		}
@@ -51,4 +88,29 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		return fmt.Errorf("%d of %d audit chains are broken", broken, len(tenants))
 	}
 	return nil
+}
+
+// checkpointLoop signs every chain's head every gap until ctx ends.
+func checkpointLoop(ctx context.Context, st *store.Store, key ed25519.PrivateKey, gap time.Duration, log *slog.Logger) {
+	t := time.NewTicker(gap)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		tenants, err := st.AuditTenants(ctx)
+		if err != nil {
+			log.Warn("audit checkpoint", "err", err)
+			continue
+		}
+		for _, tenant := range tenants {
+			if cp, err := st.CheckpointAudit(ctx, tenant, key); err != nil {
+				log.Warn("audit checkpoint", "tenant", tenant, "err", err)
+			} else if cp != nil {
+				log.Debug("audit checkpoint signed", "tenant", tenant, "seq", cp.Seq)
+			}
+		}
+	}
 }

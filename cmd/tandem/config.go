@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -28,6 +30,11 @@ type config struct {
 	JWTSecret         []byte // HS256 secret for people's tokens; empty disables JWTs
 	JWTIssuer         string
 	JWTAudience       string
+	// AuditSigningKey signs audit checkpoints (worker, dev); AuditVerifyKey
+	// checks them (derived from the signing key when only that is set).
+	AuditSigningKey    ed25519.PrivateKey
+	AuditVerifyKey     ed25519.PublicKey
+	AuditCheckpointGap time.Duration
 }
 
 // defaultDatabaseURL matches what `make run` creates. Dev-only credentials.
@@ -60,18 +67,37 @@ func loadConfig() (config, error) {
 	}
 	cfg.JWTIssuer = env("TANDEM_JWT_ISSUER", "tandem-dev")
 	cfg.JWTAudience = env("TANDEM_JWT_AUDIENCE", "tandem")
-	secret := env("TANDEM_JWT_SECRET", "")
-	if file := env("TANDEM_JWT_SECRET_FILE", ""); file != "" && secret == "" {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			return cfg, fmt.Errorf("TANDEM_JWT_SECRET_FILE: %w", err)
-		}
-		secret = strings.TrimSpace(string(raw))
+	secret, err := secretSetting("TANDEM_JWT_SECRET")
+	if err != nil {
+		return cfg, err
 	}
 	if secret != "" && len(secret) < api.MinSecretBytes {
 		return cfg, fmt.Errorf("the JWT secret must be at least %d bytes", api.MinSecretBytes)
 	}
 	cfg.JWTSecret = []byte(secret)
+	if seed, err := secretSetting("TANDEM_AUDIT_SIGNING_KEY"); err != nil {
+		return cfg, err
+	} else if seed != "" {
+		raw, err := base64.StdEncoding.DecodeString(seed)
+		if err != nil || len(raw) != ed25519.SeedSize {
+			return cfg, fmt.Errorf("TANDEM_AUDIT_SIGNING_KEY must be a base64 Ed25519 seed of %d bytes (tandem audit keygen)", ed25519.SeedSize)
+		}
+		cfg.AuditSigningKey = ed25519.NewKeyFromSeed(raw)
+		cfg.AuditVerifyKey = cfg.AuditSigningKey.Public().(ed25519.PublicKey)
+	}
+	if pub := env("TANDEM_AUDIT_VERIFY_KEY", ""); pub != "" {
+		raw, err := base64.StdEncoding.DecodeString(pub)
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return cfg, fmt.Errorf("TANDEM_AUDIT_VERIFY_KEY must be a base64 Ed25519 public key")
+		}
+		if cfg.AuditVerifyKey != nil && !cfg.AuditVerifyKey.Equal(ed25519.PublicKey(raw)) {
+			return cfg, fmt.Errorf("TANDEM_AUDIT_VERIFY_KEY does not belong to TANDEM_AUDIT_SIGNING_KEY")
+		}
+		cfg.AuditVerifyKey = raw
+	}
+	if cfg.AuditCheckpointGap, err = envDuration("TANDEM_AUDIT_CHECKPOINT_EVERY", time.Minute); err != nil {
+		return cfg, err
+	}
 	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
 		return cfg, fmt.Errorf("DATABASE_URL is not a URL")
 	}
@@ -97,15 +123,35 @@ func (c config) logAttrs() []any {
 		"TANDEM_JWT_SECRET", mask(len(c.JWTSecret) > 0),
 		"TANDEM_JWT_ISSUER", c.JWTIssuer,
 		"TANDEM_JWT_AUDIENCE", c.JWTAudience,
+		"TANDEM_AUDIT_SIGNING_KEY", keyState(c.AuditSigningKey != nil, "checkpoints are not signed by this process"),
+		"TANDEM_AUDIT_VERIFY_KEY", keyState(c.AuditVerifyKey != nil, "checkpoints are not checked"),
 	}
 }
 
-func mask(set bool) string {
+func keyState(set bool, unset string) string {
 	if set {
 		return "(set)"
 	}
-	return "(unset: bearer JWTs are refused, API keys work)"
+	return "(unset: " + unset + ")"
 }
+
+// secretSetting reads NAME, or the file NAME_FILE names.
+func secretSetting(name string) (string, error) {
+	if v := env(name, ""); v != "" {
+		return v, nil
+	}
+	file := env(name+"_FILE", "")
+	if file == "" {
+		return "", nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(raw)), nil
+}
+
+func mask(set bool) string { return keyState(set, "bearer JWTs are refused, API keys work") }
 
 func (c config) tokens() api.TokenConfig {
 	return api.TokenConfig{Secret: c.JWTSecret, Issuer: c.JWTIssuer, Audience: c.JWTAudience}

@@ -45,8 +45,9 @@ commands:
                         print a signed JWT for a person (needs TANDEM_JWT_SECRET or _FILE)
   apikey create -tenant T -name N | list -tenant T | revoke -tenant T -id ID
                         manage service clients' API keys
-  audit verify [-tenant T]
-                        check audit hash chains; exit 1 naming the first broken entry
+  audit verify [-tenant T] | checkpoint [-tenant T] | keygen
+                        check audit chains (exit 1 naming the first broken entry),
+                        sign their heads now, or make a signing key
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
   version               print the version
 
@@ -135,6 +136,19 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		log.Info("worker polling", "task_queue", cfg.TaskQueue)
 	}
 
+	// The worker side signs audit checkpoints, when it holds the key.
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	loopDone := make(chan struct{})
+	if w != nil && cfg.AuditSigningKey != nil {
+		go func() {
+			defer close(loopDone)
+			checkpointLoop(loopCtx, st, cfg.AuditSigningKey, cfg.AuditCheckpointGap, log)
+		}()
+	} else {
+		close(loopDone)
+	}
+	defer func() { stopLoop(); <-loopDone }()
+
 	var srv *http.Server
 	serveErr := make(chan error, 1)
 	if mode == "serve" || mode == "dev" {
@@ -143,7 +157,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			Addr: cfg.HTTPAddr,
 			Handler: api.New(api.Config{
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
-				Authorizer: authz, Tokens: cfg.tokens(),
+				Authorizer: authz, Tokens: cfg.tokens(), AuditKey: cfg.AuditVerifyKey,
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
