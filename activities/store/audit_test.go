@@ -5,8 +5,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"tandem/activities/store"
 )
@@ -229,4 +232,47 @@ func TestSignedCheckpointsCatchRemovedTail(t *testing.T) {
 	if v, _ := st.VerifyAudit(ctx, "acme", pub); v.OK || v.BrokenAt != 3 {
 		t.Fatalf("truncated chain with a checkpoint at 4: %+v", v)
 	}
+}
+
+// BenchmarkVerifyAudit measures verification speed over a chain of
+// TANDEM_BENCH_AUDIT_ENTRIES entries (default 200,000) read from PostgreSQL,
+// and reports it as seconds per million entries.
+func BenchmarkVerifyAudit(b *testing.B) {
+	n := 200_000
+	if v := os.Getenv("TANDEM_BENCH_AUDIT_ENTRIES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st, _ := storetestNew(b)
+	ctx := context.Background()
+	prev := make([]byte, 32)
+	batch := make([]store.AuditEvent, 0, 3000) // 16 columns each: under the 65,535-parameter limit
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 1; i <= n; i++ {
+		e := store.AuditEvent{TenantID: "acme", Seq: int64(i), ID: "bench-" + strconv.Itoa(i), OccurredAt: at.Add(time.Duration(i) * time.Millisecond),
+			ActorKind: "user", ActorID: "agent-7", Action: "case.read", ObjectType: "case", ObjectID: caseID, CaseID: caseID,
+			Decision: "allow", Outcome: "success", Details: `{"request_id":"0123456789abcdef"}`, PrevHash: prev}
+		e.Hash = store.ChainHash(prev, e)
+		prev = e.Hash
+		batch = append(batch, e)
+		if len(batch) == cap(batch) || i == n {
+			if err := st.DB().Create(&batch).Error; err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := st.DB().Exec("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ('acme', ?, ?)", n, prev).Error; err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		v, err := st.VerifyAudit(ctx, "acme", nil)
+		if err != nil || !v.OK || v.Checked != int64(n) {
+			b.Fatalf("verify = %+v, %v", v, err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e6/float64(n), "s/1M-entries")
 }
