@@ -171,8 +171,8 @@ up() {
   ensure_temporal
 }
 
-# dev_secret makes the development-only JWT secret and audit signing key once,
-# outside the repository.
+# dev_secret makes the development-only JWT secret, audit signing key and
+# master key once, outside the repository (in .data/, which git ignores).
 dev_secret() {
   if [ -z "${TANDEM_JWT_SECRET:-}" ] && [ -z "${TANDEM_JWT_SECRET_FILE:-}" ]; then
     if [ ! -s "$DATA/jwt-secret" ]; then
@@ -187,6 +187,13 @@ dev_secret() {
       log "generated a development-only audit signing key in $DATA/audit-signing-key"
     fi
     export TANDEM_AUDIT_SIGNING_KEY_FILE="$DATA/audit-signing-key"
+  fi
+  if [ -z "${TANDEM_MASTER_KEY:-}" ] && [ -z "${TANDEM_MASTER_KEY_FILE:-}" ]; then
+    if [ ! -s "$DATA/master-key" ]; then
+      (umask 077 && printf 'dev1:%s' "$(head -c 32 /dev/urandom | base64 -w0)" >"$DATA/master-key")
+      log "generated a development-only master key in $DATA/master-key"
+    fi
+    export TANDEM_MASTER_KEY_FILE="$DATA/master-key"
   fi
 }
 

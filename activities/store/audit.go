@@ -87,7 +87,7 @@ func (c *chainHasher) sum(prev []byte, e *AuditEvent) []byte {
 // InTx runs fn with a Store whose every call is part of one transaction.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx})
+		return fn(&Store{db: tx, keys: s.keys})
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,9 +28,11 @@ var (
 	ErrBadCursor = errors.New("malformed cursor")
 )
 
-// Store wraps a gorm connection pool.
+// Store wraps a gorm connection pool and the master keys that protect
+// personal data.
 type Store struct {
-	db *gorm.DB
+	db   *gorm.DB
+	keys *Keyring
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.
@@ -107,13 +110,19 @@ func (s *Store) TenantExists(ctx context.Context, id string) (bool, error) {
 	return n > 0, nil
 }
 
-// Case is a row of the case projection.
+// Case is a row of the case projection. CustomerRef is held in clear only in
+// memory; the row keeps it sealed under the customer's data key.
 type Case struct {
-	TenantID    string `gorm:"primaryKey"`
-	ID          string `gorm:"primaryKey"`
-	WorkflowID  string
-	CustomerRef string
-	Channel     string
+	TenantID       string `gorm:"primaryKey"`
+	ID             string `gorm:"primaryKey"`
+	WorkflowID     string
+	CustomerRef    string  `gorm:"-"`
+	CustomerErased bool    `gorm:"-"` // the customer's data key was destroyed
+	LegacyRef      *string `gorm:"column:customer_ref"`
+	CustomerRefCT  []byte  `gorm:"column:customer_ref_ct"`
+	CustomerHash   []byte
+	KeyID          *string
+	Channel        string
 	Subject     string
 	Priority    string
 	Status      string
@@ -123,14 +132,19 @@ type Case struct {
 	ClosedAt    *time.Time
 }
 
-// Message is one turn of a case's conversation.
+// Message is one turn of a case's conversation. Body is held in clear only in
+// memory; the row keeps it sealed under the customer's data key.
 type Message struct {
 	TenantID    string `gorm:"primaryKey"`
 	CaseID      string `gorm:"primaryKey"`
 	Seq         int64  `gorm:"primaryKey"`
 	AuthorKind  string
 	AuthorID    string
-	Body        string
+	Body        string  `gorm:"-"`
+	Erased      bool    `gorm:"-"` // the customer's data key was destroyed
+	LegacyBody  *string `gorm:"column:body"`
+	BodyCT      []byte  `gorm:"column:body_ct"`
+	KeyID       *string
 	Placeholder bool
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 }
@@ -141,8 +155,21 @@ type Message struct {
 // snapshot older than the stored one is ignored), so a retried or reordered
 // write never duplicates or regresses anything.
 func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []AuditEvent) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		upsert := tx.Clauses(clause.OnConflict{
+	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+		tx := &Store{db: gtx, keys: s.keys}
+		hash, err := tx.customerHash(ctx, c.TenantID, c.CustomerRef)
+		if err != nil {
+			return err
+		}
+		keyID, dek, err := tx.customerKey(ctx, c.TenantID, hash)
+		if err != nil {
+			return err
+		}
+		if c.CustomerRefCT, err = seal(dek, []byte(c.CustomerRef), caseAAD(c.TenantID, c.ID)); err != nil {
+			return err
+		}
+		c.CustomerHash, c.KeyID = hash, &keyID
+		upsert := gtx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
 				"priority", "status", "last_seq", "updated_at", "closed_at",
@@ -154,19 +181,128 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		if upsert.Error != nil {
 			return fmt.Errorf("upsert case: %w", upsert.Error)
 		}
+		for i := range msgs {
+			m := &msgs[i]
+			if m.BodyCT, err = seal(dek, []byte(m.Body), messageAAD(m.TenantID, m.CaseID, m.Seq)); err != nil {
+				return err
+			}
+			m.KeyID = &keyID
+		}
 		if len(msgs) > 0 {
-			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&msgs).Error; err != nil {
+			if err := gtx.Clauses(clause.OnConflict{DoNothing: true}).Create(&msgs).Error; err != nil {
 				return fmt.Errorf("insert messages: %w", err)
 			}
 		}
-		txStore := &Store{db: tx}
 		for _, e := range audit {
-			if _, err := txStore.appendAudit(ctx, e); err != nil {
+			if _, err := tx.appendAudit(ctx, e); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// The additional data bind each ciphertext to its row.
+func caseAAD(tenantID, caseID string) []byte {
+	return []byte("case:" + tenantID + ":" + caseID + ":customer_ref")
+}
+
+func messageAAD(tenantID, caseID string, seq int64) []byte {
+	return []byte("message:" + tenantID + ":" + caseID + ":" + strconv.FormatInt(seq, 10))
+}
+
+// dataKeys fetches the given data keys of a tenant in one query; destroyed
+// keys map to nil.
+func (s *Store) dataKeys(ctx context.Context, tenantID string, ids []string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if s.keys == nil {
+		return nil, ErrNoKeyring
+	}
+	var dks []dataKey
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id IN ?", tenantID, ids).Find(&dks).Error; err != nil {
+		return nil, fmt.Errorf("read data keys: %w", err)
+	}
+	for _, dk := range dks {
+		if dk.WrappedKey == nil {
+			out[dk.ID] = nil
+			continue
+		}
+		raw, err := s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[dk.ID] = raw
+	}
+	return out, nil
+}
+
+// openCases fills in the customer references of rows read from the database.
+func (s *Store) openCases(ctx context.Context, rows []Case) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, r := range rows {
+		if r.KeyID != nil {
+			ids = append(ids, *r.KeyID)
+		}
+	}
+	keys, err := s.dataKeys(ctx, rows[0].TenantID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case r.KeyID == nil: // written before encryption at rest
+			if r.LegacyRef != nil {
+				r.CustomerRef = *r.LegacyRef
+			}
+		case keys[*r.KeyID] == nil:
+			r.CustomerErased = true
+		default:
+			plain, err := open(keys[*r.KeyID], r.CustomerRefCT, caseAAD(r.TenantID, r.ID))
+			if err != nil {
+				return fmt.Errorf("open customer reference of case %s: %w", r.ID, err)
+			}
+			r.CustomerRef = string(plain)
+		}
+	}
+	return nil
+}
+
+func (s *Store) openMessages(ctx context.Context, tenantID string, msgs []Message) error {
+	var ids []string
+	for _, m := range msgs {
+		if m.KeyID != nil {
+			ids = append(ids, *m.KeyID)
+		}
+	}
+	keys, err := s.dataKeys(ctx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		switch {
+		case m.KeyID == nil:
+			if m.LegacyBody != nil {
+				m.Body = *m.LegacyBody
+			}
+		case keys[*m.KeyID] == nil:
+			m.Erased = true
+		default:
+			plain, err := open(keys[*m.KeyID], m.BodyCT, messageAAD(m.TenantID, m.CaseID, m.Seq))
+			if err != nil {
+				return fmt.Errorf("open message %d of case %s: %w", m.Seq, m.CaseID, err)
+			}
+			m.Body = string(plain)
+		}
+	}
+	return nil
 }
 
 // GetCase returns a case of the tenant with its messages in order.
@@ -185,7 +321,14 @@ func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []M
 	if err != nil {
 		return Case{}, nil, fmt.Errorf("get messages: %w", err)
 	}
-	return c, msgs, nil
+	rows := []Case{c}
+	if err := s.openCases(ctx, rows); err != nil {
+		return Case{}, nil, err
+	}
+	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
+		return Case{}, nil, err
+	}
+	return rows[0], msgs, nil
 }
 
 // ListFilter narrows and pages a case listing.
@@ -212,6 +355,9 @@ func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([
 	var rows []Case
 	if err := q.Order("opened_at DESC, id DESC").Limit(f.Limit + 1).Find(&rows).Error; err != nil {
 		return nil, "", fmt.Errorf("list cases: %w", err)
+	}
+	if err := s.openCases(ctx, rows); err != nil {
+		return nil, "", err
 	}
 	next := ""
 	if len(rows) > f.Limit {

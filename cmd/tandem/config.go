@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"tandem/activities/store"
 	"tandem/api"
 	"tandem/workflows"
 )
@@ -35,6 +37,26 @@ type config struct {
 	AuditSigningKey    ed25519.PrivateKey
 	AuditVerifyKey     ed25519.PublicKey
 	AuditCheckpointGap time.Duration
+	// MasterKeys wrap the data keys of personal data: the first wraps, all unwrap.
+	MasterKeys []store.MasterKey
+}
+
+// keyring returns the master keyring, or an error saying how to configure one.
+func (c config) keyring() (*store.Keyring, error) {
+	if len(c.MasterKeys) == 0 {
+		return nil, errors.New("TANDEM_MASTER_KEY is not set: personal data cannot be encrypted (tandem keys generate makes one; make run makes a dev-only one)")
+	}
+	return store.NewKeyring(c.MasterKeys[0], c.MasterKeys[1:]...)
+}
+
+// parseMasterKey reads "id:base64-of-32-bytes".
+func parseMasterKey(name, v string) (store.MasterKey, error) {
+	id, b64, ok := strings.Cut(strings.TrimSpace(v), ":")
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if !ok || id == "" || err != nil || len(raw) != 32 {
+		return store.MasterKey{}, fmt.Errorf("%s must be ID:BASE64 of 32 bytes (tandem keys generate)", name)
+	}
+	return store.MasterKey{ID: id, Key: raw}, nil
 }
 
 // defaultDatabaseURL matches what `make run` creates. Dev-only credentials.
@@ -98,6 +120,29 @@ func loadConfig() (config, error) {
 	if cfg.AuditCheckpointGap, err = envDuration("TANDEM_AUDIT_CHECKPOINT_EVERY", time.Minute); err != nil {
 		return cfg, err
 	}
+	if v, err := secretSetting("TANDEM_MASTER_KEY"); err != nil {
+		return cfg, err
+	} else if v != "" {
+		k, err := parseMasterKey("TANDEM_MASTER_KEY", v)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.MasterKeys = append(cfg.MasterKeys, k)
+		prev, err := secretSetting("TANDEM_MASTER_KEYS_PREVIOUS")
+		if err != nil {
+			return cfg, err
+		}
+		for _, p := range strings.Split(prev, ",") {
+			if strings.TrimSpace(p) == "" {
+				continue
+			}
+			k, err := parseMasterKey("TANDEM_MASTER_KEYS_PREVIOUS", p)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.MasterKeys = append(cfg.MasterKeys, k)
+		}
+	}
 	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
 		return cfg, fmt.Errorf("DATABASE_URL is not a URL")
 	}
@@ -125,7 +170,15 @@ func (c config) logAttrs() []any {
 		"TANDEM_JWT_AUDIENCE", c.JWTAudience,
 		"TANDEM_AUDIT_SIGNING_KEY", keyState(c.AuditSigningKey != nil, "checkpoints are not signed by this process"),
 		"TANDEM_AUDIT_VERIFY_KEY", keyState(c.AuditVerifyKey != nil, "checkpoints are not checked"),
+		"TANDEM_MASTER_KEY", masterKeyState(c.MasterKeys),
 	}
+}
+
+func masterKeyState(keys []store.MasterKey) string {
+	if len(keys) == 0 {
+		return "(unset)"
+	}
+	return fmt.Sprintf("(set: id %s, %d previous)", keys[0].ID, len(keys)-1)
 }
 
 func keyState(set bool, unset string) string {

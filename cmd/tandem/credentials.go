@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -86,5 +88,39 @@ func runAPIKey(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		return enc.Encode(key)
 	default:
 		return fmt.Errorf("unknown apikey command %q", args[0])
+	}
+}
+
+// runKeys makes master keys and rotates data keys to the current one.
+func runKeys(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: tandem keys generate | rotate")
+	}
+	switch args[0] {
+	case "generate":
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return err
+		}
+		id := make([]byte, 4)
+		if _, err := rand.Read(id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%x:%s\n", id, base64.StdEncoding.EncodeToString(raw))
+		return nil
+	case "rotate":
+		st, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		n, err := st.RotateMasterKey(ctx)
+		if err != nil {
+			return fmt.Errorf("rotate (after %d re-wrapped): %w", n, err)
+		}
+		fmt.Fprintf(stdout, "re-wrapped %d key(s) with master key %s\n", n, cfg.MasterKeys[0].ID)
+		return nil
+	default:
+		return fmt.Errorf("unknown keys command %q", args[0])
 	}
 }

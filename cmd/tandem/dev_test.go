@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -40,7 +41,8 @@ func buildBinary(t *testing.T) string {
 func startDev(t *testing.T, bin string, env []string, addr string) *devProcess {
 	t.Helper()
 	p := &devProcess{cmd: exec.Command(bin, "dev"), addr: addr, log: &bytes.Buffer{}}
-	p.cmd.Env = append(os.Environ(), append(env, "TANDEM_HTTP_ADDR="+addr)...)
+	master := storetest.TestMasterKey.ID + ":" + base64.StdEncoding.EncodeToString(storetest.TestMasterKey.Key)
+	p.cmd.Env = append(os.Environ(), append(env, "TANDEM_HTTP_ADDR="+addr, "TANDEM_MASTER_KEY="+master)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -219,7 +221,9 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, p.log)
 		}
 	}
-	if bytes.Contains(p.log.Bytes(), []byte("tandem-dev-only")) {
-		t.Errorf("the log shows the database password:\n%s", p.log)
+	for _, secret := range []string{"tandem-dev-only", base64.StdEncoding.EncodeToString(storetest.TestMasterKey.Key)} {
+		if bytes.Contains(p.log.Bytes(), []byte(secret)) {
+			t.Errorf("the log shows a secret:\n%s", p.log)
+		}
 	}
 }

@@ -48,6 +48,8 @@ commands:
   audit verify [-tenant T] | checkpoint [-tenant T] | keygen
                         check audit chains (exit 1 naming the first broken entry),
                         sign their heads now, or make a signing key
+  keys generate | rotate
+                        make a master key; re-wrap every data key with the current one
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
   version               print the version
 
@@ -90,6 +92,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runAPIKey(ctx, cfg, args[1:], stdout)
 	case "audit":
 		return runAudit(ctx, cfg, args[1:], stdout)
+	case "keys":
+		return runKeys(ctx, cfg, args[1:], stdout)
 	case "bench":
 		return runBench(ctx, cfg, log, args[1:], stdout)
 	default:
@@ -109,7 +113,7 @@ func newLogger(cfg config) *slog.Logger {
 // shuts down gracefully: the API stops accepting and drains, then the worker
 // stops polling and lets running tasks finish.
 func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -192,6 +196,21 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// openStore opens PostgreSQL with the master keyring, which every command
+// that reads or writes personal data needs.
+func openStore(ctx context.Context, cfg config) (*store.Store, error) {
+	kr, err := cfg.keyring()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	st.UseKeyring(kr)
+	return st, nil
 }
 
 func dialTemporal(ctx context.Context, cfg config, log *slog.Logger) (client.Client, error) {

@@ -29,6 +29,18 @@ func URL() string {
 	return DefaultURL
 }
 
+// TestMasterKey is the master key of test databases. Test-only: it protects nothing.
+var TestMasterKey = store.MasterKey{ID: "test", Key: []byte("test-only-master-key-32-bytes!!!")}
+
+// Keyring returns a keyring holding TestMasterKey.
+func Keyring(t testing.TB) *store.Keyring {
+	k, err := store.NewKeyring(TestMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // New creates an empty database named after a random suffix, applies every
 // migration, and drops it when the test ends. It fails the test (never skips)
 // when PostgreSQL cannot be reached: `make test` starts it.
@@ -65,6 +77,7 @@ func New(t testing.TB) (*store.Store, string) {
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
+	s.UseKeyring(Keyring(t))
 	t.Cleanup(func() {
 		s.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// LegalHold stops a case, or all of a customer's cases, from being erased.
+type LegalHold struct {
+	ID           string     `json:"id"`
+	TenantID     string     `json:"tenant_id"`
+	CaseID       *string    `json:"case_id,omitempty"`
+	CustomerHash []byte     `json:"-"`
+	Customer     bool       `gorm:"-" json:"customer"` // the hold is on a customer (who is not named here)
+	Reason       string     `json:"reason"`
+	PlacedBy     string     `json:"placed_by"`
+	PlacedAt     time.Time  `json:"placed_at"`
+	ReleasedBy   *string    `json:"released_by,omitempty"`
+	ReleasedAt   *time.Time `json:"released_at,omitempty"`
+}
+
+// lockTenantKeys serialises erasures and hold changes within a tenant, so a
+// hold placed while an erasure runs is either seen by it or placed after it.
+func (s *Store) lockTenantKeys(ctx context.Context, tenantID string) error {
+	if _, err := s.customerHash(ctx, tenantID, ""); err != nil { // makes sure the row exists
+		return err
+	}
+	var tk tenantKey
+	return s.db.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", tenantID).Take(&tk).Error
+}
+
+// PlaceHold puts a legal hold on a case (caseID) or on a customer (customerRef).
+func (s *Store) PlaceHold(ctx context.Context, tenantID, caseID, customerRef, reason, by string) (LegalHold, error) {
+	var hold LegalHold
+	err := s.InTx(ctx, func(tx *Store) error {
+		if err := tx.lockTenantKeys(ctx, tenantID); err != nil {
+			return err
+		}
+		id := make([]byte, 8)
+		if _, err := rand.Read(id); err != nil {
+			return err
+		}
+		hold = LegalHold{ID: "hold_" + hex.EncodeToString(id), TenantID: tenantID, Reason: reason, PlacedBy: by,
+			PlacedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		if caseID != "" {
+			if _, _, err := tx.GetCase(ctx, tenantID, caseID); err != nil {
+				return err
+			}
+			hold.CaseID = &caseID
+		} else {
+			h, err := tx.customerHash(ctx, tenantID, customerRef)
+			if err != nil {
+				return err
+			}
+			hold.CustomerHash, hold.Customer = h, true
+		}
+		return tx.db.WithContext(ctx).Create(&hold).Error
+	})
+	return hold, err
+}
+
+// ReleaseHold ends a hold; releasing a released hold changes nothing.
+func (s *Store) ReleaseHold(ctx context.Context, tenantID, id, by string) (LegalHold, error) {
+	var hold LegalHold
+	err := s.InTx(ctx, func(tx *Store) error {
+		if err := tx.lockTenantKeys(ctx, tenantID); err != nil {
+			return err
+		}
+		err := tx.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&hold).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrNotFound
+		}
+		if err != nil || hold.ReleasedAt != nil {
+			return err
+		}
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		hold.ReleasedAt, hold.ReleasedBy = &now, &by
+		return tx.db.WithContext(ctx).Model(&LegalHold{}).Where("id = ?", id).
+			Updates(map[string]any{"released_at": now, "released_by": by}).Error
+	})
+	hold.Customer = hold.CustomerHash != nil
+	return hold, err
+}
+
+// ListHolds returns the tenant's holds, active first, newest first.
+func (s *Store) ListHolds(ctx context.Context, tenantID string) ([]LegalHold, error) {
+	var holds []LegalHold
+	err := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID).
+		Order("released_at IS NOT NULL, placed_at DESC").Find(&holds).Error
+	for i := range holds {
+		holds[i].Customer = holds[i].CustomerHash != nil
+	}
+	return holds, err
+}
+
+// EraseCustomer crypto-shreds a customer: it destroys every data key of the
+// customer, so their messages and references can never be read again, while
+// every row, and the audit chain, stays in place. It refuses with
+// ErrLegalHold while a hold is on the customer or on any of their cases.
+// It returns how many keys it destroyed (0 when already erased).
+func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string) (int64, error) {
+	var destroyed int64
+	err := s.InTx(ctx, func(tx *Store) error {
+		if err := tx.lockTenantKeys(ctx, tenantID); err != nil {
+			return err
+		}
+		h, err := tx.customerHash(ctx, tenantID, customerRef)
+		if err != nil {
+			return err
+		}
+		var holds int64
+		err = tx.db.WithContext(ctx).Model(&LegalHold{}).
+			Where("tenant_id = ? AND released_at IS NULL", tenantID).
+			Where("customer_hash = ? OR case_id IN (SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?)", h, tenantID, h).
+			Count(&holds).Error
+		if err != nil {
+			return fmt.Errorf("check legal holds: %w", err)
+		}
+		if holds > 0 {
+			return ErrLegalHold
+		}
+		res := tx.db.WithContext(ctx).Model(&dataKey{}).
+			Where("tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL", tenantID, h).
+			Updates(map[string]any{"wrapped_key": nil, "destroyed_at": time.Now().UTC()})
+		destroyed = res.RowsAffected
+		return res.Error
+	})
+	return destroyed, err
+}

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// ErrErased: the data was crypto-shredded; it can no longer be read.
+var ErrErased = errors.New("erased")
+
+// ErrLegalHold: a legal hold forbids the erasure.
+var ErrLegalHold = errors.New("under legal hold")
+
+// ErrNoKeyring: the store was opened without master keys and cannot touch personal data.
+var ErrNoKeyring = errors.New("no master key configured")
+
+// MasterKey is a 32-byte AES key with a short ID that is stored beside what
+// it wraps, so a keyring can hold old keys during a rotation.
+type MasterKey struct {
+	ID  string
+	Key []byte
+}
+
+// Keyring holds the current master key, which wraps new data keys, and the
+// previous ones, which still unwrap old ones until `tandem keys rotate`.
+type Keyring struct {
+	current MasterKey
+	byID    map[string][]byte
+}
+
+// NewKeyring checks the keys and returns a keyring wrapping with current.
+func NewKeyring(current MasterKey, previous ...MasterKey) (*Keyring, error) {
+	k := &Keyring{current: current, byID: map[string][]byte{}}
+	for _, m := range append([]MasterKey{current}, previous...) {
+		if m.ID == "" || len(m.Key) != 32 {
+			return nil, fmt.Errorf("master key %q: need an ID and 32 bytes", m.ID)
+		}
+		if _, dup := k.byID[m.ID]; dup {
+			return nil, fmt.Errorf("master key ID %q appears twice", m.ID)
+		}
+		k.byID[m.ID] = m.Key
+	}
+	return k, nil
+}
+
+// UseKeyring gives the store the master keys it needs to read and write
+// personal data.
+func (s *Store) UseKeyring(k *Keyring) { s.keys = k }
+
+// seal encrypts with AES-256-GCM; aad binds the ciphertext to where it is
+// stored, so it cannot be moved to another row. Output: nonce || ciphertext.
+func seal(key, plaintext, aad []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize(), gcm.NonceSize()+len(plaintext)+gcm.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return gcm.Seal(nonce, nonce, plaintext, aad), nil
+}
+
+func open(key, sealed, aad []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < gcm.NonceSize() {
+		return nil, errors.New("ciphertext too short")
+	}
+	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], aad)
+}
+
+func (k *Keyring) wrap(dek []byte, aad string) ([]byte, string, error) {
+	ct, err := seal(k.current.Key, dek, []byte(aad))
+	return ct, k.current.ID, err
+}
+
+func (k *Keyring) unwrap(masterID string, wrapped []byte, aad string) ([]byte, error) {
+	key, ok := k.byID[masterID]
+	if !ok {
+		return nil, fmt.Errorf("master key %q is not in the keyring", masterID)
+	}
+	dek, err := open(key, wrapped, []byte(aad))
+	if err != nil {
+		return nil, fmt.Errorf("unwrap with master key %q: %w", masterID, err)
+	}
+	return dek, nil
+}
+
+type tenantKey struct {
+	TenantID    string `gorm:"primaryKey"`
+	WrappedKey  []byte
+	MasterKeyID string
+	CreatedAt   time.Time
+}
+
+type dataKey struct {
+	ID           string `gorm:"primaryKey"`
+	TenantID     string
+	CustomerHash []byte
+	WrappedKey   []byte
+	MasterKeyID  string
+	CreatedAt    time.Time
+	DestroyedAt  *time.Time
+}
+
+// customerHash is the blind index of a customer reference within a tenant.
+func (s *Store) customerHash(ctx context.Context, tenantID, customerRef string) ([]byte, error) {
+	if s.keys == nil {
+		return nil, ErrNoKeyring
+	}
+	db := s.db.WithContext(ctx)
+	aad := "tenant-index:" + tenantID
+	var tk tenantKey
+	err := db.Where("tenant_id = ?", tenantID).Take(&tk).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		wrapped, mid, werr := s.keys.wrap(raw, aad)
+		if werr != nil {
+			return nil, werr
+		}
+		tk = tenantKey{TenantID: tenantID, WrappedKey: wrapped, MasterKeyID: mid}
+		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&tk).Error; err != nil {
+			return nil, fmt.Errorf("create tenant index key: %w", err)
+		}
+		err = db.Where("tenant_id = ?", tenantID).Take(&tk).Error // whoever won the race
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read tenant index key: %w", err)
+	}
+	idx, err := s.keys.unwrap(tk.MasterKeyID, tk.WrappedKey, aad)
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha256.New, idx)
+	mac.Write([]byte(customerRef))
+	return mac.Sum(nil), nil
+}
+
+// customerKey returns the live data key of a customer, creating it if needed.
+func (s *Store) customerKey(ctx context.Context, tenantID string, custHash []byte) (string, []byte, error) {
+	db := s.db.WithContext(ctx)
+	var dk dataKey
+	err := db.Where("tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL", tenantID, custHash).Take(&dk).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		raw := make([]byte, 32)
+		idBytes := make([]byte, 8)
+		if _, err := rand.Read(raw); err != nil {
+			return "", nil, err
+		}
+		if _, err := rand.Read(idBytes); err != nil {
+			return "", nil, err
+		}
+		id := "dk_" + hex.EncodeToString(idBytes)
+		wrapped, mid, werr := s.keys.wrap(raw, "data-key:"+id)
+		if werr != nil {
+			return "", nil, werr
+		}
+		dk = dataKey{ID: id, TenantID: tenantID, CustomerHash: custHash, WrappedKey: wrapped, MasterKeyID: mid}
+		res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&dk)
+		if res.Error != nil {
+			return "", nil, fmt.Errorf("create data key: %w", res.Error)
+		}
+		if res.RowsAffected == 1 {
+			return id, raw, nil
+		}
+		err = db.Where("tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL", tenantID, custHash).Take(&dk).Error
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("read data key: %w", err)
+	}
+	raw, err := s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+	return dk.ID, raw, err
+}
+
+// keyByID returns a data key by ID, or ErrErased once it has been destroyed.
+func (s *Store) keyByID(ctx context.Context, tenantID, id string) ([]byte, error) {
+	if s.keys == nil {
+		return nil, ErrNoKeyring
+	}
+	var dk dataKey
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&dk).Error; err != nil {
+		return nil, fmt.Errorf("read data key %s: %w", id, err)
+	}
+	if dk.WrappedKey == nil {
+		return nil, ErrErased
+	}
+	return s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+}
+
+// RotateMasterKey re-wraps every key wrapped by an older master key with the
+// current one, in batches, and returns how many it re-wrapped. Running
+// processes keep working throughout: they hold the old keys until restarted
+// with only the new one.
+func (s *Store) RotateMasterKey(ctx context.Context) (int, error) {
+	if s.keys == nil {
+		return 0, ErrNoKeyring
+	}
+	n := 0
+	var tks []tenantKey
+	if err := s.db.WithContext(ctx).Where("master_key_id <> ?", s.keys.current.ID).Find(&tks).Error; err != nil {
+		return n, err
+	}
+	for _, tk := range tks {
+		raw, err := s.keys.unwrap(tk.MasterKeyID, tk.WrappedKey, "tenant-index:"+tk.TenantID)
+		if err != nil {
+			return n, err
+		}
+		wrapped, mid, err := s.keys.wrap(raw, "tenant-index:"+tk.TenantID)
+		if err != nil {
+			return n, err
+		}
+		if err := s.db.WithContext(ctx).Model(&tenantKey{}).Where("tenant_id = ? AND master_key_id = ?", tk.TenantID, tk.MasterKeyID).
+			Updates(map[string]any{"wrapped_key": wrapped, "master_key_id": mid}).Error; err != nil {
+			return n, err
+		}
+		n++
+	}
+	for {
+		var dks []dataKey
+		if err := s.db.WithContext(ctx).Where("master_key_id <> ? AND destroyed_at IS NULL", s.keys.current.ID).
+			Limit(500).Find(&dks).Error; err != nil {
+			return n, err
+		}
+		if len(dks) == 0 {
+			return n, nil
+		}
+		for _, dk := range dks {
+			raw, err := s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+			if err != nil {
+				return n, err
+			}
+			wrapped, mid, err := s.keys.wrap(raw, "data-key:"+dk.ID)
+			if err != nil {
+				return n, err
+			}
+			// Only if still live and unchanged: an erasure meanwhile must win.
+			res := s.db.WithContext(ctx).Model(&dataKey{}).
+				Where("id = ? AND master_key_id = ? AND destroyed_at IS NULL", dk.ID, dk.MasterKeyID).
+				Updates(map[string]any{"wrapped_key": wrapped, "master_key_id": mid})
+			if res.Error != nil {
+				return n, res.Error
+			}
+			n += int(res.RowsAffected)
+		}
+	}
+}
