@@ -123,13 +123,13 @@ type Case struct {
 	CustomerHash   []byte
 	KeyID          *string
 	Channel        string
-	Subject     string
-	Priority    string
-	Status      string
-	LastSeq     int64
-	OpenedAt    time.Time
-	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
-	ClosedAt    *time.Time
+	Subject        string
+	Priority       string
+	Status         string
+	LastSeq        int64
+	OpenedAt       time.Time
+	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
+	ClosedAt       *time.Time
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in
