@@ -22,8 +22,7 @@ func (s *Server) audit(c *gin.Context, action, objType, objID, caseID, decision,
 
 // auditTx appends a successful, allowed change inside the transaction that makes it.
 func (s *Server) auditTx(c *gin.Context, tx *store.Store, action, objType, objID string, details map[string]string) error {
-	_, err := tx.AppendAudit(c.Request.Context(), s.auditEvent(c, action, objType, objID, "", "allow", "success", "", details))
-	return err
+	return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, action, objType, objID, "", "allow", "success", "", details))
 }
 
 func (s *Server) auditEvent(c *gin.Context, action, objType, objID, caseID, decision, outcome, reason string, details map[string]string) store.AuditEvent {

@@ -24,6 +24,8 @@ func auditActions(t *testing.T, s *stack, f store.AuditFilter) []string {
 	return out
 }
 
+func storeFilter(action string) store.AuditFilter { return store.AuditFilter{Action: action} }
+
 func TestCaseChangesReadsAndDenialsAreAudited(t *testing.T) {
 	s := newStack(t)
 	c := s.openCase(tenantA, sampleCase()).Case

@@ -109,6 +109,9 @@ var allowed = map[string][]string{
 	"trail":       {"compliance"},
 	"events":      {"compliance"},
 	"verify":      {"compliance", "admin"},
+	"erase":       {"admin"},
+	"list holds":  {"compliance", "admin"},
+	"place hold":  {"admin"},
 	"list keys":   {"admin"},
 	"create key":  {"admin"},
 	"revoke key":  {"admin"},
@@ -153,12 +156,19 @@ func TestRoleMatrix(t *testing.T) {
 			"trail":       func() response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
 			"events":      func() response { return s.do("GET", "/v1/audit/events", who, nil) },
 			"verify":      func() response { return s.do("GET", "/v1/audit/verify", who, nil) },
-			"list keys":   func() response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
+			"erase": func() response {
+				return s.do("POST", "/v1/customers/erase", who, api.EraseCustomerRequest{CustomerRef: "nobody-" + role, Reason: "test"})
+			},
+			"list holds": func() response { return s.do("GET", "/v1/legal-holds", who, nil) },
+			"place hold": func() response {
+				return s.do("POST", "/v1/legal-holds", who, api.PlaceHoldRequest{CaseID: c.ID, Reason: "test"})
+			},
+			"list keys": func() response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
 			"create key":  func() response { return s.do("POST", "/v1/admin/api-keys", who, api.CreateAPIKeyRequest{Name: "chat"}) },
 			"revoke key":  func() response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
 			"unknown key": func() response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
 		}
-		for _, name := range []string{"open", "list", "read", "message", "trail", "events", "verify", "close", "list keys", "create key", "revoke key", "unknown key"} {
+		for _, name := range []string{"open", "list", "read", "message", "trail", "events", "verify", "erase", "list holds", "place hold", "close", "list keys", "create key", "revoke key", "unknown key"} {
 			r := calls[name]()
 			may := may(role, name)
 			switch {

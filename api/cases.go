@@ -45,6 +45,7 @@ type CaseJSON struct {
 	TenantID    string     `json:"tenant_id"`
 	WorkflowID  string     `json:"workflow_id"`
 	CustomerRef string     `json:"customer_ref"`
+	Erased      bool       `json:"customer_erased,omitempty"` // personal data crypto-shredded
 	Channel     string     `json:"channel"`
 	Subject     string     `json:"subject"`
 	Priority    string     `json:"priority"`
@@ -60,6 +61,7 @@ type MessageJSON struct {
 	AuthorKind  string    `json:"author_kind"`
 	AuthorID    string    `json:"author_id,omitempty"`
 	Body        string    `json:"body"`
+	Erased      bool      `json:"erased,omitempty"` // the body was crypto-shredded
 	Placeholder bool      `json:"placeholder"`
 	At          time.Time `json:"at"`
 }
@@ -431,7 +433,7 @@ func validationError(fields []FieldError) *Error {
 
 func caseFromRow(r store.Case) CaseJSON {
 	return CaseJSON{
-		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef,
+		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef, Erased: r.CustomerErased,
 		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
 		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
 	}
@@ -446,7 +448,7 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 }
 
 func messageFromRow(m store.Message) MessageJSON {
-	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
+	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body, Erased: m.Erased,
 		Placeholder: m.Placeholder, At: m.CreatedAt.UTC()}
 }
 

@@ -104,6 +104,12 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, erro
 	return out, err
 }
 
+// AppendAuditEvent appends e within the caller's transaction (see InTx).
+func (s *Store) AppendAuditEvent(ctx context.Context, e AuditEvent) error {
+	_, err := s.appendAudit(ctx, e)
+	return err
+}
+
 func (s *Store) appendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
 	if e.ID == "" || e.TenantID == "" || e.Action == "" {
 		return AuditEvent{}, errors.New("audit event needs an ID, a tenant and an action")

@@ -1,0 +1,152 @@
+package api
+
+import (
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"tandem/activities/store"
+)
+
+// EraseCustomerRequest is the body of POST /v1/customers/erase.
+type EraseCustomerRequest struct {
+	CustomerRef string `json:"customer_ref"`
+	Reason      string `json:"reason"`
+}
+
+// PlaceHoldRequest is the body of POST /v1/legal-holds: a case or a customer.
+type PlaceHoldRequest struct {
+	CaseID      string `json:"case_id"`
+	CustomerRef string `json:"customer_ref"`
+	Reason      string `json:"reason"`
+}
+
+var errLegalHold = errorf(http.StatusConflict, "legal_hold", "a legal hold is on this customer or one of their cases")
+
+// eraseCustomer crypto-shreds a customer's personal data: every data key of
+// theirs is destroyed, in the same transaction as its audit entry.
+func (s *Server) eraseCustomer(c *gin.Context) {
+	var req EraseCustomerRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	req.CustomerRef = strings.TrimSpace(req.CustomerRef)
+	var errs []FieldError
+	if req.CustomerRef == "" || utf8.RuneCountInString(req.CustomerRef) > maxCustomerRefRunes {
+		errs = append(errs, FieldError{"customer_ref", "is required, at most 128 characters"})
+	}
+	if strings.TrimSpace(req.Reason) == "" || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
+		errs = append(errs, FieldError{"reason", "is required, at most 500 characters"})
+	}
+	if len(errs) > 0 {
+		respondError(c, s.log, validationError(errs))
+		return
+	}
+	var destroyed int64
+	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		var err error
+		if destroyed, err = tx.EraseCustomer(c.Request.Context(), principalOf(c).Tenant, req.CustomerRef); err != nil {
+			return err
+		}
+		// The audit entry names no personal data: the erased reference stays erased.
+		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, "customer.erase", "customer", "", "", "allow", "success", req.Reason,
+			map[string]string{"keys_destroyed": strconv.FormatInt(destroyed, 10)}))
+	})
+	if errors.Is(err, store.ErrLegalHold) {
+		s.refused(c, "customer.erase", "legal_hold", errLegalHold)
+		return
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"keys_destroyed": destroyed})
+}
+
+// refused audits a refused change, then answers with apiErr.
+func (s *Server) refused(c *gin.Context, action, reason string, apiErr *Error) {
+	if err := s.audit(c, action, "", "", "", "allow", "refused", reason, nil); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	respondError(c, s.log, apiErr)
+}
+
+func (s *Server) placeHold(c *gin.Context) {
+	var req PlaceHoldRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var errs []FieldError
+	if (req.CaseID == "") == (req.CustomerRef == "") {
+		errs = append(errs, FieldError{"case_id", "give exactly one of case_id and customer_ref"})
+	}
+	if req.CaseID != "" {
+		if _, err := uuid.Parse(req.CaseID); err != nil {
+			respondError(c, s.log, errCaseNotFound)
+			return
+		}
+	}
+	if strings.TrimSpace(req.Reason) == "" || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
+		errs = append(errs, FieldError{"reason", "is required, at most 500 characters"})
+	}
+	if len(errs) > 0 {
+		respondError(c, s.log, validationError(errs))
+		return
+	}
+	p := principalOf(c)
+	var hold store.LegalHold
+	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		var err error
+		if hold, err = tx.PlaceHold(c.Request.Context(), p.Tenant, req.CaseID, req.CustomerRef, req.Reason, p.ID); err != nil {
+			return err
+		}
+		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, "legal_hold.place", "legal_hold", hold.ID, req.CaseID, "allow", "success", req.Reason,
+			map[string]string{"customer_hash": hex.EncodeToString(hold.CustomerHash)}))
+	})
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"legal_hold": hold})
+}
+
+func (s *Server) releaseHold(c *gin.Context) {
+	p := principalOf(c)
+	var hold store.LegalHold
+	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		var err error
+		if hold, err = tx.ReleaseHold(c.Request.Context(), p.Tenant, c.Param("id"), p.ID); err != nil {
+			return err
+		}
+		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, "legal_hold.release", "legal_hold", hold.ID, "", "allow", "success", "", nil))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = errorf(http.StatusNotFound, "legal_hold_not_found", "no such legal hold")
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"legal_hold": hold})
+}
+
+func (s *Server) listHolds(c *gin.Context) {
+	holds, err := s.store.ListHolds(c.Request.Context(), principalOf(c).Tenant)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if holds == nil {
+		holds = []store.LegalHold{}
+	}
+	c.JSON(http.StatusOK, gin.H{"legal_holds": holds})
+}

@@ -1,0 +1,143 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"tandem/api"
+)
+
+func openFor(s *stack, tenant, customer, message string) api.CaseJSON {
+	req := sampleCase()
+	req.CustomerRef, req.Message = customer, message
+	return s.openCase(tenant, req).Case
+}
+
+func TestPersonalDataIsEncryptedAtRest(t *testing.T) {
+	s := newStack(t)
+	c := openFor(s, tenantA, "cust-secret-ref", "my card number is in this sentence")
+	var rows []struct {
+		Body   *string
+		BodyCT []byte
+	}
+	if err := s.store.DB().Raw("SELECT body, body_ct FROM messages WHERE case_id = ?", c.ID).Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d message rows", len(rows))
+	}
+	for _, r := range rows {
+		if r.Body != nil || len(r.BodyCT) == 0 || strings.Contains(string(r.BodyCT), "card number") {
+			t.Fatalf("message stored in clear: body=%v body_ct=%q", r.Body, r.BodyCT)
+		}
+	}
+	var ref struct {
+		CustomerRef   *string
+		CustomerRefCT []byte
+	}
+	if err := s.store.DB().Raw("SELECT customer_ref, customer_ref_ct FROM cases WHERE id = ?", c.ID).Scan(&ref).Error; err != nil {
+		t.Fatal(err)
+	}
+	if ref.CustomerRef != nil || strings.Contains(string(ref.CustomerRefCT), "cust-secret-ref") {
+		t.Fatalf("customer reference stored in clear: %+v", ref)
+	}
+	var got api.CaseWithMessages
+	s.do("GET", "/v1/cases/"+c.ID, tenantA, nil).decode(t, &got)
+	if got.Case.CustomerRef != "cust-secret-ref" || got.Messages[0].Body != "my card number is in this sentence" {
+		t.Fatalf("read back: %+v", got)
+	}
+}
+
+func TestEraseCustomerByCryptoShredding(t *testing.T) {
+	s := newStack(t)
+	admin := tenantA + "/admin"
+	gone1 := openFor(s, tenantA, "cust-erase", "first issue")
+	gone2 := openFor(s, tenantA, "cust-erase", "second issue")
+	kept := openFor(s, tenantA, "cust-keep", "unrelated")
+	sameRefOtherTenant := openFor(s, tenantB, "cust-erase", "tenant B's customer")
+
+	// A hold on one of the customer's cases blocks the erasure, and the refusal is audited.
+	r := s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CaseID: gone2.ID, Reason: "litigation 2026-17"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("place hold: %d %s", r.Status, r.Body)
+	}
+	var placed struct{ LegalHold struct{ ID string } `json:"legal_hold"` }
+	r.decode(t, &placed)
+	erase := api.EraseCustomerRequest{CustomerRef: "cust-erase", Reason: "GDPR art. 17 request #88"}
+	if r := s.do("POST", "/v1/customers/erase", admin, erase); r.Status != http.StatusConflict || r.errorCode(t) != "legal_hold" {
+		t.Fatalf("erase under hold: %d %s", r.Status, r.Body)
+	}
+	// A hold on the customer blocks it too.
+	r = s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CustomerRef: "cust-erase", Reason: "regulator inquiry"})
+	var placed2 struct{ LegalHold struct{ ID string } `json:"legal_hold"` }
+	r.decode(t, &placed2)
+	for _, id := range []string{placed.LegalHold.ID, placed2.LegalHold.ID} {
+		if r := s.do("DELETE", "/v1/legal-holds/"+id, tenantB+"/admin", nil); r.Status != http.StatusNotFound {
+			t.Fatalf("another tenant released a hold: %d", r.Status)
+		}
+	}
+	s.do("DELETE", "/v1/legal-holds/"+placed.LegalHold.ID, admin, nil)
+	if r := s.do("POST", "/v1/customers/erase", admin, erase); r.Status != http.StatusConflict {
+		t.Fatalf("erase under a customer hold: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("DELETE", "/v1/legal-holds/"+placed2.LegalHold.ID, admin, nil); r.Status != http.StatusOK {
+		t.Fatalf("release: %d %s", r.Status, r.Body)
+	}
+
+	r = s.do("POST", "/v1/customers/erase", admin, erase)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"keys_destroyed":1`) {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	for _, c := range []api.CaseJSON{gone1, gone2} {
+		var got api.CaseWithMessages
+		s.do("GET", "/v1/cases/"+c.ID, tenantA+"/compliance", nil).decode(t, &got)
+		if !got.Case.Erased || got.Case.CustomerRef != "" || len(got.Messages) != 2 {
+			t.Fatalf("erased case: %+v", got.Case)
+		}
+		for _, m := range got.Messages {
+			if !m.Erased || m.Body != "" {
+				t.Fatalf("erased message readable: %+v", m)
+			}
+		}
+	}
+	for who, c := range map[string]api.CaseJSON{tenantA: kept, tenantB: sameRefOtherTenant} {
+		var got api.CaseWithMessages
+		s.do("GET", "/v1/cases/"+c.ID, who, nil).decode(t, &got)
+		if got.Case.Erased || got.Messages[0].Erased || got.Messages[0].Body == "" {
+			t.Fatalf("%s's other case lost data: %+v", who, got)
+		}
+	}
+	// The chain still verifies, and records the erasure without naming the customer.
+	var v struct {
+		OK bool `json:"ok"`
+	}
+	s.do("GET", "/v1/audit/verify", tenantA+"/compliance", nil).decode(t, &v)
+	if !v.OK {
+		t.Fatal("audit chain broken by the erasure")
+	}
+	trail := auditActions(t, s, storeFilter("customer.erase"))
+	if strings.Join(trail, " ") != "user:customer.erase user:customer.erase user:customer.erase" {
+		t.Fatalf("erasure audit entries: %v (two refusals, one success)", trail)
+	}
+	var raw string
+	s.store.DB().Raw("SELECT string_agg(details || reason || object_id, ' ') FROM audit_events").Scan(&raw)
+	if strings.Contains(raw, "cust-erase") {
+		t.Fatal("the audit trail names the erased customer")
+	}
+
+	// Erasing again destroys nothing; the customer may come back with a new key.
+	if r := s.do("POST", "/v1/customers/erase", admin, erase); !strings.Contains(string(r.Body), `"keys_destroyed":0`) {
+		t.Fatalf("second erase: %s", r.Body)
+	}
+	back := openFor(s, tenantA, "cust-erase", "I am back")
+	var got api.CaseWithMessages
+	s.do("GET", "/v1/cases/"+back.ID, tenantA, nil).decode(t, &got)
+	if got.Messages[0].Body != "I am back" || got.Case.CustomerRef != "cust-erase" {
+		t.Fatalf("returning customer: %+v", got)
+	}
+	if _, err := s.store.ListHolds(context.Background(), tenantA); err != nil {
+		t.Fatal(err)
+	}
+}
