@@ -152,10 +152,10 @@ func TestRoleMatrix(t *testing.T) {
 			"message": func() response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/messages", who, api.PostMessageRequest{Body: "hi"})
 			},
-			"close":       func() response { return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{}) },
-			"trail":       func() response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
-			"events":      func() response { return s.do("GET", "/v1/audit/events", who, nil) },
-			"verify":      func() response { return s.do("GET", "/v1/audit/verify", who, nil) },
+			"close":  func() response { return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{}) },
+			"trail":  func() response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
+			"events": func() response { return s.do("GET", "/v1/audit/events", who, nil) },
+			"verify": func() response { return s.do("GET", "/v1/audit/verify", who, nil) },
 			"erase": func() response {
 				return s.do("POST", "/v1/customers/erase", who, api.EraseCustomerRequest{CustomerRef: "nobody-" + role, Reason: "test"})
 			},
@@ -163,7 +163,7 @@ func TestRoleMatrix(t *testing.T) {
 			"place hold": func() response {
 				return s.do("POST", "/v1/legal-holds", who, api.PlaceHoldRequest{CaseID: c.ID, Reason: "test"})
 			},
-			"list keys": func() response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
+			"list keys":   func() response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
 			"create key":  func() response { return s.do("POST", "/v1/admin/api-keys", who, api.CreateAPIKeyRequest{Name: "chat"}) },
 			"revoke key":  func() response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
 			"unknown key": func() response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },

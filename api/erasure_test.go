@@ -63,7 +63,9 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 	if r.Status != http.StatusCreated {
 		t.Fatalf("place hold: %d %s", r.Status, r.Body)
 	}
-	var placed struct{ LegalHold struct{ ID string } `json:"legal_hold"` }
+	var placed struct {
+		LegalHold struct{ ID string } `json:"legal_hold"`
+	}
 	r.decode(t, &placed)
 	erase := api.EraseCustomerRequest{CustomerRef: "cust-erase", Reason: "GDPR art. 17 request #88"}
 	if r := s.do("POST", "/v1/customers/erase", admin, erase); r.Status != http.StatusConflict || r.errorCode(t) != "legal_hold" {
@@ -71,7 +73,9 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 	}
 	// A hold on the customer blocks it too.
 	r = s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CustomerRef: "cust-erase", Reason: "regulator inquiry"})
-	var placed2 struct{ LegalHold struct{ ID string } `json:"legal_hold"` }
+	var placed2 struct {
+		LegalHold struct{ ID string } `json:"legal_hold"`
+	}
 	r.decode(t, &placed2)
 	for _, id := range []string{placed.LegalHold.ID, placed2.LegalHold.ID} {
 		if r := s.do("DELETE", "/v1/legal-holds/"+id, tenantB+"/admin", nil); r.Status != http.StatusNotFound {
