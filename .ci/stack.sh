@@ -113,6 +113,7 @@ ensure_temporal() {
   setsid "$bin" server start-dev \
     --ip "$host" --port "$port" --ui-port 8233 \
     --db-filename "$DATA/temporal.db" \
+    --ui-codec-endpoint "http://${TANDEM_CODEC_ADDR:-127.0.0.1:8234}" \
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
     --log-level warn >"$DATA/temporal.log" 2>&1 </dev/null &
   echo $! >"$DATA/temporal.pid"
@@ -195,6 +196,14 @@ dev_secret() {
     fi
     export TANDEM_MASTER_KEY_FILE="$DATA/master-key"
   fi
+  if [ -z "${TANDEM_PAYLOAD_KEY:-}" ] && [ -z "${TANDEM_PAYLOAD_KEY_FILE:-}" ]; then
+    if [ ! -s "$DATA/payload-key" ]; then
+      (umask 077 && printf 'dev1:%s' "$(head -c 32 /dev/urandom | base64 -w0)" >"$DATA/payload-key")
+      log "generated a development-only payload key in $DATA/payload-key"
+    fi
+    export TANDEM_PAYLOAD_KEY_FILE="$DATA/payload-key"
+  fi
+  export TANDEM_CODEC_ADDR="${TANDEM_CODEC_ADDR:-127.0.0.1:8234}"
 }
 
 build() {

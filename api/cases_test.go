@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
 
 	"tandem/activities/store/storetest"
 	"tandem/api"
@@ -84,6 +86,43 @@ func TestCaseLifecycle(t *testing.T) {
 		t.Fatalf("workflow result = %+v, %v", res, err)
 	}
 	s.recordHistory(c.WorkflowID, "lifecycle")
+}
+
+// Conversation text and customer references are ciphertext in workflow
+// history: read it raw, without the codec, and look for them.
+func TestWorkflowHistoryIsEncrypted(t *testing.T) {
+	s := newStack(t)
+	req := sampleCase()
+	req.CustomerRef, req.Message = "cust-in-history", "the parcel with my passport in it"
+	c := s.openCase(tenantA, req).Case
+	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "second secret sentence"})
+
+	raw, err := client.Dial(client.Options{HostPort: s.temporalAddr, Logger: nopLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	it := raw.GetWorkflowHistory(context.Background(), c.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	encrypted := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := proto.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"cust-in-history", "passport", "second secret"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Fatalf("event %d (%s) holds %q in clear", ev.GetEventId(), ev.GetEventType(), secret)
+			}
+		}
+		encrypted += bytes.Count(b, []byte("binary/encrypted"))
+	}
+	if encrypted == 0 {
+		t.Fatal("no encrypted payload in the history")
+	}
 }
 
 func TestOpenCaseIdempotencyKeyUnderConcurrency(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 	"tandem/api"
 	"tandem/policies"
 	"tandem/workflows"
+	"tandem/workflows/codec"
 )
 
 func TestMain(m *testing.M) {
@@ -44,10 +45,17 @@ type stack struct {
 	temporal client.Client
 	url      string
 	keys     map[string]string // tenant → service API key
+
+	temporalAddr string
 }
 
 // auditPub and auditKey sign and check the test stacks' audit checkpoints.
 var auditPub, auditKey, _ = ed25519.GenerateKey(rand.Reader)
+
+// payloadCodec encrypts the test stacks' workflow payloads. Test-only key; it
+// must match the one in workflows/replay_test.go, which replays histories
+// recorded here.
+var payloadCodec, _ = codec.New(codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
 
 // tokens is the JWT configuration of every test stack.
 var tokens = api.TokenConfig{Secret: []byte("test-only-secret-0123456789abcdef"), Issuer: "tandem-test", Audience: "tandem"}
@@ -106,7 +114,7 @@ func newStack(t *testing.T) *stack {
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	tc, err := client.DialContext(dialCtx, client.Options{HostPort: addr, Logger: nopLogger{}})
+	tc, err := client.DialContext(dialCtx, client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: payloadCodec.DataConverter()})
 	if err != nil {
 		t.Fatalf("Temporal is not reachable at %s (run the tests with `make test`, which starts it): %v", addr, err)
 	}
@@ -123,7 +131,7 @@ func newStack(t *testing.T) *stack {
 
 	srv := httptest.NewServer(newAPI(t, st, tc, queue, log, 15*time.Second))
 	t.Cleanup(srv.Close)
-	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}}
+	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, temporalAddr: addr}
 }
 
 func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration) http.Handler {

@@ -9,9 +9,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"tandem/workflows"
+	"tandem/workflows/codec"
 )
 
 var workflowOpts = workflow.RegisterOptions{Name: workflows.CaseWorkflowName}
+
+// payloadCodec opens the payloads of histories recorded by `make histories`.
+// Test-only key; it must match the one in api/stack_test.go.
+var payloadCodec, _ = codec.New(codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
 
 // TestReplayCommittedHistories replays every history in testdata/ against the
 // current workflow code. A failure means a change would break cases already
@@ -34,7 +39,10 @@ func TestReplayCommittedHistories(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
+			r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: payloadCodec.DataConverter()})
+			if err != nil {
+				t.Fatal(err)
+			}
 			workflows.Register(r)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)

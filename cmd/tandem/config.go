@@ -15,6 +15,7 @@ import (
 	"tandem/activities/store"
 	"tandem/api"
 	"tandem/workflows"
+	"tandem/workflows/codec"
 )
 
 // config is every setting of the binary, read from the environment.
@@ -39,6 +40,18 @@ type config struct {
 	AuditCheckpointGap time.Duration
 	// MasterKeys wrap the data keys of personal data: the first wraps, all unwrap.
 	MasterKeys []store.MasterKey
+	// PayloadKeys encrypt Temporal payloads: the first encrypts, all decrypt.
+	PayloadKeys []codec.Key
+	CodecAddr   string // where `dev` and `codec-server` serve the Web UI's codec endpoint
+	CodecOrigin string // the Web UI's origin, allowed to call it
+}
+
+// payloadCodec returns the Temporal payload codec, or how to configure it.
+func (c config) payloadCodec() (*codec.Codec, error) {
+	if len(c.PayloadKeys) == 0 {
+		return nil, errors.New("TANDEM_PAYLOAD_KEY is not set: workflow history would hold conversations in clear (tandem keys generate makes one; make run makes a dev-only one)")
+	}
+	return codec.New(c.PayloadKeys...)
 }
 
 // keyring returns the master keyring, or an error saying how to configure one.
@@ -47,6 +60,35 @@ func (c config) keyring() (*store.Keyring, error) {
 		return nil, errors.New("TANDEM_MASTER_KEY is not set: personal data cannot be encrypted (tandem keys generate makes one; make run makes a dev-only one)")
 	}
 	return store.NewKeyring(c.MasterKeys[0], c.MasterKeys[1:]...)
+}
+
+// keyList reads the current key from NAME (or NAME_FILE) and older ones,
+// comma-separated, from PREVIOUS (or PREVIOUS_FILE).
+func keyList(name, previous string) ([]store.MasterKey, error) {
+	cur, err := secretSetting(name)
+	if err != nil || cur == "" {
+		return nil, err
+	}
+	prev, err := secretSetting(previous)
+	if err != nil {
+		return nil, err
+	}
+	var keys []store.MasterKey
+	for i, v := range append([]string{cur}, strings.Split(prev, ",")...) {
+		if i > 0 && strings.TrimSpace(v) == "" {
+			continue
+		}
+		which := name
+		if i > 0 {
+			which = previous
+		}
+		k, err := parseMasterKey(which, v)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // parseMasterKey reads "id:base64-of-32-bytes".
@@ -120,29 +162,18 @@ func loadConfig() (config, error) {
 	if cfg.AuditCheckpointGap, err = envDuration("TANDEM_AUDIT_CHECKPOINT_EVERY", time.Minute); err != nil {
 		return cfg, err
 	}
-	if v, err := secretSetting("TANDEM_MASTER_KEY"); err != nil {
+	if cfg.MasterKeys, err = keyList("TANDEM_MASTER_KEY", "TANDEM_MASTER_KEYS_PREVIOUS"); err != nil {
 		return cfg, err
-	} else if v != "" {
-		k, err := parseMasterKey("TANDEM_MASTER_KEY", v)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.MasterKeys = append(cfg.MasterKeys, k)
-		prev, err := secretSetting("TANDEM_MASTER_KEYS_PREVIOUS")
-		if err != nil {
-			return cfg, err
-		}
-		for _, p := range strings.Split(prev, ",") {
-			if strings.TrimSpace(p) == "" {
-				continue
-			}
-			k, err := parseMasterKey("TANDEM_MASTER_KEYS_PREVIOUS", p)
-			if err != nil {
-				return cfg, err
-			}
-			cfg.MasterKeys = append(cfg.MasterKeys, k)
-		}
 	}
+	payloadKeys, err := keyList("TANDEM_PAYLOAD_KEY", "TANDEM_PAYLOAD_KEYS_PREVIOUS")
+	if err != nil {
+		return cfg, err
+	}
+	for _, k := range payloadKeys {
+		cfg.PayloadKeys = append(cfg.PayloadKeys, codec.Key{ID: k.ID, Key: k.Key})
+	}
+	cfg.CodecAddr = env("TANDEM_CODEC_ADDR", "")
+	cfg.CodecOrigin = env("TANDEM_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233")
 	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
 		return cfg, fmt.Errorf("DATABASE_URL is not a URL")
 	}
@@ -171,6 +202,8 @@ func (c config) logAttrs() []any {
 		"TANDEM_AUDIT_SIGNING_KEY", keyState(c.AuditSigningKey != nil, "checkpoints are not signed by this process"),
 		"TANDEM_AUDIT_VERIFY_KEY", keyState(c.AuditVerifyKey != nil, "checkpoints are not checked"),
 		"TANDEM_MASTER_KEY", masterKeyState(c.MasterKeys),
+		"TANDEM_PAYLOAD_KEY", keyState(len(c.PayloadKeys) > 0, "Temporal payloads cannot be encrypted"),
+		"TANDEM_CODEC_ADDR", c.CodecAddr,
 	}
 }
 

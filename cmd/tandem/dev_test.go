@@ -42,7 +42,8 @@ func startDev(t *testing.T, bin string, env []string, addr string) *devProcess {
 	t.Helper()
 	p := &devProcess{cmd: exec.Command(bin, "dev"), addr: addr, log: &bytes.Buffer{}}
 	master := storetest.TestMasterKey.ID + ":" + base64.StdEncoding.EncodeToString(storetest.TestMasterKey.Key)
-	p.cmd.Env = append(os.Environ(), append(env, "TANDEM_HTTP_ADDR="+addr, "TANDEM_MASTER_KEY="+master)...)
+	payload := "test:" + base64.StdEncoding.EncodeToString([]byte("test-only-payload-key-32-bytes!!"))
+	p.cmd.Env = append(os.Environ(), append(env, "TANDEM_HTTP_ADDR="+addr, "TANDEM_MASTER_KEY="+master, "TANDEM_PAYLOAD_KEY="+payload)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

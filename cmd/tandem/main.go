@@ -48,6 +48,7 @@ commands:
   audit verify [-tenant T] | checkpoint [-tenant T] | keygen
                         check audit chains (exit 1 naming the first broken entry),
                         sign their heads now, or make a signing key
+  codec-server          serve the Temporal Web UI's codec endpoint on TANDEM_CODEC_ADDR
   keys generate | rotate
                         make a master key; re-wrap every data key with the current one
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runAudit(ctx, cfg, args[1:], stdout)
 	case "keys":
 		return runKeys(ctx, cfg, args[1:], stdout)
+	case "codec-server":
+		return runCodecServer(ctx, cfg, log)
 	case "bench":
 		return runBench(ctx, cfg, log, args[1:], stdout)
 	default:
@@ -177,6 +180,13 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		go func() { serveErr <- srv.Serve(ln) }()
 	}
 
+	var codecSrv *http.Server
+	if mode == "dev" && cfg.CodecAddr != "" {
+		if codecSrv, err = startCodecServer(cfg, log, serveErr); err != nil {
+			return err
+		}
+	}
+
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -184,10 +194,13 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	case err := <-serveErr:
 		runErr = fmt.Errorf("http server: %w", err)
 	}
-	if srv != nil {
+	for _, s := range []*http.Server{srv, codecSrv} {
+		if s == nil {
+			continue
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Warn("API did not drain in time", "err", err)
+		if err := s.Shutdown(sctx); err != nil {
+			log.Warn("HTTP server did not drain in time", "addr", s.Addr, "err", err)
 		}
 		cancel()
 	}
@@ -213,11 +226,18 @@ func openStore(ctx context.Context, cfg config) (*store.Store, error) {
 	return st, nil
 }
 
+// dialTemporal connects with the encrypting payload codec: every client and
+// worker of Tandem must, or history would mix clear and encrypted payloads.
 func dialTemporal(ctx context.Context, cfg config, log *slog.Logger) (client.Client, error) {
+	pc, err := cfg.payloadCodec()
+	if err != nil {
+		return nil, err
+	}
 	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		HostPort:      cfg.TemporalAddress,
+		Namespace:     cfg.TemporalNamespace,
+		Logger:        tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		DataConverter: pc.DataConverter(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
