@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +45,8 @@ type stack struct {
 	store    *store.Store
 	temporal client.Client
 	url      string
-	keys     map[string]string // tenant → service API key
+	keysMu   sync.Mutex
+	keys     map[string]string // tenant → service API key, made on first use
 
 	temporalAddr string
 }
@@ -73,6 +75,8 @@ func (s *stack) cred(who string) string {
 	}
 	tenant, role, isUser := strings.Cut(who, "/")
 	if !isUser {
+		s.keysMu.Lock()
+		defer s.keysMu.Unlock()
 		key, ok := s.keys[tenant]
 		if !ok {
 			var err error
