@@ -36,16 +36,19 @@ func TestPersonalDataIsEncryptedAtRest(t *testing.T) {
 	var ref struct {
 		CustomerRef   *string
 		CustomerRefCT []byte
+		Subject       *string
+		SubjectCT     []byte
 	}
-	if err := s.store.DB().Raw("SELECT customer_ref, customer_ref_ct FROM cases WHERE id = ?", c.ID).Scan(&ref).Error; err != nil {
+	if err := s.store.DB().Raw("SELECT customer_ref, customer_ref_ct, subject, subject_ct FROM cases WHERE id = ?", c.ID).Scan(&ref).Error; err != nil {
 		t.Fatal(err)
 	}
-	if ref.CustomerRef != nil || strings.Contains(string(ref.CustomerRefCT), "cust-secret-ref") {
-		t.Fatalf("customer reference stored in clear: %+v", ref)
+	if ref.CustomerRef != nil || ref.Subject != nil || len(ref.SubjectCT) == 0 ||
+		strings.Contains(string(ref.CustomerRefCT), "cust-secret-ref") || strings.Contains(string(ref.SubjectCT), "never arrived") {
+		t.Fatalf("customer reference or subject stored in clear: %+v", ref)
 	}
 	var got api.CaseWithMessages
 	s.do("GET", "/v1/cases/"+c.ID, tenantA, nil).decode(t, &got)
-	if got.Case.CustomerRef != "cust-secret-ref" || got.Messages[0].Body != "my card number is in this sentence" {
+	if got.Case.CustomerRef != "cust-secret-ref" || got.Case.Subject != sampleCase().Subject || got.Messages[0].Body != "my card number is in this sentence" {
 		t.Fatalf("read back: %+v", got)
 	}
 }
@@ -97,7 +100,7 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 	for _, c := range []api.CaseJSON{gone1, gone2} {
 		var got api.CaseWithMessages
 		s.do("GET", "/v1/cases/"+c.ID, tenantA+"/compliance", nil).decode(t, &got)
-		if !got.Case.Erased || got.Case.CustomerRef != "" || len(got.Messages) != 2 {
+		if !got.Case.Erased || got.Case.CustomerRef != "" || got.Case.Subject != "" || len(got.Messages) != 2 {
 			t.Fatalf("erased case: %+v", got.Case)
 		}
 		for _, m := range got.Messages {

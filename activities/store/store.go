@@ -110,8 +110,8 @@ func (s *Store) TenantExists(ctx context.Context, id string) (bool, error) {
 	return n > 0, nil
 }
 
-// Case is a row of the case projection. CustomerRef is held in clear only in
-// memory; the row keeps it sealed under the customer's data key.
+// Case is a row of the case projection. CustomerRef and Subject are held in
+// clear only in memory; the row keeps them sealed under the customer's data key.
 type Case struct {
 	TenantID       string `gorm:"primaryKey"`
 	ID             string `gorm:"primaryKey"`
@@ -123,7 +123,9 @@ type Case struct {
 	CustomerHash   []byte
 	KeyID          *string
 	Channel        string
-	Subject        string
+	Subject        string  `gorm:"-"`
+	LegacySubject  *string `gorm:"column:subject"`
+	SubjectCT      []byte  `gorm:"column:subject_ct"`
 	Priority       string
 	Status         string
 	LastSeq        int64
@@ -165,7 +167,10 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		if err != nil {
 			return err
 		}
-		if c.CustomerRefCT, err = seal(dek, []byte(c.CustomerRef), caseAAD(c.TenantID, c.ID)); err != nil {
+		if c.CustomerRefCT, err = seal(dek, []byte(c.CustomerRef), caseAAD(c.TenantID, c.ID, "customer_ref")); err != nil {
+			return err
+		}
+		if c.SubjectCT, err = seal(dek, []byte(c.Subject), caseAAD(c.TenantID, c.ID, "subject")); err != nil {
 			return err
 		}
 		c.CustomerHash, c.KeyID = hash, &keyID
@@ -203,8 +208,8 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 }
 
 // The additional data bind each ciphertext to its row.
-func caseAAD(tenantID, caseID string) []byte {
-	return []byte("case:" + tenantID + ":" + caseID + ":customer_ref")
+func caseAAD(tenantID, caseID, column string) []byte {
+	return []byte("case:" + tenantID + ":" + caseID + ":" + column)
 }
 
 func messageAAD(tenantID, caseID string, seq int64) []byte {
@@ -261,14 +266,28 @@ func (s *Store) openCases(ctx context.Context, rows []Case) error {
 			if r.LegacyRef != nil {
 				r.CustomerRef = *r.LegacyRef
 			}
+			if r.LegacySubject != nil {
+				r.Subject = *r.LegacySubject
+			}
 		case keys[*r.KeyID] == nil:
 			r.CustomerErased = true
 		default:
-			plain, err := open(keys[*r.KeyID], r.CustomerRefCT, caseAAD(r.TenantID, r.ID))
+			ref, err := open(keys[*r.KeyID], r.CustomerRefCT, caseAAD(r.TenantID, r.ID, "customer_ref"))
 			if err != nil {
 				return fmt.Errorf("open customer reference of case %s: %w", r.ID, err)
 			}
-			r.CustomerRef = string(plain)
+			r.CustomerRef = string(ref)
+			if r.SubjectCT == nil { // sealed before subjects were
+				if r.LegacySubject != nil {
+					r.Subject = *r.LegacySubject
+				}
+				continue
+			}
+			subject, err := open(keys[*r.KeyID], r.SubjectCT, caseAAD(r.TenantID, r.ID, "subject"))
+			if err != nil {
+				return fmt.Errorf("open subject of case %s: %w", r.ID, err)
+			}
+			r.Subject = string(subject)
 		}
 	}
 	return nil
