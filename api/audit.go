@@ -124,16 +124,25 @@ type CaseTrail struct {
 // caseTrail returns, in chain order, everything that happened to a case and
 // who did it, with the conversation's messages where they occurred.
 func (s *Server) caseTrail(c *gin.Context) {
-	ctx := c.Request.Context()
-	tenant := principalOf(c).Tenant
-	row, msgs, err := s.store.GetCase(ctx, tenant, c.Param("id"))
+	trail, err := s.loadTrail(c, "case.trail.read", nil)
 	if err != nil {
 		respondError(c, s.log, err)
 		return
 	}
-	if err := s.audit(c, "case.trail.read", "case", row.ID, row.ID, "allow", "success", "", nil); err != nil {
-		respondError(c, s.log, err)
-		return
+	c.JSON(http.StatusOK, trail)
+}
+
+// loadTrail audits the access as action (with details), then reads the
+// case's whole trail; the access's own entry is part of it.
+func (s *Server) loadTrail(c *gin.Context, action string, details map[string]string) (CaseTrail, error) {
+	ctx := c.Request.Context()
+	tenant := principalOf(c).Tenant
+	row, msgs, err := s.store.GetCase(ctx, tenant, c.Param("id"))
+	if err != nil {
+		return CaseTrail{}, err
+	}
+	if err := s.audit(c, action, "case", row.ID, row.ID, "allow", "success", "", details); err != nil {
+		return CaseTrail{}, err
 	}
 	bySeq := map[string]MessageJSON{}
 	for _, m := range msgs {
@@ -144,8 +153,7 @@ func (s *Server) caseTrail(c *gin.Context) {
 	for {
 		events, err := s.store.ListAudit(ctx, tenant, f)
 		if err != nil {
-			respondError(c, s.log, err)
-			return
+			return CaseTrail{}, err
 		}
 		for _, e := range events {
 			entry := TrailEntry{Event: e}
@@ -162,5 +170,5 @@ func (s *Server) caseTrail(c *gin.Context) {
 		}
 		f.AfterSeq = events[len(events)-1].Seq
 	}
-	c.JSON(http.StatusOK, out)
+	return out, nil
 }

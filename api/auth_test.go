@@ -107,6 +107,7 @@ var allowed = map[string][]string{
 	"message":     {"service"},
 	"close":       {"service", "agent", "supervisor"},
 	"trail":       {"compliance"},
+	"export":      {"compliance"},
 	"events":      {"compliance"},
 	"verify":      {"compliance", "admin"},
 	"erase":       {"admin"},
@@ -154,6 +155,7 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"close":  func() response { return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{}) },
 			"trail":  func() response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
+			"export": func() response { return s.do("GET", "/v1/cases/"+c.ID+"/trail/export", who, nil) },
 			"events": func() response { return s.do("GET", "/v1/audit/events", who, nil) },
 			"verify": func() response { return s.do("GET", "/v1/audit/verify", who, nil) },
 			"erase": func() response {
@@ -168,7 +170,7 @@ func TestRoleMatrix(t *testing.T) {
 			"revoke key":  func() response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
 			"unknown key": func() response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
 		}
-		for _, name := range []string{"open", "list", "read", "message", "trail", "events", "verify", "erase", "list holds", "place hold", "close", "list keys", "create key", "revoke key", "unknown key"} {
+		for _, name := range []string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "close", "list keys", "create key", "revoke key", "unknown key"} {
 			r := calls[name]()
 			may := may(role, name)
 			switch {
@@ -200,6 +202,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 		}{
 			{"read", "GET", "/v1/cases/" + c.ID, nil},
 			{"trail", "GET", "/v1/cases/" + c.ID + "/trail", nil},
+			{"export", "GET", "/v1/cases/" + c.ID + "/trail/export", nil},
 			{"message", "POST", "/v1/cases/" + c.ID + "/messages", api.PostMessageRequest{Body: "hi"}},
 			{"close", "POST", "/v1/cases/" + c.ID + "/close", api.CloseCaseRequest{}},
 			{"revoke key", "DELETE", "/v1/admin/api-keys/" + key.ID, nil},

@@ -25,7 +25,8 @@ type Config struct {
 	Temporal       client.Client
 	Authorizer     *policies.Authorizer
 	Tokens         TokenConfig
-	AuditKey       ed25519.PublicKey // checks signed audit checkpoints; nil: not checked
+	AuditKey       ed25519.PublicKey  // checks signed audit checkpoints; nil: not checked
+	AuditSigner    ed25519.PrivateKey // signs exports; nil: exports are refused
 	TaskQueue      string
 	Logger         *slog.Logger
 	MaxBodyBytes   int64         // larger request bodies get 413
@@ -34,29 +35,31 @@ type Config struct {
 
 // Server serves the HTTP API.
 type Server struct {
-	store     *store.Store
-	temporal  client.Client
-	authz     *policies.Authorizer
-	tokens    TokenConfig
-	auditKey  ed25519.PublicKey
-	taskQueue string
-	log       *slog.Logger
-	maxBody   int64
-	timeout   time.Duration
+	store       *store.Store
+	temporal    client.Client
+	authz       *policies.Authorizer
+	tokens      TokenConfig
+	auditKey    ed25519.PublicKey
+	auditSigner ed25519.PrivateKey
+	taskQueue   string
+	log         *slog.Logger
+	maxBody     int64
+	timeout     time.Duration
 }
 
 // New returns the API's HTTP handler.
 func New(cfg Config) http.Handler {
 	s := &Server{
-		store:     cfg.Store,
-		temporal:  cfg.Temporal,
-		authz:     cfg.Authorizer,
-		tokens:    cfg.Tokens,
-		auditKey:  cfg.AuditKey,
-		taskQueue: cfg.TaskQueue,
-		log:       cfg.Logger,
-		maxBody:   cfg.MaxBodyBytes,
-		timeout:   cfg.RequestTimeout,
+		store:       cfg.Store,
+		temporal:    cfg.Temporal,
+		authz:       cfg.Authorizer,
+		tokens:      cfg.Tokens,
+		auditKey:    cfg.AuditKey,
+		auditSigner: cfg.AuditSigner,
+		taskQueue:   cfg.TaskQueue,
+		log:         cfg.Logger,
+		maxBody:     cfg.MaxBodyBytes,
+		timeout:     cfg.RequestTimeout,
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -81,6 +84,7 @@ func New(cfg Config) http.Handler {
 	v1.POST("/cases/:id/messages", s.allow("case", "post_message"), s.postMessage)
 	v1.POST("/cases/:id/close", s.allow("case", "close"), s.closeCase)
 	v1.GET("/cases/:id/trail", s.allow("case", "trail"), s.caseTrail)
+	v1.GET("/cases/:id/trail/export", s.allow("case", "trail"), s.exportTrail)
 	v1.GET("/audit/events", s.allow("audit", "read"), s.listAuditEvents)
 	v1.GET("/audit/verify", s.allow("audit", "verify"), s.verifyAudit)
 	v1.POST("/customers/erase", s.allow("customer", "erase"), s.eraseCustomer)

@@ -144,7 +144,7 @@ func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *
 		t.Fatal(err)
 	}
 	return api.New(api.Config{
-		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, AuditKey: auditPub, TaskQueue: queue, Logger: log,
+		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, AuditKey: auditPub, AuditSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout,
 	})
 }
@@ -152,6 +152,7 @@ func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *
 // response is a decoded HTTP answer.
 type response struct {
 	Status int
+	Header http.Header
 	Body   []byte
 }
 
@@ -213,7 +214,7 @@ func (s *stack) do(method, path, who string, body any, headers ...string) respon
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return response{Status: resp.StatusCode, Body: raw}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 }
 
 // openCase opens a case in tenant and fails the test unless it gets 201.

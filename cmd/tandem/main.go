@@ -164,7 +164,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			Addr: cfg.HTTPAddr,
 			Handler: api.New(api.Config{
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
-				Authorizer: authz, Tokens: cfg.tokens(), AuditKey: cfg.AuditVerifyKey,
+				Authorizer: authz, Tokens: cfg.tokens(), AuditKey: cfg.AuditVerifyKey, AuditSigner: cfg.AuditSigningKey,
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"tandem/activities/store"
+)
+
+// ExportManifest describes an export so that a regulator can check it came
+// from Tandem unaltered: SHA256 is over the export's body (for JSON lines,
+// every line before the manifest's), and Signature is Ed25519 by the audit
+// key over ExportManifest.Message().
+type ExportManifest struct {
+	Format     string    `json:"format"` // jsonl or csv
+	TenantID   string    `json:"tenant_id"`
+	CaseID     string    `json:"case_id"`
+	Entries    int       `json:"entries"`
+	SHA256     string    `json:"sha256"`
+	ExportedAt time.Time `json:"exported_at"`
+	ExportedBy string    `json:"exported_by"`
+	AuditSeq   int64     `json:"audit_seq"` // position of the export's own audit entry
+	KeyID      string    `json:"key_id"`
+}
+
+// Message is the byte string the manifest's signature covers.
+func (m ExportManifest) Message() []byte {
+	return []byte(strings.Join([]string{"tandem-export/v1", m.Format, m.TenantID, m.CaseID,
+		strconv.Itoa(m.Entries), m.SHA256, m.ExportedAt.UTC().Format(time.RFC3339Nano), m.ExportedBy,
+		strconv.FormatInt(m.AuditSeq, 10), m.KeyID}, "\n"))
+}
+
+// SignedManifest is the last line of a JSON-lines export.
+type SignedManifest struct {
+	Manifest  ExportManifest `json:"manifest"`
+	Signature string         `json:"signature"` // base64
+}
+
+// exportTrail answers GET /v1/cases/{id}/trail/export?format=jsonl|csv.
+func (s *Server) exportTrail(c *gin.Context) {
+	format := c.DefaultQuery("format", "jsonl")
+	if format != "jsonl" && format != "csv" {
+		respondError(c, s.log, validationError([]FieldError{{"format", "must be jsonl or csv"}}))
+		return
+	}
+	if s.auditSigner == nil {
+		respondError(c, s.log, errorf(http.StatusServiceUnavailable, "export_unavailable",
+			"exports are signed, and this server has no audit signing key"))
+		return
+	}
+	trail, err := s.loadTrail(c, "case.trail.export", map[string]string{"format": format})
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var body bytes.Buffer
+	if format == "jsonl" {
+		enc := json.NewEncoder(&body)
+		for _, e := range trail.Trail {
+			if err := enc.Encode(e); err != nil {
+				respondError(c, s.log, err)
+				return
+			}
+		}
+	} else if err := writeTrailCSV(&body, trail); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	sum := sha256.Sum256(body.Bytes())
+	p := principalOf(c)
+	m := ExportManifest{
+		Format: format, TenantID: p.Tenant, CaseID: trail.Case.ID, Entries: len(trail.Trail),
+		SHA256: hex.EncodeToString(sum[:]), ExportedAt: time.Now().UTC(), ExportedBy: p.ID,
+		AuditSeq: trail.Trail[len(trail.Trail)-1].Event.Seq, // the export's own entry is the last
+		KeyID:    store.KeyID(s.auditSigner.Public().(ed25519.PublicKey)),
+	}
+	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(s.auditSigner, m.Message()))
+	name := "case-" + trail.Case.ID + "-trail." + format
+	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
+	if format == "csv" {
+		manifest, _ := json.Marshal(m) // a struct of strings, numbers and a time always marshals
+		c.Header("Tandem-Export-Manifest", base64.StdEncoding.EncodeToString(manifest))
+		c.Header("Tandem-Export-Signature", sig)
+		c.Data(http.StatusOK, "text/csv; charset=utf-8", body.Bytes())
+		return
+	}
+	last, _ := json.Marshal(SignedManifest{Manifest: m, Signature: sig})
+	body.Write(append(last, '\n'))
+	c.Data(http.StatusOK, "application/x-ndjson", body.Bytes())
+}
+
+func writeTrailCSV(buf *bytes.Buffer, trail CaseTrail) error {
+	w := csv.NewWriter(buf)
+	if err := w.Write([]string{"seq", "occurred_at", "actor_kind", "actor_id", "action", "decision", "outcome",
+		"reason", "details", "message_author", "message_body", "message_erased", "hash"}); err != nil {
+		return err
+	}
+	for _, e := range trail.Trail {
+		ev := e.Event
+		author, body, erased := "", "", ""
+		if e.Message != nil {
+			author, body, erased = e.Message.AuthorKind, e.Message.Body, strconv.FormatBool(e.Message.Erased)
+		}
+		if err := w.Write([]string{strconv.FormatInt(ev.Seq, 10), ev.OccurredAt.UTC().Format(time.RFC3339Nano),
+			ev.ActorKind, ev.ActorID, ev.Action, ev.Decision, ev.Outcome, csvSafe(ev.Reason), ev.Details,
+			author, csvSafe(body), erased, hex.EncodeToString(ev.Hash)}); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// csvSafe defuses text a spreadsheet would run as a formula (CSV injection):
+// customers write these cells.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
