@@ -23,7 +23,16 @@ type Principal struct {
 	ID     string   `json:"id"`   // JWT subject, or API key ID
 	Tenant string   `json:"tenant"`
 	Roles  []string `json:"roles"`
+	// StepUp: the person proved a second factor within StepUpTTL.
+	StepUp    bool      `json:"step_up"`
+	ExpiresAt time.Time `json:"-"`
 }
+
+// StepUpTTL is how long a step-up token lets a person perform sensitive actions.
+const StepUpTTL = 10 * time.Minute
+
+// acrTOTP marks a token minted after a TOTP check.
+const acrTOTP = "totp"
 
 const principalKey = "principal"
 
@@ -48,6 +57,7 @@ type TokenConfig struct {
 type Claims struct {
 	Tenant string   `json:"tenant"`
 	Roles  []string `json:"roles"`
+	ACR    string   `json:"acr,omitempty"` // "totp" on step-up tokens
 	jwt.RegisteredClaims
 }
 
@@ -105,7 +115,12 @@ func (s *Server) verifyToken(raw string) (Principal, error) {
 			return Principal{}, errInvalidCredentials
 		}
 	}
-	return Principal{Kind: "user", ID: claims.Subject, Tenant: claims.Tenant, Roles: slices.Clone(claims.Roles)}, nil
+	p := Principal{Kind: "user", ID: claims.Subject, Tenant: claims.Tenant, Roles: slices.Clone(claims.Roles),
+		ExpiresAt: claims.ExpiresAt.Time}
+	if claims.ACR == acrTOTP && claims.IssuedAt != nil && time.Since(claims.IssuedAt.Time) < StepUpTTL+30*time.Second {
+		p.StepUp = true
+	}
+	return p, nil
 }
 
 // authenticate identifies the caller from `Authorization: Bearer …`: an API
@@ -146,6 +161,16 @@ func (s *Server) authenticate(c *gin.Context) {
 		}
 	}
 	c.Set(principalKey, p)
+	c.Next()
+}
+
+// requireStepUp lets through only people who proved a second factor recently.
+func (s *Server) requireStepUp(c *gin.Context) {
+	if !principalOf(c).StepUp {
+		respondError(c, s.log, errorf(http.StatusUnauthorized, "step_up_required",
+			"this action needs a recent second factor: POST a TOTP code to /v1/auth/step-up and use the token it returns"))
+		return
+	}
 	c.Next()
 }
 

@@ -117,6 +117,7 @@ var allowed = map[string][]string{
 	"create key":  {"admin"},
 	"revoke key":  {"admin"},
 	"unknown key": {"admin"},
+	"mfa":         {"agent", "supervisor", "finance", "compliance", "admin"},
 }
 
 func may(role, endpoint string) bool {
@@ -136,6 +137,18 @@ func as(tenant, role string) string {
 	return tenant + "/" + role
 }
 
+// sensitive endpoints need a step-up token; the matrices call them with one,
+// so that what they test is the role's permission.
+var sensitive = map[string]bool{"export": true, "erase": true, "place hold": true, "create key": true, "revoke key": true, "unknown key": true}
+
+// asFor is as, stepped up for sensitive endpoints where the role can step up.
+func asFor(tenant, role, endpoint string) string {
+	if sensitive[endpoint] && may(role, "mfa") {
+		return as(tenant, role) + "+totp"
+	}
+	return as(tenant, role)
+}
+
 // Function-level authorisation: every role against every endpoint.
 func TestRoleMatrix(t *testing.T) {
 	s := newStack(t)
@@ -144,34 +157,37 @@ func TestRoleMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, role := range roles {
-		who := as(tenantA, role)
 		c := s.openCase(tenantA, sampleCase()).Case
-		calls := map[string]func() response{
-			"open": func() response { return s.do("POST", "/v1/cases", who, sampleCase()) },
-			"list": func() response { return s.do("GET", "/v1/cases", who, nil) },
-			"read": func() response { return s.do("GET", "/v1/cases/"+c.ID, who, nil) },
-			"message": func() response {
+		calls := map[string]func(who string) response{
+			"open": func(who string) response { return s.do("POST", "/v1/cases", who, sampleCase()) },
+			"list": func(who string) response { return s.do("GET", "/v1/cases", who, nil) },
+			"read": func(who string) response { return s.do("GET", "/v1/cases/"+c.ID, who, nil) },
+			"message": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/messages", who, api.PostMessageRequest{Body: "hi"})
 			},
-			"close":  func() response { return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{}) },
-			"trail":  func() response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
-			"export": func() response { return s.do("GET", "/v1/cases/"+c.ID+"/trail/export", who, nil) },
-			"events": func() response { return s.do("GET", "/v1/audit/events", who, nil) },
-			"verify": func() response { return s.do("GET", "/v1/audit/verify", who, nil) },
-			"erase": func() response {
+			"close": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{})
+			},
+			"trail":  func(who string) response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
+			"export": func(who string) response { return s.do("GET", "/v1/cases/"+c.ID+"/trail/export", who, nil) },
+			"events": func(who string) response { return s.do("GET", "/v1/audit/events", who, nil) },
+			"verify": func(who string) response { return s.do("GET", "/v1/audit/verify", who, nil) },
+			"erase": func(who string) response {
 				return s.do("POST", "/v1/customers/erase", who, api.EraseCustomerRequest{CustomerRef: "nobody-" + role, Reason: "test"})
 			},
-			"list holds": func() response { return s.do("GET", "/v1/legal-holds", who, nil) },
-			"place hold": func() response {
+			"list holds": func(who string) response { return s.do("GET", "/v1/legal-holds", who, nil) },
+			"place hold": func(who string) response {
 				return s.do("POST", "/v1/legal-holds", who, api.PlaceHoldRequest{CaseID: c.ID, Reason: "test"})
 			},
-			"list keys":   func() response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
-			"create key":  func() response { return s.do("POST", "/v1/admin/api-keys", who, api.CreateAPIKeyRequest{Name: "chat"}) },
-			"revoke key":  func() response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
-			"unknown key": func() response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
+			"list keys": func(who string) response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
+			"create key": func(who string) response {
+				return s.do("POST", "/v1/admin/api-keys", who, api.CreateAPIKeyRequest{Name: "chat"})
+			},
+			"revoke key":  func(who string) response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
+			"unknown key": func(who string) response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
 		}
 		for _, name := range []string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "close", "list keys", "create key", "revoke key", "unknown key"} {
-			r := calls[name]()
+			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			switch {
 			case !may && (r.Status != http.StatusForbidden || r.errorCode(t) != "forbidden"):
@@ -195,7 +211,6 @@ func TestOtherTenantsIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, role := range roles {
-		who := as(tenantB, role)
 		for _, call := range []struct {
 			endpoint, method, path string
 			body                   any
@@ -213,7 +228,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 			if may(role, call.endpoint) {
 				want = http.StatusNotFound
 			}
-			if r := s.do(call.method, call.path, who, call.body); r.Status != want {
+			if r := s.do(call.method, call.path, asFor(tenantB, role, call.endpoint), call.body); r.Status != want {
 				t.Errorf("%s of %s: %s %s: %d %s, want %d", role, tenantB, call.method, call.path, r.Status, r.Body, want)
 			}
 		}
@@ -236,7 +251,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 
 func TestAPIKeyLifecycle(t *testing.T) {
 	s := newStack(t)
-	admin := tenantA + "/admin"
+	admin := tenantA + "/admin+totp"
 	r := s.do("POST", "/v1/admin/api-keys", admin, api.CreateAPIKeyRequest{Name: "web chat"})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.Status, r.Body)

@@ -439,7 +439,7 @@ func TestTemporalDownIs503(t *testing.T) {
 	defer tc.Close()
 	srv := httptest.NewServer(newAPI(t, st, tc, "unused", slog.New(slog.NewTextHandler(io.Discard, nil)), 3*time.Second))
 	defer srv.Close()
-	s := &stack{t: t, store: st, url: srv.URL, keys: map[string]string{}}
+	s := &stack{t: t, store: st, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}}
 
 	if r := s.do("GET", "/readyz", "", nil); r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), `"temporal":"unavailable"`) {
 		t.Fatalf("readyz: %d %s", r.Status, r.Body)

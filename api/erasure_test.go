@@ -55,7 +55,7 @@ func TestPersonalDataIsEncryptedAtRest(t *testing.T) {
 
 func TestEraseCustomerByCryptoShredding(t *testing.T) {
 	s := newStack(t)
-	admin := tenantA + "/admin"
+	admin := tenantA + "/admin+totp"
 	gone1 := openFor(s, tenantA, "cust-erase", "first issue")
 	gone2 := openFor(s, tenantA, "cust-erase", "second issue")
 	kept := openFor(s, tenantA, "cust-keep", "unrelated")
@@ -81,7 +81,7 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 	}
 	r.decode(t, &placed2)
 	for _, id := range []string{placed.LegalHold.ID, placed2.LegalHold.ID} {
-		if r := s.do("DELETE", "/v1/legal-holds/"+id, tenantB+"/admin", nil); r.Status != http.StatusNotFound {
+		if r := s.do("DELETE", "/v1/legal-holds/"+id, tenantB+"/admin+totp", nil); r.Status != http.StatusNotFound {
 			t.Fatalf("another tenant released a hold: %d", r.Status)
 		}
 	}

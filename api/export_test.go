@@ -34,7 +34,7 @@ func TestExportTrail(t *testing.T) {
 	req.Message = "=HYPERLINK(\"http://evil\")" // a customer trying CSV injection
 	c := s.openCase(tenantA, req).Case
 	s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA, api.CloseCaseRequest{Reason: "resolved"})
-	officer := tenantA + "/compliance"
+	officer := tenantA + "/compliance+totp"
 
 	r := s.do("GET", "/v1/cases/"+c.ID+"/trail/export?format=jsonl", officer, nil)
 	if r.Status != http.StatusOK {
@@ -91,7 +91,7 @@ func TestExportTrail(t *testing.T) {
 	if r := s.do("GET", "/v1/cases/"+c.ID+"/trail/export?format=pdf", officer, nil); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("bad format: %d", r.Status)
 	}
-	if r := s.do("GET", "/v1/cases/"+c.ID+"/trail/export", tenantB+"/compliance", nil); r.Status != http.StatusNotFound {
+	if r := s.do("GET", "/v1/cases/"+c.ID+"/trail/export", tenantB+"/compliance+totp", nil); r.Status != http.StatusNotFound {
 		t.Fatalf("other tenant's export: %d", r.Status)
 	}
 	exports := auditActions(t, s, storeFilter("case.trail.export"))

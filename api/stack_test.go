@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
@@ -47,6 +49,7 @@ type stack struct {
 	url      string
 	keysMu   sync.Mutex
 	keys     map[string]string // tenant → service API key, made on first use
+	stepUps  map[string]string // "tenant/role" → step-up token, made on first use
 
 	temporalAddr string
 }
@@ -72,6 +75,9 @@ func (s *stack) cred(who string) string {
 	}
 	if raw, ok := strings.CutPrefix(who, "raw:"); ok {
 		return raw
+	}
+	if base, ok := strings.CutSuffix(who, "+totp"); ok {
+		return "Bearer " + s.steppedUp(base)
 	}
 	tenant, role, isUser := strings.Cut(who, "/")
 	if !isUser {
@@ -135,7 +141,7 @@ func newStack(t *testing.T) *stack {
 
 	srv := httptest.NewServer(newAPI(t, st, tc, queue, log, 15*time.Second))
 	t.Cleanup(srv.Close)
-	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, temporalAddr: addr}
+	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr}
 }
 
 func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration) http.Handler {
@@ -147,6 +153,55 @@ func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, AuditKey: auditPub, AuditSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout,
 	})
+}
+
+// totpCode is what an authenticator app holding the otpauth URL shows at t.
+func totpCode(t *testing.T, otpauthURL string, at time.Time) string {
+	t.Helper()
+	key, err := otp.NewKeyFromURL(otpauthURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := totp.GenerateCode(key.Secret(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// steppedUp enrols the person who ("tenant/role") through the API, confirms
+// with this step's code, steps up with the next step's, and returns the
+// step-up token.
+func (s *stack) steppedUp(who string) string {
+	s.t.Helper()
+	s.keysMu.Lock()
+	tok, ok := s.stepUps[who]
+	s.keysMu.Unlock()
+	if ok {
+		return tok
+	}
+	var enrol struct {
+		URL string `json:"otpauth_url"`
+	}
+	r := s.do("POST", "/v1/auth/totp/enrol", who, nil)
+	if r.Status != http.StatusCreated {
+		s.t.Fatalf("enrol %s: %d %s", who, r.Status, r.Body)
+	}
+	r.decode(s.t, &enrol)
+	now := time.Now()
+	if r := s.do("POST", "/v1/auth/totp/confirm", who, api.TOTPCodeRequest{Code: totpCode(s.t, enrol.URL, now)}); r.Status != http.StatusOK {
+		s.t.Fatalf("confirm %s: %d %s", who, r.Status, r.Body)
+	}
+	var up api.StepUpToken
+	r = s.do("POST", "/v1/auth/step-up", who, api.TOTPCodeRequest{Code: totpCode(s.t, enrol.URL, now.Add(30*time.Second))})
+	if r.Status != http.StatusOK {
+		s.t.Fatalf("step up %s: %d %s", who, r.Status, r.Body)
+	}
+	r.decode(s.t, &up)
+	s.keysMu.Lock()
+	s.stepUps[who] = up.Token
+	s.keysMu.Unlock()
+	return up.Token
 }
 
 // response is a decoded HTTP answer.

@@ -1,0 +1,92 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"tandem/activities/store"
+	"tandem/api"
+)
+
+func TestStepUp(t *testing.T) {
+	s := newStack(t)
+	admin := tenantA + "/admin"
+	erase := api.EraseCustomerRequest{CustomerRef: "nobody", Reason: "test"}
+
+	if r := s.do("POST", "/v1/customers/erase", admin, erase); r.Status != http.StatusUnauthorized || r.errorCode(t) != "step_up_required" {
+		t.Fatalf("erase without step-up: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/auth/step-up", admin, api.TOTPCodeRequest{Code: "123456"}); r.Status != http.StatusConflict || r.errorCode(t) != "totp_not_enrolled" {
+		t.Fatalf("step-up before enrolment: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/auth/totp/enrol", tenantA, nil); r.Status != http.StatusForbidden {
+		t.Fatalf("a service enrolling: %d", r.Status)
+	}
+
+	var first, second struct {
+		URL string `json:"otpauth_url"`
+	}
+	s.do("POST", "/v1/auth/totp/enrol", admin, nil).decode(t, &first)
+	s.do("POST", "/v1/auth/totp/enrol", admin, nil).decode(t, &second) // restart before confirming: a new secret
+	if first.URL == second.URL || second.URL == "" {
+		t.Fatal("re-enrolment kept the old secret")
+	}
+	now := time.Now()
+	if r := s.do("POST", "/v1/auth/totp/confirm", admin, api.TOTPCodeRequest{Code: totpCode(t, first.URL, now)}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("confirm with the replaced secret: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/auth/totp/confirm", admin, api.TOTPCodeRequest{Code: "12345"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("five digits: %d", r.Status)
+	}
+	code := totpCode(t, second.URL, now)
+	if r := s.do("POST", "/v1/auth/totp/confirm", admin, api.TOTPCodeRequest{Code: code}); r.Status != http.StatusOK {
+		t.Fatalf("confirm: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/auth/totp/enrol", admin, nil); r.Status != http.StatusConflict {
+		t.Fatalf("enrol over a confirmed factor: %d", r.Status)
+	}
+	// The code used to confirm cannot be used again.
+	if r := s.do("POST", "/v1/auth/step-up", admin, api.TOTPCodeRequest{Code: code}); r.Status != http.StatusUnauthorized || r.errorCode(t) != "totp_invalid" {
+		t.Fatalf("replayed code: %d %s", r.Status, r.Body)
+	}
+	var up api.StepUpToken
+	r := s.do("POST", "/v1/auth/step-up", admin, api.TOTPCodeRequest{Code: totpCode(t, second.URL, now.Add(30*time.Second))})
+	if r.Status != http.StatusOK {
+		t.Fatalf("step up: %d %s", r.Status, r.Body)
+	}
+	r.decode(t, &up)
+	if d := time.Until(up.ExpiresAt); d <= 0 || d > api.StepUpTTL {
+		t.Fatalf("step-up token lives %v", d)
+	}
+	var claims api.Claims
+	if _, _, err := jwt.NewParser().ParseUnverified(up.Token, &claims); err != nil || claims.ACR != "totp" || claims.Subject != "admin-1" {
+		t.Fatalf("step-up claims %+v, %v", claims, err)
+	}
+	if r := s.do("POST", "/v1/customers/erase", "raw:Bearer "+up.Token, erase); r.Status != http.StatusOK {
+		t.Fatalf("erase with step-up: %d %s", r.Status, r.Body)
+	}
+	// A step-up token cannot be forged by adding the claim to an ordinary token.
+	forged := signed(t, jwt.SigningMethodHS256, []byte("another-secret-0123456789abcdefgh"), func(c *api.Claims) {
+		c.ACR, c.Roles, c.IssuedAt = "totp", []string{"admin"}, jwt.NewNumericDate(time.Now())
+	})
+	if r := s.do("POST", "/v1/customers/erase", forged, erase); r.Status != http.StatusUnauthorized {
+		t.Fatalf("forged step-up: %d", r.Status)
+	}
+
+	var outcomes []string
+	events, _ := s.store.ListAudit(t.Context(), tenantA, store.AuditFilter{ActorID: "admin-1", Limit: 100})
+	for _, e := range events {
+		if e.Action == "auth.step_up" || e.Action == "auth.totp.confirm" {
+			outcomes = append(outcomes, e.Action+":"+e.Outcome)
+		}
+	}
+	// Before enrolment, the replaced secret, the replayed code, then success.
+	want := "auth.step_up:failed auth.totp.confirm:failed auth.totp.confirm:success auth.step_up:failed auth.step_up:success"
+	if got := strings.Join(outcomes, " "); got != want {
+		t.Fatalf("audited second-factor events:\n got  %s\n want %s", got, want)
+	}
+}
