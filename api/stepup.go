@@ -57,7 +57,7 @@ func (s *Server) enrolTOTP(c *gin.Context) {
 		respondError(c, s.log, s.totpError(err))
 		return
 	}
-	c.JSON(http.StatusCreated, gin.H{"otpauth_url": url})
+	c.PureJSON(http.StatusCreated, gin.H{"otpauth_url": url}) // keep the URL's & as is
 }
 
 func (s *Server) confirmTOTP(c *gin.Context) {

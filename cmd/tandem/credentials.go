@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
 	"tandem/activities/store"
 	"tandem/api"
 	"tandem/policies"
@@ -123,4 +126,27 @@ func runKeys(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 	default:
 		return fmt.Errorf("unknown keys command %q", args[0])
 	}
+}
+
+// runTOTPCode prints the code an authenticator app holding the otpauth URL
+// shows now (or after -in): a development stand-in for the app.
+func runTOTPCode(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("totp-code", flag.ContinueOnError)
+	in := fs.Duration("in", 0, "the code this long from now (a code works once, so a second one must be from a later 30 s step)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: tandem totp-code [-in 30s] OTPAUTH_URL")
+	}
+	key, err := otp.NewKeyFromURL(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("totp-code: %w", err)
+	}
+	code, err := totp.GenerateCode(key.Secret(), time.Now().Add(*in))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, code)
+	return nil
 }

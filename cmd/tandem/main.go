@@ -48,6 +48,8 @@ commands:
   audit verify [-tenant T] | checkpoint [-tenant T] | keygen
                         check audit chains (exit 1 naming the first broken entry),
                         sign their heads now, or make a signing key
+  totp-code [-in 30s] URL
+                        the code an authenticator app shows for an otpauth URL (development)
   codec-server          serve the Temporal Web UI's codec endpoint on TANDEM_CODEC_ADDR
   keys generate | rotate
                         make a master key; re-wrap every data key with the current one
@@ -70,9 +72,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
-	if args[0] == "version" {
+	switch args[0] {
+	case "version":
 		fmt.Fprintln(stdout, "tandem", version)
 		return nil
+	case "totp-code":
+		return runTOTPCode(args[1:], stdout)
 	}
 	cfg, err := loadConfig()
 	if err != nil {
