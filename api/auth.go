@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -48,7 +49,8 @@ func principalOf(c *gin.Context) Principal {
 
 // TokenConfig says which JWTs for people are accepted.
 type TokenConfig struct {
-	Secret   []byte // HS256 key; empty disables JWTs (API keys still work)
+	Secret   []byte  // HS256 key (development, and step-up tokens); empty: none accepted
+	Keys     *KeySet // RS256/ES256 keys by kid (production); nil: none accepted
 	Issuer   string
 	Audience string
 }
@@ -95,12 +97,19 @@ var errInvalidCredentials = errorf(http.StatusUnauthorized, "invalid_credentials
 
 // verifyToken checks signature, algorithm, exp, nbf, iss and aud.
 func (s *Server) verifyToken(raw string) (Principal, error) {
-	if len(s.tokens.Secret) == 0 {
+	if len(s.tokens.Secret) == 0 && s.tokens.Keys == nil {
 		return Principal{}, errInvalidCredentials
 	}
 	var claims Claims
-	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.tokens.Secret, nil },
-		jwt.WithValidMethods([]string{"HS256"}),
+	var methods []string
+	if len(s.tokens.Secret) > 0 {
+		methods = append(methods, "HS256")
+	}
+	if s.tokens.Keys != nil {
+		methods = append(methods, "RS256", "ES256")
+	}
+	_, err := jwt.ParseWithClaims(raw, &claims, s.tokenKey,
+		jwt.WithValidMethods(methods),
 		jwt.WithIssuer(s.tokens.Issuer),
 		jwt.WithAudience(s.tokens.Audience),
 		jwt.WithExpirationRequired(),
@@ -121,6 +130,27 @@ func (s *Server) verifyToken(raw string) (Principal, error) {
 		p.StepUp = true
 	}
 	return p, nil
+}
+
+// tokenKey picks the verification key for a token, and ties the key's type to
+// the algorithm, so a token cannot choose how it is checked (an RS256 public
+// key used as an HS256 secret, say).
+func (s *Server) tokenKey(t *jwt.Token) (any, error) {
+	switch t.Method.Alg() {
+	case "HS256":
+		return s.tokens.Secret, nil
+	case "RS256", "ES256":
+		kid, _ := t.Header["kid"].(string)
+		key, ok := s.tokens.Keys.key(kid)
+		if !ok {
+			return nil, fmt.Errorf("unknown key ID %q", kid)
+		}
+		if _, isRSA := key.(*rsa.PublicKey); isRSA != (t.Method.Alg() == "RS256") {
+			return nil, fmt.Errorf("key %q does not fit %s", kid, t.Method.Alg())
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("algorithm %s is not accepted", t.Method.Alg())
 }
 
 // authenticate identifies the caller from `Authorization: Bearer …`: an API

@@ -63,7 +63,7 @@ var auditPub, auditKey, _ = ed25519.GenerateKey(rand.Reader)
 var payloadCodec, _ = codec.New(codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
 
 // tokens is the JWT configuration of every test stack.
-var tokens = api.TokenConfig{Secret: []byte("test-only-secret-0123456789abcdef"), Issuer: "tandem-test", Audience: "tandem"}
+var tokens = api.TokenConfig{Secret: []byte("test-only-secret-0123456789abcdef"), Keys: testKeySet, Issuer: "tandem-test", Audience: "tandem"}
 
 // cred turns a test's "who" into an Authorization value: "" sends none,
 // "acme" is acme's service API key, "acme/agent" a JWT for a person with

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
@@ -33,6 +34,9 @@ type config struct {
 	JWTSecret         []byte // HS256 secret for people's tokens; empty disables JWTs
 	JWTIssuer         string
 	JWTAudience       string
+	JWKSFile          string        // RS256/ES256 keys of people's tokens, from a file
+	JWKSURL           string        // … or from an identity provider, refreshed
+	JWKSRefresh       time.Duration // how often JWKSURL is fetched again
 	// AuditSigningKey signs audit checkpoints (worker, dev); AuditVerifyKey
 	// checks them (derived from the signing key when only that is set).
 	AuditSigningKey    ed25519.PrivateKey
@@ -139,6 +143,13 @@ func loadConfig() (config, error) {
 		return cfg, fmt.Errorf("the JWT secret must be at least %d bytes", api.MinSecretBytes)
 	}
 	cfg.JWTSecret = []byte(secret)
+	cfg.JWKSFile, cfg.JWKSURL = env("TANDEM_JWKS_FILE", ""), env("TANDEM_JWKS_URL", "")
+	if cfg.JWKSFile != "" && cfg.JWKSURL != "" {
+		return cfg, errors.New("set TANDEM_JWKS_FILE or TANDEM_JWKS_URL, not both")
+	}
+	if cfg.JWKSRefresh, err = envDuration("TANDEM_JWKS_REFRESH", 10*time.Minute); err != nil {
+		return cfg, err
+	}
 	if seed, err := secretSetting("TANDEM_AUDIT_SIGNING_KEY"); err != nil {
 		return cfg, err
 	} else if seed != "" {
@@ -197,6 +208,8 @@ func (c config) logAttrs() []any {
 		"TANDEM_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"TANDEM_LOG_LEVEL", c.LogLevel.String(),
 		"TANDEM_JWT_SECRET", mask(len(c.JWTSecret) > 0),
+		"TANDEM_JWKS_FILE", c.JWKSFile,
+		"TANDEM_JWKS_URL", c.JWKSURL,
 		"TANDEM_JWT_ISSUER", c.JWTIssuer,
 		"TANDEM_JWT_AUDIENCE", c.JWTAudience,
 		"TANDEM_AUDIT_SIGNING_KEY", keyState(c.AuditSigningKey != nil, "checkpoints are not signed by this process"),
@@ -241,6 +254,21 @@ func mask(set bool) string { return keyState(set, "bearer JWTs are refused, API 
 
 func (c config) tokens() api.TokenConfig {
 	return api.TokenConfig{Secret: c.JWTSecret, Issuer: c.JWTIssuer, Audience: c.JWTAudience}
+}
+
+// keySet loads the JWKS the configuration names, if any.
+func (c config) keySet(ctx context.Context) (*api.KeySet, error) {
+	switch {
+	case c.JWKSFile != "":
+		data, err := os.ReadFile(c.JWKSFile)
+		if err != nil {
+			return nil, fmt.Errorf("TANDEM_JWKS_FILE: %w", err)
+		}
+		return api.ParseJWKS(data)
+	case c.JWKSURL != "":
+		return api.FetchJWKS(ctx, c.JWKSURL)
+	}
+	return nil, nil
 }
 
 func env(name, def string) string {

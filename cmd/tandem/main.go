@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -148,28 +149,34 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		log.Info("worker polling", "task_queue", cfg.TaskQueue)
 	}
 
-	// The worker side signs audit checkpoints, when it holds the key.
+	// Background loops end with loopCtx; shutdown waits for them.
 	loopCtx, stopLoop := context.WithCancel(ctx)
-	loopDone := make(chan struct{})
+	var loops sync.WaitGroup
+	defer func() { stopLoop(); loops.Wait() }()
+	// The worker side signs audit checkpoints, when it holds the key.
 	if w != nil && cfg.AuditSigningKey != nil {
-		go func() {
-			defer close(loopDone)
-			checkpointLoop(loopCtx, st, cfg.AuditSigningKey, cfg.AuditCheckpointGap, log)
-		}()
-	} else {
-		close(loopDone)
+		loops.Go(func() { checkpointLoop(loopCtx, st, cfg.AuditSigningKey, cfg.AuditCheckpointGap, log) })
 	}
-	defer func() { stopLoop(); <-loopDone }()
 
 	var srv *http.Server
 	serveErr := make(chan error, 1)
 	if mode == "serve" || mode == "dev" {
+		tokens := cfg.tokens()
+		if tokens.Keys, err = cfg.keySet(ctx); err != nil {
+			if w != nil {
+				w.Stop()
+			}
+			return err
+		}
+		if cfg.JWKSURL != "" {
+			loops.Go(func() { refreshJWKS(loopCtx, cfg, tokens.Keys, log) })
+		}
 		gin.SetMode(gin.ReleaseMode)
 		srv = &http.Server{
 			Addr: cfg.HTTPAddr,
 			Handler: api.New(api.Config{
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
-				Authorizer: authz, Tokens: cfg.tokens(), AuditKey: cfg.AuditVerifyKey, AuditSigner: cfg.AuditSigningKey,
+				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, AuditSigner: cfg.AuditSigningKey,
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -214,6 +221,27 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// refreshJWKS fetches the identity provider's keys again every
+// TANDEM_JWKS_REFRESH, so rotated signing keys are picked up; a failed fetch
+// keeps the keys it has.
+func refreshJWKS(ctx context.Context, cfg config, ks *api.KeySet, log *slog.Logger) {
+	t := time.NewTicker(cfg.JWKSRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fresh, err := api.FetchJWKS(ctx, cfg.JWKSURL)
+		if err != nil {
+			log.Warn("JWKS refresh failed; keeping the keys we have", "err", err)
+			continue
+		}
+		ks.Replace(fresh)
+	}
 }
 
 // openStore opens PostgreSQL with the master keyring, which every command

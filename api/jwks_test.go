@@ -1,0 +1,120 @@
+package api_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"tandem/api"
+)
+
+// The identity provider of the tests: one RSA and one EC signing key.
+var (
+	idpRSA, _ = rsa.GenerateKey(rand.Reader, 2048)
+	idpEC, _  = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+)
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func pad(n *big.Int, size int) []byte {
+	b := n.Bytes()
+	return append(make([]byte, size-len(b)), b...)
+}
+
+func testJWKS() []byte {
+	doc := map[string]any{"keys": []map[string]string{
+		{"kty": "RSA", "kid": "rsa-1", "use": "sig", "n": b64(idpRSA.N.Bytes()), "e": b64(big.NewInt(int64(idpRSA.E)).Bytes())},
+		{"kty": "EC", "kid": "ec-1", "crv": "P-256", "x": b64(pad(idpEC.X, 32)), "y": b64(pad(idpEC.Y, 32))},
+		{"kty": "RSA", "kid": "enc-1", "use": "enc", "n": b64(idpRSA.N.Bytes()), "e": "AQAB"},
+	}}
+	b, _ := json.Marshal(doc)
+	return b
+}
+
+var testKeySet = func() *api.KeySet {
+	ks, err := api.ParseJWKS(testJWKS())
+	if err != nil {
+		panic(err)
+	}
+	return ks
+}()
+
+func idpToken(t *testing.T, method jwt.SigningMethod, kid string, key any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, api.Claims{Tenant: tenantA, Roles: []string{"agent"}, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: tokens.Issuer, Subject: "sso-user", Audience: jwt.ClaimStrings{tokens.Audience},
+		ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+	}})
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "raw:Bearer " + s
+}
+
+func TestTokensFromAnIdentityProvider(t *testing.T) {
+	s := newStack(t)
+	otherEC, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pubPEM := func() []byte {
+		der, _ := x509.MarshalPKIXPublicKey(&idpRSA.PublicKey)
+		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	}()
+	for _, tc := range []struct {
+		name   string
+		who    string
+		status int
+	}{
+		{"RS256 by the IdP", idpToken(t, jwt.SigningMethodRS256, "rsa-1", idpRSA), 200},
+		{"ES256 by the IdP", idpToken(t, jwt.SigningMethodES256, "ec-1", idpEC), 200},
+		{"unknown kid", idpToken(t, jwt.SigningMethodRS256, "rsa-9", idpRSA), 401},
+		{"encryption key used to sign", idpToken(t, jwt.SigningMethodRS256, "enc-1", idpRSA), 401},
+		{"RS256 naming the EC key", idpToken(t, jwt.SigningMethodRS256, "ec-1", idpRSA), 401},
+		{"ES256 by another key", idpToken(t, jwt.SigningMethodES256, "ec-1", otherEC), 401},
+		{"HS256 with the RSA public key as secret", idpToken(t, jwt.SigningMethodHS256, "rsa-1", pubPEM), 401},
+		{"RS384 by the IdP", idpToken(t, jwt.SigningMethodRS384, "rsa-1", idpRSA), 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := s.do("GET", "/v1/cases", tc.who, nil); r.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
+			}
+		})
+	}
+}
+
+func TestParseAndFetchJWKS(t *testing.T) {
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	for name, doc := range map[string]string{
+		"not JSON":      `{`,
+		"no keys":       `{"keys":[]}`,
+		"small RSA":     `{"keys":[{"kty":"RSA","kid":"a","n":"` + b64(small.N.Bytes()) + `","e":"AQAB"}]}`,
+		"off the curve": `{"keys":[{"kty":"EC","kid":"a","crv":"P-256","x":"` + b64(make([]byte, 32)) + `","y":"` + b64(append(make([]byte, 31), 1)) + `"}]}`,
+		"bad curve":     `{"keys":[{"kty":"EC","kid":"a","crv":"P-521","x":"AQ","y":"AQ"}]}`,
+	} {
+		if _, err := api.ParseJWKS([]byte(doc)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(testJWKS()) }))
+	defer srv.Close()
+	if _, err := api.FetchJWKS(t.Context(), srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
+	defer down.Close()
+	if _, err := api.FetchJWKS(t.Context(), down.URL); err == nil {
+		t.Fatal("a 502 gave a key set")
+	}
+}
