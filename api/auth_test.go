@@ -118,6 +118,8 @@ var allowed = map[string][]string{
 	"revoke key":  {"admin"},
 	"unknown key": {"admin"},
 	"mfa":         {"agent", "supervisor", "finance", "compliance", "admin"},
+	"policies":    {"compliance", "admin"},
+	"add policy":  {"admin"},
 }
 
 func may(role, endpoint string) bool {
@@ -139,7 +141,7 @@ func as(tenant, role string) string {
 
 // sensitive endpoints need a step-up token; the matrices call them with one,
 // so that what they test is the role's permission.
-var sensitive = map[string]bool{"export": true, "erase": true, "place hold": true, "create key": true, "revoke key": true, "unknown key": true}
+var sensitive = map[string]bool{"add policy": true, "export": true, "erase": true, "place hold": true, "create key": true, "revoke key": true, "unknown key": true}
 
 // asFor is as, stepped up for sensitive endpoints where the role can step up.
 func asFor(tenant, role, endpoint string) string {
@@ -179,6 +181,10 @@ func TestRoleMatrix(t *testing.T) {
 			"place hold": func(who string) response {
 				return s.do("POST", "/v1/legal-holds", who, api.PlaceHoldRequest{CaseID: c.ID, Reason: "test"})
 			},
+			"policies": func(who string) response { return s.do("GET", "/v1/admin/policies", who, nil) },
+			"add policy": func(who string) response {
+				return s.do("POST", "/v1/admin/policies", who, api.PolicyGrant{Role: "finance", Object: "case", Action: "close"})
+			},
 			"list keys": func(who string) response { return s.do("GET", "/v1/admin/api-keys", who, nil) },
 			"create key": func(who string) response {
 				return s.do("POST", "/v1/admin/api-keys", who, api.CreateAPIKeyRequest{Name: "chat"})
@@ -186,7 +192,7 @@ func TestRoleMatrix(t *testing.T) {
 			"revoke key":  func(who string) response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
 			"unknown key": func(who string) response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
 		}
-		for _, name := range []string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "close", "list keys", "create key", "revoke key", "unknown key"} {
+		for _, name := range []string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "close", "list keys", "create key", "revoke key", "unknown key"} {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			switch {

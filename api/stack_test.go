@@ -145,8 +145,15 @@ func newStack(t *testing.T) *stack {
 }
 
 func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration) http.Handler {
-	authz, err := policies.NewAuthorizer()
+	defaults, err := policies.DefaultRules()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedPolicyRules(context.Background(), defaults); err != nil {
+		t.Fatal(err)
+	}
+	authz := &policies.Authorizer{}
+	if _, err := api.SyncPolicies(context.Background(), st, authz, -1); err != nil {
 		t.Fatal(err)
 	}
 	return api.New(api.Config{

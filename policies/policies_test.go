@@ -97,3 +97,10 @@ func BenchmarkAllowedCached(b *testing.B) {
 		}
 	}
 }
+
+func TestUnloadedAuthorizerFailsClosed(t *testing.T) {
+	var a policies.Authorizer
+	if ok, err := a.Allowed([]string{"admin"}, "acme", "case", "read"); ok || err == nil {
+		t.Fatalf("unloaded authorizer: %v %v", ok, err)
+	}
+}

@@ -133,7 +133,16 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	defer tc.Close()
 
-	authz, err := policies.NewAuthorizer()
+	// Policies live in PostgreSQL, seeded from policies/ on first start.
+	defaults, err := policies.DefaultRules()
+	if err != nil {
+		return err
+	}
+	if _, err := st.SeedPolicyRules(ctx, defaults); err != nil {
+		return err
+	}
+	authz := &policies.Authorizer{}
+	policyVersion, err := api.SyncPolicies(ctx, st, authz, -1)
 	if err != nil {
 		return err
 	}
@@ -171,6 +180,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		if cfg.JWKSURL != "" {
 			loops.Go(func() { refreshJWKS(loopCtx, cfg, tokens.Keys, log) })
 		}
+		loops.Go(func() { syncPoliciesLoop(loopCtx, st, authz, policyVersion, log) })
 		gin.SetMode(gin.ReleaseMode)
 		srv = &http.Server{
 			Addr: cfg.HTTPAddr,
@@ -221,6 +231,28 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// syncPoliciesLoop picks up policy changes other instances made.
+func syncPoliciesLoop(ctx context.Context, st *store.Store, authz *policies.Authorizer, have int64, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := api.SyncPolicies(ctx, st, authz, have)
+		if err != nil {
+			log.Warn("policy reload failed; keeping the rules we have", "err", err)
+			continue
+		}
+		if v != have {
+			log.Info("policy reloaded", "version", v)
+		}
+		have = v
+	}
 }
 
 // refreshJWKS fetches the identity provider's keys again every

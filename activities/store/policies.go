@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// PolicyRule is one casbin line: p, role, tenant, object, action, or g, role, parent.
+type PolicyRule struct {
+	PType string `gorm:"column:ptype;primaryKey"`
+	V0    string `gorm:"primaryKey"`
+	V1    string `gorm:"primaryKey"`
+	V2    string `gorm:"primaryKey"`
+	V3    string `gorm:"primaryKey"`
+}
+
+func (r PolicyRule) row() []string {
+	if r.PType == "g" {
+		return []string{r.PType, r.V0, r.V1}
+	}
+	return []string{r.PType, r.V0, r.V1, r.V2, r.V3}
+}
+
+func ruleFrom(row []string) PolicyRule {
+	r := PolicyRule{PType: row[0]}
+	for i, dst := range []*string{&r.V0, &r.V1, &r.V2, &r.V3} {
+		if i+1 < len(row) {
+			*dst = row[i+1]
+		}
+	}
+	return r
+}
+
+type policyVersion struct {
+	ID      bool `gorm:"primaryKey"`
+	Version int64
+}
+
+func (policyVersion) TableName() string { return "policy_version" }
+
+// PolicyRules returns every rule, as rows for the authorizer, and the version.
+func (s *Store) PolicyRules(ctx context.Context) ([][]string, int64, error) {
+	var rules []PolicyRule
+	var v policyVersion
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Take(&v).Error; err != nil {
+			return err
+		}
+		return tx.Order("ptype, v0, v1, v2, v3").Find(&rules).Error
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("read policy rules: %w", err)
+	}
+	rows := make([][]string, len(rules))
+	for i, r := range rules {
+		rows[i] = r.row()
+	}
+	return rows, v.Version, nil
+}
+
+// PolicyVersion returns the version of the rules, which changes with them.
+func (s *Store) PolicyVersion(ctx context.Context) (int64, error) {
+	var v policyVersion
+	if err := s.db.WithContext(ctx).Take(&v).Error; err != nil {
+		return 0, fmt.Errorf("read policy version: %w", err)
+	}
+	return v.Version, nil
+}
+
+// SeedPolicyRules stores the defaults if no rule is stored yet, and reports
+// whether it did. Concurrent callers seed once.
+func (s *Store) SeedPolicyRules(ctx context.Context, rows [][]string) (bool, error) {
+	seeded := false
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var v policyVersion
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&v).Error; err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&PolicyRule{}).Count(&n).Error; err != nil || n > 0 || v.Version > 0 {
+			return err
+		}
+		rules := make([]PolicyRule, len(rows))
+		for i, row := range rows {
+			rules[i] = ruleFrom(row)
+		}
+		if err := tx.Create(&rules).Error; err != nil {
+			return err
+		}
+		seeded = true
+		return tx.Model(&policyVersion{}).Where("id").Update("version", 1).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("seed policy rules: %w", err)
+	}
+	return seeded, nil
+}
+
+// AddPolicyRule stores a rule; it reports false if it was there already.
+func (s *Store) AddPolicyRule(ctx context.Context, row []string) (bool, error) {
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(ptr(ruleFrom(row)))
+	if res.Error != nil {
+		return false, fmt.Errorf("add policy rule: %w", res.Error)
+	}
+	return res.RowsAffected == 1, s.bumpPolicyVersion(ctx, res.RowsAffected)
+}
+
+// RemovePolicyRule deletes a rule; it reports false if there was none.
+func (s *Store) RemovePolicyRule(ctx context.Context, row []string) (bool, error) {
+	r := ruleFrom(row)
+	res := s.db.WithContext(ctx).Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ?", r.PType, r.V0, r.V1, r.V2, r.V3).Delete(&PolicyRule{})
+	if res.Error != nil {
+		return false, fmt.Errorf("remove policy rule: %w", res.Error)
+	}
+	return res.RowsAffected == 1, s.bumpPolicyVersion(ctx, res.RowsAffected)
+}
+
+func (s *Store) bumpPolicyVersion(ctx context.Context, changed int64) error {
+	if changed == 0 {
+		return nil
+	}
+	return s.db.WithContext(ctx).Model(&policyVersion{}).Where("id").Update("version", gorm.Expr("version + 1")).Error
+}
+
+func ptr[T any](v T) *T { return &v }
