@@ -22,7 +22,10 @@ mkdir -p "$DATA"
 
 TEMPORAL_VERSION=1.5.1
 TEMPORAL_SERVER_VERSION=1.29.1 # what CLI v1.5.1 embeds; `go install` builds print version 0.0.0-DEV
-DEV_DATABASE_URL="postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable" # dev-only credentials
+# Dev-only credentials: the owner runs migrations; the application's role owns
+# nothing, so it cannot alter tables or drop the audit trail's triggers.
+DEV_MIGRATE_URL="postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
+DEV_DATABASE_URL="postgres://tandem_app:tandem-app-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
 GOBIN_DIR="$(go env GOPATH)/bin"
 
@@ -55,10 +58,10 @@ superuser_psql() {
 
 ensure_postgres() {
   if [ -n "${DATABASE_URL:-}" ]; then
-    log "PostgreSQL: using DATABASE_URL as given"
+    log "PostgreSQL: using DATABASE_URL (and TANDEM_MIGRATE_DATABASE_URL) as given"
     return
   fi
-  export DATABASE_URL="$DEV_DATABASE_URL"
+  export DATABASE_URL="$DEV_DATABASE_URL" TANDEM_MIGRATE_DATABASE_URL="$DEV_MIGRATE_URL"
   if port_open 127.0.0.1 5432; then
     log "PostgreSQL: reusing the server on 127.0.0.1:5432"
   else
@@ -78,6 +81,8 @@ ensure_postgres() {
   superuser_psql <<'SQL'
 SELECT 'CREATE ROLE tandem LOGIN CREATEDB PASSWORD ''tandem-dev-only'''
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tandem')\gexec
+SELECT 'CREATE ROLE tandem_app LOGIN PASSWORD ''tandem-app-dev-only'''
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tandem_app')\gexec
 SELECT 'CREATE DATABASE tandem OWNER tandem'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'tandem')\gexec
 SQL

@@ -427,7 +427,7 @@ func TestHealthAndReadiness(t *testing.T) {
 // With Temporal unreachable, readiness fails and case operations answer 503
 // without leaking the transport error.
 func TestTemporalDownIs503(t *testing.T) {
-	st, _ := storetest.New(t)
+	st := storetest.New(t).Store
 	if err := st.EnsureTenant(context.Background(), tenantA, tenantA); err != nil {
 		t.Fatal(err)
 	}

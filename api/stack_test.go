@@ -107,7 +107,7 @@ const (
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	st, _ := storetest.New(t)
+	st := storetest.New(t).Store
 	ctx := context.Background()
 	for _, id := range []string{tenantA, tenantB} {
 		if err := st.EnsureTenant(ctx, id, id); err != nil {

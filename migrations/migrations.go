@@ -214,3 +214,35 @@ func apply(ctx context.Context, conn *sql.Conn, script, record string, args ...a
 	}
 	return tx.Commit()
 }
+
+var roleName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// GrantApp gives the application's database role what it needs and no more:
+// rows of every table, but only reading and appending on the audit tables,
+// and nothing on the migrations' own table. The role owns nothing, so it can
+// neither alter tables nor drop or disable the triggers that keep the audit
+// trail append-only. Run it after Up, as the owner.
+func GrantApp(ctx context.Context, db *sql.DB, role string) error {
+	if !roleName.MatchString(role) {
+		return fmt.Errorf("application role %q: want a plain lower-case name", role)
+	}
+	var exists bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
+		return fmt.Errorf("look up role %s: %w", role, err)
+	}
+	if !exists {
+		return fmt.Errorf("database role %q does not exist: create it (make run does) or set TANDEM_APP_DB_ROLE", role)
+	}
+	for _, stmt := range []string{
+		`GRANT USAGE ON SCHEMA public TO ` + role,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
+		`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ` + role,
+		`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints FROM ` + role,
+		`REVOKE ALL ON schema_migrations FROM ` + role,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("grant to %s: %w", role, err)
+		}
+	}
+	return nil
+}

@@ -10,8 +10,7 @@ import (
 
 // storetest.New has applied every migration; walk them all down and up again.
 func TestDownAndUpAgain(t *testing.T) {
-	st, _ := storetest.New(t)
-	db, err := st.DB().DB()
+	db, err := storetest.New(t).Owner(t).DB() // migrations are the owner's work
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"tandem/activities/store"
+	"tandem/activities/store/storetest"
 )
 
-func appendN(t *testing.T, st *store.Store, n int) {
+func appendN(t *testing.T, st *storetest.DB, n int) {
 	t.Helper()
 	for i := 1; i <= n; i++ {
 		_, err := st.AppendAudit(context.Background(), store.AuditEvent{
@@ -28,7 +29,7 @@ func appendN(t *testing.T, st *store.Store, n int) {
 	}
 }
 
-func verify(t *testing.T, st *store.Store) store.Verification {
+func verify(t *testing.T, st *storetest.DB) store.Verification {
 	t.Helper()
 	v, err := st.VerifyAudit(context.Background(), "acme", nil)
 	if err != nil {
@@ -64,14 +65,33 @@ func TestAuditAppendIsIdempotentAndChained(t *testing.T) {
 func TestAuditTableRefusesChanges(t *testing.T) {
 	st := newStore(t)
 	appendN(t, st, 2)
-	for _, stmt := range []string{
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	if _, err := st.CheckpointAudit(context.Background(), "acme", key); err != nil {
+		t.Fatal(err)
+	}
+	changes := []string{
 		"UPDATE audit_events SET actor_id = 'mallory' WHERE seq = 1",
 		"DELETE FROM audit_events WHERE seq = 2",
 		"TRUNCATE audit_events",
-	} {
-		err := st.DB().Exec(stmt).Error
+		"UPDATE audit_checkpoints SET seq = 1",
+	}
+	// The application's role may not even try, nor touch the trigger.
+	for _, stmt := range append(changes,
+		"DROP TRIGGER audit_events_no_update_delete ON audit_events",
+		"ALTER TABLE audit_events DISABLE TRIGGER USER",
+		"DROP TABLE audit_events",
+		"DELETE FROM schema_migrations",
+	) {
+		if err := st.DB().Exec(stmt).Error; err == nil {
+			t.Errorf("as the application: %s succeeded", stmt)
+		}
+	}
+	// The owner may, and the trigger still refuses.
+	owner := st.Owner(t)
+	for _, stmt := range changes {
+		err := owner.Exec(stmt).Error
 		if err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s: %v, want refused as append-only", stmt, err)
+			t.Errorf("as the owner: %s: %v, want refused as append-only", stmt, err)
 		}
 	}
 	if v := verify(t, st); !v.OK {
@@ -107,7 +127,7 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newStore(t)
 			appendN(t, st, 5)
-			db := st.DB()
+			db := st.Owner(t)
 			// The CHECK (seq > 0) constraint is in the way of a three-step swap; a tamperer drops it too.
 			stmts := append([]string{
 				"ALTER TABLE audit_events DISABLE TRIGGER USER",
@@ -127,7 +147,7 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 }
 
 func BenchmarkAuditAppend(b *testing.B) {
-	st, _ := storetestNew(b)
+	st := storetestNew(b)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -140,9 +160,9 @@ func BenchmarkAuditAppend(b *testing.B) {
 
 // rewrite changes entry `from` and re-hashes it and everything after it, and
 // the head, as a careful tamperer with database access would.
-func rewrite(t *testing.T, st *store.Store, from int64) {
+func rewrite(t *testing.T, st *storetest.DB, from int64) {
 	t.Helper()
-	db := st.DB()
+	db := st.Owner(t)
 	if err := db.Exec("ALTER TABLE audit_events DISABLE TRIGGER USER").Error; err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +236,7 @@ func TestSignedCheckpointsCatchRemovedTail(t *testing.T) {
 	if _, err := st.CheckpointAudit(ctx, "acme", key); err != nil {
 		t.Fatal(err)
 	}
-	db := st.DB()
+	db := st.Owner(t)
 	for _, s := range []string{
 		"ALTER TABLE audit_events DISABLE TRIGGER USER",
 		"DELETE FROM audit_events WHERE seq >= 3",
@@ -245,7 +265,7 @@ func BenchmarkVerifyAudit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	st, _ := storetestNew(b)
+	st := storetestNew(b)
 	ctx := context.Background()
 	prev := make([]byte, 32)
 	batch := make([]store.AuditEvent, 0, 3000) // 16 columns each: under the 65,535-parameter limit

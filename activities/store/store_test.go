@@ -12,18 +12,15 @@ import (
 
 const caseID = "5d0c3b9e-1111-4000-8000-000000000001"
 
-func newStore(t *testing.T) *store.Store {
-	st, _ := storetestNew(t)
-	return st
-}
+func newStore(t *testing.T) *storetest.DB { return storetestNew(t) }
 
 // storetestNew is a throwaway database with tenant acme.
-func storetestNew(t testing.TB) (*store.Store, string) {
-	st, dsn := storetest.New(t)
+func storetestNew(t testing.TB) *storetest.DB {
+	st := storetest.New(t)
 	if err := st.EnsureTenant(context.Background(), "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}
-	return st, dsn
+	return st
 }
 
 func snapshot(seq int64, status string) store.Case {
@@ -94,7 +91,7 @@ func TestListCasesRejectsForeignCursor(t *testing.T) {
 }
 
 func TestRotateMasterKey(t *testing.T) {
-	st, _ := storetestNew(t)
+	st := storetestNew(t)
 	ctx := context.Background()
 	c := snapshot(2, "ai_handling")
 	c.CustomerRef = "cust-rotate"

@@ -21,7 +21,9 @@ import (
 
 // config is every setting of the binary, read from the environment.
 type config struct {
-	DatabaseURL       string
+	DatabaseURL       string // the application's role: rows, no DDL
+	MigrateURL        string // the owner's role: migrations
+	AppDBRole         string // the role `migrate up` grants to; "": none
 	TemporalAddress   string
 	TemporalNamespace string
 	TaskQueue         string
@@ -105,12 +107,17 @@ func parseMasterKey(name, v string) (store.MasterKey, error) {
 	return store.MasterKey{ID: id, Key: raw}, nil
 }
 
-// defaultDatabaseURL matches what `make run` creates. Dev-only credentials.
-const defaultDatabaseURL = "postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
+// The roles `make run` creates. Dev-only credentials.
+const (
+	defaultDatabaseURL = "postgres://tandem_app:tandem-app-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
+	defaultMigrateURL  = "postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
+)
 
 func loadConfig() (config, error) {
 	cfg := config{
 		DatabaseURL:       env("DATABASE_URL", defaultDatabaseURL),
+		MigrateURL:        env("TANDEM_MIGRATE_DATABASE_URL", defaultMigrateURL),
+		AppDBRole:         envAllowEmpty("TANDEM_APP_DB_ROLE", "tandem_app"),
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:         env("TANDEM_TASK_QUEUE", workflows.DefaultTaskQueue),
@@ -197,8 +204,13 @@ func (c config) logAttrs() []any {
 	if u, err := url.Parse(c.DatabaseURL); err == nil {
 		dbURL = u.Redacted()
 	}
+	migrateURL := "(unparseable)"
+	if u, err := url.Parse(c.MigrateURL); err == nil {
+		migrateURL = u.Redacted()
+	}
 	return []any{
 		"DATABASE_URL", dbURL,
+		"TANDEM_MIGRATE_DATABASE_URL", migrateURL,
 		"TEMPORAL_ADDRESS", c.TemporalAddress,
 		"TEMPORAL_NAMESPACE", c.TemporalNamespace,
 		"TANDEM_TASK_QUEUE", c.TaskQueue,
@@ -273,6 +285,14 @@ func (c config) keySet(ctx context.Context) (*api.KeySet, error) {
 
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// envAllowEmpty is env, except that a variable set to "" means "".
+func envAllowEmpty(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
 		return v
 	}
 	return def

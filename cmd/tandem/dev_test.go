@@ -101,7 +101,8 @@ func openWithKey(addr, apiKey, key string) openResult {
 // acknowledged case, and retrying every request after the restart yields
 // exactly one case per Idempotency-Key.
 func TestKillAndRestartLosesNoCase(t *testing.T) {
-	st, dsn := storetest.New(t)
+	st := storetest.New(t)
+	dsn := st.AppURL
 	if err := st.EnsureTenant(context.Background(), demoTenant, "Demo"); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,8 @@ func TestKillAndRestartLosesNoCase(t *testing.T) {
 
 // SIGTERM drains the API and stops the worker; the process exits cleanly.
 func TestGracefulShutdown(t *testing.T) {
-	st, dsn := storetest.New(t)
+	st := storetest.New(t)
+	dsn := st.AppURL
 	if err := st.EnsureTenant(context.Background(), demoTenant, "Demo"); err != nil {
 		t.Fatal(err)
 	}

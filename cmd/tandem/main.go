@@ -314,7 +314,7 @@ func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer
 	if len(args) == 0 {
 		return errors.New("usage: tandem migrate up|down [N]|status")
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.Open(ctx, cfg.MigrateURL) // the owner's role
 	if err != nil {
 		return err
 	}
@@ -330,6 +330,12 @@ func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer
 			return err
 		}
 		fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
+		if cfg.AppDBRole != "" {
+			if err := migrations.GrantApp(ctx, db, cfg.AppDBRole); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "granted the application role %s its rights\n", cfg.AppDBRole)
+		}
 	case "down":
 		steps := 1
 		if len(args) > 1 {

@@ -1,5 +1,6 @@
 // Package storetest gives each test its own throwaway PostgreSQL database,
-// migrated from the same embedded SQL the binary uses.
+// migrated from the same embedded SQL the binary uses, and connected as the
+// application's role, as the binary is.
 package storetest
 
 import (
@@ -12,22 +13,22 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for the admin connection
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for the owner's connection
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"tandem/activities/store"
 	"tandem/migrations"
 )
 
-// DefaultURL is where `make test` puts PostgreSQL (dev-only credentials).
-const DefaultURL = "postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
-
-// URL is the server the tests use: DATABASE_URL, or DefaultURL.
-func URL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return DefaultURL
-}
+// Where `make test` puts PostgreSQL and its two roles (dev-only credentials):
+// the owner, who creates and migrates databases, and the application.
+const (
+	DefaultOwnerURL    = "postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
+	DefaultAppRole     = "tandem_app"
+	DefaultAppPassword = "tandem-app-dev-only"
+)
 
 // TestMasterKey is the master key of test databases. Test-only: it protects nothing.
 var TestMasterKey = store.MasterKey{ID: "test", Key: []byte("test-only-master-key-32-bytes!!!")}
@@ -41,21 +42,52 @@ func Keyring(t testing.TB) *store.Keyring {
 	return k
 }
 
+// DB is a test database: a Store connected as the application's role, and
+// the URLs of both roles.
+type DB struct {
+	*store.Store
+	AppURL, OwnerURL string
+}
+
+// Owner connects as the database's owner, who can do what the application
+// cannot (switch triggers off, say): for tests that play a tamperer.
+func (d *DB) Owner(t testing.TB) *gorm.DB {
+	t.Helper()
+	db, err := gorm.Open(postgres.Open(d.OwnerURL), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("connect as owner: %v", err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	return db
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
 // New creates an empty database named after a random suffix, applies every
-// migration, and drops it when the test ends. It fails the test (never skips)
-// when PostgreSQL cannot be reached: `make test` starts it.
-func New(t testing.TB) (*store.Store, string) {
+// migration and the application's grants as the owner, connects as the
+// application, and drops the database when the test ends. It fails the test
+// (never skips) when PostgreSQL cannot be reached: `make test` starts it.
+func New(t testing.TB) *DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	base, err := url.Parse(URL())
+	base, err := url.Parse(env("TANDEM_MIGRATE_DATABASE_URL", DefaultOwnerURL))
 	if err != nil {
-		t.Fatalf("parse DATABASE_URL: %v", err)
+		t.Fatalf("parse TANDEM_MIGRATE_DATABASE_URL: %v", err)
 	}
 	admin, err := sql.Open("pgx", base.String())
 	if err != nil {
-		t.Fatalf("open admin connection: %v", err)
+		t.Fatalf("open owner connection: %v", err)
 	}
 	defer admin.Close()
 	if err := admin.PingContext(ctx); err != nil {
@@ -70,16 +102,7 @@ func New(t testing.TB) (*store.Store, string) {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	dsn := *base
-	dsn.Path = "/" + name
-
-	s, err := store.Open(ctx, dsn.String())
-	if err != nil {
-		t.Fatalf("open test database: %v", err)
-	}
-	s.UseKeyring(Keyring(t))
 	t.Cleanup(func() {
-		s.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		admin, err := sql.Open("pgx", base.String())
@@ -93,12 +116,28 @@ func New(t testing.TB) (*store.Store, string) {
 		}
 	})
 
-	sqlDB, err := s.DB().DB()
+	owner := *base
+	owner.Path = "/" + name
+	ownerDB, err := sql.Open("pgx", owner.String())
 	if err != nil {
-		t.Fatalf("test database pool: %v", err)
+		t.Fatalf("open test database as owner: %v", err)
 	}
-	if _, err := migrations.Up(ctx, sqlDB); err != nil {
+	defer ownerDB.Close()
+	role := env("TANDEM_TEST_APP_ROLE", DefaultAppRole)
+	if _, err := migrations.Up(ctx, ownerDB); err != nil {
 		t.Fatalf("migrate test database: %v", err)
 	}
-	return s, dsn.String()
+	if err := migrations.GrantApp(ctx, ownerDB, role); err != nil {
+		t.Fatalf("grant to the application role: %v", err)
+	}
+
+	app := owner
+	app.User = url.UserPassword(role, env("TANDEM_TEST_APP_PASSWORD", DefaultAppPassword))
+	s, err := store.Open(ctx, app.String())
+	if err != nil {
+		t.Fatalf("open test database as %s: %v", role, err)
+	}
+	s.UseKeyring(Keyring(t))
+	t.Cleanup(func() { s.Close() })
+	return &DB{Store: s, AppURL: app.String(), OwnerURL: owner.String()}
 }
