@@ -101,25 +101,27 @@ var roles = []string{"service", "agent", "supervisor", "finance", "compliance", 
 
 // allowed lists, for each endpoint of the tests, the roles that may call it.
 var allowed = map[string][]string{
-	"open":        {"service"},
-	"list":        roles,
-	"read":        roles,
-	"message":     {"service"},
-	"close":       {"service", "agent", "supervisor"},
-	"trail":       {"compliance"},
-	"export":      {"compliance"},
-	"events":      {"compliance"},
-	"verify":      {"compliance", "admin"},
-	"erase":       {"admin"},
-	"list holds":  {"compliance", "admin"},
-	"place hold":  {"admin"},
-	"list keys":   {"admin"},
-	"create key":  {"admin"},
-	"revoke key":  {"admin"},
-	"unknown key": {"admin"},
-	"mfa":         {"agent", "supervisor", "finance", "compliance", "admin"},
-	"policies":    {"compliance", "admin"},
-	"add policy":  {"admin"},
+	"open":          {"service"},
+	"list":          roles,
+	"read":          roles,
+	"message":       {"service"},
+	"close":         {"service", "agent", "supervisor"},
+	"trail":         {"compliance"},
+	"export":        {"compliance"},
+	"events":        {"compliance"},
+	"verify":        {"compliance", "admin"},
+	"erase":         {"admin"},
+	"list holds":    {"compliance", "admin"},
+	"place hold":    {"admin"},
+	"list keys":     {"admin"},
+	"create key":    {"admin"},
+	"revoke key":    {"admin"},
+	"unknown key":   {"admin"},
+	"mfa":           {"agent", "supervisor", "finance", "compliance", "admin"},
+	"policies":      {"compliance", "admin"},
+	"retention":     {"compliance", "admin"},
+	"set retention": {"admin"},
+	"add policy":    {"admin"},
 }
 
 func may(role, endpoint string) bool {
@@ -141,7 +143,7 @@ func as(tenant, role string) string {
 
 // sensitive endpoints need a step-up token; the matrices call them with one,
 // so that what they test is the role's permission.
-var sensitive = map[string]bool{"add policy": true, "export": true, "erase": true, "place hold": true, "create key": true, "revoke key": true, "unknown key": true}
+var sensitive = map[string]bool{"set retention": true, "add policy": true, "export": true, "erase": true, "place hold": true, "create key": true, "revoke key": true, "unknown key": true}
 
 // asFor is as, stepped up for sensitive endpoints where the role can step up.
 func asFor(tenant, role, endpoint string) string {
@@ -181,7 +183,9 @@ func TestRoleMatrix(t *testing.T) {
 			"place hold": func(who string) response {
 				return s.do("POST", "/v1/legal-holds", who, api.PlaceHoldRequest{CaseID: c.ID, Reason: "test"})
 			},
-			"policies": func(who string) response { return s.do("GET", "/v1/admin/policies", who, nil) },
+			"retention":     func(who string) response { return s.do("GET", "/v1/admin/retention", who, nil) },
+			"set retention": func(who string) response { return s.do("PUT", "/v1/admin/retention", who, api.RetentionJSON{}) },
+			"policies":      func(who string) response { return s.do("GET", "/v1/admin/policies", who, nil) },
 			"add policy": func(who string) response {
 				return s.do("POST", "/v1/admin/policies", who, api.PolicyGrant{Role: "finance", Object: "case", Action: "close"})
 			},
@@ -192,7 +196,7 @@ func TestRoleMatrix(t *testing.T) {
 			"revoke key":  func(who string) response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
 			"unknown key": func(who string) response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
 		}
-		for _, name := range []string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "close", "list keys", "create key", "revoke key", "unknown key"} {
+		for _, name := range []string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key"} {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			switch {

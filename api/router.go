@@ -91,6 +91,8 @@ func New(cfg Config) http.Handler {
 	v1.GET("/legal-holds", s.allow("legal_hold", "read"), s.listHolds)
 	v1.POST("/legal-holds", s.allow("legal_hold", "manage"), s.requireStepUp, s.placeHold)
 	v1.DELETE("/legal-holds/:id", s.allow("legal_hold", "manage"), s.requireStepUp, s.releaseHold)
+	v1.GET("/admin/retention", s.allow("retention", "read"), s.getRetention)
+	v1.PUT("/admin/retention", s.allow("retention", "manage"), s.requireStepUp, s.setRetention)
 	v1.GET("/admin/policies", s.allow("policy", "read"), s.listPolicies)
 	v1.POST("/admin/policies", s.allow("policy", "manage"), s.requireStepUp, s.changePolicy(true))
 	v1.DELETE("/admin/policies", s.allow("policy", "manage"), s.requireStepUp, s.changePolicy(false))

@@ -132,6 +132,7 @@ type Case struct {
 	OpenedAt       time.Time
 	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
 	ClosedAt       *time.Time
+	PurgedAt       *time.Time // content removed at the end of the retention period
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in
@@ -269,7 +270,7 @@ func (s *Store) openCases(ctx context.Context, rows []Case) error {
 			if r.LegacySubject != nil {
 				r.Subject = *r.LegacySubject
 			}
-		case keys[*r.KeyID] == nil:
+		case keys[*r.KeyID] == nil || r.PurgedAt != nil:
 			r.CustomerErased = true
 		default:
 			ref, err := open(keys[*r.KeyID], r.CustomerRefCT, caseAAD(r.TenantID, r.ID, "customer_ref"))
@@ -311,7 +312,7 @@ func (s *Store) openMessages(ctx context.Context, tenantID string, msgs []Messag
 			if m.LegacyBody != nil {
 				m.Body = *m.LegacyBody
 			}
-		case keys[*m.KeyID] == nil:
+		case keys[*m.KeyID] == nil || m.BodyCT == nil: // shredded, or purged
 			m.Erased = true
 		default:
 			plain, err := open(keys[*m.KeyID], m.BodyCT, messageAAD(m.TenantID, m.CaseID, m.Seq))

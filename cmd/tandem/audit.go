@@ -114,3 +114,71 @@ func checkpointLoop(ctx context.Context, st *store.Store, key ed25519.PrivateKey
 		}
 	}
 }
+
+// runRetention purges the content of cases past their tenant's retention
+// period now: `tandem retention run`. The worker does the same every hour.
+func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "run" {
+		return errors.New("usage: tandem retention run")
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	results, err := purgeAll(ctx, st)
+	enc := json.NewEncoder(stdout)
+	for _, r := range results {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// purgeAll runs retention for every tenant that has a period, in batches.
+func purgeAll(ctx context.Context, st *store.Store) ([]store.PurgeResult, error) {
+	tenants, err := st.RetentionTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.PurgeResult
+	for _, t := range tenants {
+		total := store.PurgeResult{TenantID: t}
+		for {
+			r, err := st.PurgeExpired(ctx, t, time.Now(), 500)
+			if err != nil {
+				return append(out, total), err
+			}
+			total.Purged += r.Purged
+			total.Held = r.Held
+			if r.Purged == 0 {
+				break
+			}
+		}
+		out = append(out, total)
+	}
+	return out, nil
+}
+
+// retentionLoop purges expired content every hour until ctx ends.
+func retentionLoop(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		results, err := purgeAll(ctx, st)
+		if err != nil {
+			log.Warn("retention run", "err", err)
+		}
+		for _, r := range results {
+			if r.Purged > 0 || r.Held > 0 {
+				log.Info("retention run", "tenant", r.TenantID, "purged", r.Purged, "held", r.Held)
+			}
+		}
+	}
+}

@@ -52,6 +52,7 @@ commands:
   totp-code [-in 30s] URL
                         the code an authenticator app shows for an otpauth URL (development)
   codec-server          serve the Temporal Web UI's codec endpoint on TANDEM_CODEC_ADDR
+  retention run         purge the content of cases past their tenant's retention period now
   keys generate | rotate
                         make a master key; re-wrap every data key with the current one
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runAudit(ctx, cfg, args[1:], stdout)
 	case "keys":
 		return runKeys(ctx, cfg, args[1:], stdout)
+	case "retention":
+		return runRetention(ctx, cfg, args[1:], stdout)
 	case "codec-server":
 		return runCodecServer(ctx, cfg, log)
 	case "bench":
@@ -165,6 +168,9 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	// The worker side signs audit checkpoints, when it holds the key.
 	if w != nil && cfg.AuditSigningKey != nil {
 		loops.Go(func() { checkpointLoop(loopCtx, st, cfg.AuditSigningKey, cfg.AuditCheckpointGap, log) })
+	}
+	if w != nil {
+		loops.Go(func() { retentionLoop(loopCtx, st, time.Hour, log) })
 	}
 
 	var srv *http.Server
