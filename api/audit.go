@@ -138,6 +138,9 @@ func (s *Server) loadTrail(c *gin.Context, action string, details map[string]str
 	ctx := c.Request.Context()
 	tenant := principalOf(c).Tenant
 	row, msgs, err := s.store.GetCase(ctx, tenant, c.Param("id"))
+	if err == nil {
+		err = s.inScope(c, row)
+	}
 	if err != nil {
 		return CaseTrail{}, err
 	}

@@ -30,6 +30,7 @@ func TestCaseChangesReadsAndDenialsAreAudited(t *testing.T) {
 	s := newStack(t)
 	c := s.openCase(tenantA, sampleCase()).Case
 	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "more"})
+	s.assign(c.ID, "agent-1", "")
 	if r := s.do("GET", "/v1/cases/"+c.ID, tenantA+"/agent", nil); r.Status != http.StatusOK {
 		t.Fatalf("agent read: %d", r.Status)
 	}

@@ -229,3 +229,30 @@ func (s *Server) allow(obj, act string) gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// agentScope returns the scope of a caller who may only work their own and
+// their queues' cases, or nil for a caller who sees the whole tenant.
+func (s *Server) agentScope(c *gin.Context) (*store.AgentScope, error) {
+	p := principalOf(c)
+	if p.Kind != "user" || policies.CaseScope(p.Roles) == policies.ScopeTenant {
+		return nil, nil
+	}
+	queues, err := s.store.AgentQueues(c.Request.Context(), p.Tenant, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &store.AgentScope{AgentID: p.ID, Queues: queues}, nil
+}
+
+// inScope answers 404 for a case outside the caller's scope: to an agent,
+// another agent's case does not exist.
+func (s *Server) inScope(c *gin.Context, row store.Case) error {
+	scope, err := s.agentScope(c)
+	if err != nil {
+		return err
+	}
+	if scope != nil && !scope.Sees(row) {
+		return errCaseNotFound
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,7 @@ func TestRoleMatrix(t *testing.T) {
 	}
 	for _, role := range roles {
 		c := s.openCase(tenantA, sampleCase()).Case
+		s.assign(c.ID, role+"-1", "") // so that what is tested is the role, not the agent's scope
 		calls := map[string]func(who string) response{
 			"open": func(who string) response { return s.do("POST", "/v1/cases", who, sampleCase()) },
 			"list": func(who string) response { return s.do("GET", "/v1/cases", who, nil) },
@@ -287,3 +289,64 @@ func TestAPIKeyLifecycle(t *testing.T) {
 		t.Fatalf("nameless key: %d", r.Status)
 	}
 }
+
+// Object-level authorisation between agents of one tenant: an agent works the
+// cases assigned to them and those waiting in their queues; another agent's
+// case does not exist for them, on every endpoint that takes a case ID.
+func TestAnotherAgentsCase(t *testing.T) {
+	s := newStack(t)
+	mine := s.openCase(tenantA, sampleCase()).Case
+	theirs := s.openCase(tenantA, sampleCase()).Case
+	queued := s.openCase(tenantA, sampleCase()).Case
+	otherQueue := s.openCase(tenantA, sampleCase()).Case
+	unrouted := s.openCase(tenantA, sampleCase()).Case
+	s.assign(mine.ID, "agent-1", "billing")
+	s.assign(theirs.ID, "agent-2", "billing")
+	s.assign(queued.ID, "", "billing")
+	s.assign(otherQueue.ID, "", "fraud")
+	if err := s.store.DB().Exec("INSERT INTO agent_queues (tenant_id, agent_id, queue) VALUES (?, 'agent-1', 'billing')", tenantA).Error; err != nil {
+		t.Fatal(err)
+	}
+	agent := tenantA + "/agent"
+	for _, tc := range []struct {
+		c    api.CaseJSON
+		want int
+	}{
+		{mine, 200}, {queued, 200}, {theirs, 404}, {otherQueue, 404}, {unrouted, 404},
+	} {
+		for _, call := range []struct{ method, path string }{
+			{"GET", "/v1/cases/" + tc.c.ID},
+			{"POST", "/v1/cases/" + tc.c.ID + "/close"},
+		} {
+			r := s.do(call.method, call.path, agent, api.CloseCaseRequest{})
+			if r.Status != tc.want {
+				t.Errorf("agent-1 %s %s (assignee %v): %d %s, want %d", call.method, call.path, tc.c.ID, r.Status, r.Body, tc.want)
+			}
+		}
+	}
+	var list api.CaseList
+	s.do("GET", "/v1/cases", agent, nil).decode(t, &list)
+	var seen []string
+	for _, c := range list.Cases {
+		seen = append(seen, c.ID)
+	}
+	if len(seen) != 2 || !slices.Contains(seen, mine.ID) || !slices.Contains(seen, queued.ID) {
+		t.Fatalf("agent-1 lists %v, want only %s and %s", seen, mine.ID, queued.ID)
+	}
+	// A supervisor sees the tenant's cases.
+	var all api.CaseList
+	s.do("GET", "/v1/cases", tenantA+"/supervisor", nil).decode(t, &all)
+	if len(all.Cases) != 5 {
+		t.Fatalf("supervisor lists %d cases, want 5", len(all.Cases))
+	}
+	if r := s.do("GET", "/v1/cases/"+theirs.ID, tenantA+"/supervisor", nil); r.Status != http.StatusOK {
+		t.Fatalf("supervisor reading agent-2's case: %d", r.Status)
+	}
+	// agent-2's case is untouched by agent-1's attempts.
+	var got api.CaseWithMessages
+	s.do("GET", "/v1/cases/"+theirs.ID, tenantA, nil).decode(t, &got)
+	if got.Case.Status != "ai_handling" {
+		t.Fatalf("agent-2's case was changed: %s", got.Case.Status)
+	}
+}
+

@@ -332,6 +332,9 @@ func (s *Server) update(ctx context.Context, row store.Case, updateID, name stri
 
 func (s *Server) getCase(c *gin.Context) {
 	row, msgs, err := s.store.GetCase(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
+	if err == nil {
+		err = s.inScope(c, row)
+	}
 	if err != nil {
 		respondError(c, s.log, err)
 		return
@@ -367,6 +370,12 @@ func (s *Server) listCases(c *gin.Context) {
 		respondError(c, s.log, validationError(errs))
 		return
 	}
+	scope, err := s.agentScope(c)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	f.Agent = scope
 	rows, next, err := s.store.ListCases(c.Request.Context(), principalOf(c).Tenant, f)
 	if err != nil {
 		respondError(c, s.log, err)
@@ -379,9 +388,9 @@ func (s *Server) listCases(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// loadCase reads the case named in the path from the caller's tenant, writing
-// 404 when there is none: another tenant's case is indistinguishable from a
-// missing one.
+// loadCase reads the case named in the path from the caller's tenant and
+// scope, writing 404 when there is none: another tenant's case, or another
+// agent's, is indistinguishable from a missing one.
 func (s *Server) loadCase(c *gin.Context) (store.Case, bool) {
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
@@ -389,6 +398,9 @@ func (s *Server) loadCase(c *gin.Context) (store.Case, bool) {
 		return store.Case{}, false
 	}
 	row, _, err := s.store.GetCase(c.Request.Context(), principalOf(c).Tenant, id)
+	if err == nil {
+		err = s.inScope(c, row)
+	}
 	if err != nil {
 		respondError(c, s.log, err)
 		return store.Case{}, false

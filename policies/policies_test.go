@@ -104,3 +104,20 @@ func TestUnloadedAuthorizerFailsClosed(t *testing.T) {
 		t.Fatalf("unloaded authorizer: %v %v", ok, err)
 	}
 }
+
+func TestCaseScope(t *testing.T) {
+	for _, tc := range []struct {
+		roles []string
+		want  policies.Scope
+	}{
+		{[]string{"agent"}, policies.ScopeAssigned},
+		{[]string{"supervisor"}, policies.ScopeTenant},
+		{[]string{"agent", "supervisor"}, policies.ScopeTenant},
+		{[]string{"compliance"}, policies.ScopeTenant},
+		{[]string{"service"}, policies.ScopeTenant},
+	} {
+		if got := policies.CaseScope(tc.roles); got != tc.want {
+			t.Errorf("CaseScope(%v) = %v, want %v", tc.roles, got, tc.want)
+		}
+	}
+}

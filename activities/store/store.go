@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -133,6 +134,8 @@ type Case struct {
 	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
 	ClosedAt       *time.Time
 	PurgedAt       *time.Time // content removed at the end of the retention period
+	AssigneeID     *string    // the agent working the case
+	Queue          *string    // the queue the case waits in
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in
@@ -353,9 +356,36 @@ func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []M
 
 // ListFilter narrows and pages a case listing.
 type ListFilter struct {
-	Status string // empty: any
-	Limit  int    // rows per page, at least 1
-	Cursor string // from a previous page's NextCursor; empty: first page
+	Status string      // empty: any
+	Agent  *AgentScope // non-nil: only the cases this agent may see
+	Limit  int         // rows per page, at least 1
+	Cursor string      // from a previous page's NextCursor; empty: first page
+}
+
+// AgentScope is what an agent may see: cases assigned to them, and cases
+// waiting unassigned in their queues.
+type AgentScope struct {
+	AgentID string
+	Queues  []string
+}
+
+// Sees reports whether the case is in the scope.
+func (a AgentScope) Sees(c Case) bool {
+	if c.AssigneeID != nil {
+		return *c.AssigneeID == a.AgentID
+	}
+	return c.Queue != nil && slices.Contains(a.Queues, *c.Queue)
+}
+
+// AgentQueues returns the queues an agent works.
+func (s *Store) AgentQueues(ctx context.Context, tenantID, agentID string) ([]string, error) {
+	var queues []string
+	err := s.db.WithContext(ctx).Table("agent_queues").Where("tenant_id = ? AND agent_id = ?", tenantID, agentID).
+		Order("queue").Pluck("queue", &queues).Error
+	if err != nil {
+		return nil, fmt.Errorf("read agent queues: %w", err)
+	}
+	return queues, nil
 }
 
 // ListCases returns the tenant's cases, newest first, and the cursor of the
@@ -364,6 +394,9 @@ func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([
 	q := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID)
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
+	}
+	if f.Agent != nil {
+		q = q.Where("(assignee_id = ? OR (assignee_id IS NULL AND queue IN ?))", f.Agent.AgentID, append(f.Agent.Queues, ""))
 	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
