@@ -349,4 +349,3 @@ func TestAnotherAgentsCase(t *testing.T) {
 		t.Fatalf("agent-2's case was changed: %s", got.Case.Status)
 	}
 }
-
