@@ -13,12 +13,14 @@ import (
 	"tandem/policies"
 )
 
-// PolicyGrant is one grant a tenant's administrator manages: role may do
+// PolicyGrant is one rule a tenant's administrator manages: role may (effect
+// "allow", the default) or may not ("deny", which wins over any allow) do
 // action on object, in the administrator's own tenant.
 type PolicyGrant struct {
 	Role   string `json:"role"`
 	Object string `json:"object"`
 	Action string `json:"action"`
+	Effect string `json:"effect,omitempty"`
 }
 
 // PolicyRuleJSON is a stored rule as the API lists it.
@@ -28,6 +30,7 @@ type PolicyRuleJSON struct {
 	Tenant string `json:"tenant,omitempty"` // "*": every tenant
 	Object string `json:"object,omitempty"`
 	Action string `json:"action,omitempty"`
+	Effect string `json:"effect,omitempty"`
 	Parent string `json:"parent,omitempty"`
 }
 
@@ -48,7 +51,7 @@ func (s *Server) listPolicies(c *gin.Context) {
 		case r[0] == "g":
 			out = append(out, PolicyRuleJSON{Type: "inherit", Role: r[1], Parent: r[2]})
 		case r[2] == "*" || r[2] == tenant:
-			out = append(out, PolicyRuleJSON{Type: "grant", Role: r[1], Tenant: r[2], Object: r[3], Action: r[4]})
+			out = append(out, PolicyRuleJSON{Type: "grant", Role: r[1], Tenant: r[2], Object: r[3], Action: r[4], Effect: r[5]})
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"rules": out})
@@ -71,6 +74,16 @@ func (s *Server) changePolicy(add bool) gin.HandlerFunc {
 		if !policyWord.MatchString(g.Action) {
 			errs = append(errs, FieldError{"action", "must be lower-case letters and _"})
 		}
+		if g.Effect == "" {
+			g.Effect = "allow"
+		}
+		if g.Effect != "allow" && g.Effect != "deny" {
+			errs = append(errs, FieldError{"effect", "must be allow or deny"})
+		}
+		if g.Effect == "deny" && g.Object == "policy" {
+			// Denying policy management could lock every administrator out for good.
+			errs = append(errs, FieldError{"object", "policy management cannot be denied"})
+		}
 		if len(errs) > 0 {
 			respondError(c, s.log, validationError(errs))
 			return
@@ -78,7 +91,7 @@ func (s *Server) changePolicy(add bool) gin.HandlerFunc {
 		// The tenant is the administrator's own: grants for every tenant, and
 		// other tenants' grants, are not theirs to change.
 		tenant := principalOf(c).Tenant
-		row := []string{"p", g.Role, tenant, g.Object, g.Action}
+		row := []string{"p", g.Role, tenant, g.Object, g.Action, g.Effect}
 		action := "policy.remove"
 		if add {
 			action = "policy.add"
@@ -94,8 +107,8 @@ func (s *Server) changePolicy(add bool) gin.HandlerFunc {
 			if err != nil || !changed {
 				return err
 			}
-			return s.auditTx(c, tx, action, "policy", g.Role+":"+g.Object+":"+g.Action,
-				map[string]string{"role": g.Role, "object": g.Object, "action": g.Action})
+			return s.auditTx(c, tx, action, "policy", g.Role+":"+g.Object+":"+g.Action+":"+g.Effect,
+				map[string]string{"role": g.Role, "object": g.Object, "action": g.Action, "effect": g.Effect})
 		})
 		if err == nil && changed {
 			_, err = SyncPolicies(c.Request.Context(), s.store, s.authz, -1)
@@ -112,7 +125,7 @@ func (s *Server) changePolicy(add bool) gin.HandlerFunc {
 		if add && changed {
 			status = http.StatusCreated
 		}
-		c.JSON(status, gin.H{"rule": PolicyRuleJSON{Type: "grant", Role: g.Role, Tenant: tenant, Object: g.Object, Action: g.Action}})
+		c.JSON(status, gin.H{"rule": PolicyRuleJSON{Type: "grant", Role: g.Role, Tenant: tenant, Object: g.Object, Action: g.Action, Effect: g.Effect}})
 	}
 }
 

@@ -85,3 +85,32 @@ func TestTenantAdminManagesGrants(t *testing.T) {
 		t.Fatalf("policy changes audited: %s", got)
 	}
 }
+
+func TestTenantAdminDeniesADefault(t *testing.T) {
+	s := newStack(t)
+	c := s.openCase(tenantA, sampleCase()).Case
+	cB := s.openCase(tenantB, sampleCase()).Case
+	admin := tenantA + "/admin+totp"
+	deny := api.PolicyGrant{Role: "compliance", Object: "case", Action: "trail", Effect: "deny"}
+	if r := s.do("POST", "/v1/admin/policies", admin, deny); r.Status != http.StatusCreated {
+		t.Fatalf("add deny: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/cases/"+c.ID+"/trail", tenantA+"/compliance", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("denied trail: %d", r.Status)
+	}
+	if r := s.do("GET", "/v1/cases/"+cB.ID+"/trail", tenantB+"/compliance", nil); r.Status != http.StatusOK {
+		t.Fatalf("another tenant's compliance: %d", r.Status)
+	}
+	if r := s.do("POST", "/v1/admin/policies", admin, api.PolicyGrant{Role: "admin", Object: "policy", Action: "manage", Effect: "deny"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("denying policy management: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/admin/policies", admin, api.PolicyGrant{Role: "agent", Object: "case", Action: "read", Effect: "maybe"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("unknown effect: %d", r.Status)
+	}
+	if r := s.do("DELETE", "/v1/admin/policies", admin, deny); r.Status != http.StatusOK {
+		t.Fatalf("remove deny: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/cases/"+c.ID+"/trail", tenantA+"/compliance", nil); r.Status != http.StatusOK {
+		t.Fatalf("trail after the deny is gone: %d", r.Status)
+	}
+}

@@ -102,6 +102,7 @@ func New(cfg Config) http.Handler {
 	v1.POST("/auth/totp/enrol", s.allow("self", "mfa"), s.enrolTOTP)
 	v1.POST("/auth/totp/confirm", s.allow("self", "mfa"), s.confirmTOTP)
 	v1.POST("/auth/step-up", s.allow("self", "mfa"), s.stepUp)
+	v1.DELETE("/admin/totp/:subject", s.allow("mfa", "reset"), s.requireStepUp, s.resetTOTP)
 	return r
 }
 

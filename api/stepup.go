@@ -127,3 +127,30 @@ func (s *Server) stepUp(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, StepUpToken{Token: tok, ExpiresAt: exp.UTC()})
 }
+
+// resetTOTP removes another person's lost second factor. Never one's own:
+// a second factor that its holder alone can replace protects nothing.
+func (s *Server) resetTOTP(c *gin.Context) {
+	p := principalOf(c)
+	subject := c.Param("subject")
+	if subject == p.ID {
+		respondError(c, s.log, errorf(http.StatusForbidden, "self_reset", "another administrator must reset your second factor"))
+		return
+	}
+	var found bool
+	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		var err error
+		if found, err = tx.ResetTOTP(c.Request.Context(), p.Tenant, subject); err != nil || !found {
+			return err
+		}
+		return s.auditTx(c, tx, "auth.totp.reset", "user", subject, nil)
+	})
+	if err == nil && !found {
+		err = errorf(http.StatusNotFound, "totp_not_found", "this person has no second factor")
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -90,3 +90,31 @@ func TestStepUp(t *testing.T) {
 		t.Fatalf("audited second-factor events:\n got  %s\n want %s", got, want)
 	}
 }
+
+func TestResetLostSecondFactor(t *testing.T) {
+	s := newStack(t)
+	s.steppedUp(tenantA + "/agent") // agent-1 enrols
+	admin := tenantA + "/admin+totp"
+	if r := s.do("DELETE", "/v1/admin/totp/agent-1", tenantA+"/supervisor+totp", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("a supervisor resetting: %d", r.Status)
+	}
+	if r := s.do("DELETE", "/v1/admin/totp/admin-1", admin, nil); r.Status != http.StatusForbidden || r.errorCode(t) != "self_reset" {
+		t.Fatalf("resetting one's own factor: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("DELETE", "/v1/admin/totp/agent-1", tenantB+"/admin+totp", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("another tenant's admin: %d", r.Status)
+	}
+	if r := s.do("DELETE", "/v1/admin/totp/agent-1", admin, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("DELETE", "/v1/admin/totp/agent-1", admin, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("reset again: %d", r.Status)
+	}
+	// The agent can enrol anew.
+	if r := s.do("POST", "/v1/auth/totp/enrol", tenantA+"/agent", nil); r.Status != http.StatusCreated {
+		t.Fatalf("enrol after reset: %d %s", r.Status, r.Body)
+	}
+	if got := auditActions(t, s, storeFilter("auth.totp.reset")); len(got) != 1 {
+		t.Fatalf("resets audited: %v", got)
+	}
+}

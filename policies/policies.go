@@ -56,8 +56,8 @@ func DefaultRules() ([][]string, error) {
 		for _, f := range strings.Split(line, ",") {
 			rule = append(rule, strings.TrimSpace(f))
 		}
-		if (rule[0] != "p" || len(rule) != 5) && (rule[0] != "g" || len(rule) != 3) {
-			return nil, fmt.Errorf("policy.csv line %d: want p, role, tenant, object, action or g, role, parent role", i+1)
+		if (rule[0] != "p" || len(rule) != 6) && (rule[0] != "g" || len(rule) != 3) {
+			return nil, fmt.Errorf("policy.csv line %d: want p, role, tenant, object, action, effect or g, role, parent role", i+1)
 		}
 		rules = append(rules, rule)
 	}

@@ -121,3 +121,26 @@ func TestCaseScope(t *testing.T) {
 		}
 	}
 }
+
+func TestDenyWinsInItsTenantOnly(t *testing.T) {
+	rules, err := policies.DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &policies.Authorizer{}
+	if err := a.Load(append(rules, []string{"p", "compliance", "acme", "case", "trail", "deny"})); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tenant string
+		want   bool
+	}{{"acme", false}, {"globex", true}} {
+		if got, err := a.Allowed([]string{"compliance"}, tc.tenant, "case", "trail"); err != nil || got != tc.want {
+			t.Errorf("compliance trail in %s: %v %v, want %v", tc.tenant, got, err, tc.want)
+		}
+	}
+	// A deny on one role does not touch a caller's other roles... unless it names them.
+	if got, _ := a.Allowed([]string{"compliance", "admin"}, "acme", "audit", "verify"); !got {
+		t.Error("deny of trail leaked into audit verify")
+	}
+}

@@ -8,25 +8,27 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// PolicyRule is one casbin line: p, role, tenant, object, action, or g, role, parent.
+// PolicyRule is one casbin line: p, role, tenant, object, action, effect, or
+// g, role, parent.
 type PolicyRule struct {
 	PType string `gorm:"column:ptype;primaryKey"`
 	V0    string `gorm:"primaryKey"`
 	V1    string `gorm:"primaryKey"`
 	V2    string `gorm:"primaryKey"`
 	V3    string `gorm:"primaryKey"`
+	V4    string `gorm:"primaryKey"`
 }
 
 func (r PolicyRule) row() []string {
 	if r.PType == "g" {
 		return []string{r.PType, r.V0, r.V1}
 	}
-	return []string{r.PType, r.V0, r.V1, r.V2, r.V3}
+	return []string{r.PType, r.V0, r.V1, r.V2, r.V3, r.V4}
 }
 
 func ruleFrom(row []string) PolicyRule {
 	r := PolicyRule{PType: row[0]}
-	for i, dst := range []*string{&r.V0, &r.V1, &r.V2, &r.V3} {
+	for i, dst := range []*string{&r.V0, &r.V1, &r.V2, &r.V3, &r.V4} {
 		if i+1 < len(row) {
 			*dst = row[i+1]
 		}
@@ -49,7 +51,7 @@ func (s *Store) PolicyRules(ctx context.Context) ([][]string, int64, error) {
 		if err := tx.Take(&v).Error; err != nil {
 			return err
 		}
-		return tx.Order("ptype, v0, v1, v2, v3").Find(&rules).Error
+		return tx.Order("ptype, v0, v1, v2, v3, v4").Find(&rules).Error
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("read policy rules: %w", err)
@@ -80,7 +82,7 @@ func (s *Store) SeedPolicyRules(ctx context.Context, rows [][]string) (bool, err
 			return err
 		}
 		var n int64
-		if err := tx.Model(&PolicyRule{}).Count(&n).Error; err != nil || n > 0 || v.Version > 0 {
+		if err := tx.Model(&PolicyRule{}).Count(&n).Error; err != nil || n > 0 {
 			return err
 		}
 		rules := make([]PolicyRule, len(rows))
@@ -91,7 +93,7 @@ func (s *Store) SeedPolicyRules(ctx context.Context, rows [][]string) (bool, err
 			return err
 		}
 		seeded = true
-		return tx.Model(&policyVersion{}).Where("id").Update("version", 1).Error
+		return tx.Model(&policyVersion{}).Where("id").Update("version", gorm.Expr("version + 1")).Error
 	})
 	if err != nil {
 		return false, fmt.Errorf("seed policy rules: %w", err)
@@ -111,7 +113,7 @@ func (s *Store) AddPolicyRule(ctx context.Context, row []string) (bool, error) {
 // RemovePolicyRule deletes a rule; it reports false if there was none.
 func (s *Store) RemovePolicyRule(ctx context.Context, row []string) (bool, error) {
 	r := ruleFrom(row)
-	res := s.db.WithContext(ctx).Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ?", r.PType, r.V0, r.V1, r.V2, r.V3).Delete(&PolicyRule{})
+	res := s.db.WithContext(ctx).Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ?", r.PType, r.V0, r.V1, r.V2, r.V3, r.V4).Delete(&PolicyRule{})
 	if res.Error != nil {
 		return false, fmt.Errorf("remove policy rule: %w", res.Error)
 	}

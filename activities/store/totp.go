@@ -123,3 +123,13 @@ func (s *Store) useTOTP(ctx context.Context, tenantID, subject, code string, now
 	}
 	return nil
 }
+
+// ResetTOTP removes a person's factor, so they can enrol a new one; it
+// reports false if they had none.
+func (s *Store) ResetTOTP(ctx context.Context, tenantID, subject string) (bool, error) {
+	res := s.db.WithContext(ctx).Where("tenant_id = ? AND subject = ?", tenantID, subject).Delete(&totpFactor{})
+	if res.Error != nil {
+		return false, fmt.Errorf("reset TOTP factor: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}

@@ -111,6 +111,16 @@ func New(t testing.TB) *DB {
 			return
 		}
 		defer admin.Close()
+		// The application's connections are closed, but their server processes
+		// end a moment later, and the owner may not terminate them: wait.
+		for {
+			var n int
+			err := admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename <> current_user`, name).Scan(&n)
+			if err != nil || n == 0 || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
