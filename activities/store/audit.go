@@ -285,6 +285,16 @@ func (v Verification) broken(at int64, problem string) Verification {
 	return v
 }
 
+// CountAudit counts a case's entries among the first upTo of the tenant's chain.
+func (s *Store) CountAudit(ctx context.Context, tenantID, caseID string, upTo int64) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&AuditEvent{}).Where("tenant_id = ? AND case_id = ? AND seq <= ?", tenantID, caseID, upTo).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count audit events: %w", err)
+	}
+	return n, nil
+}
+
 // AuditTenants lists the tenants that have an audit chain.
 func (s *Store) AuditTenants(ctx context.Context) ([]string, error) {
 	var ids []string

@@ -16,7 +16,7 @@ import (
 	"tandem/activities/store"
 )
 
-const auditUsage = "usage: tandem audit verify [-tenant T] | checkpoint | keygen"
+const auditUsage = "usage: tandem audit verify [-tenant T [-case ID]] | checkpoint [-tenant T] | keygen"
 
 // runAudit runs `tandem audit verify|checkpoint|keygen`.
 func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
@@ -41,8 +41,12 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	}
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "only this tenant's chain (default: every chain)")
+	caseID := fs.String("case", "", "with -tenant: also count the case's entries the check covered")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *caseID != "" && *tenant == "" {
+		return errors.New("audit verify: -case needs -tenant")
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -73,6 +77,8 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	enc := json.NewEncoder(stdout)
 	broken := 0
 	for _, t := range tenants {
+		// A case's entries are links of its tenant's chain: checking them is
+		// checking the chain, which also shows what was removed between them.
 		v, err := st.VerifyAudit(ctx, t, cfg.AuditVerifyKey)
 		if err != nil {
 			return err
@@ -80,7 +86,19 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		if !v.OK {
 			broken++
 		}
-		if err := enc.Encode(v); err != nil {
+		out := any(v)
+		if *caseID != "" {
+			n, err := st.CountAudit(ctx, t, *caseID, v.Checked)
+			if err != nil {
+				return err
+			}
+			out = struct {
+				store.Verification
+				CaseID      string `json:"case_id"`
+				CaseEntries int64  `json:"case_entries"`
+			}{v, *caseID, n}
+		}
+		if err := enc.Encode(out); err != nil {
 			return err
 		}
 	}
