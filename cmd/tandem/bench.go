@@ -85,6 +85,9 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	fmt.Fprintf(stdout, "%-28s %8s %10s %9s %9s %7s\n", "scenario", "n", "per_sec", "p50_ms", "p99_ms", "errors")
 	caseRes := measure(ctx, *n, *conc, openCase)
 	caseRes.print(stdout, "open case (HTTP)")
+	if caseRes.errors > 0 {
+		return fmt.Errorf("bench: %d of %d case openings failed; no figures to compare", caseRes.errors, *n)
+	}
 
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
