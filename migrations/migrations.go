@@ -85,15 +85,7 @@ func All() ([]Migration, error) {
 // transaction, and returns the versions it applied.
 func Up(ctx context.Context, db *sql.DB) ([]int, error) {
 	var applied []int
-	err := withLock(ctx, db, func(conn *sql.Conn) error {
-		all, err := All()
-		if err != nil {
-			return err
-		}
-		have, err := appliedVersions(ctx, conn)
-		if err != nil {
-			return err
-		}
+	err := withLock(ctx, db, func(conn *sql.Conn, all []Migration, have map[int]time.Time) error {
 		for _, m := range all {
 			if _, ok := have[m.Version]; ok {
 				continue
@@ -114,15 +106,7 @@ func Down(ctx context.Context, db *sql.DB, steps int) ([]int, error) {
 		return nil, fmt.Errorf("steps must be at least 1, got %d", steps)
 	}
 	var reverted []int
-	err := withLock(ctx, db, func(conn *sql.Conn) error {
-		all, err := All()
-		if err != nil {
-			return err
-		}
-		have, err := appliedVersions(ctx, conn)
-		if err != nil {
-			return err
-		}
+	err := withLock(ctx, db, func(conn *sql.Conn, all []Migration, have map[int]time.Time) error {
 		for i := len(all) - 1; i >= 0 && len(reverted) < steps; i-- {
 			m := all[i]
 			if _, ok := have[m.Version]; !ok {
@@ -141,15 +125,7 @@ func Down(ctx context.Context, db *sql.DB, steps int) ([]int, error) {
 // Status lists every embedded migration and when it was applied, if it was.
 func Status(ctx context.Context, db *sql.DB) ([]State, error) {
 	var out []State
-	err := withLock(ctx, db, func(conn *sql.Conn) error {
-		all, err := All()
-		if err != nil {
-			return err
-		}
-		have, err := appliedVersions(ctx, conn)
-		if err != nil {
-			return err
-		}
+	err := withLock(ctx, db, func(conn *sql.Conn, all []Migration, have map[int]time.Time) error {
 		for _, m := range all {
 			s := State{Migration: m}
 			if at, ok := have[m.Version]; ok {
@@ -162,7 +138,9 @@ func Status(ctx context.Context, db *sql.DB) ([]State, error) {
 	return out, err
 }
 
-func withLock(ctx context.Context, db *sql.DB, fn func(*sql.Conn) error) error {
+// withLock runs fn on one connection holding the migration lock, with the
+// embedded migrations and those the database has.
+func withLock(ctx context.Context, db *sql.DB, fn func(conn *sql.Conn, all []Migration, have map[int]time.Time) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -179,7 +157,15 @@ func withLock(ctx context.Context, db *sql.DB, fn func(*sql.Conn) error) error {
 		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	return fn(conn)
+	all, err := All()
+	if err != nil {
+		return err
+	}
+	have, err := appliedVersions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	return fn(conn, all, have)
 }
 
 func appliedVersions(ctx context.Context, conn *sql.Conn) (map[int]time.Time, error) {

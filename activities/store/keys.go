@@ -108,6 +108,15 @@ func (k *Keyring) unwrap(masterID string, wrapped []byte, aad string) ([]byte, e
 	return dek, nil
 }
 
+// rewrap opens a key wrapped by any master key and wraps it with the current one.
+func (k *Keyring) rewrap(masterID string, wrapped []byte, aad string) ([]byte, string, error) {
+	raw, err := k.unwrap(masterID, wrapped, aad)
+	if err != nil {
+		return nil, "", err
+	}
+	return k.wrap(raw, aad)
+}
+
 type tenantKey struct {
 	TenantID    string `gorm:"primaryKey"`
 	WrappedKey  []byte
@@ -226,11 +235,7 @@ func (s *Store) RotateMasterKey(ctx context.Context) (int, error) {
 		return n, err
 	}
 	for _, tk := range tks {
-		raw, err := s.keys.unwrap(tk.MasterKeyID, tk.WrappedKey, "tenant-index:"+tk.TenantID)
-		if err != nil {
-			return n, err
-		}
-		wrapped, mid, err := s.keys.wrap(raw, "tenant-index:"+tk.TenantID)
+		wrapped, mid, err := s.keys.rewrap(tk.MasterKeyID, tk.WrappedKey, "tenant-index:"+tk.TenantID)
 		if err != nil {
 			return n, err
 		}
@@ -250,11 +255,7 @@ func (s *Store) RotateMasterKey(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		for _, dk := range dks {
-			raw, err := s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
-			if err != nil {
-				return n, err
-			}
-			wrapped, mid, err := s.keys.wrap(raw, "data-key:"+dk.ID)
+			wrapped, mid, err := s.keys.rewrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
 			if err != nil {
 				return n, err
 			}

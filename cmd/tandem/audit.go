@@ -108,20 +108,13 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	return nil
 }
 
-// checkpointLoop signs every chain's head every gap until ctx ends.
-func checkpointLoop(ctx context.Context, st *store.Store, key ed25519.PrivateKey, gap time.Duration, log *slog.Logger) {
-	t := time.NewTicker(gap)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// checkpointer signs every chain's head that moved since its last checkpoint.
+func checkpointer(st *store.Store, key ed25519.PrivateKey, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
 		tenants, err := st.AuditTenants(ctx)
 		if err != nil {
 			log.Warn("audit checkpoint", "err", err)
-			continue
+			return
 		}
 		for _, tenant := range tenants {
 			if cp, err := st.CheckpointAudit(ctx, tenant, key); err != nil {
@@ -179,16 +172,9 @@ func purgeAll(ctx context.Context, st *store.Store) ([]store.PurgeResult, error)
 	return out, nil
 }
 
-// retentionLoop purges expired content every hour until ctx ends.
-func retentionLoop(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// retention purges expired content in every tenant that has a period.
+func retention(st *store.Store, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
 		results, err := purgeAll(ctx, st)
 		if err != nil {
 			log.Warn("retention run", "err", err)

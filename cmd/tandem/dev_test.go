@@ -28,6 +28,34 @@ type devProcess struct {
 	log  *bytes.Buffer
 }
 
+// fixture is what a test of the real binary needs: its own database with the
+// demo tenant and a service key, the binary, and an environment with a task
+// queue of its own.
+type fixture struct {
+	db     *storetest.DB
+	apiKey string
+	bin    string
+	env    []string
+	id     string // random, for names that must not clash across runs
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	db := storetest.New(t)
+	if err := db.EnsureTenant(context.Background(), demoTenant, "Demo"); err != nil {
+		t.Fatal(err)
+	}
+	apiKey, _, err := db.CreateAPIKey(context.Background(), demoTenant, "test", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := make([]byte, 6)
+	_, _ = rand.Read(id)
+	f := fixture{db: db, apiKey: apiKey, bin: buildBinary(t), id: hex.EncodeToString(id)}
+	f.env = []string{"DATABASE_URL=" + db.AppURL, "TANDEM_TASK_QUEUE=test-" + f.id}
+	return f
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tandem")
@@ -101,26 +129,16 @@ func openWithKey(addr, apiKey, key string) openResult {
 // acknowledged case, and retrying every request after the restart yields
 // exactly one case per Idempotency-Key.
 func TestKillAndRestartLosesNoCase(t *testing.T) {
-	st := storetest.New(t)
-	dsn := st.AppURL
-	if err := st.EnsureTenant(context.Background(), demoTenant, "Demo"); err != nil {
-		t.Fatal(err)
-	}
-	apiKey, _, err := st.CreateAPIKey(context.Background(), demoTenant, "test", "service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildBinary(t)
-	suffix := make([]byte, 6)
-	_, _ = rand.Read(suffix)
-	env := []string{"DATABASE_URL=" + dsn, "TANDEM_TASK_QUEUE=crash-" + hex.EncodeToString(suffix), "TANDEM_LOG_LEVEL=warn"}
+	f := newFixture(t)
+	st, apiKey, bin := f.db, f.apiKey, f.bin
+	env := append(f.env, "TANDEM_LOG_LEVEL=warn")
 	addr := freeAddr(t)
 
 	p := startDev(t, bin, env, addr)
 	const n = 40
 	keys := make([]string, n)
 	for i := range keys {
-		keys[i] = fmt.Sprintf("crash-%x-%d", suffix, i)
+		keys[i] = fmt.Sprintf("crash-%s-%d", f.id, i)
 	}
 	before := make([]openResult, n)
 	acks := make(chan struct{}, n)
@@ -189,20 +207,9 @@ func TestKillAndRestartLosesNoCase(t *testing.T) {
 
 // SIGTERM drains the API and stops the worker; the process exits cleanly.
 func TestGracefulShutdown(t *testing.T) {
-	st := storetest.New(t)
-	dsn := st.AppURL
-	if err := st.EnsureTenant(context.Background(), demoTenant, "Demo"); err != nil {
-		t.Fatal(err)
-	}
-	apiKey, _, err := st.CreateAPIKey(context.Background(), demoTenant, "test", "service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildBinary(t)
-	suffix := make([]byte, 6)
-	_, _ = rand.Read(suffix)
-	p := startDev(t, bin, []string{"DATABASE_URL=" + dsn, "TANDEM_TASK_QUEUE=term-" + hex.EncodeToString(suffix)}, freeAddr(t))
-	if r := openWithKey(p.addr, apiKey, "term-"+hex.EncodeToString(suffix)); r.status != http.StatusCreated {
+	f := newFixture(t)
+	p := startDev(t, f.bin, f.env, freeAddr(t))
+	if r := openWithKey(p.addr, f.apiKey, "term-"+f.id); r.status != http.StatusCreated {
 		t.Fatalf("open: %d", r.status)
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {

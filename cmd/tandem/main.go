@@ -167,10 +167,10 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	defer func() { stopLoop(); loops.Wait() }()
 	// The worker side signs audit checkpoints, when it holds the key.
 	if w != nil && cfg.AuditSigningKey != nil {
-		loops.Go(func() { checkpointLoop(loopCtx, st, cfg.AuditSigningKey, cfg.AuditCheckpointGap, log) })
+		loops.Go(func() { every(loopCtx, cfg.AuditCheckpointGap, checkpointer(st, cfg.AuditSigningKey, log)) })
 	}
 	if w != nil {
-		loops.Go(func() { retentionLoop(loopCtx, st, time.Hour, log) })
+		loops.Go(func() { every(loopCtx, time.Hour, retention(st, log)) })
 	}
 
 	var srv *http.Server
@@ -184,9 +184,9 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			return err
 		}
 		if cfg.JWKSURL != "" {
-			loops.Go(func() { refreshJWKS(loopCtx, cfg, tokens.Keys, log) })
+			loops.Go(func() { every(loopCtx, cfg.JWKSRefresh, jwksRefresher(cfg, tokens.Keys, log)) })
 		}
-		loops.Go(func() { syncPoliciesLoop(loopCtx, st, authz, policyVersion, log) })
+		loops.Go(func() { every(loopCtx, 5*time.Second, policySyncer(st, authz, policyVersion, log)) })
 		gin.SetMode(gin.ReleaseMode)
 		srv = &http.Server{
 			Addr: cfg.HTTPAddr,
@@ -239,20 +239,28 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	return runErr
 }
 
-// syncPoliciesLoop picks up policy changes other instances made.
-func syncPoliciesLoop(ctx context.Context, st *store.Store, authz *policies.Authorizer, have int64, log *slog.Logger) {
-	t := time.NewTicker(5 * time.Second)
+// every runs fn every d until ctx ends. Background work of the worker and
+// the API uses it; runServices waits for each before it returns.
+func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fn(ctx)
 		}
+	}
+}
+
+// policySyncer picks up policy changes other instances made.
+func policySyncer(st *store.Store, authz *policies.Authorizer, have int64, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
 		v, err := api.SyncPolicies(ctx, st, authz, have)
 		if err != nil {
 			log.Warn("policy reload failed; keeping the rules we have", "err", err)
-			continue
+			return
 		}
 		if v != have {
 			log.Info("policy reloaded", "version", v)
@@ -261,22 +269,14 @@ func syncPoliciesLoop(ctx context.Context, st *store.Store, authz *policies.Auth
 	}
 }
 
-// refreshJWKS fetches the identity provider's keys again every
-// TANDEM_JWKS_REFRESH, so rotated signing keys are picked up; a failed fetch
-// keeps the keys it has.
-func refreshJWKS(ctx context.Context, cfg config, ks *api.KeySet, log *slog.Logger) {
-	t := time.NewTicker(cfg.JWKSRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// jwksRefresher fetches the identity provider's keys again, so rotated
+// signing keys are picked up; a failed fetch keeps the keys it has.
+func jwksRefresher(cfg config, ks *api.KeySet, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
 		fresh, err := api.FetchJWKS(ctx, cfg.JWKSURL)
 		if err != nil {
 			log.Warn("JWKS refresh failed; keeping the keys we have", "err", err)
-			continue
+			return
 		}
 		ks.Replace(fresh)
 	}
