@@ -61,11 +61,7 @@ func (s *Store) UseKeyring(k *Keyring) { s.keys = k }
 // seal encrypts with AES-256-GCM; aad binds the ciphertext to where it is
 // stored, so it cannot be moved to another row. Output: nonce || ciphertext.
 func seal(key, plaintext, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
@@ -77,11 +73,7 @@ func seal(key, plaintext, aad []byte) ([]byte, error) {
 }
 
 func open(key, sealed, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +81,14 @@ func open(key, sealed, aad []byte) ([]byte, error) {
 		return nil, errors.New("ciphertext too short")
 	}
 	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], aad)
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 func (k *Keyring) wrap(dek []byte, aad string) ([]byte, string, error) {
