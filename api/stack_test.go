@@ -149,7 +149,7 @@ func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SeedPolicyRules(context.Background(), defaults); err != nil {
+	if _, err := st.SyncDefaultPolicyRules(context.Background(), defaults); err != nil {
 		t.Fatal(err)
 	}
 	authz := &policies.Authorizer{}

@@ -72,33 +72,51 @@ func (s *Store) PolicyVersion(ctx context.Context) (int64, error) {
 	return v.Version, nil
 }
 
-// SeedPolicyRules stores the defaults if no rule is stored yet, and reports
-// whether it did. Concurrent callers seed once.
-func (s *Store) SeedPolicyRules(ctx context.Context, rows [][]string) (bool, error) {
-	seeded := false
+// SyncDefaultPolicyRules makes the stored defaults — role inheritance and
+// grants for every tenant ("*") — equal to rows, the ones the code embeds:
+// new defaults are added and dropped ones removed, while tenants' own rules
+// stay. It reports whether anything changed. Concurrent callers are serialised.
+func (s *Store) SyncDefaultPolicyRules(ctx context.Context, rows [][]string) (bool, error) {
+	changed := false
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var v policyVersion
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&v).Error; err != nil {
 			return err
 		}
-		var n int64
-		if err := tx.Model(&PolicyRule{}).Count(&n).Error; err != nil || n > 0 {
+		want := map[PolicyRule]bool{}
+		for _, row := range rows {
+			want[ruleFrom(row)] = true
+		}
+		var stored []PolicyRule
+		if err := tx.Where("ptype = 'g' OR v1 = '*'").Find(&stored).Error; err != nil {
 			return err
 		}
-		rules := make([]PolicyRule, len(rows))
-		for i, row := range rows {
-			rules[i] = ruleFrom(row)
+		for _, r := range stored {
+			if want[r] {
+				delete(want, r)
+				continue
+			}
+			if err := tx.Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ?",
+				r.PType, r.V0, r.V1, r.V2, r.V3, r.V4).Delete(&PolicyRule{}).Error; err != nil {
+				return err
+			}
+			changed = true
 		}
-		if err := tx.Create(&rules).Error; err != nil {
-			return err
+		for r := range want {
+			if err := tx.Create(ptr(r)).Error; err != nil {
+				return err
+			}
+			changed = true
 		}
-		seeded = true
+		if !changed {
+			return nil
+		}
 		return tx.Model(&policyVersion{}).Where("id").Update("version", gorm.Expr("version + 1")).Error
 	})
 	if err != nil {
-		return false, fmt.Errorf("seed policy rules: %w", err)
+		return false, fmt.Errorf("sync default policy rules: %w", err)
 	}
-	return seeded, nil
+	return changed, nil
 }
 
 // AddPolicyRule stores a rule; it reports false if it was there already.

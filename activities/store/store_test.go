@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +120,37 @@ func TestRotateMasterKey(t *testing.T) {
 	st.UseKeyring(onlyOld)
 	if _, _, err := st.GetCase(ctx, "acme", caseID); err == nil {
 		t.Fatal("the retired master key still opens rotated keys")
+	}
+}
+
+func TestSyncDefaultPolicyRules(t *testing.T) {
+	st := storetestNew(t)
+	ctx := context.Background()
+	v1 := [][]string{{"p", "agent", "*", "case", "read", "allow"}, {"p", "agent", "*", "case", "close", "allow"}, {"g", "supervisor", "agent"}}
+	if changed, err := st.SyncDefaultPolicyRules(ctx, v1); err != nil || !changed {
+		t.Fatalf("first sync: %v %v", changed, err)
+	}
+	if _, err := st.AddPolicyRule(ctx, []string{"p", "finance", "acme", "case", "close", "allow"}); err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := st.SyncDefaultPolicyRules(ctx, v1); changed {
+		t.Fatal("syncing the same defaults changed something")
+	}
+	v2 := [][]string{{"p", "agent", "*", "case", "read", "allow"}, {"p", "agent", "*", "agent", "read", "allow"}, {"g", "supervisor", "agent"}}
+	if changed, err := st.SyncDefaultPolicyRules(ctx, v2); err != nil || !changed {
+		t.Fatalf("new defaults: %v %v", changed, err)
+	}
+	rows, _, err := st.PolicyRules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(rows)
+	for _, want := range []string{"[p agent * case read allow]", "[p agent * agent read allow]", "[g supervisor agent]", "[p finance acme case close allow]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rules lack %s: %s", want, got)
+		}
+	}
+	if strings.Contains(got, "[p agent * case close allow]") {
+		t.Errorf("a dropped default survived: %s", got)
 	}
 }

@@ -136,12 +136,13 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	defer tc.Close()
 
-	// Policies live in PostgreSQL, seeded from policies/ on first start.
+	// Policies live in PostgreSQL: the defaults as policies/ has them now,
+	// and each tenant's own rules.
 	defaults, err := policies.DefaultRules()
 	if err != nil {
 		return err
 	}
-	if _, err := st.SeedPolicyRules(ctx, defaults); err != nil {
+	if _, err := st.SyncDefaultPolicyRules(ctx, defaults); err != nil {
 		return err
 	}
 	authz := &policies.Authorizer{}

@@ -1,0 +1,170 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/gin-gonic/gin"
+
+	"tandem/activities/store"
+	"tandem/policies"
+)
+
+// AvailabilityRequest is the body of PUT /v1/agents/{id}/availability.
+type AvailabilityRequest struct {
+	Status   string `json:"status"`   // available, away, offline
+	Capacity *int   `json:"capacity"` // cases held at once, 0–50
+}
+
+// QueuesRequest is the body of PUT /v1/agents/{id}/queues.
+type QueuesRequest struct {
+	Queues []string `json:"queues"`
+}
+
+var (
+	agentStatuses = []string{"available", "away", "offline"}
+	queueName     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+)
+
+const (
+	maxCapacity    = 50
+	maxAgentQueues = 20
+)
+
+// agentParam reads the agent ID from the path: a subject of a person's token.
+func agentParam(c *gin.Context) (string, error) {
+	id := c.Param("id")
+	if id == "" || len(id) > 128 || strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return "", errorf(http.StatusNotFound, "agent_not_found", "no such agent")
+	}
+	return id, nil
+}
+
+// setAvailability lets an agent set their own availability, and supervisors
+// and admins anyone's in their tenant.
+func (s *Server) setAvailability(c *gin.Context) {
+	p := principalOf(c)
+	id, err := agentParam(c)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if id != p.ID && policies.CaseScope(p.Roles) == policies.ScopeAssigned {
+		respondError(c, s.log, errorf(http.StatusForbidden, "forbidden", "agents set only their own availability"))
+		return
+	}
+	var req AvailabilityRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var errs []FieldError
+	if !slices.Contains(agentStatuses, req.Status) {
+		errs = append(errs, FieldError{"status", "must be one of " + strings.Join(agentStatuses, ", ")})
+	}
+	if req.Capacity == nil || *req.Capacity < 0 || *req.Capacity > maxCapacity {
+		errs = append(errs, FieldError{"capacity", "is required, from 0 to 50"})
+	}
+	if len(errs) > 0 {
+		respondError(c, s.log, validationError(errs))
+		return
+	}
+	var agent store.Agent
+	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		var err error
+		agent, err = tx.SetAvailability(c.Request.Context(), store.Agent{
+			TenantID: p.Tenant, AgentID: id, Status: req.Status, Capacity: *req.Capacity, UpdatedBy: p.ID})
+		if err != nil {
+			return err
+		}
+		return s.auditTx(c, tx, "agent.availability", "agent", id,
+			map[string]string{"status": req.Status, "capacity": strconv.Itoa(*req.Capacity)})
+	})
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"agent": agent})
+}
+
+// setQueues replaces the queues an agent works (supervisors and admins).
+func (s *Server) setQueues(c *gin.Context) {
+	p := principalOf(c)
+	id, err := agentParam(c)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var req QueuesRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	slices.Sort(req.Queues)
+	req.Queues = slices.Compact(req.Queues)
+	if len(req.Queues) > maxAgentQueues {
+		respondError(c, s.log, validationError([]FieldError{{"queues", "at most 20 queues"}}))
+		return
+	}
+	for _, q := range req.Queues {
+		if !queueName.MatchString(q) {
+			respondError(c, s.log, validationError([]FieldError{{"queues", "queue names are lower-case letters, digits, - and _, at most 40"}}))
+			return
+		}
+	}
+	var agent store.Agent
+	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		if err := tx.SetAgentQueues(c.Request.Context(), p.Tenant, id, req.Queues); err != nil {
+			return err
+		}
+		var err error
+		if agent, err = tx.GetAgent(c.Request.Context(), p.Tenant, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		agent.AgentID, agent.TenantID = id, p.Tenant
+		return s.auditTx(c, tx, "agent.queues", "agent", id, map[string]string{"queues": strings.Join(req.Queues, ",")})
+	})
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if agent.Queues == nil {
+		agent.Queues = []string{}
+	}
+	c.JSON(http.StatusOK, gin.H{"agent": agent})
+}
+
+func (s *Server) getAgent(c *gin.Context) {
+	p := principalOf(c)
+	id, err := agentParam(c)
+	if err == nil && id != p.ID && policies.CaseScope(p.Roles) == policies.ScopeAssigned {
+		err = errorf(http.StatusForbidden, "forbidden", "agents see only their own availability")
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	agent, err := s.store.GetAgent(c.Request.Context(), p.Tenant, id)
+	if errors.Is(err, store.ErrNotFound) {
+		err = errorf(http.StatusNotFound, "agent_not_found", "no such agent")
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"agent": agent})
+}
+
+func (s *Server) listAgents(c *gin.Context) {
+	agents, err := s.store.ListAgents(c.Request.Context(), principalOf(c).Tenant)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"agents": agents})
+}
