@@ -48,22 +48,31 @@ func (s *Store) PurgeExpired(ctx context.Context, tenantID string, now time.Time
 		return res, err
 	}
 	cutoff := now.Add(-time.Duration(*days) * 24 * time.Hour)
+	expired := s.db.WithContext(ctx).Model(&Case{}).Where("tenant_id = ? AND closed_at < ? AND purged_at IS NULL", tenantID, cutoff)
+	// Held cases are counted, not selected: a batch full of them must not
+	// hide the expired cases behind it.
+	const held = `EXISTS (SELECT 1 FROM legal_holds h WHERE h.tenant_id = cases.tenant_id AND h.released_at IS NULL
+		AND (h.case_id = cases.id OR h.customer_hash = cases.customer_hash))`
+	var heldCount int64
+	if err := expired.Session(&gorm.Session{}).Where(held).Count(&heldCount).Error; err != nil {
+		return res, fmt.Errorf("count held cases: %w", err)
+	}
+	res.Held = int(heldCount)
 	var due []Case
-	err = s.db.WithContext(ctx).Select("tenant_id, id, customer_hash").
-		Where("tenant_id = ? AND closed_at < ? AND purged_at IS NULL", tenantID, cutoff).
+	err = expired.Session(&gorm.Session{}).Select("tenant_id, id, customer_hash").Where("NOT " + held).
 		Order("closed_at").Limit(limit).Find(&due).Error
 	if err != nil {
 		return res, fmt.Errorf("find expired cases: %w", err)
 	}
 	for _, c := range due {
-		purged, err := s.purgeCase(ctx, c, *days, now)
+		purged, err := s.purgeCase(ctx, c, *days, now) // re-checks holds under the tenant's lock
 		if err != nil {
 			return res, err
 		}
 		if purged {
 			res.Purged++
 		} else {
-			res.Held++
+			res.Held++ // a hold placed since the selection
 		}
 	}
 	return res, nil

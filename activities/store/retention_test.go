@@ -28,10 +28,10 @@ func TestRetentionPurgesExpiredContentExceptUnderHold(t *testing.T) {
 		heldCase   = "11111111-0000-4000-8000-000000000003"
 		heldPerson = "11111111-0000-4000-8000-000000000004"
 	)
+	closedCase(heldCase, "c3", 42)
+	closedCase(heldPerson, "c4", 41)
 	closedCase(expired, "c1", 40)
 	closedCase(recent, "c2", 10)
-	closedCase(heldCase, "c3", 40)
-	closedCase(heldPerson, "c4", 40)
 	if _, err := st.PlaceHold(ctx, "acme", heldCase, "", "litigation", "admin-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +46,13 @@ func TestRetentionPurgesExpiredContentExceptUnderHold(t *testing.T) {
 	if err := st.SetRetention(ctx, "acme", &days); err != nil {
 		t.Fatal(err)
 	}
-	r, err := st.PurgeExpired(ctx, "acme", now, 100)
+	// With a batch of one, the held cases (closed first) must not hide the expired one.
+	r, err := st.PurgeExpired(ctx, "acme", now, 1)
 	if err != nil || r.Purged != 1 || r.Held != 2 {
 		t.Fatalf("retention run: %+v %v; want 1 purged, 2 held", r, err)
 	}
-	if again, _ := st.PurgeExpired(ctx, "acme", now, 100); again.Purged != 0 {
-		t.Fatalf("second run purged %d", again.Purged)
+	if again, _ := st.PurgeExpired(ctx, "acme", now, 100); again.Purged != 0 || again.Held != 2 {
+		t.Fatalf("second run: %+v", again)
 	}
 
 	c, msgs, err := st.GetCase(ctx, "acme", expired)

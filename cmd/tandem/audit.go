@@ -163,7 +163,7 @@ func purgeAll(ctx context.Context, st *store.Store) ([]store.PurgeResult, error)
 			}
 			total.Purged += r.Purged
 			total.Held = r.Held
-			if r.Purged == 0 {
+			if r.Purged < 500 {
 				break
 			}
 		}
