@@ -30,18 +30,20 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInput) error {
 	c := in.Case
 	row := store.Case{
-		TenantID:    c.TenantID,
-		ID:          c.CaseID,
-		WorkflowID:  workflows.CaseWorkflowID(c.TenantID, c.CaseID),
-		CustomerRef: c.CustomerRef,
-		Channel:     c.Channel,
-		Subject:     c.Subject,
-		Priority:    c.Priority,
-		Status:      c.Status,
-		LastSeq:     c.Seq,
-		OpenedAt:    c.OpenedAt,
-		UpdatedAt:   c.UpdatedAt,
-		ClosedAt:    c.ClosedAt,
+		TenantID:      c.TenantID,
+		ID:            c.CaseID,
+		WorkflowID:    workflows.CaseWorkflowID(c.TenantID, c.CaseID),
+		CustomerRef:   c.CustomerRef,
+		Channel:       c.Channel,
+		Subject:       c.Subject,
+		Priority:      c.Priority,
+		Status:        c.Status,
+		LastSeq:       c.Seq,
+		OpenedAt:      c.OpenedAt,
+		UpdatedAt:     c.UpdatedAt,
+		ClosedAt:      c.ClosedAt,
+		PolicyProfile: &c.Policy.Profile,
+		PolicyVersion: &c.Policy.Version,
 	}
 	msgs := make([]store.Message, 0, len(in.Messages))
 	for _, m := range in.Messages {

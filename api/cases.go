@@ -50,9 +50,16 @@ type CaseJSON struct {
 	Subject     string     `json:"subject"`
 	Priority    string     `json:"priority"`
 	Status      string     `json:"status"`
+	Policy      *PolicyRef `json:"policy,omitempty"` // the service policy pinned at open
 	OpenedAt    time.Time  `json:"opened_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	ClosedAt    *time.Time `json:"closed_at"`
+}
+
+// PolicyRef names the service policy a case pinned when it opened.
+type PolicyRef struct {
+	Profile string `json:"profile"`
+	Version int64  `json:"version"`
 }
 
 // MessageJSON is a conversation turn as the API returns it.
@@ -183,6 +190,12 @@ func (s *Server) openCase(c *gin.Context) {
 		}
 	}
 
+	// The tenant's service policy now is the case's for its whole life.
+	policy, err := s.store.ServicePolicy(ctx, tenant)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
 	in := workflows.CaseInput{
 		TenantID:    tenant,
 		CaseID:      caseID,
@@ -190,6 +203,7 @@ func (s *Server) openCase(c *gin.Context) {
 		Channel:     req.Channel,
 		Subject:     req.Subject,
 		Priority:    req.Priority,
+		Policy:      policy,
 	}
 	startOp := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.CaseWorkflowID(tenant, caseID),
@@ -444,7 +458,11 @@ func validationError(fields []FieldError) *Error {
 }
 
 func caseFromRow(r store.Case) CaseJSON {
-	return CaseJSON{
+	var policy *PolicyRef
+	if r.PolicyProfile != nil && r.PolicyVersion != nil {
+		policy = &PolicyRef{Profile: *r.PolicyProfile, Version: *r.PolicyVersion}
+	}
+	return CaseJSON{Policy: policy,
 		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef, Erased: r.CustomerErased,
 		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
 		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
@@ -452,7 +470,11 @@ func caseFromRow(r store.Case) CaseJSON {
 }
 
 func caseFromState(st workflows.CaseState) CaseJSON {
-	return CaseJSON{
+	var policy *PolicyRef
+	if st.Policy.Profile != "" {
+		policy = &PolicyRef{Profile: st.Policy.Profile, Version: st.Policy.Version}
+	}
+	return CaseJSON{Policy: policy,
 		ID: st.CaseID, TenantID: st.TenantID, WorkflowID: workflows.CaseWorkflowID(st.TenantID, st.CaseID),
 		CustomerRef: st.CustomerRef, Channel: st.Channel, Subject: st.Subject, Priority: st.Priority,
 		Status: st.Status, OpenedAt: pgTime(st.OpenedAt), UpdatedAt: pgTime(st.UpdatedAt), ClosedAt: utcPtr(st.ClosedAt),

@@ -95,6 +95,8 @@ func New(cfg Config) http.Handler {
 	v1.GET("/agents/:id", s.allow("agent", "read"), s.getAgent)
 	v1.PUT("/agents/:id/availability", s.allow("agent", "set_availability"), s.setAvailability)
 	v1.PUT("/agents/:id/queues", s.allow("agent", "set_queues"), s.setQueues)
+	v1.GET("/admin/service-policy", s.allow("service_policy", "read"), s.getServicePolicy)
+	v1.PUT("/admin/service-policy", s.allow("service_policy", "manage"), s.requireStepUp, s.setServicePolicy)
 	v1.GET("/admin/retention", s.allow("retention", "read"), s.getRetention)
 	v1.PUT("/admin/retention", s.allow("retention", "manage"), s.requireStepUp, s.setRetention)
 	v1.GET("/admin/policies", s.allow("policy", "read"), s.listPolicies)

@@ -37,6 +37,7 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		Subject:     in.Subject,
 		Priority:    in.Priority,
 		Status:      StatusAIHandling,
+		Policy:      PolicyRef{Profile: in.Policy.Profile, Version: in.Policy.Version},
 		OpenedAt:    now,
 		UpdatedAt:   now,
 	}

@@ -7,6 +7,8 @@ package workflows
 import (
 	"strings"
 	"time"
+
+	"tandem/policies/service"
 )
 
 // DefaultTaskQueue is the task queue the worker polls unless configured otherwise.
@@ -82,14 +84,16 @@ const (
 	ErrTypeInvalidMessage = "InvalidMessage"
 )
 
-// CaseInput starts a case workflow. The caller has validated it.
+// CaseInput starts a case workflow. The caller has validated it. Policy is
+// the tenant's service policy when the case opened, pinned for its life.
 type CaseInput struct {
-	TenantID    string `json:"tenant_id"`
-	CaseID      string `json:"case_id"`
-	CustomerRef string `json:"customer_ref"`
-	Channel     string `json:"channel"`
-	Subject     string `json:"subject"`
-	Priority    string `json:"priority"`
+	TenantID    string         `json:"tenant_id"`
+	CaseID      string         `json:"case_id"`
+	CustomerRef string         `json:"customer_ref"`
+	Channel     string         `json:"channel"`
+	Subject     string         `json:"subject"`
+	Priority    string         `json:"priority"`
+	Policy      service.Policy `json:"policy"`
 }
 
 // CaseResult is what a finished case workflow returns.
@@ -106,12 +110,19 @@ type CaseState struct {
 	Subject     string     `json:"subject"`
 	Priority    string     `json:"priority"`
 	Status      string     `json:"status"`
+	Policy      PolicyRef  `json:"policy"`
 	Seq         int64      `json:"seq"`
 	Messages    int        `json:"messages"`
 	OpenedAt    time.Time  `json:"opened_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	ClosedAt    *time.Time `json:"closed_at,omitempty"`
 	CloseReason string     `json:"close_reason,omitempty"`
+}
+
+// PolicyRef names the service policy a case pinned.
+type PolicyRef struct {
+	Profile string `json:"profile"`
+	Version int64  `json:"version"`
 }
 
 // Message is one turn of the conversation.

@@ -136,6 +136,8 @@ type Case struct {
 	PurgedAt       *time.Time // content removed at the end of the retention period
 	AssigneeID     *string    // the agent working the case
 	Queue          *string    // the queue the case waits in
+	PolicyProfile  *string    // the service policy pinned at open
+	PolicyVersion  *int64
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // service policies name time zones; the binary must not depend on the host's
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"

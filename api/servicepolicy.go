@@ -1,0 +1,63 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"tandem/activities/store"
+	"tandem/policies/service"
+)
+
+func (s *Server) getServicePolicy(c *gin.Context) {
+	p, err := s.store.ServicePolicy(c.Request.Context(), principalOf(c).Tenant)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"policy": p})
+}
+
+// setServicePolicy takes {"profile": "<name>"} to switch to an embedded
+// profile, or a whole policy document. New cases pin the new version; open
+// cases keep theirs.
+func (s *Server) setServicePolicy(c *gin.Context) {
+	var raw json.RawMessage
+	if err := decodeJSON(c, &raw); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		respondError(c, s.log, errorf(http.StatusBadRequest, "malformed_json", "the body must be a JSON object"))
+		return
+	}
+	var policy service.Policy
+	var err error
+	var name string
+	if _, ok := fields["profile"]; ok && len(fields) == 1 && json.Unmarshal(fields["profile"], &name) == nil {
+		policy, err = service.Profile(name)
+	} else {
+		policy, err = service.Parse(raw)
+	}
+	if err != nil {
+		respondError(c, s.log, validationError([]FieldError{{"policy", err.Error()}}))
+		return
+	}
+	p := principalOf(c)
+	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		var err error
+		if policy, err = tx.SetServicePolicy(c.Request.Context(), p.Tenant, policy, p.ID); err != nil {
+			return err
+		}
+		return s.auditTx(c, tx, "service_policy.set", "service_policy", strconv.FormatInt(policy.Version, 10),
+			map[string]string{"profile": policy.Profile, "version": strconv.FormatInt(policy.Version, 10)})
+	})
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"policy": policy})
+}

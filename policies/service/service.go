@@ -1,0 +1,199 @@
+// Package service holds tenants' service policies: SLA targets, business
+// hours, escalation thresholds and refund limits. Three profiles are embedded;
+// a tenant picks one or overrides it, and each case pins the policy it opened
+// with (invariant 6), so the workflow imports this package: it is data only.
+package service
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+//go:embed profiles/*.json
+var profiles embed.FS
+
+// Profiles names the embedded profiles.
+var Profiles = []string{"efficiency-first", "experience-first", "risk-sensitive"}
+
+// DefaultProfile is a tenant's policy until an administrator picks another.
+const DefaultProfile = "efficiency-first"
+
+// Policy is a tenant's service policy. Version is the tenant's policy version
+// (0 for an untouched default), pinned with the policy into each case.
+type Policy struct {
+	Profile       string        `json:"profile"`
+	Version       int64         `json:"version"`
+	SLA           SLA           `json:"sla"`
+	BusinessHours BusinessHours `json:"business_hours"`
+	Escalation    Escalation    `json:"escalation"`
+	Refunds       Refunds       `json:"refunds"`
+	ReopenWindow  Duration      `json:"reopen_window"`
+}
+
+// SLA holds targets per priority (low, normal, high, urgent).
+type SLA struct {
+	FirstResponse map[string]Duration `json:"first_response"`
+	NextResponse  map[string]Duration `json:"next_response"`
+	Resolution    map[string]Duration `json:"resolution"`
+	WarnAt        []float64           `json:"warn_at"`   // fractions of a target, ascending
+	OnBreach      string              `json:"on_breach"` // escalate, raise_priority, notify_supervisor
+}
+
+// BusinessHours is when SLA clocks run.
+type BusinessHours struct {
+	TimeZone string   `json:"time_zone"`
+	Weekdays []string `json:"weekdays"` // mon … sun
+	Open     string   `json:"open"`     // HH:MM
+	Close    string   `json:"close"`    // HH:MM, after Open
+	Holidays []string `json:"holidays"` // YYYY-MM-DD in TimeZone
+}
+
+// Escalation holds the thresholds that hand a case to people.
+type Escalation struct {
+	NegativeSentiment      float64 `json:"negative_sentiment"` // 0–1
+	MinConfidence          float64 `json:"min_confidence"`     // 0–1
+	UnhelpfulAnswers       int     `json:"unhelpful_answers"`
+	SensitiveTopicsToHuman bool    `json:"sensitive_topics_to_human"`
+	HumanShare             float64 `json:"human_share"` // 0–1: share of cases a person touches
+}
+
+// Refunds holds refund limits; amounts are decimal strings, never floats.
+type Refunds struct {
+	AutoApproveLimit  string `json:"auto_approve_limit"`
+	Currency          string `json:"currency"`
+	AlwaysHuman       bool   `json:"always_human"`
+	StepUpForApproval bool   `json:"step_up_for_approval"`
+}
+
+// Duration is a time.Duration written as "8h", "30m" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as Go writes it.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration such as "8h" or "1h30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"8h\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Profile returns an embedded profile.
+func Profile(name string) (Policy, error) {
+	if !slices.Contains(Profiles, name) {
+		return Policy{}, fmt.Errorf("unknown profile %q (profiles: %s)", name, strings.Join(Profiles, ", "))
+	}
+	raw, err := profiles.ReadFile("profiles/" + name + ".json")
+	if err != nil {
+		return Policy{}, err
+	}
+	return Parse(raw)
+}
+
+// Parse reads a policy document, refusing unknown fields, and validates it.
+func Parse(raw []byte) (Policy, error) {
+	var p Policy
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Policy{}, fmt.Errorf("service policy: %w", err)
+	}
+	if errs := p.Validate(); len(errs) > 0 {
+		return Policy{}, fmt.Errorf("service policy: %s", strings.Join(errs, "; "))
+	}
+	return p, nil
+}
+
+var (
+	hhmm      = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	weekdays  = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+	priority  = []string{"low", "normal", "high", "urgent"}
+	onBreach  = []string{"escalate", "raise_priority", "notify_supervisor"}
+	currency  = regexp.MustCompile(`^[A-Z]{3}$`)
+	decimalRe = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
+)
+
+// Validate lists what is wrong with the policy, as "field: problem".
+func (p Policy) Validate() []string {
+	var errs []string
+	bad := func(field, problem string) { errs = append(errs, field+": "+problem) }
+	for name, targets := range map[string]map[string]Duration{
+		"sla.first_response": p.SLA.FirstResponse, "sla.next_response": p.SLA.NextResponse, "sla.resolution": p.SLA.Resolution,
+	} {
+		for _, pr := range priority {
+			if d, ok := targets[pr]; !ok || d <= 0 {
+				bad(name+"."+pr, "a positive duration is required")
+			}
+		}
+		if len(targets) != len(priority) {
+			bad(name, "only low, normal, high and urgent")
+		}
+	}
+	for i, f := range p.SLA.WarnAt {
+		if f <= 0 || f >= 1 || (i > 0 && f <= p.SLA.WarnAt[i-1]) {
+			bad("sla.warn_at", "ascending fractions between 0 and 1")
+			break
+		}
+	}
+	if !slices.Contains(onBreach, p.SLA.OnBreach) {
+		bad("sla.on_breach", "one of "+strings.Join(onBreach, ", "))
+	}
+	bh := p.BusinessHours
+	if _, err := time.LoadLocation(bh.TimeZone); err != nil || bh.TimeZone == "" {
+		bad("business_hours.time_zone", "an IANA time zone such as Europe/Berlin")
+	}
+	if len(bh.Weekdays) == 0 {
+		bad("business_hours.weekdays", "at least one day")
+	}
+	for _, d := range bh.Weekdays {
+		if !slices.Contains(weekdays, d) {
+			bad("business_hours.weekdays", "days are mon … sun")
+			break
+		}
+	}
+	if !hhmm.MatchString(bh.Open) || !hhmm.MatchString(bh.Close) || bh.Open >= bh.Close {
+		bad("business_hours", "open and close are HH:MM with open before close")
+	}
+	for _, h := range bh.Holidays {
+		if _, err := time.Parse("2006-01-02", h); err != nil {
+			bad("business_hours.holidays", "dates are YYYY-MM-DD")
+			break
+		}
+	}
+	e := p.Escalation
+	for name, v := range map[string]float64{"escalation.negative_sentiment": e.NegativeSentiment,
+		"escalation.min_confidence": e.MinConfidence, "escalation.human_share": e.HumanShare} {
+		if v < 0 || v > 1 {
+			bad(name, "from 0 to 1")
+		}
+	}
+	if e.UnhelpfulAnswers < 1 || e.UnhelpfulAnswers > 20 {
+		bad("escalation.unhelpful_answers", "from 1 to 20")
+	}
+	if !decimalRe.MatchString(p.Refunds.AutoApproveLimit) {
+		bad("refunds.auto_approve_limit", "a decimal amount such as 50.00")
+	} else if _, ok := new(big.Rat).SetString(p.Refunds.AutoApproveLimit); !ok {
+		bad("refunds.auto_approve_limit", "a decimal amount such as 50.00")
+	}
+	if !currency.MatchString(p.Refunds.Currency) {
+		bad("refunds.currency", "an ISO 4217 code such as EUR")
+	}
+	if p.ReopenWindow <= 0 {
+		bad("reopen_window", "a positive duration")
+	}
+	slices.Sort(errs) // map order must not change the message
+	return errs
+}
