@@ -55,6 +55,7 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 			AuthorID:    m.AuthorID,
 			Body:        m.Body,
 			Placeholder: m.Placeholder,
+			ClientKey:   optional(m.ClientKey),
 			CreatedAt:   m.At,
 		})
 	}
@@ -84,4 +85,11 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 		})
 	}
 	return a.Store.RecordCase(ctx, row, msgs, audit)
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

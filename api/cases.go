@@ -179,11 +179,12 @@ func (s *Server) openCase(c *gin.Context) {
 			respondError(c, s.log, err)
 			return
 		}
-		// A retry for a case that has since closed is answered from the records:
-		// Temporal forgets closed workflows after its retention period, and a
-		// forgotten ID must not be started again as a new case.
+		// A retry for a case that exists is answered from the records:
+		// Temporal recognises the opening update only within one run (long
+		// cases continue as new runs) and forgets closed workflows after its
+		// retention period, and neither may open the case a second time.
 		if !first {
-			if row, _, err := s.store.GetCase(ctx, tenant, caseID); err == nil && row.Status == workflows.StatusClosed {
+			if _, msgs, err := s.store.GetCase(ctx, tenant, caseID); err == nil && len(msgs) >= 2 {
 				s.replayOpen(c, tenant, caseID)
 				return
 			}
@@ -197,13 +198,14 @@ func (s *Server) openCase(c *gin.Context) {
 		return
 	}
 	in := workflows.CaseInput{
-		TenantID:    tenant,
-		CaseID:      caseID,
-		CustomerRef: req.CustomerRef,
-		Channel:     req.Channel,
-		Subject:     req.Subject,
-		Priority:    req.Priority,
-		Policy:      policy,
+		TenantID:     tenant,
+		CaseID:       caseID,
+		CustomerRef:  req.CustomerRef,
+		Channel:      req.Channel,
+		Subject:      req.Subject,
+		Priority:     req.Priority,
+		Policy:       policy,
+		HistoryLimit: s.historyLimit,
 	}
 	startOp := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       workflows.CaseWorkflowID(tenant, caseID),
@@ -282,10 +284,21 @@ func (s *Server) postMessage(c *gin.Context) {
 	}
 	updateID := uuid.NewString()
 	if key != "" {
+		// A retry is answered from the records, whichever run recorded it.
+		msg, reply, found, err := s.store.ExchangeByClientKey(ctx, row.TenantID, row.ID, key)
+		if err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		if found {
+			c.JSON(http.StatusOK, ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msg), Reply: messageFromRow(reply)})
+			return
+		}
 		updateID = workflows.MessageUpdateID(key)
 	}
 	var res workflows.PostMessageResult
-	if err := s.update(ctx, row, updateID, workflows.UpdatePostMessage, workflows.PostMessageInput{Body: req.Body, Actor: actorOf(c)}, &res); err != nil {
+	in := workflows.PostMessageInput{Body: req.Body, Actor: actorOf(c), ClientKey: key}
+	if err := s.update(ctx, row, updateID, workflows.UpdatePostMessage, in, &res); err != nil {
 		respondError(c, s.log, err)
 		return
 	}

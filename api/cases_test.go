@@ -437,7 +437,7 @@ func TestTemporalDownIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	srv := httptest.NewServer(newAPI(t, st, tc, "unused", slog.New(slog.NewTextHandler(io.Discard, nil)), 3*time.Second))
+	srv := httptest.NewServer(newAPI(t, st, tc, "unused", slog.New(slog.NewTextHandler(io.Discard, nil)), 3*time.Second, 0))
 	defer srv.Close()
 	s := &stack{t: t, store: st, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}}
 
@@ -493,5 +493,81 @@ func waitClosed(t *testing.T, tc client.Client, wfID string) {
 	defer cancel()
 	if err := tc.GetWorkflow(ctx, wfID, "").Get(ctx, nil); err != nil {
 		t.Fatalf("workflow %s did not complete: %v", wfID, err)
+	}
+}
+
+// A long case continues as new runs before its history grows large, carrying
+// its state; retries stay idempotent across runs.
+func TestLongCaseContinuesAsNew(t *testing.T) {
+	s := newStackWith(t, 40) // a handful of exchanges per run
+	openKey := "long-" + randomHex(8)
+	opened := s.do("POST", "/v1/cases", tenantA, sampleCase(), "Idempotency-Key", openKey)
+	var ex api.ExchangeJSON
+	opened.decode(t, &ex)
+	c := ex.Case
+	const n = 25
+	first := map[string]int64{}
+	for i := range n {
+		key := fmt.Sprintf("m-%d-%s", i, randomHex(4))
+		r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: fmt.Sprintf("message %d", i)}, "Idempotency-Key", key)
+		if r.Status != http.StatusOK {
+			t.Fatalf("message %d: %d %s", i, r.Status, r.Body)
+		}
+		var got api.ExchangeJSON
+		r.decode(t, &got)
+		if got.Message.Seq != int64(3+2*i) {
+			t.Fatalf("message %d has seq %d, want %d: state lost across runs", i, got.Message.Seq, 3+2*i)
+		}
+		first[key] = got.Message.Seq
+	}
+	if runs := countRunsAtLeast(t, s.temporal, c.WorkflowID, 3); runs < 3 {
+		t.Fatalf("%d runs; the case should have continued as new several times", runs)
+	}
+	// Retries of messages recorded by earlier runs, and of the opening, change nothing.
+	for key, seq := range first {
+		var got api.ExchangeJSON
+		s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "again"}, "Idempotency-Key", key).decode(t, &got)
+		if got.Message.Seq != seq {
+			t.Fatalf("retry of %s got seq %d, want %d", key, got.Message.Seq, seq)
+		}
+	}
+	if r := s.do("POST", "/v1/cases", tenantA, sampleCase(), "Idempotency-Key", openKey); r.Status != http.StatusOK {
+		t.Fatalf("retried opening: %d", r.Status)
+	}
+	var all api.CaseWithMessages
+	s.do("GET", "/v1/cases/"+c.ID, tenantA, nil).decode(t, &all)
+	if len(all.Messages) != 2+2*n {
+		t.Fatalf("%d messages, want %d", len(all.Messages), 2+2*n)
+	}
+	q, err := s.temporal.QueryWorkflow(context.Background(), c.WorkflowID, "", workflows.QueryState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.CaseState
+	if err := q.Get(&st); err != nil || st.Messages != 2+2*n || st.Seq != int64(2+2*n) || st.Policy.Profile != "efficiency-first" {
+		t.Fatalf("carried state = %+v, %v", st, err)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA, api.CloseCaseRequest{Reason: "done"}); r.Status != http.StatusOK {
+		t.Fatalf("close after continuing: %d %s", r.Status, r.Body)
+	}
+	waitClosed(t, s.temporal, c.WorkflowID)
+	s.recordHistory(c.WorkflowID, "continued")
+}
+
+// countRunsAtLeast waits for visibility to show at least want runs of a workflow ID.
+func countRunsAtLeast(t *testing.T, tc client.Client, wfID string, want int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := tc.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowId = '%s'", wfID),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetCount() >= want || time.Now().After(deadline) {
+			return resp.GetCount()
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

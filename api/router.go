@@ -30,36 +30,39 @@ type Config struct {
 	TaskQueue      string
 	Logger         *slog.Logger
 	MaxBodyBytes   int64         // larger request bodies get 413
+	HistoryLimit   int           // history length at which cases continue as new; 0: the workflow's default
 	RequestTimeout time.Duration // bound on each request's work, Temporal round trips included
 }
 
 // Server serves the HTTP API.
 type Server struct {
-	store       *store.Store
-	temporal    client.Client
-	authz       *policies.Authorizer
-	tokens      TokenConfig
-	auditKey    ed25519.PublicKey
-	auditSigner ed25519.PrivateKey
-	taskQueue   string
-	log         *slog.Logger
-	maxBody     int64
-	timeout     time.Duration
+	store        *store.Store
+	temporal     client.Client
+	authz        *policies.Authorizer
+	tokens       TokenConfig
+	auditKey     ed25519.PublicKey
+	auditSigner  ed25519.PrivateKey
+	taskQueue    string
+	log          *slog.Logger
+	maxBody      int64
+	historyLimit int
+	timeout      time.Duration
 }
 
 // New returns the API's HTTP handler.
 func New(cfg Config) http.Handler {
 	s := &Server{
-		store:       cfg.Store,
-		temporal:    cfg.Temporal,
-		authz:       cfg.Authorizer,
-		tokens:      cfg.Tokens,
-		auditKey:    cfg.AuditKey,
-		auditSigner: cfg.AuditSigner,
-		taskQueue:   cfg.TaskQueue,
-		log:         cfg.Logger,
-		maxBody:     cfg.MaxBodyBytes,
-		timeout:     cfg.RequestTimeout,
+		store:        cfg.Store,
+		temporal:     cfg.Temporal,
+		authz:        cfg.Authorizer,
+		tokens:       cfg.Tokens,
+		auditKey:     cfg.AuditKey,
+		auditSigner:  cfg.AuditSigner,
+		taskQueue:    cfg.TaskQueue,
+		log:          cfg.Logger,
+		maxBody:      cfg.MaxBodyBytes,
+		historyLimit: cfg.HistoryLimit,
+		timeout:      cfg.RequestTimeout,
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true

@@ -105,7 +105,10 @@ const (
 	tenantB = "globex"
 )
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { return newStackWith(t, 0) }
+
+// newStackWith is newStack with cases continuing as new at historyLimit events.
+func newStackWith(t *testing.T, historyLimit int) *stack {
 	t.Helper()
 	st := storetest.New(t).Store
 	ctx := context.Background()
@@ -139,12 +142,12 @@ func newStack(t *testing.T) *stack {
 	}
 	t.Cleanup(w.Stop)
 
-	srv := httptest.NewServer(newAPI(t, st, tc, queue, log, 15*time.Second))
+	srv := httptest.NewServer(newAPI(t, st, tc, queue, log, 15*time.Second, historyLimit))
 	t.Cleanup(srv.Close)
 	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr}
 }
 
-func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration) http.Handler {
+func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int) http.Handler {
 	defaults, err := policies.DefaultRules()
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +161,7 @@ func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *
 	}
 	return api.New(api.Config{
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, AuditKey: auditPub, AuditSigner: auditKey, TaskQueue: queue, Logger: log,
-		MaxBodyBytes: 64 << 10, RequestTimeout: timeout,
+		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit,
 	})
 }
 

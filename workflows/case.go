@@ -24,11 +24,14 @@ func CaseWorkflow(ctx workflow.Context, in CaseInput) (CaseResult, error) {
 }
 
 type caseWorkflow struct {
+	in    CaseInput // as started, for the next run
 	state CaseState
 }
 
 func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	now := workflow.Now(ctx)
+	wf.in = in
+	wf.in.Carried = nil
 	wf.state = CaseState{
 		TenantID:    in.TenantID,
 		CaseID:      in.CaseID,
@@ -40,6 +43,9 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		Policy:      PolicyRef{Profile: in.Policy.Profile, Version: in.Policy.Version},
 		OpenedAt:    now,
 		UpdatedAt:   now,
+	}
+	if in.Carried != nil { // a continued run picks up where the last one stopped
+		wf.state = *in.Carried
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) {
 		return wf.state, nil
@@ -54,14 +60,35 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 }
 
 func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
-	if err := workflow.Await(ctx, func() bool { return wf.state.Status == StatusClosed }); err != nil {
+	// Runs started before continue-as-new existed never continue.
+	canContinue := workflow.GetVersion(ctx, "continue-as-new", workflow.DefaultVersion, 1) == 1
+	err := workflow.Await(ctx, func() bool {
+		return wf.state.Status == StatusClosed || (canContinue && wf.historyFull(ctx))
+	})
+	if err != nil {
 		return CaseResult{}, err
 	}
 	// Let in-flight updates reply to their callers before the run ends.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return CaseResult{}, err
 	}
+	if wf.state.Status != StatusClosed {
+		next := wf.in
+		carried := wf.state
+		next.Carried = &carried
+		return CaseResult{}, workflow.NewContinueAsNewError(ctx, CaseWorkflowName, next)
+	}
 	return CaseResult{State: wf.state}, nil
+}
+
+// historyFull says the run's history is long enough to continue as new.
+func (wf *caseWorkflow) historyFull(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	limit := wf.in.HistoryLimit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= limit
 }
 
 func (wf *caseWorkflow) validatePostMessage(_ workflow.Context, in PostMessageInput) error {
@@ -80,7 +107,7 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 	if wf.state.Messages == 0 {
 		action = AuditCaseOpen
 	}
-	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body})
+	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
 	reply := wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: PlaceholderReply, Placeholder: true})
 	// Snapshot before blocking: another update may change the state meanwhile,
 	// and the projection keeps whichever snapshot has the higher sequence.

@@ -94,7 +94,14 @@ type CaseInput struct {
 	Subject     string         `json:"subject"`
 	Priority    string         `json:"priority"`
 	Policy      service.Policy `json:"policy"`
+	// HistoryLimit is the history length at which the case continues as new
+	// (0: DefaultHistoryLimit); Carried is the state a continued run starts from.
+	HistoryLimit int        `json:"history_limit,omitempty"`
+	Carried      *CaseState `json:"carried,omitempty"`
 }
+
+// DefaultHistoryLimit keeps histories well under Temporal's warning sizes.
+const DefaultHistoryLimit = 10_000
 
 // CaseResult is what a finished case workflow returns.
 type CaseResult struct {
@@ -132,6 +139,7 @@ type Message struct {
 	AuthorID    string    `json:"author_id,omitempty"`
 	Body        string    `json:"body"`
 	Placeholder bool      `json:"placeholder,omitempty"`
+	ClientKey   string    `json:"client_key,omitempty"`
 	At          time.Time `json:"at"`
 }
 
@@ -144,10 +152,12 @@ type Actor struct {
 // SystemActor is Tandem itself, for replies and automatic transitions.
 var SystemActor = Actor{Kind: "system", ID: "tandem"}
 
-// PostMessageInput is the argument of UpdatePostMessage.
+// PostMessageInput is the argument of UpdatePostMessage. ClientKey is the
+// caller's Idempotency-Key, stored with the message.
 type PostMessageInput struct {
-	Body  string `json:"body"`
-	Actor Actor  `json:"actor"`
+	Body      string `json:"body"`
+	Actor     Actor  `json:"actor"`
+	ClientKey string `json:"client_key,omitempty"`
 }
 
 // PostMessageResult is what UpdatePostMessage returns: the stored customer

@@ -153,6 +153,7 @@ type Message struct {
 	LegacyBody  *string `gorm:"column:body"`
 	BodyCT      []byte  `gorm:"column:body_ct"`
 	KeyID       *string
+	ClientKey   *string // the Idempotency-Key it was posted with
 	Placeholder bool
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 }
@@ -459,6 +460,26 @@ func validUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// ExchangeByClientKey returns the customer message posted with an
+// Idempotency-Key and the reply recorded right after it, if there are.
+func (s *Store) ExchangeByClientKey(ctx context.Context, tenantID, caseID, key string) (Message, Message, bool, error) {
+	var msgs []Message
+	err := s.db.WithContext(ctx).Where(`tenant_id = ? AND case_id = ? AND seq IN (
+		SELECT seq FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?
+		UNION SELECT seq + 1 FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?)`,
+		tenantID, caseID, tenantID, caseID, key, tenantID, caseID, key).Order("seq").Find(&msgs).Error
+	if err != nil {
+		return Message{}, Message{}, false, fmt.Errorf("find message by key: %w", err)
+	}
+	if len(msgs) != 2 {
+		return Message{}, Message{}, false, nil
+	}
+	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
+		return Message{}, Message{}, false, err
+	}
+	return msgs[0], msgs[1], true, nil
 }
 
 // IdempotencyKey records which case a case-opening request created.

@@ -29,6 +29,7 @@ type config struct {
 	TaskQueue         string
 	HTTPAddr          string
 	MaxBodyBytes      int64
+	HistoryLimit      int64
 	RequestTimeout    time.Duration
 	ShutdownTimeout   time.Duration
 	LogLevel          slog.Level
@@ -128,6 +129,9 @@ func loadConfig() (config, error) {
 	if cfg.MaxBodyBytes, err = envInt("TANDEM_MAX_BODY_BYTES", 64<<10); err != nil {
 		return cfg, err
 	}
+	if cfg.HistoryLimit, err = envInt("TANDEM_HISTORY_LIMIT", workflows.DefaultHistoryLimit); err != nil {
+		return cfg, err
+	}
 	if cfg.RequestTimeout, err = envDuration("TANDEM_REQUEST_TIMEOUT", 15*time.Second); err != nil {
 		return cfg, err
 	}
@@ -216,6 +220,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_TASK_QUEUE", c.TaskQueue,
 		"TANDEM_HTTP_ADDR", c.HTTPAddr,
 		"TANDEM_MAX_BODY_BYTES", c.MaxBodyBytes,
+		"TANDEM_HISTORY_LIMIT", c.HistoryLimit,
 		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),
 		"TANDEM_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"TANDEM_LOG_LEVEL", c.LogLevel.String(),

@@ -195,7 +195,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			Handler: api.New(api.Config{
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
 				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, AuditSigner: cfg.AuditSigningKey,
-				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
+				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
