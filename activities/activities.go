@@ -42,6 +42,8 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 		OpenedAt:      c.OpenedAt,
 		UpdatedAt:     c.UpdatedAt,
 		ClosedAt:      c.ClosedAt,
+		AssigneeID:    optional(c.Assignee),
+		Queue:         optional(c.Queue),
 		PolicyProfile: &c.Policy.Profile,
 		PolicyVersion: &c.Policy.Version,
 	}

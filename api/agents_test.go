@@ -46,17 +46,17 @@ func TestAgentsAvailabilityAndQueues(t *testing.T) {
 
 	// Queues decide which waiting cases an agent sees.
 	c := s.openCase(tenantA, sampleCase()).Case
-	s.assign(c.ID, "", "billing")
+	s.escalate(tenantA, c.ID) // now waiting in the general queue
 	if r := s.do("GET", "/v1/cases/"+c.ID, agent, nil); r.Status != http.StatusNotFound {
-		t.Fatalf("a billing case before agent-1 works billing: %d", r.Status)
+		t.Fatalf("a queued case before agent-1 works its queue: %d", r.Status)
 	}
-	r = s.do("PUT", "/v1/agents/agent-1/queues", supervisor, api.QueuesRequest{Queues: []string{"vip", "billing", "billing"}})
+	r = s.do("PUT", "/v1/agents/agent-1/queues", supervisor, api.QueuesRequest{Queues: []string{"vip", "general", "general"}})
 	r.decode(t, &got)
-	if r.Status != http.StatusOK || strings.Join(got.Agent.Queues, ",") != "billing,vip" {
+	if r.Status != http.StatusOK || strings.Join(got.Agent.Queues, ",") != "general,vip" {
 		t.Fatalf("set queues: %d %s", r.Status, r.Body)
 	}
 	if r := s.do("GET", "/v1/cases/"+c.ID, agent, nil); r.Status != http.StatusOK {
-		t.Fatalf("a billing case once agent-1 works billing: %d", r.Status)
+		t.Fatalf("a queued case once agent-1 works its queue: %d", r.Status)
 	}
 
 	if r := s.do("GET", "/v1/agents/agent-1", agent, nil); r.Status != http.StatusOK {

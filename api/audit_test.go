@@ -30,15 +30,14 @@ func TestCaseChangesReadsAndDenialsAreAudited(t *testing.T) {
 	s := newStack(t)
 	c := s.openCase(tenantA, sampleCase()).Case
 	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "more"})
-	s.assign(c.ID, "agent-1", "")
-	if r := s.do("GET", "/v1/cases/"+c.ID, tenantA+"/agent", nil); r.Status != http.StatusOK {
-		t.Fatalf("agent read: %d", r.Status)
+	if r := s.do("GET", "/v1/cases/"+c.ID, tenantA+"/supervisor", nil); r.Status != http.StatusOK {
+		t.Fatalf("supervisor read: %d", r.Status)
 	}
 	s.do("GET", "/v1/cases/"+c.ID, tenantA, nil) // a service reading back its own conversation is not a staff read
 	if r := s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/compliance", api.CloseCaseRequest{}); r.Status != http.StatusForbidden {
 		t.Fatalf("compliance close: %d", r.Status)
 	}
-	s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/agent", api.CloseCaseRequest{Reason: "done"})
+	s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/supervisor", api.CloseCaseRequest{Reason: "done"})
 
 	got := strings.Join(auditActions(t, s, store.AuditFilter{CaseID: c.ID}), " ")
 	want := "service:case.open system:case.reply service:case.message system:case.reply user:case.read user:case.close"

@@ -50,6 +50,8 @@ type CaseJSON struct {
 	Subject     string     `json:"subject"`
 	Priority    string     `json:"priority"`
 	Status      string     `json:"status"`
+	Queue       string     `json:"queue,omitempty"`
+	Assignee    string     `json:"assignee,omitempty"`
 	Policy      *PolicyRef `json:"policy,omitempty"` // the service policy pinned at open
 	OpenedAt    time.Time  `json:"opened_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
@@ -80,11 +82,12 @@ type CaseWithMessages struct {
 }
 
 // ExchangeJSON is the body of a case opening or a posted message: the case
-// after the exchange, the customer's message and the reply to it.
+// after the exchange, the customer's message and the reply to it (null once a
+// person owns the case: they answer in their own time).
 type ExchangeJSON struct {
-	Case    CaseJSON    `json:"case"`
-	Message MessageJSON `json:"message"`
-	Reply   MessageJSON `json:"reply"`
+	Case    CaseJSON     `json:"case"`
+	Message MessageJSON  `json:"message"`
+	Reply   *MessageJSON `json:"reply"`
 }
 
 // CaseList is the body of GET /v1/cases.
@@ -184,7 +187,7 @@ func (s *Server) openCase(c *gin.Context) {
 		// cases continue as new runs) and forgets closed workflows after its
 		// retention period, and neither may open the case a second time.
 		if !first {
-			if _, msgs, err := s.store.GetCase(ctx, tenant, caseID); err == nil && len(msgs) >= 2 {
+			if _, msgs, err := s.store.GetCase(ctx, tenant, caseID); err == nil && len(msgs) > 0 {
 				s.replayOpen(c, tenant, caseID)
 				return
 			}
@@ -251,11 +254,16 @@ func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) {
 		respondError(c, s.log, err)
 		return
 	}
-	if len(msgs) < 2 {
-		respondError(c, s.log, fmt.Errorf("case %s has %d messages, want the opening exchange", caseID, len(msgs)))
+	if len(msgs) == 0 {
+		respondError(c, s.log, fmt.Errorf("case %s has no messages, want the opening one", caseID))
 		return
 	}
-	c.JSON(http.StatusOK, ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msgs[0]), Reply: messageFromRow(msgs[1])})
+	out := ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msgs[0])}
+	if len(msgs) > 1 && msgs[1].AuthorKind != workflows.AuthorCustomer {
+		reply := messageFromRow(msgs[1])
+		out.Reply = &reply
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) postMessage(c *gin.Context) {
@@ -291,7 +299,12 @@ func (s *Server) postMessage(c *gin.Context) {
 			return
 		}
 		if found {
-			c.JSON(http.StatusOK, ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msg), Reply: messageFromRow(reply)})
+			out := ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msg)}
+			if reply != nil {
+				r := messageFromRow(*reply)
+				out.Reply = &r
+			}
+			c.JSON(http.StatusOK, out)
 			return
 		}
 		updateID = workflows.MessageUpdateID(key)
@@ -475,7 +488,7 @@ func caseFromRow(r store.Case) CaseJSON {
 	if r.PolicyProfile != nil && r.PolicyVersion != nil {
 		policy = &PolicyRef{Profile: *r.PolicyProfile, Version: *r.PolicyVersion}
 	}
-	return CaseJSON{Policy: policy,
+	return CaseJSON{Policy: policy, Queue: deref(r.Queue), Assignee: deref(r.AssigneeID),
 		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef, Erased: r.CustomerErased,
 		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
 		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
@@ -487,7 +500,7 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 	if st.Policy.Profile != "" {
 		policy = &PolicyRef{Profile: st.Policy.Profile, Version: st.Policy.Version}
 	}
-	return CaseJSON{Policy: policy,
+	return CaseJSON{Policy: policy, Queue: st.Queue, Assignee: st.Assignee,
 		ID: st.CaseID, TenantID: st.TenantID, WorkflowID: workflows.CaseWorkflowID(st.TenantID, st.CaseID),
 		CustomerRef: st.CustomerRef, Channel: st.Channel, Subject: st.Subject, Priority: st.Priority,
 		Status: st.Status, OpenedAt: pgTime(st.OpenedAt), UpdatedAt: pgTime(st.UpdatedAt), ClosedAt: utcPtr(st.ClosedAt),
@@ -505,12 +518,24 @@ func messageFromWorkflow(m workflows.Message) MessageJSON {
 }
 
 func exchangeJSON(res workflows.PostMessageResult) ExchangeJSON {
-	return ExchangeJSON{Case: caseFromState(res.Case), Message: messageFromWorkflow(res.Message), Reply: messageFromWorkflow(res.Reply)}
+	out := ExchangeJSON{Case: caseFromState(res.Case), Message: messageFromWorkflow(res.Message)}
+	if res.Reply.Seq != 0 {
+		reply := messageFromWorkflow(res.Reply)
+		out.Reply = &reply
+	}
+	return out
 }
 
 // pgTime rounds a workflow time to what PostgreSQL stores, so that a case
 // reads the same from an update's result and from GET.
 func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
 
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {

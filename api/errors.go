@@ -85,6 +85,8 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 			Fields:  []FieldError{{Field: typeErr.Field, Message: "must be a " + typeErr.Type.String()}}}, true
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCaseClosed:
 		return errCaseClosed, true
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotClaimable:
+		return errorf(http.StatusConflict, "not_claimable", appErr.Message()), true
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidMessage:
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed",
 			Message: "the request is invalid", Fields: []FieldError{{Field: "body", Message: appErr.Message()}}}, true

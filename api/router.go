@@ -86,6 +86,8 @@ func New(cfg Config) http.Handler {
 	v1.GET("/cases/:id", s.allow("case", "read"), s.getCase)
 	v1.POST("/cases/:id/messages", s.allow("case", "post_message"), s.postMessage)
 	v1.POST("/cases/:id/close", s.allow("case", "close"), s.closeCase)
+	v1.POST("/cases/:id/claim", s.allow("case", "claim"), s.claimCase)
+	v1.GET("/queues/:queue/tasks", s.allow("queue", "read"), s.queueTasks)
 	v1.GET("/cases/:id/trail", s.allow("case", "trail"), s.caseTrail)
 	v1.GET("/cases/:id/trail/export", s.allow("case", "trail"), s.requireStepUp, s.exportTrail)
 	v1.GET("/audit/events", s.allow("audit", "read"), s.listAuditEvents)

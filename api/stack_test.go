@@ -67,7 +67,8 @@ var tokens = api.TokenConfig{Secret: []byte("test-only-secret-0123456789abcdef")
 
 // cred turns a test's "who" into an Authorization value: "" sends none,
 // "acme" is acme's service API key, "acme/agent" a JWT for a person with
-// that role (subject "<role>-1"), "raw:X" sends X as it is.
+// that role (subject "<role>-1", or the one after a colon: "acme/agent:agent-2"),
+// "raw:X" sends X as it is.
 func (s *stack) cred(who string) string {
 	s.t.Helper()
 	if who == "" {
@@ -93,7 +94,11 @@ func (s *stack) cred(who string) string {
 		}
 		return "Bearer " + key
 	}
-	tok, err := api.MintToken(tokens, tenant, role+"-1", []string{role}, time.Hour)
+	subject := role + "-1"
+	if r, sub, ok := strings.Cut(role, ":"); ok {
+		role, subject = r, sub
+	}
+	tok, err := api.MintToken(tokens, tenant, subject, []string{role}, time.Hour)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -214,20 +219,31 @@ func (s *stack) steppedUp(who string) string {
 	return up.Token
 }
 
-// assign puts a case with an agent, or in a queue (agentID ""), as the case
-// workflow will when people claim and are routed cases (issue 4); until then
-// the tests set the projection directly.
-func (s *stack) assign(caseID, agentID, queue string) {
+// escalate has the customer ask for a person, which queues the case in the
+// general queue.
+func (s *stack) escalate(tenant, caseID string) {
 	s.t.Helper()
-	var a, q any
-	if agentID != "" {
-		a = agentID
+	r := s.do("POST", "/v1/cases/"+caseID+"/messages", tenant, api.PostMessageRequest{Body: "I want to talk to a human"})
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"status":"queued"`) {
+		s.t.Fatalf("escalate: %d %s", r.Status, r.Body)
 	}
-	if queue != "" {
-		q = queue
+}
+
+// handTo escalates a case and has the agent who (a "tenant/agent[:subject]")
+// claim it from the general queue, which a supervisor lets them work.
+func (s *stack) handTo(who, caseID string) {
+	s.t.Helper()
+	tenant, rest, _ := strings.Cut(who, "/")
+	subject := "agent-1"
+	if _, sub, ok := strings.Cut(rest, ":"); ok {
+		subject = sub
 	}
-	if err := s.store.DB().Exec("UPDATE cases SET assignee_id = ?, queue = ? WHERE id = ?", a, q, caseID).Error; err != nil {
-		s.t.Fatal(err)
+	s.escalate(tenant, caseID)
+	if r := s.do("PUT", "/v1/agents/"+subject+"/queues", tenant+"/supervisor", api.QueuesRequest{Queues: []string{"general"}}); r.Status != http.StatusOK {
+		s.t.Fatalf("queues: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/cases/"+caseID+"/claim", who, nil); r.Status != http.StatusOK {
+		s.t.Fatalf("claim: %d %s", r.Status, r.Body)
 	}
 }
 

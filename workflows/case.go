@@ -56,6 +56,10 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		workflow.UpdateHandlerOptions{Validator: wf.validatePostMessage}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateClaim, wf.claim,
+		workflow.UpdateHandlerOptions{Validator: wf.validateClaim}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandler(ctx, UpdateClose, wf.close)
 }
 
@@ -102,26 +106,71 @@ func (wf *caseWorkflow) validatePostMessage(_ workflow.Context, in PostMessageIn
 }
 
 func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (PostMessageResult, error) {
+	handoff := workflow.GetVersion(ctx, "human-handoff", workflow.DefaultVersion, 1) == 1
 	now := workflow.Now(ctx)
 	action := AuditCaseMessage
 	if wf.state.Messages == 0 {
 		action = AuditCaseOpen
 	}
 	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
-	reply := wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: PlaceholderReply, Placeholder: true})
+	audit := []AuditRecord{{Seq: customer.Seq, Action: action, Actor: in.Actor, At: now,
+		Details: map[string]string{"message_seq": itoa(customer.Seq), "channel": wf.state.Channel}}}
+	var reply Message
+	switch {
+	case handoff && wf.state.Status != StatusAIHandling:
+		// A person owns, or is about to own, the case: the AI stays silent.
+	case handoff && AsksForPerson(in.Body):
+		wf.state.Status, wf.state.Queue, wf.state.Escalation = StatusQueued, DefaultQueue, ReasonCustomerRequest
+		audit = append(audit, AuditRecord{Seq: customer.Seq, Action: AuditCaseEscalate, Actor: SystemActor,
+			Reason: ReasonCustomerRequest, At: now, Details: map[string]string{"queue": DefaultQueue}})
+		reply = wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: HandoffNotice})
+		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "handoff", At: now,
+			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "handoff"}})
+	default:
+		reply = wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: PlaceholderReply, Placeholder: true})
+		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "placeholder", At: now,
+			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "placeholder"}})
+	}
 	// Snapshot before blocking: another update may change the state meanwhile,
 	// and the projection keeps whichever snapshot has the higher sequence.
 	snapshot := wf.state
-	audit := []AuditRecord{
-		{Seq: customer.Seq, Action: action, Actor: in.Actor, At: now,
-			Details: map[string]string{"message_seq": itoa(customer.Seq), "channel": wf.state.Channel}},
-		{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "placeholder", At: now,
-			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "placeholder"}},
+	msgs := []Message{customer}
+	if reply.Seq != 0 {
+		msgs = append(msgs, reply)
 	}
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: []Message{customer, reply}, Audit: audit}); err != nil {
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: msgs, Audit: audit}); err != nil {
 		return PostMessageResult{}, err
 	}
 	return PostMessageResult{Case: snapshot, Message: customer, Reply: reply}, nil
+}
+
+func (wf *caseWorkflow) validateClaim(_ workflow.Context, in ClaimInput) error {
+	if wf.state.Status != StatusQueued {
+		return temporal.NewApplicationError("the case is not waiting in a queue", ErrTypeNotClaimable)
+	}
+	if in.Actor.ID == "" {
+		return temporal.NewApplicationError("a claim needs an agent", ErrTypeNotClaimable)
+	}
+	return nil
+}
+
+// claim gives the case to the first agent whose claim runs; claims accepted
+// together (validated before the first ran) find it taken and fail.
+func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, error) {
+	if wf.state.Status != StatusQueued {
+		return CaseState{}, temporal.NewApplicationError("another agent claimed the case first", ErrTypeNotClaimable)
+	}
+	now := workflow.Now(ctx)
+	wf.state.Status, wf.state.Assignee = StatusAssigned, in.Actor.ID
+	wf.state.Seq++
+	wf.state.UpdatedAt = now
+	snapshot := wf.state
+	audit := []AuditRecord{{Seq: snapshot.Seq, Action: AuditCaseClaim, Actor: in.Actor, At: now,
+		Details: map[string]string{"queue": snapshot.Queue}}}
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
+		return CaseState{}, err
+	}
+	return snapshot, nil
 }
 
 func (wf *caseWorkflow) close(ctx workflow.Context, in CloseInput) (CaseState, error) {

@@ -192,3 +192,41 @@ func assertAppError(t *testing.T, what string, err error, typ string) {
 		t.Fatalf("%s: error %v, want application error %s", what, err, typ)
 	}
 }
+
+func TestCaseWorkflowHandoffAndClaimsAcceptedTogether(t *testing.T) {
+	rec := &recorder{}
+	env := newEnv(rec)
+	var ask, silent, first, second, early updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateClaim, "c0", callbacks(&early), workflows.ClaimInput{Actor: workflows.Actor{Kind: "user", ID: "agent-0"}})
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&ask), workflows.PostMessageInput{Body: "人工客服"})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "m2", callbacks(&silent), workflows.PostMessageInput{Body: "hello?"})
+		env.UpdateWorkflow(workflows.UpdateClaim, "c1", callbacks(&first), workflows.ClaimInput{Actor: workflows.Actor{Kind: "user", ID: "agent-1"}})
+		env.UpdateWorkflow(workflows.UpdateClaim, "c2", callbacks(&second), workflows.ClaimInput{Actor: workflows.Actor{Kind: "user", ID: "agent-2"}})
+	}, 2*time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{})
+	}, 3*time.Second)
+	env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
+
+	assertAppError(t, "claim before escalation", early.rejected, workflows.ErrTypeNotClaimable)
+	res, _ := ask.result.(workflows.PostMessageResult)
+	if res.Case.Status != workflows.StatusQueued || res.Case.Escalation != workflows.ReasonCustomerRequest || res.Reply.Body != workflows.HandoffNotice {
+		t.Fatalf("asking for a person: %+v", res)
+	}
+	if r, _ := silent.result.(workflows.PostMessageResult); r.Reply.Seq != 0 {
+		t.Fatalf("the AI replied while the case waited for a person: %+v", r.Reply)
+	}
+	won, _ := first.result.(workflows.CaseState)
+	if first.err != nil || won.Status != workflows.StatusAssigned || won.Assignee != "agent-1" {
+		t.Fatalf("first claim: %+v %v", first.result, first.err)
+	}
+	// The second claim was accepted (or rejected) before or after the first ran; either way it does not win.
+	err := second.err
+	if err == nil {
+		err = second.rejected
+	}
+	assertAppError(t, "second claim", err, workflows.ErrTypeNotClaimable)
+}

@@ -28,6 +28,8 @@ const (
 	UpdatePostMessage = "post_message"
 	// UpdateClose closes the case.
 	UpdateClose = "close"
+	// UpdateClaim gives a queued case to the agent who claims it first.
+	UpdateClaim = "claim"
 	// QueryState returns CaseState.
 	QueryState = "state"
 )
@@ -52,11 +54,13 @@ const (
 // Case statuses, as stored in the projection and returned by the API.
 const (
 	StatusAIHandling = "ai_handling"
+	StatusQueued     = "queued"   // waiting for a person in Queue
+	StatusAssigned   = "assigned" // a person (Assignee) owns it; the AI is silent
 	StatusClosed     = "closed"
 )
 
 // Statuses lists every status a case can have, for validating filters.
-var Statuses = []string{StatusAIHandling, StatusClosed}
+var Statuses = []string{StatusAIHandling, StatusQueued, StatusAssigned, StatusClosed}
 
 // Channels through which a case can be opened.
 var Channels = []string{"web_chat", "app", "email", "ivr", "api"}
@@ -82,6 +86,7 @@ const (
 const (
 	ErrTypeCaseClosed     = "CaseClosed"
 	ErrTypeInvalidMessage = "InvalidMessage"
+	ErrTypeNotClaimable   = "NotClaimable"
 )
 
 // CaseInput starts a case workflow. The caller has validated it. Policy is
@@ -117,6 +122,9 @@ type CaseState struct {
 	Subject     string     `json:"subject"`
 	Priority    string     `json:"priority"`
 	Status      string     `json:"status"`
+	Queue       string     `json:"queue,omitempty"`
+	Assignee    string     `json:"assignee,omitempty"`
+	Escalation  string     `json:"escalation_reason,omitempty"`
 	Policy      PolicyRef  `json:"policy"`
 	Seq         int64      `json:"seq"`
 	Messages    int        `json:"messages"`
@@ -161,11 +169,17 @@ type PostMessageInput struct {
 }
 
 // PostMessageResult is what UpdatePostMessage returns: the stored customer
-// message, the reply to it, and the case after both.
+// message, the reply to it (none, Seq 0, once a person owns the case), and
+// the case after both.
 type PostMessageResult struct {
 	Case    CaseState `json:"case"`
 	Message Message   `json:"message"`
 	Reply   Message   `json:"reply"`
+}
+
+// ClaimInput is the argument of UpdateClaim: the agent claiming.
+type ClaimInput struct {
+	Actor Actor `json:"actor"`
 }
 
 // CloseInput is the argument of UpdateClose.
@@ -176,10 +190,12 @@ type CloseInput struct {
 
 // Audited actions of the case workflow.
 const (
-	AuditCaseOpen    = "case.open"
-	AuditCaseMessage = "case.message"
-	AuditCaseReply   = "case.reply"
-	AuditCaseClose   = "case.close"
+	AuditCaseOpen     = "case.open"
+	AuditCaseMessage  = "case.message"
+	AuditCaseReply    = "case.reply"
+	AuditCaseClose    = "case.close"
+	AuditCaseEscalate = "case.escalate"
+	AuditCaseClaim    = "case.claim"
 )
 
 // AuditRecord is an audit entry the workflow asks the projection write to

@@ -184,7 +184,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		upsert := gtx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
-				"priority", "status", "last_seq", "updated_at", "closed_at",
+				"priority", "status", "last_seq", "updated_at", "closed_at", "assignee_id", "queue",
 			}),
 			Where: clause.Where{Exprs: []clause.Expression{
 				clause.Expr{SQL: "cases.last_seq < excluded.last_seq"},
@@ -360,6 +360,7 @@ func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []M
 // ListFilter narrows and pages a case listing.
 type ListFilter struct {
 	Status string      // empty: any
+	Queue  string      // empty: any
 	Agent  *AgentScope // non-nil: only the cases this agent may see
 	Limit  int         // rows per page, at least 1
 	Cursor string      // from a previous page's NextCursor; empty: first page
@@ -397,6 +398,9 @@ func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([
 	q := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID)
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
+	}
+	if f.Queue != "" {
+		q = q.Where("queue = ?", f.Queue)
 	}
 	if f.Agent != nil {
 		q = q.Where("(assignee_id = ? OR (assignee_id IS NULL AND queue IN ?))", f.Agent.AgentID, append(f.Agent.Queues, ""))
@@ -463,23 +467,26 @@ func validUUID(s string) bool {
 }
 
 // ExchangeByClientKey returns the customer message posted with an
-// Idempotency-Key and the reply recorded right after it, if there are.
-func (s *Store) ExchangeByClientKey(ctx context.Context, tenantID, caseID, key string) (Message, Message, bool, error) {
+// Idempotency-Key and the reply recorded right after it, if there is one.
+func (s *Store) ExchangeByClientKey(ctx context.Context, tenantID, caseID, key string) (Message, *Message, bool, error) {
 	var msgs []Message
 	err := s.db.WithContext(ctx).Where(`tenant_id = ? AND case_id = ? AND seq IN (
 		SELECT seq FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?
 		UNION SELECT seq + 1 FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?)`,
 		tenantID, caseID, tenantID, caseID, key, tenantID, caseID, key).Order("seq").Find(&msgs).Error
 	if err != nil {
-		return Message{}, Message{}, false, fmt.Errorf("find message by key: %w", err)
+		return Message{}, nil, false, fmt.Errorf("find message by key: %w", err)
 	}
-	if len(msgs) != 2 {
-		return Message{}, Message{}, false, nil
+	if len(msgs) == 0 || msgs[0].ClientKey == nil || *msgs[0].ClientKey != key {
+		return Message{}, nil, false, nil
 	}
 	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
-		return Message{}, Message{}, false, err
+		return Message{}, nil, false, err
 	}
-	return msgs[0], msgs[1], true, nil
+	if len(msgs) == 2 && msgs[1].AuthorKind != "customer" {
+		return msgs[0], &msgs[1], true, nil
+	}
+	return msgs[0], nil, true, nil
 }
 
 // IdempotencyKey records which case a case-opening request created.
