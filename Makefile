@@ -23,4 +23,4 @@ bench: build ## benchmark against the stack `make run` is serving
 
 histories: ## re-record workflows/testdata/ from the real server (after a deliberate, versioned change)
 	@bash .ci/stack.sh up
-	TANDEM_RECORD_HISTORIES=1 go test -count=1 -run 'TestCaseLifecycle|TestConcurrentMessagesKeepOrderAndProjection|TestLongCaseContinuesAsNew|TestCustomerAsksForAPersonInChinese' ./api/
+	TANDEM_RECORD_HISTORIES=1 go test -count=1 -run 'TestCaseLifecycle|TestConcurrentMessagesKeepOrderAndProjection|TestLongCaseContinuesAsNew|TestCustomerAsksForAPersonInChinese|TestAgentWorksTheCaseToResolutionAndTheCustomerReopens|TestResolvedCaseClosesAfterTheReopenWindow' ./api/

@@ -87,6 +87,8 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 		return errCaseClosed, true
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotClaimable:
 		return errorf(http.StatusConflict, "not_claimable", appErr.Message()), true
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeWrongState:
+		return errorf(http.StatusConflict, "wrong_state", appErr.Message()), true
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidMessage:
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed",
 			Message: "the request is invalid", Fields: []FieldError{{Field: "body", Message: appErr.Message()}}}, true

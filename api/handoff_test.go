@@ -2,11 +2,14 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tandem/activities/store"
 	"tandem/api"
+	"tandem/policies/service"
 	"tandem/workflows"
 )
 
@@ -111,4 +114,110 @@ func TestTwoAgentsRaceToClaim(t *testing.T) {
 			t.Fatalf("round %d: an agent outside the queue: %d", round, r.Status)
 		}
 	}
+}
+
+func TestAgentWorksTheCaseToResolutionAndTheCustomerReopens(t *testing.T) {
+	s := newStack(t)
+	agent := tenantA + "/agent"
+	c := s.openCase(tenantA, sampleCase()).Case
+	s.handTo(agent, c.ID)
+
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/resolve", agent, api.ResolveRequest{Code: "fixed-it"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("unknown resolution code: %d", r.Status)
+	}
+	var out struct {
+		Case    api.CaseJSON
+		Message api.MessageJSON
+	}
+	r := s.do("POST", "/v1/cases/"+c.ID+"/reply", agent, api.AgentMessageRequest{Body: "Hello, I am looking into it."})
+	r.decode(t, &out)
+	if r.Status != http.StatusOK || out.Case.Status != workflows.StatusInProgress || out.Message.AuthorKind != "agent" || out.Message.AuthorID != "agent-1" {
+		t.Fatalf("reply: %d %s", r.Status, r.Body)
+	}
+	s.do("POST", "/v1/cases/"+c.ID+"/request-info", agent, api.AgentMessageRequest{Body: "What is your order number?"}).decode(t, &out)
+	if out.Case.Status != workflows.StatusWaiting {
+		t.Fatalf("request info: %+v", out.Case)
+	}
+	var ex api.ExchangeJSON
+	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "It is 1001."}).decode(t, &ex)
+	if ex.Case.Status != workflows.StatusInProgress || ex.Reply != nil {
+		t.Fatalf("the customer's answer: %+v", ex)
+	}
+	s.do("POST", "/v1/cases/"+c.ID+"/resolve", agent, api.ResolveRequest{Code: "answered"}).decode(t, &out)
+	if out.Case.Status != workflows.StatusResolved {
+		t.Fatalf("resolve: %+v", out.Case)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/reply", agent, api.AgentMessageRequest{Body: "one more thing"}); r.Status != http.StatusConflict || r.errorCode(t) != "wrong_state" {
+		t.Fatalf("reply to a resolved case: %d %s", r.Status, r.Body)
+	}
+	// The customer writes again: the case reopens, back with the AI.
+	var reopened api.ExchangeJSON // fresh: omitted fields must read as empty
+	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "It broke again."}).decode(t, &reopened)
+	if reopened.Case.Status != workflows.StatusAIHandling || reopened.Reply == nil || reopened.Case.Assignee != "" || reopened.Case.Queue != "" {
+		t.Fatalf("reopen: %+v", reopened)
+	}
+	var all api.CaseWithMessages
+	s.do("GET", "/v1/cases/"+c.ID, tenantA+"/supervisor", nil).decode(t, &all)
+	var authors []string
+	for _, m := range all.Messages {
+		authors = append(authors, m.AuthorKind)
+	}
+	if got := strings.Join(authors, " "); got != "customer system customer system agent agent customer customer system" {
+		t.Fatalf("conversation: %s", got)
+	}
+	s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/supervisor", api.CloseCaseRequest{Reason: "done"})
+	waitClosed(t, s.temporal, c.WorkflowID)
+	s.recordHistory(c.WorkflowID, "human_lifecycle")
+	got := strings.Join(auditActions(t, s, store.AuditFilter{CaseID: c.ID}), " ")
+	for _, want := range []string{"system:case.escalate", "user:case.claim", "user:case.reply", "user:case.request_info", "user:case.resolve", "service:case.reopen"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("trail lacks %s: %s", want, got)
+		}
+	}
+}
+
+func TestReleaseAndOtherAgentsCannotAct(t *testing.T) {
+	s := newStack(t)
+	c := s.openCase(tenantA, sampleCase()).Case
+	s.handTo(tenantA+"/agent", c.ID)
+	two := tenantA + "/agent:agent-2"
+	s.do("PUT", "/v1/agents/agent-2/queues", tenantA+"/supervisor", api.QueuesRequest{Queues: []string{"general"}})
+	for _, path := range []string{"/reply", "/request-info", "/release", "/resolve"} {
+		if r := s.do("POST", "/v1/cases/"+c.ID+path, two, map[string]string{"body": "x", "code": "answered"}); r.Status != http.StatusNotFound {
+			t.Errorf("agent-2 POST %s on agent-1's case: %d", path, r.Status)
+		}
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/release", tenantA+"/agent", nil); r.Status != http.StatusOK {
+		t.Fatalf("release: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/claim", two, nil); r.Status != http.StatusOK {
+		t.Fatalf("agent-2 claiming the released case: %d %s", r.Status, r.Body)
+	}
+}
+
+// With a short reopen window in the tenant's policy, a resolved case closes
+// by itself when the window passes.
+func TestResolvedCaseClosesAfterTheReopenWindow(t *testing.T) {
+	s := newStack(t)
+	doc, _ := service.Profile("efficiency-first")
+	doc.ReopenWindow = service.Duration(2 * time.Second)
+	if r := s.do("PUT", "/v1/admin/service-policy", tenantA+"/admin+totp", doc); r.Status != http.StatusOK {
+		t.Fatalf("policy: %d %s", r.Status, r.Body)
+	}
+	c := s.openCase(tenantA, sampleCase()).Case
+	s.handTo(tenantA+"/agent", c.ID)
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/resolve", tenantA+"/agent", api.ResolveRequest{Code: "answered"}); r.Status != http.StatusOK {
+		t.Fatalf("resolve: %d %s", r.Status, r.Body)
+	}
+	waitClosed(t, s.temporal, c.WorkflowID)
+	var got api.CaseWithMessages
+	s.do("GET", "/v1/cases/"+c.ID, tenantA+"/supervisor", nil).decode(t, &got)
+	if got.Case.Status != workflows.StatusClosed {
+		t.Fatalf("status %s after the window", got.Case.Status)
+	}
+	events, _ := s.store.ListAudit(t.Context(), tenantA, store.AuditFilter{CaseID: c.ID, Action: "case.close", Limit: 5})
+	if len(events) != 1 || events[0].ActorKind != "system" || events[0].Reason != "reopen window passed" {
+		t.Fatalf("close audit: %+v", events)
+	}
+	s.recordHistory(c.WorkflowID, "reopen_window")
 }

@@ -17,6 +17,7 @@ import (
 
 	"tandem/activities/store"
 	"tandem/policies"
+	"tandem/workflows"
 )
 
 // Config holds the dependencies and limits of the API.
@@ -87,6 +88,10 @@ func New(cfg Config) http.Handler {
 	v1.POST("/cases/:id/messages", s.allow("case", "post_message"), s.postMessage)
 	v1.POST("/cases/:id/close", s.allow("case", "close"), s.closeCase)
 	v1.POST("/cases/:id/claim", s.allow("case", "claim"), s.claimCase)
+	v1.POST("/cases/:id/reply", s.allow("case", "reply"), s.agentMessage(workflows.UpdateReply))
+	v1.POST("/cases/:id/request-info", s.allow("case", "reply"), s.agentMessage(workflows.UpdateRequestInfo))
+	v1.POST("/cases/:id/release", s.allow("case", "claim"), s.releaseCase)
+	v1.POST("/cases/:id/resolve", s.allow("case", "resolve"), s.resolveCase)
 	v1.GET("/queues/:queue/tasks", s.allow("queue", "read"), s.queueTasks)
 	v1.GET("/cases/:id/trail", s.allow("case", "trail"), s.caseTrail)
 	v1.GET("/cases/:id/trail/export", s.allow("case", "trail"), s.requireStepUp, s.exportTrail)

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"tandem/activities/store"
 	"tandem/workflows"
@@ -70,4 +72,100 @@ func (s *Server) queueTasks(c *gin.Context) {
 		out.Cases = append(out.Cases, caseFromRow(r))
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// AgentMessageRequest is the body of POST /v1/cases/{id}/reply and /request-info.
+type AgentMessageRequest struct {
+	Body string `json:"body"`
+}
+
+// ResolveRequest is the body of POST /v1/cases/{id}/resolve.
+type ResolveRequest struct {
+	Code string `json:"code"`
+}
+
+// updateID is "<action>:<Idempotency-Key>", so a retry is the same update
+// within a run, or a fresh ID when the caller sent no key.
+func updateID(c *gin.Context, action string) (string, error) {
+	key, err := idempotencyKey(c)
+	if err != nil || key == "" {
+		return action + ":" + uuid.NewString(), err
+	}
+	return action + ":" + key, nil
+}
+
+// agentMessage handles reply and request-info: a person's message to the customer.
+func (s *Server) agentMessage(update string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		row, ok := s.loadCase(c)
+		if !ok {
+			return
+		}
+		var req AgentMessageRequest
+		if err := decodeJSON(c, &req); err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
+			respondError(c, s.log, validationError([]FieldError{{"body", reason}}))
+			return
+		}
+		id, err := updateID(c, update)
+		if err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		var res workflows.PostMessageResult
+		in := workflows.AgentMessageInput{Actor: actorOf(c), Body: req.Body}
+		if err := s.update(c.Request.Context(), row, id, update, in, &res); err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"case": caseFromState(res.Case), "message": messageFromWorkflow(res.Message)})
+	}
+}
+
+func (s *Server) releaseCase(c *gin.Context) {
+	row, ok := s.loadCase(c)
+	if !ok {
+		return
+	}
+	id, err := updateID(c, workflows.UpdateRelease)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var state workflows.CaseState
+	if err := s.update(c.Request.Context(), row, id, workflows.UpdateRelease, workflows.ActorInput{Actor: actorOf(c)}, &state); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+}
+
+func (s *Server) resolveCase(c *gin.Context) {
+	row, ok := s.loadCase(c)
+	if !ok {
+		return
+	}
+	var req ResolveRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if !slices.Contains(workflows.ResolutionCodes, req.Code) {
+		respondError(c, s.log, validationError([]FieldError{{"code", "must be one of " + strings.Join(workflows.ResolutionCodes, ", ")}}))
+		return
+	}
+	id, err := updateID(c, workflows.UpdateResolve)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var state workflows.CaseState
+	if err := s.update(c.Request.Context(), row, id, workflows.UpdateResolve, workflows.ResolveInput{Actor: actorOf(c), Code: req.Code}, &state); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
 }

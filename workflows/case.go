@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -60,17 +61,58 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		workflow.UpdateHandlerOptions{Validator: wf.validateClaim}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReply, wf.reply,
+		workflow.UpdateHandlerOptions{Validator: wf.validateAgentMessage}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequestInfo, wf.requestInfo,
+		workflow.UpdateHandlerOptions{Validator: wf.validateAgentMessage}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRelease, wf.release,
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, in ActorInput) error { return wf.validateOwner(in.Actor) }}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve, wf.resolve,
+		workflow.UpdateHandlerOptions{Validator: wf.validateResolve}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandler(ctx, UpdateClose, wf.close)
 }
 
 func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
 	// Runs started before continue-as-new existed never continue.
 	canContinue := workflow.GetVersion(ctx, "continue-as-new", workflow.DefaultVersion, 1) == 1
-	err := workflow.Await(ctx, func() bool {
-		return wf.state.Status == StatusClosed || (canContinue && wf.historyFull(ctx))
-	})
-	if err != nil {
-		return CaseResult{}, err
+	// Runs started before the human lifecycle never wait out a reopen window.
+	lifecycle := workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
+	full := func() bool { return canContinue && wf.historyFull(ctx) }
+	for {
+		err := workflow.Await(ctx, func() bool {
+			return wf.state.Status == StatusClosed || full() || (lifecycle && wf.state.Status == StatusResolved)
+		})
+		if err != nil {
+			return CaseResult{}, err
+		}
+		if wf.state.Status != StatusResolved || full() {
+			break
+		}
+		// Resolved: close when the reopen window passes, unless the customer
+		// reopens first. The deadline is absolute, so a continued run re-arms
+		// the timer from it.
+		deadline := wf.state.ResolvedAt.Add(wf.reopenWindow())
+		stillResolved := true
+		if wait := deadline.Sub(workflow.Now(ctx)); wait > 0 {
+			changed, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return wf.state.Status != StatusResolved || full() })
+			if err != nil {
+				return CaseResult{}, err
+			}
+			stillResolved = !changed
+		}
+		if stillResolved {
+			if _, err := wf.closeCase(ctx, SystemActor, "reopen window passed"); err != nil {
+				return CaseResult{}, err
+			}
+		}
 	}
 	// Let in-flight updates reply to their callers before the run ends.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -83,6 +125,13 @@ func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
 		return CaseResult{}, workflow.NewContinueAsNewError(ctx, CaseWorkflowName, next)
 	}
 	return CaseResult{State: wf.state}, nil
+}
+
+func (wf *caseWorkflow) reopenWindow() time.Duration {
+	if w := time.Duration(wf.in.Policy.ReopenWindow); w > 0 {
+		return w
+	}
+	return DefaultReopenWindow
 }
 
 // historyFull says the run's history is long enough to continue as new.
@@ -112,9 +161,20 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 	if wf.state.Messages == 0 {
 		action = AuditCaseOpen
 	}
+	lifecycle := workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
 	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
 	audit := []AuditRecord{{Seq: customer.Seq, Action: action, Actor: in.Actor, At: now,
 		Details: map[string]string{"message_seq": itoa(customer.Seq), "channel": wf.state.Channel}}}
+	switch {
+	case lifecycle && wf.state.Status == StatusResolved:
+		// The customer writes again within the reopen window: the case goes
+		// back to the AI, and from there to people if it must.
+		wf.state.Status, wf.state.Assignee, wf.state.Queue = StatusAIHandling, "", ""
+		wf.state.Resolution, wf.state.ResolvedAt = "", nil
+		audit = append(audit, AuditRecord{Seq: customer.Seq, Action: AuditCaseReopen, Actor: in.Actor, At: now})
+	case lifecycle && wf.state.Status == StatusWaiting:
+		wf.state.Status = StatusInProgress // the customer answered; the person continues
+	}
 	var reply Message
 	switch {
 	case handoff && wf.state.Status != StatusAIHandling:
@@ -174,21 +234,114 @@ func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, e
 }
 
 func (wf *caseWorkflow) close(ctx workflow.Context, in CloseInput) (CaseState, error) {
+	return wf.closeCase(ctx, in.Actor, in.Reason)
+}
+
+func (wf *caseWorkflow) closeCase(ctx workflow.Context, actor Actor, reason string) (CaseState, error) {
 	if wf.state.Status == StatusClosed {
 		return wf.state, nil // closing twice is a retry, not an error
 	}
 	now := workflow.Now(ctx)
 	wf.state.Status = StatusClosed
 	wf.state.ClosedAt = &now
-	wf.state.CloseReason = in.Reason
+	wf.state.CloseReason = reason
 	wf.state.Seq++
 	wf.state.UpdatedAt = now
 	snapshot := wf.state
-	audit := []AuditRecord{{Seq: snapshot.Seq, Action: AuditCaseClose, Actor: in.Actor, Reason: in.Reason, At: now}}
+	audit := []AuditRecord{{Seq: snapshot.Seq, Action: AuditCaseClose, Actor: actor, Reason: reason, At: now}}
 	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
 		return CaseState{}, err
 	}
 	return snapshot, nil
+}
+
+func (wf *caseWorkflow) validateOwner(actor Actor) error {
+	if !slices.Contains(withPerson, wf.state.Status) {
+		return temporal.NewApplicationError("the case is not with a person", ErrTypeWrongState)
+	}
+	if actor.ID == "" {
+		return temporal.NewApplicationError("an action needs a person", ErrTypeWrongState)
+	}
+	return nil
+}
+
+func (wf *caseWorkflow) validateAgentMessage(_ workflow.Context, in AgentMessageInput) error {
+	if err := wf.validateOwner(in.Actor); err != nil {
+		return err
+	}
+	if reason := ValidateMessageBody(in.Body); reason != "" {
+		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
+	}
+	return nil
+}
+
+func (wf *caseWorkflow) validateResolve(_ workflow.Context, in ResolveInput) error {
+	if err := wf.validateOwner(in.Actor); err != nil {
+		return err
+	}
+	if !slices.Contains(ResolutionCodes, in.Code) {
+		return temporal.NewApplicationError("unknown resolution code", ErrTypeInvalidMessage)
+	}
+	return nil
+}
+
+// agentMessage records a person's message to the customer and moves the case
+// to status, auditing it as action.
+func (wf *caseWorkflow) agentMessage(ctx workflow.Context, in AgentMessageInput, status, action string) (PostMessageResult, error) {
+	if err := wf.validateOwner(in.Actor); err != nil { // re-checked: the case may have moved since validation
+		return PostMessageResult{}, err
+	}
+	now := workflow.Now(ctx)
+	msg := wf.appendMessage(now, Message{AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
+	wf.state.Status = status
+	snapshot := wf.state
+	audit := []AuditRecord{{Seq: msg.Seq, Action: action, Actor: in.Actor, At: now,
+		Details: map[string]string{"message_seq": itoa(msg.Seq)}}}
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: []Message{msg}, Audit: audit}); err != nil {
+		return PostMessageResult{}, err
+	}
+	return PostMessageResult{Case: snapshot, Message: msg}, nil
+}
+
+func (wf *caseWorkflow) reply(ctx workflow.Context, in AgentMessageInput) (PostMessageResult, error) {
+	return wf.agentMessage(ctx, in, StatusInProgress, AuditCaseReply)
+}
+
+func (wf *caseWorkflow) requestInfo(ctx workflow.Context, in AgentMessageInput) (PostMessageResult, error) {
+	return wf.agentMessage(ctx, in, StatusWaiting, AuditCaseRequestInfo)
+}
+
+// transition moves an owned case to another state and records it.
+func (wf *caseWorkflow) transition(ctx workflow.Context, actor Actor, action, reason string, change func(now time.Time)) (CaseState, error) {
+	if err := wf.validateOwner(actor); err != nil {
+		return CaseState{}, err
+	}
+	now := workflow.Now(ctx)
+	change(now)
+	wf.state.Seq++
+	wf.state.UpdatedAt = now
+	snapshot := wf.state
+	audit := []AuditRecord{{Seq: snapshot.Seq, Action: action, Actor: actor, Reason: reason, At: now}}
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
+		return CaseState{}, err
+	}
+	return snapshot, nil
+}
+
+// release puts the case back in its queue for another agent.
+func (wf *caseWorkflow) release(ctx workflow.Context, in ActorInput) (CaseState, error) {
+	return wf.transition(ctx, in.Actor, AuditCaseRelease, "", func(time.Time) {
+		wf.state.Status, wf.state.Assignee = StatusQueued, ""
+		if wf.state.Queue == "" {
+			wf.state.Queue = DefaultQueue
+		}
+	})
+}
+
+func (wf *caseWorkflow) resolve(ctx workflow.Context, in ResolveInput) (CaseState, error) {
+	return wf.transition(ctx, in.Actor, AuditCaseResolve, in.Code, func(now time.Time) {
+		wf.state.Status, wf.state.Resolution, wf.state.ResolvedAt = StatusResolved, in.Code, &now
+	})
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"tandem/policies/service"
 	"tandem/workflows"
 )
 
@@ -229,4 +230,50 @@ func TestCaseWorkflowHandoffAndClaimsAcceptedTogether(t *testing.T) {
 		err = second.rejected
 	}
 	assertAppError(t, "second claim", err, workflows.ErrTypeNotClaimable)
+}
+
+func TestReopenWindowWithTimeSkipping(t *testing.T) {
+	agent := workflows.Actor{Kind: "user", ID: "agent-1"}
+	in := input
+	in.Policy.ReopenWindow = service.Duration(48 * time.Hour)
+	for _, reopen := range []bool{false, true} {
+		rec := &recorder{}
+		env := newEnv(rec)
+		var reopened updateOutcome
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&updateOutcome{}), workflows.PostMessageInput{Body: "转人工"})
+		}, time.Second)
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateClaim, "c", callbacks(&updateOutcome{}), workflows.ClaimInput{Actor: agent})
+		}, 2*time.Second)
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateResolve, "r", callbacks(&updateOutcome{}), workflows.ResolveInput{Actor: agent, Code: "answered"})
+		}, 3*time.Second)
+		if reopen {
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(workflows.UpdatePostMessage, "again", callbacks(&reopened), workflows.PostMessageInput{Body: "not fixed"})
+			}, 24*time.Hour)
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{Actor: agent, Reason: "by hand"})
+			}, 100*time.Hour)
+		}
+		start := env.Now()
+		env.ExecuteWorkflow(workflows.CaseWorkflowName, in)
+		var out workflows.CaseResult
+		if err := env.GetWorkflowResult(&out); err != nil {
+			t.Fatal(err)
+		}
+		closedAfter := out.State.ClosedAt.Sub(start)
+		if !reopen && (out.State.CloseReason != "reopen window passed" || closedAfter < 48*time.Hour || closedAfter > 49*time.Hour) {
+			t.Fatalf("closed %v after start for %q; want the window to close it at 48h after resolving", closedAfter, out.State.CloseReason)
+		}
+		if reopen {
+			if r, _ := reopened.result.(workflows.PostMessageResult); r.Case.Status != workflows.StatusAIHandling {
+				t.Fatalf("message within the window: %+v", r.Case)
+			}
+			if out.State.CloseReason != "by hand" {
+				t.Fatalf("a reopened case was closed by the window: %q", out.State.CloseReason)
+			}
+		}
+	}
 }

@@ -30,6 +30,12 @@ const (
 	UpdateClose = "close"
 	// UpdateClaim gives a queued case to the agent who claims it first.
 	UpdateClaim = "claim"
+	// UpdateReply, UpdateRequestInfo, UpdateRelease and UpdateResolve are the
+	// actions of the person who owns the case.
+	UpdateReply       = "reply"
+	UpdateRequestInfo = "request_info"
+	UpdateRelease     = "release"
+	UpdateResolve     = "resolve"
 	// QueryState returns CaseState.
 	QueryState = "state"
 )
@@ -54,13 +60,25 @@ const (
 // Case statuses, as stored in the projection and returned by the API.
 const (
 	StatusAIHandling = "ai_handling"
-	StatusQueued     = "queued"   // waiting for a person in Queue
-	StatusAssigned   = "assigned" // a person (Assignee) owns it; the AI is silent
+	StatusQueued     = "queued"              // waiting for a person in Queue
+	StatusAssigned   = "assigned"            // a person (Assignee) owns it; the AI is silent
+	StatusInProgress = "in_progress"         // the person has answered
+	StatusWaiting    = "waiting_on_customer" // the person asked the customer for information
+	StatusResolved   = "resolved"            // reopens on a customer message within the reopen window
 	StatusClosed     = "closed"
 )
 
 // Statuses lists every status a case can have, for validating filters.
-var Statuses = []string{StatusAIHandling, StatusQueued, StatusAssigned, StatusClosed}
+var Statuses = []string{StatusAIHandling, StatusQueued, StatusAssigned, StatusInProgress, StatusWaiting, StatusResolved, StatusClosed}
+
+// withPerson are the statuses in which a person owns the case.
+var withPerson = []string{StatusAssigned, StatusInProgress, StatusWaiting}
+
+// ResolutionCodes are the ways a case can be resolved.
+var ResolutionCodes = []string{"answered", "refunded", "replaced", "duplicate", "no_response", "other"}
+
+// DefaultReopenWindow applies to cases whose pinned policy has none.
+const DefaultReopenWindow = 7 * 24 * time.Hour
 
 // Channels through which a case can be opened.
 var Channels = []string{"web_chat", "app", "email", "ivr", "api"}
@@ -87,6 +105,7 @@ const (
 	ErrTypeCaseClosed     = "CaseClosed"
 	ErrTypeInvalidMessage = "InvalidMessage"
 	ErrTypeNotClaimable   = "NotClaimable"
+	ErrTypeWrongState     = "WrongState"
 )
 
 // CaseInput starts a case workflow. The caller has validated it. Policy is
@@ -125,6 +144,8 @@ type CaseState struct {
 	Queue       string     `json:"queue,omitempty"`
 	Assignee    string     `json:"assignee,omitempty"`
 	Escalation  string     `json:"escalation_reason,omitempty"`
+	Resolution  string     `json:"resolution,omitempty"`
+	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
 	Policy      PolicyRef  `json:"policy"`
 	Seq         int64      `json:"seq"`
 	Messages    int        `json:"messages"`
@@ -182,6 +203,24 @@ type ClaimInput struct {
 	Actor Actor `json:"actor"`
 }
 
+// AgentMessageInput is the argument of UpdateReply and UpdateRequestInfo.
+type AgentMessageInput struct {
+	Actor     Actor  `json:"actor"`
+	Body      string `json:"body"`
+	ClientKey string `json:"client_key,omitempty"`
+}
+
+// ActorInput is the argument of UpdateRelease.
+type ActorInput struct {
+	Actor Actor `json:"actor"`
+}
+
+// ResolveInput is the argument of UpdateResolve.
+type ResolveInput struct {
+	Actor Actor  `json:"actor"`
+	Code  string `json:"code"` // one of ResolutionCodes
+}
+
 // CloseInput is the argument of UpdateClose.
 type CloseInput struct {
 	Reason string `json:"reason"`
@@ -190,12 +229,16 @@ type CloseInput struct {
 
 // Audited actions of the case workflow.
 const (
-	AuditCaseOpen     = "case.open"
-	AuditCaseMessage  = "case.message"
-	AuditCaseReply    = "case.reply"
-	AuditCaseClose    = "case.close"
-	AuditCaseEscalate = "case.escalate"
-	AuditCaseClaim    = "case.claim"
+	AuditCaseOpen        = "case.open"
+	AuditCaseMessage     = "case.message"
+	AuditCaseReply       = "case.reply"
+	AuditCaseClose       = "case.close"
+	AuditCaseEscalate    = "case.escalate"
+	AuditCaseClaim       = "case.claim"
+	AuditCaseRequestInfo = "case.request_info"
+	AuditCaseRelease     = "case.release"
+	AuditCaseResolve     = "case.resolve"
+	AuditCaseReopen      = "case.reopen"
 )
 
 // AuditRecord is an audit entry the workflow asks the projection write to
