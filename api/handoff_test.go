@@ -221,3 +221,45 @@ func TestResolvedCaseClosesAfterTheReopenWindow(t *testing.T) {
 	}
 	s.recordHistory(c.WorkflowID, "reopen_window")
 }
+
+func TestSupervisorReassignsAndAgentEscalates(t *testing.T) {
+	s := newStack(t)
+	supervisor := tenantA + "/supervisor"
+	c := s.openCase(tenantA, sampleCase()).Case
+	s.handTo(tenantA+"/agent", c.ID)
+	s.do("PUT", "/v1/agents/agent-2/availability", supervisor, api.AvailabilityRequest{Status: "available", Capacity: capacity(2)})
+
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/reassign", tenantA+"/agent", api.ReassignRequest{AgentID: "agent-2"}); r.Status != http.StatusForbidden {
+		t.Fatalf("an agent reassigning: %d", r.Status)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/reassign", supervisor, api.ReassignRequest{AgentID: "nobody"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("reassign to an unknown agent: %d", r.Status)
+	}
+	var out struct{ Case api.CaseJSON }
+	r := s.do("POST", "/v1/cases/"+c.ID+"/reassign", supervisor, api.ReassignRequest{AgentID: "agent-2"})
+	r.decode(t, &out)
+	if r.Status != http.StatusOK || out.Case.Assignee != "agent-2" {
+		t.Fatalf("reassign: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/cases/"+c.ID, tenantA+"/agent", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("agent-1 still sees the case: %d", r.Status)
+	}
+	two := tenantA + "/agent:agent-2"
+	var esc struct{ Case api.CaseJSON }
+	s.do("POST", "/v1/cases/"+c.ID+"/escalate", two, nil).decode(t, &esc)
+	if esc.Case.Status != workflows.StatusQueued || esc.Case.Queue != workflows.SupervisorQueue || esc.Case.Assignee != "" {
+		t.Fatalf("escalate: %+v", esc.Case)
+	}
+	var tasks api.CaseList
+	s.do("GET", "/v1/queues/supervisors/tasks", supervisor, nil).decode(t, &tasks)
+	if len(tasks.Cases) != 1 || tasks.Cases[0].ID != c.ID {
+		t.Fatalf("supervisors' queue: %+v", tasks.Cases)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/claim", supervisor, nil); r.Status != http.StatusOK {
+		t.Fatalf("a supervisor claiming the escalated case: %d %s", r.Status, r.Body)
+	}
+	got := strings.Join(auditActions(t, s, store.AuditFilter{CaseID: c.ID, Action: "case.reassign"}), " ")
+	if got != "user:case.reassign" {
+		t.Fatalf("reassignment audit: %s", got)
+	}
+}

@@ -92,6 +92,8 @@ func New(cfg Config) http.Handler {
 	v1.POST("/cases/:id/request-info", s.allow("case", "reply"), s.agentMessage(workflows.UpdateRequestInfo))
 	v1.POST("/cases/:id/release", s.allow("case", "claim"), s.releaseCase)
 	v1.POST("/cases/:id/resolve", s.allow("case", "resolve"), s.resolveCase)
+	v1.POST("/cases/:id/escalate", s.allow("case", "resolve"), s.escalateCase)
+	v1.POST("/cases/:id/reassign", s.allow("case", "reassign"), s.reassignCase)
 	v1.GET("/queues/:queue/tasks", s.allow("queue", "read"), s.queueTasks)
 	v1.GET("/cases/:id/trail", s.allow("case", "trail"), s.caseTrail)
 	v1.GET("/cases/:id/trail/export", s.allow("case", "trail"), s.requireStepUp, s.exportTrail)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -164,6 +165,62 @@ func (s *Server) resolveCase(c *gin.Context) {
 	}
 	var state workflows.CaseState
 	if err := s.update(c.Request.Context(), row, id, workflows.UpdateResolve, workflows.ResolveInput{Actor: actorOf(c), Code: req.Code}, &state); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+}
+
+// ReassignRequest is the body of POST /v1/cases/{id}/reassign.
+type ReassignRequest struct {
+	AgentID string `json:"agent_id"`
+}
+
+// reassignCase gives a case to another agent of the tenant (supervisors).
+func (s *Server) reassignCase(c *gin.Context) {
+	row, ok := s.loadCase(c)
+	if !ok {
+		return
+	}
+	var req ReassignRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if _, err := s.store.GetAgent(c.Request.Context(), principalOf(c).Tenant, req.AgentID); errors.Is(err, store.ErrNotFound) || req.AgentID == "" {
+		respondError(c, s.log, validationError([]FieldError{{"agent_id", "must be an agent of your tenant (one with availability or queues)"}}))
+		return
+	} else if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	id, err := updateID(c, workflows.UpdateReassign)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var state workflows.CaseState
+	if err := s.update(c.Request.Context(), row, id, workflows.UpdateReassign,
+		workflows.ReassignInput{Actor: actorOf(c), To: req.AgentID}, &state); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+}
+
+// escalateCase sends a case from its owner to the supervisors' queue.
+func (s *Server) escalateCase(c *gin.Context) {
+	row, ok := s.loadCase(c)
+	if !ok {
+		return
+	}
+	id, err := updateID(c, workflows.UpdateEscalate)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	var state workflows.CaseState
+	if err := s.update(c.Request.Context(), row, id, workflows.UpdateEscalate, workflows.EscalateInput{Actor: actorOf(c)}, &state); err != nil {
 		respondError(c, s.log, err)
 		return
 	}

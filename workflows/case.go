@@ -77,6 +77,14 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		workflow.UpdateHandlerOptions{Validator: wf.validateResolve}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReassign, wf.reassign,
+		workflow.UpdateHandlerOptions{Validator: wf.validateReassign}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateEscalate, wf.escalate,
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, in EscalateInput) error { return wf.validateOwner(in.Actor) }}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandler(ctx, UpdateClose, wf.close)
 }
 
@@ -335,6 +343,46 @@ func (wf *caseWorkflow) release(ctx workflow.Context, in ActorInput) (CaseState,
 		if wf.state.Queue == "" {
 			wf.state.Queue = DefaultQueue
 		}
+	})
+}
+
+func (wf *caseWorkflow) validateReassign(_ workflow.Context, in ReassignInput) error {
+	if wf.state.Status != StatusQueued && !slices.Contains(withPerson, wf.state.Status) {
+		return temporal.NewApplicationError("only a case waiting for or with a person can be reassigned", ErrTypeWrongState)
+	}
+	if in.To == "" || in.Actor.ID == "" {
+		return temporal.NewApplicationError("a reassignment needs who and to whom", ErrTypeWrongState)
+	}
+	return nil
+}
+
+// reassign gives the case to another agent, from a queue or from its owner.
+func (wf *caseWorkflow) reassign(ctx workflow.Context, in ReassignInput) (CaseState, error) {
+	if err := wf.validateReassign(ctx, in); err != nil {
+		return CaseState{}, err
+	}
+	now := workflow.Now(ctx)
+	from := wf.state.Assignee
+	if wf.state.Status == StatusQueued {
+		wf.state.Status = StatusAssigned
+	}
+	wf.state.Assignee = in.To
+	wf.state.Seq++
+	wf.state.UpdatedAt = now
+	snapshot := wf.state
+	audit := []AuditRecord{{Seq: snapshot.Seq, Action: AuditCaseReassign, Actor: in.Actor, At: now,
+		Details: map[string]string{"from": from, "to": in.To}}}
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
+		return CaseState{}, err
+	}
+	return snapshot, nil
+}
+
+// escalate sends the case from its owner to the supervisors' queue.
+func (wf *caseWorkflow) escalate(ctx workflow.Context, in EscalateInput) (CaseState, error) {
+	return wf.transition(ctx, in.Actor, AuditCaseEscalate, ReasonAgentEscalated, func(time.Time) {
+		wf.state.Status, wf.state.Assignee, wf.state.Queue = StatusQueued, "", SupervisorQueue
+		wf.state.Escalation = ReasonAgentEscalated
 	})
 }
 

@@ -8,11 +8,15 @@ import (
 // Escalation reason codes, stored with the case and its audit entry.
 const (
 	ReasonCustomerRequest = "customer_requested_human"
+	ReasonAgentEscalated  = "agent_escalated"
 )
 
 // DefaultQueue is where escalated cases wait until routing by skill and
-// language picks a queue.
-const DefaultQueue = "general"
+// language picks a queue; SupervisorQueue is where agents escalate cases.
+const (
+	DefaultQueue    = "general"
+	SupervisorQueue = "supervisors"
+)
 
 // HandoffNotice tells the customer a person is taking over.
 const HandoffNotice = "We are passing your conversation to a person, who will reply here."

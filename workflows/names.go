@@ -36,6 +36,10 @@ const (
 	UpdateRequestInfo = "request_info"
 	UpdateRelease     = "release"
 	UpdateResolve     = "resolve"
+	// UpdateReassign gives the case to another agent (supervisors);
+	// UpdateEscalate sends it to the supervisors' queue.
+	UpdateReassign = "reassign"
+	UpdateEscalate = "escalate"
 	// QueryState returns CaseState.
 	QueryState = "state"
 )
@@ -215,6 +219,17 @@ type ActorInput struct {
 	Actor Actor `json:"actor"`
 }
 
+// ReassignInput is the argument of UpdateReassign.
+type ReassignInput struct {
+	Actor Actor  `json:"actor"`
+	To    string `json:"to"` // the agent who gets the case
+}
+
+// EscalateInput is the argument of UpdateEscalate.
+type EscalateInput struct {
+	Actor Actor `json:"actor"`
+}
+
 // ResolveInput is the argument of UpdateResolve.
 type ResolveInput struct {
 	Actor Actor  `json:"actor"`
@@ -239,6 +254,7 @@ const (
 	AuditCaseRelease     = "case.release"
 	AuditCaseResolve     = "case.resolve"
 	AuditCaseReopen      = "case.reopen"
+	AuditCaseReassign    = "case.reassign"
 )
 
 // AuditRecord is an audit entry the workflow asks the projection write to
