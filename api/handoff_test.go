@@ -263,3 +263,58 @@ func TestSupervisorReassignsAndAgentEscalates(t *testing.T) {
 		t.Fatalf("reassignment audit: %s", got)
 	}
 }
+
+func TestRatingsAndStats(t *testing.T) {
+	s := newStack(t)
+	supervisor := tenantA + "/supervisor"
+	// Three cases: one closed by the AI side, one a person resolved, one still open.
+	byAI := s.openCase(tenantA, sampleCase()).Case
+	s.do("POST", "/v1/cases/"+byAI.ID+"/close", tenantA, api.CloseCaseRequest{Reason: "answered"})
+	byPerson := s.openCase(tenantA, sampleCase()).Case
+	s.handTo(tenantA+"/agent", byPerson.ID)
+	s.do("POST", "/v1/cases/"+byPerson.ID+"/reply", tenantA+"/agent", api.AgentMessageRequest{Body: "Done."})
+	open := s.openCase(tenantA, sampleCase()).Case
+
+	if r := s.do("POST", "/v1/cases/"+open.ID+"/rating", tenantA, api.RatingRequest{Score: 5}); r.Status != http.StatusConflict || r.errorCode(t) != "not_ratable" {
+		t.Fatalf("rating an open case: %d %s", r.Status, r.Body)
+	}
+	s.do("POST", "/v1/cases/"+byPerson.ID+"/resolve", tenantA+"/agent", api.ResolveRequest{Code: "answered"})
+	if r := s.do("POST", "/v1/cases/"+byPerson.ID+"/rating", tenantA, api.RatingRequest{Score: 9}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("score 9: %d", r.Status)
+	}
+	for _, score := range []int{2, 4} { // the customer changes their mind: one rating stays
+		if r := s.do("POST", "/v1/cases/"+byPerson.ID+"/rating", tenantA, api.RatingRequest{Score: score}); r.Status != http.StatusOK {
+			t.Fatalf("rating: %d %s", r.Status, r.Body)
+		}
+	}
+	if r := s.do("POST", "/v1/cases/"+byAI.ID+"/rating", tenantA, api.RatingRequest{Score: 2}); r.Status != http.StatusOK {
+		t.Fatalf("rating a closed case: %d", r.Status)
+	}
+
+	var st store.Stats
+	r := s.do("GET", "/v1/stats", supervisor, nil)
+	r.decode(t, &st)
+	if r.Status != http.StatusOK || st.CasesOpened != 3 || st.CasesResolvedOrClosed != 2 {
+		t.Fatalf("stats: %d %s", r.Status, r.Body)
+	}
+	if st.AIResolvedShare == nil || *st.AIResolvedShare != 0.5 || st.Escalations["customer_requested_human"] != 1 {
+		t.Fatalf("AI share / escalations: %s", r.Body)
+	}
+	if st.CSATCount != 2 || st.CSATAverage == nil || *st.CSATAverage != 3 {
+		t.Fatalf("CSAT: %s", r.Body)
+	}
+	if st.FirstResponseAISec == nil || st.FirstResponseHumanSec == nil || *st.FirstResponseHumanSec < *st.FirstResponseAISec || st.ResolutionSec == nil {
+		t.Fatalf("response times: %s", r.Body)
+	}
+	if r := s.do("GET", "/v1/stats?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", supervisor, nil); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("reversed range: %d", r.Status)
+	}
+	if r := s.do("GET", "/v1/stats", tenantA+"/agent", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("an agent reading stats: %d", r.Status)
+	}
+	var other store.Stats
+	s.do("GET", "/v1/stats", tenantB+"/supervisor", nil).decode(t, &other)
+	if other.CasesOpened != 0 {
+		t.Fatalf("another tenant counts %d cases", other.CasesOpened)
+	}
+}

@@ -94,6 +94,8 @@ func New(cfg Config) http.Handler {
 	v1.POST("/cases/:id/resolve", s.allow("case", "resolve"), s.resolveCase)
 	v1.POST("/cases/:id/escalate", s.allow("case", "resolve"), s.escalateCase)
 	v1.POST("/cases/:id/reassign", s.allow("case", "reassign"), s.reassignCase)
+	v1.POST("/cases/:id/rating", s.allow("case", "rate"), s.rateCase)
+	v1.GET("/stats", s.allow("stats", "read"), s.stats)
 	v1.GET("/queues/:queue/tasks", s.allow("queue", "read"), s.queueTasks)
 	v1.GET("/cases/:id/trail", s.allow("case", "trail"), s.caseTrail)
 	v1.GET("/cases/:id/trail/export", s.allow("case", "trail"), s.requireStepUp, s.exportTrail)

@@ -114,30 +114,32 @@ func (s *Store) TenantExists(ctx context.Context, id string) (bool, error) {
 // Case is a row of the case projection. CustomerRef and Subject are held in
 // clear only in memory; the row keeps them sealed under the customer's data key.
 type Case struct {
-	TenantID       string `gorm:"primaryKey"`
-	ID             string `gorm:"primaryKey"`
-	WorkflowID     string
-	CustomerRef    string  `gorm:"-"`
-	CustomerErased bool    `gorm:"-"` // the customer's data key was destroyed
-	LegacyRef      *string `gorm:"column:customer_ref"`
-	CustomerRefCT  []byte  `gorm:"column:customer_ref_ct"`
-	CustomerHash   []byte
-	KeyID          *string
-	Channel        string
-	Subject        string  `gorm:"-"`
-	LegacySubject  *string `gorm:"column:subject"`
-	SubjectCT      []byte  `gorm:"column:subject_ct"`
-	Priority       string
-	Status         string
-	LastSeq        int64
-	OpenedAt       time.Time
-	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
-	ClosedAt       *time.Time
-	PurgedAt       *time.Time // content removed at the end of the retention period
-	AssigneeID     *string    // the agent working the case
-	Queue          *string    // the queue the case waits in
-	PolicyProfile  *string    // the service policy pinned at open
-	PolicyVersion  *int64
+	TenantID         string `gorm:"primaryKey"`
+	ID               string `gorm:"primaryKey"`
+	WorkflowID       string
+	CustomerRef      string  `gorm:"-"`
+	CustomerErased   bool    `gorm:"-"` // the customer's data key was destroyed
+	LegacyRef        *string `gorm:"column:customer_ref"`
+	CustomerRefCT    []byte  `gorm:"column:customer_ref_ct"`
+	CustomerHash     []byte
+	KeyID            *string
+	Channel          string
+	Subject          string  `gorm:"-"`
+	LegacySubject    *string `gorm:"column:subject"`
+	SubjectCT        []byte  `gorm:"column:subject_ct"`
+	Priority         string
+	Status           string
+	LastSeq          int64
+	OpenedAt         time.Time
+	UpdatedAt        time.Time `gorm:"autoUpdateTime:false"`
+	ClosedAt         *time.Time
+	PurgedAt         *time.Time // content removed at the end of the retention period
+	AssigneeID       *string    // the agent working the case
+	Queue            *string    // the queue the case waits in
+	EscalationReason *string    // why the case went to people, if it did
+	ResolvedAt       *time.Time
+	PolicyProfile    *string // the service policy pinned at open
+	PolicyVersion    *int64
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in
@@ -185,6 +187,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
 				"priority", "status", "last_seq", "updated_at", "closed_at", "assignee_id", "queue",
+				"escalation_reason", "resolved_at",
 			}),
 			Where: clause.Where{Exprs: []clause.Expression{
 				clause.Expr{SQL: "cases.last_seq < excluded.last_seq"},

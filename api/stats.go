@@ -1,0 +1,84 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"tandem/activities/store"
+)
+
+// RatingRequest is the body of POST /v1/cases/{id}/rating: the customer's
+// satisfaction from 1 to 5.
+type RatingRequest struct {
+	Score int `json:"score"`
+}
+
+func (s *Server) rateCase(c *gin.Context) {
+	row, ok := s.loadCase(c)
+	if !ok {
+		return
+	}
+	var req RatingRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if req.Score < 1 || req.Score > 5 {
+		respondError(c, s.log, validationError([]FieldError{{"score", "must be a whole number from 1 to 5"}}))
+		return
+	}
+	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+		if err := tx.RateCase(c.Request.Context(), row.TenantID, row.ID, req.Score); err != nil {
+			return err
+		}
+		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, "case.rating", "case", row.ID, row.ID, "allow", "success", "",
+			map[string]string{"score": strconv.Itoa(req.Score)}))
+	})
+	if errors.Is(err, store.ErrNotRatable) {
+		err = errorf(http.StatusConflict, "not_ratable", "a case can be rated once it is resolved")
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"case_id": row.ID, "score": req.Score})
+}
+
+// maxStatsRange bounds one stats query.
+const maxStatsRange = 366 * 24 * time.Hour
+
+// stats answers GET /v1/stats?from=&to= (RFC 3339; default the last 30 days)
+// over the cases opened in the range.
+func (s *Server) stats(c *gin.Context) {
+	to, from := time.Now().UTC(), time.Time{}
+	var errs []FieldError
+	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+		if raw := c.Query(name); raw != "" {
+			t, err := time.Parse(time.RFC3339, raw)
+			if err != nil {
+				errs = append(errs, FieldError{name, "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"})
+			}
+			*dst = t
+		}
+	}
+	if from.IsZero() {
+		from = to.Add(-30 * 24 * time.Hour)
+	}
+	if len(errs) == 0 && (!from.Before(to) || to.Sub(from) > maxStatsRange) {
+		errs = append(errs, FieldError{"from", "must be before to, at most 366 days earlier"})
+	}
+	if len(errs) > 0 {
+		respondError(c, s.log, validationError(errs))
+		return
+	}
+	st, err := s.store.CaseStats(c.Request.Context(), principalOf(c).Tenant, from, to)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
