@@ -46,14 +46,11 @@ type AuditEventList struct {
 }
 
 func (s *Server) listAuditEvents(c *gin.Context) {
-	f := store.AuditFilter{CaseID: c.Query("case_id"), ActorID: c.Query("actor_id"), Action: c.Query("action"), Limit: defaultPageSize}
+	f := store.AuditFilter{CaseID: c.Query("case_id"), ActorID: c.Query("actor_id"), Action: c.Query("action")}
 	var errs []FieldError
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxPageSize {
-			errs = append(errs, FieldError{"limit", "must be a whole number from 1 to 100"})
-		}
-		f.Limit = n
+	var limitErr *FieldError
+	if f.Limit, limitErr = pageLimit(c); limitErr != nil {
+		errs = append(errs, *limitErr)
 	}
 	if raw := c.Query("cursor"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)

@@ -394,17 +394,14 @@ func (s *Server) getCase(c *gin.Context) {
 }
 
 func (s *Server) listCases(c *gin.Context) {
-	f := store.ListFilter{Status: c.Query("status"), Cursor: c.Query("cursor"), Limit: defaultPageSize}
+	f := store.ListFilter{Status: c.Query("status"), Cursor: c.Query("cursor")}
 	var errs []FieldError
 	if f.Status != "" && !slices.Contains(workflows.Statuses, f.Status) {
 		errs = append(errs, FieldError{"status", "must be one of " + strings.Join(workflows.Statuses, ", ")})
 	}
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxPageSize {
-			errs = append(errs, FieldError{"limit", "must be a whole number from 1 to 100"})
-		}
-		f.Limit = n
+	var limitErr *FieldError
+	if f.Limit, limitErr = pageLimit(c); limitErr != nil {
+		errs = append(errs, *limitErr)
 	}
 	if len(errs) > 0 {
 		respondError(c, s.log, validationError(errs))
@@ -416,6 +413,24 @@ func (s *Server) listCases(c *gin.Context) {
 		return
 	}
 	f.Agent = scope
+	s.respondCaseList(c, f)
+}
+
+// pageLimit reads ?limit= (default 20, at most 100).
+func pageLimit(c *gin.Context) (int, *FieldError) {
+	raw := c.Query("limit")
+	if raw == "" {
+		return defaultPageSize, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, &FieldError{"limit", "must be a whole number from 1 to 100"}
+	}
+	return n, nil
+}
+
+// respondCaseList answers with one page of the caller's tenant's cases.
+func (s *Server) respondCaseList(c *gin.Context, f store.ListFilter) {
 	rows, next, err := s.store.ListCases(c.Request.Context(), principalOf(c).Tenant, f)
 	if err != nil {
 		respondError(c, s.log, err)

@@ -472,19 +472,7 @@ func countHistoryEvents(t *testing.T, tc client.Client, wfID string, typ enumspb
 // countRuns counts the runs of a workflow ID, waiting for visibility to catch up.
 func countRuns(t *testing.T, tc client.Client, wfID string) int {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := tc.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
-			Query: fmt.Sprintf("WorkflowId = '%s'", wfID),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.GetCount() > 0 || time.Now().After(deadline) {
-			return int(resp.GetCount())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return int(countRunsAtLeast(t, tc, wfID, 1))
 }
 
 func waitClosed(t *testing.T, tc client.Client, wfID string) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -54,25 +53,12 @@ func (s *Server) queueTasks(c *gin.Context) {
 		respondError(c, s.log, errorf(http.StatusForbidden, "forbidden", "you do not work this queue"))
 		return
 	}
-	f := store.ListFilter{Status: workflows.StatusQueued, Queue: queue, Cursor: c.Query("cursor"), Limit: defaultPageSize}
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxPageSize {
-			respondError(c, s.log, validationError([]FieldError{{"limit", "must be a whole number from 1 to 100"}}))
-			return
-		}
-		f.Limit = n
-	}
-	rows, next, err := s.store.ListCases(c.Request.Context(), principalOf(c).Tenant, f)
-	if err != nil {
-		respondError(c, s.log, err)
+	limit, limitErr := pageLimit(c)
+	if limitErr != nil {
+		respondError(c, s.log, validationError([]FieldError{*limitErr}))
 		return
 	}
-	out := CaseList{Cases: make([]CaseJSON, 0, len(rows)), NextCursor: next}
-	for _, r := range rows {
-		out.Cases = append(out.Cases, caseFromRow(r))
-	}
-	c.JSON(http.StatusOK, out)
+	s.respondCaseList(c, store.ListFilter{Status: workflows.StatusQueued, Queue: queue, Cursor: c.Query("cursor"), Limit: limit})
 }
 
 // AgentMessageRequest is the body of POST /v1/cases/{id}/reply and /request-info.
