@@ -18,12 +18,14 @@ import (
 	"sync"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"tandem/activities/store"
 	"tandem/policies"
+	"tandem/workflows"
 )
 
 // runBench opens N cases through the running API at concurrency C, then runs
@@ -89,11 +91,37 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return fmt.Errorf("bench: %d of %d case openings failed; no figures to compare", caseRes.errors, *n)
 	}
 
+	// A customer message to each case (with its reply), then one asking for a
+	// person to half of them: the case is in its queue when the call returns.
+	msgRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
+		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
+			[]byte(`{"body":"It was due on Monday."}`), http.StatusOK, nil)
+	})
+	msgRes.print(stdout, "message + reply (HTTP)")
+	half := caseIDs[:len(caseIDs)/2]
+	escRes := measure(ctx, len(half), *conc, func(ctx context.Context, i int) error {
+		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+half[i]+"/messages", apiKey,
+			[]byte(`{"body":"I want to talk to a human"}`), http.StatusOK, nil)
+	})
+	escRes.print(stdout, "escalating message (HTTP)")
+
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	if len(caseIDs) > 1 {
+		for _, c := range []struct{ name, id string }{
+			{"with the AI (open, 1 message)", caseIDs[len(caseIDs)-1]},
+			{"escalated (open, 1 message, asking for a person)", caseIDs[0]},
+		} {
+			n, err := historyEvents(ctx, tc, workflows.CaseWorkflowID(*tenant, c.id))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "history events, case %s: %d\n", c.name, n)
+		}
+	}
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	queue := "tandem-bench-" + hex.EncodeToString(suffix)
@@ -127,6 +155,19 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	})
 	closeRes.print(stdout, "close case (HTTP)")
 	return nil
+}
+
+// historyEvents counts the events of a workflow's current run.
+func historyEvents(ctx context.Context, tc client.Client, wfID string) (int, error) {
+	it := tc.GetWorkflowHistory(ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		if _, err := it.Next(); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 func bareWorkflow(ctx workflow.Context, activities int) error {
