@@ -286,13 +286,10 @@ func (s *Server) postMessage(c *gin.Context) {
 		respondError(c, s.log, err)
 		return
 	}
-	if row.Status == workflows.StatusClosed {
-		respondError(c, s.log, errCaseClosed)
-		return
-	}
 	updateID := uuid.NewString()
 	if key != "" {
-		// A retry is answered from the records, whichever run recorded it.
+		// A retry is answered from the records, whichever run recorded it,
+		// even once the case has closed.
 		msg, reply, found, err := s.store.ExchangeByClientKey(ctx, row.TenantID, row.ID, key)
 		if err != nil {
 			respondError(c, s.log, err)
@@ -308,6 +305,10 @@ func (s *Server) postMessage(c *gin.Context) {
 			return
 		}
 		updateID = workflows.MessageUpdateID(key)
+	}
+	if row.Status == workflows.StatusClosed {
+		respondError(c, s.log, errCaseClosed)
+		return
 	}
 	var res workflows.PostMessageResult
 	in := workflows.PostMessageInput{Body: req.Body, Actor: actorOf(c), ClientKey: key}

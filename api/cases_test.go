@@ -239,6 +239,17 @@ func TestPostMessageIdempotencyKey(t *testing.T) {
 	if len(got.Messages) != 4 {
 		t.Fatalf("case has %d messages after a retried post, want 4", len(got.Messages))
 	}
+	// A retry that arrives after the case closed still gets its answer; a new message does not.
+	s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA, api.CloseCaseRequest{})
+	var late api.ExchangeJSON
+	r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "once"}, "Idempotency-Key", key)
+	r.decode(t, &late)
+	if r.Status != http.StatusOK || late.Message.Seq != a.Message.Seq {
+		t.Fatalf("retry after close: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "new"}, "Idempotency-Key", key+"-new"); r.Status != http.StatusConflict {
+		t.Fatalf("a new message after close: %d", r.Status)
+	}
 }
 
 func TestConcurrentMessagesKeepOrderAndProjection(t *testing.T) {
