@@ -318,3 +318,30 @@ func TestRatingsAndStats(t *testing.T) {
 		t.Fatalf("another tenant counts %d cases", other.CasesOpened)
 	}
 }
+
+func TestHandoffPackage(t *testing.T) {
+	s := newStack(t)
+	req := sampleCase()
+	req.Message = "My parcel is late."
+	c := s.openCase(tenantA, req).Case
+	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "转人工"})
+	s.do("PUT", "/v1/agents/agent-1/queues", tenantA+"/supervisor", api.QueuesRequest{Queues: []string{"general"}})
+
+	var h api.HandoffJSON
+	r := s.do("GET", "/v1/cases/"+c.ID+"/handoff", tenantA+"/agent", nil)
+	r.decode(t, &h)
+	if r.Status != http.StatusOK || h.Reason != workflows.ReasonCustomerRequest || h.CustomerMessages != 2 ||
+		h.OpeningMessage.Body != "My parcel is late." || h.LatestMessage.Body != "转人工" ||
+		len(h.AlreadyAnswered) != 2 || len(h.Transcript) != 4 {
+		t.Fatalf("handoff: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/cases/"+c.ID+"/handoff", tenantA+"/agent:agent-9", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("an agent outside the queue: %d", r.Status)
+	}
+	if r := s.do("GET", "/v1/cases/"+c.ID+"/handoff", tenantA+"/compliance", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("compliance: %d", r.Status)
+	}
+	if got := auditActions(t, s, store.AuditFilter{CaseID: c.ID, Action: "case.handoff.read"}); len(got) != 1 {
+		t.Fatalf("handoff reads audited: %v", got)
+	}
+}

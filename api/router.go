@@ -88,6 +88,7 @@ func New(cfg Config) http.Handler {
 	v1.POST("/cases/:id/messages", s.allow("case", "post_message"), s.postMessage)
 	v1.POST("/cases/:id/close", s.allow("case", "close"), s.closeCase)
 	v1.POST("/cases/:id/claim", s.allow("case", "claim"), s.claimCase)
+	v1.GET("/cases/:id/handoff", s.allow("case", "claim"), s.handoff)
 	v1.POST("/cases/:id/reply", s.allow("case", "reply"), s.agentMessage(workflows.UpdateReply))
 	v1.POST("/cases/:id/request-info", s.allow("case", "reply"), s.agentMessage(workflows.UpdateRequestInfo))
 	v1.POST("/cases/:id/release", s.allow("case", "claim"), s.releaseCase)
