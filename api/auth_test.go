@@ -102,27 +102,46 @@ var roles = []string{"service", "agent", "supervisor", "finance", "compliance", 
 
 // allowed lists, for each endpoint of the tests, the roles that may call it.
 var allowed = map[string][]string{
-	"open":          {"service"},
-	"list":          roles,
-	"read":          roles,
-	"message":       {"service"},
-	"close":         {"service", "agent", "supervisor"},
-	"trail":         {"compliance"},
-	"export":        {"compliance"},
-	"events":        {"compliance"},
-	"verify":        {"compliance", "admin"},
-	"erase":         {"admin"},
-	"list holds":    {"compliance", "admin"},
-	"place hold":    {"admin"},
-	"list keys":     {"admin"},
-	"create key":    {"admin"},
-	"revoke key":    {"admin"},
-	"unknown key":   {"admin"},
-	"mfa":           {"agent", "supervisor", "finance", "compliance", "admin"},
-	"policies":      {"compliance", "admin"},
-	"retention":     {"compliance", "admin"},
-	"set retention": {"admin"},
-	"add policy":    {"admin"},
+	"open":        {"service"},
+	"list":        roles,
+	"read":        roles,
+	"message":     {"service"},
+	"close":       {"service", "agent", "supervisor"},
+	"trail":       {"compliance"},
+	"export":      {"compliance"},
+	"events":      {"compliance"},
+	"verify":      {"compliance", "admin"},
+	"erase":       {"admin"},
+	"list holds":  {"compliance", "admin"},
+	"place hold":  {"admin"},
+	"list keys":   {"admin"},
+	"create key":  {"admin"},
+	"revoke key":  {"admin"},
+	"unknown key": {"admin"},
+	// The case lifecycle and the team: here "allowed" means the role passes
+	// authorisation; what follows depends on the case's state.
+	"handoff":            {"agent", "supervisor"},
+	"claim":              {"agent", "supervisor"},
+	"reply":              {"agent", "supervisor"},
+	"request info":       {"agent", "supervisor"},
+	"release":            {"agent", "supervisor"},
+	"escalate":           {"agent", "supervisor"},
+	"resolve":            {"agent", "supervisor"},
+	"reassign":           {"supervisor"},
+	"rating":             {"service"},
+	"queue tasks":        {"agent", "supervisor"},
+	"agents":             {"supervisor", "admin"},
+	"agent":              {"agent", "supervisor", "admin"},
+	"availability":       {"agent", "supervisor", "admin"},
+	"queues":             {"supervisor", "admin"},
+	"service policy":     {"supervisor", "compliance", "admin"},
+	"set service policy": {"admin"},
+	"stats":              {"supervisor", "admin"},
+	"mfa":                {"agent", "supervisor", "finance", "compliance", "admin"},
+	"policies":           {"compliance", "admin"},
+	"retention":          {"compliance", "admin"},
+	"set retention":      {"admin"},
+	"add policy":         {"admin"},
 }
 
 func may(role, endpoint string) bool {
@@ -144,7 +163,7 @@ func as(tenant, role string) string {
 
 // sensitive endpoints need a step-up token; the matrices call them with one,
 // so that what they test is the role's permission.
-var sensitive = map[string]bool{"set retention": true, "add policy": true, "export": true, "erase": true, "place hold": true, "create key": true, "revoke key": true, "unknown key": true}
+var sensitive = map[string]bool{"set service policy": true, "set retention": true, "add policy": true, "export": true, "erase": true, "place hold": true, "create key": true, "revoke key": true, "unknown key": true}
 
 // asFor is as, stepped up for sensitive endpoints where the role can step up.
 func asFor(tenant, role, endpoint string) string {
@@ -199,11 +218,50 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"revoke key":  func(who string) response { return s.do("DELETE", "/v1/admin/api-keys/"+key.ID, who, nil) },
 			"unknown key": func(who string) response { return s.do("DELETE", "/v1/admin/api-keys/0000000000000000", who, nil) },
+			"handoff":     func(who string) response { return s.do("GET", "/v1/cases/"+c.ID+"/handoff", who, nil) },
+			"claim":       func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/claim", who, nil) },
+			"reply": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/reply", who, api.AgentMessageRequest{Body: "hi"})
+			},
+			"request info": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/request-info", who, api.AgentMessageRequest{Body: "which order?"})
+			},
+			"release":  func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/release", who, nil) },
+			"escalate": func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/escalate", who, nil) },
+			"resolve": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/resolve", who, api.ResolveRequest{Code: "answered"})
+			},
+			"reassign": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/reassign", who, api.ReassignRequest{AgentID: "agent-1"})
+			},
+			"rating": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/rating", who, api.RatingRequest{Score: 5})
+			},
+			"queue tasks": func(who string) response { return s.do("GET", "/v1/queues/general/tasks", who, nil) },
+			"agents":      func(who string) response { return s.do("GET", "/v1/agents", who, nil) },
+			"agent":       func(who string) response { return s.do("GET", "/v1/agents/agent-1", who, nil) },
+			"availability": func(who string) response {
+				return s.do("PUT", "/v1/agents/"+role+"-1/availability", who, api.AvailabilityRequest{Status: "away", Capacity: capacity(1)})
+			},
+			"queues": func(who string) response {
+				return s.do("PUT", "/v1/agents/agent-1/queues", who, api.QueuesRequest{Queues: []string{"general"}})
+			},
+			"service policy": func(who string) response { return s.do("GET", "/v1/admin/service-policy", who, nil) },
+			"set service policy": func(who string) response {
+				return s.do("PUT", "/v1/admin/service-policy", who, map[string]string{"profile": "efficiency-first"})
+			},
+			"stats": func(who string) response { return s.do("GET", "/v1/stats", who, nil) },
 		}
-		for _, name := range []string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key"} {
+		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
+			"rating", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
+		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
+			stateDependent := slices.Contains(lifecycle, name)
 			switch {
+			case may && stateDependent && (r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden):
+				t.Errorf("%s %s: %d %s, want past authorisation", role, name, r.Status, r.Body)
+			case may && stateDependent:
 			case !may && (r.Status != http.StatusForbidden || r.errorCode(t) != "forbidden"):
 				t.Errorf("%s %s: %d %s, want 403 forbidden", role, name, r.Status, r.Body)
 			case may && name == "unknown key" && r.Status != http.StatusNotFound:
@@ -235,6 +293,15 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"message", "POST", "/v1/cases/" + c.ID + "/messages", api.PostMessageRequest{Body: "hi"}},
 			{"close", "POST", "/v1/cases/" + c.ID + "/close", api.CloseCaseRequest{}},
 			{"revoke key", "DELETE", "/v1/admin/api-keys/" + key.ID, nil},
+			{"handoff", "GET", "/v1/cases/" + c.ID + "/handoff", nil},
+			{"claim", "POST", "/v1/cases/" + c.ID + "/claim", nil},
+			{"reply", "POST", "/v1/cases/" + c.ID + "/reply", api.AgentMessageRequest{Body: "hi"}},
+			{"request info", "POST", "/v1/cases/" + c.ID + "/request-info", api.AgentMessageRequest{Body: "hi"}},
+			{"release", "POST", "/v1/cases/" + c.ID + "/release", nil},
+			{"escalate", "POST", "/v1/cases/" + c.ID + "/escalate", nil},
+			{"resolve", "POST", "/v1/cases/" + c.ID + "/resolve", api.ResolveRequest{Code: "answered"}},
+			{"reassign", "POST", "/v1/cases/" + c.ID + "/reassign", api.ReassignRequest{AgentID: "agent-1"}},
+			{"rating", "POST", "/v1/cases/" + c.ID + "/rating", api.RatingRequest{Score: 5}},
 		} {
 			// 404 where the role may call the endpoint: the ID does not exist
 			// for them; 403 where it may not call it at all.
