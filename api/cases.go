@@ -266,19 +266,29 @@ func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) {
 	c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) postMessage(c *gin.Context) {
-	ctx := c.Request.Context()
+// loadCaseAndBody reads the case in the path and a {"body"} request with a
+// valid message body, writing the error response when either is wrong.
+func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, bool) {
 	row, ok := s.loadCase(c)
 	if !ok {
-		return
+		return store.Case{}, "", false
 	}
 	var req PostMessageRequest
 	if err := decodeJSON(c, &req); err != nil {
 		respondError(c, s.log, err)
-		return
+		return store.Case{}, "", false
 	}
 	if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
 		respondError(c, s.log, validationError([]FieldError{{"body", reason}}))
+		return store.Case{}, "", false
+	}
+	return row, req.Body, true
+}
+
+func (s *Server) postMessage(c *gin.Context) {
+	ctx := c.Request.Context()
+	row, body, ok := s.loadCaseAndBody(c)
+	if !ok {
 		return
 	}
 	key, err := idempotencyKey(c)
@@ -311,7 +321,7 @@ func (s *Server) postMessage(c *gin.Context) {
 		return
 	}
 	var res workflows.PostMessageResult
-	in := workflows.PostMessageInput{Body: req.Body, Actor: actorOf(c), ClientKey: key}
+	in := workflows.PostMessageInput{Body: body, Actor: actorOf(c), ClientKey: key}
 	if err := s.update(ctx, row, updateID, workflows.UpdatePostMessage, in, &res); err != nil {
 		respondError(c, s.log, err)
 		return

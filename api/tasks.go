@@ -61,10 +61,9 @@ func (s *Server) queueTasks(c *gin.Context) {
 	s.respondCaseList(c, store.ListFilter{Status: workflows.StatusQueued, Queue: queue, Cursor: c.Query("cursor"), Limit: limit})
 }
 
-// AgentMessageRequest is the body of POST /v1/cases/{id}/reply and /request-info.
-type AgentMessageRequest struct {
-	Body string `json:"body"`
-}
+// AgentMessageRequest is the body of POST /v1/cases/{id}/reply and
+// /request-info; it has the shape of PostMessageRequest, which reads it.
+type AgentMessageRequest = PostMessageRequest
 
 // ResolveRequest is the body of POST /v1/cases/{id}/resolve.
 type ResolveRequest struct {
@@ -84,17 +83,8 @@ func updateID(c *gin.Context, action string) (string, error) {
 // agentMessage handles reply and request-info: a person's message to the customer.
 func (s *Server) agentMessage(update string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		row, ok := s.loadCase(c)
+		row, body, ok := s.loadCaseAndBody(c)
 		if !ok {
-			return
-		}
-		var req AgentMessageRequest
-		if err := decodeJSON(c, &req); err != nil {
-			respondError(c, s.log, err)
-			return
-		}
-		if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
-			respondError(c, s.log, validationError([]FieldError{{"body", reason}}))
 			return
 		}
 		id, err := updateID(c, update)
@@ -103,7 +93,7 @@ func (s *Server) agentMessage(update string) gin.HandlerFunc {
 			return
 		}
 		var res workflows.PostMessageResult
-		in := workflows.AgentMessageInput{Actor: actorOf(c), Body: req.Body}
+		in := workflows.AgentMessageInput{Actor: actorOf(c), Body: body}
 		if err := s.update(c.Request.Context(), row, id, update, in, &res); err != nil {
 			respondError(c, s.log, err)
 			return
