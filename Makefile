@@ -1,13 +1,16 @@
 # The two commands: `make run` and `make test`. Everything they need is
 # ensured by .ci/stack.sh (PostgreSQL, the pinned Temporal CLI and its dev server).
 
-.PHONY: run test up down build bench histories
+.PHONY: run test lint up down build bench histories
 
 run: ## start PostgreSQL + Temporal, migrate, seed, run API and worker (Ctrl-C stops)
 	@bash .ci/stack.sh run
 
-test: ## start the services, go vet, go test -race ./... against them
+test: ## start the services, lint (vet, staticcheck, workflowcheck), go test -race ./... against them
 	@bash .ci/stack.sh test
+
+lint: ## go vet, staticcheck and workflowcheck
+	@bash .ci/stack.sh lint
 
 up: ## start only the services (left running)
 	@bash .ci/stack.sh up

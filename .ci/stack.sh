@@ -3,7 +3,8 @@
 #
 #   .ci/stack.sh run    PostgreSQL + Temporal dev server, migrate, seed, `tandem dev` in the
 #                       foreground; Ctrl-C stops tandem and whatever this script started.
-#   .ci/stack.sh test   the same services, then go vet and the whole test suite.
+#   .ci/stack.sh test   the same services, then the linters and the whole test suite.
+#   .ci/stack.sh lint   go vet, staticcheck and workflowcheck only.
 #   .ci/stack.sh up     only the services (they keep running; `down` stops them).
 #   .ci/stack.sh down   stops the services a previous `up` started.
 #
@@ -211,6 +212,14 @@ dev_secret() {
   export TANDEM_CODEC_ADDR="${TANDEM_CODEC_ADDR:-127.0.0.1:8234}"
 }
 
+# lint: go vet, staticcheck, and workflowcheck, which proves statically that
+# workflow code calls nothing non-deterministic (invariant 3).
+lint() {
+  go vet ./...
+  GOFLAGS=-buildvcs=false go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+  GOFLAGS=-buildvcs=false go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
+}
+
 build() {
   go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$DATA/bin/tandem" ./cmd/tandem
 }
@@ -233,8 +242,9 @@ case "${1:-}" in
   test)
     trap stop_started EXIT
     up
-    go vet ./...
+    lint
     go test -race -count=1 -timeout 15m ./...
     ;;
-  *) echo "usage: $0 run|test|up|down" >&2; exit 2 ;;
+  lint) lint ;;
+  *) echo "usage: $0 run|test|lint|up|down" >&2; exit 2 ;;
 esac

@@ -96,18 +96,18 @@ func (k jwk) publicKey() (any, error) {
 		default:
 			return nil, fmt.Errorf("curve %q is not supported", k.Crv)
 		}
-		x, err := b64int(k.X)
-		if err != nil {
-			return nil, err
+		size := (curve.Params().BitSize + 7) / 8
+		x, errX := base64.RawURLEncoding.DecodeString(k.X)
+		y, errY := base64.RawURLEncoding.DecodeString(k.Y)
+		if errX != nil || errY != nil || len(x) != size || len(y) != size {
+			return nil, fmt.Errorf("coordinates must be %d bytes of base64url", size)
 		}
-		y, err := b64int(k.Y)
+		// The uncompressed encoding; parsing it checks the point is on the curve.
+		key, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
 		if err != nil {
-			return nil, err
-		}
-		if !curve.IsOnCurve(x, y) {
 			return nil, fmt.Errorf("point is not on %s", k.Crv)
 		}
-		return &ecdsa.PublicKey{Curve: curve, X: x, Y: y}, nil
+		return key, nil
 	}
 	return nil, nil // another kind of key: not ours to use
 }

@@ -28,15 +28,13 @@ var (
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-func pad(n *big.Int, size int) []byte {
-	b := n.Bytes()
-	return append(make([]byte, size-len(b)), b...)
-}
+// ecPoint is the IdP's EC public key, uncompressed: 0x04 || x || y.
+var ecPoint, _ = idpEC.PublicKey.Bytes()
 
 func testJWKS() []byte {
 	doc := map[string]any{"keys": []map[string]string{
 		{"kty": "RSA", "kid": "rsa-1", "use": "sig", "n": b64(idpRSA.N.Bytes()), "e": b64(big.NewInt(int64(idpRSA.E)).Bytes())},
-		{"kty": "EC", "kid": "ec-1", "crv": "P-256", "x": b64(pad(idpEC.X, 32)), "y": b64(pad(idpEC.Y, 32))},
+		{"kty": "EC", "kid": "ec-1", "crv": "P-256", "x": b64(ecPoint[1:33]), "y": b64(ecPoint[33:])},
 		{"kty": "RSA", "kid": "enc-1", "use": "enc", "n": b64(idpRSA.N.Bytes()), "e": "AQAB"},
 	}}
 	b, _ := json.Marshal(doc)

@@ -206,21 +206,6 @@ func (s *Store) customerKey(ctx context.Context, tenantID string, custHash []byt
 	return dk.ID, raw, err
 }
 
-// keyByID returns a data key by ID, or ErrErased once it has been destroyed.
-func (s *Store) keyByID(ctx context.Context, tenantID, id string) ([]byte, error) {
-	if s.keys == nil {
-		return nil, ErrNoKeyring
-	}
-	var dk dataKey
-	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&dk).Error; err != nil {
-		return nil, fmt.Errorf("read data key %s: %w", id, err)
-	}
-	if dk.WrappedKey == nil {
-		return nil, ErrErased
-	}
-	return s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
-}
-
 // RotateMasterKey re-wraps every key wrapped by an older master key with the
 // current one, in batches, and returns how many it re-wrapped. Running
 // processes keep working throughout: they hold the old keys until restarted
