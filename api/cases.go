@@ -463,7 +463,7 @@ func (s *Server) loadCase(c *gin.Context) (store.Case, bool) {
 		respondError(c, s.log, errCaseNotFound)
 		return store.Case{}, false
 	}
-	row, _, err := s.store.GetCase(c.Request.Context(), principalOf(c).Tenant, id)
+	row, err := s.store.GetCaseRow(c.Request.Context(), principalOf(c).Tenant, id)
 	if err == nil {
 		err = s.inScope(c, row)
 	}

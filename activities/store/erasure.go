@@ -50,7 +50,7 @@ func (s *Store) PlaceHold(ctx context.Context, tenantID, caseID, customerRef, re
 		hold = LegalHold{ID: "hold_" + hex.EncodeToString(id), TenantID: tenantID, Reason: reason, PlacedBy: by,
 			PlacedAt: time.Now().UTC().Truncate(time.Microsecond)}
 		if caseID != "" {
-			if _, _, err := tx.GetCase(ctx, tenantID, caseID); err != nil {
+			if _, err := tx.GetCaseRow(ctx, tenantID, caseID); err != nil {
 				return err
 			}
 			hold.CaseID = &caseID

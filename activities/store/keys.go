@@ -16,9 +16,6 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// ErrErased: the data was crypto-shredded; it can no longer be read.
-var ErrErased = errors.New("erased")
-
 // ErrLegalHold: a legal hold forbids the erasure.
 var ErrLegalHold = errors.New("under legal hold")
 

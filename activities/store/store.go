@@ -334,15 +334,28 @@ func (s *Store) openMessages(ctx context.Context, tenantID string, msgs []Messag
 	return nil
 }
 
-// GetCase returns a case of the tenant with its messages in order.
-func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []Message, error) {
+// GetCaseRow returns a case of the tenant without its conversation.
+func (s *Store) GetCaseRow(ctx context.Context, tenantID, caseID string) (Case, error) {
 	var c Case
 	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, caseID).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Case{}, nil, ErrNotFound
+		return Case{}, ErrNotFound
 	}
 	if err != nil {
-		return Case{}, nil, fmt.Errorf("get case: %w", err)
+		return Case{}, fmt.Errorf("get case: %w", err)
+	}
+	rows := []Case{c}
+	if err := s.openCases(ctx, rows); err != nil {
+		return Case{}, err
+	}
+	return rows[0], nil
+}
+
+// GetCase returns a case of the tenant with its messages in order.
+func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []Message, error) {
+	c, err := s.GetCaseRow(ctx, tenantID, caseID)
+	if err != nil {
+		return Case{}, nil, err
 	}
 	var msgs []Message
 	err = s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ?", tenantID, caseID).
@@ -350,14 +363,10 @@ func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []M
 	if err != nil {
 		return Case{}, nil, fmt.Errorf("get messages: %w", err)
 	}
-	rows := []Case{c}
-	if err := s.openCases(ctx, rows); err != nil {
-		return Case{}, nil, err
-	}
 	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
 		return Case{}, nil, err
 	}
-	return rows[0], msgs, nil
+	return c, msgs, nil
 }
 
 // ListFilter narrows and pages a case listing.
