@@ -1,0 +1,139 @@
+package ai
+
+import (
+	"math"
+	"sort"
+)
+
+// Article is a knowledge-base entry the local engine answers from.
+type Article struct {
+	ID        string   `json:"id"`
+	Intent    string   `json:"intent"` // shared by an article's versions in other languages
+	Title     string   `json:"title"`
+	Answer    string   `json:"answer"`
+	Questions []string `json:"questions"` // example questions customers ask
+	Locale    string   `json:"locale"`    // en, zh-Hans, zh-Hant
+	Domain    string   `json:"domain"`    // general, finance, medical, legal, ...
+	Version   int64    `json:"version"`
+}
+
+// index is an immutable TF-IDF index over a tenant's articles: each title and
+// example question is a document pointing at its article. Built once per
+// knowledge-base version and then read by any number of goroutines.
+type index struct {
+	articles []Article
+	docs     []int // document → article
+	postings map[string][]posting
+	idf      map[string]float64
+	// unseenIDF weighs query terms no document has, as if one had: they
+	// match nothing but still count against the match.
+	unseenIDF float64
+}
+
+type posting struct {
+	doc    int
+	weight float64 // of the term in the length-normalised document vector
+}
+
+// match is an article's score for a query: the cosine of the query and the
+// article's closest document.
+type match struct {
+	article int
+	score   float64
+}
+
+func buildIndex(a analyzer, articles []Article) *index {
+	ix := &index{articles: articles, postings: map[string][]posting{}, idf: map[string]float64{}}
+	var docTerms []map[string]float64
+	for i, art := range articles {
+		for _, text := range append([]string{art.Title}, art.Questions...) {
+			tf := termFreq(a.terms(text))
+			if len(tf) == 0 {
+				continue
+			}
+			ix.docs = append(ix.docs, i)
+			docTerms = append(docTerms, tf)
+		}
+	}
+	df := map[string]int{}
+	for _, tf := range docTerms {
+		for t := range tf {
+			df[t]++
+		}
+	}
+	n := float64(len(docTerms))
+	for t, d := range df {
+		ix.idf[t] = math.Log(1 + n/float64(d))
+	}
+	ix.unseenIDF = math.Log(1 + n)
+	for doc, tf := range docTerms {
+		vec := ix.weigh(tf)
+		for _, t := range sortedKeys(vec) {
+			ix.postings[t] = append(ix.postings[t], posting{doc: doc, weight: vec[t]})
+		}
+	}
+	return ix
+}
+
+func termFreq(terms []string) map[string]float64 {
+	tf := map[string]float64{}
+	for _, t := range terms {
+		tf[t]++
+	}
+	return tf
+}
+
+// weigh turns term counts into a unit vector of sublinear tf × idf.
+func (ix *index) weigh(tf map[string]float64) map[string]float64 {
+	vec := make(map[string]float64, len(tf))
+	var norm float64
+	for t, c := range tf {
+		idf, ok := ix.idf[t]
+		if !ok {
+			idf = ix.unseenIDF
+		}
+		w := (1 + math.Log(c)) * idf
+		vec[t] = w
+		norm += w * w
+	}
+	norm = math.Sqrt(norm)
+	for t := range vec {
+		vec[t] /= norm
+	}
+	return vec
+}
+
+// search returns the articles closest to the query terms, best first, at
+// most limit of them.
+func (ix *index) search(terms []string, limit int) []match {
+	q := ix.weigh(termFreq(terms))
+	if len(q) == 0 {
+		return nil
+	}
+	scores := make(map[int]float64)
+	for t, qw := range q {
+		for _, p := range ix.postings[t] {
+			scores[p.doc] += qw * p.weight
+		}
+	}
+	best := map[int]float64{}
+	for doc, s := range scores {
+		if art := ix.docs[doc]; s > best[art] {
+			best[art] = s
+		}
+	}
+	out := make([]match, 0, len(best))
+	for art, s := range best {
+		out = append(out, match{article: art, score: s})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].score != out[j].score {
+			return out[i].score > out[j].score
+		}
+		return out[i].article < out[j].article
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}

@@ -1,0 +1,121 @@
+package ai
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/kljensen/snowball/english"
+)
+
+// analyzer turns text into the terms the index and the classifiers work on:
+// English words lower-cased and stemmed, stop words dropped; Chinese in
+// Simplified script as single characters and character pairs, which match
+// words without a dictionary and tolerate segmentation differences.
+type analyzer struct {
+	scripts *scripts
+}
+
+// normalize folds width and case and rewrites Chinese as Simplified.
+func (a analyzer) normalize(text string) string {
+	text = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E: // full-width ASCII
+			return r - 0xFEE0
+		case r == 0x3000:
+			return ' '
+		}
+		return unicode.ToLower(r)
+	}, text)
+	return a.scripts.ToSimplified(text)
+}
+
+// terms returns the index terms of a text, in order, with repeats.
+func (a analyzer) terms(text string) []string {
+	return a.termsOfNormalized(a.normalize(text))
+}
+
+func (a analyzer) termsOfNormalized(text string) []string {
+	var out []string
+	var han []rune
+	flushHan := func() {
+		for i, r := range han {
+			if !stopHan[r] {
+				out = append(out, string(r))
+			}
+			if i+1 < len(han) {
+				out = append(out, string(han[i:i+2]))
+			}
+		}
+		han = han[:0]
+	}
+	var word strings.Builder
+	flushWord := func() {
+		w := word.String()
+		word.Reset()
+		if w == "" || stopEN[w] {
+			return
+		}
+		out = append(out, english.Stem(w, false))
+	}
+	for _, r := range text {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			flushWord()
+			han = append(han, r)
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'':
+			flushHan()
+			if r != '\'' {
+				word.WriteRune(r)
+			}
+		default:
+			flushWord()
+			flushHan()
+		}
+	}
+	flushWord()
+	flushHan()
+	return out
+}
+
+// words splits normalized text into lower-case English words and single Han
+// characters, unstemmed, for the lexicons.
+func words(text string) []string {
+	var out []string
+	var word strings.Builder
+	flush := func() {
+		if word.Len() > 0 {
+			out = append(out, word.String())
+			word.Reset()
+		}
+	}
+	for _, r := range text {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			flush()
+			out = append(out, string(r))
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'':
+			word.WriteRune(r)
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+var stopEN = setOf(strings.Fields(`a an the and or but if of to in on at by for from with about as into
+	is are was were be been being am do does did doing have has had having i me my myself we our ours you your
+	he him his she her it its they them their this that these those there here what which who whom
+	can could would should will shall may might must just so than too very also then now please hi hello
+	thanks thank hey dear im i'm i've ive id i'd`))
+
+var stopHan = map[rune]bool{'的': true, '了': true, '吗': true, '呢': true, '吧': true, '啊': true, '呀': true,
+	'我': true, '你': true, '是': true, '在': true, '和': true, '请': true, '么': true}
+
+func setOf(words []string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}

@@ -1,0 +1,2 @@
+DROP TABLE kb_versions;
+DROP TABLE kb_articles;
