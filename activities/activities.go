@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
+	"tandem/activities/ai"
 	"tandem/activities/store"
 	"tandem/workflows"
 )
@@ -19,11 +20,27 @@ import (
 // Activities holds the dependencies of every activity.
 type Activities struct {
 	Store *store.Store
+	AI    ai.Engine
 }
 
 // Register registers every activity under the name the workflows use.
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.RecordCase, activity.RegisterOptions{Name: workflows.ActivityRecordCase})
+	r.RegisterActivityWithOptions(a.AITurn, activity.RegisterOptions{Name: workflows.ActivityAITurn})
+}
+
+// AITurn asks the tenant's AI engine about a customer message.
+func (a *Activities) AITurn(ctx context.Context, in workflows.AITurnInput) (workflows.AITurnResult, error) {
+	r, err := a.AI.Respond(ctx, ai.Request{TenantID: in.TenantID, CaseID: in.CaseID, Message: in.Message, Previous: in.Previous})
+	if err != nil {
+		return workflows.AITurnResult{}, fmt.Errorf("ai turn: %w", err)
+	}
+	return workflows.AITurnResult{
+		Engine: r.Engine, Model: r.Model, Answer: r.Answer, ArticleID: r.ArticleID, ArticleVersion: r.ArticleVersion,
+		Intent: r.Intent, Confidence: r.Confidence, OutOfScope: r.OutOfScope, Language: r.Language,
+		Anger: r.Emotion.Anger, Anxiety: r.Emotion.Anxiety, Sadness: r.Emotion.Sadness, Negativity: r.Emotion.Negativity,
+		SensitiveTopic: r.SensitiveTopic, Intents: r.Intents, Repeated: r.Repeated,
+	}, nil
 }
 
 // RecordCase writes the case projection and new messages. Idempotent: see store.RecordCase.
@@ -59,6 +76,7 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 			AuthorID:    m.AuthorID,
 			Body:        m.Body,
 			Placeholder: m.Placeholder,
+			ArticleID:   optional(m.ArticleID),
 			ClientKey:   optional(m.ClientKey),
 			CreatedAt:   m.At,
 		})

@@ -72,6 +72,7 @@ type MessageJSON struct {
 	Body        string    `json:"body"`
 	Erased      bool      `json:"erased,omitempty"` // the body was crypto-shredded
 	Placeholder bool      `json:"placeholder"`
+	ArticleID   string    `json:"article_id,omitempty"` // the knowledge-base article of an AI answer
 	At          time.Time `json:"at"`
 }
 
@@ -535,12 +536,12 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 
 func messageFromRow(m store.Message) MessageJSON {
 	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body, Erased: m.Erased,
-		Placeholder: m.Placeholder, At: m.CreatedAt.UTC()}
+		Placeholder: m.Placeholder, ArticleID: deref(m.ArticleID), At: m.CreatedAt.UTC()}
 }
 
 func messageFromWorkflow(m workflows.Message) MessageJSON {
 	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
-		Placeholder: m.Placeholder, At: pgTime(m.At)}
+		Placeholder: m.Placeholder, ArticleID: m.ArticleID, At: pgTime(m.At)}
 }
 
 func exchangeJSON(res workflows.PostMessageResult) ExchangeJSON {

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"tandem/activities"
+	"tandem/activities/ai"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 	"tandem/api"
@@ -141,7 +142,11 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 	queue := "test-" + randomHex(6)
 	w := worker.New(tc, queue, worker.Options{})
 	workflows.Register(w)
-	(&activities.Activities{Store: st}).Register(w)
+	engine, err := ai.NewLocal(st, ai.LocalOptions{RecheckEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&activities.Activities{Store: st, AI: engine}).Register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

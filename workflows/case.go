@@ -81,6 +81,10 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		workflow.UpdateHandlerOptions{Validator: wf.validateReassign}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateFeedback, wf.feedback,
+		workflow.UpdateHandlerOptions{Validator: wf.validateFeedback}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateEscalate, wf.escalate,
 		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, in EscalateInput) error { return wf.validateOwner(in.Actor) }}); err != nil {
 		return err
@@ -164,6 +168,8 @@ func (wf *caseWorkflow) validatePostMessage(_ workflow.Context, in PostMessageIn
 
 func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (PostMessageResult, error) {
 	handoff := workflow.GetVersion(ctx, "human-handoff", workflow.DefaultVersion, 1) == 1
+	// Runs before the AI turn answered with a marked placeholder.
+	aiTurn := workflow.GetVersion(ctx, "ai-turn", workflow.DefaultVersion, 1) == 1
 	now := workflow.Now(ctx)
 	action := AuditCaseMessage
 	if wf.state.Messages == 0 {
@@ -179,6 +185,7 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		// back to the AI, and from there to people if it must.
 		wf.state.Status, wf.state.Assignee, wf.state.Queue = StatusAIHandling, "", ""
 		wf.state.Resolution, wf.state.ResolvedAt = "", nil
+		wf.state.AI.Unhelpful, wf.state.AI.Article = 0, "" // a fresh start for the AI
 		audit = append(audit, AuditRecord{Seq: customer.Seq, Action: AuditCaseReopen, Actor: in.Actor, At: now})
 	case lifecycle && wf.state.Status == StatusWaiting:
 		wf.state.Status = StatusInProgress // the customer answered; the person continues
@@ -194,6 +201,10 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		reply = wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: HandoffNotice})
 		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "handoff", At: now,
 			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "handoff"}})
+	case aiTurn:
+		var aiAudit []AuditRecord
+		reply, aiAudit = wf.aiTurn(ctx, customer)
+		audit = append(audit, aiAudit...)
 	default:
 		reply = wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: PlaceholderReply, Placeholder: true})
 		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "placeholder", At: now,

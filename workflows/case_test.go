@@ -39,12 +39,35 @@ func (r *recorder) RecordCase(_ context.Context, in workflows.RecordCaseInput) e
 	return nil
 }
 
+// fakeAI stands in for the AI layer: by default it answers every message
+// confidently from one article; answer can be replaced per test.
+type fakeAI struct {
+	answer func(workflows.AITurnInput) (workflows.AITurnResult, error)
+}
+
+func confidentAnswer(in workflows.AITurnInput) (workflows.AITurnResult, error) {
+	return workflows.AITurnResult{Engine: "fake", Model: "fake-1", Answer: "Answer to: " + in.Message, ArticleID: "art-" + in.Message,
+		ArticleVersion: 1, Intent: "faq", Confidence: 0.9, Language: "en"}, nil
+}
+
+func (f *fakeAI) AITurn(_ context.Context, in workflows.AITurnInput) (workflows.AITurnResult, error) {
+	if f.answer == nil {
+		return confidentAnswer(in)
+	}
+	return f.answer(in)
+}
+
 func newEnv(rec *recorder) *testsuite.TestWorkflowEnvironment {
+	return newEnvWithAI(rec, &fakeAI{})
+}
+
+func newEnvWithAI(rec *recorder, ai *fakeAI) *testsuite.TestWorkflowEnvironment {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(workflows.CaseWorkflow, workflowOpts)
 	env.RegisterActivityWithOptions(rec.RecordCase, activity.RegisterOptions{Name: workflows.ActivityRecordCase})
+	env.RegisterActivityWithOptions(ai.AITurn, activity.RegisterOptions{Name: workflows.ActivityAITurn})
 	return env
 }
 
@@ -100,7 +123,8 @@ func TestCaseWorkflowConversationAndClose(t *testing.T) {
 	if !ok || first.err != nil {
 		t.Fatalf("first message: %v %v", first.result, first.err)
 	}
-	if res.Message.Seq != 1 || res.Reply.Seq != 2 || !res.Reply.Placeholder || res.Case.Status != workflows.StatusAIHandling {
+	if res.Message.Seq != 1 || res.Reply.Seq != 2 || res.Reply.AuthorKind != workflows.AuthorAI ||
+		res.Reply.Body != "Answer to: Where is my parcel?" || res.Reply.ArticleID != "art-Where is my parcel?" || res.Case.Status != workflows.StatusAIHandling {
 		t.Fatalf("first exchange = %+v", res)
 	}
 	assertAppError(t, "blank message", empty.rejected, workflows.ErrTypeInvalidMessage)

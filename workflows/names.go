@@ -40,6 +40,8 @@ const (
 	// UpdateEscalate sends it to the supervisors' queue.
 	UpdateReassign = "reassign"
 	UpdateEscalate = "escalate"
+	// UpdateFeedback is the customer's verdict on an AI answer.
+	UpdateFeedback = "feedback"
 	// QueryState returns CaseState.
 	QueryState = "state"
 )
@@ -59,6 +61,9 @@ func MessageUpdateID(idempotencyKey string) string {
 const (
 	// ActivityRecordCase writes the case projection and new messages (RecordCaseInput).
 	ActivityRecordCase = "RecordCase"
+	// ActivityAITurn asks the AI layer to read and answer a customer message
+	// (AITurnInput → AITurnResult).
+	ActivityAITurn = "AITurn"
 )
 
 // Case statuses, as stored in the projection and returned by the API.
@@ -110,6 +115,7 @@ const (
 	ErrTypeInvalidMessage = "InvalidMessage"
 	ErrTypeNotClaimable   = "NotClaimable"
 	ErrTypeWrongState     = "WrongState"
+	ErrTypeNotAnAnswer    = "NotAnAnswer"
 )
 
 // CaseInput starts a case workflow. The caller has validated it. Policy is
@@ -157,7 +163,29 @@ type CaseState struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 	ClosedAt    *time.Time `json:"closed_at,omitempty"`
 	CloseReason string     `json:"close_reason,omitempty"`
+	// AI is what the case remembers of the AI's turns, for its triggers.
+	AI AIMemory `json:"ai"`
 }
+
+// AIMemory is what the escalation triggers need of earlier AI turns. It is
+// bounded, so a long case does not grow its state.
+type AIMemory struct {
+	Recent     []string  `json:"recent,omitempty"`     // the customer's last messages to the AI, oldest first
+	Negativity []float64 `json:"negativity,omitempty"` // their negativity scores, oldest first
+	Answers    []int64   `json:"answers,omitempty"`    // sequences of the AI's recent answers
+	Rated      []int64   `json:"rated,omitempty"`      // answers the customer has judged
+	Unhelpful  int       `json:"unhelpful"`            // answers judged not helpful since the AI took the case
+	Article    string    `json:"article,omitempty"`    // the article of the AI's last answer
+	Intent     string    `json:"intent,omitempty"`     // the customer's last detected intent
+	Language   string    `json:"language,omitempty"`   // the customer's last detected language
+}
+
+// Bounds of AIMemory.
+const (
+	aiRecentMessages = 3
+	aiRecentScores   = 5
+	aiRecentAnswers  = 20
+)
 
 // PolicyRef names the service policy a case pinned.
 type PolicyRef struct {
@@ -173,6 +201,7 @@ type Message struct {
 	Body        string    `json:"body"`
 	Placeholder bool      `json:"placeholder,omitempty"`
 	ClientKey   string    `json:"client_key,omitempty"`
+	ArticleID   string    `json:"article_id,omitempty"` // the knowledge-base article an AI answer came from
 	At          time.Time `json:"at"`
 }
 
@@ -236,6 +265,42 @@ type ResolveInput struct {
 	Code  string `json:"code"` // one of ResolutionCodes
 }
 
+// FeedbackInput is the argument of UpdateFeedback: the customer's verdict on
+// the AI answer with sequence Seq.
+type FeedbackInput struct {
+	Actor   Actor `json:"actor"`
+	Seq     int64 `json:"seq"`
+	Helpful bool  `json:"helpful"`
+}
+
+// AITurnInput is the argument of ActivityAITurn.
+type AITurnInput struct {
+	TenantID string   `json:"tenant_id"`
+	CaseID   string   `json:"case_id"`
+	Message  string   `json:"message"`
+	Previous []string `json:"previous,omitempty"`
+}
+
+// AITurnResult is the AI layer's reading of a message and its answer.
+type AITurnResult struct {
+	Engine         string   `json:"engine"`
+	Model          string   `json:"model"`
+	Answer         string   `json:"answer"`
+	ArticleID      string   `json:"article_id,omitempty"`
+	ArticleVersion int64    `json:"article_version,omitempty"`
+	Intent         string   `json:"intent,omitempty"`
+	Confidence     float64  `json:"confidence"`
+	OutOfScope     bool     `json:"out_of_scope"`
+	Language       string   `json:"language"`
+	Anger          float64  `json:"anger"`
+	Anxiety        float64  `json:"anxiety"`
+	Sadness        float64  `json:"sadness"`
+	Negativity     float64  `json:"negativity"`
+	SensitiveTopic string   `json:"sensitive_topic,omitempty"`
+	Intents        []string `json:"intents,omitempty"`
+	Repeated       bool     `json:"repeated"`
+}
+
 // CloseInput is the argument of UpdateClose.
 type CloseInput struct {
 	Reason string `json:"reason"`
@@ -255,6 +320,7 @@ const (
 	AuditCaseResolve     = "case.resolve"
 	AuditCaseReopen      = "case.reopen"
 	AuditCaseReassign    = "case.reassign"
+	AuditCaseFeedback    = "case.feedback"
 )
 
 // AuditRecord is an audit entry the workflow asks the projection write to

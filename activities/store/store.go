@@ -157,6 +157,7 @@ type Message struct {
 	KeyID       *string
 	ClientKey   *string // the Idempotency-Key it was posted with
 	Placeholder bool
+	ArticleID   *string   // the knowledge-base article of an AI answer
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 }
 

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"tandem/activities"
+	"tandem/activities/ai"
 	"tandem/activities/store"
 	"tandem/api"
 	"tandem/migrations"
@@ -156,7 +157,11 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	if mode == "worker" || mode == "dev" {
 		w = worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: cfg.ShutdownTimeout})
 		workflows.Register(w)
-		(&activities.Activities{Store: st}).Register(w)
+		engine, err := ai.NewLocal(st, ai.LocalOptions{})
+		if err != nil {
+			return err
+		}
+		(&activities.Activities{Store: st, AI: engine}).Register(w)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -386,6 +391,10 @@ func runSeed(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := st.EnsureTenant(ctx, demoTenant, "Demo tenant"); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tenant %q is ready\n", demoTenant)
+	n, err := ai.SeedDemo(ctx, st, demoTenant)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tenant %q is ready (%d demo knowledge-base articles added)\n", demoTenant, n)
 	return nil
 }

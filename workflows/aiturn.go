@@ -1,0 +1,164 @@
+package workflows
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// aiTurn asks the AI layer about the customer's message and either records
+// its answer or hands the case to people, returning the reply to send (Seq 0
+// for none) and the audit entries of the decision. The case may change while
+// the AI thinks (another message escalated it): then the AI stays silent.
+func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message, []AuditRecord) {
+	in := AITurnInput{TenantID: wf.state.TenantID, CaseID: wf.state.CaseID, Message: customer.Body,
+		Previous: slices.Clone(wf.state.AI.Recent)}
+	res, err := askAI(ctx, in)
+	now := workflow.Now(ctx)
+	if wf.state.Status != StatusAIHandling {
+		return Message{}, nil
+	}
+	mem := &wf.state.AI
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("AI turn failed; handing the case to people", "case", wf.state.CaseID, "error", err)
+		return wf.handOver(now, ReasonAIFailure, mem.Language, map[string]string{"error": "ai_unavailable"})
+	}
+	reason := aiEscalation(wf.in.Policy.Escalation, res, *mem)
+	mem.Recent = lastN(append(mem.Recent, customer.Body), aiRecentMessages)
+	mem.Negativity = lastN(append(mem.Negativity, res.Negativity), aiRecentScores)
+	mem.Intent, mem.Language = res.Intent, res.Language
+	details := decisionDetails(res)
+	if reason != "" {
+		return wf.handOver(now, reason, res.Language, details)
+	}
+	reply := wf.appendMessage(now, Message{AuthorKind: AuthorAI, AuthorID: res.Engine, Body: res.Answer, ArticleID: res.ArticleID})
+	mem.Answers = lastN(append(mem.Answers, reply.Seq), aiRecentAnswers)
+	mem.Article = res.ArticleID
+	details["message_seq"], details["outcome"] = itoa(reply.Seq), "answered"
+	audit := []AuditRecord{{Seq: reply.Seq, Action: AuditCaseReply, Actor: Actor{Kind: "ai", ID: res.Engine}, At: now, Details: details}}
+	// Experience-first tenants have people see a share of cases even when
+	// the AI could answer: the customer has the answer, and a person follows.
+	if customer.Seq == 1 && sampledForPeople(wf.state.CaseID, wf.in.Policy.Escalation.HumanShare) {
+		wf.queue(ReasonHumanShare)
+		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseEscalate, Actor: SystemActor, Reason: ReasonHumanShare,
+			At: now, Details: map[string]string{"queue": wf.state.Queue}})
+	}
+	return reply, audit
+}
+
+// handOver queues the case for people with the reason and tells the customer
+// so in their language; details describe the decision for the audit trail.
+func (wf *caseWorkflow) handOver(now time.Time, reason, lang string, details map[string]string) (Message, []AuditRecord) {
+	wf.queue(reason)
+	details["queue"], details["outcome"] = wf.state.Queue, "escalated"
+	reply := wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: handoffNotice(lang)})
+	return reply, []AuditRecord{
+		{Seq: reply.Seq, Action: AuditCaseEscalate, Actor: SystemActor, Reason: reason, At: now, Details: details},
+		{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "handoff", At: now,
+			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "handoff"}},
+	}
+}
+
+// queue puts the case in the queue for people with the escalation reason.
+func (wf *caseWorkflow) queue(reason string) {
+	wf.state.Status, wf.state.Queue, wf.state.Escalation = StatusQueued, DefaultQueue, reason
+}
+
+// askAI runs the AI turn as a local activity: it reads an in-memory index
+// and answers in milliseconds, so a round trip through the server's task
+// queue would cost more than the work. A slow or failing engine is retried
+// once; after that the case goes to people rather than keep the customer waiting.
+func askAI(ctx workflow.Context, in AITurnInput) (AITurnResult, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 3 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumAttempts: 2},
+	})
+	var res AITurnResult
+	err := workflow.ExecuteLocalActivity(ctx, ActivityAITurn, in).Get(ctx, &res)
+	return res, err
+}
+
+// decisionDetails is what the audit trail keeps of an AI decision: engine,
+// model, article, confidence and emotion, never the message text.
+func decisionDetails(r AITurnResult) map[string]string {
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
+	d := map[string]string{
+		"engine": r.Engine, "model": r.Model, "language": r.Language, "confidence": f(r.Confidence),
+		"anger": f(r.Anger), "anxiety": f(r.Anxiety), "sadness": f(r.Sadness), "negativity": f(r.Negativity),
+		"out_of_scope": strconv.FormatBool(r.OutOfScope),
+	}
+	if r.ArticleID != "" {
+		d["article_id"], d["article_version"] = r.ArticleID, itoa(r.ArticleVersion)
+	}
+	if r.Intent != "" {
+		d["intent"] = r.Intent
+	}
+	if r.SensitiveTopic != "" {
+		d["sensitive_topic"] = r.SensitiveTopic
+	}
+	if len(r.Intents) > 1 {
+		d["intents"] = strings.Join(r.Intents, ",")
+	}
+	return d
+}
+
+func lastN[T any](xs []T, n int) []T {
+	if len(xs) > n {
+		return slices.Clone(xs[len(xs)-n:])
+	}
+	return xs
+}
+
+func (wf *caseWorkflow) validateFeedback(_ workflow.Context, in FeedbackInput) error {
+	if wf.state.Status == StatusClosed {
+		return temporal.NewApplicationError("case is closed", ErrTypeCaseClosed)
+	}
+	if !slices.Contains(wf.state.AI.Answers, in.Seq) {
+		return temporal.NewApplicationError("the message is not a recent AI answer of this case", ErrTypeNotAnAnswer)
+	}
+	return nil
+}
+
+// feedback records the customer's verdict on an AI answer, once per answer
+// (a retry changes nothing). A helpful answer while the AI has the case
+// resolves it; enough unhelpful ones hand it to people.
+func (wf *caseWorkflow) feedback(ctx workflow.Context, in FeedbackInput) (CaseState, error) {
+	if err := wf.validateFeedback(ctx, in); err != nil {
+		return CaseState{}, err
+	}
+	mem := &wf.state.AI
+	if slices.Contains(mem.Rated, in.Seq) {
+		return wf.state, nil
+	}
+	now := workflow.Now(ctx)
+	mem.Rated = lastN(append(mem.Rated, in.Seq), aiRecentAnswers)
+	wf.state.Seq++
+	wf.state.UpdatedAt = now
+	seq := wf.state.Seq
+	audit := []AuditRecord{{Seq: seq, Action: AuditCaseFeedback, Actor: in.Actor, At: now,
+		Details: map[string]string{"message_seq": itoa(in.Seq), "helpful": strconv.FormatBool(in.Helpful)}}}
+	switch {
+	case wf.state.Status != StatusAIHandling:
+		// People have the case: the verdict is kept, the case stays with them.
+	case in.Helpful:
+		wf.state.Status, wf.state.Resolution, wf.state.ResolvedAt = StatusResolved, "answered", &now
+		audit = append(audit, AuditRecord{Seq: seq, Action: AuditCaseResolve, Actor: in.Actor, Reason: "answered", At: now,
+			Details: map[string]string{"by": "ai"}})
+	default:
+		mem.Unhelpful++
+		if mem.Unhelpful >= wf.in.Policy.Escalation.UnhelpfulAnswers {
+			wf.queue(ReasonAIUnhelpful)
+			audit = append(audit, AuditRecord{Seq: seq, Action: AuditCaseEscalate, Actor: SystemActor, Reason: ReasonAIUnhelpful, At: now,
+				Details: map[string]string{"queue": wf.state.Queue, "unhelpful_answers": strconv.Itoa(mem.Unhelpful)}})
+		}
+	}
+	snapshot := wf.state
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
+		return CaseState{}, err
+	}
+	return snapshot, nil
+}
