@@ -29,7 +29,7 @@ func storeFilter(action string) store.AuditFilter { return store.AuditFilter{Act
 func TestCaseChangesReadsAndDenialsAreAudited(t *testing.T) {
 	s := newStack(t)
 	c := s.openCase(tenantA, sampleCase()).Case
-	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "more"})
+	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: inScope(0)})
 	if r := s.do("GET", "/v1/cases/"+c.ID, tenantA+"/supervisor", nil); r.Status != http.StatusOK {
 		t.Fatalf("supervisor read: %d", r.Status)
 	}
@@ -40,7 +40,7 @@ func TestCaseChangesReadsAndDenialsAreAudited(t *testing.T) {
 	s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/supervisor", api.CloseCaseRequest{Reason: "done"})
 
 	got := strings.Join(auditActions(t, s, store.AuditFilter{CaseID: c.ID}), " ")
-	want := "service:case.open system:case.reply service:case.message system:case.reply user:case.read user:case.close"
+	want := "service:case.open ai:case.reply service:case.message ai:case.reply user:case.read user:case.close"
 	if got != want {
 		t.Fatalf("case audit trail:\n got  %s\n want %s", got, want)
 	}
@@ -90,7 +90,7 @@ func TestComplianceAPI(t *testing.T) {
 		}
 		steps = append(steps, step)
 	}
-	if got := strings.Join(steps, " "); got != "case.open(customer) case.reply(system) case.close case.trail.read" {
+	if got := strings.Join(steps, " "); got != "case.open(customer) case.reply(ai) case.close case.trail.read" {
 		t.Fatalf("trail = %s", got)
 	}
 	if trail.Trail[0].Message.Body != sampleCase().Message || trail.Trail[2].Event.Reason != "resolved" {

@@ -122,6 +122,9 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 		if err := st.EnsureTenant(ctx, id, id); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := ai.SeedDemo(ctx, st, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	addr := os.Getenv("TEMPORAL_ADDRESS")
 	if addr == "" {
@@ -331,6 +334,17 @@ func (s *stack) openCase(tenant string, req api.OpenCaseRequest) api.ExchangeJSO
 	r.decode(s.t, &out)
 	return out
 }
+
+// inScopeQuestions are customer questions the demo knowledge base answers,
+// each from a different article, so that the AI answers every one of them.
+var inScopeQuestions = []string{
+	"How long does a refund take?", "How do I change my delivery address?", "I forgot my password",
+	"How do I cancel my order?", "What payment methods do you accept?", "What are your opening hours?",
+	"My item arrived broken",
+}
+
+// inScope returns the i-th in-scope question, cycling; consecutive ones differ.
+func inScope(i int) string { return inScopeQuestions[i%len(inScopeQuestions)] }
 
 func sampleCase() api.OpenCaseRequest {
 	return api.OpenCaseRequest{

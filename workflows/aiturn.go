@@ -10,7 +10,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// aiTurn asks the AI layer about the customer's message and either records
+// aiTurn asks the AI layer about the customer's message (even one asking for
+// a person: its language, intent and emotion go to the agent) and either records
 // its answer or hands the case to people, returning the reply to send (Seq 0
 // for none) and the audit entries of the decision. The case may change while
 // the AI thinks (another message escalated it): then the AI stays silent.
@@ -23,11 +24,19 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 		return Message{}, nil
 	}
 	mem := &wf.state.AI
+	asked := AsksForPerson(customer.Body)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("AI turn failed; handing the case to people", "case", wf.state.CaseID, "error", err)
-		return wf.handOver(now, ReasonAIFailure, mem.Language, map[string]string{"error": "ai_unavailable"})
+		reason := ReasonAIFailure
+		if asked {
+			reason = ReasonCustomerRequest
+		}
+		return wf.handOver(now, reason, mem.Language, map[string]string{"error": "ai_unavailable"})
 	}
 	reason := aiEscalation(wf.in.Policy.Escalation, res, *mem)
+	if asked { // the customer's wish outranks every reading of the message
+		reason = ReasonCustomerRequest
+	}
 	mem.Recent = lastN(append(mem.Recent, customer.Body), aiRecentMessages)
 	mem.Negativity = lastN(append(mem.Negativity, res.Negativity), aiRecentScores)
 	mem.Intent, mem.Language = res.Intent, res.Language
@@ -55,7 +64,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 func (wf *caseWorkflow) handOver(now time.Time, reason, lang string, details map[string]string) (Message, []AuditRecord) {
 	wf.queue(reason)
 	details["queue"], details["outcome"] = wf.state.Queue, "escalated"
-	reply := wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: handoffNotice(lang)})
+	reply := wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: HandoffNoticeIn(lang)})
 	return reply, []AuditRecord{
 		{Seq: reply.Seq, Action: AuditCaseEscalate, Actor: SystemActor, Reason: reason, At: now, Details: details},
 		{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "handoff", At: now,

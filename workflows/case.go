@@ -194,6 +194,10 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 	switch {
 	case handoff && wf.state.Status != StatusAIHandling:
 		// A person owns, or is about to own, the case: the AI stays silent.
+	case aiTurn:
+		var aiAudit []AuditRecord
+		reply, aiAudit = wf.aiTurn(ctx, customer)
+		audit = append(audit, aiAudit...)
 	case handoff && AsksForPerson(in.Body):
 		wf.state.Status, wf.state.Queue, wf.state.Escalation = StatusQueued, DefaultQueue, ReasonCustomerRequest
 		audit = append(audit, AuditRecord{Seq: customer.Seq, Action: AuditCaseEscalate, Actor: SystemActor,
@@ -201,10 +205,6 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		reply = wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: HandoffNotice})
 		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "handoff", At: now,
 			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "handoff"}})
-	case aiTurn:
-		var aiAudit []AuditRecord
-		reply, aiAudit = wf.aiTurn(ctx, customer)
-		audit = append(audit, aiAudit...)
 	default:
 		reply = wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: PlaceholderReply, Placeholder: true})
 		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "placeholder", At: now,

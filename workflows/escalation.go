@@ -96,7 +96,9 @@ var handoffNotices = map[string]string{
 	"zh-Hant": "我們正在為您轉接人工客服，工作人員會在這裡回覆您。",
 }
 
-func handoffNotice(lang string) string {
+// HandoffNoticeIn is the handoff notice in a language the AI detects
+// (en, zh-Hans, zh-Hant); English for any other.
+func HandoffNoticeIn(lang string) string {
 	if n, ok := handoffNotices[lang]; ok {
 		return n
 	}
