@@ -129,6 +129,7 @@ var allowed = map[string][]string{
 	"resolve":            {"agent", "supervisor"},
 	"reassign":           {"supervisor"},
 	"rating":             {"service"},
+	"feedback":           {"service"},
 	"queue tasks":        {"agent", "supervisor"},
 	"agents":             {"supervisor", "admin"},
 	"agent":              {"agent", "supervisor", "admin"},
@@ -237,6 +238,9 @@ func TestRoleMatrix(t *testing.T) {
 			"rating": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/rating", who, api.RatingRequest{Score: 5})
 			},
+			"feedback": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/messages/2/feedback", who, api.FeedbackRequest{Helpful: ptr(false)})
+			},
 			"queue tasks": func(who string) response { return s.do("GET", "/v1/queues/general/tasks", who, nil) },
 			"agents":      func(who string) response { return s.do("GET", "/v1/agents", who, nil) },
 			"agent":       func(who string) response { return s.do("GET", "/v1/agents/agent-1", who, nil) },
@@ -253,7 +257,7 @@ func TestRoleMatrix(t *testing.T) {
 			"stats": func(who string) response { return s.do("GET", "/v1/stats", who, nil) },
 		}
 		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
-			"rating", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
+			"rating", "feedback", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
@@ -302,6 +306,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"resolve", "POST", "/v1/cases/" + c.ID + "/resolve", api.ResolveRequest{Code: "answered"}},
 			{"reassign", "POST", "/v1/cases/" + c.ID + "/reassign", api.ReassignRequest{AgentID: "agent-1"}},
 			{"rating", "POST", "/v1/cases/" + c.ID + "/rating", api.RatingRequest{Score: 5}},
+			{"feedback", "POST", "/v1/cases/" + c.ID + "/messages/2/feedback", api.FeedbackRequest{Helpful: ptr(true)}},
 		} {
 			// 404 where the role may call the endpoint: the ID does not exist
 			// for them; 403 where it may not call it at all.
@@ -399,6 +404,7 @@ func TestAnotherAgentsCase(t *testing.T) {
 		{one, "/v1/cases/" + theirs.ID + "/close", 404},
 		{one, "/v1/cases/" + theirs.ID + "/claim", 404},
 		{three, "/v1/cases/" + queued.ID + "/claim", 404},
+		{one, "/v1/cases/" + theirs.ID + "/messages/2/feedback", 403}, // the customer's, through the support API
 	} {
 		if r := s.do("POST", tc.path, tc.who, api.CloseCaseRequest{}); r.Status != tc.want {
 			t.Errorf("%s POST %s: %d %s, want %d", tc.who, tc.path, r.Status, r.Body, tc.want)

@@ -52,7 +52,8 @@ type CaseJSON struct {
 	Status      string     `json:"status"`
 	Queue       string     `json:"queue,omitempty"`
 	Assignee    string     `json:"assignee,omitempty"`
-	Policy      *PolicyRef `json:"policy,omitempty"` // the service policy pinned at open
+	Escalation  string     `json:"escalation_reason,omitempty"` // why people took the case
+	Policy      *PolicyRef `json:"policy,omitempty"`            // the service policy pinned at open
 	OpenedAt    time.Time  `json:"opened_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	ClosedAt    *time.Time `json:"closed_at"`
@@ -515,7 +516,7 @@ func caseFromRow(r store.Case) CaseJSON {
 	if r.PolicyProfile != nil && r.PolicyVersion != nil {
 		policy = &PolicyRef{Profile: *r.PolicyProfile, Version: *r.PolicyVersion}
 	}
-	return CaseJSON{Policy: policy, Queue: deref(r.Queue), Assignee: deref(r.AssigneeID),
+	return CaseJSON{Policy: policy, Queue: deref(r.Queue), Assignee: deref(r.AssigneeID), Escalation: deref(r.EscalationReason),
 		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef, Erased: r.CustomerErased,
 		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
 		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
@@ -527,7 +528,7 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 	if st.Policy.Profile != "" {
 		policy = &PolicyRef{Profile: st.Policy.Profile, Version: st.Policy.Version}
 	}
-	return CaseJSON{Policy: policy, Queue: st.Queue, Assignee: st.Assignee,
+	return CaseJSON{Policy: policy, Queue: st.Queue, Assignee: st.Assignee, Escalation: st.Escalation,
 		ID: st.CaseID, TenantID: st.TenantID, WorkflowID: workflows.CaseWorkflowID(st.TenantID, st.CaseID),
 		CustomerRef: st.CustomerRef, Channel: st.Channel, Subject: st.Subject, Priority: st.Priority,
 		Status: st.Status, OpenedAt: pgTime(st.OpenedAt), UpdatedAt: pgTime(st.UpdatedAt), ClosedAt: utcPtr(st.ClosedAt),

@@ -89,6 +89,8 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 		return errorf(http.StatusConflict, "not_claimable", appErr.Message()), true
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeWrongState:
 		return errorf(http.StatusConflict, "wrong_state", appErr.Message()), true
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotAnAnswer:
+		return errorf(http.StatusUnprocessableEntity, "not_an_answer", "feedback is for the AI's recent answers in this case"), true
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidMessage:
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed",
 			Message: "the request is invalid", Fields: []FieldError{{Field: "body", Message: appErr.Message()}}}, true

@@ -86,6 +86,7 @@ func New(cfg Config) http.Handler {
 	v1.GET("/cases", s.allow("case", "list"), s.listCases)
 	v1.GET("/cases/:id", s.allow("case", "read"), s.getCase)
 	v1.POST("/cases/:id/messages", s.allow("case", "post_message"), s.postMessage)
+	v1.POST("/cases/:id/messages/:seq/feedback", s.allow("case", "post_message"), s.feedback)
 	v1.POST("/cases/:id/close", s.allow("case", "close"), s.closeCase)
 	v1.POST("/cases/:id/claim", s.allow("case", "claim"), s.claimCase)
 	v1.GET("/cases/:id/handoff", s.allow("case", "claim"), s.handoff)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -396,3 +397,10 @@ func (s *stack) recordHistory(wfID, name string) {
 	}
 	s.t.Logf("recorded %d events to %s", len(hist.Events), path)
 }
+
+// ptr returns a pointer to v, for optional request fields.
+func ptr[T any](v T) *T { return &v }
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
