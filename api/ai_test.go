@@ -66,6 +66,14 @@ func TestAngryCustomerEscalates(t *testing.T) {
 		!contains(e.Details, `"intent":"delivery_status"`) || contains(e.Details, "furious") {
 		t.Fatalf("escalation entry: %+v", e)
 	}
+	// The agent's handoff package carries the AI's reading.
+	var h api.HandoffJSON
+	s.do("GET", "/v1/cases/"+ex.Case.ID+"/handoff", tenantA+"/supervisor", nil).decode(t, &h)
+	if h.Reason != workflows.ReasonNegativeSentiment || h.Intent != "delivery_status" || h.Language != "en" ||
+		len(h.Sentiment) != 1 || h.Sentiment[0].Anger < 0.7 || h.Sentiment[0].MessageSeq != 1 || h.SentimentTrend != "unknown" ||
+		!contains(h.Summary, "handed to people for negative sentiment") {
+		t.Fatalf("handoff: %+v", h)
+	}
 	// The queue API shows the case at once.
 	var tasks api.CaseList
 	s.do("GET", "/v1/queues/general/tasks", tenantA+"/supervisor", nil).decode(t, &tasks)

@@ -1,30 +1,59 @@
 package api
 
 import (
+	"cmp"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"tandem/activities/store"
 	"tandem/workflows"
 )
 
 // HandoffJSON is what an agent taking a case sees first: why it came to
-// people, what the customer said first and last, what was already answered,
-// and the whole conversation.
+// people, a summary, what the customer said first and last, what they want
+// and how they feel (and whether that is getting worse), what was already
+// answered, and the whole conversation.
 type HandoffJSON struct {
-	Case             CaseJSON      `json:"case"`
-	Reason           string        `json:"reason,omitempty"`
-	OpeningMessage   *MessageJSON  `json:"opening_message"`
-	LatestMessage    *MessageJSON  `json:"latest_customer_message"`
-	CustomerMessages int           `json:"customer_messages"`
-	AlreadyAnswered  []MessageJSON `json:"already_answered"` // replies by the AI or the system
-	Transcript       []MessageJSON `json:"transcript"`
+	Case             CaseJSON         `json:"case"`
+	Reason           string           `json:"reason,omitempty"`
+	Summary          string           `json:"summary"`
+	Intent           string           `json:"intent,omitempty"`   // the AI's reading of the latest message
+	Language         string           `json:"language,omitempty"` // en, zh-Hans, zh-Hant
+	Sentiment        []SentimentPoint `json:"sentiment"`          // one per message the AI read, oldest first
+	SentimentTrend   string           `json:"sentiment_trend"`    // rising, falling, steady or unknown
+	OpeningMessage   *MessageJSON     `json:"opening_message"`
+	LatestMessage    *MessageJSON     `json:"latest_customer_message"`
+	CustomerMessages int              `json:"customer_messages"`
+	AlreadyAnswered  []MessageJSON    `json:"already_answered"` // replies by the AI or the system
+	Transcript       []MessageJSON    `json:"transcript"`
+}
+
+// SentimentPoint is the AI's emotion reading of one customer message.
+type SentimentPoint struct {
+	MessageSeq int64     `json:"message_seq"`
+	Negativity float64   `json:"negativity"`
+	Anger      float64   `json:"anger"`
+	Anxiety    float64   `json:"anxiety"`
+	Sadness    float64   `json:"sadness"`
+	At         time.Time `json:"at"`
 }
 
 func (s *Server) handoff(c *gin.Context) {
-	row, msgs, err := s.store.GetCase(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
+	ctx := c.Request.Context()
+	row, msgs, err := s.store.GetCase(ctx, principalOf(c).Tenant, c.Param("id"))
 	if err == nil {
 		err = s.inScope(c, row)
+	}
+	var decisions []store.AuditEvent
+	if err == nil {
+		decisions, err = s.aiDecisions(c, row)
 	}
 	if err == nil {
 		err = s.audit(c, "case.handoff.read", "case", row.ID, row.ID, "allow", "success", "", nil)
@@ -33,10 +62,8 @@ func (s *Server) handoff(c *gin.Context) {
 		respondError(c, s.log, err)
 		return
 	}
-	out := HandoffJSON{Case: caseFromRow(row), AlreadyAnswered: []MessageJSON{}, Transcript: make([]MessageJSON, 0, len(msgs))}
-	if row.EscalationReason != nil {
-		out.Reason = *row.EscalationReason
-	}
+	out := HandoffJSON{Case: caseFromRow(row), Reason: deref(row.EscalationReason), Sentiment: []SentimentPoint{},
+		AlreadyAnswered: []MessageJSON{}, Transcript: make([]MessageJSON, 0, len(msgs))}
 	for _, m := range msgs {
 		j := messageFromRow(m)
 		out.Transcript = append(out.Transcript, j)
@@ -51,5 +78,81 @@ func (s *Server) handoff(c *gin.Context) {
 			out.AlreadyAnswered = append(out.AlreadyAnswered, j)
 		}
 	}
+	var intents []string
+	for _, e := range decisions {
+		var d map[string]string
+		if json.Unmarshal([]byte(e.Details), &d) != nil || d["negativity"] == "" {
+			continue
+		}
+		num := func(k string) float64 { f, _ := strconv.ParseFloat(d[k], 64); return f }
+		seq, _ := strconv.ParseInt(d["customer_seq"], 10, 64)
+		out.Sentiment = append(out.Sentiment, SentimentPoint{MessageSeq: seq, Negativity: num("negativity"),
+			Anger: num("anger"), Anxiety: num("anxiety"), Sadness: num("sadness"), At: e.OccurredAt.UTC()})
+		out.Intent, out.Language = d["intent"], d["language"]
+		if d["intent"] != "" && (len(intents) == 0 || intents[len(intents)-1] != d["intent"]) {
+			intents = append(intents, d["intent"])
+		}
+	}
+	out.SentimentTrend = trend(out.Sentiment)
+	out.Summary = summary(out, intents)
 	c.JSON(http.StatusOK, out)
+}
+
+// aiDecisions reads the audit entries in which the AI read the case's
+// messages: its replies and its escalations carry the reading.
+func (s *Server) aiDecisions(c *gin.Context, row store.Case) ([]store.AuditEvent, error) {
+	var out []store.AuditEvent
+	for _, action := range []string{workflows.AuditCaseReply, workflows.AuditCaseEscalate} {
+		events, err := s.store.ListAudit(c.Request.Context(), row.TenantID, store.AuditFilter{CaseID: row.ID, Action: action, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, events...)
+	}
+	// Chain order is the order things happened.
+	slices.SortFunc(out, func(a, b store.AuditEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
+}
+
+// trend compares the last reading with the one two before it (or the first).
+func trend(points []SentimentPoint) string {
+	if len(points) < 2 {
+		return "unknown"
+	}
+	last := points[len(points)-1].Negativity
+	before := points[max(0, len(points)-3)].Negativity
+	switch {
+	case last-before >= 0.15:
+		return "rising"
+	case before-last >= 0.15:
+		return "falling"
+	}
+	return "steady"
+}
+
+// summary states in one paragraph what the handoff holds, from its facts.
+func summary(h HandoffJSON, intents []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d customer message(s)", h.CustomerMessages)
+	if h.Language != "" {
+		fmt.Fprintf(&b, " in %s", h.Language)
+	}
+	if len(intents) > 0 {
+		fmt.Fprintf(&b, " about %s", strings.Join(intents, ", then "))
+	}
+	ai := 0
+	for _, m := range h.AlreadyAnswered {
+		if m.AuthorKind == workflows.AuthorAI {
+			ai++
+		}
+	}
+	fmt.Fprintf(&b, "; the AI answered %d time(s)", ai)
+	if h.Reason != "" {
+		fmt.Fprintf(&b, "; handed to people for %s", strings.ReplaceAll(h.Reason, "_", " "))
+	}
+	if n := len(h.Sentiment); n > 0 {
+		fmt.Fprintf(&b, "; latest negativity %.2f (%s)", h.Sentiment[n-1].Negativity, h.SentimentTrend)
+	}
+	b.WriteString(".")
+	return b.String()
 }

@@ -41,6 +41,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 	mem.Negativity = lastN(append(mem.Negativity, res.Negativity), aiRecentScores)
 	mem.Intent, mem.Language = res.Intent, res.Language
 	details := decisionDetails(res)
+	details["customer_seq"] = itoa(customer.Seq)
 	if reason != "" {
 		return wf.handOver(now, reason, res.Language, details)
 	}
