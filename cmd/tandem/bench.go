@@ -93,11 +93,12 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 
 	// A customer message to each case (with its reply), then one asking for a
 	// person to half of them: the case is in its queue when the call returns.
+	// (The demo knowledge base answers both questions, from different articles.)
 	msgRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
-			[]byte(`{"body":"It was due on Monday."}`), http.StatusOK, nil)
+			[]byte(`{"body":"How long does a refund take?"}`), http.StatusOK, nil)
 	})
-	msgRes.print(stdout, "message + reply (HTTP)")
+	msgRes.print(stdout, "message + AI reply (HTTP)")
 	half := caseIDs[:len(caseIDs)/2]
 	escRes := measure(ctx, len(half), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+half[i]+"/messages", apiKey,
@@ -105,15 +106,43 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	})
 	escRes.print(stdout, "escalating message (HTTP)")
 
+	// Whole AI-resolved cases: opened, answered by the AI, and resolved by
+	// the customer marking the answer helpful.
+	var resolvedIDs []string
+	resolvedRes := measure(ctx, *n, *conc, func(ctx context.Context, i int) error {
+		body, _ := json.Marshal(map[string]string{"customer_ref": "bench-ai-" + strconv.Itoa(i), "channel": "api",
+			"subject": "benchmark", "message": "How do I reset my password?"})
+		var out struct {
+			Case  struct{ ID string } `json:"case"`
+			Reply struct {
+				Seq        int64
+				AuthorKind string `json:"author_kind"`
+			} `json:"reply"`
+		}
+		if err := postJSON(ctx, httpc, *apiURL+"/v1/cases", apiKey, body, http.StatusCreated, &out); err != nil {
+			return err
+		}
+		if out.Reply.AuthorKind != "ai" {
+			return fmt.Errorf("case %s: the AI did not answer (is the demo knowledge base seeded?)", out.Case.ID)
+		}
+		mu.Lock()
+		resolvedIDs = append(resolvedIDs, out.Case.ID)
+		mu.Unlock()
+		return postJSON(ctx, httpc, fmt.Sprintf("%s/v1/cases/%s/messages/%d/feedback", *apiURL, out.Case.ID, out.Reply.Seq), apiKey,
+			[]byte(`{"helpful":true}`), http.StatusOK, nil)
+	})
+	resolvedRes.print(stdout, "AI-resolved case (HTTP x2)")
+
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	if len(caseIDs) > 1 {
+	if len(caseIDs) > 1 && len(resolvedIDs) > 0 {
 		for _, c := range []struct{ name, id string }{
 			{"with the AI (open, 1 message)", caseIDs[len(caseIDs)-1]},
 			{"escalated (open, 1 message, asking for a person)", caseIDs[0]},
+			{"AI-resolved (open, helpful)", resolvedIDs[0]},
 		} {
 			n, err := historyEvents(ctx, tc, workflows.CaseWorkflowID(*tenant, c.id))
 			if err != nil {
@@ -145,12 +174,14 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		res.print(stdout, fmt.Sprintf("bare workflow, %d activit%s", k, map[bool]string{true: "y", false: "ies"}[k == 1]))
 		if res.perSec > 0 {
 			fmt.Fprintf(stdout, "%-28s %8s %9.2fx\n", "  open case / bare", "", caseRes.perSec/res.perSec)
+			fmt.Fprintf(stdout, "%-28s %8s %9.2fx\n", "  AI-resolved case / bare", "", resolvedRes.perSec/res.perSec)
 		}
 	}
 
 	// Close the benchmark's cases so they do not linger as running workflows.
-	closeRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
-		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/close", apiKey,
+	all := append(caseIDs, resolvedIDs...)
+	closeRes := measure(ctx, len(all), *conc, func(ctx context.Context, i int) error {
+		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+all[i]+"/close", apiKey,
 			[]byte(`{"reason":"benchmark"}`), http.StatusOK, nil)
 	})
 	closeRes.print(stdout, "close case (HTTP)")
