@@ -65,6 +65,8 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 		Queue:            optional(c.Queue),
 		PolicyProfile:    &c.Policy.Profile,
 		PolicyVersion:    &c.Policy.Version,
+		SLADueAt:         c.SLA.Due,
+		SLABreachedAt:    c.SLA.Breach,
 	}
 	msgs := make([]store.Message, 0, len(in.Messages))
 	for _, m := range in.Messages {

@@ -54,6 +54,8 @@ type CaseJSON struct {
 	Assignee    string     `json:"assignee,omitempty"`
 	Escalation  string     `json:"escalation_reason,omitempty"` // why people took the case
 	Policy      *PolicyRef `json:"policy,omitempty"`            // the service policy pinned at open
+	SLADueAt    *time.Time `json:"sla_due_at,omitempty"`        // the earliest deadline of a running SLA clock
+	SLABreached *time.Time `json:"sla_breached_at,omitempty"`   // the first breach of an SLA target
 	OpenedAt    time.Time  `json:"opened_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	ClosedAt    *time.Time `json:"closed_at"`
@@ -520,6 +522,7 @@ func caseFromRow(r store.Case) CaseJSON {
 		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef, Erased: r.CustomerErased,
 		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
 		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
+		SLADueAt: utcPtr(r.SLADueAt), SLABreached: utcPtr(r.SLABreachedAt),
 	}
 }
 
@@ -532,6 +535,7 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 		ID: st.CaseID, TenantID: st.TenantID, WorkflowID: workflows.CaseWorkflowID(st.TenantID, st.CaseID),
 		CustomerRef: st.CustomerRef, Channel: st.Channel, Subject: st.Subject, Priority: st.Priority,
 		Status: st.Status, OpenedAt: pgTime(st.OpenedAt), UpdatedAt: pgTime(st.UpdatedAt), ClosedAt: utcPtr(st.ClosedAt),
+		SLADueAt: utcPtr(st.SLA.Due), SLABreached: utcPtr(st.SLA.Breach),
 	}
 }
 

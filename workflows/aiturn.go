@@ -53,7 +53,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 	// Experience-first tenants have people see a share of cases even when
 	// the AI could answer: the customer has the answer, and a person follows.
 	if customer.Seq == 1 && sampledForPeople(wf.state.CaseID, wf.in.Policy.Escalation.HumanShare) {
-		wf.queue(ReasonHumanShare)
+		wf.queue(ReasonHumanShare, now)
 		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseEscalate, Actor: SystemActor, Reason: ReasonHumanShare,
 			At: now, Details: map[string]string{"queue": wf.state.Queue}})
 	}
@@ -63,7 +63,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 // handOver queues the case for people with the reason and tells the customer
 // so in their language; details describe the decision for the audit trail.
 func (wf *caseWorkflow) handOver(now time.Time, reason, lang string, details map[string]string) (Message, []AuditRecord) {
-	wf.queue(reason)
+	wf.queue(reason, now)
 	details["queue"], details["outcome"] = wf.state.Queue, "escalated"
 	reply := wf.appendMessage(now, Message{AuthorKind: AuthorSystem, Body: HandoffNoticeIn(lang)})
 	return reply, []AuditRecord{
@@ -73,9 +73,11 @@ func (wf *caseWorkflow) handOver(now time.Time, reason, lang string, details map
 	}
 }
 
-// queue puts the case in the queue for people with the escalation reason.
-func (wf *caseWorkflow) queue(reason string) {
+// queue puts the case in the queue for people with the escalation reason;
+// the first-response clock starts.
+func (wf *caseWorkflow) queue(reason string, now time.Time) {
 	wf.state.Status, wf.state.Queue, wf.state.Escalation = StatusQueued, DefaultQueue, reason
+	wf.startClock(ClockFirstResponse, now)
 }
 
 // askAI runs the AI turn as a local activity: it reads an in-memory index
@@ -95,7 +97,7 @@ func askAI(ctx workflow.Context, in AITurnInput) (AITurnResult, error) {
 // decisionDetails is what the audit trail keeps of an AI decision: engine,
 // model, article, confidence and emotion, never the message text.
 func decisionDetails(r AITurnResult) map[string]string {
-	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
+	f := ftoa
 	d := map[string]string{
 		"engine": r.Engine, "model": r.Model, "language": r.Language, "confidence": f(r.Confidence),
 		"anger": f(r.Anger), "anxiety": f(r.Anxiety), "sadness": f(r.Sadness), "negativity": f(r.Negativity),
@@ -115,6 +117,8 @@ func decisionDetails(r AITurnResult) map[string]string {
 	}
 	return d
 }
+
+func ftoa(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
 
 func lastN[T any](xs []T, n int) []T {
 	if len(xs) > n {
@@ -156,12 +160,13 @@ func (wf *caseWorkflow) feedback(ctx workflow.Context, in FeedbackInput) (CaseSt
 		// People have the case: the verdict is kept, the case stays with them.
 	case in.Helpful:
 		wf.state.Status, wf.state.Resolution, wf.state.ResolvedAt = StatusResolved, "answered", &now
+		wf.stopAllClocks(now, true)
 		audit = append(audit, AuditRecord{Seq: seq, Action: AuditCaseResolve, Actor: in.Actor, Reason: "answered", At: now,
 			Details: map[string]string{"by": "ai"}})
 	default:
 		mem.Unhelpful++
 		if mem.Unhelpful >= wf.in.Policy.Escalation.UnhelpfulAnswers {
-			wf.queue(ReasonAIUnhelpful)
+			wf.queue(ReasonAIUnhelpful, now)
 			audit = append(audit, AuditRecord{Seq: seq, Action: AuditCaseEscalate, Actor: SystemActor, Reason: ReasonAIUnhelpful, At: now,
 				Details: map[string]string{"queue": wf.state.Queue, "unhelpful_answers": strconv.Itoa(mem.Unhelpful)}})
 		}

@@ -27,6 +27,8 @@ func CaseWorkflow(ctx workflow.Context, in CaseInput) (CaseResult, error) {
 type caseWorkflow struct {
 	in    CaseInput // as started, for the next run
 	state CaseState
+	slaOn bool     // runs before the SLA clock keep none
+	cal   calendar // the pinned policy's business hours
 }
 
 func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
@@ -47,6 +49,16 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	}
 	if in.Carried != nil { // a continued run picks up where the last one stopped
 		wf.state = *in.Carried
+	}
+	if workflow.GetVersion(ctx, "sla-clock", workflow.DefaultVersion, 1) == 1 {
+		cal, err := newCalendar(in.Policy.BusinessHours)
+		if err != nil {
+			return err
+		}
+		wf.slaOn, wf.cal = true, cal
+		if in.Carried == nil {
+			wf.startClock(ClockResolution, now)
+		}
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) {
 		return wf.state, nil
@@ -99,7 +111,7 @@ func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
 	lifecycle := workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
 	full := func() bool { return canContinue && wf.historyFull(ctx) }
 	for {
-		err := workflow.Await(ctx, func() bool {
+		err := wf.await(ctx, func() bool {
 			return wf.state.Status == StatusClosed || full() || (lifecycle && wf.state.Status == StatusResolved)
 		})
 		if err != nil {
@@ -186,9 +198,14 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		wf.state.Status, wf.state.Assignee, wf.state.Queue = StatusAIHandling, "", ""
 		wf.state.Resolution, wf.state.ResolvedAt = "", nil
 		wf.state.AI.Unhelpful, wf.state.AI.Article = 0, "" // a fresh start for the AI
+		wf.startClock(ClockResolution, now)                  // resumes where resolving stopped it
 		audit = append(audit, AuditRecord{Seq: customer.Seq, Action: AuditCaseReopen, Actor: in.Actor, At: now})
 	case lifecycle && wf.state.Status == StatusWaiting:
 		wf.state.Status = StatusInProgress // the customer answered; the person continues
+		wf.resumeClocks(now)
+		wf.startClock(ClockNextResponse, now)
+	case slices.Contains(withPerson, wf.state.Status):
+		wf.startClock(ClockNextResponse, now) // the owner owes the customer an answer
 	}
 	var reply Message
 	switch {
@@ -263,6 +280,7 @@ func (wf *caseWorkflow) closeCase(ctx workflow.Context, actor Actor, reason stri
 	now := workflow.Now(ctx)
 	wf.state.Status = StatusClosed
 	wf.state.ClosedAt = &now
+	wf.stopAllClocks(now, false)
 	wf.state.CloseReason = reason
 	wf.state.Seq++
 	wf.state.UpdatedAt = now
@@ -313,6 +331,11 @@ func (wf *caseWorkflow) agentMessage(ctx workflow.Context, in AgentMessageInput,
 	now := workflow.Now(ctx)
 	msg := wf.appendMessage(now, Message{AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
 	wf.state.Status = status
+	wf.stopClock(ClockFirstResponse, now, true)
+	wf.stopClock(ClockNextResponse, now, true)
+	if status == StatusWaiting {
+		wf.pauseClocks(now)
+	}
 	snapshot := wf.state
 	audit := []AuditRecord{{Seq: msg.Seq, Action: action, Actor: in.Actor, At: now,
 		Details: map[string]string{"message_seq": itoa(msg.Seq)}}}
@@ -400,6 +423,7 @@ func (wf *caseWorkflow) escalate(ctx workflow.Context, in EscalateInput) (CaseSt
 func (wf *caseWorkflow) resolve(ctx workflow.Context, in ResolveInput) (CaseState, error) {
 	return wf.transition(ctx, in.Actor, AuditCaseResolve, in.Code, func(now time.Time) {
 		wf.state.Status, wf.state.Resolution, wf.state.ResolvedAt = StatusResolved, in.Code, &now
+		wf.stopAllClocks(now, true)
 	})
 }
 

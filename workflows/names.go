@@ -165,6 +165,8 @@ type CaseState struct {
 	CloseReason string     `json:"close_reason,omitempty"`
 	// AI is what the case remembers of the AI's turns, for its triggers.
 	AI AIMemory `json:"ai"`
+	// SLA holds the case's clocks against its pinned policy's targets.
+	SLA SLAState `json:"sla"`
 }
 
 // AIMemory is what the escalation triggers need of earlier AI turns. It is

@@ -46,7 +46,8 @@ type Stats struct {
 	FirstResponseAISec    *float64       `json:"first_response_ai_p50_seconds"`
 	FirstResponseHumanSec *float64       `json:"first_response_human_p50_seconds"` // from opening to a person's first message
 	ResolutionSec         *float64       `json:"resolution_p50_seconds"`
-	ReopenRate            *float64       `json:"reopen_rate"` // of resolved or closed cases, those reopened
+	ReopenRate            *float64       `json:"reopen_rate"`     // of resolved or closed cases, those reopened
+	SLABreachRate         *float64       `json:"sla_breach_rate"` // of cases opened, those that breached an SLA target
 	CSATAverage           *float64       `json:"csat_average"`
 	CSATCount             int64          `json:"csat_count"`
 }
@@ -57,13 +58,14 @@ func (s *Store) CaseStats(ctx context.Context, tenantID string, from, to time.Ti
 	db := s.db.WithContext(ctx)
 	var row struct {
 		Opened, Done, DoneByAI, Reopened int64
+		Breached                         int64
 		AIFirst, HumanFirst, Resolution  *float64
 		CSATAvg                          *float64
 		CSATCount                        int64
 	}
 	err := db.Raw(`
 WITH c AS (
-    SELECT id, opened_at, status, escalation_reason, coalesce(resolved_at, closed_at) AS done_at
+    SELECT id, opened_at, status, escalation_reason, sla_breached_at, coalesce(resolved_at, closed_at) AS done_at
     FROM cases WHERE tenant_id = @t AND opened_at >= @from AND opened_at < @to
 ), first_reply AS (
     SELECT m.case_id,
@@ -75,6 +77,7 @@ WITH c AS (
 )
 SELECT
     count(*) AS opened,
+    count(*) FILTER (WHERE c.sla_breached_at IS NOT NULL) AS breached,
     count(*) FILTER (WHERE c.status IN ('resolved', 'closed')) AS done,
     count(*) FILTER (WHERE c.status IN ('resolved', 'closed') AND c.escalation_reason IS NULL) AS done_by_ai,
     count(*) FILTER (WHERE c.status IN ('resolved', 'closed') AND c.id::text IN (SELECT case_id FROM reopened)) AS reopened,
@@ -91,6 +94,10 @@ FROM c LEFT JOIN first_reply f ON f.case_id = c.id`,
 	st.CasesOpened, st.CasesResolvedOrClosed = row.Opened, row.Done
 	st.FirstResponseAISec, st.FirstResponseHumanSec, st.ResolutionSec = row.AIFirst, row.HumanFirst, row.Resolution
 	st.CSATAverage, st.CSATCount = row.CSATAvg, row.CSATCount
+	if row.Opened > 0 {
+		b := float64(row.Breached) / float64(row.Opened)
+		st.SLABreachRate = &b
+	}
 	if row.Done > 0 {
 		ai := float64(row.DoneByAI) / float64(row.Done)
 		re := float64(row.Reopened) / float64(row.Done)

@@ -140,6 +140,8 @@ type Case struct {
 	ResolvedAt       *time.Time
 	PolicyProfile    *string // the service policy pinned at open
 	PolicyVersion    *int64
+	SLADueAt         *time.Time // the earliest deadline of a running SLA clock
+	SLABreachedAt    *time.Time // the first breach of an SLA target
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in
@@ -188,7 +190,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
 				"priority", "status", "last_seq", "updated_at", "closed_at", "assignee_id", "queue",
-				"escalation_reason", "resolved_at",
+				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at",
 			}),
 			Where: clause.Where{Exprs: []clause.Expression{
 				clause.Expr{SQL: "cases.last_seq < excluded.last_seq"},

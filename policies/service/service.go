@@ -50,7 +50,7 @@ type BusinessHours struct {
 	TimeZone string   `json:"time_zone"`
 	Weekdays []string `json:"weekdays"` // mon … sun
 	Open     string   `json:"open"`     // HH:MM
-	Close    string   `json:"close"`    // HH:MM, after Open
+	Close    string   `json:"close"`    // HH:MM after Open; 24:00 for the end of the day
 	Holidays []string `json:"holidays"` // YYYY-MM-DD in TimeZone
 }
 
@@ -164,8 +164,9 @@ func (p Policy) Validate() []string {
 			break
 		}
 	}
-	if !hhmm.MatchString(bh.Open) || !hhmm.MatchString(bh.Close) || bh.Open >= bh.Close {
-		bad("business_hours", "open and close are HH:MM with open before close")
+	// Close may be 24:00, the end of the day: "00:00"–"24:00" is around the clock.
+	if !hhmm.MatchString(bh.Open) || (!hhmm.MatchString(bh.Close) && bh.Close != "24:00") || bh.Open >= bh.Close {
+		bad("business_hours", "open and close are HH:MM (close up to 24:00) with open before close")
 	}
 	for _, h := range bh.Holidays {
 		if _, err := time.Parse("2006-01-02", h); err != nil {

@@ -47,6 +47,7 @@ func TestParseRefusesBadDocuments(t *testing.T) {
 		"bad zone":          func(p *service.Policy) { p.BusinessHours.TimeZone = "Mars/Olympus" },
 		"close before open": func(p *service.Policy) { p.BusinessHours.Open, p.BusinessHours.Close = "18:00", "09:00" },
 		"bad holiday":       func(p *service.Policy) { p.BusinessHours.Holidays = []string{"25/12/2026"} },
+		"close after 24:00": func(p *service.Policy) { p.BusinessHours.Open, p.BusinessHours.Close = "00:00", "24:30" },
 		"threshold over 1":  func(p *service.Policy) { p.Escalation.MinConfidence = 1.5 },
 		"float amount":      func(p *service.Policy) { p.Refunds.AutoApproveLimit = "1e3" },
 		"bad currency":      func(p *service.Policy) { p.Refunds.Currency = "euro" },
@@ -60,6 +61,11 @@ func TestParseRefusesBadDocuments(t *testing.T) {
 		if errs := p.Validate(); len(errs) == 0 {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	aroundTheClock := good
+	aroundTheClock.BusinessHours.Open, aroundTheClock.BusinessHours.Close = "00:00", "24:00"
+	if errs := aroundTheClock.Validate(); len(errs) != 0 {
+		t.Errorf("00:00–24:00 refused: %v", errs)
 	}
 	if _, err := service.Parse([]byte(`{"profile":"x","surprise":1}`)); err == nil || !strings.Contains(err.Error(), "surprise") {
 		t.Errorf("unknown field: %v", err)
