@@ -198,7 +198,7 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		wf.state.Status, wf.state.Assignee, wf.state.Queue = StatusAIHandling, "", ""
 		wf.state.Resolution, wf.state.ResolvedAt = "", nil
 		wf.state.AI.Unhelpful, wf.state.AI.Article = 0, "" // a fresh start for the AI
-		wf.startClock(ClockResolution, now)                  // resumes where resolving stopped it
+		wf.startClock(ClockResolution, now)                // resumes where resolving stopped it
 		audit = append(audit, AuditRecord{Seq: customer.Seq, Action: AuditCaseReopen, Actor: in.Actor, At: now})
 	case lifecycle && wf.state.Status == StatusWaiting:
 		wf.state.Status = StatusInProgress // the customer answered; the person continues

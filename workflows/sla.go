@@ -25,10 +25,10 @@ const (
 // SLAState holds a case's clocks. Times are absolute, so a continued run or a
 // restarted worker re-arms its timers from them.
 type SLAState struct {
-	Clocks []SLAClock  `json:"clocks,omitempty"`
-	Pauses []SLAPause  `json:"pauses,omitempty"` // while waiting on the customer, newest last
-	Due    *time.Time  `json:"due,omitempty"`    // the earliest deadline of a running clock
-	Breach *time.Time  `json:"breach,omitempty"` // the first breach
+	Clocks []SLAClock `json:"clocks,omitempty"`
+	Pauses []SLAPause `json:"pauses,omitempty"` // while waiting on the customer, newest last
+	Due    *time.Time `json:"due,omitempty"`    // the earliest deadline of a running clock
+	Breach *time.Time `json:"breach,omitempty"` // the first breach
 }
 
 // SLAClock measures business time against one target.
