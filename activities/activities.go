@@ -27,6 +27,7 @@ type Activities struct {
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.RecordCase, activity.RegisterOptions{Name: workflows.ActivityRecordCase})
 	r.RegisterActivityWithOptions(a.AITurn, activity.RegisterOptions{Name: workflows.ActivityAITurn})
+	r.RegisterActivityWithOptions(a.PickAgent, activity.RegisterOptions{Name: workflows.ActivityPickAgent})
 }
 
 // AITurn asks the tenant's AI engine about a customer message.
@@ -39,8 +40,14 @@ func (a *Activities) AITurn(ctx context.Context, in workflows.AITurnInput) (work
 		Engine: r.Engine, Model: r.Model, Answer: r.Answer, ArticleID: r.ArticleID, ArticleVersion: r.ArticleVersion,
 		Intent: r.Intent, Confidence: r.Confidence, OutOfScope: r.OutOfScope, Language: r.Language,
 		Anger: r.Emotion.Anger, Anxiety: r.Emotion.Anxiety, Sadness: r.Emotion.Sadness, Negativity: r.Emotion.Negativity,
-		SensitiveTopic: r.SensitiveTopic, Intents: r.Intents, Repeated: r.Repeated,
+		SensitiveTopic: r.SensitiveTopic, Intents: r.Intents, Repeated: r.Repeated, Domain: r.Domain,
 	}, nil
+}
+
+// PickAgent chooses the agent to offer a queued case to; see store.PickAgent.
+func (a *Activities) PickAgent(ctx context.Context, in workflows.PickAgentInput) (workflows.PickAgentResult, error) {
+	id, err := a.Store.PickAgent(ctx, in.TenantID, in.Queue, in.Language, in.Exclude)
+	return workflows.PickAgentResult{AgentID: id}, err
 }
 
 // RecordCase writes the case projection and new messages. Idempotent: see store.RecordCase.
@@ -67,6 +74,7 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 		PolicyVersion:    &c.Policy.Version,
 		SLADueAt:         c.SLA.Due,
 		SLABreachedAt:    c.SLA.Breach,
+		OfferedTo:        optional(c.OfferedTo),
 	}
 	msgs := make([]store.Message, 0, len(in.Messages))
 	for _, m := range in.Messages {

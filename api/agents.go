@@ -17,8 +17,9 @@ import (
 
 // AvailabilityRequest is the body of PUT /v1/agents/{id}/availability.
 type AvailabilityRequest struct {
-	Status   string `json:"status"`   // available, away, offline
-	Capacity *int   `json:"capacity"` // cases held at once, 0–50
+	Status    string   `json:"status"`    // available, away, offline
+	Capacity  *int     `json:"capacity"`  // cases held at once, 0–50
+	Languages []string `json:"languages"` // en, zh-Hans, zh-Hant; none: any
 }
 
 // QueuesRequest is the body of PUT /v1/agents/{id}/queues.
@@ -27,8 +28,9 @@ type QueuesRequest struct {
 }
 
 var (
-	agentStatuses = []string{"available", "away", "offline"}
-	queueName     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+	agentStatuses  = []string{"available", "away", "offline"}
+	agentLanguages = []string{"en", "zh-Hans", "zh-Hant"}
+	queueName      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 )
 
 const (
@@ -70,6 +72,17 @@ func (s *Server) setAvailability(c *gin.Context) {
 	if req.Capacity == nil || *req.Capacity < 0 || *req.Capacity > maxCapacity {
 		errs = append(errs, FieldError{"capacity", "is required, from 0 to 50"})
 	}
+	slices.Sort(req.Languages)
+	req.Languages = slices.Compact(req.Languages)
+	for _, l := range req.Languages {
+		if !slices.Contains(agentLanguages, l) {
+			errs = append(errs, FieldError{"languages", "each one of " + strings.Join(agentLanguages, ", ")})
+			break
+		}
+	}
+	if req.Languages == nil {
+		req.Languages = []string{}
+	}
 	if len(errs) > 0 {
 		respondError(c, s.log, validationError(errs))
 		return
@@ -78,12 +91,12 @@ func (s *Server) setAvailability(c *gin.Context) {
 	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
 		var err error
 		agent, err = tx.SetAvailability(c.Request.Context(), store.Agent{
-			TenantID: p.Tenant, AgentID: id, Status: req.Status, Capacity: *req.Capacity, UpdatedBy: p.ID})
+			TenantID: p.Tenant, AgentID: id, Status: req.Status, Capacity: *req.Capacity, Languages: req.Languages, UpdatedBy: p.ID})
 		if err != nil {
 			return err
 		}
 		return s.auditTx(c, tx, "agent.availability", "agent", id,
-			map[string]string{"status": req.Status, "capacity": strconv.Itoa(*req.Capacity)})
+			map[string]string{"status": req.Status, "capacity": strconv.Itoa(*req.Capacity), "languages": strings.Join(req.Languages, ",")})
 	})
 	if err != nil {
 		respondError(c, s.log, err)

@@ -53,6 +53,7 @@ type CaseJSON struct {
 	Queue       string     `json:"queue,omitempty"`
 	Assignee    string     `json:"assignee,omitempty"`
 	Escalation  string     `json:"escalation_reason,omitempty"` // why people took the case
+	OfferedTo   string     `json:"offered_to,omitempty"`        // the agent a queued case is offered to
 	Policy      *PolicyRef `json:"policy,omitempty"`            // the service policy pinned at open
 	SLADueAt    *time.Time `json:"sla_due_at,omitempty"`        // the earliest deadline of a running SLA clock
 	SLABreached *time.Time `json:"sla_breached_at,omitempty"`   // the first breach of an SLA target
@@ -518,7 +519,7 @@ func caseFromRow(r store.Case) CaseJSON {
 	if r.PolicyProfile != nil && r.PolicyVersion != nil {
 		policy = &PolicyRef{Profile: *r.PolicyProfile, Version: *r.PolicyVersion}
 	}
-	return CaseJSON{Policy: policy, Queue: deref(r.Queue), Assignee: deref(r.AssigneeID), Escalation: deref(r.EscalationReason),
+	return CaseJSON{Policy: policy, Queue: deref(r.Queue), Assignee: deref(r.AssigneeID), Escalation: deref(r.EscalationReason), OfferedTo: deref(r.OfferedTo),
 		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef, Erased: r.CustomerErased,
 		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
 		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
@@ -531,7 +532,7 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 	if st.Policy.Profile != "" {
 		policy = &PolicyRef{Profile: st.Policy.Profile, Version: st.Policy.Version}
 	}
-	return CaseJSON{Policy: policy, Queue: st.Queue, Assignee: st.Assignee, Escalation: st.Escalation,
+	return CaseJSON{Policy: policy, Queue: st.Queue, Assignee: st.Assignee, Escalation: st.Escalation, OfferedTo: st.OfferedTo,
 		ID: st.CaseID, TenantID: st.TenantID, WorkflowID: workflows.CaseWorkflowID(st.TenantID, st.CaseID),
 		CustomerRef: st.CustomerRef, Channel: st.Channel, Subject: st.Subject, Priority: st.Priority,
 		Status: st.Status, OpenedAt: pgTime(st.OpenedAt), UpdatedAt: pgTime(st.UpdatedAt), ClosedAt: utcPtr(st.ClosedAt),

@@ -40,6 +40,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 	mem.Recent = lastN(append(mem.Recent, customer.Body), aiRecentMessages)
 	mem.Negativity = lastN(append(mem.Negativity, res.Negativity), aiRecentScores)
 	mem.Intent, mem.Language = res.Intent, res.Language
+	mem.Topic, mem.Domain = res.SensitiveTopic, res.Domain
 	details := decisionDetails(res)
 	details["customer_seq"] = itoa(customer.Seq)
 	if reason != "" {
@@ -73,10 +74,17 @@ func (wf *caseWorkflow) handOver(now time.Time, reason, lang string, details map
 	}
 }
 
-// queue puts the case in the queue for people with the escalation reason;
-// the first-response clock starts.
+// queue puts the case in the queue for people with the escalation reason:
+// the queue of the skill it needs (routing) or the general one; the
+// first-response clock starts.
 func (wf *caseWorkflow) queue(reason string, now time.Time) {
-	wf.state.Status, wf.state.Queue, wf.state.Escalation = StatusQueued, DefaultQueue, reason
+	q := DefaultQueue
+	if wf.routingOn {
+		q = skillQueue(wf.state.AI)
+		wf.state.Language = wf.state.AI.Language
+	}
+	wf.enqueue(q)
+	wf.state.Escalation = reason
 	wf.startClock(ClockFirstResponse, now)
 }
 

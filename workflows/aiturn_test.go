@@ -98,8 +98,12 @@ func TestAITriggers(t *testing.T) {
 				}
 				return
 			}
-			if last.Case.Status != workflows.StatusQueued || last.Case.Escalation != tt.want || last.Case.Queue != workflows.DefaultQueue {
-				t.Fatalf("status %q reason %q, want queued with %q", last.Case.Status, last.Case.Escalation, tt.want)
+			wantQueue := workflows.DefaultQueue
+			if tt.want == workflows.ReasonSensitiveTopic {
+				wantQueue = workflows.SecurityQueue // fraud needs its specialists
+			}
+			if last.Case.Status != workflows.StatusQueued || last.Case.Escalation != tt.want || last.Case.Queue != wantQueue {
+				t.Fatalf("status %q reason %q queue %q, want queued in %q with %q", last.Case.Status, last.Case.Escalation, last.Case.Queue, wantQueue, tt.want)
 			}
 			if last.Reply.AuthorKind != workflows.AuthorSystem || last.Reply.Body != workflows.HandoffNotice {
 				t.Fatalf("reply %+v, want the handoff notice", last.Reply)

@@ -25,10 +25,11 @@ func CaseWorkflow(ctx workflow.Context, in CaseInput) (CaseResult, error) {
 }
 
 type caseWorkflow struct {
-	in    CaseInput // as started, for the next run
-	state CaseState
-	slaOn bool     // runs before the SLA clock keep none
-	cal   calendar // the pinned policy's business hours
+	in        CaseInput // as started, for the next run
+	state     CaseState
+	slaOn     bool     // runs before the SLA clock keep none
+	cal       calendar // the pinned policy's business hours
+	routingOn bool     // runs before routing leave cases in the general queue for claims
 }
 
 func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
@@ -50,6 +51,7 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	if in.Carried != nil { // a continued run picks up where the last one stopped
 		wf.state = *in.Carried
 	}
+	wf.routingOn = workflow.GetVersion(ctx, "routing", workflow.DefaultVersion, 1) == 1
 	if workflow.GetVersion(ctx, "sla-clock", workflow.DefaultVersion, 1) == 1 {
 		cal, err := newCalendar(in.Policy.BusinessHours)
 		if err != nil {
@@ -244,6 +246,9 @@ func (wf *caseWorkflow) validateClaim(_ workflow.Context, in ClaimInput) error {
 	if wf.state.Status != StatusQueued {
 		return temporal.NewApplicationError("the case is not waiting in a queue", ErrTypeNotClaimable)
 	}
+	if wf.state.OfferedTo != "" && wf.state.OfferedTo != in.Actor.ID {
+		return temporal.NewApplicationError("the case is offered to another agent", ErrTypeNotClaimable)
+	}
 	if in.Actor.ID == "" {
 		return temporal.NewApplicationError("a claim needs an agent", ErrTypeNotClaimable)
 	}
@@ -253,11 +258,13 @@ func (wf *caseWorkflow) validateClaim(_ workflow.Context, in ClaimInput) error {
 // claim gives the case to the first agent whose claim runs; claims accepted
 // together (validated before the first ran) find it taken and fail.
 func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, error) {
-	if wf.state.Status != StatusQueued {
+	if wf.state.Status != StatusQueued || (wf.state.OfferedTo != "" && wf.state.OfferedTo != in.Actor.ID) {
 		return CaseState{}, temporal.NewApplicationError("another agent claimed the case first", ErrTypeNotClaimable)
 	}
 	now := workflow.Now(ctx)
 	wf.state.Status, wf.state.Assignee = StatusAssigned, in.Actor.ID
+	wf.clearOffer()
+	wf.state.Passed, wf.state.RoutePending = nil, false
 	wf.state.Seq++
 	wf.state.UpdatedAt = now
 	snapshot := wf.state
@@ -280,6 +287,7 @@ func (wf *caseWorkflow) closeCase(ctx workflow.Context, actor Actor, reason stri
 	now := workflow.Now(ctx)
 	wf.state.Status = StatusClosed
 	wf.state.ClosedAt = &now
+	wf.clearOffer()
 	wf.stopAllClocks(now, false)
 	wf.state.CloseReason = reason
 	wf.state.Seq++
@@ -373,10 +381,12 @@ func (wf *caseWorkflow) transition(ctx workflow.Context, actor Actor, action, re
 // release puts the case back in its queue for another agent.
 func (wf *caseWorkflow) release(ctx workflow.Context, in ActorInput) (CaseState, error) {
 	return wf.transition(ctx, in.Actor, AuditCaseRelease, "", func(time.Time) {
-		wf.state.Status, wf.state.Assignee = StatusQueued, ""
-		if wf.state.Queue == "" {
-			wf.state.Queue = DefaultQueue
+		queue := wf.state.Queue
+		if queue == "" {
+			queue = DefaultQueue
 		}
+		wf.pass(wf.state.Assignee) // routing offers it to someone else
+		wf.enqueue(queue)
 	})
 }
 
@@ -401,6 +411,8 @@ func (wf *caseWorkflow) reassign(ctx workflow.Context, in ReassignInput) (CaseSt
 		wf.state.Status = StatusAssigned
 	}
 	wf.state.Assignee = in.To
+	wf.clearOffer()
+	wf.state.Passed, wf.state.RoutePending = nil, false
 	wf.state.Seq++
 	wf.state.UpdatedAt = now
 	snapshot := wf.state
@@ -415,7 +427,7 @@ func (wf *caseWorkflow) reassign(ctx workflow.Context, in ReassignInput) (CaseSt
 // escalate sends the case from its owner to the supervisors' queue.
 func (wf *caseWorkflow) escalate(ctx workflow.Context, in EscalateInput) (CaseState, error) {
 	return wf.transition(ctx, in.Actor, AuditCaseEscalate, ReasonAgentEscalated, func(time.Time) {
-		wf.state.Status, wf.state.Assignee, wf.state.Queue = StatusQueued, "", SupervisorQueue
+		wf.enqueue(SupervisorQueue)
 		wf.state.Escalation = ReasonAgentEscalated
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,19 @@ func (r *recorder) RecordCase(_ context.Context, in workflows.RecordCaseInput) e
 // confidently from one article; answer can be replaced per test.
 type fakeAI struct {
 	answer func(workflows.AITurnInput) (workflows.AITurnResult, error)
+	// agents are offered cases in turn by PickAgent, skipping excluded ones.
+	agents []string
+	picks  []workflows.PickAgentInput
+}
+
+func (f *fakeAI) PickAgent(_ context.Context, in workflows.PickAgentInput) (workflows.PickAgentResult, error) {
+	f.picks = append(f.picks, in)
+	for _, a := range f.agents {
+		if !slices.Contains(in.Exclude, a) {
+			return workflows.PickAgentResult{AgentID: a}, nil
+		}
+	}
+	return workflows.PickAgentResult{}, nil
 }
 
 func confidentAnswer(in workflows.AITurnInput) (workflows.AITurnResult, error) {
@@ -68,6 +82,7 @@ func newEnvWithAI(rec *recorder, ai *fakeAI) *testsuite.TestWorkflowEnvironment 
 	env.RegisterWorkflowWithOptions(workflows.CaseWorkflow, workflowOpts)
 	env.RegisterActivityWithOptions(rec.RecordCase, activity.RegisterOptions{Name: workflows.ActivityRecordCase})
 	env.RegisterActivityWithOptions(ai.AITurn, activity.RegisterOptions{Name: workflows.ActivityAITurn})
+	env.RegisterActivityWithOptions(ai.PickAgent, activity.RegisterOptions{Name: workflows.ActivityPickAgent})
 	return env
 }
 

@@ -64,6 +64,9 @@ const (
 	// ActivityAITurn asks the AI layer to read and answer a customer message
 	// (AITurnInput → AITurnResult).
 	ActivityAITurn = "AITurn"
+	// ActivityPickAgent chooses the agent to offer a queued case to
+	// (PickAgentInput → PickAgentResult).
+	ActivityPickAgent = "PickAgent"
 )
 
 // Case statuses, as stored in the projection and returned by the API.
@@ -167,6 +170,17 @@ type CaseState struct {
 	AI AIMemory `json:"ai"`
 	// SLA holds the case's clocks against its pinned policy's targets.
 	SLA SLAState `json:"sla"`
+	// Language is the customer's, as the AI last read it; routing matches it.
+	Language string `json:"language,omitempty"`
+	// OfferedTo is the agent a queued case is offered to until OfferUntil.
+	OfferedTo  string     `json:"offered_to,omitempty"`
+	OfferUntil *time.Time `json:"offer_until,omitempty"`
+	// Passed lists agents who let an offer lapse or released the case; they
+	// are not offered it again until someone takes it.
+	Passed []string `json:"passed,omitempty"`
+	// RoutePending: the case waits in a queue and routing has not looked
+	// for an agent since it got there.
+	RoutePending bool `json:"route_pending,omitempty"`
 }
 
 // AIMemory is what the escalation triggers need of earlier AI turns. It is
@@ -178,6 +192,8 @@ type AIMemory struct {
 	Rated      []int64   `json:"rated,omitempty"`      // answers the customer has judged
 	Unhelpful  int       `json:"unhelpful"`            // answers judged not helpful since the AI took the case
 	Article    string    `json:"article,omitempty"`    // the article of the AI's last answer
+	Topic      string    `json:"topic,omitempty"`      // the last sensitive topic seen
+	Domain     string    `json:"domain,omitempty"`     // the domain of the last matched article
 	Intent     string    `json:"intent,omitempty"`     // the customer's last detected intent
 	Language   string    `json:"language,omitempty"`   // the customer's last detected language
 }
@@ -301,6 +317,21 @@ type AITurnResult struct {
 	SensitiveTopic string   `json:"sensitive_topic,omitempty"`
 	Intents        []string `json:"intents,omitempty"`
 	Repeated       bool     `json:"repeated"`
+	Domain         string   `json:"domain,omitempty"` // of the matched article: general, finance, medical, legal, …
+}
+
+// PickAgentInput is the argument of ActivityPickAgent.
+type PickAgentInput struct {
+	TenantID string   `json:"tenant_id"`
+	CaseID   string   `json:"case_id"`
+	Queue    string   `json:"queue"`
+	Language string   `json:"language,omitempty"`
+	Exclude  []string `json:"exclude,omitempty"`
+}
+
+// PickAgentResult names the agent to offer the case to ("" for nobody).
+type PickAgentResult struct {
+	AgentID string `json:"agent_id"`
 }
 
 // CloseInput is the argument of UpdateClose.
@@ -323,6 +354,8 @@ const (
 	AuditCaseReopen      = "case.reopen"
 	AuditCaseReassign    = "case.reassign"
 	AuditCaseFeedback    = "case.feedback"
+	AuditCaseOffer       = "case.offer"
+	AuditCaseOfferLapsed = "case.offer_lapsed"
 )
 
 // AuditRecord is an audit entry the workflow asks the projection write to

@@ -201,15 +201,30 @@ func (wf *caseWorkflow) nextSLAEvent() (time.Time, bool) {
 	return next, found
 }
 
-// await blocks until done holds, firing SLA warnings and breaches as their
-// times come. A timer is armed only for the next SLA event, and re-armed only
-// when a change moves that event.
+// nextTimedEvent returns the earliest SLA event or offer lapse to come.
+func (wf *caseWorkflow) nextTimedEvent() (time.Time, bool) {
+	next, ok := wf.nextSLAEvent()
+	if due, offered := wf.offerDue(); offered && (!ok || due.Before(next)) {
+		return due, true
+	}
+	return next, ok
+}
+
+// await blocks until done holds, routing queued cases to agents and firing
+// SLA warnings, breaches and lapsed offers as their times come. A timer is
+// armed only for the next of these, and re-armed only when a change moves it.
 func (wf *caseWorkflow) await(ctx workflow.Context, done func() bool) error {
 	for !done() {
-		next, armed := wf.nextSLAEvent()
+		if wf.state.RoutePending && wf.state.Status == StatusQueued {
+			if err := wf.route(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		next, armed := wf.nextTimedEvent()
 		moved := func() bool {
-			n, ok := wf.nextSLAEvent()
-			return ok != armed || !n.Equal(next)
+			n, ok := wf.nextTimedEvent()
+			return ok != armed || !n.Equal(next) || (wf.state.RoutePending && wf.state.Status == StatusQueued)
 		}
 		if !armed {
 			if err := workflow.Await(ctx, func() bool { return done() || moved() }); err != nil {
@@ -228,6 +243,11 @@ func (wf *caseWorkflow) await(ctx workflow.Context, done func() bool) error {
 		}
 		if err := wf.fireSLA(ctx); err != nil {
 			return err
+		}
+		if due, offered := wf.offerDue(); offered && !due.After(workflow.Now(ctx)) {
+			if err := wf.lapseOffer(ctx, workflow.Now(ctx)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -288,7 +308,8 @@ func (wf *caseWorkflow) breach(now time.Time, details map[string]string) ([]Mess
 			AuditRecord{Seq: notice.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "handoff", At: now,
 				Details: map[string]string{"message_seq": itoa(notice.Seq), "engine": "handoff"}})
 	case action == "escalate" && wf.state.Status == StatusQueued && wf.state.Queue != SupervisorQueue:
-		wf.state.Queue, wf.state.Escalation = SupervisorQueue, ReasonSLABreach
+		wf.enqueue(SupervisorQueue)
+		wf.state.Escalation = ReasonSLABreach
 		details["queue"] = SupervisorQueue
 	case action == "raise_priority":
 		if i := slices.Index(Priorities, wf.state.Priority); i >= 0 && i+1 < len(Priorities) {

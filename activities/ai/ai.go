@@ -35,6 +35,7 @@ type Response struct {
 	Language       string        `json:"language"`
 	Emotion        Emotion       `json:"emotion"`
 	SensitiveTopic string        `json:"sensitive_topic,omitempty"`
+	Domain         string        `json:"domain,omitempty"`  // of the matched article
 	Intents        []string      `json:"intents,omitempty"` // set when the message asks several things at once
 	Repeated       bool          `json:"repeated"`          // the customer asks again what they already asked
 	Alternatives   []Alternative `json:"alternatives,omitempty"`

@@ -140,7 +140,7 @@ func (l *Local) respond(ix *index, kbVersion int64, req Request) Response {
 	best := ix.articles[matches[0].article]
 	answer := l.answerIn(ix, best, lang)
 	res.Answer = answer.Answer
-	res.ArticleID, res.ArticleVersion, res.Intent = answer.ID, answer.Version, best.Intent
+	res.ArticleID, res.ArticleVersion, res.Intent, res.Domain = answer.ID, answer.Version, best.Intent, best.Domain
 	res.Confidence = round3(matches[0].score)
 	if res.SensitiveTopic == "" && best.Domain != "" && best.Domain != "general" && best.Domain != "finance" {
 		res.SensitiveTopic = best.Domain // medical, legal, …: answered only by people or vetted articles

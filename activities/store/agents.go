@@ -18,6 +18,7 @@ type Agent struct {
 	AgentID   string    `json:"agent_id"`
 	Status    string    `json:"status"` // available, away, offline
 	Capacity  int       `json:"capacity"`
+	Languages []string  `json:"languages" gorm:"serializer:json"` // none: any
 	Queues    []string  `json:"queues" gorm:"-"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by"`
@@ -28,7 +29,7 @@ func (s *Store) SetAvailability(ctx context.Context, a Agent) (Agent, error) {
 	a.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
 	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "agent_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"status", "capacity", "updated_at", "updated_by"}),
+		DoUpdates: clause.AssignmentColumns([]string{"status", "capacity", "languages", "updated_at", "updated_by"}),
 	}).Create(&a).Error
 	if err != nil {
 		return Agent{}, fmt.Errorf("set availability: %w", err)
@@ -101,4 +102,37 @@ func (s *Store) ListAgents(ctx context.Context, tenantID string) ([]Agent, error
 	}
 	slices.SortFunc(rows, func(a, b Agent) int { return strings.Compare(a.AgentID, b.AgentID) })
 	return rows, nil
+}
+
+// PickAgent chooses whom to offer a queued case: an available agent who
+// works the queue, answers in the language (or lists none) and has room
+// under their capacity, the least loaded first (cases they hold or have on
+// offer), then by ID; never one in exclude. "" when nobody fits.
+func (s *Store) PickAgent(ctx context.Context, tenantID, queue, language string, exclude []string) (string, error) {
+	if len(exclude) == 0 {
+		exclude = []string{""} // agent IDs are never empty; NOT IN () is not SQL
+	}
+	var ids []string
+	err := s.db.WithContext(ctx).Raw(`
+SELECT a.agent_id
+FROM agents a
+JOIN agent_queues q ON q.tenant_id = a.tenant_id AND q.agent_id = a.agent_id AND q.queue = @queue
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n FROM cases c
+    WHERE c.tenant_id = a.tenant_id AND (
+        (c.assignee_id = a.agent_id AND c.status IN ('assigned', 'in_progress', 'waiting_on_customer'))
+        OR (c.offered_to = a.agent_id AND c.status = 'queued'))
+) load
+WHERE a.tenant_id = @tenant AND a.status = 'available' AND load.n < a.capacity
+  AND (a.languages = '[]'::jsonb OR a.languages @> jsonb_build_array(CAST(@language AS text)))
+  AND a.agent_id NOT IN @exclude
+ORDER BY load.n, a.agent_id
+LIMIT 1`, map[string]any{"tenant": tenantID, "queue": queue, "language": language, "exclude": exclude}).Scan(&ids).Error
+	if err != nil {
+		return "", fmt.Errorf("pick agent: %w", err)
+	}
+	if len(ids) == 0 {
+		return "", nil
+	}
+	return ids[0], nil
 }

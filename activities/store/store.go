@@ -142,6 +142,7 @@ type Case struct {
 	PolicyVersion    *int64
 	SLADueAt         *time.Time // the earliest deadline of a running SLA clock
 	SLABreachedAt    *time.Time // the first breach of an SLA target
+	OfferedTo        *string    // the agent a queued case is offered to
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in
@@ -190,7 +191,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
 				"priority", "status", "last_seq", "updated_at", "closed_at", "assignee_id", "queue",
-				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at",
+				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to",
 			}),
 			Where: clause.Where{Exprs: []clause.Expression{
 				clause.Expr{SQL: "cases.last_seq < excluded.last_seq"},

@@ -34,6 +34,14 @@ type Policy struct {
 	Escalation    Escalation    `json:"escalation"`
 	Refunds       Refunds       `json:"refunds"`
 	ReopenWindow  Duration      `json:"reopen_window"`
+	Routing       Routing       `json:"routing"`
+}
+
+// Routing holds how queued cases are offered to agents.
+type Routing struct {
+	// OfferTimeout is how long an agent has to take an offered case before
+	// it is offered to the next one (0: two minutes).
+	OfferTimeout Duration `json:"offer_timeout,omitempty"`
 }
 
 // SLA holds targets per priority (low, normal, high, urgent).
@@ -194,6 +202,9 @@ func (p Policy) Validate() []string {
 	}
 	if p.ReopenWindow <= 0 {
 		bad("reopen_window", "a positive duration")
+	}
+	if t := time.Duration(p.Routing.OfferTimeout); t < 0 || t > 24*time.Hour {
+		bad("routing.offer_timeout", "from 0 (the default, two minutes) to 24h")
 	}
 	slices.Sort(errs) // map order must not change the message
 	return errs
