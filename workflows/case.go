@@ -27,6 +27,10 @@ func CaseWorkflow(ctx workflow.Context, in CaseInput) (CaseResult, error) {
 type caseWorkflow struct {
 	in        CaseInput // as started, for the next run
 	state     CaseState
+	// v2: the run started under change "case-v2" (the AI turn, the SLA clock
+	// and routing), which implies every change before it, so such runs record
+	// one version marker instead of one per change.
+	v2        bool
 	slaOn     bool     // runs before the SLA clock keep none
 	cal       calendar // the pinned policy's business hours
 	routingOn bool     // runs before routing leave cases in the general queue for claims
@@ -51,8 +55,9 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	if in.Carried != nil { // a continued run picks up where the last one stopped
 		wf.state = *in.Carried
 	}
-	wf.routingOn = workflow.GetVersion(ctx, "routing", workflow.DefaultVersion, 1) == 1
-	if workflow.GetVersion(ctx, "sla-clock", workflow.DefaultVersion, 1) == 1 {
+	wf.v2 = workflow.GetVersion(ctx, "case-v2", workflow.DefaultVersion, 1) == 1
+	wf.routingOn = wf.v2
+	if wf.v2 {
 		cal, err := newCalendar(in.Policy.BusinessHours)
 		if err != nil {
 			return err
@@ -108,9 +113,9 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 
 func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
 	// Runs started before continue-as-new existed never continue.
-	canContinue := workflow.GetVersion(ctx, "continue-as-new", workflow.DefaultVersion, 1) == 1
+	canContinue := wf.v2 || workflow.GetVersion(ctx, "continue-as-new", workflow.DefaultVersion, 1) == 1
 	// Runs started before the human lifecycle never wait out a reopen window.
-	lifecycle := workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
+	lifecycle := wf.v2 || workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
 	full := func() bool { return canContinue && wf.historyFull(ctx) }
 	for {
 		err := wf.await(ctx, func() bool {
@@ -181,15 +186,15 @@ func (wf *caseWorkflow) validatePostMessage(_ workflow.Context, in PostMessageIn
 }
 
 func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (PostMessageResult, error) {
-	handoff := workflow.GetVersion(ctx, "human-handoff", workflow.DefaultVersion, 1) == 1
+	handoff := wf.v2 || workflow.GetVersion(ctx, "human-handoff", workflow.DefaultVersion, 1) == 1
 	// Runs before the AI turn answered with a marked placeholder.
-	aiTurn := workflow.GetVersion(ctx, "ai-turn", workflow.DefaultVersion, 1) == 1
+	aiTurn := wf.v2
 	now := workflow.Now(ctx)
 	action := AuditCaseMessage
 	if wf.state.Messages == 0 {
 		action = AuditCaseOpen
 	}
-	lifecycle := workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
+	lifecycle := wf.v2 || workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
 	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
 	audit := []AuditRecord{{Seq: customer.Seq, Action: action, Actor: in.Actor, At: now,
 		Details: map[string]string{"message_seq": itoa(customer.Seq), "channel": wf.state.Channel}}}
