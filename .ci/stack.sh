@@ -121,6 +121,8 @@ ensure_temporal() {
     --db-filename "$DATA/temporal.db" \
     --ui-codec-endpoint "http://${TANDEM_CODEC_ADDR:-127.0.0.1:8234}" \
     --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=NORMAL \
+    --dynamic-config-value matching.numTaskqueueReadPartitions=1 \
+    --dynamic-config-value matching.numTaskqueueWritePartitions=1 \
     --log-level warn >"$DATA/temporal.log" 2>&1 </dev/null &
   echo $! >"$DATA/temporal.pid"
   STARTED+=(temporal)
