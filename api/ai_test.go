@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"tandem/activities/store"
@@ -33,6 +34,19 @@ func TestAIResolvesTheCase(t *testing.T) {
 	}
 	if got := auditActions(t, s, store.AuditFilter{CaseID: ex.Case.ID}); len(got) != 4 || got[2] != "service:case.feedback" || got[3] != "service:case.resolve" {
 		t.Fatalf("audit: %v, want open, reply, one feedback and the resolution", got)
+	}
+	// The case shows its transitions, who caused each, and its own figures.
+	var got api.CaseWithMessages
+	s.do("GET", "/v1/cases/"+ex.Case.ID, tenantA, nil).decode(t, &got)
+	var steps []string
+	for _, st := range got.Timeline {
+		steps = append(steps, st.ActorKind+":"+st.Action+":"+st.Reason)
+	}
+	if want := "service:case.open: service:case.feedback: service:case.resolve:answered"; strings.Join(steps, " ") != want {
+		t.Fatalf("timeline %v, want %s", steps, want)
+	}
+	if m := got.Metrics; m.FirstResponseAI == nil || *m.FirstResponseAI < 0 || m.FirstResponseHuman != nil || m.Resolution == nil || *m.Resolution < *m.FirstResponseAI {
+		t.Fatalf("metrics: %+v", m)
 	}
 	var stats store.Stats
 	s.do("GET", "/v1/stats", tenantA+"/supervisor", nil).decode(t, &stats)

@@ -82,9 +82,32 @@ type MessageJSON struct {
 
 // CaseWithMessages is the body of GET /v1/cases/{id}.
 type CaseWithMessages struct {
-	Case     CaseJSON      `json:"case"`
-	Messages []MessageJSON `json:"messages"`
+	Case     CaseJSON       `json:"case"`
+	Messages []MessageJSON  `json:"messages"`
+	Timeline []TimelineStep `json:"timeline"` // the case's transitions, oldest first
+	Metrics  CaseMetrics    `json:"metrics"`
 }
+
+// TimelineStep is one transition of a case and who or what caused it.
+type TimelineStep struct {
+	At        time.Time         `json:"at"`
+	Action    string            `json:"action"`
+	ActorKind string            `json:"actor_kind"` // user, service, system, ai
+	ActorID   string            `json:"actor_id"`
+	Reason    string            `json:"reason,omitempty"`
+	Details   map[string]string `json:"details,omitempty"`
+}
+
+// CaseMetrics are a case's own figures, in seconds from opening (null until
+// they happen).
+type CaseMetrics struct {
+	FirstResponseAI    *float64 `json:"first_response_ai_seconds"`
+	FirstResponseHuman *float64 `json:"first_response_human_seconds"`
+	Resolution         *float64 `json:"resolution_seconds"`
+}
+
+// maxTimelineSteps bounds the timeline GET returns; the trail has every entry.
+const maxTimelineSteps = 500
 
 // ExchangeJSON is the body of a case opening or a posted message: the case
 // after the exchange, the customer's message and the reply to it (null once a
@@ -402,9 +425,37 @@ func (s *Server) getCase(c *gin.Context) {
 			return
 		}
 	}
-	out := CaseWithMessages{Case: caseFromRow(row), Messages: make([]MessageJSON, 0, len(msgs))}
+	steps, err := s.store.ListAudit(c.Request.Context(), row.TenantID, store.AuditFilter{CaseID: row.ID,
+		Actions: workflows.TimelineActions, Limit: maxTimelineSteps})
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	out := CaseWithMessages{Case: caseFromRow(row), Messages: make([]MessageJSON, 0, len(msgs)), Timeline: make([]TimelineStep, 0, len(steps))}
+	seconds := func(at time.Time) *float64 { v := at.Sub(row.OpenedAt).Seconds(); return &v }
 	for _, m := range msgs {
 		out.Messages = append(out.Messages, messageFromRow(m))
+		switch {
+		case m.AuthorKind == workflows.AuthorAI && out.Metrics.FirstResponseAI == nil:
+			out.Metrics.FirstResponseAI = seconds(m.CreatedAt)
+		case m.AuthorKind == workflows.AuthorAgent && out.Metrics.FirstResponseHuman == nil:
+			out.Metrics.FirstResponseHuman = seconds(m.CreatedAt)
+		}
+	}
+	if done := row.ResolvedAt; done != nil {
+		out.Metrics.Resolution = seconds(*done)
+	} else if row.ClosedAt != nil {
+		out.Metrics.Resolution = seconds(*row.ClosedAt)
+	}
+	for _, e := range steps {
+		if e.Action == workflows.AuditCaseReply && e.ActorKind != "user" {
+			continue // the AI's and the system's replies are in the conversation
+		}
+		step := TimelineStep{At: e.OccurredAt.UTC(), Action: e.Action, ActorKind: e.ActorKind, ActorID: e.ActorID, Reason: e.Reason}
+		if err := json.Unmarshal([]byte(e.Details), &step.Details); err != nil || len(step.Details) == 0 {
+			step.Details = nil
+		}
+		out.Timeline = append(out.Timeline, step)
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -1,11 +1,9 @@
 package api
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,19 +97,10 @@ func (s *Server) handoff(c *gin.Context) {
 }
 
 // aiDecisions reads the audit entries in which the AI read the case's
-// messages: its replies and its escalations carry the reading.
+// messages, in order: its replies and its escalations carry the reading.
 func (s *Server) aiDecisions(c *gin.Context, row store.Case) ([]store.AuditEvent, error) {
-	var out []store.AuditEvent
-	for _, action := range []string{workflows.AuditCaseReply, workflows.AuditCaseEscalate} {
-		events, err := s.store.ListAudit(c.Request.Context(), row.TenantID, store.AuditFilter{CaseID: row.ID, Action: action, Limit: 1000})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, events...)
-	}
-	// Chain order is the order things happened.
-	slices.SortFunc(out, func(a, b store.AuditEvent) int { return cmp.Compare(a.Seq, b.Seq) })
-	return out, nil
+	return s.store.ListAudit(c.Request.Context(), row.TenantID, store.AuditFilter{CaseID: row.ID,
+		Actions: []string{workflows.AuditCaseReply, workflows.AuditCaseEscalate}, Limit: 1000})
 }
 
 // trend compares the last reading with the one two before it (or the first).

@@ -170,6 +170,13 @@ func TestAgentWorksTheCaseToResolutionAndTheCustomerReopens(t *testing.T) {
 	if got := strings.Join(authors, " "); got != "customer ai customer system agent agent customer customer ai" {
 		t.Fatalf("conversation: %s", got)
 	}
+	var steps []string
+	for _, st := range all.Timeline {
+		steps = append(steps, st.ActorKind+":"+st.Action)
+	}
+	if got := strings.Join(steps, " "); got != "service:case.open system:case.escalate user:case.claim user:case.reply user:case.request_info user:case.resolve service:case.reopen" {
+		t.Fatalf("timeline: %s", got)
+	}
 	s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/supervisor", api.CloseCaseRequest{Reason: "done"})
 	waitClosed(t, s.temporal, c.WorkflowID)
 	s.recordHistory(c.WorkflowID, "human_lifecycle")

@@ -25,8 +25,8 @@ func CaseWorkflow(ctx workflow.Context, in CaseInput) (CaseResult, error) {
 }
 
 type caseWorkflow struct {
-	in        CaseInput // as started, for the next run
-	state     CaseState
+	in    CaseInput // as started, for the next run
+	state CaseState
 	// v2: the run started under change "case-v2" (the AI turn, the SLA clock
 	// and routing), which implies every change before it, so such runs record
 	// one version marker instead of one per change.

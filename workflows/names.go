@@ -358,6 +358,12 @@ const (
 	AuditCaseOfferLapsed = "case.offer_lapsed"
 )
 
+// TimelineActions are the audited actions that change a case's state: its
+// timeline (of replies, only people's: they move a case to in progress).
+var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
+	AuditCaseRequestInfo, AuditCaseRelease, AuditCaseReassign, AuditCaseFeedback, AuditCaseResolve, AuditCaseReopen,
+	AuditCaseClose, AuditSLAWarning, AuditSLABreach}
+
 // AuditRecord is an audit entry the workflow asks the projection write to
 // append in the same transaction. Seq is the workflow sequence it belongs to,
 // which with the action makes the entry's idempotency key.

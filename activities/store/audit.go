@@ -158,6 +158,7 @@ func (s *Store) appendAudit(ctx context.Context, e AuditEvent) (AuditEvent, erro
 // AuditFilter narrows a listing of audit events.
 type AuditFilter struct {
 	CaseID, ActorID, Action string
+	Actions                 []string  // any of these actions
 	From, To                time.Time // zero: unbounded; To is exclusive
 	AfterSeq                int64     // cursor: events after this position
 	Limit                   int
@@ -174,6 +175,9 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, f AuditFilter) (
 	}
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)
+	}
+	if len(f.Actions) > 0 {
+		q = q.Where("action IN ?", f.Actions)
 	}
 	if !f.From.IsZero() {
 		q = q.Where("occurred_at >= ?", f.From)
