@@ -58,6 +58,8 @@ commands:
   keys generate | rotate
                         make a master key; re-wrap every data key with the current one
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
+  eval [-data DIR] [-json]
+                        measure the AI layer on public data (default ../shared/eval)
   version               print the version
 
 configuration is read from the environment; see README.md`
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	case "totp-code":
 		return runTOTPCode(args[1:], stdout)
+	case "eval":
+		return runEval(ctx, args[1:], stdout)
 	}
 	cfg, err := loadConfig()
 	if err != nil {
