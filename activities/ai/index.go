@@ -28,7 +28,15 @@ type index struct {
 	// unseenIDF weighs query terms no document has, as if one had: they
 	// match nothing but still count against the match.
 	unseenIDF float64
+	// clf classifies messages into intents (intents[label]); nil where the
+	// knowledge base is too small or too sparse to learn from.
+	clf     *classifier
+	intents []string
 }
+
+// Bounds within which the engine trains a classifier: at least two intents,
+// at most maxClassifierIntents, and on average two examples an intent.
+const maxClassifierIntents = 2000
 
 type posting struct {
 	doc    int
@@ -72,7 +80,57 @@ func buildIndex(a analyzer, articles []Article) *index {
 			ix.postings[t] = append(ix.postings[t], posting{doc: doc, weight: vec[t]})
 		}
 	}
+	ix.train(a)
 	return ix
+}
+
+// train fits the intent classifier on every title and example question.
+func (ix *index) train(a analyzer) {
+	label := map[string]int{}
+	var examples []example
+	for _, art := range ix.articles {
+		if _, ok := label[art.Intent]; !ok {
+			label[art.Intent] = len(ix.intents)
+			ix.intents = append(ix.intents, art.Intent)
+		}
+		for _, text := range append([]string{art.Title}, art.Questions...) {
+			if f := features(a.classifierTerms(a.normalize(text))); len(f) > 0 {
+				examples = append(examples, example{features: f, label: label[art.Intent]})
+			}
+		}
+	}
+	n := len(ix.intents)
+	if n < 2 || n > maxClassifierIntents || len(examples) < 2*n {
+		ix.intents = nil
+		return
+	}
+	ix.clf = trainClassifier(examples, n)
+}
+
+// classify returns the intents in order of probability, with it.
+func (ix *index) classify(feats []string) []intentScore {
+	p := ix.clf.predict(feats)
+	out := make([]intentScore, len(p))
+	for i, v := range p {
+		out[i] = intentScore{intent: ix.intents[i], p: v}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].p > out[j].p })
+	return out
+}
+
+// articleOf returns the first article of an intent.
+func (ix *index) articleOf(intent string) Article {
+	for _, a := range ix.articles {
+		if a.Intent == intent {
+			return a
+		}
+	}
+	return Article{}
+}
+
+type intentScore struct {
+	intent string
+	p      float64
 }
 
 func termFreq(terms []string) map[string]float64 {

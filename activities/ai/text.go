@@ -35,6 +35,16 @@ func (a analyzer) terms(text string) []string {
 }
 
 func (a analyzer) termsOfNormalized(text string) []string {
+	return a.tokens(text, true)
+}
+
+// classifierTerms are the terms the intent classifier reads: stop words
+// stay, since "can I" and "I can't" ask different things.
+func (a analyzer) classifierTerms(normalized string) []string {
+	return a.tokens(normalized, false)
+}
+
+func (a analyzer) tokens(text string, dropStop bool) []string {
 	var out []string
 	var han []rune
 	flushHan := func() {
@@ -52,7 +62,7 @@ func (a analyzer) termsOfNormalized(text string) []string {
 	flushWord := func() {
 		w := word.String()
 		word.Reset()
-		if w == "" || stopEN[w] {
+		if w == "" || (dropStop && stopEN[w]) {
 			return
 		}
 		out = append(out, english.Stem(w, false))
