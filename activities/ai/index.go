@@ -162,36 +162,49 @@ func (ix *index) weigh(tf map[string]float64) map[string]float64 {
 }
 
 // search returns the articles closest to the query terms, best first, at
-// most limit of them.
+// most limit of them. Scores accumulate in dense arrays indexed by document
+// and article, touching only what the query's postings reach.
 func (ix *index) search(terms []string, limit int) []match {
 	q := ix.weigh(termFreq(terms))
-	if len(q) == 0 {
+	if len(q) == 0 || limit <= 0 {
 		return nil
 	}
-	scores := make(map[int]float64)
-	for t, qw := range q {
+	docScore := make([]float64, len(ix.docs))
+	var touched []int32
+	for _, t := range sortedKeys(q) { // a fixed order: float sums come out the same every time
+		qw := q[t]
 		for _, p := range ix.postings[t] {
-			scores[p.doc] += qw * p.weight
+			if docScore[p.doc] == 0 {
+				touched = append(touched, int32(p.doc))
+			}
+			docScore[p.doc] += qw * p.weight
 		}
 	}
-	best := map[int]float64{}
-	for doc, s := range scores {
-		if art := ix.docs[doc]; s > best[art] {
-			best[art] = s
+	best := make([]float64, len(ix.articles))
+	var arts []int32
+	for _, d := range touched {
+		art := ix.docs[d]
+		if best[art] == 0 {
+			arts = append(arts, int32(art))
 		}
+		best[art] = max(best[art], docScore[d])
 	}
-	out := make([]match, 0, len(best))
-	for art, s := range best {
-		out = append(out, match{article: art, score: s})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].score != out[j].score {
-			return out[i].score > out[j].score
+	// Keep the limit best in a small sorted slice: the knowledge base may
+	// have thousands of candidates, the caller wants a handful.
+	out := make([]match, 0, limit+1)
+	better := func(a, b match) bool { return a.score > b.score || (a.score == b.score && a.article < b.article) }
+	for _, art := range arts {
+		m := match{article: int(art), score: best[art]}
+		if len(out) == limit && !better(m, out[limit-1]) {
+			continue
 		}
-		return out[i].article < out[j].article
-	})
-	if len(out) > limit {
-		out = out[:limit]
+		i := sort.Search(len(out), func(i int) bool { return better(m, out[i]) })
+		out = append(out, match{})
+		copy(out[i+1:], out[i:])
+		out[i] = m
+		if len(out) > limit {
+			out = out[:limit]
+		}
 	}
 	return out
 }
