@@ -143,6 +143,13 @@ var allowed = map[string][]string{
 	"retention":          {"compliance", "admin"},
 	"set retention":      {"admin"},
 	"add policy":         {"admin"},
+	"kb list":            {"agent", "supervisor", "admin"},
+	"kb read":            {"agent", "supervisor", "admin"},
+	"kb search":          {"agent", "supervisor", "admin"},
+	"kb create":          {"admin"},
+	"kb update":          {"admin"},
+	"kb publish":         {"admin"},
+	"kb import":          {"admin"},
 }
 
 func may(role, endpoint string) bool {
@@ -178,6 +185,10 @@ func asFor(tenant, role, endpoint string) string {
 func TestRoleMatrix(t *testing.T) {
 	s := newStack(t)
 	_, key, err := s.store.CreateAPIKey(context.Background(), tenantA, "to revoke", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := s.store.CreateArticle(context.Background(), giftCardArticle(tenantA))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,11 +265,25 @@ func TestRoleMatrix(t *testing.T) {
 			"set service policy": func(who string) response {
 				return s.do("PUT", "/v1/admin/service-policy", who, map[string]string{"profile": "efficiency-first"})
 			},
-			"stats": func(who string) response { return s.do("GET", "/v1/stats", who, nil) },
+			"stats":     func(who string) response { return s.do("GET", "/v1/stats", who, nil) },
+			"kb list":   func(who string) response { return s.do("GET", "/v1/kb/articles", who, nil) },
+			"kb read":   func(who string) response { return s.do("GET", "/v1/kb/articles/"+art.ID, who, nil) },
+			"kb search": func(who string) response { return s.do("GET", "/v1/kb/search?q=refund", who, nil) },
+			"kb create": func(who string) response {
+				a := giftCards()
+				a.Intent = "by-" + role
+				return s.do("POST", "/v1/kb/articles", who, a)
+			},
+			"kb update":  func(who string) response { return s.do("PUT", "/v1/kb/articles/"+art.ID, who, giftCards()) },
+			"kb publish": func(who string) response { return s.do("POST", "/v1/kb/articles/"+art.ID+"/publish", who, nil) },
+			"kb import": func(who string) response {
+				return s.do("POST", "/v1/kb/import", who, `{"intent":"imported","locale":"en","title":"t","answer":"a"}`)
+			},
 		}
 		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
-		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key"}, lifecycle...) {
+		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
+			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			stateDependent := slices.Contains(lifecycle, name)
@@ -282,6 +307,10 @@ func TestRoleMatrix(t *testing.T) {
 func TestOtherTenantsIDs(t *testing.T) {
 	s := newStack(t)
 	c := s.openCase(tenantA, sampleCase()).Case
+	art, err := s.store.CreateArticle(context.Background(), giftCardArticle(tenantA))
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, key, err := s.store.CreateAPIKey(context.Background(), tenantA, "a's key", "service")
 	if err != nil {
 		t.Fatal(err)
@@ -307,6 +336,9 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"reassign", "POST", "/v1/cases/" + c.ID + "/reassign", api.ReassignRequest{AgentID: "agent-1"}},
 			{"rating", "POST", "/v1/cases/" + c.ID + "/rating", api.RatingRequest{Score: 5}},
 			{"feedback", "POST", "/v1/cases/" + c.ID + "/messages/2/feedback", api.FeedbackRequest{Helpful: ptr(true)}},
+			{"kb read", "GET", "/v1/kb/articles/" + art.ID, nil},
+			{"kb update", "PUT", "/v1/kb/articles/" + art.ID, giftCards()},
+			{"kb publish", "POST", "/v1/kb/articles/" + art.ID + "/publish", nil},
 		} {
 			// 404 where the role may call the endpoint: the ID does not exist
 			// for them; 403 where it may not call it at all.

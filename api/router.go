@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"tandem/activities/ai"
 	"tandem/activities/store"
 	"tandem/policies"
 	"tandem/workflows"
@@ -33,6 +34,7 @@ type Config struct {
 	MaxBodyBytes   int64         // larger request bodies get 413
 	HistoryLimit   int           // history length at which cases continue as new; 0: the workflow's default
 	RequestTimeout time.Duration // bound on each request's work, Temporal round trips included
+	AI             ai.Engine     // for the knowledge-base search console; nil: 503 there
 }
 
 // Server serves the HTTP API.
@@ -48,6 +50,7 @@ type Server struct {
 	maxBody      int64
 	historyLimit int
 	timeout      time.Duration
+	ai           ai.Engine
 }
 
 // New returns the API's HTTP handler.
@@ -64,6 +67,7 @@ func New(cfg Config) http.Handler {
 		maxBody:      cfg.MaxBodyBytes,
 		historyLimit: cfg.HistoryLimit,
 		timeout:      cfg.RequestTimeout,
+		ai:           cfg.AI,
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -111,6 +115,14 @@ func New(cfg Config) http.Handler {
 	v1.GET("/agents/:id", s.allow("agent", "read"), s.getAgent)
 	v1.PUT("/agents/:id/availability", s.allow("agent", "set_availability"), s.setAvailability)
 	v1.PUT("/agents/:id/queues", s.allow("agent", "set_queues"), s.setQueues)
+	v1.GET("/kb/articles", s.allow("kb", "read"), s.listArticles)
+	v1.GET("/kb/articles/:id", s.allow("kb", "read"), s.getArticle)
+	v1.GET("/kb/search", s.allow("kb", "read"), s.searchKB)
+	v1.POST("/kb/articles", s.allow("kb", "manage"), s.createArticle)
+	v1.PUT("/kb/articles/:id", s.allow("kb", "manage"), s.updateArticle)
+	v1.POST("/kb/articles/:id/publish", s.allow("kb", "manage"), s.publishArticle(true))
+	v1.POST("/kb/articles/:id/unpublish", s.allow("kb", "manage"), s.publishArticle(false))
+	v1.POST("/kb/import", s.allow("kb", "manage"), s.importArticles)
 	v1.GET("/admin/service-policy", s.allow("service_policy", "read"), s.getServicePolicy)
 	v1.PUT("/admin/service-policy", s.allow("service_policy", "manage"), s.requireStepUp, s.setServicePolicy)
 	v1.GET("/admin/retention", s.allow("retention", "read"), s.getRetention)
@@ -167,7 +179,11 @@ func (s *Server) recoverPanic(c *gin.Context) {
 
 // limits bounds the body size and the time a request may take.
 func (s *Server) limits(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody)
+	limit := s.maxBody
+	if c.FullPath() == "/v1/kb/import" { // a whole knowledge base at once
+		limit = max(limit, maxImportBodySize)
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.timeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)

@@ -169,13 +169,17 @@ func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *
 	if _, err := st.SyncDefaultPolicyRules(context.Background(), defaults); err != nil {
 		t.Fatal(err)
 	}
+	engine, err := ai.NewLocal(st, ai.LocalOptions{RecheckEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	authz := &policies.Authorizer{}
 	if _, err := api.SyncPolicies(context.Background(), st, authz, -1); err != nil {
 		t.Fatal(err)
 	}
 	return api.New(api.Config{
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, AuditKey: auditPub, AuditSigner: auditKey, TaskQueue: queue, Logger: log,
-		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit,
+		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 	})
 }
 

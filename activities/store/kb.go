@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Article is a knowledge-base entry.
@@ -114,4 +116,113 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// ErrArticleExists: the tenant has an article for that intent and locale.
+var ErrArticleExists = errors.New("an article for this intent and locale exists")
+
+// CreateArticle adds an article; ErrArticleExists if its intent and locale
+// are taken.
+func (s *Store) CreateArticle(ctx context.Context, a Article) (Article, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	a.Version, a.CreatedAt, a.UpdatedAt = 1, now, now
+	a.Questions, a.Tags = nonNil(a.Questions), nonNil(a.Tags)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&a)
+		if res.Error != nil {
+			return fmt.Errorf("create article: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrArticleExists
+		}
+		return bumpKBVersion(tx, a.TenantID)
+	})
+	return a, err
+}
+
+// UpdateArticle replaces an article's content (not its intent or locale)
+// and raises its version; ErrNotFound if the tenant has no such article.
+func (s *Store) UpdateArticle(ctx context.Context, a Article) (Article, error) {
+	var out Article
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Article{}).Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Updates(map[string]any{
+			"title": a.Title, "answer": a.Answer, "questions": jsonText(a.Questions), "domain": a.Domain,
+			"tags": jsonText(a.Tags), "published": a.Published, "version": gorm.Expr("version + 1"),
+			"updated_at": time.Now().UTC().Truncate(time.Microsecond),
+		})
+		if res.Error != nil {
+			return fmt.Errorf("update article: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		if err := tx.Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Take(&out).Error; err != nil {
+			return err
+		}
+		return bumpKBVersion(tx, a.TenantID)
+	})
+	return out, err
+}
+
+func jsonText(xs []string) string {
+	b, _ := json.Marshal(nonNil(xs)) // a slice of strings always marshals
+	return string(b)
+}
+
+// GetArticle returns one of the tenant's articles.
+func (s *Store) GetArticle(ctx context.Context, tenantID, id string) (Article, error) {
+	var a Article
+	if !validUUID(id) {
+		return a, ErrNotFound
+	}
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return a, ErrNotFound
+	}
+	if err != nil {
+		return a, fmt.Errorf("get article: %w", err)
+	}
+	return a, nil
+}
+
+// ArticleFilter narrows ListArticles; empty fields match everything.
+type ArticleFilter struct {
+	Locale, Domain, Intent string
+	Published              *bool
+	After                  string // cursor: the last ID of the previous page
+	Limit                  int
+}
+
+// ListArticles returns the tenant's articles by ID, a page at a time, and the
+// cursor of the next page ("" at the end).
+func (s *Store) ListArticles(ctx context.Context, tenantID string, f ArticleFilter) ([]Article, string, error) {
+	q := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID)
+	if f.Locale != "" {
+		q = q.Where("locale = ?", f.Locale)
+	}
+	if f.Domain != "" {
+		q = q.Where("domain = ?", f.Domain)
+	}
+	if f.Intent != "" {
+		q = q.Where("intent = ?", f.Intent)
+	}
+	if f.Published != nil {
+		q = q.Where("published = ?", *f.Published)
+	}
+	if f.After != "" {
+		if !validUUID(f.After) {
+			return nil, "", ErrBadCursor
+		}
+		q = q.Where("id > ?", f.After)
+	}
+	var out []Article
+	if err := q.Order("id").Limit(f.Limit + 1).Find(&out).Error; err != nil {
+		return nil, "", fmt.Errorf("list articles: %w", err)
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
 }

@@ -157,14 +157,16 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		return err
 	}
 
+	// One engine, one index per tenant, shared by the worker's AI turns and
+	// the API's knowledge-base console.
+	engine, err := ai.NewLocal(st, ai.LocalOptions{})
+	if err != nil {
+		return err
+	}
 	var w worker.Worker
 	if mode == "worker" || mode == "dev" {
 		w = worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: cfg.ShutdownTimeout})
 		workflows.Register(w)
-		engine, err := ai.NewLocal(st, ai.LocalOptions{})
-		if err != nil {
-			return err
-		}
 		(&activities.Activities{Store: st, AI: engine}).Register(w)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -205,6 +207,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
 				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, AuditSigner: cfg.AuditSigningKey,
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
+				AI: engine,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
