@@ -39,7 +39,7 @@ func (a *Activities) AITurn(ctx context.Context, in workflows.AITurnInput) (work
 	return workflows.AITurnResult{
 		Engine: r.Engine, Model: r.Model, Answer: r.Answer, ArticleID: r.ArticleID, ArticleVersion: r.ArticleVersion,
 		Intent: r.Intent, Confidence: r.Confidence, OutOfScope: r.OutOfScope, Language: r.Language,
-		Anger: r.Emotion.Anger, Anxiety: r.Emotion.Anxiety, Sadness: r.Emotion.Sadness, Negativity: r.Emotion.Negativity,
+		Anger: r.Emotion.Anger, Anxiety: r.Emotion.Anxiety, Sadness: r.Emotion.Sadness, Negativity: r.Emotion.Negativity, Distress: r.Emotion.Distress,
 		SensitiveTopic: r.SensitiveTopic, Intents: r.Intents, Repeated: r.Repeated, Domain: r.Domain,
 	}, nil
 }

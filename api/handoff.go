@@ -37,6 +37,7 @@ type HandoffJSON struct {
 type SentimentPoint struct {
 	MessageSeq int64     `json:"message_seq"`
 	Negativity float64   `json:"negativity"`
+	Distress   float64   `json:"distress"`
 	Anger      float64   `json:"anger"`
 	Anxiety    float64   `json:"anxiety"`
 	Sadness    float64   `json:"sadness"`
@@ -84,7 +85,7 @@ func (s *Server) handoff(c *gin.Context) {
 		}
 		num := func(k string) float64 { f, _ := strconv.ParseFloat(d[k], 64); return f }
 		seq, _ := strconv.ParseInt(d["customer_seq"], 10, 64)
-		out.Sentiment = append(out.Sentiment, SentimentPoint{MessageSeq: seq, Negativity: num("negativity"),
+		out.Sentiment = append(out.Sentiment, SentimentPoint{MessageSeq: seq, Negativity: num("negativity"), Distress: num("distress"),
 			Anger: num("anger"), Anxiety: num("anxiety"), Sadness: num("sadness"), At: e.OccurredAt.UTC()})
 		out.Intent, out.Language = d["intent"], d["language"]
 		if d["intent"] != "" && (len(intents) == 0 || intents[len(intents)-1] != d["intent"]) {
@@ -103,13 +104,13 @@ func (s *Server) aiDecisions(c *gin.Context, row store.Case) ([]store.AuditEvent
 		Actions: []string{workflows.AuditCaseReply, workflows.AuditCaseEscalate}, Limit: 1000})
 }
 
-// trend compares the last reading with the one two before it (or the first).
+// trend compares the last distress reading with the one two before it (or the first).
 func trend(points []SentimentPoint) string {
 	if len(points) < 2 {
 		return "unknown"
 	}
-	last := points[len(points)-1].Negativity
-	before := points[max(0, len(points)-3)].Negativity
+	last := points[len(points)-1].Distress
+	before := points[max(0, len(points)-3)].Distress
 	switch {
 	case last-before >= 0.15:
 		return "rising"
@@ -140,7 +141,7 @@ func summary(h HandoffJSON, intents []string) string {
 		fmt.Fprintf(&b, "; handed to people for %s", strings.ReplaceAll(h.Reason, "_", " "))
 	}
 	if n := len(h.Sentiment); n > 0 {
-		fmt.Fprintf(&b, "; latest negativity %.2f (%s)", h.Sentiment[n-1].Negativity, h.SentimentTrend)
+		fmt.Fprintf(&b, "; latest distress %.2f, negativity %.2f (%s)", h.Sentiment[n-1].Distress, h.Sentiment[n-1].Negativity, h.SentimentTrend)
 	}
 	b.WriteString(".")
 	return b.String()

@@ -38,7 +38,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 		reason = ReasonCustomerRequest
 	}
 	mem.Recent = lastN(append(mem.Recent, customer.Body), aiRecentMessages)
-	mem.Negativity = lastN(append(mem.Negativity, res.Negativity), aiRecentScores)
+	mem.Distress = lastN(append(mem.Distress, res.Distress), aiRecentScores)
 	mem.Intent, mem.Language = res.Intent, res.Language
 	mem.Topic, mem.Domain = res.SensitiveTopic, res.Domain
 	details := decisionDetails(res)
@@ -108,7 +108,7 @@ func decisionDetails(r AITurnResult) map[string]string {
 	f := ftoa
 	d := map[string]string{
 		"engine": r.Engine, "model": r.Model, "language": r.Language, "confidence": f(r.Confidence),
-		"anger": f(r.Anger), "anxiety": f(r.Anxiety), "sadness": f(r.Sadness), "negativity": f(r.Negativity),
+		"anger": f(r.Anger), "anxiety": f(r.Anxiety), "sadness": f(r.Sadness), "negativity": f(r.Negativity), "distress": f(r.Distress),
 		"out_of_scope": strconv.FormatBool(r.OutOfScope),
 	}
 	if r.ArticleID != "" {

@@ -72,9 +72,10 @@ func TestAITriggers(t *testing.T) {
 		want   string // escalation reason after the last message; "" for an AI answer
 	}{
 		{"confident answer", efficiency, &fakeAI{}, []string{"where is my parcel"}, ""},
-		{"angry customer", efficiency, answer(func(r *workflows.AITurnResult) { r.Anger, r.Negativity = 0.9, 0.9 }), []string{"x"}, workflows.ReasonNegativeSentiment},
-		{"anger under the efficiency threshold", efficiency, answer(func(r *workflows.AITurnResult) { r.Negativity = 0.8 }), []string{"x"}, ""},
-		{"the same anger over the risk-sensitive threshold", risk, answer(func(r *workflows.AITurnResult) { r.Negativity = 0.8 }), []string{"x"}, workflows.ReasonNegativeSentiment},
+		{"angry customer", efficiency, answer(func(r *workflows.AITurnResult) { r.Anger, r.Distress, r.Negativity = 0.9, 0.9, 0.9 }), []string{"x"}, workflows.ReasonNegativeSentiment},
+		{"anger under the efficiency threshold", efficiency, answer(func(r *workflows.AITurnResult) { r.Distress = 0.8 }), []string{"x"}, ""},
+		{"the same anger over the risk-sensitive threshold", risk, answer(func(r *workflows.AITurnResult) { r.Distress = 0.8 }), []string{"x"}, workflows.ReasonNegativeSentiment},
+		{"a plain complaint is no distress", risk, answer(func(r *workflows.AITurnResult) { r.Negativity = 0.95 }), []string{"x"}, ""},
 		{"sensitive topic where policy sends it to people", risk, answer(func(r *workflows.AITurnResult) { r.SensitiveTopic = "fraud" }), []string{"x"}, workflows.ReasonSensitiveTopic},
 		{"sensitive topic where policy lets the AI answer", efficiency, answer(func(r *workflows.AITurnResult) { r.SensitiveTopic = "fraud" }), []string{"x"}, ""},
 		{"out of scope", efficiency, answer(func(r *workflows.AITurnResult) { r.OutOfScope, r.Answer, r.ArticleID = true, "", "" }), []string{"x"}, workflows.ReasonOutOfScope},
@@ -116,7 +117,7 @@ func TestSentimentWorseningOverThreeMessages(t *testing.T) {
 	scores := map[string]float64{"calm": 0.2, "less calm": 0.4, "upset": 0.6}
 	ai := &fakeAI{answer: func(in workflows.AITurnInput) (workflows.AITurnResult, error) {
 		r, _ := confidentAnswer(in)
-		r.Negativity = scores[in.Message]
+		r.Distress = scores[in.Message]
 		return r, nil
 	}}
 	res, _ := converse(t, profile(t, "efficiency-first"), ai, "calm", "less calm", "upset")

@@ -14,8 +14,8 @@ const (
 	ReasonCustomerRequest    = "customer_requested_human"
 	ReasonAgentEscalated     = "agent_escalated"
 	ReasonSensitiveTopic     = "sensitive_topic"     // fraud, account security, medical, legal, complaint, vulnerability
-	ReasonNegativeSentiment  = "negative_sentiment"  // anger, anxiety or distress over the policy's threshold
-	ReasonSentimentWorsening = "sentiment_worsening" // rising over the customer's last messages
+	ReasonNegativeSentiment  = "negative_sentiment"  // distress (anger, anxiety, sadness) over the policy's threshold
+	ReasonSentimentWorsening = "sentiment_worsening" // distress rising over the customer's last messages
 	ReasonCustomerRepeating  = "customer_repeating"  // asks again what the AI already answered
 	ReasonOutOfScope         = "out_of_scope"        // the knowledge base has nothing on it
 	ReasonSeveralIntents     = "multiple_intents"    // several questions at once
@@ -40,9 +40,9 @@ func aiEscalation(p service.Escalation, r AITurnResult, mem AIMemory) string {
 	switch {
 	case r.SensitiveTopic != "" && p.SensitiveTopicsToHuman:
 		return ReasonSensitiveTopic
-	case p.NegativeSentiment > 0 && r.Negativity >= p.NegativeSentiment:
+	case p.NegativeSentiment > 0 && r.Distress >= p.NegativeSentiment:
 		return ReasonNegativeSentiment
-	case worsening(append(slices.Clone(mem.Negativity), r.Negativity), p.NegativeSentiment):
+	case worsening(append(slices.Clone(mem.Distress), r.Distress), p.NegativeSentiment):
 		return ReasonSentimentWorsening
 	case r.Repeated:
 		return ReasonCustomerRepeating

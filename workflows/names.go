@@ -186,16 +186,16 @@ type CaseState struct {
 // AIMemory is what the escalation triggers need of earlier AI turns. It is
 // bounded, so a long case does not grow its state.
 type AIMemory struct {
-	Recent     []string  `json:"recent,omitempty"`     // the customer's last messages to the AI, oldest first
-	Negativity []float64 `json:"negativity,omitempty"` // their negativity scores, oldest first
-	Answers    []int64   `json:"answers,omitempty"`    // sequences of the AI's recent answers
-	Rated      []int64   `json:"rated,omitempty"`      // answers the customer has judged
-	Unhelpful  int       `json:"unhelpful"`            // answers judged not helpful since the AI took the case
-	Article    string    `json:"article,omitempty"`    // the article of the AI's last answer
-	Topic      string    `json:"topic,omitempty"`      // the last sensitive topic seen
-	Domain     string    `json:"domain,omitempty"`     // the domain of the last matched article
-	Intent     string    `json:"intent,omitempty"`     // the customer's last detected intent
-	Language   string    `json:"language,omitempty"`   // the customer's last detected language
+	Recent    []string  `json:"recent,omitempty"`   // the customer's last messages to the AI, oldest first
+	Distress  []float64 `json:"distress,omitempty"` // their distress scores, oldest first
+	Answers   []int64   `json:"answers,omitempty"`  // sequences of the AI's recent answers
+	Rated     []int64   `json:"rated,omitempty"`    // answers the customer has judged
+	Unhelpful int       `json:"unhelpful"`          // answers judged not helpful since the AI took the case
+	Article   string    `json:"article,omitempty"`  // the article of the AI's last answer
+	Topic     string    `json:"topic,omitempty"`    // the last sensitive topic seen
+	Domain    string    `json:"domain,omitempty"`   // the domain of the last matched article
+	Intent    string    `json:"intent,omitempty"`   // the customer's last detected intent
+	Language  string    `json:"language,omitempty"` // the customer's last detected language
 }
 
 // Bounds of AIMemory.
@@ -313,7 +313,8 @@ type AITurnResult struct {
 	Anger          float64  `json:"anger"`
 	Anxiety        float64  `json:"anxiety"`
 	Sadness        float64  `json:"sadness"`
-	Negativity     float64  `json:"negativity"`
+	Negativity     float64  `json:"negativity"` // dissatisfaction, a plain complaint included
+	Distress       float64  `json:"distress"`   // the strongest of anger, anxiety and sadness
 	SensitiveTopic string   `json:"sensitive_topic,omitempty"`
 	Intents        []string `json:"intents,omitempty"`
 	Repeated       bool     `json:"repeated"`

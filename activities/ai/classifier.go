@@ -3,6 +3,7 @@ package ai
 import (
 	"math"
 	"math/rand/v2"
+	"unicode/utf8"
 )
 
 // classifier is a multinomial logistic regression over the terms of a
@@ -33,7 +34,8 @@ const (
 )
 
 // features turns terms into the classifier's inputs: each term, and each
-// pair of adjacent terms.
+// pair of adjacent English terms (Chinese terms are already characters and
+// character pairs).
 func features(terms []string) []string {
 	out := make([]string, 0, 2*len(terms))
 	seen := make(map[string]bool, 2*len(terms))
@@ -45,7 +47,7 @@ func features(terms []string) []string {
 	}
 	for i, t := range terms {
 		add(t)
-		if i > 0 {
+		if i > 0 && t[0] < utf8.RuneSelf && terms[i-1][0] < utf8.RuneSelf {
 			add(terms[i-1] + "\x00" + t)
 		}
 	}
@@ -63,15 +65,26 @@ func (c *classifier) ids(feats []string) []int32 {
 	return out
 }
 
-func trainClassifier(examples []example, nLabels int) *classifier {
+// trainClassifier fits a classifier on features seen in at least minCount
+// examples (rarer ones are noise in a large corpus, and weigh on a model
+// that is shipped).
+func trainClassifier(examples []example, nLabels, minCount int) *classifier {
 	c := &classifier{nLabels: nLabels, vocab: map[string]int32{}, bias: make([]float32, nLabels)}
-	encoded := make([][]int32, len(examples))
-	for i, ex := range examples {
+	counts := map[string]int{}
+	for _, ex := range examples {
 		for _, f := range ex.features {
-			if _, ok := c.vocab[f]; !ok {
+			counts[f]++
+		}
+	}
+	for _, ex := range examples { // in example order, so IDs are the same every run
+		for _, f := range ex.features {
+			if _, ok := c.vocab[f]; !ok && counts[f] >= minCount {
 				c.vocab[f] = int32(len(c.vocab))
 			}
 		}
+	}
+	encoded := make([][]int32, len(examples))
+	for i, ex := range examples {
 		encoded[i] = c.ids(ex.features)
 	}
 	c.w = make([]float32, len(c.vocab)*nLabels)

@@ -13,7 +13,8 @@ type Emotion struct {
 	Anger      float64 `json:"anger"`
 	Anxiety    float64 `json:"anxiety"` // anxiety and fear
 	Sadness    float64 `json:"sadness"`
-	Negativity float64 `json:"negativity"` // overall: any of the above or plain dissatisfaction
+	Negativity float64 `json:"negativity"` // dissatisfaction of any kind, a complaint included
+	Distress   float64 `json:"distress"`   // the strongest of anger, anxiety and sadness: what hands a case to people
 }
 
 type feeling int

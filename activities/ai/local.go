@@ -43,6 +43,8 @@ type Local struct {
 	outOfScopeBelow float64
 	minConfidence   float64
 
+	models map[string]*binaryModel // learned emotion models, by name
+
 	mu      sync.Mutex
 	tenants map[string]*tenantIndex
 }
@@ -81,7 +83,11 @@ func NewLocal(source Source, opts LocalOptions) (*Local, error) {
 	if opts.MinConfidence <= 0 {
 		opts.MinConfidence = DefaultMinConfidence
 	}
-	return &Local{source: source, analyzer: analyzer{scripts: sc}, recheckEvery: opts.RecheckEvery,
+	models, err := loadModels()
+	if err != nil {
+		return nil, err
+	}
+	return &Local{source: source, analyzer: analyzer{scripts: sc}, recheckEvery: opts.RecheckEvery, models: models,
 		outOfScopeBelow: opts.OutOfScopeBelow, minConfidence: opts.MinConfidence, tenants: map[string]*tenantIndex{}}, nil
 }
 
@@ -138,7 +144,7 @@ func (l *Local) respond(ix *index, kbVersion int64, req Request) Response {
 		Engine:         LocalEngineName,
 		Model:          LocalEngineVersion + "/kb-" + strconv.FormatInt(kbVersion, 10),
 		Language:       lang,
-		Emotion:        emotion(req.Message, norm),
+		Emotion:        l.emotion(req.Message, norm, lang),
 		SensitiveTopic: sensitiveTopic(norm),
 		Repeated:       repeats(l.analyzer, terms, req.Previous),
 	}

@@ -54,5 +54,28 @@ func (s *Similarity) Score(a, b string) float64 {
 
 // Emotion scores a message on its own, as Respond does.
 func (l *Local) Emotion(text string) Emotion {
-	return emotion(text, l.analyzer.normalize(text))
+	return l.emotion(text, l.analyzer.normalize(text), l.analyzer.scripts.DetectLanguage(text))
+}
+
+// emotion combines the lexicons (which name the emotion and see negation,
+// intensity, capitals and emoji) with the learned models (calibrated on real
+// complaints and posts): negativity is the model's probability where one
+// exists for the script, distress the strongest of the named emotions and,
+// for Chinese, the distress model's probability.
+func (l *Local) emotion(raw, norm, lang string) Emotion {
+	e := emotion(raw, norm)
+	feats := features(l.analyzer.classifierTerms(norm))
+	negModel, distressModel := modelNegativityZH, modelDistressZH
+	if isEnglish(lang) {
+		negModel, distressModel = modelNegativityEN, ""
+	}
+	if m := l.models[negModel]; m != nil {
+		e.Negativity = round3(max(m.prob(feats), e.Anger, e.Anxiety, e.Sadness))
+	}
+	e.Distress = max(e.Anger, e.Anxiety, e.Sadness)
+	if m := l.models[distressModel]; m != nil {
+		e.Distress = max(e.Distress, m.prob(feats))
+	}
+	e.Distress = round3(e.Distress)
+	return e
 }

@@ -46,3 +46,19 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	return w.Flush()
 }
+
+// runTrainEmotion trains the emotion models from the public data; the files
+// it writes are committed, with the rows they learned from in their headers.
+func runTrainEmotion(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("train-emotion", flag.ContinueOnError)
+	dir := fs.String("data", "../shared/eval", "folder with one sub-folder per data set, each holding public.jsonl")
+	out := fs.String("out", "activities/ai/models", "where to write the models")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	wrote, err := eval.TrainEmotion(*dir, *out)
+	for _, w := range wrote {
+		fmt.Fprintln(stdout, "wrote", w)
+	}
+	return err
+}

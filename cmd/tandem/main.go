@@ -60,6 +60,8 @@ commands:
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
   eval [-data DIR] [-json]
                         measure the AI layer on public data (default ../shared/eval)
+  train-emotion [-data DIR] [-out DIR]
+                        train the emotion models from that data (written to activities/ai/models)
   version               print the version
 
 configuration is read from the environment; see README.md`
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runTOTPCode(args[1:], stdout)
 	case "eval":
 		return runEval(ctx, args[1:], stdout)
+	case "train-emotion":
+		return runTrainEmotion(args[1:], stdout)
 	}
 	cfg, err := loadConfig()
 	if err != nil {

@@ -394,7 +394,7 @@ func distress(name string) func(context.Context, []row) ([]Result, error) {
 		var tune, report []scored
 		for _, r := range rows {
 			e := eng.Emotion(r.Text)
-			s := scored{score: max(e.Anger, e.Anxiety, e.Sadness), positive: r.Label == "angry" || r.Label == "fear" || r.Label == "sad"}
+			s := scored{score: e.Distress, positive: r.Label == "angry" || r.Label == "fear" || r.Label == "sad"}
 			if r.SourceSplit == "eval" {
 				tune = append(tune, s)
 			} else {
@@ -403,7 +403,7 @@ func distress(name string) func(context.Context, []row) ([]Result, error) {
 		}
 		t := bestThreshold(tune, f1)
 		return []Result{result(name, "distress F1", f1(report, t), len(report), 0.80,
-			fmt.Sprintf("max(anger, anxiety, sadness) ≥ %.2f, chosen on eval", t))}, nil
+			fmt.Sprintf("distress ≥ %.2f, chosen on eval", t))}, nil
 	}
 }
 
