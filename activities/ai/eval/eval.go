@@ -179,8 +179,8 @@ func split(rows []row, isKB func(row) bool) (kb, queries []row) {
 	return kb, queries
 }
 
-func banking77(ctx context.Context, rows []row) ([]Result, error) {
-	kb, queries := split(rows, func(r row) bool { return r.SourceSplit == "train" })
+// intentResult measures top-1 intent accuracy with a knowledge base of kb.
+func intentResult(ctx context.Context, dataset string, kb, queries []row, target float64, note string) ([]Result, error) {
 	eng, err := engine(kb, "en")
 	if err != nil {
 		return nil, err
@@ -189,7 +189,12 @@ func banking77(ctx context.Context, rows []row) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Result{result("banking77_en", "top-1 intent accuracy", acc, n, 0.90, "KB: train rows; queries: the rest")}, nil
+	return []Result{result(dataset, "top-1 intent accuracy", acc, n, target, note)}, nil
+}
+
+func banking77(ctx context.Context, rows []row) ([]Result, error) {
+	kb, queries := split(rows, func(r row) bool { return r.SourceSplit == "train" })
+	return intentResult(ctx, "banking77_en", kb, queries, 0.90, "KB: train rows; queries: the rest")
 }
 
 func clinc150(ctx context.Context, rows []row) ([]Result, error) {
@@ -234,15 +239,7 @@ func bitext(ctx context.Context, rows []row) ([]Result, error) {
 		}
 	}
 	slices.SortFunc(queries, func(a, b row) int { return strings.Compare(a.ID, b.ID) })
-	eng, err := engine(kb, "en")
-	if err != nil {
-		return nil, err
-	}
-	acc, n, _, _, err := intentAccuracy(ctx, eng, queries, "")
-	if err != nil {
-		return nil, err
-	}
-	return []Result{result("bitext_customer_support_en", "top-1 intent accuracy", acc, n, 0.95, "30% of each intent held out")}, nil
+	return intentResult(ctx, "bitext_customer_support_en", kb, queries, 0.95, "30% of each intent held out")
 }
 
 // lcqmc retrieves, for each positive pair's text_a, the text_b among all.
