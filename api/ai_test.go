@@ -83,6 +83,10 @@ func TestAngryCustomerEscalates(t *testing.T) {
 	// The agent's handoff package carries the AI's reading.
 	var h api.HandoffJSON
 	s.do("GET", "/v1/cases/"+ex.Case.ID+"/handoff", tenantA+"/supervisor", nil).decode(t, &h)
+	// Agent assist: the delivery article, suggested for the agent to adapt.
+	if h.Suggestion == nil || h.Suggestion.Intent != "delivery_status" || !strings.Contains(h.Suggestion.Text, "tracking link") || h.Suggestion.ArticleID == "" {
+		t.Fatalf("suggested reply: %+v", h.Suggestion)
+	}
 	if h.Reason != workflows.ReasonNegativeSentiment || h.Intent != "delivery_status" || h.Language != "en" ||
 		len(h.Sentiment) != 1 || h.Sentiment[0].Anger < 0.7 || h.Sentiment[0].MessageSeq != 1 || h.SentimentTrend != "unknown" ||
 		!contains(h.Summary, "handed to people for negative sentiment") {
@@ -108,6 +112,11 @@ func TestOutOfScopeInTraditionalChinese(t *testing.T) {
 	ex := s.openCase(tenantA, req)
 	if ex.Case.Escalation != workflows.ReasonOutOfScope || ex.Reply == nil || ex.Reply.Body != workflows.HandoffNoticeIn("zh-Hant") {
 		t.Fatalf("out of scope: %+v %+v", ex.Case, ex.Reply)
+	}
+	var h api.HandoffJSON
+	s.do("GET", "/v1/cases/"+ex.Case.ID+"/handoff", tenantA+"/supervisor", nil).decode(t, &h)
+	if h.Suggestion != nil || h.Language != "zh-Hant" {
+		t.Fatalf("nothing to suggest for what the knowledge base lacks: %+v", h)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tandem/activities/ai"
 	"tandem/activities/store"
 	"tandem/workflows"
 )
@@ -31,6 +32,20 @@ type HandoffJSON struct {
 	CustomerMessages int              `json:"customer_messages"`
 	AlreadyAnswered  []MessageJSON    `json:"already_answered"` // replies by the AI or the system
 	Transcript       []MessageJSON    `json:"transcript"`
+	// Suggestion is agent assist: what the knowledge base would answer to
+	// the latest customer message, for the agent to adapt; null when it has
+	// nothing on it.
+	Suggestion *SuggestionJSON `json:"suggested_reply"`
+}
+
+// SuggestionJSON is a suggested reply for the agent and the articles behind it.
+type SuggestionJSON struct {
+	Text       string           `json:"text"`
+	ArticleID  string           `json:"article_id"`
+	Intent     string           `json:"intent"`
+	Confidence float64          `json:"confidence"`
+	Language   string           `json:"language"`
+	Others     []ai.Alternative `json:"other_articles"` // further articles the engine considered
 }
 
 // SentimentPoint is the AI's emotion reading of one customer message.
@@ -94,6 +109,20 @@ func (s *Server) handoff(c *gin.Context) {
 	}
 	out.SentimentTrend = trend(out.Sentiment)
 	out.Summary = summary(out, intents)
+	if out.LatestMessage != nil && !out.LatestMessage.Erased && s.ai != nil {
+		res, err := s.ai.Respond(ctx, ai.Request{TenantID: row.TenantID, CaseID: row.ID, Message: out.LatestMessage.Body})
+		switch {
+		case err != nil: // the package is still worth having without a suggestion
+			s.log.WarnContext(ctx, "agent assist: no suggestion", "case", row.ID, "err", err)
+		case !res.OutOfScope:
+			others := res.Alternatives
+			if others == nil {
+				others = []ai.Alternative{}
+			}
+			out.Suggestion = &SuggestionJSON{Text: res.Answer, ArticleID: res.ArticleID, Intent: res.Intent,
+				Confidence: res.Confidence, Language: res.Language, Others: others}
+		}
+	}
 	c.JSON(http.StatusOK, out)
 }
 
