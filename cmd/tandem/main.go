@@ -169,7 +169,13 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	var w worker.Worker
 	if mode == "worker" || mode == "dev" {
-		w = worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: cfg.ShutdownTimeout})
+		w = worker.New(tc, cfg.TaskQueue, worker.Options{
+			WorkerStopTimeout: cfg.ShutdownTimeout,
+			// With a fixed two pollers, new cases' first workflow tasks waited
+			// up to ~50 s on the normal queue while the pollers sat on the
+			// sticky one; autoscaling keeps a poll open on each.
+			WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
+		})
 		workflows.Register(w)
 		(&activities.Activities{Store: st, AI: engine}).Register(w)
 		if err := w.Start(); err != nil {
