@@ -5,6 +5,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,7 +21,8 @@ import (
 // Activities holds the dependencies of every activity.
 type Activities struct {
 	Store *store.Store
-	AI    ai.Engine
+	AI    ai.Engine // the local engine
+	LLM   ai.Engine // the LLM engine, for tenants whose policy chooses it; nil if not configured
 }
 
 // Register registers every activity under the name the workflows use.
@@ -32,7 +34,15 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 
 // AITurn asks the tenant's AI engine about a customer message.
 func (a *Activities) AITurn(ctx context.Context, in workflows.AITurnInput) (workflows.AITurnResult, error) {
-	r, err := a.AI.Respond(ctx, ai.Request{TenantID: in.TenantID, CaseID: in.CaseID, Message: in.Message, Previous: in.Previous})
+	engine, fallback := a.AI, ""
+	if in.Engine == ai.LLMEngineName {
+		if a.LLM != nil {
+			engine = a.LLM
+		} else {
+			fallback = "llm_not_configured"
+		}
+	}
+	r, err := engine.Respond(ctx, ai.Request{TenantID: in.TenantID, CaseID: in.CaseID, Message: in.Message, Previous: in.Previous})
 	if err != nil {
 		return workflows.AITurnResult{}, fmt.Errorf("ai turn: %w", err)
 	}
@@ -41,6 +51,7 @@ func (a *Activities) AITurn(ctx context.Context, in workflows.AITurnInput) (work
 		Intent: r.Intent, Confidence: r.Confidence, OutOfScope: r.OutOfScope, Language: r.Language,
 		Anger: r.Emotion.Anger, Anxiety: r.Emotion.Anxiety, Sadness: r.Emotion.Sadness, Negativity: r.Emotion.Negativity, Distress: r.Emotion.Distress,
 		SensitiveTopic: r.SensitiveTopic, Intents: r.Intents, Repeated: r.Repeated, Domain: r.Domain,
+		Citations: r.Citations, Fallback: cmp.Or(r.Fallback, fallback),
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"tandem/activities/store"
 	"tandem/api"
+	"tandem/policies/service"
 	"tandem/workflows"
 )
 
@@ -56,6 +57,31 @@ func TestAIResolvesTheCase(t *testing.T) {
 	s.do("POST", "/v1/cases/"+ex.Case.ID+"/close", tenantA, api.CloseCaseRequest{Reason: "done"})
 	waitClosed(t, s.temporal, ex.Case.WorkflowID)
 	s.recordHistory(ex.Case.WorkflowID, "ai_resolved")
+}
+
+// A tenant whose policy chooses the LLM engine gets answers grounded in its
+// articles, with their citations on the audit trail; others keep the local one.
+func TestTenantChoosesTheLLMEngine(t *testing.T) {
+	s := newStack(t)
+	p, _ := service.Profile("efficiency-first")
+	p.AI.Engine = "llm"
+	if r := s.do("PUT", "/v1/admin/service-policy", tenantA+"/admin+totp", p); r.Status != http.StatusOK {
+		t.Fatalf("set policy: %d %s", r.Status, r.Body)
+	}
+	req := sampleCase()
+	req.Message = "Where is my parcel? It has not arrived."
+	ex := s.openCase(tenantA, req)
+	if ex.Reply == nil || ex.Reply.AuthorKind != "ai" || ex.Reply.AuthorID != "llm" || !strings.HasPrefix(ex.Reply.Body, "In short: You can follow your parcel") {
+		t.Fatalf("reply: %+v", ex.Reply)
+	}
+	events, err := s.store.ListAudit(t.Context(), tenantA, store.AuditFilter{CaseID: ex.Case.ID, Action: workflows.AuditCaseReply, Limit: 10})
+	if err != nil || len(events) != 1 || !contains(events[0].Details, `"engine":"llm"`) || !contains(events[0].Details, `"citations":"`+ex.Reply.ArticleID+`"`) {
+		t.Fatalf("decision: %+v %v", events, err)
+	}
+	other := s.openCase(tenantB, req)
+	if other.Reply == nil || other.Reply.AuthorID != "local" {
+		t.Fatalf("the other tenant's reply: %+v", other.Reply)
+	}
 }
 
 // An angry customer goes to people, with the reason on the case and the

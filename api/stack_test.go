@@ -150,7 +150,15 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&activities.Activities{Store: st, AI: engine}).Register(w)
+	// A stand-in for an OpenAI-compatible endpoint, for tenants whose policy
+	// chooses the LLM engine: it answers from the first article it is given.
+	llmSrv := httptest.NewServer(http.HandlerFunc(fakeChatCompletions))
+	t.Cleanup(llmSrv.Close)
+	llm, err := ai.NewLLM(ai.LLMConfig{BaseURL: llmSrv.URL, Model: "fake-llm"}, engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&activities.Activities{Store: st, AI: engine, LLM: llm}).Register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -408,3 +416,22 @@ func ptr[T any](v T) *T { return &v }
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// fakeChatCompletions answers a chat completion from the first article in
+// the system prompt, citing it, as a grounded model would.
+func fakeChatCompletions(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Messages []struct{ Content string }
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	system := req.Messages[0].Content
+	_, arts, _ := strings.Cut(system, "Articles:\n[")
+	id, rest, _ := strings.Cut(arts, "] ")
+	_, answer, _ := strings.Cut(rest, "\n")
+	answer, _, _ = strings.Cut(answer, "\n")
+	_ = json.NewEncoder(w).Encode(map[string]any{"choices": []map[string]any{{"message": map[string]string{
+		"role": "assistant", "content": "In short: " + answer + " [" + id + "]"}}}})
+}

@@ -16,7 +16,7 @@ import (
 // for none) and the audit entries of the decision. The case may change while
 // the AI thinks (another message escalated it): then the AI stays silent.
 func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message, []AuditRecord) {
-	in := AITurnInput{TenantID: wf.state.TenantID, CaseID: wf.state.CaseID, Message: customer.Body,
+	in := AITurnInput{Engine: wf.in.Policy.AI.Engine, TenantID: wf.state.TenantID, CaseID: wf.state.CaseID, Message: customer.Body,
 		Previous: slices.Clone(wf.state.AI.Recent)}
 	res, err := askAI(ctx, in)
 	now := workflow.Now(ctx)
@@ -122,6 +122,12 @@ func decisionDetails(r AITurnResult) map[string]string {
 	}
 	if len(r.Intents) > 1 {
 		d["intents"] = strings.Join(r.Intents, ",")
+	}
+	if len(r.Citations) > 0 {
+		d["citations"] = strings.Join(r.Citations, ",")
+	}
+	if r.Fallback != "" {
+		d["fallback"] = r.Fallback
 	}
 	return d
 }

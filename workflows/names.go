@@ -293,6 +293,7 @@ type FeedbackInput struct {
 
 // AITurnInput is the argument of ActivityAITurn.
 type AITurnInput struct {
+	Engine   string   `json:"engine,omitempty"` // the pinned policy's choice; "": local
 	TenantID string   `json:"tenant_id"`
 	CaseID   string   `json:"case_id"`
 	Message  string   `json:"message"`
@@ -318,7 +319,9 @@ type AITurnResult struct {
 	SensitiveTopic string   `json:"sensitive_topic,omitempty"`
 	Intents        []string `json:"intents,omitempty"`
 	Repeated       bool     `json:"repeated"`
-	Domain         string   `json:"domain,omitempty"` // of the matched article: general, finance, medical, legal, …
+	Domain         string   `json:"domain,omitempty"`    // of the matched article: general, finance, medical, legal, …
+	Citations      []string `json:"citations,omitempty"` // articles an LLM answer cites
+	Fallback       string   `json:"fallback,omitempty"`  // why the LLM engine's answer is the local one
 }
 
 // PickAgentInput is the argument of ActivityPickAgent.

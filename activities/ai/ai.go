@@ -39,6 +39,8 @@ type Response struct {
 	Intents        []string      `json:"intents,omitempty"` // set when the message asks several things at once
 	Repeated       bool          `json:"repeated"`          // the customer asks again what they already asked
 	Alternatives   []Alternative `json:"alternatives,omitempty"`
+	Citations      []string      `json:"citations,omitempty"` // articles an LLM answer cites
+	Fallback       string        `json:"fallback,omitempty"`  // why the LLM engine answered with the local engine's answer
 }
 
 // Alternative is a further article the engine considered.

@@ -51,6 +51,12 @@ type config struct {
 	PayloadKeys []codec.Key
 	CodecAddr   string // where `dev` and `codec-server` serve the Web UI's codec endpoint
 	CodecOrigin string // the Web UI's origin, allowed to call it
+	// LLM: an OpenAI-compatible endpoint for tenants whose policy chooses
+	// the LLM engine; unset, they get the local engine.
+	LLMBaseURL string
+	LLMModel   string
+	LLMAPIKey  string
+	LLMTimeout time.Duration
 }
 
 // payloadCodec returns the Temporal payload codec, or how to configure it.
@@ -194,6 +200,20 @@ func loadConfig() (config, error) {
 	for _, k := range payloadKeys {
 		cfg.PayloadKeys = append(cfg.PayloadKeys, codec.Key{ID: k.ID, Key: k.Key})
 	}
+	cfg.LLMBaseURL, cfg.LLMModel = env("TANDEM_LLM_BASE_URL", ""), env("TANDEM_LLM_MODEL", "")
+	if (cfg.LLMBaseURL == "") != (cfg.LLMModel == "") {
+		return cfg, errors.New("set both TANDEM_LLM_BASE_URL and TANDEM_LLM_MODEL, or neither")
+	}
+	if cfg.LLMAPIKey, err = secretSetting("TANDEM_LLM_API_KEY"); err != nil {
+		return cfg, err
+	}
+	if cfg.LLMTimeout, err = envDuration("TANDEM_LLM_TIMEOUT", 2*time.Second); err != nil {
+		return cfg, err
+	}
+	if cfg.LLMTimeout > 2500*time.Millisecond {
+		// The AI turn has 3 s; the LLM must give up in time for the local answer.
+		return cfg, errors.New("TANDEM_LLM_TIMEOUT must be at most 2.5s")
+	}
 	cfg.CodecAddr = env("TANDEM_CODEC_ADDR", "")
 	cfg.CodecOrigin = env("TANDEM_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233")
 	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
@@ -234,6 +254,10 @@ func (c config) logAttrs() []any {
 		"TANDEM_MASTER_KEY", masterKeyState(c.MasterKeys),
 		"TANDEM_PAYLOAD_KEY", keyState(len(c.PayloadKeys) > 0, "Temporal payloads cannot be encrypted"),
 		"TANDEM_CODEC_ADDR", c.CodecAddr,
+		"TANDEM_LLM_BASE_URL", c.LLMBaseURL,
+		"TANDEM_LLM_MODEL", c.LLMModel,
+		"TANDEM_LLM_API_KEY", mask(c.LLMAPIKey != ""),
+		"TANDEM_LLM_TIMEOUT", c.LLMTimeout.String(),
 	}
 }
 

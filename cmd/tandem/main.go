@@ -177,7 +177,15 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		})
 		workflows.Register(w)
-		(&activities.Activities{Store: st, AI: engine}).Register(w)
+		acts := &activities.Activities{Store: st, AI: engine}
+		if cfg.LLMBaseURL != "" {
+			llm, err := ai.NewLLM(ai.LLMConfig{BaseURL: cfg.LLMBaseURL, Model: cfg.LLMModel, APIKey: cfg.LLMAPIKey, Timeout: cfg.LLMTimeout}, engine)
+			if err != nil {
+				return err
+			}
+			acts.LLM = llm
+		}
+		acts.Register(w)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}

@@ -35,7 +35,19 @@ type Policy struct {
 	Refunds       Refunds       `json:"refunds"`
 	ReopenWindow  Duration      `json:"reopen_window"`
 	Routing       Routing       `json:"routing"`
+	AI            AI            `json:"ai"`
 }
+
+// AI chooses the tenant's AI engine.
+type AI struct {
+	// Engine is "local" (the default: no network) or "llm" (the configured
+	// OpenAI-compatible endpoint, grounded on the local engine's articles,
+	// falling back to it).
+	Engine string `json:"engine,omitempty"`
+}
+
+// AI engines a policy may choose.
+var Engines = []string{"local", "llm"}
 
 // Routing holds how queued cases are offered to agents.
 type Routing struct {
@@ -202,6 +214,9 @@ func (p Policy) Validate() []string {
 	}
 	if p.ReopenWindow <= 0 {
 		bad("reopen_window", "a positive duration")
+	}
+	if p.AI.Engine != "" && !slices.Contains(Engines, p.AI.Engine) {
+		bad("ai.engine", "one of "+strings.Join(Engines, ", "))
 	}
 	if t := time.Duration(p.Routing.OfferTimeout); t < 0 || t > 24*time.Hour {
 		bad("routing.offer_timeout", "from 0 (the default, two minutes) to 24h")

@@ -3,6 +3,7 @@ package service_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"tandem/policies/service"
 )
@@ -48,6 +49,8 @@ func TestParseRefusesBadDocuments(t *testing.T) {
 		"close before open": func(p *service.Policy) { p.BusinessHours.Open, p.BusinessHours.Close = "18:00", "09:00" },
 		"bad holiday":       func(p *service.Policy) { p.BusinessHours.Holidays = []string{"25/12/2026"} },
 		"close after 24:00": func(p *service.Policy) { p.BusinessHours.Open, p.BusinessHours.Close = "00:00", "24:30" },
+		"unknown AI engine": func(p *service.Policy) { p.AI.Engine = "gpt" },
+		"offer timeout":     func(p *service.Policy) { p.Routing.OfferTimeout = service.Duration(48 * time.Hour) },
 		"threshold over 1":  func(p *service.Policy) { p.Escalation.MinConfidence = 1.5 },
 		"float amount":      func(p *service.Policy) { p.Refunds.AutoApproveLimit = "1e3" },
 		"bad currency":      func(p *service.Policy) { p.Refunds.Currency = "euro" },
