@@ -33,7 +33,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 		}
 		return wf.handOver(now, reason, mem.Language, map[string]string{"error": "ai_unavailable"})
 	}
-	reason := aiEscalation(wf.in.Policy.Escalation, res, *mem)
+	reason := aiEscalation(wf.in.Policy, res, *mem)
 	if asked { // the customer's wish outranks every reading of the message
 		reason = ReasonCustomerRequest
 	}

@@ -235,3 +235,32 @@ func TestHumanShareSamplesCasesForPeople(t *testing.T) {
 		t.Fatalf("share 0: %+v", res[0].Case)
 	}
 }
+
+// Domain modules: a tenant keeps medical questions for people, and answers
+// legal ones only from legal articles.
+func TestDomainModules(t *testing.T) {
+	policy := profile(t, "efficiency-first")
+	policy.AI.PeopleDomains = []string{"medical"}
+	policy.AI.StrictDomains = []string{"legal"}
+	answer := func(topic, domain string) *fakeAI {
+		return &fakeAI{answer: func(in workflows.AITurnInput) (workflows.AITurnResult, error) {
+			r, _ := confidentAnswer(in)
+			r.SensitiveTopic, r.Domain = topic, domain
+			return r, nil
+		}}
+	}
+	for _, tc := range []struct {
+		name, topic, domain, want string
+	}{
+		{"a medical article matched", "", "medical", workflows.ReasonPeopleDomain},
+		{"a medical question, a general article", "medical", "general", workflows.ReasonPeopleDomain},
+		{"a legal question, a legal article", "legal", "legal", ""},
+		{"a legal question, a general article", "legal", "general", workflows.ReasonOutOfScope},
+		{"no domain rule applies", "", "finance", ""},
+	} {
+		res, _ := converse(t, policy, answer(tc.topic, tc.domain), "x")
+		if got := res[0].Case.Escalation; got != tc.want {
+			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -25,19 +25,24 @@ const (
 	ReasonAIFailure          = "ai_failure"          // the AI layer failed or timed out
 	ReasonHumanShare         = "human_share"         // sampled so that people see the policy's share of cases
 	ReasonSLABreach          = "sla_breach"          // an SLA target passed while the AI had the case
+	ReasonPeopleDomain       = "people_domain"       // a domain the tenant keeps for people (medical, legal, …)
 )
 
 // EscalationReasons lists every reason code, for filters and reports.
 var EscalationReasons = []string{ReasonCustomerRequest, ReasonAgentEscalated, ReasonSensitiveTopic,
 	ReasonNegativeSentiment, ReasonSentimentWorsening, ReasonCustomerRepeating, ReasonOutOfScope,
 	ReasonSeveralIntents, ReasonLowConfidence, ReasonAIRepeating, ReasonAIUnhelpful, ReasonAIFailure,
-	ReasonHumanShare, ReasonSLABreach}
+	ReasonHumanShare, ReasonSLABreach, ReasonPeopleDomain}
 
 // aiEscalation decides whether the AI may answer a message or a person must
-// take the case, by the case's pinned thresholds. The order is the order of
+// take the case, by the case's pinned policy. The order is the order of
 // precedence: a safety concern outranks a weak match.
-func aiEscalation(p service.Escalation, r AITurnResult, mem AIMemory) string {
+func aiEscalation(pol service.Policy, r AITurnResult, mem AIMemory) string {
+	p, domains := pol.Escalation, pol.AI
+	strictMiss := slices.Contains(domains.StrictDomains, r.SensitiveTopic) && r.Domain != r.SensitiveTopic
 	switch {
+	case slices.Contains(domains.PeopleDomains, r.Domain) || slices.Contains(domains.PeopleDomains, r.SensitiveTopic):
+		return ReasonPeopleDomain
 	case r.SensitiveTopic != "" && p.SensitiveTopicsToHuman:
 		return ReasonSensitiveTopic
 	case p.NegativeSentiment > 0 && r.Distress >= p.NegativeSentiment:
@@ -46,7 +51,7 @@ func aiEscalation(p service.Escalation, r AITurnResult, mem AIMemory) string {
 		return ReasonSentimentWorsening
 	case r.Repeated:
 		return ReasonCustomerRepeating
-	case r.OutOfScope:
+	case r.OutOfScope, strictMiss: // a strict domain's question answered from another domain is not answered
 		return ReasonOutOfScope
 	case len(r.Intents) > 1:
 		return ReasonSeveralIntents

@@ -44,6 +44,12 @@ type AI struct {
 	// OpenAI-compatible endpoint, grounded on the local engine's articles,
 	// falling back to it).
 	Engine string `json:"engine,omitempty"`
+	// PeopleDomains: questions in these domains (medical, legal, …) always
+	// go to people, whether an article matched them or the topic was seen.
+	PeopleDomains []string `json:"people_domains,omitempty"`
+	// StrictDomains: questions in these domains are answered only from
+	// articles of the same domain; anything else counts as out of scope.
+	StrictDomains []string `json:"strict_domains,omitempty"`
 }
 
 // AI engines a policy may choose.
@@ -138,12 +144,13 @@ func Parse(raw []byte) (Policy, error) {
 }
 
 var (
-	hhmm      = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	weekdays  = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
-	priority  = []string{"low", "normal", "high", "urgent"}
-	onBreach  = []string{"escalate", "raise_priority", "notify_supervisor"}
-	currency  = regexp.MustCompile(`^[A-Z]{3}$`)
-	decimalRe = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
+	hhmm       = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	weekdays   = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+	priority   = []string{"low", "normal", "high", "urgent"}
+	onBreach   = []string{"escalate", "raise_priority", "notify_supervisor"}
+	currency   = regexp.MustCompile(`^[A-Z]{3}$`)
+	decimalRe  = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
+	domainName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 )
 
 // Validate lists what is wrong with the policy, as "field: problem".
@@ -217,6 +224,17 @@ func (p Policy) Validate() []string {
 	}
 	if p.AI.Engine != "" && !slices.Contains(Engines, p.AI.Engine) {
 		bad("ai.engine", "one of "+strings.Join(Engines, ", "))
+	}
+	for field, domains := range map[string][]string{"ai.people_domains": p.AI.PeopleDomains, "ai.strict_domains": p.AI.StrictDomains} {
+		if len(domains) > 20 {
+			bad(field, "at most 20 domains")
+		}
+		for _, d := range domains {
+			if !domainName.MatchString(d) {
+				bad(field, "lower-case domain names such as medical, legal")
+				break
+			}
+		}
 	}
 	if t := time.Duration(p.Routing.OfferTimeout); t < 0 || t > 24*time.Hour {
 		bad("routing.offer_timeout", "from 0 (the default, two minutes) to 24h")
