@@ -86,7 +86,7 @@ func (wf *caseWorkflow) startClock(name string, now time.Time) {
 	}
 	c.MetAt, c.Paused = nil, false
 	c.RunningSince = &now
-	wf.slaChanged(now)
+	wf.refreshDeadlines()
 }
 
 // stopClock stops the named clock; met says the target was met.
@@ -100,7 +100,7 @@ func (wf *caseWorkflow) stopClock(name string, now time.Time, met bool) {
 	if met {
 		c.MetAt = &now
 	}
-	wf.slaChanged(now)
+	wf.refreshDeadlines()
 }
 
 // pauseClocks stops the running clocks while the case waits on the customer.
@@ -132,14 +132,25 @@ func (wf *caseWorkflow) resumeClocks(now time.Time) {
 	}
 }
 
-// stopAllClocks stops every clock, meeting the resolution target if resolved.
+// stopAllClocks stops every clock, running or paused, and closes an open
+// pause; resolving meets the resolution target (a case resolved while it
+// waited on the customer included).
 func (wf *caseWorkflow) stopAllClocks(now time.Time, resolved bool) {
-	for _, c := range wf.state.SLA.Clocks {
-		wf.stopClock(c.Name, now, resolved && c.Name == ClockResolution)
-		if c := wf.clock(c.Name); c != nil {
-			c.Paused = false
+	if !wf.slaOn {
+		return
+	}
+	for i := range wf.state.SLA.Clocks {
+		wf.stopClock(wf.state.SLA.Clocks[i].Name, now, false)
+		c := &wf.state.SLA.Clocks[i]
+		c.Paused = false
+		if resolved && c.Name == ClockResolution {
+			c.MetAt = &now
 		}
 	}
+	if p := wf.state.SLA.Pauses; len(p) > 0 && p[len(p)-1].To == nil {
+		p[len(p)-1].To = &now
+	}
+	wf.refreshDeadlines()
 }
 
 func (wf *caseWorkflow) target(name string) time.Duration {
@@ -156,8 +167,8 @@ func (wf *caseWorkflow) target(name string) time.Duration {
 	return time.Duration(targets[wf.state.Priority])
 }
 
-// slaChanged recomputes the running clocks' deadlines and the case's due time.
-func (wf *caseWorkflow) slaChanged(time.Time) {
+// refreshDeadlines recomputes the running clocks' deadlines and the case's due time.
+func (wf *caseWorkflow) refreshDeadlines() {
 	st := &wf.state.SLA
 	st.Due = nil
 	for i := range st.Clocks {
@@ -286,7 +297,7 @@ func (wf *caseWorkflow) fireSLA(ctx workflow.Context) error {
 	if len(audit) == 0 {
 		return nil
 	}
-	wf.slaChanged(now)
+	wf.refreshDeadlines()
 	return record(ctx, RecordCaseInput{Case: wf.state, Messages: msgs, Audit: audit})
 }
 

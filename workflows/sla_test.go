@@ -215,3 +215,48 @@ func TestSLABreachActions(t *testing.T) {
 		})
 	}
 }
+
+// A case resolved while it waits on the customer meets its resolution
+// target, and its pause is closed.
+func TestSLAResolvedWhileWaiting(t *testing.T) {
+	env := newEnv(&recorder{})
+	env.SetStartTime(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	in := input
+	in.Policy = slaPolicy(t, "notify_supervisor")
+	agent := workflows.Actor{Kind: "user", ID: "agent-1"}
+	steps := []func(){
+		func() {
+			env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&updateOutcome{}), workflows.PostMessageInput{Body: "I want a human"})
+		},
+		func() {
+			env.UpdateWorkflow(workflows.UpdateClaim, "claim", callbacks(&updateOutcome{}), workflows.ClaimInput{Actor: agent})
+		},
+		func() {
+			env.UpdateWorkflow(workflows.UpdateRequestInfo, "ask", callbacks(&updateOutcome{}), workflows.AgentMessageInput{Actor: agent, Body: "Which order?"})
+		},
+	}
+	for i, step := range steps {
+		env.RegisterDelayedCallback(step, time.Duration(i+1)*time.Minute)
+	}
+	var resolved updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateResolve, "resolve", callbacks(&resolved), workflows.ResolveInput{Actor: agent, Code: "no_response"})
+	}, 2*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{Reason: "end"})
+	}, 3*time.Hour)
+	env.ExecuteWorkflow(workflows.CaseWorkflowName, in)
+	st, _ := resolved.result.(workflows.CaseState)
+	var res *workflows.SLAClock
+	for i, c := range st.SLA.Clocks {
+		if c.Name == workflows.ClockResolution {
+			res = &st.SLA.Clocks[i]
+		}
+	}
+	if res == nil || res.MetAt == nil || res.Paused || res.Elapsed != 3*time.Minute {
+		t.Fatalf("resolution clock after resolving while waiting: %+v", res)
+	}
+	if p := st.SLA.Pauses; len(p) != 1 || p[0].To == nil || st.SLA.Due != nil {
+		t.Fatalf("pauses %+v, due %v", p, st.SLA.Due)
+	}
+}
