@@ -104,7 +104,7 @@ func (ix *index) train(a analyzer) {
 		ix.intents = nil
 		return
 	}
-	ix.clf = trainClassifier(examples, n, 1)
+	ix.clf = trainClassifier(examples, n, 1, kbEpochs)
 }
 
 // classify returns the intents in order of probability, with it.

@@ -160,5 +160,5 @@ func TrainEmotionModel(name, provenance string, texts []string, yes []bool, w io
 		}
 		examples = append(examples, example{features: features(a.classifierTerms(a.normalize(t))), label: label})
 	}
-	return binaryFrom(trainClassifier(examples, 2, minModelFeatureCount), name, provenance).write(w)
+	return binaryFrom(trainClassifier(examples, 2, minModelFeatureCount, emotionEpochs), name, provenance).write(w)
 }
