@@ -102,7 +102,10 @@ func (s *Server) handoff(c *gin.Context) {
 		seq, _ := strconv.ParseInt(d["customer_seq"], 10, 64)
 		out.Sentiment = append(out.Sentiment, SentimentPoint{MessageSeq: seq, Negativity: num("negativity"), Distress: num("distress"),
 			Anger: num("anger"), Anxiety: num("anxiety"), Sadness: num("sadness"), At: e.OccurredAt.UTC()})
-		out.Intent, out.Language = d["intent"], d["language"]
+		out.Language = d["language"]
+		if d["intent"] != "" { // an out-of-scope reading keeps the intent last seen
+			out.Intent = d["intent"]
+		}
 		if d["intent"] != "" && (len(intents) == 0 || intents[len(intents)-1] != d["intent"]) {
 			intents = append(intents, d["intent"])
 		}
