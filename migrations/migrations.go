@@ -204,7 +204,8 @@ func apply(ctx context.Context, conn *sql.Conn, script, record string, args ...a
 var roleName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // GrantApp gives the application's database role what it needs and no more:
-// rows of every table, but only reading and appending on the audit tables,
+// rows of every table, but only reading and appending on the audit tables
+// and the ledger,
 // and nothing on the migrations' own table. The role owns nothing, so it can
 // neither alter tables nor drop or disable the triggers that keep the audit
 // trail append-only. Run it after Up, as the owner.
@@ -223,7 +224,7 @@ func GrantApp(ctx context.Context, db *sql.DB, role string) error {
 		`GRANT USAGE ON SCHEMA public TO ` + role,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
 		`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ` + role,
-		`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints FROM ` + role,
+		`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints, ledger_entries FROM ` + role,
 		`REVOKE ALL ON schema_migrations FROM ` + role,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {

@@ -1,0 +1,146 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"tandem/activities/store"
+)
+
+// moneyCase records a case of customer ref (for the order-ownership check)
+// and returns its ID.
+func moneyCase(t *testing.T, st *store.Store, customerRef string) string {
+	t.Helper()
+	id := uuid.NewString()
+	c := snapshot(1, "assigned")
+	c.ID, c.WorkflowID, c.CustomerRef = id, "case:acme:"+id, customerRef
+	if err := st.RecordCase(context.Background(), c, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestRefundRequestsNeverExceedTheOrder(t *testing.T) {
+	db := newStore(t)
+	st := db.Store
+	ctx := context.Background()
+	if err := st.PutOrder(ctx, "acme", "1001", "cust-1", "EUR", "100.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	caseID := moneyCase(t, st, "cust-1")
+	// Ten requests of 15.00 at once: six fit in 100.00, four do not.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, over := 0, 0
+	for range 10 {
+		wg.Go(func() {
+			_, err := st.RequestRefund(ctx, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: caseID, OrderRef: "1001",
+				Amount: "15.00", Currency: "EUR", ReasonCode: "damaged", RequestedBy: "agent-1"})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, store.ErrOverRefund):
+				over++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 6 || over != 4 {
+		t.Fatalf("%d accepted, %d refused; want 6 and 4", ok, over)
+	}
+	if rem, err := st.RefundableRemainder(ctx, "acme", "1001"); err != nil || rem != "10.0000" {
+		t.Fatalf("remainder %q %v, want 10.0000", rem, err)
+	}
+}
+
+func TestRefundRequestChecks(t *testing.T) {
+	db := newStore(t)
+	st := db.Store
+	ctx := context.Background()
+	if err := st.PutOrder(ctx, "acme", "1001", "cust-1", "EUR", "50.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := moneyCase(t, st, "cust-1"), moneyCase(t, st, "cust-2")
+	req := func(caseID, order, amount, currency string) error {
+		_, err := st.RequestRefund(ctx, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: caseID, OrderRef: order,
+			Amount: amount, Currency: currency, ReasonCode: "r", RequestedBy: "a"})
+		return err
+	}
+	for _, tc := range []struct {
+		name                            string
+		caseID, order, amount, currency string
+		want                            error
+	}{
+		{"another customer's order", theirs, "1001", "10.00", "EUR", store.ErrNotCustomersOrder},
+		{"no such order", mine, "9999", "10.00", "EUR", store.ErrOrderNotFound},
+		{"another currency", mine, "1001", "10.00", "USD", store.ErrCurrencyMismatch},
+		{"more than the order", mine, "1001", "50.01", "EUR", store.ErrOverRefund},
+		{"all of it", mine, "1001", "50.00", "EUR", nil},
+		{"then nothing more", mine, "1001", "0.01", "EUR", store.ErrOverRefund},
+	} {
+		if err := req(tc.caseID, tc.order, tc.amount, tc.currency); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// A retried request (same ID) returns the stored one and takes nothing more.
+	r := store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: mine, OrderRef: "1001", Kind: "goodwill_credit",
+		Amount: "5.00", Currency: "EUR", ReasonCode: "late", RequestedBy: "a"}
+	first, err := st.RequestRefund(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.RequestRefund(ctx, r)
+	if err != nil || again.CreatedAt != first.CreatedAt || again.Amount != "5.0000" || again.Status != "requested" {
+		t.Fatalf("retry: %+v %v (first %+v)", again, err, first)
+	}
+}
+
+func TestGatewayLedgerAndReconciliation(t *testing.T) {
+	db := newStore(t)
+	st := db.Store
+	ctx := context.Background()
+	refund := uuid.NewString()
+	p1, created, err := st.GatewayPay(ctx, "acme", refund, "20.00", "EUR", "psp-1")
+	if err != nil || !created {
+		t.Fatalf("pay: %+v %v %v", p1, created, err)
+	}
+	p2, created, err := st.GatewayPay(ctx, "acme", refund, "20.00", "EUR", "psp-2")
+	if err != nil || created || p2.Reference != "psp-1" {
+		t.Fatalf("the same key again paid anew: %+v %v %v", p2, created, err)
+	}
+	// Paid but not yet in the ledger: a mismatch.
+	if m, err := st.Reconcile(ctx, "acme"); err != nil || len(m) != 1 || m[0].Key != refund || m[0].Gateway != "20.0000" || m[0].Ledger != "0" {
+		t.Fatalf("before posting: %+v %v", m, err)
+	}
+	entries := []store.LedgerEntry{{TenantID: "acme", ID: refund + ":paid", RefundID: &refund, DebitAccount: "customer_refunds",
+		CreditAccount: store.ClearingAccount, Amount: "20.00", Currency: "EUR", PostedAt: time.Now()}}
+	for range 2 { // a retried posting writes once
+		if err := st.PostLedger(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, err := st.Reconcile(ctx, "acme"); err != nil || len(m) != 0 {
+		t.Fatalf("after posting: %+v %v", m, err)
+	}
+	tb, err := st.TrialBalance(ctx, "acme")
+	if err != nil || fmt.Sprint(tb) != "[{customer_refunds EUR 20.0000} {psp_clearing EUR -20.0000}]" {
+		t.Fatalf("trial balance: %v %v", tb, err)
+	}
+	// The ledger is append-only, for the application and for its owner.
+	if err := st.DB().Exec("UPDATE ledger_entries SET amount = 1").Error; err == nil {
+		t.Fatal("the application changed a ledger entry")
+	}
+	if err := db.Owner(t).Exec("DELETE FROM ledger_entries").Error; err == nil {
+		t.Fatal("the owner deleted ledger entries past the trigger")
+	}
+}
