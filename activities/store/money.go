@@ -238,3 +238,17 @@ ORDER BY 1`, map[string]any{"t": tenantID, "acct": ClearingAccount}).Scan(&out).
 	}
 	return out, nil
 }
+
+// GetOrder returns an order of the tenant's order book.
+func (s *Store) GetOrder(ctx context.Context, tenantID, orderRef string) (Order, error) {
+	var out []Order
+	err := s.db.WithContext(ctx).Raw(`SELECT tenant_id, order_ref, customer_hash, currency, total::text AS total, placed_at
+		FROM orders WHERE tenant_id = ? AND order_ref = ?`, tenantID, orderRef).Scan(&out).Error
+	if err != nil {
+		return Order{}, fmt.Errorf("get order: %w", err)
+	}
+	if len(out) == 0 {
+		return Order{}, ErrOrderNotFound
+	}
+	return out[0], nil
+}
