@@ -434,7 +434,10 @@ func TestAnotherAgentsCase(t *testing.T) {
 		want      int
 	}{
 		{one, "/v1/cases/" + theirs.ID + "/close", 404},
-		{one, "/v1/cases/" + theirs.ID + "/claim", 404},
+		// A claim on a case of one's own queue that another agent took is a
+		// lost race, not a secret: 409. An agent outside the queue gets 404.
+		{one, "/v1/cases/" + theirs.ID + "/claim", 409},
+		{three, "/v1/cases/" + theirs.ID + "/claim", 404},
 		{three, "/v1/cases/" + queued.ID + "/claim", 404},
 		{one, "/v1/cases/" + theirs.ID + "/messages/2/feedback", 403}, // the customer's, through the support API
 	} {

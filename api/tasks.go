@@ -17,6 +17,10 @@ import (
 // once exactly one wins; the others get 409 not_claimable. The winner
 // retrying gets the case again.
 func (s *Server) claimCase(c *gin.Context) {
+	if row, err := s.store.GetCaseRow(c.Request.Context(), principalOf(c).Tenant, c.Param("id")); err == nil && s.lostClaim(c, row) {
+		respondError(c, s.log, errorf(http.StatusConflict, "not_claimable", "another agent claimed the case first"))
+		return
+	}
 	row, ok := s.loadCase(c)
 	if !ok {
 		return
@@ -201,4 +205,15 @@ func (s *Server) escalateCase(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+}
+
+// lostClaim says an agent's claim came after another agent's: the case was
+// in a queue the agent works and someone else owns it now. Out of their
+// scope, it would read as 404; the agent raced for it, so it is a 409.
+func (s *Server) lostClaim(c *gin.Context, row store.Case) bool {
+	scope, err := s.agentScope(c)
+	if err != nil || scope == nil || row.AssigneeID == nil || *row.AssigneeID == scope.AgentID || row.Queue == nil {
+		return false
+	}
+	return slices.Contains(scope.Queues, *row.Queue)
 }
