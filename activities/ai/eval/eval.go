@@ -62,11 +62,11 @@ func Run(ctx context.Context, dir string) ([]Result, error) {
 		{"lcqmc_zh", lcqmc},
 		{"bq_corpus_zh", pairs("bq_corpus_zh")},
 		{"zh_hant_s2twp_converted/bq_corpus_zh", pairs("bq_corpus_zh (zh-Hant)")},
-		{"twitter_us_airline_sentiment_en", airline},
+		{"twitter_us_airline_sentiment_en", negativeVsNot("twitter_us_airline_sentiment_en", "negative-vs-not accuracy", 0.86)},
 		{"smp2020_ewect_zh", distress("smp2020_ewect_zh")},
 		{"zh_hant_s2twp_converted/smp2020_ewect_zh", distress("smp2020_ewect_zh (zh-Hant)")},
-		{"waimai_10k_zh", polarity("waimai_10k_zh")},
-		{"zh_hant_s2twp_converted/waimai_10k_zh", polarity("waimai_10k_zh (zh-Hant)")},
+		{"waimai_10k_zh", negativeVsNot("waimai_10k_zh", "pos/neg accuracy", 0.88)},
+		{"zh_hant_s2twp_converted/waimai_10k_zh", negativeVsNot("waimai_10k_zh (zh-Hant)", "pos/neg accuracy", 0.88)},
 	}
 	for _, s := range steps {
 		rows, err := load(filepath.Join(dir, s.folder, "public.jsonl"))
@@ -364,22 +364,6 @@ func emotionEngine() (*ai.Local, error) {
 	return ai.NewLocal(ai.StaticSource{}, ai.LocalOptions{})
 }
 
-// airline: negative vs not by the negativity score; threshold chosen on even rows.
-func airline(_ context.Context, rows []row) ([]Result, error) {
-	eng, err := emotionEngine()
-	if err != nil {
-		return nil, err
-	}
-	s := make([]scored, 0, len(rows))
-	for _, r := range rows {
-		s = append(s, scored{score: eng.Emotion(r.Text).Negativity, positive: r.Label == "negative"})
-	}
-	tune, report := halves(s)
-	t := bestThreshold(tune, accuracy)
-	return []Result{result("twitter_us_airline_sentiment_en", "negative-vs-not accuracy", accuracy(report, t), len(report), 0.86,
-		fmt.Sprintf("negativity ≥ %.2f, chosen on even rows, reported on odd", t))}, nil
-}
-
 // distress: angry, fear or sad vs the rest, by the strongest of anger,
 // anxiety and sadness; threshold chosen on the eval split, F1 on test.
 func distress(name string) func(context.Context, []row) ([]Result, error) {
@@ -404,8 +388,9 @@ func distress(name string) func(context.Context, []row) ([]Result, error) {
 	}
 }
 
-// polarity: negative reviews by the negativity score; threshold chosen on even rows.
-func polarity(name string) func(context.Context, []row) ([]Result, error) {
+// negativeVsNot: rows labelled negative against the rest, by the negativity
+// score; threshold chosen on even rows, reported on odd.
+func negativeVsNot(name, metric string, target float64) func(context.Context, []row) ([]Result, error) {
 	return func(_ context.Context, rows []row) ([]Result, error) {
 		eng, err := emotionEngine()
 		if err != nil {
@@ -417,7 +402,7 @@ func polarity(name string) func(context.Context, []row) ([]Result, error) {
 		}
 		tune, report := halves(s)
 		t := bestThreshold(tune, accuracy)
-		return []Result{result(name, "pos/neg accuracy", accuracy(report, t), len(report), 0.88,
+		return []Result{result(name, metric, accuracy(report, t), len(report), target,
 			fmt.Sprintf("negativity ≥ %.2f, chosen on even rows, reported on odd", t))}, nil
 	}
 }
