@@ -8,21 +8,26 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
+	"go.temporal.io/sdk/temporal"
+
 	"tandem/activities/ai"
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/workflows"
 )
 
 // Activities holds the dependencies of every activity.
 type Activities struct {
-	Store *store.Store
-	AI    ai.Engine // the local engine
-	LLM   ai.Engine // the LLM engine, for tenants whose policy chooses it; nil if not configured
+	Store   *store.Store
+	AI      ai.Engine        // the local engine
+	LLM     ai.Engine        // the LLM engine, for tenants whose policy chooses it; nil if not configured
+	Gateway payments.Gateway // pays refunds out
 }
 
 // Register registers every activity under the name the workflows use.
@@ -30,6 +35,58 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.RecordCase, activity.RegisterOptions{Name: workflows.ActivityRecordCase})
 	r.RegisterActivityWithOptions(a.AITurn, activity.RegisterOptions{Name: workflows.ActivityAITurn})
 	r.RegisterActivityWithOptions(a.PickAgent, activity.RegisterOptions{Name: workflows.ActivityPickAgent})
+	r.RegisterActivityWithOptions(a.RequestRefund, activity.RegisterOptions{Name: workflows.ActivityRequestRefund})
+	r.RegisterActivityWithOptions(a.SetRefundStatus, activity.RegisterOptions{Name: workflows.ActivitySetRefundStatus})
+	r.RegisterActivityWithOptions(a.PayRefund, activity.RegisterOptions{Name: workflows.ActivityPayRefund})
+	r.RegisterActivityWithOptions(a.PostLedger, activity.RegisterOptions{Name: workflows.ActivityPostLedger})
+}
+
+// refusals name the rules that refuse a refund request.
+var refusals = []struct {
+	err  error
+	rule string
+}{
+	{store.ErrOrderNotFound, "order_not_found"},
+	{store.ErrNotCustomersOrder, "not_customers_order"},
+	{store.ErrCurrencyMismatch, "currency_mismatch"},
+	{store.ErrOverRefund, "over_refundable_amount"},
+}
+
+// RequestRefund checks and records a refund request; a refusal is a result
+// (the rule), not an error, so the saga records it rather than retrying.
+func (a *Activities) RequestRefund(ctx context.Context, in workflows.RefundInput) (workflows.RefundRequestResult, error) {
+	_, err := a.Store.RequestRefund(ctx, store.Refund{TenantID: in.TenantID, ID: in.RefundID, CaseID: in.CaseID, OrderRef: in.OrderRef,
+		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, RequestedBy: in.RequestedBy.ID})
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			return workflows.RefundRequestResult{Refused: r.rule}, nil
+		}
+	}
+	return workflows.RefundRequestResult{}, err
+}
+
+// SetRefundStatus projects the saga's status.
+func (a *Activities) SetRefundStatus(ctx context.Context, in workflows.RefundStatusInput) error {
+	return a.Store.SetRefundStatus(ctx, in.TenantID, in.RefundID, in.Status)
+}
+
+// PayRefund pays through the gateway; a decline is final.
+func (a *Activities) PayRefund(ctx context.Context, in workflows.PayRefundInput) (workflows.PayRefundResult, error) {
+	p, err := a.Gateway.Pay(ctx, in.TenantID, in.Key, in.Amount, in.Currency)
+	if errors.Is(err, payments.ErrDeclined) {
+		return workflows.PayRefundResult{}, temporal.NewNonRetryableApplicationError("declined", workflows.ErrTypeDeclined, err)
+	}
+	return workflows.PayRefundResult{Reference: p.Reference}, err
+}
+
+// PostLedger writes a refund's ledger movements, each once.
+func (a *Activities) PostLedger(ctx context.Context, in workflows.PostLedgerInput) error {
+	entries := make([]store.LedgerEntry, 0, len(in.Movements))
+	for _, m := range in.Movements {
+		entries = append(entries, store.LedgerEntry{TenantID: in.TenantID, ID: m.ID, RefundID: &in.RefundID, DebitAccount: m.DebitAccount,
+			CreditAccount: m.CreditAccount, Amount: m.Amount, Currency: m.Currency, Memo: m.Memo, PostedAt: in.At})
+	}
+	return a.Store.PostLedger(ctx, entries)
 }
 
 // AITurn asks the tenant's AI engine about a customer message.

@@ -29,6 +29,7 @@ import (
 
 	"tandem/activities"
 	"tandem/activities/ai"
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 	"tandem/api"
@@ -54,6 +55,7 @@ type stack struct {
 	stepUps  map[string]string // "tenant/role" → step-up token, made on first use
 
 	temporalAddr string
+	queue        string // the worker's task queue
 }
 
 // auditPub and auditKey sign and check the test stacks' audit checkpoints.
@@ -158,7 +160,7 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&activities.Activities{Store: st, AI: engine, LLM: llm}).Register(w)
+	(&activities.Activities{Store: st, AI: engine, LLM: llm, Gateway: &payments.Simulated{Store: st}}).Register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 
 	srv := httptest.NewServer(newAPI(t, st, tc, queue, log, 15*time.Second, historyLimit))
 	t.Cleanup(srv.Close)
-	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr}
+	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue}
 }
 
 func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int) http.Handler {
@@ -403,7 +405,11 @@ func (s *stack) recordHistory(wfID, name string) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	path := "../workflows/testdata/" + workflows.CaseWorkflowName + "_" + name + ".json"
+	typ := workflows.CaseWorkflowName
+	if strings.HasPrefix(wfID, "refund:") {
+		typ = workflows.RefundWorkflowName
+	}
+	path := "../workflows/testdata/" + typ + "_" + name + ".json"
 	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
 		s.t.Fatal(err)
 	}

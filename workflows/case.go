@@ -474,4 +474,5 @@ func record(ctx workflow.Context, in RecordCaseInput) error {
 // Register registers every workflow type of this package with a worker or replayer.
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(CaseWorkflow, workflow.RegisterOptions{Name: CaseWorkflowName})
+	r.RegisterWorkflowWithOptions(RefundWorkflow, workflow.RegisterOptions{Name: RefundWorkflowName})
 }

@@ -32,7 +32,7 @@ func TestReplayCommittedHistories(t *testing.T) {
 		types[strings.SplitN(filepath.Base(f), "_", 2)[0]]++
 	}
 	// Every workflow type must be guarded by at least one history.
-	for _, typ := range []string{workflows.CaseWorkflowName} {
+	for _, typ := range []string{workflows.CaseWorkflowName, workflows.RefundWorkflowName} {
 		if types[typ] == 0 {
 			t.Errorf("no committed history for %s in testdata/ (file names start with the type)", typ)
 		}

@@ -252,3 +252,16 @@ func (s *Store) GetOrder(ctx context.Context, tenantID, orderRef string) (Order,
 	}
 	return out[0], nil
 }
+
+// SetRefundStatus records where a refund stands (the refund saga's projection).
+func (s *Store) SetRefundStatus(ctx context.Context, tenantID, id, status string) error {
+	res := s.db.WithContext(ctx).Exec(`UPDATE refunds SET status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+		status, time.Now().UTC(), tenantID, id)
+	if res.Error != nil {
+		return fmt.Errorf("set refund status: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

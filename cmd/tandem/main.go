@@ -25,6 +25,7 @@ import (
 
 	"tandem/activities"
 	"tandem/activities/ai"
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/api"
 	"tandem/migrations"
@@ -177,7 +178,8 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		})
 		workflows.Register(w)
-		acts := &activities.Activities{Store: st, AI: engine}
+		// The simulated gateway until a real payment service provider is plugged in (see activities/payments).
+		acts := &activities.Activities{Store: st, AI: engine, Gateway: &payments.Simulated{Store: st}}
 		if cfg.LLMBaseURL != "" {
 			llm, err := ai.NewLLM(ai.LLMConfig{BaseURL: cfg.LLMBaseURL, Model: cfg.LLMModel, APIKey: cfg.LLMAPIKey, Timeout: cfg.LLMTimeout}, engine)
 			if err != nil {
