@@ -150,6 +150,10 @@ var allowed = map[string][]string{
 	"kb update":          {"admin"},
 	"kb publish":         {"admin"},
 	"kb import":          {"admin"},
+	"refund request":     {"service", "agent", "supervisor"},
+	"refund read":        {"service", "agent", "supervisor", "finance", "compliance"},
+	"case refunds":       {"service", "agent", "supervisor", "finance", "compliance"},
+	"refund decide":      {"supervisor", "finance"},
 }
 
 func may(role, endpoint string) bool {
@@ -197,6 +201,8 @@ func TestRoleMatrix(t *testing.T) {
 		if role == "agent" { // so that what is tested is the role, not the agent's scope
 			s.handTo(tenantA+"/agent", c.ID)
 		}
+		var refund refundOut // a refund of the case, asked for by the customer
+		s.do("POST", "/v1/cases/"+c.ID+"/refunds", tenantA, refundBody("none", "5.00")).decode(t, &refund)
 		calls := map[string]func(who string) response{
 			"open": func(who string) response { return s.do("POST", "/v1/cases", who, sampleCase()) },
 			"list": func(who string) response { return s.do("GET", "/v1/cases", who, nil) },
@@ -279,9 +285,17 @@ func TestRoleMatrix(t *testing.T) {
 			"kb import": func(who string) response {
 				return s.do("POST", "/v1/kb/import", who, `{"intent":"imported","locale":"en","title":"t","answer":"a"}`)
 			},
+			"refund request": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/refunds", who, refundBody("none", "5.00"))
+			},
+			"refund read":  func(who string) response { return s.do("GET", "/v1/refunds/"+refund.Refund.RefundID, who, nil) },
+			"case refunds": func(who string) response { return s.do("GET", "/v1/cases/"+c.ID+"/refunds", who, nil) },
+			"refund decide": func(who string) response {
+				return s.do("POST", "/v1/refunds/"+refund.Refund.RefundID+"/decide", who, map[string]any{"approve": true})
+			},
 		}
 		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
-			"rating", "feedback", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
+			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
 			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
@@ -315,6 +329,8 @@ func TestOtherTenantsIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var refund refundOut
+	s.do("POST", "/v1/cases/"+c.ID+"/refunds", tenantA, refundBody("none", "5.00")).decode(t, &refund)
 	for _, role := range roles {
 		for _, call := range []struct {
 			endpoint, method, path string
@@ -337,6 +353,10 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"rating", "POST", "/v1/cases/" + c.ID + "/rating", api.RatingRequest{Score: 5}},
 			{"feedback", "POST", "/v1/cases/" + c.ID + "/messages/2/feedback", api.FeedbackRequest{Helpful: ptr(true)}},
 			{"kb read", "GET", "/v1/kb/articles/" + art.ID, nil},
+			{"refund request", "POST", "/v1/cases/" + c.ID + "/refunds", refundBody("1001", "5.00")},
+			{"case refunds", "GET", "/v1/cases/" + c.ID + "/refunds", nil},
+			{"refund read", "GET", "/v1/refunds/" + refund.Refund.RefundID, nil},
+			{"refund decide", "POST", "/v1/refunds/" + refund.Refund.RefundID + "/decide", map[string]any{"approve": true}},
 			{"kb update", "PUT", "/v1/kb/articles/" + art.ID, giftCards()},
 			{"kb publish", "POST", "/v1/kb/articles/" + art.ID + "/publish", nil},
 		} {
@@ -443,6 +463,17 @@ func TestAnotherAgentsCase(t *testing.T) {
 	} {
 		if r := s.do("POST", tc.path, tc.who, api.CloseCaseRequest{}); r.Status != tc.want {
 			t.Errorf("%s POST %s: %d %s, want %d", tc.who, tc.path, r.Status, r.Body, tc.want)
+		}
+	}
+	// Another agent's case's refunds do not exist for them either.
+	var theirRefund refundOut
+	s.do("POST", "/v1/cases/"+theirs.ID+"/refunds", tenantA, refundBody("none", "5.00")).decode(t, &theirRefund)
+	for _, path := range []string{"/v1/cases/" + theirs.ID + "/refunds", "/v1/refunds/" + theirRefund.Refund.RefundID} {
+		if r := s.do("GET", path, one, nil); r.Status != http.StatusNotFound {
+			t.Errorf("agent-1 GET %s: %d %s, want 404", path, r.Status, r.Body)
+		}
+		if r := s.do("GET", path, two, nil); r.Status != http.StatusOK {
+			t.Errorf("agent-2 GET %s: %d %s, want 200", path, r.Status, r.Body)
 		}
 	}
 	var list api.CaseList

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -67,4 +68,101 @@ func TestRefundSagaOnTheRealStack(t *testing.T) {
 	if err := s.store.DB().Model(&store.GatewayPayment{}).Table("gateway_payments").Count(&n).Error; err != nil || n != 1 {
 		t.Fatalf("%d gateway payments, want 1 (%v)", n, err)
 	}
+}
+
+type refundOut struct {
+	Refund workflows.RefundState `json:"refund"`
+}
+
+// waitRefund polls the refund until it leaves the given statuses.
+func (s *stack) waitRefund(id, who string, done func(workflows.RefundState) bool) workflows.RefundState {
+	s.t.Helper()
+	var out refundOut
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out = refundOut{}
+		s.do("GET", "/v1/refunds/"+id, who, nil).decode(s.t, &out)
+		if done(out.Refund) {
+			return out.Refund
+		}
+	}
+	s.t.Fatalf("refund %s: %+v", id, out.Refund)
+	return out.Refund
+}
+
+// Over HTTP: a customer's refund under the limit is paid; one over it waits
+// for a person other than the requester; the requester cannot decide it;
+// a retry with the same Idempotency-Key asks once.
+func TestRefundsOverHTTP(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	c := s.openCase(tenantA, sampleCase()).Case
+	if err := s.store.PutOrder(ctx, tenantA, "1001", "cust-42", "EUR", "500.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(who, amount, key string) (int, workflows.RefundState) {
+		var out refundOut
+		r := s.do("POST", "/v1/cases/"+c.ID+"/refunds", who, refundBody("1001", amount), "Idempotency-Key", key)
+		r.decode(t, &out)
+		return r.Status, out.Refund
+	}
+	status, small := ask(tenantA, "20.00", "small-1")
+	if status != http.StatusAccepted || small.RefundID == "" {
+		t.Fatalf("request: %d %+v", status, small)
+	}
+	if _, again := ask(tenantA, "20.00", "small-1"); again.RefundID != small.RefundID {
+		t.Fatalf("a retry asked again: %s then %s", small.RefundID, again.RefundID)
+	}
+	paid := s.waitRefund(small.RefundID, tenantA, func(r workflows.RefundState) bool { return r.Status == workflows.RefundPaid })
+	if paid.Rule != "auto_approve_under_limit" || paid.PaymentRef == "" {
+		t.Fatalf("small refund: %+v", paid)
+	}
+
+	// An agent working the case asks for more than the limit (efficiency-first: 50.00).
+	agent := tenantA + "/agent:agent-1"
+	s.handTo(agent, c.ID)
+	_, big := ask(agent, "120.00", "big-1")
+	s.waitRefund(big.RefundID, agent, func(r workflows.RefundState) bool { return r.Rule == "over_limit_needs_person" })
+	decide := func(who string, approve bool) response {
+		return s.do("POST", "/v1/refunds/"+big.RefundID+"/decide", who, map[string]any{"approve": approve, "reason": "checked"})
+	}
+	if r := decide(tenantA+"/supervisor:agent-1", true); r.Status != http.StatusForbidden || r.errorCode(t) != "four_eyes" {
+		t.Fatalf("the requester deciding: %d %s", r.Status, r.Body)
+	}
+	if r := decide(agent, true); r.Status != http.StatusForbidden {
+		t.Fatalf("an agent deciding: %d %s", r.Status, r.Body)
+	}
+	if r := decide(tenantA+"/supervisor:sam", true); r.Status != http.StatusOK {
+		t.Fatalf("the supervisor deciding: %d %s", r.Status, r.Body)
+	}
+	done := s.waitRefund(big.RefundID, tenantA+"/finance", func(r workflows.RefundState) bool { return r.Status == workflows.RefundPaid })
+	if done.DecidedBy != "sam" {
+		t.Fatalf("decided by %q", done.DecidedBy)
+	}
+	if r := decide(tenantA+"/finance", false); r.Status != http.StatusConflict || r.errorCode(t) != "not_awaiting_decision" {
+		t.Fatalf("deciding again: %d %s", r.Status, r.Body)
+	}
+
+	var list struct{ Refunds []store.Refund }
+	s.do("GET", "/v1/cases/"+c.ID+"/refunds", tenantA+"/compliance", nil).decode(t, &list)
+	if len(list.Refunds) != 2 || list.Refunds[0].Status != "paid" || list.Refunds[1].Status != "paid" {
+		t.Fatalf("case refunds: %+v", list.Refunds)
+	}
+	if m, err := s.store.Reconcile(ctx, tenantA); err != nil || len(m) != 0 {
+		t.Fatalf("reconciliation: %+v %v", m, err)
+	}
+	// Validation, and another tenant's view.
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/refunds", tenantA, map[string]any{"order_ref": "1001", "amount": 12.5, "currency": "EUR", "reason_code": "x"}); r.Status != http.StatusBadRequest {
+		t.Fatalf("a float amount: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/refunds", tenantA, refundBody("1001", "-3")); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("a negative amount: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/refunds/"+small.RefundID, tenantB, nil); r.Status != http.StatusNotFound || r.errorCode(t) != "refund_not_found" {
+		t.Fatalf("another tenant: %d %s", r.Status, r.Body)
+	}
+}
+
+// refundBody is a refund request's body.
+func refundBody(order, amount string) map[string]string {
+	return map[string]string{"order_ref": order, "amount": amount, "currency": "EUR", "reason_code": "damaged"}
 }

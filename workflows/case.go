@@ -72,6 +72,11 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	}); err != nil {
 		return err
 	}
+	if err := workflow.SetQueryHandler(ctx, QueryPolicy, func() (PinnedPolicy, error) {
+		return wf.in.Policy, nil
+	}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePostMessage, wf.postMessage,
 		workflow.UpdateHandlerOptions{Validator: wf.validatePostMessage}); err != nil {
 		return err

@@ -44,6 +44,8 @@ const (
 	UpdateFeedback = "feedback"
 	// QueryState returns CaseState.
 	QueryState = "state"
+	// QueryPolicy returns the case's pinned service policy (PinnedPolicy).
+	QueryPolicy = "policy"
 )
 
 // OpenUpdateID is the update ID of the message that opens a case, so that a
@@ -204,6 +206,9 @@ const (
 	aiRecentScores   = 5
 	aiRecentAnswers  = 20
 )
+
+// PinnedPolicy is the service policy a case pinned when it opened.
+type PinnedPolicy = service.Policy
 
 // PolicyRef names the service policy a case pinned.
 type PolicyRef struct {

@@ -265,3 +265,15 @@ func (s *Store) SetRefundStatus(ctx context.Context, tenantID, id, status string
 	}
 	return nil
 }
+
+// CaseRefunds lists a case's refund requests, oldest first.
+func (s *Store) CaseRefunds(ctx context.Context, tenantID, caseID string) ([]Refund, error) {
+	out := []Refund{}
+	if !validUUID(caseID) {
+		return out, nil
+	}
+	if err := s.db.WithContext(ctx).Raw(refundSelect+` WHERE tenant_id = ? AND case_id = ? ORDER BY created_at, id`, tenantID, caseID).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("case refunds: %w", err)
+	}
+	return out, nil
+}
