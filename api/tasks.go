@@ -17,12 +17,22 @@ import (
 // once exactly one wins; the others get 409 not_claimable. The winner
 // retrying gets the case again.
 func (s *Server) claimCase(c *gin.Context) {
-	if row, err := s.store.GetCaseRow(c.Request.Context(), principalOf(c).Tenant, c.Param("id")); err == nil && s.lostClaim(c, row) {
+	// One read decides both: a second read could find the winner's claim
+	// recorded in between and turn a lost race into a 404.
+	if _, err := uuid.Parse(c.Param("id")); err != nil {
+		respondError(c, s.log, errCaseNotFound)
+		return
+	}
+	row, err := s.store.GetCaseRow(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
+	if err == nil && s.lostClaim(c, row) {
 		respondError(c, s.log, errorf(http.StatusConflict, "not_claimable", "another agent claimed the case first"))
 		return
 	}
-	row, ok := s.loadCase(c)
-	if !ok {
+	if err == nil {
+		err = s.inScope(c, row)
+	}
+	if err != nil {
+		respondError(c, s.log, err)
 		return
 	}
 	p := principalOf(c)
