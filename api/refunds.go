@@ -128,7 +128,8 @@ func (s *Server) requestRefund(c *gin.Context) {
 	c.JSON(http.StatusAccepted, gin.H{"refund": st})
 }
 
-// refundState asks the saga where a refund stands.
+// refundState asks the saga where a refund stands; once Temporal has
+// forgotten a finished saga, the record says it.
 func (s *Server) refundState(c *gin.Context, tenantID, id string) (workflows.RefundState, error) {
 	var st workflows.RefundState
 	if _, err := uuid.Parse(id); err != nil {
@@ -137,7 +138,13 @@ func (s *Server) refundState(c *gin.Context, tenantID, id string) (workflows.Ref
 	q, err := s.temporal.QueryWorkflow(c.Request.Context(), workflows.RefundWorkflowID(tenantID, id), "", workflows.QueryRefund)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return st, errNoRefund
+		r, err := s.store.GetRefund(c.Request.Context(), tenantID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return st, errNoRefund
+		}
+		return workflows.RefundState{RefundInput: workflows.RefundInput{TenantID: r.TenantID, CaseID: r.CaseID, RefundID: r.ID,
+			OrderRef: r.OrderRef, Kind: r.Kind, Amount: r.Amount, Currency: r.Currency, ReasonCode: r.ReasonCode,
+			RequestedBy: workflows.Actor{ID: r.RequestedBy}}, Status: r.Status}, err
 	}
 	if err == nil {
 		err = q.Get(&st)

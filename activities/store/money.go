@@ -277,3 +277,18 @@ func (s *Store) CaseRefunds(ctx context.Context, tenantID, caseID string) ([]Ref
 	}
 	return out, nil
 }
+
+// GetRefund returns a recorded refund of the tenant.
+func (s *Store) GetRefund(ctx context.Context, tenantID, id string) (Refund, error) {
+	var out []Refund
+	if !validUUID(id) {
+		return Refund{}, ErrNotFound
+	}
+	if err := s.db.WithContext(ctx).Raw(refundSelect+` WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&out).Error; err != nil {
+		return Refund{}, fmt.Errorf("get refund: %w", err)
+	}
+	if len(out) == 0 {
+		return Refund{}, ErrNotFound
+	}
+	return out[0], nil
+}

@@ -144,3 +144,32 @@ func TestGatewayLedgerAndReconciliation(t *testing.T) {
 		t.Fatal("the owner deleted ledger entries past the trigger")
 	}
 }
+
+func TestGetRefundAndCaseRefunds(t *testing.T) {
+	db := newStore(t)
+	st := db.Store
+	ctx := context.Background()
+	if err := st.PutOrder(ctx, "acme", "1001", "cust-1", "EUR", "30.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	caseID := moneyCase(t, st, "cust-1")
+	id := uuid.NewString()
+	if _, err := st.RequestRefund(ctx, store.Refund{TenantID: "acme", ID: id, CaseID: caseID, OrderRef: "1001", Amount: "7.5",
+		Currency: "EUR", ReasonCode: "r", RequestedBy: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetRefundStatus(ctx, "acme", id, "paid"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.GetRefund(ctx, "acme", id)
+	if err != nil || r.Status != "paid" || r.Amount != "7.5000" || r.CaseID != caseID {
+		t.Fatalf("get: %+v %v", r, err)
+	}
+	if _, err := st.GetRefund(ctx, "other", id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant: %v", err)
+	}
+	list, err := st.CaseRefunds(ctx, "acme", caseID)
+	if err != nil || len(list) != 1 || list[0].ID != id {
+		t.Fatalf("case refunds: %+v %v", list, err)
+	}
+}
