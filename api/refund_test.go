@@ -96,7 +96,7 @@ func TestRefundsOverHTTP(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
 	c := s.openCase(tenantA, sampleCase()).Case
-	if err := s.store.PutOrder(ctx, tenantA, "1001", "cust-42", "EUR", "500.00", time.Now()); err != nil {
+	if err := s.store.PutOrder(ctx, tenantA, "1001", "cust-42", "EUR", "2000.00", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ask := func(who, amount, key string) (int, workflows.RefundState) {
@@ -142,9 +142,20 @@ func TestRefundsOverHTTP(t *testing.T) {
 		t.Fatalf("deciding again: %d %s", r.Status, r.Body)
 	}
 
+	// Above a supervisor's approval limit (500.00 in efficiency-first) only finance approves.
+	_, large := ask(agent, "800.00", "large-1")
+	s.waitRefund(large.RefundID, agent, func(r workflows.RefundState) bool { return r.Rule == "over_limit_needs_person" })
+	if r := s.do("POST", "/v1/refunds/"+large.RefundID+"/decide", tenantA+"/supervisor:sam", map[string]any{"approve": true}); r.Status != http.StatusForbidden || r.errorCode(t) != "approval_limit" {
+		t.Fatalf("a supervisor approving 800.00: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/refunds/"+large.RefundID+"/decide", tenantA+"/finance:fin-1", map[string]any{"approve": true}); r.Status != http.StatusOK {
+		t.Fatalf("finance approving 800.00: %d %s", r.Status, r.Body)
+	}
+	s.waitRefund(large.RefundID, agent, func(r workflows.RefundState) bool { return r.Status == workflows.RefundPaid })
+
 	var list struct{ Refunds []store.Refund }
 	s.do("GET", "/v1/cases/"+c.ID+"/refunds", tenantA+"/compliance", nil).decode(t, &list)
-	if len(list.Refunds) != 2 || list.Refunds[0].Status != "paid" || list.Refunds[1].Status != "paid" {
+	if len(list.Refunds) != 3 || list.Refunds[0].Status != "paid" || list.Refunds[1].Status != "paid" || list.Refunds[2].Status != "paid" {
 		t.Fatalf("case refunds: %+v", list.Refunds)
 	}
 	if m, err := s.store.Reconcile(ctx, tenantA); err != nil || len(m) != 0 {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"math/big"
 	"net/http"
 	"regexp"
 	"slices"
@@ -213,6 +214,10 @@ func (s *Server) decideRefund(c *gin.Context) {
 		s.requireStepUp(c)
 		return
 	}
+	if *req.Approve && !withinApprovalLimit(principalOf(c).Roles, st.Policy.ApprovalLimits, st.Amount) {
+		respondError(c, s.log, errorf(http.StatusForbidden, "approval_limit", "the amount is above what your role may approve; ask someone with a higher limit"))
+		return
+	}
 	handle, err := s.temporal.UpdateWorkflow(c.Request.Context(), client.UpdateWorkflowOptions{
 		WorkflowID: workflows.RefundWorkflowID(st.TenantID, st.RefundID), UpdateName: workflows.UpdateRefundDecision,
 		// One update ID per person: their retry is the same decision; another
@@ -239,4 +244,23 @@ func (s *Server) decideRefund(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"refund": out})
+}
+
+// withinApprovalLimit says whether any of the roles may approve the amount
+// under the pinned limits (none set: any approver may). Rejecting needs no
+// limit: saying no never moves money.
+func withinApprovalLimit(roles []string, limits map[string]string, amount string) bool {
+	if len(limits) == 0 {
+		return true
+	}
+	want, ok := new(big.Rat).SetString(amount)
+	if !ok {
+		return false
+	}
+	for _, r := range roles {
+		if l, ok := new(big.Rat).SetString(limits[r]); ok && limits[r] != "" && want.Cmp(l) <= 0 {
+			return true
+		}
+	}
+	return false
 }

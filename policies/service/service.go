@@ -95,7 +95,13 @@ type Refunds struct {
 	Currency          string `json:"currency"`
 	AlwaysHuman       bool   `json:"always_human"`
 	StepUpForApproval bool   `json:"step_up_for_approval"`
+	// ApprovalLimits: the largest refund each role may approve (supervisor,
+	// finance), decimal strings; none set: either may approve any amount.
+	ApprovalLimits map[string]string `json:"approval_limits,omitempty"`
 }
+
+// ApproverRoles are the roles that approve refunds, lowest limit first.
+var ApproverRoles = []string{"supervisor", "finance"}
 
 // Duration is a time.Duration written as "8h", "30m" in JSON.
 type Duration time.Duration
@@ -216,6 +222,15 @@ func (p Policy) Validate() []string {
 	} else if _, ok := new(big.Rat).SetString(p.Refunds.AutoApproveLimit); !ok {
 		bad("refunds.auto_approve_limit", "a decimal amount such as 50.00")
 	}
+	for _, role := range sortedRoles(p.Refunds.ApprovalLimits) {
+		if !slices.Contains(ApproverRoles, role) {
+			bad("refunds.approval_limits", "roles are "+strings.Join(ApproverRoles, ", "))
+			break
+		}
+		if !decimalRe.MatchString(p.Refunds.ApprovalLimits[role]) {
+			bad("refunds.approval_limits."+role, "a decimal amount such as 500.00")
+		}
+	}
 	if !currency.MatchString(p.Refunds.Currency) {
 		bad("refunds.currency", "an ISO 4217 code such as EUR")
 	}
@@ -241,4 +256,13 @@ func (p Policy) Validate() []string {
 	}
 	slices.Sort(errs) // map order must not change the message
 	return errs
+}
+
+func sortedRoles(m map[string]string) []string {
+	roles := make([]string, 0, len(m))
+	for r := range m {
+		roles = append(roles, r)
+	}
+	slices.Sort(roles)
+	return roles
 }

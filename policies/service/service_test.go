@@ -42,18 +42,20 @@ func TestProfilesDiffer(t *testing.T) {
 func TestParseRefusesBadDocuments(t *testing.T) {
 	good, _ := service.Profile("efficiency-first")
 	for name, mutate := range map[string]func(*service.Policy){
-		"no urgent target":  func(p *service.Policy) { delete(p.SLA.FirstResponse, "urgent") },
-		"descending warn":   func(p *service.Policy) { p.SLA.WarnAt = []float64{0.9, 0.5} },
-		"bad breach action": func(p *service.Policy) { p.SLA.OnBreach = "ignore" },
-		"bad zone":          func(p *service.Policy) { p.BusinessHours.TimeZone = "Mars/Olympus" },
-		"close before open": func(p *service.Policy) { p.BusinessHours.Open, p.BusinessHours.Close = "18:00", "09:00" },
-		"bad holiday":       func(p *service.Policy) { p.BusinessHours.Holidays = []string{"25/12/2026"} },
-		"close after 24:00": func(p *service.Policy) { p.BusinessHours.Open, p.BusinessHours.Close = "00:00", "24:30" },
-		"unknown AI engine": func(p *service.Policy) { p.AI.Engine = "gpt" },
-		"offer timeout":     func(p *service.Policy) { p.Routing.OfferTimeout = service.Duration(48 * time.Hour) },
-		"threshold over 1":  func(p *service.Policy) { p.Escalation.MinConfidence = 1.5 },
-		"float amount":      func(p *service.Policy) { p.Refunds.AutoApproveLimit = "1e3" },
-		"bad currency":      func(p *service.Policy) { p.Refunds.Currency = "euro" },
+		"no urgent target":   func(p *service.Policy) { delete(p.SLA.FirstResponse, "urgent") },
+		"descending warn":    func(p *service.Policy) { p.SLA.WarnAt = []float64{0.9, 0.5} },
+		"bad breach action":  func(p *service.Policy) { p.SLA.OnBreach = "ignore" },
+		"bad zone":           func(p *service.Policy) { p.BusinessHours.TimeZone = "Mars/Olympus" },
+		"close before open":  func(p *service.Policy) { p.BusinessHours.Open, p.BusinessHours.Close = "18:00", "09:00" },
+		"bad holiday":        func(p *service.Policy) { p.BusinessHours.Holidays = []string{"25/12/2026"} },
+		"close after 24:00":  func(p *service.Policy) { p.BusinessHours.Open, p.BusinessHours.Close = "00:00", "24:30" },
+		"unknown AI engine":  func(p *service.Policy) { p.AI.Engine = "gpt" },
+		"approval by agents": func(p *service.Policy) { p.Refunds.ApprovalLimits = map[string]string{"agent": "10.00"} },
+		"a float limit":      func(p *service.Policy) { p.Refunds.ApprovalLimits = map[string]string{"finance": "1e6"} },
+		"offer timeout":      func(p *service.Policy) { p.Routing.OfferTimeout = service.Duration(48 * time.Hour) },
+		"threshold over 1":   func(p *service.Policy) { p.Escalation.MinConfidence = 1.5 },
+		"float amount":       func(p *service.Policy) { p.Refunds.AutoApproveLimit = "1e3" },
+		"bad currency":       func(p *service.Policy) { p.Refunds.Currency = "euro" },
 	} {
 		p := good
 		p.SLA.FirstResponse = map[string]service.Duration{}
