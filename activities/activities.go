@@ -25,9 +25,10 @@ import (
 // Activities holds the dependencies of every activity.
 type Activities struct {
 	Store   *store.Store
-	AI      ai.Engine        // the local engine
-	LLM     ai.Engine        // the LLM engine, for tenants whose policy chooses it; nil if not configured
-	Gateway payments.Gateway // pays refunds out
+	AI      ai.Engine            // the local engine
+	LLM     ai.Engine            // the LLM engine, for tenants whose policy chooses it; nil if not configured
+	Orders  payments.OrderSystem // says what customers bought; nil: the built-in order book
+	Gateway payments.Gateway     // pays refunds out
 }
 
 // Register registers every activity under the name the workflows use.
@@ -41,33 +42,80 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.PostLedger, activity.RegisterOptions{Name: workflows.ActivityPostLedger})
 }
 
-// refusals name the rules that refuse a refund request.
-var refusals = []struct {
-	err  error
-	rule string
-}{
-	{store.ErrOrderNotFound, "order_not_found"},
-	{store.ErrNotCustomersOrder, "not_customers_order"},
-	{store.ErrCurrencyMismatch, "currency_mismatch"},
-	{store.ErrOverRefund, "over_refundable_amount"},
-}
-
-// RequestRefund checks and records a refund request; a refusal is a result
-// (the rule), not an error, so the saga records it rather than retrying.
+// RequestRefund checks the request against the order system and records it;
+// a refusal is a result (the rule), not an error, so the saga records it
+// rather than retrying. A retry reports where the recorded request stands.
 func (a *Activities) RequestRefund(ctx context.Context, in workflows.RefundInput) (workflows.RefundRequestResult, error) {
-	_, err := a.Store.RequestRefund(ctx, store.Refund{TenantID: in.TenantID, ID: in.RefundID, CaseID: in.CaseID, OrderRef: in.OrderRef,
-		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, RequestedBy: in.RequestedBy.ID})
-	for _, r := range refusals {
-		if errors.Is(err, r.err) {
-			return workflows.RefundRequestResult{Refused: r.rule}, nil
-		}
+	orders := a.Orders
+	if orders == nil {
+		orders = payments.Orders{Store: a.Store}
 	}
-	return workflows.RefundRequestResult{}, err
+	var order *store.Order
+	o, err := orders.Order(ctx, in.TenantID, in.OrderRef)
+	switch {
+	case err == nil:
+		order = &o
+	case !errors.Is(err, store.ErrOrderNotFound):
+		return workflows.RefundRequestResult{}, fmt.Errorf("order system: %w", err)
+	}
+	items, err := json.Marshal(in.Items)
+	if err != nil {
+		return workflows.RefundRequestResult{}, err
+	}
+	evidence, err := json.Marshal(in.Evidence)
+	if err != nil {
+		return workflows.RefundRequestResult{}, err
+	}
+	rec, created, err := a.Store.RequestRefund(ctx, store.Refund{TenantID: in.TenantID, ID: in.RefundID, CaseID: in.CaseID, OrderRef: in.OrderRef,
+		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, RequestedBy: in.RequestedBy.ID,
+		Items: items, Evidence: evidence}, order)
+	var refused store.Refusal
+	switch {
+	case errors.As(err, &refused):
+		return workflows.RefundRequestResult{Refused: string(refused)}, nil
+	case err != nil:
+		return workflows.RefundRequestResult{}, err
+	case !created && rec.Status == workflows.RefundRejected && rec.AutoRejected && !rec.Appealable && rec.Rule != "":
+		return workflows.RefundRequestResult{Refused: rec.Rule}, nil // refused the first time round
+	}
+	out := workflows.RefundRequestResult{}
+	if order != nil {
+		out.PlacedAt = order.PlacedAt
+	}
+	if !created {
+		out.Recorded = rec.Status
+	}
+	return out, nil
 }
 
-// SetRefundStatus projects the saga's status.
+// SetRefundStatus records a step of the saga: where the refund stands, its
+// entry on the case's timeline and the notifications it owes.
 func (a *Activities) SetRefundStatus(ctx context.Context, in workflows.RefundStatusInput) error {
-	return a.Store.SetRefundStatus(ctx, in.TenantID, in.RefundID, in.Status)
+	if in.Action == "" { // a run from before refund-v2
+		return a.Store.SetRefundStatus(ctx, in.TenantID, in.RefundID, in.Status)
+	}
+	st := in.State
+	r := store.Refund{TenantID: in.TenantID, ID: in.RefundID, CaseID: st.CaseID, Status: in.Status, Rule: st.Rule,
+		AutoRejected: st.AutoRejected, Appealable: st.Appealable, DecidedBy: st.DecidedBy, Overturned: st.Overturned,
+		EscalatedAt: st.EscalatedAt, PaymentRef: st.PaymentRef}
+	if st.Appeal != nil {
+		r.AppealedBy, r.AppealedAt = st.Appeal.Actor.ID, &st.Appeal.At
+	}
+	details, err := json.Marshal(map[string]string{"refund_id": in.RefundID, "status": in.Status, "kind": st.Kind,
+		"amount": st.Amount, "currency": st.Currency}) // map keys are sorted: stable bytes
+	if err != nil {
+		return err
+	}
+	return a.Store.RecordRefundStep(ctx, store.RefundStep{
+		Refund: r,
+		Audit: store.AuditEvent{
+			TenantID: in.TenantID, ID: fmt.Sprintf("%s:%d:%s", workflows.RefundWorkflowID(in.TenantID, in.RefundID), in.Step, in.Action),
+			OccurredAt: in.At, ActorKind: in.Actor.Kind, ActorID: in.Actor.ID, Action: in.Action, ObjectType: "refund", ObjectID: in.RefundID,
+			CaseID: st.CaseID, Decision: "allow", Outcome: "success", Reason: st.Rule, Details: string(details),
+		},
+		NotifyTo:  in.Notify,
+		Notifying: in.Action,
+	})
 }
 
 // PayRefund pays through the gateway; a decline is final.

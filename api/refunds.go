@@ -1,31 +1,41 @@
 package api
 
 import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"tandem/activities/store"
+	"tandem/policies/service"
 	"tandem/workflows"
 )
 
 // RefundRequest is the body of POST /v1/cases/{id}/refunds.
 type RefundRequest struct {
-	OrderRef   string `json:"order_ref"`
-	Amount     string `json:"amount"`   // decimal, e.g. "12.50"; never a JSON number, so never a float
-	Currency   string `json:"currency"` // ISO 4217, e.g. "EUR"
-	ReasonCode string `json:"reason_code"`
-	Kind       string `json:"kind"` // refund (default), goodwill_credit, coupon, fee_waiver, shipping_refund
+	OrderRef   string                 `json:"order_ref"`
+	Amount     string                 `json:"amount"`   // decimal, e.g. "12.50"; never a JSON number, so never a float
+	Currency   string                 `json:"currency"` // ISO 4217, e.g. "EUR"
+	ReasonCode string                 `json:"reason_code"`
+	Kind       string                 `json:"kind"`     // refund (default), goodwill_credit, coupon, fee_waiver, shipping_refund
+	Items      []workflows.RefundItem `json:"items"`    // the order's lines it is for, at most 50
+	Evidence   []string               `json:"evidence"` // references to evidence (attachment IDs, URLs), at most 10
 }
 
 // RefundDecisionRequest is the body of POST /v1/refunds/{id}/decide.
@@ -34,14 +44,27 @@ type RefundDecisionRequest struct {
 	Reason  string `json:"reason"`
 }
 
+// RefundAppealRequest is the body of POST /v1/refunds/{id}/appeal.
+type RefundAppealRequest struct {
+	Reason string `json:"reason"`
+}
+
+const (
+	maxRefundItems    = 50
+	maxRefundEvidence = 10
+	maxEvidenceRunes  = 500
+)
+
 var (
-	refundKinds    = []string{"refund", "goodwill_credit", "coupon", "fee_waiver", "shipping_refund"}
-	amountPattern  = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
-	currencyCode   = regexp.MustCompile(`^[A-Z]{3}$`)
-	refundIDSpace  = uuid.MustParse("1d7e7c1a-6a52-4d39-9d0a-0c5c9f4a6e10")
-	errNoRefund    = errorf(http.StatusNotFound, "refund_not_found", "no such refund")
-	errFourEyes    = errorf(http.StatusForbidden, "four_eyes", "the person who requested a refund may not decide it")
-	errNotDecision = errorf(http.StatusConflict, "not_awaiting_decision", "the refund is not waiting for a decision")
+	amountPattern    = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
+	currencyCode     = regexp.MustCompile(`^[A-Z]{3}$`)
+	skuPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
+	refundIDSpace    = uuid.MustParse("1d7e7c1a-6a52-4d39-9d0a-0c5c9f4a6e10")
+	errNoRefund      = errorf(http.StatusNotFound, "refund_not_found", "no such refund")
+	errFourEyes      = errorf(http.StatusForbidden, "four_eyes", "the person who requested or appealed a refund may not decide it")
+	errNotDecision   = errorf(http.StatusConflict, "not_awaiting_decision", "the refund is not waiting for a decision")
+	errNotAppealable = errorf(http.StatusConflict, "not_appealable",
+		"only a rejection by a policy rule can be appealed, once, within the appeal window; a request refused for a fact of the order (no such order, over the refundable amount, …) cannot")
 )
 
 func (r *RefundRequest) validate() []FieldError {
@@ -62,16 +85,35 @@ func (r *RefundRequest) validate() []FieldError {
 	if !kbSlug.MatchString(r.ReasonCode) {
 		errs = append(errs, FieldError{"reason_code", "a lower-case code such as damaged or late_delivery"})
 	}
-	if !slices.Contains(refundKinds, r.Kind) {
-		errs = append(errs, FieldError{"kind", "one of " + strings.Join(refundKinds, ", ")})
+	if !slices.Contains(workflows.RefundKinds, r.Kind) {
+		errs = append(errs, FieldError{"kind", "one of " + strings.Join(workflows.RefundKinds, ", ")})
+	}
+	if len(r.Items) > maxRefundItems {
+		errs = append(errs, FieldError{"items", "at most 50 lines"})
+	}
+	for _, it := range r.Items {
+		if !skuPattern.MatchString(it.SKU) || it.Quantity < 1 || it.Quantity > 10000 {
+			errs = append(errs, FieldError{"items", "each line has a sku (letters, digits, ._:/-, at most 64) and a quantity from 1 to 10000"})
+			break
+		}
+	}
+	if len(r.Evidence) > maxRefundEvidence {
+		errs = append(errs, FieldError{"evidence", "at most 10 references"})
+	}
+	for _, e := range r.Evidence {
+		if strings.TrimSpace(e) == "" || utf8.RuneCountInString(e) > maxEvidenceRunes || strings.IndexFunc(e, unicode.IsControl) >= 0 {
+			errs = append(errs, FieldError{"evidence", "each reference is 1 to 500 characters without control characters"})
+			break
+		}
 	}
 	return errs
 }
 
-// requestRefund starts a refund's saga for an order of the case's customer,
-// under the case's pinned policy, and answers 202 with where it stands. With
-// an Idempotency-Key the refund's ID derives from it, so a retry names the
-// same saga and never asks twice.
+// requestRefund asks the case to start a refund's saga, as its child, for
+// an order of the case's customer under the case's pinned policy, and
+// answers 202 with where the refund stands. With an Idempotency-Key the
+// refund's ID derives from it, so a retry names the same saga and never
+// asks twice.
 func (s *Server) requestRefund(c *gin.Context) {
 	ctx := c.Request.Context()
 	row, ok := s.loadCase(c)
@@ -100,24 +142,10 @@ func (s *Server) requestRefund(c *gin.Context) {
 	if key != "" {
 		id = uuid.NewSHA1(refundIDSpace, []byte(row.TenantID+"\x00"+row.ID+"\x00"+key)).String()
 	}
-	q, err := s.temporal.QueryWorkflow(ctx, row.WorkflowID, "", workflows.QueryPolicy)
-	var policy workflows.PinnedPolicy
-	if err == nil {
-		err = q.Get(&policy)
-	}
-	if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	in := workflows.RefundInput{TenantID: row.TenantID, CaseID: row.ID, RefundID: id, OrderRef: req.OrderRef, Kind: req.Kind,
-		Amount: req.Amount, Currency: req.Currency, ReasonCode: req.ReasonCode, RequestedBy: actorOf(c), Policy: policy.Refunds}
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.RefundWorkflowID(row.TenantID, id), TaskQueue: s.taskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.RefundWorkflowName, in)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &already) {
+	in := workflows.RequestRefundInput{Actor: actorOf(c), RefundID: id, OrderRef: req.OrderRef, Kind: req.Kind, Amount: req.Amount,
+		Currency: req.Currency, ReasonCode: req.ReasonCode, Items: req.Items, Evidence: req.Evidence}
+	var started workflows.RequestRefundResult
+	if err := s.update(ctx, row, "refund:"+id, workflows.UpdateRequestRefund, in, &started); err != nil {
 		respondError(c, s.log, err)
 		return
 	}
@@ -143,14 +171,26 @@ func (s *Server) refundState(c *gin.Context, tenantID, id string) (workflows.Ref
 		if errors.Is(err, store.ErrNotFound) {
 			return st, errNoRefund
 		}
-		return workflows.RefundState{RefundInput: workflows.RefundInput{TenantID: r.TenantID, CaseID: r.CaseID, RefundID: r.ID,
-			OrderRef: r.OrderRef, Kind: r.Kind, Amount: r.Amount, Currency: r.Currency, ReasonCode: r.ReasonCode,
-			RequestedBy: workflows.Actor{ID: r.RequestedBy}}, Status: r.Status}, err
+		return recordedRefund(r), err
 	}
 	if err == nil {
 		err = q.Get(&st)
 	}
 	return st, err
+}
+
+// recordedRefund is a refund as its record tells it.
+func recordedRefund(r store.Refund) workflows.RefundState {
+	st := workflows.RefundState{RefundInput: workflows.RefundInput{TenantID: r.TenantID, CaseID: r.CaseID, RefundID: r.ID,
+		OrderRef: r.OrderRef, Kind: r.Kind, Amount: r.Amount, Currency: r.Currency, ReasonCode: r.ReasonCode,
+		RequestedBy: workflows.Actor{ID: r.RequestedBy}}, Status: r.Status, Rule: r.Rule, AutoRejected: r.AutoRejected,
+		Appealable: r.Appealable, Overturned: r.Overturned, EscalatedAt: r.EscalatedAt, DecidedBy: r.DecidedBy, PaymentRef: r.PaymentRef}
+	_ = json.Unmarshal(r.Items, &st.Items)       // written by RequestRefund from these types
+	_ = json.Unmarshal(r.Evidence, &st.Evidence) // likewise
+	if r.AppealedAt != nil {
+		st.Appeal = &workflows.RefundAppealInput{Actor: workflows.Actor{ID: r.AppealedBy}, At: *r.AppealedAt}
+	}
+	return st
 }
 
 // loadRefund reads a refund of the caller's tenant whose case the caller may see.
@@ -178,8 +218,7 @@ func (s *Server) getRefund(c *gin.Context) {
 	}
 }
 
-// caseRefunds lists a case's refunds as recorded (requests a rule refused
-// before recording are on the case's audit trail).
+// caseRefunds lists a case's refunds as recorded, refused ones included.
 func (s *Server) caseRefunds(c *gin.Context) {
 	row, ok := s.loadCase(c)
 	if !ok {
@@ -194,8 +233,8 @@ func (s *Server) caseRefunds(c *gin.Context) {
 }
 
 // decideRefund approves or rejects a refund waiting for a person: never the
-// person who requested it, and with a step-up token where the case's policy
-// asks for one.
+// person who requested or appealed it, within the approver's role limit, and
+// with a step-up token where the case's policy asks for one.
 func (s *Server) decideRefund(c *gin.Context) {
 	st, ok := s.loadRefund(c)
 	if !ok {
@@ -206,7 +245,7 @@ func (s *Server) decideRefund(c *gin.Context) {
 		respondError(c, s.log, err)
 		return
 	}
-	if req.Approve == nil || len(req.Reason) > maxReasonRunes {
+	if req.Approve == nil || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
 		respondError(c, s.log, validationError([]FieldError{{"approve", "is required: true or false (reason at most 500 characters)"}}))
 		return
 	}
@@ -214,21 +253,17 @@ func (s *Server) decideRefund(c *gin.Context) {
 		s.requireStepUp(c)
 		return
 	}
+	if !mayDecide(principalOf(c).Roles, st.Policy.ApprovalLimits) {
+		respondError(c, s.log, errorf(http.StatusForbidden, "approval_limit", "agents decide refunds only where the case's policy gives agents an approval limit"))
+		return
+	}
 	if *req.Approve && !withinApprovalLimit(principalOf(c).Roles, st.Policy.ApprovalLimits, st.Amount) {
 		respondError(c, s.log, errorf(http.StatusForbidden, "approval_limit", "the amount is above what your role may approve; ask someone with a higher limit"))
 		return
 	}
-	handle, err := s.temporal.UpdateWorkflow(c.Request.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: workflows.RefundWorkflowID(st.TenantID, st.RefundID), UpdateName: workflows.UpdateRefundDecision,
-		// One update ID per person: their retry is the same decision; another
-		// person's is a new one, which the saga refuses once it has decided.
-		UpdateID: "decide:" + principalOf(c).ID, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.RefundDecisionInput{Actor: actorOf(c), Approve: *req.Approve, Reason: req.Reason}},
-	})
 	var out workflows.RefundState
-	if err == nil {
-		err = handle.Get(c.Request.Context(), &out)
-	}
+	err := s.refundUpdate(c, st, workflows.UpdateRefundDecision, "decide:"+principalOf(c).ID,
+		workflows.RefundDecisionInput{Actor: actorOf(c), Approve: *req.Approve, Reason: req.Reason}, &out)
 	var appErr *temporal.ApplicationError
 	var finished *serviceerror.NotFound
 	switch {
@@ -246,19 +281,216 @@ func (s *Server) decideRefund(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"refund": out})
 }
 
-// withinApprovalLimit says whether any of the roles may approve the amount
-// under the pinned limits (none set: any approver may). Rejecting needs no
-// limit: saying no never moves money.
-func withinApprovalLimit(roles []string, limits map[string]string, amount string) bool {
-	if len(limits) == 0 {
-		return true
+// appealRefund asks a person to review a refund a policy rule rejected.
+func (s *Server) appealRefund(c *gin.Context) {
+	st, ok := s.loadRefund(c)
+	if !ok {
+		return
 	}
+	var req RefundAppealRequest
+	if err := decodeJSON(c, &req); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	if req.Reason == "" || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
+		respondError(c, s.log, validationError([]FieldError{{"reason", "is required, at most 500 characters: why the rule got it wrong"}}))
+		return
+	}
+	var out workflows.RefundState
+	// One appeal per refund: a retry is the same appeal; the saga refuses a second.
+	err := s.refundUpdate(c, st, workflows.UpdateRefundAppeal, "appeal", workflows.RefundAppealInput{Actor: actorOf(c), Reason: req.Reason}, &out)
+	var appErr *temporal.ApplicationError
+	var finished *serviceerror.NotFound
+	if errors.As(err, &finished) || (errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotAppealable) {
+		err = errNotAppealable
+	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"refund": out})
+}
+
+// refundUpdate sends an update to a refund's saga and waits for its result.
+func (s *Server) refundUpdate(c *gin.Context, st workflows.RefundState, name, updateID string, arg, result any) error {
+	handle, err := s.temporal.UpdateWorkflow(c.Request.Context(), client.UpdateWorkflowOptions{
+		WorkflowID: workflows.RefundWorkflowID(st.TenantID, st.RefundID), UpdateName: name,
+		// Update IDs name the person (decisions) or the refund (appeals): a
+		// retry is the same update; another person's decision is a new one,
+		// which the saga refuses once it has decided.
+		UpdateID: updateID, WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{arg},
+	})
+	if err != nil {
+		return err
+	}
+	return handle.Get(c.Request.Context(), result)
+}
+
+// RefundList is the body of GET /v1/refunds.
+type RefundList struct {
+	Refunds    []RefundListItem `json:"refunds"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}
+
+// RefundListItem is a refund in a listing, with how long it has waited
+// for a person when it does.
+type RefundListItem struct {
+	store.Refund
+	WaitingSeconds *float64 `json:"waiting_seconds,omitempty"`
+	Overdue        bool     `json:"overdue"` // its approval outlived the approval SLA and was escalated
+}
+
+var refundStatuses = []string{workflows.RefundRequested, workflows.RefundAwaitingApproval, workflows.RefundApproved, workflows.RefundRejected,
+	workflows.RefundAppealed, workflows.RefundPaid, workflows.RefundIssued, workflows.RefundFailed}
+
+// listRefunds lists the tenant's refunds, oldest first: with
+// status=awaiting_approval (or appealed) it is the approvers' queue.
+func (s *Server) listRefunds(c *gin.Context) {
+	f := store.RefundFilter{Status: c.Query("status"), Limit: 50}
+	var errs []FieldError
+	if f.Status != "" && !slices.Contains(refundStatuses, f.Status) {
+		errs = append(errs, FieldError{"status", "one of " + strings.Join(refundStatuses, ", ")})
+	}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 200 {
+			errs = append(errs, FieldError{"limit", "from 1 to 200"})
+		}
+		f.Limit = n
+	}
+	if raw := c.Query("cursor"); raw != "" {
+		at, id, ok := decodeRefundCursor(raw)
+		if !ok {
+			respondError(c, s.log, store.ErrBadCursor)
+			return
+		}
+		f.After = &store.RefundCursor{CreatedAt: at, ID: id}
+	}
+	if len(errs) > 0 {
+		respondError(c, s.log, validationError(errs))
+		return
+	}
+	refunds, err := s.store.ListRefunds(c.Request.Context(), principalOf(c).Tenant, f)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	out := RefundList{Refunds: make([]RefundListItem, 0, len(refunds))}
+	now := time.Now()
+	for _, r := range refunds {
+		item := RefundListItem{Refund: r, Overdue: r.EscalatedAt != nil}
+		if r.Status == workflows.RefundAwaitingApproval || r.Status == workflows.RefundAppealed {
+			w := now.Sub(r.UpdatedAt).Seconds()
+			item.WaitingSeconds = &w
+		}
+		out.Refunds = append(out.Refunds, item)
+	}
+	if len(refunds) == f.Limit {
+		last := refunds[len(refunds)-1]
+		out.NextCursor = encodeRefundCursor(last.CreatedAt, last.ID)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func encodeRefundCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeRefundCursor(raw string) (time.Time, string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if _, uerr := uuid.Parse(id); !ok || err != nil || uerr != nil {
+		return time.Time{}, "", false
+	}
+	return at, id, true
+}
+
+// Reconciliation is the body of GET /v1/ledger/reconciliation.
+type Reconciliation struct {
+	Balanced     bool                   `json:"balanced"`   // every currency's balances sum to zero
+	Reconciled   bool                   `json:"reconciled"` // the ledger and the gateway agree on every payment
+	TrialBalance []store.AccountBalance `json:"trial_balance"`
+	Mismatches   []store.Mismatch       `json:"mismatches"`
+	CheckedAt    time.Time              `json:"checked_at"`
+}
+
+// Reconcile checks a tenant's ledger: that it balances, and that what it
+// says left through the gateway is what the gateway paid, payment by payment.
+func Reconcile(ctx context.Context, st *store.Store, tenantID string) (Reconciliation, error) {
+	out := Reconciliation{CheckedAt: time.Now().UTC()}
+	tb, err := st.TrialBalance(ctx, tenantID)
+	if err != nil {
+		return out, err
+	}
+	m, err := st.Reconcile(ctx, tenantID)
+	if err != nil {
+		return out, err
+	}
+	out.TrialBalance, out.Mismatches = tb, m
+	if out.TrialBalance == nil {
+		out.TrialBalance = []store.AccountBalance{}
+	}
+	if out.Mismatches == nil {
+		out.Mismatches = []store.Mismatch{}
+	}
+	sums := map[string]*big.Rat{}
+	for _, b := range tb {
+		v, ok := new(big.Rat).SetString(b.Balance)
+		if !ok {
+			return out, fmt.Errorf("balance %q of %s is not a number", b.Balance, b.Account)
+		}
+		if sums[b.Currency] == nil {
+			sums[b.Currency] = new(big.Rat)
+		}
+		sums[b.Currency].Add(sums[b.Currency], v)
+	}
+	out.Balanced = true
+	for _, sum := range sums {
+		out.Balanced = out.Balanced && sum.Sign() == 0
+	}
+	out.Reconciled = len(m) == 0
+	return out, nil
+}
+
+func (s *Server) reconcile(c *gin.Context) {
+	out, err := Reconcile(c.Request.Context(), s.store, principalOf(c).Tenant)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// withinApprovalLimit says whether any of the roles may approve the amount
+// under the pinned limits. With none set, supervisors and finance may
+// approve any amount; agents approve only under a limit of their own.
+// Rejecting needs no limit: saying no never moves money.
+func withinApprovalLimit(roles []string, limits map[string]string, amount string) bool {
 	want, ok := new(big.Rat).SetString(amount)
 	if !ok {
 		return false
 	}
 	for _, r := range roles {
+		if len(limits) == 0 && r != "agent" && slices.Contains(service.ApproverRoles, r) {
+			return true
+		}
 		if l, ok := new(big.Rat).SetString(limits[r]); ok && limits[r] != "" && want.Cmp(l) <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// mayDecide: supervisors and finance decide refunds; agents only where the
+// policy gives them a limit.
+func mayDecide(roles []string, limits map[string]string) bool {
+	for _, r := range roles {
+		if r == "supervisor" || r == "finance" || (r == "agent" && limits["agent"] != "") {
 			return true
 		}
 	}

@@ -80,5 +80,38 @@ func (s *Server) stats(c *gin.Context) {
 		respondError(c, s.log, err)
 		return
 	}
-	c.JSON(http.StatusOK, st)
+	rs, err := s.store.RefundStatistics(c.Request.Context(), principalOf(c).Tenant, from, to)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, StatsJSON{Stats: st, Refunds: refundStatsJSON(rs)})
+}
+
+// StatsJSON is the body of GET /v1/stats: the cases' figures and the refunds'.
+type StatsJSON struct {
+	store.Stats
+	Refunds RefundStatsJSON `json:"refunds"`
+}
+
+// RefundStatsJSON are the refund decisions of the range: how often rules
+// rejected a request, and how often a person overturned such a rejection
+// on appeal (null when there is nothing to divide by).
+type RefundStatsJSON struct {
+	store.RefundStats
+	AutoRejectRate  *float64 `json:"auto_reject_rate"`
+	OverturnedShare *float64 `json:"overturned_share"` // of appealed rejections
+}
+
+func refundStatsJSON(rs store.RefundStats) RefundStatsJSON {
+	out := RefundStatsJSON{RefundStats: rs}
+	if rs.Requests > 0 {
+		r := float64(rs.AutoRejected) / float64(rs.Requests)
+		out.AutoRejectRate = &r
+	}
+	if rs.Appealed > 0 {
+		r := float64(rs.Overturned) / float64(rs.Appealed)
+		out.OverturnedShare = &r
+	}
+	return out
 }

@@ -113,6 +113,10 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, in EscalateInput) error { return wf.validateOwner(in.Actor) }}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequestRefund, wf.requestRefund,
+		workflow.UpdateHandlerOptions{Validator: wf.validateRequestRefund}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandler(ctx, UpdateClose, wf.close)
 }
 

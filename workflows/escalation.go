@@ -26,6 +26,7 @@ const (
 	ReasonHumanShare         = "human_share"         // sampled so that people see the policy's share of cases
 	ReasonSLABreach          = "sla_breach"          // an SLA target passed while the AI had the case
 	ReasonPeopleDomain       = "people_domain"       // a domain the tenant keeps for people (medical, legal, …)
+	ReasonRefundNeedsPerson  = "refund_needs_person" // a refund the policy does not let through without a person
 )
 
 // EscalationReasons lists every reason code, for filters and reports.

@@ -42,6 +42,9 @@ const (
 	UpdateEscalate = "escalate"
 	// UpdateFeedback is the customer's verdict on an AI answer.
 	UpdateFeedback = "feedback"
+	// UpdateRequestRefund starts a refund's saga as a child of the case
+	// (RequestRefundInput → RequestRefundResult).
+	UpdateRequestRefund = "request_refund"
 	// QueryState returns CaseState.
 	QueryState = "state"
 	// QueryPolicy returns the case's pinned service policy (PinnedPolicy).
@@ -183,6 +186,31 @@ type CaseState struct {
 	// RoutePending: the case waits in a queue and routing has not looked
 	// for an agent since it got there.
 	RoutePending bool `json:"route_pending,omitempty"`
+	// Refunds are the IDs of the refund sagas the case started, oldest first.
+	Refunds []string `json:"refunds,omitempty"`
+}
+
+// MaxRefundsPerCase bounds the refunds and compensations one case may ask for.
+const MaxRefundsPerCase = 50
+
+// RequestRefundInput is the argument of UpdateRequestRefund. RefundID is
+// chosen by the caller, so a retry names the same saga.
+type RequestRefundInput struct {
+	Actor      Actor        `json:"actor"`
+	RefundID   string       `json:"refund_id"`
+	OrderRef   string       `json:"order_ref"`
+	Kind       string       `json:"kind"`
+	Amount     string       `json:"amount"`
+	Currency   string       `json:"currency"`
+	ReasonCode string       `json:"reason_code"`
+	Items      []RefundItem `json:"items,omitempty"`
+	Evidence   []string     `json:"evidence,omitempty"`
+}
+
+// RequestRefundResult names the saga UpdateRequestRefund started (or had started).
+type RequestRefundResult struct {
+	RefundID   string `json:"refund_id"`
+	WorkflowID string `json:"workflow_id"`
 }
 
 // AIMemory is what the escalation triggers need of earlier AI turns. It is
@@ -371,7 +399,9 @@ const (
 // timeline (of replies, only people's: they move a case to in progress).
 var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
 	AuditCaseRequestInfo, AuditCaseRelease, AuditCaseReassign, AuditCaseFeedback, AuditCaseResolve, AuditCaseReopen,
-	AuditCaseClose, AuditSLAWarning, AuditSLABreach}
+	AuditCaseClose, AuditSLAWarning, AuditSLABreach,
+	AuditRefundRequest, AuditRefundAwaiting, AuditRefundOverdue, AuditRefundApprove, AuditRefundReject, AuditRefundAppeal, AuditRefundAppealClosed,
+	AuditRefundPaid, AuditRefundIssued, AuditRefundFailed}
 
 // AuditRecord is an audit entry the workflow asks the projection write to
 // append in the same transaction. Seq is the workflow sequence it belongs to,

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"math/big"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -18,28 +19,78 @@ func RefundWorkflowID(tenantID, refundID string) string {
 	return "refund:" + tenantID + ":" + refundID
 }
 
-// Names of the refund saga's update, query and activities.
+// Names of the refund saga's updates, query and activities.
 const (
 	UpdateRefundDecision = "decide" // a person approves or rejects a refund awaiting approval
+	UpdateRefundAppeal   = "appeal" // the customer or an agent asks a person to review a rule's rejection
 	QueryRefund          = "refund"
 
-	ActivityRequestRefund   = "RequestRefund"   // checks and records the request (RefundInput → RefundRequestResult)
-	ActivitySetRefundStatus = "SetRefundStatus" // projects the saga's status (RefundStatusInput)
+	ActivityRequestRefund   = "RequestRefund"   // checks the order and records the request (RefundInput → RefundRequestResult)
+	ActivitySetRefundStatus = "SetRefundStatus" // records a step: status, case timeline, notifications (RefundStatusInput)
 	ActivityPayRefund       = "PayRefund"       // pays through the gateway, idempotent by key (PayRefundInput → PayRefundResult)
 	ActivityPostLedger      = "PostLedger"      // writes the ledger movements, each once (PostLedgerInput)
 )
 
 // Refund statuses.
 const (
-	RefundRequested = "requested" // checked and recorded; waiting for a decision
-	RefundApproved  = "approved"
-	RefundRejected  = "rejected"
-	RefundPaid      = "paid"
-	RefundFailed    = "failed"
+	RefundRequested        = "requested" // being checked and recorded
+	RefundAwaitingApproval = "awaiting_approval"
+	RefundApproved         = "approved"
+	RefundRejected         = "rejected" // by a rule (appealable or not) or by a person
+	RefundAppealed         = "appealed" // a rule's rejection waits for a person's review
+	RefundPaid             = "paid"     // money went out through the gateway
+	RefundIssued           = "issued"   // a compensation (credit, coupon, waiver) was granted
+	RefundFailed           = "failed"   // the payment failed; what was done was reversed
 )
 
-// ErrTypeFourEyes: a person may not decide a refund they requested.
+// Rules: why a refund was decided as it was.
+const (
+	RuleAutoApprove       = "auto_approve_under_limit"
+	RuleOverLimit         = "over_limit_needs_person"
+	RulePolicyNeedsPerson = "policy_needs_person"
+	RuleOutsideWindow     = "outside_refund_window" // older than the auto-approve window: a person decides
+	RuleOutsidePeriod     = "outside_refund_period" // older than the policy refunds at all: rejected, appealable
+	RuleNonRefundable     = "non_refundable_reason" // a reason code the policy does not refund: rejected, appealable
+	RuleApprovedByPerson  = "approved_by_person"
+	RuleRejectedByPerson  = "rejected_by_person"
+	RuleOverturned        = "overturned_on_appeal"
+	RuleUpheld            = "upheld_on_appeal"
+	RulePaymentFailed     = "payment_failed"
+)
+
+// Refund steps recorded on the case's timeline (audit actions). The request
+// itself is recorded by the case (AuditRefundRequest).
+const (
+	AuditRefundRequest      = "refund.request"
+	AuditRefundAwaiting     = "refund.awaiting_approval"
+	AuditRefundOverdue      = "refund.approval_overdue"
+	AuditRefundApprove      = "refund.approve"
+	AuditRefundReject       = "refund.reject"
+	AuditRefundAppeal       = "refund.appeal"
+	AuditRefundAppealClosed = "refund.appeal_closed"
+	AuditRefundPaid         = "refund.paid"
+	AuditRefundIssued       = "refund.issued"
+	AuditRefundFailed       = "refund.failed"
+)
+
+// RefundKinds: a refund or shipping refund pays money back through the
+// gateway; the others are compensations, granted on the ledger alone.
+var RefundKinds = []string{"refund", "goodwill_credit", "coupon", "fee_waiver", "shipping_refund"}
+
+// paysOut says the kind moves money through the payment gateway.
+func paysOut(kind string) bool { return kind == "refund" || kind == "shipping_refund" }
+
+// ErrTypeFourEyes: a person may not decide a refund they requested or appealed.
 const ErrTypeFourEyes = "FourEyes"
+
+// ErrTypeNotAppealable: only a policy rule's rejection, inside the appeal window, may be appealed.
+const ErrTypeNotAppealable = "NotAppealable"
+
+// RefundItem is a line of the order the refund is for.
+type RefundItem struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
 
 // RefundInput starts a refund saga. Policy is the case's pinned refund policy.
 type RefundInput struct {
@@ -51,21 +102,33 @@ type RefundInput struct {
 	Amount      string          `json:"amount"` // decimal string
 	Currency    string          `json:"currency"`
 	ReasonCode  string          `json:"reason_code"`
+	Items       []RefundItem    `json:"items,omitempty"`
+	Evidence    []string        `json:"evidence,omitempty"` // references: attachment IDs, URLs
 	RequestedBy Actor           `json:"requested_by"`
 	Policy      service.Refunds `json:"policy"`
 }
 
-// RefundRequestResult says whether the request was recorded, or the rule
-// that refused it.
+// RefundRequestResult says whether the request was recorded, or the fact of
+// the order that refused it; for a retry, where the recorded one stands.
 type RefundRequestResult struct {
-	Refused string `json:"refused,omitempty"` // order_not_found, not_customers_order, currency_mismatch, over_refundable_amount
+	Refused  string    `json:"refused,omitempty"` // order_not_found, not_customers_order, currency_mismatch, over_refundable_amount
+	PlacedAt time.Time `json:"placed_at,omitempty"`
+	Recorded string    `json:"recorded_status,omitempty"`
 }
 
-// RefundStatusInput is the argument of ActivitySetRefundStatus.
+// RefundStatusInput is the argument of ActivitySetRefundStatus: where the
+// refund stands after a step, the step's timeline entry (Action, by Actor,
+// unique by Step) and who is told. Runs before refund-v2 set only the status.
 type RefundStatusInput struct {
-	TenantID string `json:"tenant_id"`
-	RefundID string `json:"refund_id"`
-	Status   string `json:"status"`
+	TenantID string      `json:"tenant_id"`
+	RefundID string      `json:"refund_id"`
+	Status   string      `json:"status"`
+	State    RefundState `json:"state"`
+	Action   string      `json:"action,omitempty"`
+	Step     int         `json:"step,omitempty"`
+	Actor    Actor       `json:"actor"`
+	Notify   []string    `json:"notify,omitempty"` // customer, supervisor, finance, …
+	At       time.Time   `json:"at"`
 }
 
 // PayRefundInput is the argument of ActivityPayRefund; Key is the gateway's
@@ -110,120 +173,357 @@ type RefundDecisionInput struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
+// RefundAppealInput is the argument of UpdateRefundAppeal.
+type RefundAppealInput struct {
+	Actor  Actor     `json:"actor"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at,omitempty"` // set by the saga
+}
+
 // RefundState is the saga's view of a refund, returned by QueryRefund and as its result.
 type RefundState struct {
 	RefundInput
-	Status     string `json:"status"`
-	Rule       string `json:"rule,omitempty"` // why it was decided as it was: auto_approve_under_limit, over_refundable_amount, …
-	DecidedBy  string `json:"decided_by,omitempty"`
-	PaymentRef string `json:"payment_ref,omitempty"`
+	Status        string             `json:"status"`
+	Rule          string             `json:"rule,omitempty"`          // why it stands as it does: auto_approve_under_limit, outside_refund_period, …
+	AutoRejected  bool               `json:"auto_rejected,omitempty"` // a rule, not a person, rejected it
+	Appealable    bool               `json:"appealable,omitempty"`    // a policy rule rejected it: a person may review it
+	AppealUntil   *time.Time         `json:"appeal_until,omitempty"`
+	Appeal        *RefundAppealInput `json:"appeal,omitempty"`
+	Overturned    bool               `json:"overturned,omitempty"`
+	AwaitingSince *time.Time         `json:"awaiting_since,omitempty"`
+	EscalatedAt   *time.Time         `json:"escalated_at,omitempty"` // the approval outlived its SLA
+	DecidedBy     string             `json:"decided_by,omitempty"`
+	PaymentRef    string             `json:"payment_ref,omitempty"`
+	Steps         []string           `json:"steps,omitempty"` // what the saga did, and undid, in order
 }
 
-// Ledger accounts a refund moves money between.
+// Ledger accounts refunds and compensations move money between.
 const (
-	AccountRefunds  = "customer_refunds"
-	AccountClearing = "psp_clearing"
+	AccountRefunds   = "customer_refunds" // expense: refunds paid back
+	AccountShipping  = "shipping_refunds" // expense: shipping paid back
+	AccountGoodwill  = "goodwill_expense"
+	AccountMarketing = "marketing_expense"
+	AccountFeeWaiver = "fees_waived"
+	AccountPayable   = "refunds_payable" // liability: approved, not yet paid
+	AccountClearing  = "psp_clearing"    // what left through the payment gateway
+	AccountCredit    = "customer_credit" // liability: store credit granted
+	AccountCoupons   = "coupons_outstanding"
+	AccountFees      = "accounts_receivable" // fees the customer owed
 )
 
-// RefundWorkflow is a refund's saga: check and record the request, decide by
-// the pinned policy (approve under the limit; otherwise wait for a person,
-// never the requester), pay through the gateway with the refund's ID as the
-// idempotency key, and write the ledger. A declined payment ends it failed
-// with nothing paid and nothing posted; a payment is always followed by its
-// ledger entry, retried until written, so a crash between the two still
-// posts exactly one movement.
-func RefundWorkflow(ctx workflow.Context, in RefundInput) (RefundState, error) {
-	st := RefundState{RefundInput: in, Status: RefundRequested}
-	if err := workflow.SetQueryHandler(ctx, QueryRefund, func() (RefundState, error) { return st, nil }); err != nil {
-		return st, err
+// accounts names the expense a kind is booked to and the account it is
+// owed from until settled: the payable for money paid out, otherwise what
+// the compensation grants.
+func accounts(kind string) (expense, settled string) {
+	switch kind {
+	case "shipping_refund":
+		return AccountShipping, AccountPayable
+	case "goodwill_credit":
+		return AccountGoodwill, AccountCredit
+	case "coupon":
+		return AccountMarketing, AccountCoupons
+	case "fee_waiver":
+		return AccountFeeWaiver, AccountFees
 	}
-	var decision *RefundDecisionInput
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRefundDecision,
-		func(ctx workflow.Context, d RefundDecisionInput) (RefundState, error) {
-			decision = &d
-			if err := workflow.Await(ctx, func() bool { return st.Status != RefundRequested }); err != nil {
-				return st, err
-			}
-			return st, nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, d RefundDecisionInput) error {
-			switch {
-			case st.Status != RefundRequested || decision != nil:
-				return temporal.NewApplicationError("the refund is not waiting for a decision", ErrTypeWrongState)
-			case d.Actor.ID == "" || d.Actor.ID == in.RequestedBy.ID:
-				return temporal.NewApplicationError("the requester may not decide their own refund", ErrTypeFourEyes)
-			}
-			return nil
-		}}); err != nil {
-		return st, err
-	}
+	return AccountRefunds, AccountPayable
+}
 
-	local := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 5 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
-	})
-	setStatus := func(status string) error {
-		st.Status = status
-		return workflow.ExecuteLocalActivity(local, ActivitySetRefundStatus,
-			RefundStatusInput{TenantID: in.TenantID, RefundID: in.RefundID, Status: status}).Get(ctx, nil)
+var localRefundOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 5 * time.Second,
+	// Records and ledger entries are retried until PostgreSQL takes them:
+	// a payment that went out is always followed by its ledger entry.
+	RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+}
+
+// RefundWorkflow is a refund's or compensation's saga, a child of its case:
+// check the order and record the request; decide by the pinned policy
+// (approve under the limit inside the refund window, reject by rule — the
+// rule kept and appealable to a person — or wait for a person who is not
+// the requester, escalating the approval when it ages); book the amount as
+// payable, pay through the gateway with the refund's ID as idempotency key,
+// and post the payment. A payment that fails reverses the booking and
+// releases the hold on the order, in that order, and says so on the case.
+// Compensations are granted on the ledger, without the gateway.
+func RefundWorkflow(ctx workflow.Context, in RefundInput) (RefundState, error) {
+	r := &refundSaga{in: in, st: RefundState{RefundInput: in, Status: RefundRequested}}
+	if err := r.setup(ctx); err != nil {
+		return r.st, err
 	}
+	if workflow.GetVersion(ctx, "refund-v2", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return r.runV1(ctx)
+	}
+	r.v2 = true
+	return r.run(ctx)
+}
+
+type refundSaga struct {
+	in       RefundInput
+	st       RefundState
+	v2       bool
+	decision *RefundDecisionInput
+	appeal   *RefundAppealInput
+	step     int // numbers the timeline entries, which makes each one unique
+}
+
+func (r *refundSaga) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryRefund, func() (RefundState, error) { return r.st, nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRefundDecision, r.decide,
+		workflow.UpdateHandlerOptions{Validator: r.validateDecision}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateRefundAppeal, r.appealed,
+		workflow.UpdateHandlerOptions{Validator: r.validateAppeal})
+}
+
+func (r *refundSaga) validateDecision(_ workflow.Context, d RefundDecisionInput) error {
+	waiting := r.st.Status == RefundAwaitingApproval || r.st.Status == RefundAppealed
+	if !r.v2 {
+		waiting = r.st.Status == RefundRequested
+	}
+	switch {
+	case !waiting || r.decision != nil:
+		return temporal.NewApplicationError("the refund is not waiting for a decision", ErrTypeWrongState)
+	case d.Actor.ID == "" || d.Actor.ID == r.in.RequestedBy.ID:
+		return temporal.NewApplicationError("the requester may not decide their own refund", ErrTypeFourEyes)
+	case r.appeal != nil && d.Actor.ID == r.appeal.Actor.ID:
+		return temporal.NewApplicationError("the person who appealed may not decide the appeal", ErrTypeFourEyes)
+	}
+	return nil
+}
+
+// decide takes a person's decision and answers once the saga has acted on it.
+func (r *refundSaga) decide(ctx workflow.Context, d RefundDecisionInput) (RefundState, error) {
+	before := r.st.Status
+	r.decision = &d
+	if err := workflow.Await(ctx, func() bool { return r.st.Status != before }); err != nil {
+		return r.st, err
+	}
+	return r.st, nil
+}
+
+func (r *refundSaga) validateAppeal(_ workflow.Context, a RefundAppealInput) error {
+	if !r.v2 || r.st.Status != RefundRejected || !r.st.Appealable || r.appeal != nil {
+		return temporal.NewApplicationError("only a rejection by a policy rule can be appealed, once, within the appeal window", ErrTypeNotAppealable)
+	}
+	if a.Actor.ID == "" {
+		return temporal.NewApplicationError("an appeal needs who makes it", ErrTypeWrongState)
+	}
+	return nil
+}
+
+func (r *refundSaga) appealed(ctx workflow.Context, a RefundAppealInput) (RefundState, error) {
+	a.At = workflow.Now(ctx)
+	r.appeal = &a
+	if err := workflow.Await(ctx, func() bool { return r.st.Status != RefundRejected }); err != nil {
+		return r.st, err
+	}
+	return r.st, nil
+}
+
+func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
+	in, st := r.in, &r.st
+	local := workflow.WithLocalActivityOptions(ctx, localRefundOptions)
 
 	var req RefundRequestResult
 	if err := workflow.ExecuteLocalActivity(local, ActivityRequestRefund, in).Get(ctx, &req); err != nil {
-		return st, err
+		return *st, err
 	}
-	if req.Refused != "" { // refused by a rule: recorded, so it can be appealed to a person
-		st.Status, st.Rule = RefundRejected, req.Refused
-		return st, nil
+	if req.Recorded != "" && req.Recorded != RefundRequested { // this refund ran before: it stands as recorded
+		st.Status = req.Recorded
+		return *st, nil
+	}
+	st.Steps = append(st.Steps, "checked")
+	if req.Refused != "" { // a fact of the order, not a judgement: nothing to appeal
+		st.Status, st.Rule, st.AutoRejected = RefundRejected, req.Refused, true
+		return r.finish(ctx, r.record(ctx, AuditRefundReject, SystemActor, "customer"))
 	}
 
-	if autoApproves(in) {
-		st.Rule = "auto_approve_under_limit"
-	} else {
-		st.Rule = "over_limit_needs_person"
-		if in.Policy.AlwaysHuman {
-			st.Rule = "policy_needs_person"
+	rule, verdict := policyDecision(in, req.PlacedAt, workflow.Now(ctx))
+	st.Rule = rule
+	switch verdict {
+	case verdictReject:
+		st.Status, st.AutoRejected, st.Appealable = RefundRejected, true, true
+		until := workflow.Now(ctx).Add(durationOr(in.Policy.AppealWindow, service.DefaultAppealWindow))
+		st.AppealUntil = &until
+		if err := r.record(ctx, AuditRefundReject, SystemActor, "customer"); err != nil {
+			return *st, err
 		}
-		if err := workflow.Await(ctx, func() bool { return decision != nil }); err != nil {
-			return st, err
+		appealed, err := workflow.AwaitWithTimeout(ctx, until.Sub(workflow.Now(ctx)), func() bool { return r.appeal != nil })
+		if err != nil {
+			return *st, err
 		}
-		st.DecidedBy = decision.Actor.ID
-		if !decision.Approve {
-			st.Rule = "rejected_by_person"
-			return finish(ctx, st, setStatus(RefundRejected))
+		if !appealed { // final now: the amount it held of the order is free again
+			st.Appealable = false
+			return r.finish(ctx, r.record(ctx, AuditRefundAppealClosed, SystemActor))
 		}
+		st.Status, st.Appeal, st.Appealable = RefundAppealed, r.appeal, false
+		if err := r.record(ctx, AuditRefundAppeal, r.appeal.Actor, refundApprovers...); err != nil {
+			return *st, err
+		}
+		if err := r.awaitDecision(ctx); err != nil {
+			return *st, err
+		}
+		st.DecidedBy = r.decision.Actor.ID
+		if !r.decision.Approve {
+			st.Status, st.Rule = RefundRejected, RuleUpheld
+			return r.finish(ctx, r.record(ctx, AuditRefundReject, r.decision.Actor, "customer"))
+		}
+		st.Rule, st.Overturned = RuleOverturned, true
+	case verdictPerson:
+		st.Status = RefundAwaitingApproval
+		if err := r.record(ctx, AuditRefundAwaiting, SystemActor, refundApprovers...); err != nil {
+			return *st, err
+		}
+		if err := r.awaitDecision(ctx); err != nil {
+			return *st, err
+		}
+		st.DecidedBy = r.decision.Actor.ID
+		if !r.decision.Approve {
+			st.Status, st.Rule = RefundRejected, RuleRejectedByPerson
+			return r.finish(ctx, r.record(ctx, AuditRefundReject, r.decision.Actor, "customer"))
+		}
+		st.Rule = RuleApprovedByPerson
 	}
-	if err := setStatus(RefundApproved); err != nil {
-		return st, err
+	approver := SystemActor
+	if r.decision != nil {
+		approver = r.decision.Actor
+	}
+	st.Status = RefundApproved
+	if err := r.record(ctx, AuditRefundApprove, approver); err != nil {
+		return *st, err
+	}
+
+	expense, settled := accounts(in.Kind)
+	booked := LedgerMovement{ID: in.RefundID + ":booked", DebitAccount: expense, CreditAccount: settled,
+		Amount: in.Amount, Currency: in.Currency, Memo: in.Kind + " " + in.ReasonCode}
+	if err := r.post(ctx, booked); err != nil {
+		return *st, err
+	}
+	st.Steps = append(st.Steps, "booked")
+	if !paysOut(in.Kind) {
+		st.Status = RefundIssued
+		return r.finish(ctx, r.record(ctx, AuditRefundIssued, SystemActor, "customer"))
 	}
 
 	pay := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		// A gateway call that has not answered in 10 s is retried with the
+		// same key: a payment that went out is found, not made again.
+		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			MaximumAttempts: 10, NonRetryableErrorTypes: []string{ErrTypeDeclined}},
 	})
 	var paid PayRefundResult
 	if err := workflow.ExecuteActivity(pay, ActivityPayRefund,
 		PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}).Get(ctx, &paid); err != nil {
-		st.Rule = "payment_failed" // declined, or still failing after every retry: nothing was posted
-		return finish(ctx, st, setStatus(RefundFailed))
+		// Compensate in reverse order: reverse the booking, then release the
+		// hold on the order (a failed refund no longer counts against it)
+		// and tell the customer and the case.
+		st.Steps = append(st.Steps, "payment_failed")
+		reversal := LedgerMovement{ID: in.RefundID + ":reversed", DebitAccount: settled, CreditAccount: expense,
+			Amount: in.Amount, Currency: in.Currency, Memo: "reversal: payment failed"}
+		if err := r.post(ctx, reversal); err != nil {
+			return *st, err
+		}
+		st.Steps = append(st.Steps, "booking_reversed")
+		st.Status, st.Rule = RefundFailed, RulePaymentFailed
+		st.Steps = append(st.Steps, "hold_released") // recording it failed is what frees the order's remainder
+		return r.finish(ctx, r.record(ctx, AuditRefundFailed, SystemActor, "customer"))
 	}
 	st.PaymentRef = paid.Reference
-	movement := LedgerMovement{ID: in.RefundID + ":paid", DebitAccount: AccountRefunds, CreditAccount: AccountClearing,
-		Amount: in.Amount, Currency: in.Currency, Memo: in.Kind + " " + in.ReasonCode}
-	if err := workflow.ExecuteLocalActivity(local, ActivityPostLedger, PostLedgerInput{TenantID: in.TenantID, RefundID: in.RefundID,
-		Movements: []LedgerMovement{movement}, At: workflow.Now(ctx)}).Get(ctx, nil); err != nil {
-		return st, err
+	st.Steps = append(st.Steps, "paid")
+	out := LedgerMovement{ID: in.RefundID + ":paid", DebitAccount: settled, CreditAccount: AccountClearing,
+		Amount: in.Amount, Currency: in.Currency, Memo: "paid " + paid.Reference}
+	if err := r.post(ctx, out); err != nil {
+		return *st, err
 	}
-	return finish(ctx, st, setStatus(RefundPaid))
+	st.Steps = append(st.Steps, "posted")
+	st.Status = RefundPaid
+	return r.finish(ctx, r.record(ctx, AuditRefundPaid, SystemActor, "customer"))
 }
 
-// finish ends the saga once a decision's caller has seen the outcome.
-func finish(ctx workflow.Context, st RefundState, err error) (RefundState, error) {
-	if err != nil {
-		return st, err
+// awaitDecision waits for a person; once the approval has waited past the
+// policy's approval SLA it is escalated (recorded, and the escalation role
+// told) and waits on.
+func (r *refundSaga) awaitDecision(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	r.st.AwaitingSince = &now
+	decided, err := workflow.AwaitWithTimeout(ctx, durationOr(r.in.Policy.ApprovalSLA, service.DefaultApprovalSLA),
+		func() bool { return r.decision != nil })
+	if err != nil || decided {
+		return err
 	}
-	return st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	at := workflow.Now(ctx)
+	r.st.EscalatedAt = &at
+	to := r.in.Policy.EscalateTo
+	if to == "" {
+		to = service.DefaultEscalateTo
+	}
+	if err := r.record(ctx, AuditRefundOverdue, SystemActor, to); err != nil {
+		return err
+	}
+	return workflow.Await(ctx, func() bool { return r.decision != nil })
+}
+
+// refundApprovers are the roles told that a refund waits for them.
+var refundApprovers = []string{"supervisor", "finance"}
+
+// record writes where the refund stands, its timeline entry and its notifications.
+func (r *refundSaga) record(ctx workflow.Context, action string, actor Actor, notify ...string) error {
+	r.step++
+	r.st.Steps = append(r.st.Steps, action)
+	in := RefundStatusInput{TenantID: r.in.TenantID, RefundID: r.in.RefundID, Status: r.st.Status, State: r.st,
+		Action: action, Step: r.step, Actor: actor, Notify: notify, At: workflow.Now(ctx)}
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localRefundOptions), ActivitySetRefundStatus, in).Get(ctx, nil)
+}
+
+func (r *refundSaga) post(ctx workflow.Context, m LedgerMovement) error {
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localRefundOptions), ActivityPostLedger,
+		PostLedgerInput{TenantID: r.in.TenantID, RefundID: r.in.RefundID, Movements: []LedgerMovement{m}, At: workflow.Now(ctx)}).Get(ctx, nil)
+}
+
+// finish ends the saga once a decision's or appeal's caller has seen the outcome.
+func (r *refundSaga) finish(ctx workflow.Context, err error) (RefundState, error) {
+	if err != nil {
+		return r.st, err
+	}
+	return r.st, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+type verdict int
+
+const (
+	verdictApprove verdict = iota
+	verdictPerson
+	verdictReject
+)
+
+// policyDecision applies the pinned policy to a request on an order placed
+// at placedAt: rules that reject come first (and may be appealed), then
+// those that need a person; what is left is approved.
+func policyDecision(in RefundInput, placedAt, now time.Time) (string, verdict) {
+	p := in.Policy
+	age := now.Sub(placedAt)
+	switch {
+	case slices.Contains(p.NonRefundableReasons, in.ReasonCode):
+		return RuleNonRefundable, verdictReject
+	case p.RejectAfter > 0 && !placedAt.IsZero() && age > time.Duration(p.RejectAfter):
+		return RuleOutsidePeriod, verdictReject
+	case p.AlwaysHuman:
+		return RulePolicyNeedsPerson, verdictPerson
+	case !autoApproves(in):
+		return RuleOverLimit, verdictPerson
+	case p.RefundWindow > 0 && !placedAt.IsZero() && age > time.Duration(p.RefundWindow):
+		return RuleOutsideWindow, verdictPerson
+	}
+	return RuleAutoApprove, verdictApprove
+}
+
+// NeedsPerson says the policy sends the request to a person on its amount
+// alone (the case hands itself to people when the AI has it).
+func NeedsPerson(in RefundInput) bool {
+	return in.Policy.AlwaysHuman || !autoApproves(in)
 }
 
 // autoApproves: the policy lets refunds under its limit through without a person.
@@ -234,4 +534,11 @@ func autoApproves(in RefundInput) bool {
 	amount, ok1 := new(big.Rat).SetString(in.Amount)
 	limit, ok2 := new(big.Rat).SetString(in.Policy.AutoApproveLimit)
 	return ok1 && ok2 && amount.Cmp(limit) <= 0
+}
+
+func durationOr(d service.Duration, def time.Duration) time.Duration {
+	if d > 0 {
+		return time.Duration(d)
+	}
+	return def
 }

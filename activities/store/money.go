@@ -9,13 +9,26 @@ import (
 	"gorm.io/gorm"
 )
 
-// Errors of refund requests, each a reason the request is refused.
-var (
-	ErrOrderNotFound     = errors.New("no such order")
-	ErrNotCustomersOrder = errors.New("the order is not the case's customer's")
-	ErrCurrencyMismatch  = errors.New("the refund's currency is not the order's")
-	ErrOverRefund        = errors.New("the amount is above what is left to refund on the order")
+// Refusal is a fact of the order that refuses a refund request. Its text is
+// the rule recorded with the refused request.
+type Refusal string
+
+// Reasons a refund request is refused.
+const (
+	ErrOrderNotFound     Refusal = "order_not_found"
+	ErrNotCustomersOrder Refusal = "not_customers_order"
+	ErrCurrencyMismatch  Refusal = "currency_mismatch"
+	ErrOverRefund        Refusal = "over_refundable_amount"
 )
+
+var refusalText = map[Refusal]string{
+	ErrOrderNotFound:     "no such order",
+	ErrNotCustomersOrder: "the order is not the case's customer's",
+	ErrCurrencyMismatch:  "the refund's currency is not the order's",
+	ErrOverRefund:        "the amount is above what is left to refund on the order",
+}
+
+func (r Refusal) Error() string { return refusalText[r] }
 
 // Order is an order of the built-in order book. Total is a decimal string.
 type Order struct {
@@ -29,7 +42,7 @@ type Order struct {
 
 // PutOrder adds an order of a customer to the order book (demo data and tests).
 func (s *Store) PutOrder(ctx context.Context, tenantID, orderRef, customerRef, currency, total string, placedAt time.Time) error {
-	hash, err := s.customerHash(ctx, tenantID, customerRef)
+	hash, err := s.CustomerHash(ctx, tenantID, customerRef)
 	if err != nil {
 		return err
 	}
@@ -37,37 +50,102 @@ func (s *Store) PutOrder(ctx context.Context, tenantID, orderRef, customerRef, c
 		VALUES (?, ?, ?, ?, ?::numeric, ?) ON CONFLICT DO NOTHING`, tenantID, orderRef, hash, currency, total, placedAt).Error
 }
 
+// CustomerHash is the tenant's blind index of a customer reference: what an
+// order system adapter puts in Order.CustomerHash.
+func (s *Store) CustomerHash(ctx context.Context, tenantID, customerRef string) ([]byte, error) {
+	return s.customerHash(ctx, tenantID, customerRef)
+}
+
 // Refund is a refund or compensation request and where it stands.
 type Refund struct {
-	TenantID    string    `json:"tenant_id"`
-	ID          string    `json:"id"`
-	CaseID      string    `json:"case_id"`
-	OrderRef    string    `json:"order_ref"`
-	Kind        string    `json:"kind"`   // refund, goodwill_credit, coupon, fee_waiver, shipping_refund
-	Amount      string    `json:"amount"` // decimal string
-	Currency    string    `json:"currency"`
-	ReasonCode  string    `json:"reason_code"`
-	Status      string    `json:"status"` // requested, approved, rejected, paid, failed, compensated
-	RequestedBy string    `json:"requested_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	TenantID     string          `json:"tenant_id"`
+	ID           string          `json:"id"`
+	CaseID       string          `json:"case_id"`
+	OrderRef     string          `json:"order_ref"`
+	Kind         string          `json:"kind"`   // refund, goodwill_credit, coupon, fee_waiver, shipping_refund
+	Amount       string          `json:"amount"` // decimal string
+	Currency     string          `json:"currency"`
+	ReasonCode   string          `json:"reason_code"`
+	Status       string          `json:"status"` // requested, awaiting_approval, approved, rejected, appealed, paid, issued, failed
+	Rule         string          `json:"rule,omitempty"`
+	AutoRejected bool            `json:"auto_rejected"`
+	Appealable   bool            `json:"appealable"`
+	DecidedBy    string          `json:"decided_by,omitempty"`
+	AppealedBy   string          `json:"appealed_by,omitempty"`
+	AppealedAt   *time.Time      `json:"appealed_at,omitempty"`
+	Overturned   bool            `json:"overturned"`
+	EscalatedAt  *time.Time      `json:"escalated_at,omitempty"`
+	PaymentRef   string          `json:"payment_ref,omitempty"`
+	Items        RawJSON         `json:"items"`
+	Evidence     RawJSON         `json:"evidence"`
+	RequestedBy  string          `json:"requested_by"`
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+}
+
+// RawJSON is a JSON document as PostgreSQL keeps it, passed on as it is.
+type RawJSON []byte
+
+// Scan reads a json or jsonb column.
+func (j *RawJSON) Scan(v any) error {
+	switch x := v.(type) {
+	case string:
+		*j = RawJSON(x)
+	case []byte:
+		*j = append(RawJSON(nil), x...)
+	case nil:
+		*j = nil
+	default:
+		return fmt.Errorf("RawJSON cannot hold a %T", v)
+	}
+	return nil
+}
+
+// MarshalJSON writes the document as it is.
+func (j RawJSON) MarshalJSON() ([]byte, error) {
+	if len(j) == 0 {
+		return []byte("null"), nil
+	}
+	return j, nil
 }
 
 // refundSelect reads amounts back as text, so no float ever holds money.
 const refundSelect = `SELECT tenant_id, id::text AS id, case_id::text AS case_id, order_ref, kind, amount::text AS amount,
-	currency, reason_code, status, requested_by, created_at, updated_at FROM refunds`
+	currency, reason_code, status, rule, auto_rejected, appealable, decided_by, appealed_by, appealed_at, overturned,
+	escalated_at, payment_ref, items::text AS items, evidence::text AS evidence, requested_by, created_at, updated_at FROM refunds`
 
-// RequestRefund records a request against an order of the case's customer,
-// in the order's currency, for no more than the order's refundable remainder
-// (its total less every refund not rejected or failed). The order's row is
-// locked for the check, so concurrent requests on one order cannot together
-// exceed it. A request whose ID exists returns the stored one: a retry.
-func (s *Store) RequestRefund(ctx context.Context, r Refund) (Refund, error) {
+// paidOut are the kinds that pay money back against an order, so count
+// against its refundable remainder; the rest are compensations.
+const paidOut = `('refund', 'shipping_refund')`
+
+// holdsRemainder: a refund holds its amount of the order unless it failed
+// or was rejected for good; one a rule rejected holds it while it may be
+// appealed, so an overturned appeal can still be paid in full.
+const holdsRemainder = `status <> 'failed' AND NOT (status = 'rejected' AND NOT appealable)`
+
+// RequestRefund records a request for an order as the order system gave it
+// (nil: it has none): an order of the case's customer, in the order's
+// currency, for no more than the order's refundable remainder (its total
+// less every refund paid out or on its way). Requests on one order are
+// serialised by a lock on it, so concurrent ones cannot together exceed it.
+// A refused request is recorded too, rejected with its Refusal as the rule,
+// and the Refusal returned. A request whose ID exists returns the stored one
+// (created false): a retry.
+func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order) (out Refund, created bool, err error) {
 	if r.Kind == "" {
 		r.Kind = "refund"
 	}
-	var out Refund
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	if len(r.Items) == 0 {
+		r.Items = RawJSON("[]")
+	}
+	if len(r.Evidence) == 0 {
+		r.Evidence = RawJSON("[]")
+	}
+	var refusal error
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "order:"+r.TenantID+":"+r.OrderRef).Error; err != nil {
+			return fmt.Errorf("lock order: %w", err)
+		}
 		var existing []Refund
 		if err := tx.Raw(refundSelect+` WHERE tenant_id = ? AND id = ?`, r.TenantID, r.ID).Scan(&existing).Error; err != nil {
 			return fmt.Errorf("read refund: %w", err)
@@ -76,57 +154,70 @@ func (s *Store) RequestRefund(ctx context.Context, r Refund) (Refund, error) {
 			out = existing[0]
 			return nil
 		}
-		var order []struct {
-			Currency     string
-			CustomerHash []byte
-		}
-		if err := tx.Raw(`SELECT currency, customer_hash FROM orders WHERE tenant_id = ? AND order_ref = ? FOR UPDATE`,
-			r.TenantID, r.OrderRef).Scan(&order).Error; err != nil {
-			return fmt.Errorf("read order: %w", err)
-		}
-		if len(order) == 0 {
-			return ErrOrderNotFound
-		}
-		var owner []struct{ CustomerHash []byte }
-		if err := tx.Raw(`SELECT customer_hash FROM cases WHERE tenant_id = ? AND id = ?`, r.TenantID, r.CaseID).Scan(&owner).Error; err != nil {
-			return fmt.Errorf("read case: %w", err)
-		}
-		if len(owner) == 0 {
-			return ErrNotFound
-		}
-		if string(owner[0].CustomerHash) != string(order[0].CustomerHash) {
-			return ErrNotCustomersOrder
-		}
-		if r.Currency != order[0].Currency {
-			return ErrCurrencyMismatch
-		}
-		var fits bool
-		if err := tx.Raw(`SELECT (o.total - coalesce((SELECT sum(amount) FROM refunds f
-				WHERE f.tenant_id = o.tenant_id AND f.order_ref = o.order_ref AND f.kind = 'refund'
-				  AND f.status NOT IN ('rejected', 'failed')), 0)) >= ?::numeric
-			FROM orders o WHERE o.tenant_id = ? AND o.order_ref = ?`, r.Amount, r.TenantID, r.OrderRef).Scan(&fits).Error; err != nil {
-			return fmt.Errorf("refundable remainder: %w", err)
-		}
-		if !fits && r.Kind == "refund" {
-			return ErrOverRefund
+		refusal = checkRefund(tx, r, order)
+		status, rule := "requested", ""
+		var fact Refusal
+		if errors.As(refusal, &fact) {
+			status, rule = "rejected", string(fact)
+		} else if refusal != nil {
+			return refusal
 		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		if err := tx.Exec(`INSERT INTO refunds (tenant_id, id, case_id, order_ref, kind, amount, currency, reason_code, status, requested_by, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?::numeric, ?, ?, 'requested', ?, ?, ?)`,
-			r.TenantID, r.ID, r.CaseID, r.OrderRef, r.Kind, r.Amount, r.Currency, r.ReasonCode, r.RequestedBy, now, now).Error; err != nil {
+		if err := tx.Exec(`INSERT INTO refunds (tenant_id, id, case_id, order_ref, kind, amount, currency, reason_code, status, rule,
+				auto_rejected, items, evidence, requested_by, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?::numeric, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?)`,
+			r.TenantID, r.ID, r.CaseID, r.OrderRef, r.Kind, r.Amount, r.Currency, r.ReasonCode, status, rule,
+			rule != "", string(r.Items), string(r.Evidence), r.RequestedBy, now, now).Error; err != nil {
 			return fmt.Errorf("insert refund: %w", err)
 		}
+		created = true
 		return tx.Raw(refundSelect+` WHERE tenant_id = ? AND id = ?`, r.TenantID, r.ID).Scan(&out).Error
 	})
-	return out, err
+	if err != nil {
+		return out, false, err
+	}
+	return out, created, refusal
+}
+
+// checkRefund returns the Refusal that refuses the request, if any.
+func checkRefund(tx *gorm.DB, r Refund, order *Order) error {
+	if order == nil {
+		return ErrOrderNotFound
+	}
+	var owner []struct{ CustomerHash []byte }
+	if err := tx.Raw(`SELECT customer_hash FROM cases WHERE tenant_id = ? AND id = ?`, r.TenantID, r.CaseID).Scan(&owner).Error; err != nil {
+		return fmt.Errorf("read case: %w", err)
+	}
+	if len(owner) == 0 {
+		return ErrNotFound
+	}
+	if string(owner[0].CustomerHash) != string(order.CustomerHash) {
+		return ErrNotCustomersOrder
+	}
+	if r.Currency != order.Currency {
+		return ErrCurrencyMismatch
+	}
+	if r.Kind != "refund" && r.Kind != "shipping_refund" {
+		return nil // compensations are not paid back against the order
+	}
+	var fits bool
+	if err := tx.Raw(`SELECT ?::numeric - coalesce((SELECT sum(amount) FROM refunds
+			WHERE tenant_id = ? AND order_ref = ? AND kind IN `+paidOut+` AND `+holdsRemainder+`), 0) >= ?::numeric`,
+		order.Total, r.TenantID, r.OrderRef, r.Amount).Scan(&fits).Error; err != nil {
+		return fmt.Errorf("refundable remainder: %w", err)
+	}
+	if !fits {
+		return ErrOverRefund
+	}
+	return nil
 }
 
 // RefundableRemainder is what is left to refund on an order, as a decimal string.
 func (s *Store) RefundableRemainder(ctx context.Context, tenantID, orderRef string) (string, error) {
 	var rem []string
 	err := s.db.WithContext(ctx).Raw(`SELECT (o.total - coalesce((SELECT sum(amount) FROM refunds f
-			WHERE f.tenant_id = o.tenant_id AND f.order_ref = o.order_ref AND f.kind = 'refund'
-			  AND f.status NOT IN ('rejected', 'failed')), 0))::text
+			WHERE f.tenant_id = o.tenant_id AND f.order_ref = o.order_ref AND f.kind IN `+paidOut+`
+			  AND `+holdsRemainder+`), 0))::text
 		FROM orders o WHERE o.tenant_id = ? AND o.order_ref = ?`, tenantID, orderRef).Scan(&rem).Error
 	if err != nil {
 		return "", fmt.Errorf("refundable remainder: %w", err)
@@ -253,7 +344,7 @@ func (s *Store) GetOrder(ctx context.Context, tenantID, orderRef string) (Order,
 	return out[0], nil
 }
 
-// SetRefundStatus records where a refund stands (the refund saga's projection).
+// SetRefundStatus records where a refund stands (runs before refund-v2).
 func (s *Store) SetRefundStatus(ctx context.Context, tenantID, id, status string) error {
 	res := s.db.WithContext(ctx).Exec(`UPDATE refunds SET status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		status, time.Now().UTC(), tenantID, id)
@@ -264,6 +355,121 @@ func (s *Store) SetRefundStatus(ctx context.Context, tenantID, id, status string
 		return ErrNotFound
 	}
 	return nil
+}
+
+// RefundStep is a step of a refund's saga: where the refund stands after it,
+// its entry on the case's audit trail (and so its timeline), and whom to tell.
+type RefundStep struct {
+	Refund    Refund // TenantID, ID and the fields the saga owns
+	Audit     AuditEvent
+	NotifyTo  []string
+	Notifying string // the notification's kind
+}
+
+// RecordRefundStep writes a step in one transaction. The audit entry's and
+// notifications' IDs come from the step, so a retried step writes once.
+func (s *Store) RecordRefundStep(ctx context.Context, step RefundStep) error {
+	r := step.Refund
+	return s.InTx(ctx, func(tx *Store) error {
+		res := tx.db.WithContext(ctx).Exec(`UPDATE refunds SET status = ?, rule = ?, auto_rejected = ?, appealable = ?, decided_by = ?,
+				appealed_by = ?, appealed_at = ?, overturned = ?, escalated_at = ?, payment_ref = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ?`,
+			r.Status, r.Rule, r.AutoRejected, r.Appealable, r.DecidedBy, r.AppealedBy, r.AppealedAt, r.Overturned, r.EscalatedAt,
+			r.PaymentRef, step.Audit.OccurredAt, r.TenantID, r.ID)
+		if res.Error != nil {
+			return fmt.Errorf("record refund step: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.appendAudit(ctx, step.Audit); err != nil {
+			return err
+		}
+		for _, to := range step.NotifyTo {
+			if err := tx.db.WithContext(ctx).Exec(`INSERT INTO notifications (tenant_id, id, case_id, recipient, kind, subject_id, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				r.TenantID, step.Audit.ID+":"+to, r.CaseID, to, step.Notifying, r.ID, step.Audit.OccurredAt).Error; err != nil {
+				return fmt.Errorf("notify %s: %w", to, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Notification is a message a channel gateway owes someone.
+type Notification struct {
+	ID        string    `json:"id"`
+	CaseID    string    `json:"case_id"`
+	Recipient string    `json:"recipient"`
+	Kind      string    `json:"kind"`
+	SubjectID string    `json:"subject_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CaseNotifications lists the notifications about a case, oldest first.
+func (s *Store) CaseNotifications(ctx context.Context, tenantID, caseID string) ([]Notification, error) {
+	out := []Notification{}
+	err := s.db.WithContext(ctx).Raw(`SELECT id, case_id::text AS case_id, recipient, kind, subject_id, created_at FROM notifications
+		WHERE tenant_id = ? AND case_id = ? ORDER BY created_at, id`, tenantID, caseID).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("case notifications: %w", err)
+	}
+	return out, nil
+}
+
+// RefundFilter narrows a listing of a tenant's refunds.
+type RefundFilter struct {
+	Status string
+	After  *RefundCursor // the last refund of the previous page
+	Limit  int
+}
+
+// RefundCursor is a position in a listing: oldest first, then by ID.
+type RefundCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// ListRefunds lists a tenant's refunds, oldest first: the approval queue
+// when asked for those awaiting approval.
+func (s *Store) ListRefunds(ctx context.Context, tenantID string, f RefundFilter) ([]Refund, error) {
+	q, args := refundSelect+` WHERE tenant_id = ?`, []any{tenantID}
+	if f.Status != "" {
+		q, args = q+` AND status = ?`, append(args, f.Status)
+	}
+	if f.After != nil {
+		q, args = q+` AND (created_at, id) > (?, ?::uuid)`, append(args, f.After.CreatedAt, f.After.ID)
+	}
+	out := []Refund{}
+	if err := s.db.WithContext(ctx).Raw(q+` ORDER BY created_at, id LIMIT ?`, append(args, f.Limit)...).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("list refunds: %w", err)
+	}
+	return out, nil
+}
+
+// RefundStats are a tenant's refund decisions: how many requests rules
+// rejected, and how many of those appealed a person overturned.
+type RefundStats struct {
+	Requests     int64 `json:"requests"`
+	AutoRejected int64 `json:"auto_rejected"`
+	Appealed     int64 `json:"appealed"`
+	Overturned   int64 `json:"overturned"`
+	Escalated    int64 `json:"approvals_escalated"`
+}
+
+// RefundStatistics counts the decisions on a tenant's refunds requested in [from, to).
+func (s *Store) RefundStatistics(ctx context.Context, tenantID string, from, to time.Time) (RefundStats, error) {
+	var out RefundStats
+	err := s.db.WithContext(ctx).Raw(`SELECT count(*) AS requests,
+			count(*) FILTER (WHERE auto_rejected) AS auto_rejected,
+			count(*) FILTER (WHERE appealed_at IS NOT NULL) AS appealed,
+			count(*) FILTER (WHERE overturned) AS overturned,
+			count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated
+		FROM refunds WHERE tenant_id = ? AND created_at >= ? AND created_at < ?`, tenantID, from, to).Scan(&out).Error
+	if err != nil {
+		return out, fmt.Errorf("refund statistics: %w", err)
+	}
+	return out, nil
 }
 
 // CaseRefunds lists a case's refund requests, oldest first.

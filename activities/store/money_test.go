@@ -26,6 +26,17 @@ func moneyCase(t *testing.T, st *store.Store, customerRef string) string {
 	return id
 }
 
+// request asks for a refund on the order as the built-in order book has it.
+func request(st *store.Store, r store.Refund) (store.Refund, error) {
+	ctx := context.Background()
+	var order *store.Order
+	if o, err := st.GetOrder(ctx, r.TenantID, r.OrderRef); err == nil {
+		order = &o
+	}
+	out, _, err := st.RequestRefund(ctx, r, order)
+	return out, err
+}
+
 func TestRefundRequestsNeverExceedTheOrder(t *testing.T) {
 	db := newStore(t)
 	st := db.Store
@@ -40,7 +51,7 @@ func TestRefundRequestsNeverExceedTheOrder(t *testing.T) {
 	ok, over := 0, 0
 	for range 10 {
 		wg.Go(func() {
-			_, err := st.RequestRefund(ctx, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: caseID, OrderRef: "1001",
+			_, err := request(st, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: caseID, OrderRef: "1001",
 				Amount: "15.00", Currency: "EUR", ReasonCode: "damaged", RequestedBy: "agent-1"})
 			mu.Lock()
 			defer mu.Unlock()
@@ -72,7 +83,7 @@ func TestRefundRequestChecks(t *testing.T) {
 	}
 	mine, theirs := moneyCase(t, st, "cust-1"), moneyCase(t, st, "cust-2")
 	req := func(caseID, order, amount, currency string) error {
-		_, err := st.RequestRefund(ctx, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: caseID, OrderRef: order,
+		_, err := request(st, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: caseID, OrderRef: order,
 			Amount: amount, Currency: currency, ReasonCode: "r", RequestedBy: "a"})
 		return err
 	}
@@ -95,13 +106,101 @@ func TestRefundRequestChecks(t *testing.T) {
 	// A retried request (same ID) returns the stored one and takes nothing more.
 	r := store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: mine, OrderRef: "1001", Kind: "goodwill_credit",
 		Amount: "5.00", Currency: "EUR", ReasonCode: "late", RequestedBy: "a"}
-	first, err := st.RequestRefund(ctx, r)
+	first, err := request(st, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := st.RequestRefund(ctx, r)
+	again, err := request(st, r)
 	if err != nil || again.CreatedAt != first.CreatedAt || again.Amount != "5.0000" || again.Status != "requested" {
 		t.Fatalf("retry: %+v %v (first %+v)", again, err, first)
+	}
+	// Refused requests are on the record, rejected with the rule, and hold
+	// nothing of the order: six refusals above, one auto-rejected each.
+	list, err := st.CaseRefunds(ctx, "acme", mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]int{}
+	for _, r := range list {
+		if r.Status == "rejected" && r.AutoRejected && !r.Appealable {
+			rules[r.Rule]++
+		}
+	}
+	if fmt.Sprint(rules) != "map[currency_mismatch:1 order_not_found:1 over_refundable_amount:2]" {
+		t.Fatalf("refusals on the record: %v", rules)
+	}
+}
+
+// A saga's step is written once however often it is retried: the status,
+// its audit entry on the case and its notifications; a rule's rejection
+// that may be appealed holds its amount of the order until it is final.
+func TestRefundStepsAndTheApprovalQueue(t *testing.T) {
+	db := newStore(t)
+	st := db.Store
+	ctx := context.Background()
+	if err := st.PutOrder(ctx, "acme", "1001", "cust-1", "EUR", "100.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	caseID := moneyCase(t, st, "cust-1")
+	var ids []string
+	for range 3 {
+		r, err := request(st, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: caseID, OrderRef: "1001", Amount: "30.00",
+			Currency: "EUR", ReasonCode: "damaged", RequestedBy: "agent-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	step := func(id, status, action string, appealable bool, n int) store.RefundStep {
+		return store.RefundStep{
+			Refund: store.Refund{TenantID: "acme", ID: id, CaseID: caseID, Status: status, Rule: "outside_refund_period", AutoRejected: status == "rejected", Appealable: appealable},
+			Audit: store.AuditEvent{TenantID: "acme", ID: fmt.Sprintf("refund:acme:%s:%d:%s", id, n, action), Action: action, ActorKind: "system",
+				ActorID: "tandem", ObjectType: "refund", ObjectID: id, CaseID: caseID, Decision: "allow", Outcome: "success", OccurredAt: time.Now()},
+			NotifyTo: []string{"customer", "finance"}, Notifying: action,
+		}
+	}
+	for range 2 { // a retried step
+		if err := st.RecordRefundStep(ctx, step(ids[0], "rejected", "refund.reject", true, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.RecordRefundStep(ctx, step(ids[1], "awaiting_approval", "refund.awaiting_approval", false, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// The appealable rejection still holds its 30.00: 100 − 3 × 30.
+	if rem, _ := st.RefundableRemainder(ctx, "acme", "1001"); rem != "10.0000" {
+		t.Fatalf("remainder while appealable: %s", rem)
+	}
+	if err := st.RecordRefundStep(ctx, step(ids[0], "rejected", "refund.appeal_closed", false, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if rem, _ := st.RefundableRemainder(ctx, "acme", "1001"); rem != "40.0000" {
+		t.Fatalf("remainder once final: %s", rem)
+	}
+	trail, err := st.ListAudit(ctx, "acme", store.AuditFilter{CaseID: caseID, Limit: 100})
+	if err != nil || len(trail) != 3 {
+		t.Fatalf("audit entries on the case: %d %v, want 3", len(trail), err)
+	}
+	notes, err := st.CaseNotifications(ctx, "acme", caseID)
+	if err != nil || len(notes) != 6 {
+		t.Fatalf("notifications: %+v %v, want 6", notes, err)
+	}
+	// The approval queue, a page at a time.
+	queue, err := st.ListRefunds(ctx, "acme", store.RefundFilter{Status: "awaiting_approval", Limit: 10})
+	if err != nil || len(queue) != 1 || queue[0].ID != ids[1] {
+		t.Fatalf("approval queue: %+v %v", queue, err)
+	}
+	page1, _ := st.ListRefunds(ctx, "acme", store.RefundFilter{Limit: 2})
+	page2, _ := st.ListRefunds(ctx, "acme", store.RefundFilter{Limit: 2, After: &store.RefundCursor{CreatedAt: page1[1].CreatedAt, ID: page1[1].ID}})
+	if len(page1) != 2 || len(page2) != 1 || page2[0].ID == page1[0].ID || page2[0].ID == page1[1].ID {
+		t.Fatalf("pages: %d then %d", len(page1), len(page2))
+	}
+	if other, _ := st.ListRefunds(ctx, "globex", store.RefundFilter{Limit: 10}); len(other) != 0 {
+		t.Fatalf("another tenant sees %d refunds", len(other))
+	}
+	stats, err := st.RefundStatistics(ctx, "acme", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil || stats.Requests != 3 || stats.AutoRejected != 1 {
+		t.Fatalf("stats: %+v %v", stats, err)
 	}
 }
 
@@ -154,7 +253,7 @@ func TestGetRefundAndCaseRefunds(t *testing.T) {
 	}
 	caseID := moneyCase(t, st, "cust-1")
 	id := uuid.NewString()
-	if _, err := st.RequestRefund(ctx, store.Refund{TenantID: "acme", ID: id, CaseID: caseID, OrderRef: "1001", Amount: "7.5",
+	if _, err := request(st, store.Refund{TenantID: "acme", ID: id, CaseID: caseID, OrderRef: "1001", Amount: "7.5",
 		Currency: "EUR", ReasonCode: "r", RequestedBy: "a"}); err != nil {
 		t.Fatal(err)
 	}

@@ -89,19 +89,42 @@ type Escalation struct {
 	HumanShare             float64 `json:"human_share"` // 0–1: share of cases a person touches
 }
 
-// Refunds holds refund limits; amounts are decimal strings, never floats.
+// Refunds holds how refunds and compensations are decided; amounts are
+// decimal strings, never floats. Zero durations take the defaults below.
 type Refunds struct {
 	AutoApproveLimit  string `json:"auto_approve_limit"`
 	Currency          string `json:"currency"`
 	AlwaysHuman       bool   `json:"always_human"`
 	StepUpForApproval bool   `json:"step_up_for_approval"`
-	// ApprovalLimits: the largest refund each role may approve (supervisor,
-	// finance), decimal strings; none set: either may approve any amount.
+	// ApprovalLimits: the largest refund each role may approve (agent,
+	// supervisor, finance), decimal strings. None set: supervisors and
+	// finance may approve any amount; agents approve only under a limit.
 	ApprovalLimits map[string]string `json:"approval_limits,omitempty"`
+	// RefundWindow: only orders placed this recently are auto-approved;
+	// older ones go to a person. Zero: no window.
+	RefundWindow Duration `json:"refund_window,omitempty"`
+	// RejectAfter: requests on orders older than this are rejected by rule
+	// (outside_refund_period), and may be appealed. Zero: never.
+	RejectAfter Duration `json:"reject_after,omitempty"`
+	// NonRefundableReasons: reason codes rejected by rule
+	// (non_refundable_reason), and may be appealed.
+	NonRefundableReasons []string `json:"non_refundable_reasons,omitempty"`
+	// ApprovalSLA: an approval waiting longer is escalated to EscalateTo.
+	ApprovalSLA Duration `json:"approval_sla,omitempty"`
+	EscalateTo  string   `json:"escalate_to,omitempty"`
+	// AppealWindow: how long after a rule rejected a request it may be appealed.
+	AppealWindow Duration `json:"appeal_window,omitempty"`
 }
 
+// Refund defaults for policies that leave them out.
+const (
+	DefaultApprovalSLA  = 4 * time.Hour
+	DefaultEscalateTo   = "finance"
+	DefaultAppealWindow = 14 * 24 * time.Hour
+)
+
 // ApproverRoles are the roles that approve refunds, lowest limit first.
-var ApproverRoles = []string{"supervisor", "finance"}
+var ApproverRoles = []string{"agent", "supervisor", "finance"}
 
 // Duration is a time.Duration written as "8h", "30m" in JSON.
 type Duration time.Duration
@@ -229,6 +252,25 @@ func (p Policy) Validate() []string {
 		}
 		if !decimalRe.MatchString(p.Refunds.ApprovalLimits[role]) {
 			bad("refunds.approval_limits."+role, "a decimal amount such as 500.00")
+		}
+	}
+	r := p.Refunds
+	for name, d := range map[string]Duration{"refunds.refund_window": r.RefundWindow, "refunds.reject_after": r.RejectAfter,
+		"refunds.approval_sla": r.ApprovalSLA, "refunds.appeal_window": r.AppealWindow} {
+		if d < 0 || time.Duration(d) > 5*365*24*time.Hour {
+			bad(name, "a duration from 0 (the default) to 5 years, e.g. \"720h\"")
+		}
+	}
+	if r.EscalateTo != "" && !slices.Contains(ApproverRoles[1:], r.EscalateTo) {
+		bad("refunds.escalate_to", "supervisor or finance")
+	}
+	if len(r.NonRefundableReasons) > 50 {
+		bad("refunds.non_refundable_reasons", "at most 50 reason codes")
+	}
+	for _, code := range r.NonRefundableReasons {
+		if !domainName.MatchString(code) {
+			bad("refunds.non_refundable_reasons", "lower-case reason codes such as used_item")
+			break
 		}
 	}
 	if !currency.MatchString(p.Refunds.Currency) {
