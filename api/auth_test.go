@@ -153,7 +153,10 @@ var allowed = map[string][]string{
 	"refund request":     {"service", "agent", "supervisor"},
 	"refund read":        {"service", "agent", "supervisor", "finance", "compliance"},
 	"case refunds":       {"service", "agent", "supervisor", "finance", "compliance"},
-	"refund decide":      {"supervisor", "finance"},
+	"refund decide":      {"agent", "supervisor", "finance"},
+	"refund appeal":      {"service", "agent", "supervisor"},
+	"refund list":        {"supervisor", "finance", "compliance"},
+	"reconciliation":     {"finance", "compliance"},
 }
 
 func may(role, endpoint string) bool {
@@ -293,11 +296,16 @@ func TestRoleMatrix(t *testing.T) {
 			"refund decide": func(who string) response {
 				return s.do("POST", "/v1/refunds/"+refund.Refund.RefundID+"/decide", who, map[string]any{"approve": true})
 			},
+			"refund appeal": func(who string) response {
+				return s.do("POST", "/v1/refunds/"+refund.Refund.RefundID+"/appeal", who, map[string]any{"reason": "the order exists"})
+			},
+			"refund list":    func(who string) response { return s.do("GET", "/v1/refunds?status=awaiting_approval", who, nil) },
+			"reconciliation": func(who string) response { return s.do("GET", "/v1/ledger/reconciliation", who, nil) },
 		}
 		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
-			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
+			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
-			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import"}, lifecycle...) {
+			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			stateDependent := slices.Contains(lifecycle, name)
@@ -357,6 +365,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"case refunds", "GET", "/v1/cases/" + c.ID + "/refunds", nil},
 			{"refund read", "GET", "/v1/refunds/" + refund.Refund.RefundID, nil},
 			{"refund decide", "POST", "/v1/refunds/" + refund.Refund.RefundID + "/decide", map[string]any{"approve": true}},
+			{"refund appeal", "POST", "/v1/refunds/" + refund.Refund.RefundID + "/appeal", map[string]any{"reason": "x"}},
 			{"kb update", "PUT", "/v1/kb/articles/" + art.ID, giftCards()},
 			{"kb publish", "POST", "/v1/kb/articles/" + art.ID + "/publish", nil},
 		} {
@@ -471,6 +480,14 @@ func TestAnotherAgentsCase(t *testing.T) {
 	for _, path := range []string{"/v1/cases/" + theirs.ID + "/refunds", "/v1/refunds/" + theirRefund.Refund.RefundID} {
 		if r := s.do("GET", path, one, nil); r.Status != http.StatusNotFound {
 			t.Errorf("agent-1 GET %s: %d %s, want 404", path, r.Status, r.Body)
+		}
+		for _, action := range []string{"/decide", "/appeal"} {
+			if !strings.HasPrefix(path, "/v1/refunds/") {
+				continue
+			}
+			if r := s.do("POST", path+action, one, map[string]any{"approve": false, "reason": "x"}); r.Status != http.StatusNotFound {
+				t.Errorf("agent-1 POST %s%s: %d %s, want 404", path, action, r.Status, r.Body)
+			}
 		}
 		if r := s.do("GET", path, two, nil); r.Status != http.StatusOK {
 			t.Errorf("agent-2 GET %s: %d %s, want 200", path, r.Status, r.Body)

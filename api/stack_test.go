@@ -55,7 +55,11 @@ type stack struct {
 	stepUps  map[string]string // "tenant/role" → step-up token, made on first use
 
 	temporalAddr string
-	queue        string // the worker's task queue
+	queue        string              // the worker's task queue
+	worker       worker.Worker       // the worker; a test may stop it and start another
+	gateway      *payments.Simulated // the worker's payment gateway, to be told how to behave
+	engine       ai.Engine
+	llm          ai.Engine
 }
 
 // auditPub and auditKey sign and check the test stacks' audit checkpoints.
@@ -160,15 +164,31 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&activities.Activities{Store: st, AI: engine, LLM: llm, Gateway: &payments.Simulated{Store: st}}).Register(w)
+	gateway := &payments.Simulated{Store: st}
+	(&activities.Activities{Store: st, AI: engine, LLM: llm, Gateway: gateway}).Register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Stop)
 
 	srv := httptest.NewServer(newAPI(t, st, tc, queue, log, 15*time.Second, historyLimit))
 	t.Cleanup(srv.Close)
-	return &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue}
+	s := &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
+		worker: w, gateway: gateway, engine: engine, llm: llm}
+	t.Cleanup(func() { s.worker.Stop() })
+	return s
+}
+
+// restartWorker stops the stack's worker, as a crash would, and starts a
+// new one on the same task queue with the given gateway.
+func (s *stack) restartWorker(gateway payments.Gateway) {
+	s.t.Helper()
+	s.worker.Stop()
+	s.worker = worker.New(s.temporal, s.queue, worker.Options{})
+	workflows.Register(s.worker)
+	(&activities.Activities{Store: s.store, AI: s.engine, LLM: s.llm, Gateway: gateway}).Register(s.worker)
+	if err := s.worker.Start(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int) http.Handler {

@@ -36,17 +36,6 @@ func (wf *caseWorkflow) requestRefund(ctx workflow.Context, in RequestRefundInpu
 	saga := RefundInput{TenantID: wf.state.TenantID, CaseID: wf.state.CaseID, RefundID: in.RefundID, OrderRef: in.OrderRef,
 		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, Items: in.Items, Evidence: in.Evidence,
 		RequestedBy: in.Actor, Policy: wf.in.Policy.Refunds}
-	child := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            out.WorkflowID,
-		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	})
-	err := workflow.ExecuteChildWorkflow(child, RefundWorkflowName, saga).GetChildWorkflowExecution().Get(ctx, nil)
-	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-	if err != nil && !errors.As(err, &started) { // started before this run continued as new: it is the same saga
-		return out, err
-	}
-
 	now := workflow.Now(ctx)
 	wf.state.Seq++
 	wf.state.UpdatedAt = now
@@ -57,7 +46,18 @@ func (wf *caseWorkflow) requestRefund(ctx workflow.Context, in RequestRefundInpu
 		reply, handoff := wf.handOver(now, ReasonRefundNeedsPerson, wf.state.AI.Language, map[string]string{"refund_id": in.RefundID})
 		msgs, audit = append(msgs, reply), append(audit, handoff...)
 	}
+	// Recorded first, so the request comes before the saga's steps on the timeline.
 	if err := record(ctx, RecordCaseInput{Case: wf.state, Messages: msgs, Audit: audit}); err != nil {
+		return out, err
+	}
+	child := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            out.WorkflowID,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	})
+	err := workflow.ExecuteChildWorkflow(child, RefundWorkflowName, saga).GetChildWorkflowExecution().Get(ctx, nil)
+	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if err != nil && !errors.As(err, &started) { // started before this run continued as new: it is the same saga
 		return out, err
 	}
 	return out, nil

@@ -3,8 +3,11 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,20 +27,31 @@ import (
 type fakeMoney struct {
 	mu       sync.Mutex
 	refuse   string
+	placed   time.Time // when the order was placed; zero: an hour before the saga starts
 	decline  bool
 	statuses []string
+	actions  []string
+	notified []string
 	payments int
 	ledger   []workflows.LedgerMovement
 }
 
-func (f *fakeMoney) RequestRefund(_ context.Context, _ workflows.RefundInput) (workflows.RefundRequestResult, error) {
-	return workflows.RefundRequestResult{Refused: f.refuse}, nil
+func (f *fakeMoney) RequestRefund(ctx context.Context, _ workflows.RefundInput) (workflows.RefundRequestResult, error) {
+	placed := f.placed
+	if placed.IsZero() {
+		placed = activity.GetInfo(ctx).StartedTime.Add(-time.Hour)
+	}
+	return workflows.RefundRequestResult{Refused: f.refuse, PlacedAt: placed}, nil
 }
 
 func (f *fakeMoney) SetRefundStatus(_ context.Context, in workflows.RefundStatusInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses = append(f.statuses, in.Status)
+	f.actions = append(f.actions, in.Action)
+	for _, to := range in.Notify {
+		f.notified = append(f.notified, in.Action+">"+to)
+	}
 	return nil
 }
 
@@ -56,6 +70,27 @@ func (f *fakeMoney) PostLedger(_ context.Context, in workflows.PostLedgerInput) 
 	defer f.mu.Unlock()
 	f.ledger = append(f.ledger, in.Movements...)
 	return nil
+}
+
+// balances sums the fake ledger by account.
+func (f *fakeMoney) balances() map[string]string {
+	sums := map[string]*big.Rat{}
+	add := func(acct, amount string, sign int64) {
+		v, _ := new(big.Rat).SetString(amount)
+		if sums[acct] == nil {
+			sums[acct] = new(big.Rat)
+		}
+		sums[acct].Add(sums[acct], v.Mul(v, big.NewRat(sign, 1)))
+	}
+	for _, m := range f.ledger {
+		add(m.DebitAccount, m.Amount, 1)
+		add(m.CreditAccount, m.Amount, -1)
+	}
+	out := map[string]string{}
+	for acct, v := range sums {
+		out[acct] = v.FloatString(2)
+	}
+	return out
 }
 
 func refundEnv(f *fakeMoney) *testsuite.TestWorkflowEnvironment {
@@ -88,11 +123,12 @@ func TestRefundUnderTheLimitIsPaidAndPosted(t *testing.T) {
 	if st.Status != workflows.RefundPaid || st.Rule != "auto_approve_under_limit" || st.PaymentRef != "psp-r1" || f.payments != 1 {
 		t.Fatalf("state %+v, %d payments", st, f.payments)
 	}
-	if len(f.ledger) != 1 || f.ledger[0].Amount != "49.99" || f.ledger[0].DebitAccount != workflows.AccountRefunds || f.ledger[0].CreditAccount != workflows.AccountClearing {
+	// Booked as payable, then paid out through the gateway's clearing account.
+	if fmt.Sprint(f.balances()) != "map[customer_refunds:49.99 psp_clearing:-49.99 refunds_payable:0.00]" {
 		t.Fatalf("ledger %+v", f.ledger)
 	}
-	if got := f.statuses; len(got) != 2 || got[0] != workflows.RefundApproved || got[1] != workflows.RefundPaid {
-		t.Fatalf("statuses %v", got)
+	if fmt.Sprint(f.actions) != "[refund.approve refund.paid]" || fmt.Sprint(f.notified) != "[refund.paid>customer]" {
+		t.Fatalf("steps %v, notified %v", f.actions, f.notified)
 	}
 }
 
@@ -122,9 +158,116 @@ func TestRefundOverTheLimitWaitsForAnotherPerson(t *testing.T) {
 		if !approve {
 			want, answer, payments = workflows.RefundRejected, workflows.RefundRejected, 0
 		}
-		if st.Status != want || st.DecidedBy != "sam" || decided.Status != answer || f.payments != payments {
+		if st.Status != want || st.DecidedBy != "sam" || decided.Status != answer || f.payments != payments || st.EscalatedAt != nil {
 			t.Fatalf("approve=%v: state %+v, decision result %+v, %d payments", approve, st, decided, f.payments)
 		}
+		if f.notified[0] != "refund.awaiting_approval>supervisor" {
+			t.Fatalf("approvers not told: %v", f.notified)
+		}
+	}
+}
+
+// An approval that outlives the policy's approval SLA is escalated, once,
+// to the role the policy names, and still waits for a decision.
+func TestRefundApprovalEscalatesWhenItAges(t *testing.T) {
+	f := &fakeMoney{}
+	env := refundEnv(f)
+	policy := limit50
+	policy.ApprovalSLA, policy.EscalateTo = service.Duration(4*time.Hour), "finance"
+	var decided updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateRefundDecision, "fin", callbacks(&decided),
+			workflows.RefundDecisionInput{Actor: workflows.Actor{Kind: "user", ID: "fin-1"}, Approve: true})
+	}, 30*time.Hour)
+	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("80.00", policy))
+	var st workflows.RefundState
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != workflows.RefundPaid || st.EscalatedAt == nil || st.EscalatedAt.Sub(*st.AwaitingSince) != 4*time.Hour {
+		t.Fatalf("state %+v", st)
+	}
+	if fmt.Sprint(f.actions) != "[refund.awaiting_approval refund.approval_overdue refund.approve refund.paid]" ||
+		!slices.Contains(f.notified, "refund.approval_overdue>finance") {
+		t.Fatalf("steps %v, notified %v", f.actions, f.notified)
+	}
+}
+
+// A rule's rejection keeps its rule and may be appealed, once, by someone;
+// a person other than the requester and the appellant decides; an
+// overturned rejection is paid, an upheld one stays rejected. Unappealed,
+// it becomes final when the window passes.
+func TestRefundRejectedByRuleCanBeAppealed(t *testing.T) {
+	policy := limit50
+	policy.NonRefundableReasons = []string{"damaged"}
+	policy.AppealWindow = service.Duration(72 * time.Hour)
+	for _, overturn := range []bool{true, false} {
+		f := &fakeMoney{}
+		env := refundEnv(f)
+		var appeal, again, byAppellant, decided updateOutcome
+		customer := workflows.Actor{Kind: "service", ID: "chat-widget"}
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateRefundAppeal, "a1", callbacks(&appeal), workflows.RefundAppealInput{Actor: customer, Reason: "it arrived broken"})
+		}, 24*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateRefundAppeal, "a2", callbacks(&again), workflows.RefundAppealInput{Actor: customer, Reason: "again"})
+			env.UpdateWorkflow(workflows.UpdateRefundDecision, "self", callbacks(&byAppellant),
+				workflows.RefundDecisionInput{Actor: customer, Approve: true})
+		}, 25*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateRefundDecision, "sup", callbacks(&decided),
+				workflows.RefundDecisionInput{Actor: workflows.Actor{Kind: "user", ID: "sam"}, Approve: overturn})
+		}, 26*time.Hour)
+		env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("10.00", policy))
+		var st workflows.RefundState
+		if err := env.GetWorkflowResult(&st); err != nil {
+			t.Fatal(err)
+		}
+		appealed, _ := appeal.result.(workflows.RefundState)
+		if appealed.Status != workflows.RefundAppealed || appealed.Appeal == nil || appealed.Appeal.Reason != "it arrived broken" {
+			t.Fatalf("appeal answered %+v (%v)", appealed, appeal.rejected)
+		}
+		assertAppError(t, "a second appeal", again.rejected, workflows.ErrTypeNotAppealable)
+		assertAppError(t, "the appellant deciding", byAppellant.rejected, workflows.ErrTypeFourEyes)
+		if overturn {
+			if st.Status != workflows.RefundPaid || st.Rule != workflows.RuleOverturned || !st.Overturned || !st.AutoRejected || f.payments != 1 {
+				t.Fatalf("overturned: %+v", st)
+			}
+		} else if st.Status != workflows.RefundRejected || st.Rule != workflows.RuleUpheld || st.Overturned || st.Appealable || f.payments != 0 {
+			t.Fatalf("upheld: %+v", st)
+		}
+	}
+
+	f := &fakeMoney{placed: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+	env := refundEnv(f)
+	policy = limit50
+	policy.RejectAfter = service.Duration(90 * 24 * time.Hour)
+	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("10.00", policy))
+	var st workflows.RefundState
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != workflows.RefundRejected || st.Rule != workflows.RuleOutsidePeriod || st.Appealable || !st.AutoRejected ||
+		fmt.Sprint(f.actions) != "[refund.reject refund.appeal_closed]" {
+		t.Fatalf("unappealed: %+v, steps %v", st, f.actions)
+	}
+}
+
+// Older than the refund window but inside the refund period: a person decides.
+func TestRefundOutsideTheWindowGoesToAPerson(t *testing.T) {
+	f := &fakeMoney{placed: time.Now().Add(-60 * 24 * time.Hour)}
+	env := refundEnv(f)
+	env.SetStartTime(time.Now())
+	policy := limit50
+	policy.RefundWindow = service.Duration(30 * 24 * time.Hour)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateRefundDecision, "sup", callbacks(&updateOutcome{}),
+			workflows.RefundDecisionInput{Actor: workflows.Actor{Kind: "user", ID: "sam"}, Approve: true})
+	}, time.Minute)
+	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("10.00", policy))
+	var st workflows.RefundState
+	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundPaid || st.Rule != workflows.RuleApprovedByPerson {
+		t.Fatalf("%+v %v (steps %v)", st, err, f.actions)
 	}
 }
 
@@ -133,14 +276,23 @@ func TestRefundRefusedOrDeclined(t *testing.T) {
 	env := refundEnv(f)
 	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("10.00", limit50))
 	var st workflows.RefundState
-	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundRejected || st.Rule != "over_refundable_amount" || f.payments != 0 {
+	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundRejected || st.Rule != "over_refundable_amount" ||
+		st.Appealable || f.payments != 0 || len(f.ledger) != 0 {
 		t.Fatalf("refused: %+v %v", st, err)
 	}
+	// A declined payment is compensated in reverse order: the booking is
+	// reversed, then the hold released, and the customer told.
 	f = &fakeMoney{decline: true}
 	env = refundEnv(f)
 	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("10.00", limit50))
-	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundFailed || len(f.ledger) != 0 {
-		t.Fatalf("declined: %+v %v, ledger %v", st, err, f.ledger)
+	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundFailed || st.Rule != workflows.RulePaymentFailed {
+		t.Fatalf("declined: %+v %v", st, err)
+	}
+	if fmt.Sprint(f.balances()) != "map[customer_refunds:0.00 refunds_payable:0.00]" || len(f.ledger) != 2 {
+		t.Fatalf("declined: ledger %+v", f.ledger)
+	}
+	if got := fmt.Sprint(st.Steps); got != "[checked refund.approve booked payment_failed booking_reversed hold_released refund.failed]" {
+		t.Fatalf("declined: steps %s", got)
 	}
 	// A policy that sends every refund to a person does so even for a cent.
 	f = &fakeMoney{}
@@ -151,7 +303,29 @@ func TestRefundRefusedOrDeclined(t *testing.T) {
 			workflows.RefundDecisionInput{Actor: workflows.Actor{Kind: "user", ID: "fin-1"}, Approve: true})
 	}, time.Minute)
 	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("0.01", service.Refunds{AutoApproveLimit: "0.00", Currency: "EUR", AlwaysHuman: true}))
-	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundPaid || st.Rule != "policy_needs_person" || st.DecidedBy != "fin-1" {
+	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundPaid || st.Rule != workflows.RuleApprovedByPerson || st.DecidedBy != "fin-1" {
 		t.Fatalf("always human: %+v %v", st, err)
+	}
+}
+
+// Compensations are granted on the ledger alone: no payment goes out.
+func TestCompensationsAreBookedNotPaid(t *testing.T) {
+	for kind, want := range map[string]string{
+		"goodwill_credit": "map[customer_credit:-5.00 goodwill_expense:5.00]",
+		"coupon":          "map[coupons_outstanding:-5.00 marketing_expense:5.00]",
+		"fee_waiver":      "map[accounts_receivable:-5.00 fees_waived:5.00]",
+	} {
+		f := &fakeMoney{}
+		env := refundEnv(f)
+		in := refundInput("5.00", limit50)
+		in.Kind = kind
+		env.ExecuteWorkflow(workflows.RefundWorkflowName, in)
+		var st workflows.RefundState
+		if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundIssued || f.payments != 0 {
+			t.Fatalf("%s: %+v %v, %d payments", kind, st, err, f.payments)
+		}
+		if got := fmt.Sprint(f.balances()); got != want {
+			t.Fatalf("%s: ledger %s, want %s", kind, got, want)
+		}
 	}
 }
