@@ -58,29 +58,29 @@ func (s *Store) CustomerHash(ctx context.Context, tenantID, customerRef string) 
 
 // Refund is a refund or compensation request and where it stands.
 type Refund struct {
-	TenantID     string          `json:"tenant_id"`
-	ID           string          `json:"id"`
-	CaseID       string          `json:"case_id"`
-	OrderRef     string          `json:"order_ref"`
-	Kind         string          `json:"kind"`   // refund, goodwill_credit, coupon, fee_waiver, shipping_refund
-	Amount       string          `json:"amount"` // decimal string
-	Currency     string          `json:"currency"`
-	ReasonCode   string          `json:"reason_code"`
-	Status       string          `json:"status"` // requested, awaiting_approval, approved, rejected, appealed, paid, issued, failed
-	Rule         string          `json:"rule,omitempty"`
-	AutoRejected bool            `json:"auto_rejected"`
-	Appealable   bool            `json:"appealable"`
-	DecidedBy    string          `json:"decided_by,omitempty"`
-	AppealedBy   string          `json:"appealed_by,omitempty"`
-	AppealedAt   *time.Time      `json:"appealed_at,omitempty"`
-	Overturned   bool            `json:"overturned"`
-	EscalatedAt  *time.Time      `json:"escalated_at,omitempty"`
-	PaymentRef   string          `json:"payment_ref,omitempty"`
-	Items        RawJSON         `json:"items"`
-	Evidence     RawJSON         `json:"evidence"`
-	RequestedBy  string          `json:"requested_by"`
-	CreatedAt    time.Time       `json:"created_at"`
-	UpdatedAt    time.Time       `json:"updated_at"`
+	TenantID     string     `json:"tenant_id"`
+	ID           string     `json:"id"`
+	CaseID       string     `json:"case_id"`
+	OrderRef     string     `json:"order_ref"`
+	Kind         string     `json:"kind"`   // refund, goodwill_credit, coupon, fee_waiver, shipping_refund
+	Amount       string     `json:"amount"` // decimal string
+	Currency     string     `json:"currency"`
+	ReasonCode   string     `json:"reason_code"`
+	Status       string     `json:"status"` // requested, awaiting_approval, approved, rejected, appealed, paid, issued, failed
+	Rule         string     `json:"rule,omitempty"`
+	AutoRejected bool       `json:"auto_rejected"`
+	Appealable   bool       `json:"appealable"`
+	DecidedBy    string     `json:"decided_by,omitempty"`
+	AppealedBy   string     `json:"appealed_by,omitempty"`
+	AppealedAt   *time.Time `json:"appealed_at,omitempty"`
+	Overturned   bool       `json:"overturned"`
+	EscalatedAt  *time.Time `json:"escalated_at,omitempty"`
+	PaymentRef   string     `json:"payment_ref,omitempty"`
+	Items        RawJSON    `json:"items"`
+	Evidence     RawJSON    `json:"evidence"`
+	RequestedBy  string     `json:"requested_by"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // RawJSON is a JSON document as PostgreSQL keeps it, passed on as it is.
