@@ -55,9 +55,9 @@ func refundBody(order, amount string) map[string]string {
 }
 
 // ledgerOK checks that the tenant's ledger balances and agrees with the gateway.
-func (s *stack) ledgerOK(tenant string) api.Reconciliation {
+func (s *stack) ledgerOK(tenant string) store.Reconciliation {
 	s.t.Helper()
-	rec, err := api.Reconcile(context.Background(), s.store, tenant)
+	rec, err := s.store.CheckLedger(context.Background(), tenant)
 	if err != nil || !rec.Balanced || !rec.Reconciled {
 		s.t.Fatalf("ledger of %s: %+v %v", tenant, rec, err)
 	}
@@ -65,7 +65,7 @@ func (s *stack) ledgerOK(tenant string) api.Reconciliation {
 }
 
 // balance is an account's balance in the tenant's trial balance ("0" if none).
-func balance(rec api.Reconciliation, account string) string {
+func balance(rec store.Reconciliation, account string) string {
 	for _, b := range rec.TrialBalance {
 		if b.Account == account {
 			v, _ := new(big.Rat).SetString(b.Balance)
@@ -240,7 +240,7 @@ func TestRefundsOverHTTP(t *testing.T) {
 	if fmt.Sprint(statuses) != "[paid paid rejected paid paid]" {
 		t.Fatalf("case refunds: %v", statuses)
 	}
-	var rec api.Reconciliation
+	var rec store.Reconciliation
 	if r := s.do("GET", "/v1/ledger/reconciliation", tenantA+"/finance", nil); r.Status != http.StatusOK {
 		t.Fatalf("reconciliation: %d %s", r.Status, r.Body)
 	} else {

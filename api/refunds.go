@@ -1,11 +1,9 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math/big"
 	"net/http"
 	"regexp"
@@ -410,55 +408,9 @@ func decodeRefundCursor(raw string) (time.Time, string, bool) {
 	return at, id, true
 }
 
-// Reconciliation is the body of GET /v1/ledger/reconciliation.
-type Reconciliation struct {
-	Balanced     bool                   `json:"balanced"`   // every currency's balances sum to zero
-	Reconciled   bool                   `json:"reconciled"` // the ledger and the gateway agree on every payment
-	TrialBalance []store.AccountBalance `json:"trial_balance"`
-	Mismatches   []store.Mismatch       `json:"mismatches"`
-	CheckedAt    time.Time              `json:"checked_at"`
-}
-
-// Reconcile checks a tenant's ledger: that it balances, and that what it
-// says left through the gateway is what the gateway paid, payment by payment.
-func Reconcile(ctx context.Context, st *store.Store, tenantID string) (Reconciliation, error) {
-	out := Reconciliation{CheckedAt: time.Now().UTC()}
-	tb, err := st.TrialBalance(ctx, tenantID)
-	if err != nil {
-		return out, err
-	}
-	m, err := st.Reconcile(ctx, tenantID)
-	if err != nil {
-		return out, err
-	}
-	out.TrialBalance, out.Mismatches = tb, m
-	if out.TrialBalance == nil {
-		out.TrialBalance = []store.AccountBalance{}
-	}
-	if out.Mismatches == nil {
-		out.Mismatches = []store.Mismatch{}
-	}
-	sums := map[string]*big.Rat{}
-	for _, b := range tb {
-		v, ok := new(big.Rat).SetString(b.Balance)
-		if !ok {
-			return out, fmt.Errorf("balance %q of %s is not a number", b.Balance, b.Account)
-		}
-		if sums[b.Currency] == nil {
-			sums[b.Currency] = new(big.Rat)
-		}
-		sums[b.Currency].Add(sums[b.Currency], v)
-	}
-	out.Balanced = true
-	for _, sum := range sums {
-		out.Balanced = out.Balanced && sum.Sign() == 0
-	}
-	out.Reconciled = len(m) == 0
-	return out, nil
-}
-
+// reconcile answers GET /v1/ledger/reconciliation (store.Reconciliation).
 func (s *Server) reconcile(c *gin.Context) {
-	out, err := Reconcile(c.Request.Context(), s.store, principalOf(c).Tenant)
+	out, err := s.store.CheckLedger(c.Request.Context(), principalOf(c).Tenant)
 	if err != nil {
 		respondError(c, s.log, err)
 		return

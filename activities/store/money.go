@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"gorm.io/gorm"
@@ -327,6 +328,53 @@ ORDER BY 1`, map[string]any{"t": tenantID, "acct": ClearingAccount}).Scan(&out).
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
+	return out, nil
+}
+
+// Reconciliation is a check of a tenant's ledger.
+type Reconciliation struct {
+	Balanced     bool             `json:"balanced"`   // every currency's balances sum to zero
+	Reconciled   bool             `json:"reconciled"` // the ledger and the gateway agree on every payment
+	TrialBalance []AccountBalance `json:"trial_balance"`
+	Mismatches   []Mismatch       `json:"mismatches"`
+	CheckedAt    time.Time        `json:"checked_at"`
+}
+
+// CheckLedger checks a tenant's ledger: that it balances, and that what it
+// says left through the gateway is what the gateway paid, payment by payment.
+func (s *Store) CheckLedger(ctx context.Context, tenantID string) (Reconciliation, error) {
+	out := Reconciliation{CheckedAt: time.Now().UTC()}
+	tb, err := s.TrialBalance(ctx, tenantID)
+	if err != nil {
+		return out, err
+	}
+	m, err := s.Reconcile(ctx, tenantID)
+	if err != nil {
+		return out, err
+	}
+	out.TrialBalance, out.Mismatches = tb, m
+	if out.TrialBalance == nil {
+		out.TrialBalance = []AccountBalance{}
+	}
+	if out.Mismatches == nil {
+		out.Mismatches = []Mismatch{}
+	}
+	sums := map[string]*big.Rat{}
+	for _, b := range tb {
+		v, ok := new(big.Rat).SetString(b.Balance)
+		if !ok {
+			return out, fmt.Errorf("balance %q of %s is not a number", b.Balance, b.Account)
+		}
+		if sums[b.Currency] == nil {
+			sums[b.Currency] = new(big.Rat)
+		}
+		sums[b.Currency].Add(sums[b.Currency], v)
+	}
+	out.Balanced = true
+	for _, sum := range sums {
+		out.Balanced = out.Balanced && sum.Sign() == 0
+	}
+	out.Reconciled = len(m) == 0
 	return out, nil
 }
 
