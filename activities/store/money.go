@@ -378,6 +378,16 @@ func (s *Store) CheckLedger(ctx context.Context, tenantID string) (Reconciliatio
 	return out, nil
 }
 
+// LedgerTenants lists the tenants with ledger entries or gateway payments.
+func (s *Store) LedgerTenants(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Raw(`SELECT tenant_id FROM ledger_entries UNION SELECT tenant_id FROM gateway_payments ORDER BY 1`).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("ledger tenants: %w", err)
+	}
+	return ids, nil
+}
+
 // GetOrder returns an order of the tenant's order book.
 func (s *Store) GetOrder(ctx context.Context, tenantID, orderRef string) (Order, error) {
 	var out []Order

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
@@ -69,5 +70,39 @@ func TestAuditVerifyCommand(t *testing.T) {
 				t.Fatalf("want exit 1 naming entry %d; got %v: %s", tc.brokenAt, err, out.String())
 			}
 		})
+	}
+}
+
+// `tandem reconcile` exits zero when the ledger agrees with the gateway and
+// non-zero naming the payment when it does not.
+func TestReconcileCommand(t *testing.T) {
+	bin := buildBinary(t)
+	db := storetest.New(t)
+	ctx := context.Background()
+	if err := db.EnsureTenant(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	reconcile := func() (string, error) {
+		cmd := exec.Command(bin, "reconcile", "-tenant", "acme")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+db.AppURL)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+	key := "9b1f3a52-1d3e-4c1b-8a57-5b0f3f2b7a10"
+	if _, _, err := db.GatewayPay(ctx, "acme", key, "12.50", "EUR", "psp-1"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := reconcile()
+	if err == nil || !strings.Contains(out, `"reconciled":false`) || !strings.Contains(out, key) || !strings.Contains(out, "do not reconcile") {
+		t.Fatalf("a payment missing from the ledger: %v %s", err, out)
+	}
+	if err := db.PostLedger(ctx, []store.LedgerEntry{{TenantID: "acme", ID: key + ":paid", RefundID: &key, DebitAccount: "refunds_payable",
+		CreditAccount: store.ClearingAccount, Amount: "12.50", Currency: "EUR", PostedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := reconcile(); err != nil || !strings.Contains(out, `"balanced":true,"reconciled":true`) {
+		t.Fatalf("after posting: %v %s", err, out)
 	}
 }

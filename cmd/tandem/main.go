@@ -52,6 +52,8 @@ commands:
   audit verify [-tenant T] | checkpoint [-tenant T] | keygen
                         check audit chains (exit 1 naming the first broken entry),
                         sign their heads now, or make a signing key
+  reconcile [-tenant T]  check that each ledger balances and agrees with the payment
+                        gateway, payment by payment (exit 1 listing mismatches)
   totp-code [-in 30s] URL
                         the code an authenticator app shows for an otpauth URL (development)
   codec-server          serve the Temporal Web UI's codec endpoint on TANDEM_CODEC_ADDR
@@ -115,6 +117,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runKeys(ctx, cfg, args[1:], stdout)
 	case "retention":
 		return runRetention(ctx, cfg, args[1:], stdout)
+	case "reconcile":
+		return runReconcile(ctx, cfg, args[1:], stdout)
 	case "codec-server":
 		return runCodecServer(ctx, cfg, log)
 	case "bench":
