@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,48 @@ type HandoffJSON struct {
 	// the latest customer message, for the agent to adapt; null when it has
 	// nothing on it.
 	Suggestion *SuggestionJSON `json:"suggested_reply"`
+	// SuggestedRefund: the customer asked about something a refund settles;
+	// the agent may request one (POST /v1/cases/{id}/refunds). The AI only
+	// suggests: it never requests or executes a refund. Null otherwise.
+	SuggestedRefund *RefundSuggestionJSON `json:"suggested_refund"`
+}
+
+// RefundSuggestionJSON is a refund the AI suggests the agent request.
+type RefundSuggestionJSON struct {
+	Kind       string `json:"kind"`
+	ReasonCode string `json:"reason_code"`
+	OrderRef   string `json:"order_ref,omitempty"` // the order number the customer gave, if any
+	Why        string `json:"why"`
+}
+
+// refundIntents are the intents a refund may settle, with the reason code
+// to request it under.
+var refundIntents = map[string]string{"refund_policy": "customer_request", "damaged_item": "damaged", "cancel_order": "cancelled"}
+
+// orderNumber finds an order number the customer wrote: "order 1001",
+// "order #A-1001", "#1001", "订单号 1001", "訂單 1001".
+var orderNumber = regexp.MustCompile(`(?i)(?:order\b(?:\s+(?:no\.?|number))?|订单号?|訂單號?|#)\s*[:：#]?\s*([A-Z0-9][A-Z0-9-]{2,30})`)
+
+// suggestRefund suggests a refund when the latest refund intent the AI read
+// is one a refund settles, with the order number the customer gave last.
+func suggestRefund(intents []string, msgs []store.Message) *RefundSuggestionJSON {
+	for i := len(intents) - 1; i >= 0; i-- {
+		reason, ok := refundIntents[intents[i]]
+		if !ok {
+			continue
+		}
+		out := &RefundSuggestionJSON{Kind: "refund", ReasonCode: reason, Why: "the customer's messages read as " + intents[i]}
+		for j := len(msgs) - 1; j >= 0 && out.OrderRef == ""; j-- {
+			if msgs[j].AuthorKind != workflows.AuthorCustomer || msgs[j].Erased {
+				continue
+			}
+			if m := orderNumber.FindStringSubmatch(msgs[j].Body); m != nil {
+				out.OrderRef = m[1]
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // SuggestionJSON is a suggested reply for the agent and the articles behind it.
@@ -112,6 +155,7 @@ func (s *Server) handoff(c *gin.Context) {
 	}
 	out.SentimentTrend = trend(out.Sentiment)
 	out.Summary = summary(out, intents)
+	out.SuggestedRefund = suggestRefund(intents, msgs)
 	if out.LatestMessage != nil && !out.LatestMessage.Erased && s.ai != nil {
 		res, err := s.ai.Respond(ctx, ai.Request{TenantID: row.TenantID, CaseID: row.ID, Message: out.LatestMessage.Body})
 		switch {

@@ -485,3 +485,35 @@ func TestWorkerKilledBetweenPaymentAndLedger(t *testing.T) {
 	}
 	s.ledgerOK(tenantA)
 }
+
+// The AI suggests a refund in the handoff when the customer asked about
+// one, with the order number they gave; it never requests one itself.
+func TestAISuggestsARefundButNeverRequestsOne(t *testing.T) {
+	s := newStack(t)
+	req := sampleCase()
+	req.Message = "My parcel arrived damaged, order #A-1001"
+	c := s.openCase(tenantA, req).Case
+	s.escalate(tenantA, c.ID)
+	var h api.HandoffJSON
+	if r := s.do("GET", "/v1/cases/"+c.ID+"/handoff", tenantA+"/supervisor", nil); r.Status != http.StatusOK {
+		t.Fatalf("handoff: %d %s", r.Status, r.Body)
+	} else {
+		r.decode(t, &h)
+	}
+	if h.SuggestedRefund == nil || h.SuggestedRefund.ReasonCode != "damaged" || h.SuggestedRefund.OrderRef != "A-1001" {
+		t.Fatalf("suggested refund: %+v (intent %s)", h.SuggestedRefund, h.Intent)
+	}
+	var list struct{ Refunds []store.Refund }
+	s.do("GET", "/v1/cases/"+c.ID+"/refunds", tenantA+"/supervisor", nil).decode(t, &list)
+	if len(list.Refunds) != 0 {
+		t.Fatalf("the AI requested a refund: %+v", list.Refunds)
+	}
+	// A case about something else suggests none.
+	other := s.openCase(tenantA, sampleCase()).Case
+	s.escalate(tenantA, other.ID)
+	var h2 api.HandoffJSON
+	s.do("GET", "/v1/cases/"+other.ID+"/handoff", tenantA+"/supervisor", nil).decode(t, &h2)
+	if h2.SuggestedRefund != nil {
+		t.Fatalf("suggested for %q: %+v", sampleCase().Message, h2.SuggestedRefund)
+	}
+}
