@@ -13,6 +13,7 @@ import (
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/api"
+	"tandem/policies/service"
 	"tandem/workflows"
 )
 
@@ -260,6 +261,7 @@ func TestRefundsOverHTTP(t *testing.T) {
 	for _, body := range []any{
 		refundBody("1001", "-3"),
 		refundBody("1001", "0.00"),
+		map[string]any{"order_ref": "1001", "amount": "1.00", "currency": "XYZ", "reason_code": "x"},
 		map[string]any{"order_ref": "1001", "amount": "1.00", "currency": "EUR", "reason_code": "x", "kind": "cash"},
 		map[string]any{"order_ref": "1001", "amount": "1.00", "currency": "EUR", "reason_code": "x", "items": []map[string]any{{"sku": "A1", "quantity": 0}}},
 		map[string]any{"order_ref": "1001", "amount": "1.00", "currency": "EUR", "reason_code": "x", "evidence": make([]string, 11)},
@@ -515,5 +517,57 @@ func TestAISuggestsARefundButNeverRequestsOne(t *testing.T) {
 	s.do("GET", "/v1/cases/"+other.ID+"/handoff", tenantA+"/supervisor", nil).decode(t, &h2)
 	if h2.SuggestedRefund != nil {
 		t.Fatalf("suggested for %q: %+v", sampleCase().Message, h2.SuggestedRefund)
+	}
+}
+
+// An approval that waits past the policy's approval SLA is escalated: the
+// refund says when, the approvers' queue marks it overdue, the escalation
+// role is told, and it can still be decided. A compensation under the limit
+// is granted on the ledger alone.
+func TestAgingApprovalEscalatesAndCompensationIsIssued(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	p, _ := service.Profile("efficiency-first")
+	p.Refunds.ApprovalSLA = service.Duration(time.Second)
+	if r := s.do("PUT", "/v1/admin/service-policy", tenantA+"/admin+totp", p); r.Status != http.StatusOK {
+		t.Fatalf("set policy: %d %s", r.Status, r.Body)
+	}
+	c := s.openCase(tenantA, sampleCase()).Case
+	if err := s.store.PutOrder(ctx, tenantA, "1001", "cust-42", "EUR", "500.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, asked := s.askRefund(c.ID, tenantA, refundBody("1001", "300.00"), "k")
+	aged := s.waitRefund(asked.RefundID, tenantA, func(r workflows.RefundState) bool { return r.EscalatedAt != nil })
+	if aged.Status != workflows.RefundAwaitingApproval {
+		t.Fatalf("aged: %+v", aged)
+	}
+	var queue api.RefundList
+	s.do("GET", "/v1/refunds?status=awaiting_approval", tenantA+"/finance", nil).decode(t, &queue)
+	if len(queue.Refunds) != 1 || !queue.Refunds[0].Overdue {
+		t.Fatalf("queue: %+v", queue)
+	}
+	notes, _ := s.store.CaseNotifications(ctx, tenantA, c.ID)
+	var kinds []string
+	for _, n := range notes {
+		kinds = append(kinds, n.Kind+">"+n.Recipient)
+	}
+	if !slices.Contains(kinds, workflows.AuditRefundOverdue+">finance") {
+		t.Fatalf("notifications: %v", kinds)
+	}
+	if r := s.do("POST", "/v1/refunds/"+asked.RefundID+"/decide", tenantA+"/finance", map[string]any{"approve": true}); r.Status != http.StatusOK {
+		t.Fatalf("decide: %d %s", r.Status, r.Body)
+	}
+	s.waitRefund(asked.RefundID, tenantA, final)
+
+	body := refundBody("1001", "10.00")
+	body["kind"] = "goodwill_credit"
+	_, credit := s.askRefund(c.ID, tenantA, body, "credit")
+	issued := s.waitRefund(credit.RefundID, tenantA, final)
+	if issued.Status != workflows.RefundIssued || issued.PaymentRef != "" {
+		t.Fatalf("credit: %+v", issued)
+	}
+	rec := s.ledgerOK(tenantA)
+	if balance(rec, workflows.AccountGoodwill) != "10.00" || balance(rec, workflows.AccountCredit) != "-10.00" || balance(rec, workflows.AccountClearing) != "-300.00" {
+		t.Fatalf("trial balance: %+v", rec.TrialBalance)
 	}
 }

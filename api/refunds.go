@@ -55,7 +55,6 @@ const (
 
 var (
 	amountPattern    = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
-	currencyCode     = regexp.MustCompile(`^[A-Z]{3}$`)
 	skuPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
 	refundIDSpace    = uuid.MustParse("1d7e7c1a-6a52-4d39-9d0a-0c5c9f4a6e10")
 	errNoRefund      = errorf(http.StatusNotFound, "refund_not_found", "no such refund")
@@ -77,8 +76,8 @@ func (r *RefundRequest) validate() []FieldError {
 	if !amountPattern.MatchString(r.Amount) || strings.Trim(r.Amount, "0.") == "" {
 		errs = append(errs, FieldError{"amount", `a positive decimal string with at most 4 decimals, e.g. "12.50"`})
 	}
-	if !currencyCode.MatchString(r.Currency) {
-		errs = append(errs, FieldError{"currency", "an ISO 4217 code such as EUR"})
+	if !service.KnownCurrency(r.Currency) {
+		errs = append(errs, FieldError{"currency", "a known ISO 4217 code such as EUR"})
 	}
 	if !kbSlug.MatchString(r.ReasonCode) {
 		errs = append(errs, FieldError{"reason_code", "a lower-case code such as damaged or late_delivery"})

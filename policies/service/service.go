@@ -177,7 +177,6 @@ var (
 	weekdays   = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 	priority   = []string{"low", "normal", "high", "urgent"}
 	onBreach   = []string{"escalate", "raise_priority", "notify_supervisor"}
-	currency   = regexp.MustCompile(`^[A-Z]{3}$`)
 	decimalRe  = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
 	domainName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 )
@@ -273,7 +272,7 @@ func (p Policy) Validate() []string {
 			break
 		}
 	}
-	if !currency.MatchString(p.Refunds.Currency) {
+	if !KnownCurrency(p.Refunds.Currency) {
 		bad("refunds.currency", "an ISO 4217 code such as EUR")
 	}
 	if p.ReopenWindow <= 0 {
