@@ -417,7 +417,7 @@ func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer
 const demoTenant = "demo"
 
 func runSeed(ctx context.Context, cfg config, stdout io.Writer) error {
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := openStore(ctx, cfg) // orders name their customer by the tenant's blind index
 	if err != nil {
 		return err
 	}
@@ -429,6 +429,17 @@ func runSeed(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tenant %q is ready (%d demo knowledge-base articles added)\n", demoTenant, n)
+	// The demo order book of the walkthrough's customer: a recent order, and
+	// one older than efficiency-first refunds (90 days), whose refund a rule
+	// rejects and a person may overturn on appeal. Existing orders are kept.
+	for _, o := range []struct {
+		ref, total string
+		age        time.Duration
+	}{{"1001", "120.00", 5 * 24 * time.Hour}, {"0917", "60.00", 120 * 24 * time.Hour}} {
+		if err := st.PutOrder(ctx, demoTenant, o.ref, "cust-1001", "EUR", o.total, time.Now().Add(-o.age)); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "tenant %q is ready (%d demo knowledge-base articles added; demo orders 1001 and 0917 of cust-1001)\n", demoTenant, n)
 	return nil
 }
