@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -104,5 +105,28 @@ func TestReconcileCommand(t *testing.T) {
 	}
 	if out, err := reconcile(); err != nil || !strings.Contains(out, `"balanced":true,"reconciled":true`) {
 		t.Fatalf("after posting: %v %s", err, out)
+	}
+}
+
+// `tandem seed` makes the walkthrough's tenant, articles and orders, and
+// can run again without adding anything twice.
+func TestSeedCommand(t *testing.T) {
+	bin := buildBinary(t)
+	db := storetest.New(t)
+	master := storetest.TestMasterKey.ID + ":" + base64.StdEncoding.EncodeToString(storetest.TestMasterKey.Key)
+	for range 2 {
+		cmd := exec.Command(bin, "seed")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+db.AppURL, "TANDEM_MASTER_KEY="+master, "TANDEM_JWT_SECRET=test-only-secret-0123456789abcdef")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("seed: %v\n%s", err, out)
+		}
+	}
+	var orders int64
+	if err := db.DB().Table("orders").Where("tenant_id = ?", demoTenant).Count(&orders).Error; err != nil || orders != 2 {
+		t.Fatalf("%d demo orders (%v), want 2", orders, err)
+	}
+	o, err := db.GetOrder(context.Background(), demoTenant, "0917")
+	if err != nil || time.Since(o.PlacedAt) < 90*24*time.Hour {
+		t.Fatalf("the old order: %+v %v", o, err)
 	}
 }
