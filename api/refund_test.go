@@ -227,6 +227,15 @@ func TestRefundsOverHTTP(t *testing.T) {
 	if r := s.do("GET", "/v1/refunds?status=lost", tenantA+"/finance", nil); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("a bad status filter: %d %s", r.Status, r.Body)
 	}
+	if r := s.do("GET", "/v1/refunds?cursor=bm9wZQ", tenantA+"/finance", nil); r.Status != http.StatusBadRequest || r.errorCode(t) != "invalid_cursor" {
+		t.Fatalf("a foreign cursor: %d %s", r.Status, r.Body)
+	}
+	var page1, page2 api.RefundList
+	s.do("GET", "/v1/refunds?limit=3", tenantA+"/finance", nil).decode(t, &page1)
+	s.do("GET", "/v1/refunds?limit=3&cursor="+page1.NextCursor, tenantA+"/finance", nil).decode(t, &page2)
+	if len(page1.Refunds) != 3 || page1.NextCursor == "" || len(page2.Refunds) != 2 || page2.NextCursor != "" || page2.Refunds[0].ID == page1.Refunds[2].ID {
+		t.Fatalf("pages: %d (%q) then %d (%q)", len(page1.Refunds), page1.NextCursor, len(page2.Refunds), page2.NextCursor)
+	}
 	if r := decide(large.RefundID, tenantA+"/finance:fin-1", true); r.Status != http.StatusOK {
 		t.Fatalf("finance approving 800.00: %d %s", r.Status, r.Body)
 	}

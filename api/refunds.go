@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math/big"
@@ -356,55 +355,31 @@ func (s *Server) listRefunds(c *gin.Context) {
 		}
 		f.Limit = n
 	}
-	if raw := c.Query("cursor"); raw != "" {
-		at, id, ok := decodeRefundCursor(raw)
-		if !ok {
-			respondError(c, s.log, store.ErrBadCursor)
-			return
-		}
-		f.After = &store.RefundCursor{CreatedAt: at, ID: id}
-	}
+	f.Cursor = c.Query("cursor")
 	if len(errs) > 0 {
 		respondError(c, s.log, validationError(errs))
 		return
 	}
-	refunds, err := s.store.ListRefunds(c.Request.Context(), principalOf(c).Tenant, f)
+	refunds, next, err := s.store.ListRefunds(c.Request.Context(), principalOf(c).Tenant, f)
 	if err != nil {
 		respondError(c, s.log, err)
 		return
 	}
-	out := RefundList{Refunds: make([]RefundListItem, 0, len(refunds))}
+	out := RefundList{Refunds: make([]RefundListItem, 0, len(refunds)), NextCursor: next}
 	now := time.Now()
 	for _, r := range refunds {
 		item := RefundListItem{Refund: r, Overdue: r.EscalatedAt != nil}
+		since := r.CreatedAt // a request waits for a person from the start; an appeal from when it was made
+		if r.AppealedAt != nil {
+			since = *r.AppealedAt
+		}
 		if r.Status == workflows.RefundAwaitingApproval || r.Status == workflows.RefundAppealed {
-			w := now.Sub(r.UpdatedAt).Seconds()
+			w := now.Sub(since).Seconds()
 			item.WaitingSeconds = &w
 		}
 		out.Refunds = append(out.Refunds, item)
 	}
-	if len(refunds) == f.Limit {
-		last := refunds[len(refunds)-1]
-		out.NextCursor = encodeRefundCursor(last.CreatedAt, last.ID)
-	}
 	c.JSON(http.StatusOK, out)
-}
-
-func encodeRefundCursor(at time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
-}
-
-func decodeRefundCursor(raw string) (time.Time, string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil {
-		return time.Time{}, "", false
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	at, err := time.Parse(time.RFC3339Nano, ts)
-	if _, uerr := uuid.Parse(id); !ok || err != nil || uerr != nil {
-		return time.Time{}, "", false
-	}
-	return at, id, true
 }
 
 // reconcile answers GET /v1/ledger/reconciliation (store.Reconciliation).

@@ -362,29 +362,18 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 		if err := r.record(ctx, AuditRefundAppeal, r.appeal.Actor, refundApprovers...); err != nil {
 			return *st, err
 		}
-		if err := r.awaitDecision(ctx); err != nil {
-			return *st, err
+		if stop, err := r.personDecides(ctx, RuleUpheld, RuleOverturned); stop {
+			return r.finish(ctx, err)
 		}
-		st.DecidedBy = r.decision.Actor.ID
-		if !r.decision.Approve {
-			st.Status, st.Rule = RefundRejected, RuleUpheld
-			return r.finish(ctx, r.record(ctx, AuditRefundReject, r.decision.Actor, "customer"))
-		}
-		st.Rule, st.Overturned = RuleOverturned, true
+		st.Overturned = true
 	case verdictPerson:
 		st.Status = RefundAwaitingApproval
 		if err := r.record(ctx, AuditRefundAwaiting, SystemActor, refundApprovers...); err != nil {
 			return *st, err
 		}
-		if err := r.awaitDecision(ctx); err != nil {
-			return *st, err
+		if stop, err := r.personDecides(ctx, RuleRejectedByPerson, RuleApprovedByPerson); stop {
+			return r.finish(ctx, err)
 		}
-		st.DecidedBy = r.decision.Actor.ID
-		if !r.decision.Approve {
-			st.Status, st.Rule = RefundRejected, RuleRejectedByPerson
-			return r.finish(ctx, r.record(ctx, AuditRefundReject, r.decision.Actor, "customer"))
-		}
-		st.Rule = RuleApprovedByPerson
 	}
 	approver := SystemActor
 	if r.decision != nil {
@@ -441,6 +430,21 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 	st.Steps = append(st.Steps, "posted")
 	st.Status = RefundPaid
 	return r.finish(ctx, r.record(ctx, AuditRefundPaid, SystemActor, "customer"))
+}
+
+// personDecides waits for a person's decision and records a rejection
+// under the rule given; stop says the saga ends here (rejected, or err).
+func (r *refundSaga) personDecides(ctx workflow.Context, rejected, approved string) (stop bool, err error) {
+	if err := r.awaitDecision(ctx); err != nil {
+		return true, err
+	}
+	r.st.DecidedBy = r.decision.Actor.ID
+	if !r.decision.Approve {
+		r.st.Status, r.st.Rule = RefundRejected, rejected
+		return true, r.record(ctx, AuditRefundReject, r.decision.Actor, "customer")
+	}
+	r.st.Rule = approved
+	return false, nil
 }
 
 // awaitDecision waits for a person; once the approval has waited past the

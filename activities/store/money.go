@@ -478,31 +478,36 @@ func (s *Store) CaseNotifications(ctx context.Context, tenantID, caseID string) 
 // RefundFilter narrows a listing of a tenant's refunds.
 type RefundFilter struct {
 	Status string
-	After  *RefundCursor // the last refund of the previous page
+	Cursor string // from the previous page's next cursor
 	Limit  int
 }
 
-// RefundCursor is a position in a listing: oldest first, then by ID.
-type RefundCursor struct {
-	CreatedAt time.Time
-	ID        string
-}
-
-// ListRefunds lists a tenant's refunds, oldest first: the approval queue
-// when asked for those awaiting approval.
-func (s *Store) ListRefunds(ctx context.Context, tenantID string, f RefundFilter) ([]Refund, error) {
+// ListRefunds lists a tenant's refunds, oldest first, a page at a time (the
+// approval queue when asked for those awaiting approval), with the cursor of
+// the next page ("" after the last).
+func (s *Store) ListRefunds(ctx context.Context, tenantID string, f RefundFilter) ([]Refund, string, error) {
 	q, args := refundSelect+` WHERE tenant_id = ?`, []any{tenantID}
 	if f.Status != "" {
 		q, args = q+` AND status = ?`, append(args, f.Status)
 	}
-	if f.After != nil {
-		q, args = q+` AND (created_at, id) > (?, ?::uuid)`, append(args, f.After.CreatedAt, f.After.ID)
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil || !validUUID(id) {
+			return nil, "", ErrBadCursor
+		}
+		q, args = q+` AND (created_at, id) > (?, ?::uuid)`, append(args, at, id)
 	}
 	out := []Refund{}
-	if err := s.db.WithContext(ctx).Raw(q+` ORDER BY created_at, id LIMIT ?`, append(args, f.Limit)...).Scan(&out).Error; err != nil {
-		return nil, fmt.Errorf("list refunds: %w", err)
+	if err := s.db.WithContext(ctx).Raw(q+` ORDER BY created_at, id LIMIT ?`, append(args, f.Limit+1)...).Scan(&out).Error; err != nil {
+		return nil, "", fmt.Errorf("list refunds: %w", err)
 	}
-	return out, nil
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		last := out[len(out)-1]
+		next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return out, next, nil
 }
 
 // RefundStats are a tenant's refund decisions: how many requests rules

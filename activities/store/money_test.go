@@ -186,16 +186,19 @@ func TestRefundStepsAndTheApprovalQueue(t *testing.T) {
 		t.Fatalf("notifications: %+v %v, want 6", notes, err)
 	}
 	// The approval queue, a page at a time.
-	queue, err := st.ListRefunds(ctx, "acme", store.RefundFilter{Status: "awaiting_approval", Limit: 10})
+	queue, _, err := st.ListRefunds(ctx, "acme", store.RefundFilter{Status: "awaiting_approval", Limit: 10})
 	if err != nil || len(queue) != 1 || queue[0].ID != ids[1] {
 		t.Fatalf("approval queue: %+v %v", queue, err)
 	}
-	page1, _ := st.ListRefunds(ctx, "acme", store.RefundFilter{Limit: 2})
-	page2, _ := st.ListRefunds(ctx, "acme", store.RefundFilter{Limit: 2, After: &store.RefundCursor{CreatedAt: page1[1].CreatedAt, ID: page1[1].ID}})
-	if len(page1) != 2 || len(page2) != 1 || page2[0].ID == page1[0].ID || page2[0].ID == page1[1].ID {
-		t.Fatalf("pages: %d then %d", len(page1), len(page2))
+	page1, next, _ := st.ListRefunds(ctx, "acme", store.RefundFilter{Limit: 2})
+	page2, last, _ := st.ListRefunds(ctx, "acme", store.RefundFilter{Limit: 2, Cursor: next})
+	if len(page1) != 2 || next == "" || len(page2) != 1 || last != "" || page2[0].ID == page1[0].ID || page2[0].ID == page1[1].ID {
+		t.Fatalf("pages: %d then %d (cursors %q, %q)", len(page1), len(page2), next, last)
 	}
-	if other, _ := st.ListRefunds(ctx, "globex", store.RefundFilter{Limit: 10}); len(other) != 0 {
+	if _, _, err := st.ListRefunds(ctx, "acme", store.RefundFilter{Limit: 2, Cursor: "bm90LWEtY3Vyc29y"}); !errors.Is(err, store.ErrBadCursor) {
+		t.Fatalf("a foreign cursor: %v", err)
+	}
+	if other, _, _ := st.ListRefunds(ctx, "globex", store.RefundFilter{Limit: 10}); len(other) != 0 {
 		t.Fatalf("another tenant sees %d refunds", len(other))
 	}
 	stats, err := st.RefundStatistics(ctx, "acme", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
