@@ -320,7 +320,8 @@ func TestRefundApprovalNeedsStepUp(t *testing.T) {
 
 // The gateway declines: the saga reverses its booking and releases the
 // order's hold, in that order; the ledger still balances, nothing was paid,
-// and the case's timeline and the customer say so.
+// the case's timeline and the customer say so, and the case, which the AI
+// had, goes to people.
 func TestRefundPaymentFailsAndIsCompensated(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
@@ -346,6 +347,11 @@ func TestRefundPaymentFailsAndIsCompensated(t *testing.T) {
 	if len(notes) != 1 || notes[0].Kind != workflows.AuditRefundFailed {
 		t.Fatalf("notifications: %+v", notes)
 	}
+	// The AI had the case: it goes to people, who tell the customer what next.
+	got := s.waitCase(c.ID, func(c api.CaseJSON) bool { return c.Status == workflows.StatusQueued })
+	if got.Case.Escalation != workflows.ReasonRefundFailed {
+		t.Fatalf("case after the failure: %s %s", got.Case.Status, got.Case.Escalation)
+	}
 	// Once the gateway pays again, a new request goes through.
 	s.gateway.Behave(tenantA, payments.Behaviour{})
 	_, again := s.askRefund(c.ID, tenantA, refundBody("1001", "40.00"), "k2")
@@ -353,6 +359,7 @@ func TestRefundPaymentFailsAndIsCompensated(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	s.recordHistory(workflows.RefundWorkflowID(tenantA, asked.RefundID), "v2_failed_compensated")
+	s.recordHistory(workflows.CaseWorkflowID(tenantA, c.ID), "refund_failed")
 }
 
 // A rule rejects a request on an old order; the customer appeals; the

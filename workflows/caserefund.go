@@ -62,3 +62,49 @@ func (wf *caseWorkflow) requestRefund(ctx workflow.Context, in RequestRefundInpu
 	}
 	return out, nil
 }
+
+// refundFailures hands a case the AI has to people when one of its refunds
+// fails: the customer was promised money that did not go out, and a person
+// should tell them what happens next. A case a person has already shows the
+// failure on its timeline; a resolved one reopens when the customer, who was
+// told, answers. Signals arrive on a channel; this goroutine acts on them as
+// an update handler would, and run drains the channel before continuing as new.
+func (wf *caseWorkflow) refundFailures(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, SignalRefundFailed)
+	wf.refundSignals = ch
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var sig RefundFailedSignal
+			ch.Receive(ctx, &sig)
+			wf.signalsInFlight++
+			err := wf.refundFailed(ctx, sig)
+			wf.signalsInFlight--
+			if err != nil {
+				workflow.GetLogger(ctx).Error("refund failure not recorded on the case", "refund", sig.RefundID, "err", err)
+			}
+		}
+	})
+}
+
+func (wf *caseWorkflow) refundFailed(ctx workflow.Context, sig RefundFailedSignal) error {
+	if wf.state.Status != StatusAIHandling {
+		return nil
+	}
+	reply, audit := wf.handOver(workflow.Now(ctx), ReasonRefundFailed, wf.state.AI.Language,
+		map[string]string{"refund_id": sig.RefundID, "rule": sig.Rule})
+	return record(ctx, RecordCaseInput{Case: wf.state, Messages: []Message{reply}, Audit: audit})
+}
+
+// drainRefundSignals acts on failures signalled but not yet received, so a
+// run that continues as new loses none.
+func (wf *caseWorkflow) drainRefundSignals(ctx workflow.Context) error {
+	for {
+		var sig RefundFailedSignal
+		if !wf.refundSignals.ReceiveAsync(&sig) {
+			return nil
+		}
+		if err := wf.refundFailed(ctx, sig); err != nil {
+			return err
+		}
+	}
+}

@@ -27,6 +27,7 @@ const (
 	ReasonSLABreach          = "sla_breach"          // an SLA target passed while the AI had the case
 	ReasonPeopleDomain       = "people_domain"       // a domain the tenant keeps for people (medical, legal, …)
 	ReasonRefundNeedsPerson  = "refund_needs_person" // a refund the policy does not let through without a person
+	ReasonRefundFailed       = "refund_failed"       // a refund's payment failed while the AI had the case
 )
 
 // EscalationReasons lists every reason code, for filters and reports.

@@ -190,6 +190,16 @@ type CaseState struct {
 	Refunds []string `json:"refunds,omitempty"`
 }
 
+// SignalRefundFailed: a refund saga tells its case that the refund failed
+// (RefundFailedSignal).
+const SignalRefundFailed = "refund_failed"
+
+// RefundFailedSignal is the argument of SignalRefundFailed.
+type RefundFailedSignal struct {
+	RefundID string `json:"refund_id"`
+	Rule     string `json:"rule"`
+}
+
 // MaxRefundsPerCase bounds the refunds and compensations one case may ask for.
 const MaxRefundsPerCase = 50
 

@@ -418,7 +418,14 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 		st.Steps = append(st.Steps, "booking_reversed")
 		st.Status, st.Rule = RefundFailed, RulePaymentFailed
 		st.Steps = append(st.Steps, "hold_released") // recording it failed is what frees the order's remainder
-		return r.finish(ctx, r.record(ctx, AuditRefundFailed, SystemActor, "customer"))
+		if err := r.record(ctx, AuditRefundFailed, SystemActor, "customer"); err != nil {
+			return *st, err
+		}
+		// Tell the case, which hands itself to people if the AI has it. A
+		// case that has closed since is not told: its timeline says it.
+		_ = workflow.SignalExternalWorkflow(ctx, CaseWorkflowID(in.TenantID, in.CaseID), "", SignalRefundFailed,
+			RefundFailedSignal{RefundID: in.RefundID, Rule: st.Rule}).Get(ctx, nil)
+		return r.finish(ctx, nil)
 	}
 	st.PaymentRef = paid.Reference
 	st.Steps = append(st.Steps, "paid")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -284,7 +285,10 @@ func TestRefundRefusedOrDeclined(t *testing.T) {
 	// reversed, then the hold released, and the customer told.
 	f = &fakeMoney{decline: true}
 	env = refundEnv(f)
+	env.OnSignalExternalWorkflow(mock.Anything, workflows.CaseWorkflowID("acme", "c1"), "", workflows.SignalRefundFailed,
+		workflows.RefundFailedSignal{RefundID: "r1", Rule: workflows.RulePaymentFailed}).Return(nil).Once()
 	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("10.00", limit50))
+	env.AssertExpectations(t) // the case was told
 	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundFailed || st.Rule != workflows.RulePaymentFailed {
 		t.Fatalf("declined: %+v %v", st, err)
 	}
