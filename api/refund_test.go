@@ -587,3 +587,34 @@ func TestAgingApprovalEscalatesAndCompensationIsIssued(t *testing.T) {
 		t.Fatalf("trial balance: %+v", rec.TrialBalance)
 	}
 }
+
+// A refund's failure reaches its case after the case has continued as new:
+// the saga signals the case's current run, which hands itself to people.
+func TestRefundFailureReachesAContinuedCase(t *testing.T) {
+	s := newStackWith(t, 40)
+	ctx := context.Background()
+	c := s.openCase(tenantA, sampleCase()).Case
+	if err := s.store.PutOrder(ctx, tenantA, "1001", "cust-42", "EUR", "100.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: inScope(i)}); r.Status != http.StatusOK {
+			t.Fatalf("message %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if runs := countRunsAtLeast(t, s.temporal, c.WorkflowID, 2); runs < 2 {
+		t.Fatalf("%d runs; the case should have continued as new", runs)
+	}
+	s.gateway.Behave(tenantA, payments.Behaviour{Decline: true})
+	_, asked := s.askRefund(c.ID, tenantA, refundBody("1001", "10.00"), "k")
+	for i := 8; i < 12; i++ { // the case keeps moving, and continuing, while the saga runs
+		s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: inScope(i)})
+	}
+	if r := s.waitRefund(asked.RefundID, tenantA, final); r.Status != workflows.RefundFailed {
+		t.Fatalf("%+v", r)
+	}
+	got := s.waitCase(c.ID, func(c api.CaseJSON) bool { return c.Status == workflows.StatusQueued })
+	if got.Case.Escalation != workflows.ReasonRefundFailed {
+		t.Fatalf("case: %s %s", got.Case.Status, got.Case.Escalation)
+	}
+}

@@ -34,10 +34,8 @@ type caseWorkflow struct {
 	slaOn     bool     // runs before the SLA clock keep none
 	cal       calendar // the pinned policy's business hours
 	routingOn bool     // runs before routing leave cases in the general queue for claims
-	// refundSignals carries refund sagas' failures (refundFailures);
-	// signalsInFlight counts those being acted on.
-	refundSignals   workflow.ReceiveChannel
-	signalsInFlight int
+	// refundSignals carries refund sagas' failures (drainRefundSignals).
+	refundSignals workflow.ReceiveChannel
 }
 
 func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
@@ -71,7 +69,7 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 			wf.startClock(ClockResolution, now)
 		}
 	}
-	wf.refundFailures(ctx)
+	wf.refundSignals = workflow.GetSignalChannel(ctx, SignalRefundFailed)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) {
 		return wf.state, nil
 	}); err != nil {
@@ -160,7 +158,7 @@ func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
 		}
 	}
 	// Let in-flight updates reply to their callers before the run ends.
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && wf.signalsInFlight == 0 }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return CaseResult{}, err
 	}
 	if wf.state.Status != StatusClosed {

@@ -316,3 +316,39 @@ func TestReopenWindowWithTimeSkipping(t *testing.T) {
 		}
 	}
 }
+
+// escalatedFor says some projection write queued the case for the reason.
+func (r *recorder) escalatedFor(reason string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range r.records {
+		for _, a := range rec.Audit {
+			if a.Action == workflows.AuditCaseEscalate && a.Reason == reason && rec.Case.Status == workflows.StatusQueued {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// A refund of the case fails while the AI has it: the case goes to people.
+// (api/refund_test.go checks that a failure reaches a case that keeps
+// continuing as new.)
+func TestCaseHandsItselfToPeopleWhenARefundFails(t *testing.T) {
+	rec := &recorder{}
+	env := newEnv(rec)
+	var closed updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&updateOutcome{}), workflows.PostMessageInput{Body: "Refund please"})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalRefundFailed, workflows.RefundFailedSignal{RefundID: "r1", Rule: workflows.RulePaymentFailed})
+	}, 2*time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&closed), workflows.CloseInput{Reason: "done"})
+	}, 3*time.Second)
+	env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
+	if err := env.GetWorkflowError(); err != nil || !rec.escalatedFor(workflows.ReasonRefundFailed) {
+		t.Fatalf("no handover for the failed refund (%v): %+v", err, rec.records)
+	}
+}

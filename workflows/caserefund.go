@@ -63,29 +63,11 @@ func (wf *caseWorkflow) requestRefund(ctx workflow.Context, in RequestRefundInpu
 	return out, nil
 }
 
-// refundFailures hands a case the AI has to people when one of its refunds
-// fails: the customer was promised money that did not go out, and a person
+// refundFailed hands a case the AI has to people when one of its refunds
+// failed: the customer was promised money that did not go out, and a person
 // should tell them what happens next. A case a person has already shows the
 // failure on its timeline; a resolved one reopens when the customer, who was
-// told, answers. Signals arrive on a channel; this goroutine acts on them as
-// an update handler would, and run drains the channel before continuing as new.
-func (wf *caseWorkflow) refundFailures(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, SignalRefundFailed)
-	wf.refundSignals = ch
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var sig RefundFailedSignal
-			ch.Receive(ctx, &sig)
-			wf.signalsInFlight++
-			err := wf.refundFailed(ctx, sig)
-			wf.signalsInFlight--
-			if err != nil {
-				workflow.GetLogger(ctx).Error("refund failure not recorded on the case", "refund", sig.RefundID, "err", err)
-			}
-		}
-	})
-}
-
+// told, answers.
 func (wf *caseWorkflow) refundFailed(ctx workflow.Context, sig RefundFailedSignal) error {
 	if wf.state.Status != StatusAIHandling {
 		return nil
@@ -95,8 +77,10 @@ func (wf *caseWorkflow) refundFailed(ctx workflow.Context, sig RefundFailedSigna
 	return record(ctx, RecordCaseInput{Case: wf.state, Messages: []Message{reply}, Audit: audit})
 }
 
-// drainRefundSignals acts on failures signalled but not yet received, so a
-// run that continues as new loses none.
+// drainRefundSignals acts on the failures signalled so far. Signals wait in
+// their channel until the main loop drains them (await, and before the run
+// continues as new), never in a goroutine blocked on Receive: a value handed
+// to a goroutine that has not run yet would be lost when the run continues.
 func (wf *caseWorkflow) drainRefundSignals(ctx workflow.Context) error {
 	for {
 		var sig RefundFailedSignal

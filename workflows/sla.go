@@ -226,6 +226,12 @@ func (wf *caseWorkflow) nextTimedEvent() (time.Time, bool) {
 // armed only for the next of these, and re-armed only when a change moves it.
 func (wf *caseWorkflow) await(ctx workflow.Context, done func() bool) error {
 	for !done() {
+		if wf.refundSignals.Len() > 0 {
+			if err := wf.drainRefundSignals(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if wf.state.RoutePending && wf.state.Status == StatusQueued {
 			if err := wf.route(ctx); err != nil {
 				return err
@@ -235,7 +241,7 @@ func (wf *caseWorkflow) await(ctx workflow.Context, done func() bool) error {
 		next, armed := wf.nextTimedEvent()
 		moved := func() bool {
 			n, ok := wf.nextTimedEvent()
-			return ok != armed || !n.Equal(next) || (wf.state.RoutePending && wf.state.Status == StatusQueued)
+			return ok != armed || !n.Equal(next) || (wf.state.RoutePending && wf.state.Status == StatusQueued) || wf.refundSignals.Len() > 0
 		}
 		if !armed {
 			if err := workflow.Await(ctx, func() bool { return done() || moved() }); err != nil {
