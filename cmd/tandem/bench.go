@@ -23,7 +23,6 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"tandem/activities/store"
 	"tandem/policies"
 	"tandem/workflows"
 )
@@ -54,7 +53,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	}
 
 	// A throwaway API key for the run, revoked at the end.
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := openStore(ctx, cfg) // the refund scenario puts orders in the order book
 	if err != nil {
 		return err
 	}
@@ -68,6 +67,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
 	var mu sync.Mutex
 	var caseIDs []string
+	customerOf := map[string]string{}
 	openCase := func(ctx context.Context, i int) error {
 		body, _ := json.Marshal(map[string]string{
 			"customer_ref": "bench-" + strconv.Itoa(i), "channel": "api",
@@ -81,6 +81,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		}
 		mu.Lock()
 		caseIDs = append(caseIDs, out.Case.ID)
+		customerOf[out.Case.ID] = "bench-" + strconv.Itoa(i)
 		mu.Unlock()
 		return nil
 	}
@@ -105,6 +106,48 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			[]byte(`{"body":"I want to talk to a human"}`), http.StatusOK, nil)
 	})
 	escRes.print(stdout, "escalating message (HTTP)")
+
+	// A refund under the auto-approve limit on an order of each case's
+	// customer: asked for over HTTP (the case starts the saga as its child),
+	// then followed until paid: checked, approved, booked, paid through the
+	// simulated gateway, posted.
+	run := make([]byte, 4)
+	_, _ = rand.Read(run)
+	var refundIDs []string
+	refundRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
+		order := "bench-" + hex.EncodeToString(run) + "-" + strconv.Itoa(i)
+		if err := st.PutOrder(ctx, *tenant, order, customerOf[caseIDs[i]], "EUR", "100.00", time.Now()); err != nil {
+			return err
+		}
+		body, _ := json.Marshal(map[string]string{"order_ref": order, "amount": "10.00", "currency": "EUR", "reason_code": "benchmark"})
+		var out struct {
+			Refund struct {
+				RefundID string `json:"refund_id"`
+			} `json:"refund"`
+		}
+		if err := postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/refunds", apiKey, body, http.StatusAccepted, &out); err != nil {
+			return err
+		}
+		mu.Lock()
+		refundIDs = append(refundIDs, out.Refund.RefundID)
+		mu.Unlock()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			var got struct {
+				Refund struct{ Status string } `json:"refund"`
+			}
+			if err := getJSON(ctx, httpc, *apiURL+"/v1/refunds/"+out.Refund.RefundID, apiKey, &got); err != nil {
+				return err
+			}
+			switch got.Refund.Status {
+			case workflows.RefundPaid:
+				return nil
+			case workflows.RefundRejected, workflows.RefundFailed:
+				return fmt.Errorf("refund %s %s", out.Refund.RefundID, got.Refund.Status)
+			}
+		}
+		return fmt.Errorf("refund %s not paid in 30 s", out.Refund.RefundID)
+	})
+	refundRes.print(stdout, "refund asked → paid (HTTP)")
 
 	// Whole AI-resolved cases: opened, answered by the AI, and resolved by
 	// the customer marking the answer helpful.
@@ -150,6 +193,18 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			}
 			fmt.Fprintf(stdout, "history events, case %s: %d\n", c.name, n)
 		}
+	}
+	if len(refundIDs) > 0 {
+		n, err := historyEvents(ctx, tc, workflows.RefundWorkflowID(*tenant, refundIDs[0]))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "history events, refund saga (auto-approved, paid): %d\n", n)
+		rec, err := st.CheckLedger(ctx, *tenant)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ledger of %s: balanced %v, reconciled with the gateway %v\n", *tenant, rec.Balanced, rec.Reconciled)
 	}
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
@@ -274,7 +329,15 @@ func measure(ctx context.Context, n, c int, op func(context.Context, int) error)
 }
 
 func postJSON(ctx context.Context, c *http.Client, url, apiKey string, body []byte, want int, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return call(ctx, c, http.MethodPost, url, apiKey, body, want, out)
+}
+
+func getJSON(ctx context.Context, c *http.Client, url, apiKey string, out any) error {
+	return call(ctx, c, http.MethodGet, url, apiKey, nil, http.StatusOK, out)
+}
+
+func call(ctx context.Context, c *http.Client, method, url, apiKey string, body []byte, want int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -287,7 +350,7 @@ func postJSON(ctx context.Context, c *http.Client, url, apiKey string, body []by
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		return fmt.Errorf("POST %s: status %d: %s", url, resp.StatusCode, raw)
+		return fmt.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, raw)
 	}
 	if out != nil {
 		return json.Unmarshal(raw, out)
