@@ -183,8 +183,8 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	defer tc.Close()
 	if len(caseIDs) > 1 && len(resolvedIDs) > 0 {
 		for _, c := range []struct{ name, id string }{
-			{"with the AI (open, 1 message)", caseIDs[len(caseIDs)-1]},
-			{"escalated (open, 1 message, asking for a person)", caseIDs[0]},
+			{"with the AI (open, 1 message, 1 refund)", caseIDs[len(caseIDs)-1]},
+			{"escalated (open, 1 message, asking for a person, 1 refund)", caseIDs[0]},
 			{"AI-resolved (open, helpful)", resolvedIDs[0]},
 		} {
 			n, err := historyEvents(ctx, tc, workflows.CaseWorkflowID(*tenant, c.id))
