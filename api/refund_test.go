@@ -149,8 +149,11 @@ func TestRefundsOverHTTP(t *testing.T) {
 	if status != http.StatusAccepted || small.RefundID == "" {
 		t.Fatalf("request: %d %+v", status, small)
 	}
-	if _, again := s.askRefund(c.ID, tenantA, refundBody("1001", "20.00"), "small-1"); again.RefundID != small.RefundID {
+	if _, again := s.askRefund(c.ID, tenantA, refundBody("1001", "20.0"), "small-1"); again.RefundID != small.RefundID {
 		t.Fatalf("a retry asked again: %s then %s", small.RefundID, again.RefundID)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/refunds", tenantA, refundBody("1001", "25.00"), "Idempotency-Key", "small-1"); r.Status != http.StatusUnprocessableEntity || r.errorCode(t) != "idempotency_key_reused" {
+		t.Fatalf("the key with another amount: %d %s", r.Status, r.Body)
 	}
 	if paid := s.waitRefund(small.RefundID, tenantA, final); paid.Status != workflows.RefundPaid {
 		t.Fatalf("small refund: %+v", paid)
@@ -271,6 +274,8 @@ func TestRefundsOverHTTP(t *testing.T) {
 		refundBody("1001", "-3"),
 		refundBody("1001", "0.00"),
 		map[string]any{"order_ref": "1001", "amount": "1.00", "currency": "XYZ", "reason_code": "x"},
+		map[string]any{"order_ref": "1001", "amount": "1.005", "currency": "EUR", "reason_code": "x"},
+		map[string]any{"order_ref": "1001", "amount": "100.5", "currency": "JPY", "reason_code": "x"},
 		map[string]any{"order_ref": "1001", "amount": "1.00", "currency": "EUR", "reason_code": "x", "kind": "cash"},
 		map[string]any{"order_ref": "1001", "amount": "1.00", "currency": "EUR", "reason_code": "x", "items": []map[string]any{{"sku": "A1", "quantity": 0}}},
 		map[string]any{"order_ref": "1001", "amount": "1.00", "currency": "EUR", "reason_code": "x", "evidence": make([]string, 11)},
@@ -394,6 +399,9 @@ func TestRefundAppealOverHTTP(t *testing.T) {
 	}
 	if appealed.Refund.Status != workflows.RefundAppealed {
 		t.Fatalf("appealed: %+v", appealed.Refund)
+	}
+	if r := s.do("POST", "/v1/refunds/"+asked.RefundID+"/appeal", tenantA+"/supervisor:sue", map[string]string{"reason": "again"}); r.Status != http.StatusConflict || r.errorCode(t) != "not_appealable" {
+		t.Fatalf("a second appeal: %d %s", r.Status, r.Body)
 	}
 	var queue api.RefundList
 	s.do("GET", "/v1/refunds?status=appealed", tenantA+"/supervisor", nil).decode(t, &queue)

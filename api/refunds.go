@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"regexp"
@@ -77,6 +78,8 @@ func (r *RefundRequest) validate() []FieldError {
 	}
 	if !service.KnownCurrency(r.Currency) {
 		errs = append(errs, FieldError{"currency", "a known ISO 4217 code such as EUR"})
+	} else if _, frac, _ := strings.Cut(r.Amount, "."); len(frac) > service.MinorUnits(r.Currency) {
+		errs = append(errs, FieldError{"amount", fmt.Sprintf("%s amounts have at most %d decimals", r.Currency, service.MinorUnits(r.Currency))})
 	}
 	if !kbSlug.MatchString(r.ReasonCode) {
 		errs = append(errs, FieldError{"reason_code", "a lower-case code such as damaged or late_delivery"})
@@ -146,6 +149,9 @@ func (s *Server) requestRefund(c *gin.Context) {
 		return
 	}
 	st, err := s.refundState(c, row.TenantID, id)
+	if err == nil && !sameRefund(st, req) { // the key named another request first
+		err = store.ErrIdempotencyMismatch
+	}
 	if err != nil {
 		respondError(c, s.log, err)
 		return
@@ -294,8 +300,8 @@ func (s *Server) appealRefund(c *gin.Context) {
 		return
 	}
 	var out workflows.RefundState
-	// One appeal per refund: a retry is the same appeal; the saga refuses a second.
-	err := s.refundUpdate(c, st, workflows.UpdateRefundAppeal, "appeal", workflows.RefundAppealInput{Actor: actorOf(c), Reason: req.Reason}, &out)
+	// An appellant's retry is the same appeal; the saga refuses anyone's second.
+	err := s.refundUpdate(c, st, workflows.UpdateRefundAppeal, "appeal:"+principalOf(c).ID, workflows.RefundAppealInput{Actor: actorOf(c), Reason: req.Reason}, &out)
 	var appErr *temporal.ApplicationError
 	var finished *serviceerror.NotFound
 	if errors.As(err, &finished) || (errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotAppealable) {
@@ -421,4 +427,13 @@ func mayDecide(roles []string, limits map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// sameRefund says a refund is the one the request asks for (amounts compared
+// as numbers: "20" is "20.00").
+func sameRefund(st workflows.RefundState, req RefundRequest) bool {
+	a, ok1 := new(big.Rat).SetString(st.Amount)
+	b, ok2 := new(big.Rat).SetString(req.Amount)
+	return ok1 && ok2 && a.Cmp(b) == 0 && st.OrderRef == req.OrderRef && st.Currency == req.Currency &&
+		st.Kind == req.Kind && st.ReasonCode == req.ReasonCode
 }

@@ -21,3 +21,16 @@ func KnownCurrency(code string) bool {
 	_, ok := slices.BinarySearch(currencies, code)
 	return ok
 }
+
+// MinorUnits is how many decimals amounts in the currency have (ISO 4217):
+// none for the yen or the won, three for the dinars of Bahrain, Iraq,
+// Jordan, Kuwait, Libya and Tunisia and the rial of Oman, two otherwise.
+func MinorUnits(code string) int {
+	switch code {
+	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF":
+		return 0
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3
+	}
+	return 2
+}

@@ -16,3 +16,11 @@ func TestKnownCurrency(t *testing.T) {
 		}
 	}
 }
+
+func TestMinorUnits(t *testing.T) {
+	for code, want := range map[string]int{"EUR": 2, "CNY": 2, "JPY": 0, "KRW": 0, "KWD": 3, "TWD": 2} {
+		if got := MinorUnits(code); got != want {
+			t.Errorf("%s: %d, want %d", code, got, want)
+		}
+	}
+}
