@@ -157,6 +157,8 @@ var allowed = map[string][]string{
 	"refund appeal":      {"service", "agent", "supervisor"},
 	"refund list":        {"supervisor", "finance", "compliance"},
 	"reconciliation":     {"finance", "compliance"},
+	"notifications":      {"service"},
+	"notification sent":  {"service"},
 }
 
 func may(role, endpoint string) bool {
@@ -301,11 +303,15 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"refund list":    func(who string) response { return s.do("GET", "/v1/refunds?status=awaiting_approval", who, nil) },
 			"reconciliation": func(who string) response { return s.do("GET", "/v1/ledger/reconciliation", who, nil) },
+			"notifications":  func(who string) response { return s.do("GET", "/v1/notifications", who, nil) },
+			"notification sent": func(who string) response {
+				return s.do("POST", "/v1/notifications/none/sent", who, nil)
+			},
 		}
 		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
-			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
+			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
-			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation"}, lifecycle...) {
+			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			stateDependent := slices.Contains(lifecycle, name)
@@ -339,6 +345,11 @@ func TestOtherTenantsIDs(t *testing.T) {
 	}
 	var refund refundOut
 	s.do("POST", "/v1/cases/"+c.ID+"/refunds", tenantA, refundBody("none", "5.00")).decode(t, &refund)
+	s.waitRefund(refund.Refund.RefundID, tenantA, final) // refused: the customer is told
+	notes, err := s.store.CaseNotifications(context.Background(), tenantA, c.ID)
+	if err != nil || len(notes) == 0 {
+		t.Fatalf("no notification to try another tenant's ID on: %v", err)
+	}
 	for _, role := range roles {
 		for _, call := range []struct {
 			endpoint, method, path string
@@ -366,6 +377,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"refund read", "GET", "/v1/refunds/" + refund.Refund.RefundID, nil},
 			{"refund decide", "POST", "/v1/refunds/" + refund.Refund.RefundID + "/decide", map[string]any{"approve": true}},
 			{"refund appeal", "POST", "/v1/refunds/" + refund.Refund.RefundID + "/appeal", map[string]any{"reason": "x"}},
+			{"notification sent", "POST", "/v1/notifications/" + notes[0].ID + "/sent", nil},
 			{"kb update", "PUT", "/v1/kb/articles/" + art.ID, giftCards()},
 			{"kb publish", "POST", "/v1/kb/articles/" + art.ID + "/publish", nil},
 		} {

@@ -117,6 +117,27 @@ func TestRefundSagaOnTheRealStack(t *testing.T) {
 	if err != nil || len(notes) != 1 || notes[0].Recipient != "customer" || notes[0].Kind != workflows.AuditRefundPaid {
 		t.Fatalf("notifications: %+v %v", notes, err)
 	}
+	// The channel gateway reads what it owes, delivers it, and says so once.
+	var pending api.NotificationList
+	s.do("GET", "/v1/notifications", tenantA, nil).decode(t, &pending)
+	if len(pending.Notifications) != 1 || pending.Notifications[0].ID != notes[0].ID || pending.Notifications[0].SubjectID != asked.RefundID {
+		t.Fatalf("pending: %+v", pending)
+	}
+	for range 2 {
+		if r := s.do("POST", "/v1/notifications/"+notes[0].ID+"/sent", tenantA, nil); r.Status != http.StatusOK {
+			t.Fatalf("sent: %d %s", r.Status, r.Body)
+		}
+	}
+	s.do("GET", "/v1/notifications", tenantA, nil).decode(t, &pending)
+	if len(pending.Notifications) != 0 {
+		t.Fatalf("still pending: %+v", pending)
+	}
+	if acks, _ := s.store.ListAudit(ctx, tenantA, store.AuditFilter{Action: "notification.sent", Limit: 10}); len(acks) != 1 {
+		t.Fatalf("%d audit entries for one delivery, want 1", len(acks))
+	}
+	if r := s.do("POST", "/v1/notifications/"+notes[0].ID+"/sent", tenantB, nil); r.Status != http.StatusNotFound || r.errorCode(t) != "notification_not_found" {
+		t.Fatalf("another tenant: %d %s", r.Status, r.Body)
+	}
 
 	_, over := s.askRefund(c.ID, tenantA, refundBody("1001", "70.00"), "second")
 	refused := s.waitRefund(over.RefundID, tenantA, final)

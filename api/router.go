@@ -108,6 +108,8 @@ func New(cfg Config) http.Handler {
 	v1.POST("/refunds/:id/decide", s.allow("refund", "decide"), s.decideRefund)
 	v1.POST("/refunds/:id/appeal", s.allow("refund", "appeal"), s.appealRefund)
 	v1.GET("/ledger/reconciliation", s.allow("ledger", "reconcile"), s.reconcile)
+	v1.GET("/notifications", s.allow("notification", "list"), s.pendingNotifications)
+	v1.POST("/notifications/:id/sent", s.allow("notification", "ack"), s.notificationSent)
 	v1.GET("/stats", s.allow("stats", "read"), s.stats)
 	v1.GET("/queues/:queue/tasks", s.allow("queue", "read"), s.queueTasks)
 	v1.GET("/cases/:id/trail", s.allow("case", "trail"), s.caseTrail)

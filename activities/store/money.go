@@ -475,6 +475,53 @@ func (s *Store) CaseNotifications(ctx context.Context, tenantID, caseID string) 
 	return out, nil
 }
 
+// PendingNotifications lists a tenant's notifications not yet delivered,
+// oldest first, a page at a time, with the next page's cursor.
+func (s *Store) PendingNotifications(ctx context.Context, tenantID, cursor string, limit int) ([]Notification, string, error) {
+	q, args := `SELECT id, case_id::text AS case_id, recipient, kind, subject_id, created_at FROM notifications
+		WHERE tenant_id = ? AND sent_at IS NULL`, []any{tenantID}
+	if cursor != "" {
+		at, id, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		q, args = q+` AND (created_at, id) > (?, ?)`, append(args, at, id)
+	}
+	out := []Notification{}
+	if err := s.db.WithContext(ctx).Raw(q+` ORDER BY created_at, id LIMIT ?`, append(args, limit+1)...).Scan(&out).Error; err != nil {
+		return nil, "", fmt.Errorf("pending notifications: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[len(out)-1]
+		next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return out, next, nil
+}
+
+// MarkNotificationSent records that a notification was delivered. It says
+// whether this call marked it (false: it was already marked, by an earlier
+// call); ErrNotFound if the tenant has no such notification.
+func (s *Store) MarkNotificationSent(ctx context.Context, tenantID, id string) (bool, error) {
+	res := s.db.WithContext(ctx).Exec(`UPDATE notifications SET sent_at = ? WHERE tenant_id = ? AND id = ? AND sent_at IS NULL`,
+		time.Now().UTC(), tenantID, id)
+	if res.Error != nil {
+		return false, fmt.Errorf("mark notification sent: %w", res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return true, nil
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Table("notifications").Where("tenant_id = ? AND id = ?", tenantID, id).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("find notification: %w", err)
+	}
+	if n == 0 {
+		return false, ErrNotFound
+	}
+	return false, nil
+}
+
 // RefundFilter narrows a listing of a tenant's refunds.
 type RefundFilter struct {
 	Status string

@@ -185,6 +185,23 @@ func TestRefundStepsAndTheApprovalQueue(t *testing.T) {
 	if err != nil || len(notes) != 6 {
 		t.Fatalf("notifications: %+v %v, want 6", notes, err)
 	}
+	first, next, err := st.PendingNotifications(ctx, "acme", "", 4)
+	rest, last, err2 := st.PendingNotifications(ctx, "acme", next, 4)
+	if err != nil || err2 != nil || len(first) != 4 || len(rest) != 2 || last != "" {
+		t.Fatalf("pending pages: %d, %d (%v, %v)", len(first), len(rest), err, err2)
+	}
+	if marked, err := st.MarkNotificationSent(ctx, "acme", first[0].ID); !marked || err != nil {
+		t.Fatalf("mark: %v %v", marked, err)
+	}
+	if marked, err := st.MarkNotificationSent(ctx, "acme", first[0].ID); marked || err != nil {
+		t.Fatalf("mark again: %v %v", marked, err)
+	}
+	if _, err := st.MarkNotificationSent(ctx, "globex", first[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant's: %v", err)
+	}
+	if left, _, _ := st.PendingNotifications(ctx, "acme", "", 10); len(left) != 5 {
+		t.Fatalf("%d pending after one was sent, want 5", len(left))
+	}
 	// The approval queue, a page at a time.
 	queue, _, err := st.ListRefunds(ctx, "acme", store.RefundFilter{Status: "awaiting_approval", Limit: 10})
 	if err != nil || len(queue) != 1 || queue[0].ID != ids[1] {

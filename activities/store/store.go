@@ -423,8 +423,8 @@ func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([
 	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
+		if err != nil || !validUUID(id) { // case IDs are UUIDs
+			return nil, "", ErrBadCursor
 		}
 		q = q.Where("(opened_at, id) < (?, ?)", at, id)
 	}
@@ -458,7 +458,7 @@ func decodeCursor(cur string) (time.Time, string, error) {
 		return time.Time{}, "", ErrBadCursor
 	}
 	at, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil || !validUUID(id) {
+	if err != nil || id == "" {
 		return time.Time{}, "", ErrBadCursor
 	}
 	return at, id, nil
