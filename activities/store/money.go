@@ -491,12 +491,7 @@ func (s *Store) PendingNotifications(ctx context.Context, tenantID, cursor strin
 	if err := s.db.WithContext(ctx).Raw(q+` ORDER BY created_at, id LIMIT ?`, append(args, limit+1)...).Scan(&out).Error; err != nil {
 		return nil, "", fmt.Errorf("pending notifications: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[len(out)-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
-	}
+	out, next := page(out, limit, func(n Notification) (time.Time, string) { return n.CreatedAt, n.ID })
 	return out, next, nil
 }
 
@@ -548,12 +543,7 @@ func (s *Store) ListRefunds(ctx context.Context, tenantID string, f RefundFilter
 	if err := s.db.WithContext(ctx).Raw(q+` ORDER BY created_at, id LIMIT ?`, append(args, f.Limit+1)...).Scan(&out).Error; err != nil {
 		return nil, "", fmt.Errorf("list refunds: %w", err)
 	}
-	next := ""
-	if len(out) > f.Limit {
-		out = out[:f.Limit]
-		last := out[len(out)-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
-	}
+	out, next := page(out, f.Limit, func(r Refund) (time.Time, string) { return r.CreatedAt, r.ID })
 	return out, next, nil
 }
 

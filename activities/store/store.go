@@ -435,13 +435,18 @@ func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([
 	if err := s.openCases(ctx, rows); err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(rows) > f.Limit {
-		rows = rows[:f.Limit]
-		last := rows[len(rows)-1]
-		next = encodeCursor(last.OpenedAt, last.ID)
-	}
+	rows, next := page(rows, f.Limit, func(c Case) (time.Time, string) { return c.OpenedAt, c.ID })
 	return rows, next, nil
+}
+
+// page trims a listing read with one row more than limit, and returns the
+// cursor of the next page ("" when that extra row was not there).
+func page[T any](rows []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, encodeCursor(key(rows[len(rows)-1]))
 }
 
 func encodeCursor(at time.Time, id string) string {
