@@ -1,7 +1,7 @@
 // Package activities implements the side effects of Tandem's workflows:
-// writes to the record store now, and AI, payments, notifications and audit
-// appends as those capabilities land. Workflows call them by the names
-// declared in package workflows.
+// the case projection and its audit entries, the AI turn, routing's choice
+// of agent, and the refund saga's checks, steps, payments and ledger
+// postings. Workflows call them by the names declared in package workflows.
 package activities
 
 import (
