@@ -166,7 +166,8 @@ func (a *Activities) PickAgent(ctx context.Context, in workflows.PickAgentInput)
 	return workflows.PickAgentResult{AgentID: id}, err
 }
 
-// RecordCase writes the case projection and new messages. Idempotent: see store.RecordCase.
+// RecordCase writes the case projection and new messages at the position
+// the workflow gave. Idempotent, and the committed write wins: see store.RecordCase.
 func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInput) error {
 	c := in.Case
 	row := store.Case{
@@ -191,6 +192,8 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 		SLADueAt:         c.SLA.Due,
 		SLABreachedAt:    c.SLA.Breach,
 		OfferedTo:        optional(c.OfferedTo),
+		ProjGen:          in.Pos.Gen,
+		ProjEvent:        in.Pos.Event,
 	}
 	msgs := make([]store.Message, 0, len(in.Messages))
 	for _, m := range in.Messages {
@@ -232,7 +235,14 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 			Details:    string(details),
 		})
 	}
-	return a.Store.RecordCase(ctx, row, msgs, audit)
+	conflicts, err := a.Store.RecordCase(ctx, row, msgs, audit)
+	for _, cf := range conflicts {
+		// Not an error: the committed write has replaced what a lost
+		// workflow task wrote, and the trail says so.
+		activity.GetLogger(ctx).Warn("projection conflict repaired", "workflow_id", row.WorkflowID,
+			"seq", cf.Seq, "kind", cf.Kind, "gen", in.Pos.Gen, "event", in.Pos.Event)
+	}
+	return err
 }
 
 func optional(s string) *string {

@@ -102,7 +102,7 @@ func TestRefundLedgerProperty(t *testing.T) {
 
 	for run := range runs {
 		caseID, order := uuid.NewString(), fmt.Sprintf("o-%d", run)
-		if err := st.RecordCase(ctx, store.Case{TenantID: "acme", ID: caseID, WorkflowID: "case:acme:" + caseID, CustomerRef: "cust",
+		if _, err := st.RecordCase(ctx, store.Case{TenantID: "acme", ID: caseID, WorkflowID: "case:acme:" + caseID, CustomerRef: "cust",
 			Channel: "api", Priority: "normal", Status: "assigned", LastSeq: 1, OpenedAt: time.Now(), UpdatedAt: time.Now()}, nil, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func runSaga(t *testing.T, acts *activities.Activities, in workflows.RefundInput
 func checkLedger(t *testing.T, st *store.Store, order, total string, asked []workflows.RefundInput) {
 	t.Helper()
 	ctx := context.Background()
-	rec, err := st.CheckLedger(ctx, "acme")
+	rec, err := st.CheckLedger(ctx, "acme", store.DefaultStuckAfter)
 	if err != nil || !rec.Balanced || !rec.Reconciled {
 		t.Fatalf("order %s: ledger %+v %v", order, rec, err)
 	}

@@ -20,6 +20,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"tandem/activities/store"
 	"tandem/workflows"
@@ -210,17 +211,11 @@ func (s *Server) openCase(c *gin.Context) {
 			respondError(c, s.log, err)
 			return
 		}
-		// A retry for a case that exists is answered from the records:
-		// Temporal recognises the opening update only within one run (long
-		// cases continue as new runs) and forgets closed workflows after its
-		// retention period, and neither may open the case a second time.
-		if !first {
-			if _, msgs, err := s.store.GetCase(ctx, tenant, caseID); err == nil && len(msgs) > 0 {
-				s.replayOpen(c, tenant, caseID)
-				return
-			}
-		}
 	}
+	// A retry goes to Temporal like the first request (invariant 8): the
+	// opening update's ID is fixed, so the workflow answers it from its own
+	// committed state, whichever run it is in; never from the records, which
+	// may hold what a lost workflow task wrote.
 
 	// The tenant's service policy now is the case's for its whole life.
 	policy, err := s.store.ServicePolicy(ctx, tenant)
@@ -260,10 +255,15 @@ func (s *Server) openCase(c *gin.Context) {
 	}
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) && key != "" {
-		// The case closed between the check above and the call.
+		// The case has closed: its workflow is finished, and its records final.
 		s.replayOpen(c, tenant, caseID)
 		return
 	}
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	out, err := s.exchange(ctx, tenant, caseID, res)
 	if err != nil {
 		respondError(c, s.log, err)
 		return
@@ -272,10 +272,38 @@ func (s *Server) openCase(c *gin.Context) {
 	if first {
 		status = http.StatusCreated
 	}
-	c.JSON(status, exchangeJSON(res))
+	c.JSON(status, out)
 }
 
-// replayOpen answers a retried opening request from the projection.
+// exchange turns a post_message result into the response. A duplicate (a
+// retry the workflow had taken in an earlier run) carries the sequences of
+// committed messages, whose text the projection holds: a committed write is
+// the last one of its sequence.
+func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workflows.PostMessageResult) (ExchangeJSON, error) {
+	if !res.Duplicate {
+		return exchangeJSON(res), nil
+	}
+	seqs := []int64{res.Message.Seq}
+	if res.Reply.Seq != 0 {
+		seqs = append(seqs, res.Reply.Seq)
+	}
+	msgs, err := s.store.MessagesBySeq(ctx, tenant, caseID, seqs...)
+	if err != nil {
+		return ExchangeJSON{}, err
+	}
+	if len(msgs) != len(seqs) {
+		return ExchangeJSON{}, fmt.Errorf("case %s: committed messages %v are missing from the projection", caseID, seqs)
+	}
+	out := ExchangeJSON{Case: caseFromState(res.Case), Message: messageFromRow(msgs[0])}
+	if len(msgs) > 1 {
+		reply := messageFromRow(msgs[1])
+		out.Reply = &reply
+	}
+	return out, nil
+}
+
+// replayOpen answers a retried opening request of a closed case from the
+// projection: the workflow has finished, so its records are final.
 func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) {
 	row, msgs, err := s.store.GetCase(c.Request.Context(), tenant, caseID)
 	if err != nil {
@@ -326,35 +354,75 @@ func (s *Server) postMessage(c *gin.Context) {
 	}
 	updateID := uuid.NewString()
 	if key != "" {
-		// A retry is answered from the records, whichever run recorded it,
-		// even once the case has closed.
-		msg, reply, found, err := s.store.ExchangeByClientKey(ctx, row.TenantID, row.ID, key)
-		if err != nil {
-			respondError(c, s.log, err)
-			return
-		}
-		if found {
-			out := ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msg)}
-			if reply != nil {
-				r := messageFromRow(*reply)
-				out.Reply = &r
-			}
-			c.JSON(http.StatusOK, out)
-			return
-		}
 		updateID = workflows.MessageUpdateID(key)
 	}
-	if row.Status == workflows.StatusClosed {
-		respondError(c, s.log, errCaseClosed)
-		return
-	}
+	// Retries go to Temporal too: within a run it answers an update ID it
+	// has seen, and the workflow remembers keyed messages across runs.
 	var res workflows.PostMessageResult
 	in := workflows.PostMessageInput{Body: body, Actor: actorOf(c), ClientKey: key}
-	if err := s.update(ctx, row, updateID, workflows.UpdatePostMessage, in, &res); err != nil {
+	err = s.update(ctx, row, updateID, workflows.UpdatePostMessage, in, &res)
+	if isFinished(err) || isCaseClosed(err) {
+		// A closed case's records are final: a retry of a message it took is answered from them.
+		s.replayClosedMessage(c, row, key, body)
+		return
+	}
+	if err != nil {
 		respondError(c, s.log, err)
 		return
 	}
-	c.JSON(http.StatusOK, exchangeJSON(res))
+	out, err := s.exchange(ctx, row.TenantID, row.ID, res)
+	if err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	if out.Message.Body != body && !out.Message.Erased {
+		respondError(c, s.log, errKeyReused)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// replayClosedMessage answers a message to a closed case: the exchange a
+// retry of it asks for, or 409 case_closed.
+func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body string) {
+	if key == "" {
+		respondError(c, s.log, errCaseClosed)
+		return
+	}
+	msg, reply, found, err := s.store.ExchangeByClientKey(c.Request.Context(), row.TenantID, row.ID, key)
+	switch {
+	case err != nil:
+		respondError(c, s.log, err)
+		return
+	case !found:
+		respondError(c, s.log, errCaseClosed)
+		return
+	case msg.Body != body && !msg.Erased:
+		respondError(c, s.log, errKeyReused)
+		return
+	}
+	if row, err = s.store.GetCaseRow(c.Request.Context(), row.TenantID, row.ID); err != nil {
+		respondError(c, s.log, err)
+		return
+	}
+	out := ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msg)}
+	if reply != nil {
+		r := messageFromRow(*reply)
+		out.Reply = &r
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// isFinished says the case's workflow has finished: the case is closed.
+func isFinished(err error) bool {
+	var notFound *serviceerror.NotFound
+	return errors.As(err, &notFound)
+}
+
+// isCaseClosed says the workflow refused an update because the case is closed.
+func isCaseClosed(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCaseClosed
 }
 
 func (s *Server) closeCase(c *gin.Context) {
@@ -372,15 +440,11 @@ func (s *Server) closeCase(c *gin.Context) {
 		respondError(c, s.log, validationError([]FieldError{{"reason", "must be at most 500 characters"}}))
 		return
 	}
-	if row.Status == workflows.StatusClosed {
-		c.JSON(http.StatusOK, gin.H{"case": caseFromRow(row)}) // a retried close
-		return
-	}
+	// Closing a closed case is a retry: the workflow answers it, or, once it
+	// has finished, its final records do.
 	var state workflows.CaseState
 	err := s.update(ctx, row, workflows.UpdateClose, workflows.UpdateClose, workflows.CloseInput{Reason: req.Reason, Actor: actorOf(c)}, &state)
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		// Closed between our read and the update: re-read the final state.
+	if isFinished(err) {
 		row, ok = s.loadCase(c)
 		if ok {
 			c.JSON(http.StatusOK, gin.H{"case": caseFromRow(row)})

@@ -2,17 +2,23 @@ package api
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"tandem/activities/store"
 	"tandem/workflows"
@@ -44,6 +50,8 @@ func errorf(status int, code, msg string) *Error {
 var (
 	errCaseNotFound = errorf(http.StatusNotFound, "case_not_found", "no such case")
 	errCaseClosed   = errorf(http.StatusConflict, "case_closed", "the case is closed")
+	errKeyReused    = errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
+		"this Idempotency-Key was already used with a different request")
 	errUnavailable  = errorf(http.StatusServiceUnavailable, "unavailable",
 		"a dependency is unavailable or slow; retry later (with the same Idempotency-Key, if you sent one)")
 	errInternal = errorf(http.StatusInternalServerError, "internal", "internal error; it has been logged")
@@ -58,19 +66,17 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 	var typeErr *json.UnmarshalTypeError
 	var appErr *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
-	var unavailable *serviceerror.Unavailable
-	var deadline *serviceerror.DeadlineExceeded
-	var pgConnect *pgconn.ConnectError
-	var netErr *net.OpError
 
 	switch {
 	case errors.As(err, &e):
 		return e, true
+	case dependencyDown(err):
+		// First: a connection lost mid-body must not read as malformed JSON.
+		return errUnavailable, true
 	case errors.Is(err, store.ErrNotFound):
 		return errCaseNotFound, true
 	case errors.Is(err, store.ErrIdempotencyMismatch):
-		return errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
-			"this Idempotency-Key was already used with a different request"), true
+		return errKeyReused, true
 	case errors.Is(err, store.ErrBadCursor):
 		return errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued"), true
 	case errors.As(err, &maxBytes):
@@ -97,13 +103,64 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 	case errors.As(err, &notFound):
 		// The projection said the case exists, so its workflow has finished.
 		return errCaseClosed, true
-	case errors.As(err, &unavailable), errors.As(err, &deadline),
-		errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &pgConnect), errors.As(err, &netErr):
-		return errUnavailable, true
 	}
 	return errInternal, false
 }
+
+// dependencyDown says err is PostgreSQL or Temporal being unavailable, slow
+// or overloaded, not a bug (invariant 9): the client should retry.
+func dependencyDown(err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	var exhausted *serviceerror.ResourceExhausted
+	var aborted *serviceerror.Aborted
+	var notReady *serviceerror.WorkflowNotReady
+	var precondition *serviceerror.FailedPrecondition
+	var multi *serviceerror.MultiOperationExecution
+	var pgErr *pgconn.PgError
+	var pgConnect *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.As(err, &exhausted),
+		errors.As(err, &aborted), errors.As(err, &notReady):
+		return true
+	case errors.As(err, &precondition):
+		// Matching says so when no worker has polled the task queue lately
+		// (the workers are down or restarting).
+		return strings.Contains(precondition.Message, "no poller seen")
+	case errors.As(err, &multi):
+		for _, op := range multi.OperationErrors() {
+			if dependencyDown(op) {
+				return true
+			}
+		}
+		return false
+	case errors.As(err, &pgErr):
+		// 08: connection exception; 53: insufficient resources (too many
+		// connections, out of memory or disk); 57P01-57P03: the server is
+		// shutting down, crashed or starting; 40001/40P01: serialization
+		// failure or deadlock, which a retry resolves.
+		class := pgErr.Code[:min(2, len(pgErr.Code))]
+		return class == "08" || class == "53" || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "40001" || pgErr.Code == "40P01"
+	case errors.As(err, &pgConnect), pgconn.Timeout(err), errors.As(err, &netErr),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	switch status.Code(err) { // a gRPC status the SDK did not convert
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
+		return true
+	}
+	// pgx reports a connection lost mid-query without a type of its own.
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "failed to receive message") ||
+		strings.Contains(msg, "unexpected EOF") && !errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// retryAfterSeconds is what a 503 asks clients to wait: PostgreSQL and the
+// Temporal server come back from a restart in seconds.
+const retryAfterSeconds = 2
 
 // respondError writes err as the JSON error body and logs what the client
 // does not see.
@@ -114,6 +171,9 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 		log.ErrorContext(c.Request.Context(), "request failed", "route", c.FullPath(), "err", err)
 	case apiErr.Status >= 500:
 		log.WarnContext(c.Request.Context(), "dependency failure", "route", c.FullPath(), "err", err)
+	}
+	if apiErr.Status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	c.AbortWithStatusJSON(apiErr.Status, gin.H{"error": apiErr})
 }

@@ -58,7 +58,7 @@ func refundBody(order, amount string) map[string]string {
 // ledgerOK checks that the tenant's ledger balances and agrees with the gateway.
 func (s *stack) ledgerOK(tenant string) store.Reconciliation {
 	s.t.Helper()
-	rec, err := s.store.CheckLedger(context.Background(), tenant)
+	rec, err := s.store.CheckLedger(context.Background(), tenant, store.DefaultStuckAfter)
 	if err != nil || !rec.Balanced || !rec.Reconciled {
 		s.t.Fatalf("ledger of %s: %+v %v", tenant, rec, err)
 	}

@@ -388,9 +388,20 @@ func (s *Server) listRefunds(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// reconcile answers GET /v1/ledger/reconciliation (store.Reconciliation).
+// reconcile answers GET /v1/ledger/reconciliation (store.Reconciliation);
+// ?stuck_after= (a Go duration, 1s to 720h; default 15m) says how long a
+// refund may stand requested or approved before it is reported stuck.
 func (s *Server) reconcile(c *gin.Context) {
-	out, err := s.store.CheckLedger(c.Request.Context(), principalOf(c).Tenant)
+	stuckAfter := store.DefaultStuckAfter
+	if raw := c.Query("stuck_after"); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < time.Second || d > 720*time.Hour {
+			respondError(c, s.log, validationError([]FieldError{{"stuck_after", "must be a duration from 1s to 720h, such as 15m"}}))
+			return
+		}
+		stuckAfter = d
+	}
+	out, err := s.store.CheckLedger(c.Request.Context(), principalOf(c).Tenant, stuckAfter)
 	if err != nil {
 		respondError(c, s.log, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -221,6 +222,7 @@ func (s *Server) readyz(c *gin.Context) {
 		checks["temporal"], ready = "unavailable", false
 	}
 	if !ready {
+		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
 		return
 	}

@@ -36,12 +36,9 @@ func (s *Server) claimCase(c *gin.Context) {
 		return
 	}
 	p := principalOf(c)
-	if row.Status == workflows.StatusAssigned && row.AssigneeID != nil && *row.AssigneeID == p.ID {
-		c.JSON(http.StatusOK, gin.H{"case": caseFromRow(row)}) // a retried claim
-		return
-	}
 	var state workflows.CaseState
-	// One update ID per agent: a retry in the same run is the same claim.
+	// One update ID per agent: a retry in the same run is the same claim,
+	// and the workflow answers a retry in a later run with the case it holds.
 	if err := s.update(c.Request.Context(), row, "claim:"+p.ID, workflows.UpdateClaim,
 		workflows.ClaimInput{Actor: actorOf(c)}, &state); err != nil {
 		respondError(c, s.log, err)
@@ -106,13 +103,23 @@ func (s *Server) agentMessage(update string) gin.HandlerFunc {
 			respondError(c, s.log, err)
 			return
 		}
+		key, _ := idempotencyKey(c) // checked by updateID
 		var res workflows.PostMessageResult
-		in := workflows.AgentMessageInput{Actor: actorOf(c), Body: body}
+		in := workflows.AgentMessageInput{Actor: actorOf(c), Body: body, ClientKey: key}
 		if err := s.update(c.Request.Context(), row, id, update, in, &res); err != nil {
 			respondError(c, s.log, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"case": caseFromState(res.Case), "message": messageFromWorkflow(res.Message)})
+		out, err := s.exchange(c.Request.Context(), row.TenantID, row.ID, res)
+		if err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		if out.Message.Body != body && !out.Message.Erased {
+			respondError(c, s.log, errKeyReused)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"case": out.Case, "message": out.Message})
 	}
 }
 

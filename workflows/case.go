@@ -167,6 +167,7 @@ func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
 		}
 		next := wf.in
 		carried := wf.state
+		carried.Gen++
 		next.Carried = &carried
 		return CaseResult{}, workflow.NewContinueAsNewError(ctx, CaseWorkflowName, next)
 	}
@@ -201,6 +202,11 @@ func (wf *caseWorkflow) validatePostMessage(_ workflow.Context, in PostMessageIn
 }
 
 func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (PostMessageResult, error) {
+	updateID := workflow.GetCurrentUpdateInfo(ctx).ID
+	if prior, ok := wf.applied(updateID); ok && workflow.GetVersion(ctx, "applied-messages", workflow.DefaultVersion, 1) == 1 {
+		// A retry from an earlier run (Temporal answers one within a run itself).
+		return PostMessageResult{Case: wf.state, Message: Message{Seq: prior.Seq}, Reply: Message{Seq: prior.Reply}, Duplicate: true}, nil
+	}
 	handoff := wf.v2 || workflow.GetVersion(ctx, "human-handoff", workflow.DefaultVersion, 1) == 1
 	// Runs before the AI turn answered with a marked placeholder.
 	aiTurn := wf.v2
@@ -249,6 +255,9 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "placeholder", At: now,
 			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "placeholder"}})
 	}
+	if updateID == OpenUpdateID || in.ClientKey != "" {
+		wf.remember(AppliedMessage{UpdateID: updateID, Seq: customer.Seq, Reply: reply.Seq})
+	}
 	// Snapshot before blocking: another update may change the state meanwhile,
 	// and the projection keeps whichever snapshot has the higher sequence.
 	snapshot := wf.state
@@ -262,7 +271,28 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 	return PostMessageResult{Case: snapshot, Message: customer, Reply: reply}, nil
 }
 
+// applied finds a customer message taken under updateID.
+func (wf *caseWorkflow) applied(updateID string) (AppliedMessage, bool) {
+	for _, a := range wf.state.Applied {
+		if a.UpdateID == updateID {
+			return a, true
+		}
+	}
+	return AppliedMessage{}, false
+}
+
+// remember keeps the last maxApplied keyed messages.
+func (wf *caseWorkflow) remember(a AppliedMessage) {
+	wf.state.Applied = append(wf.state.Applied, a)
+	if n := len(wf.state.Applied); n > maxApplied {
+		wf.state.Applied = slices.Clone(wf.state.Applied[n-maxApplied:])
+	}
+}
+
 func (wf *caseWorkflow) validateClaim(_ workflow.Context, in ClaimInput) error {
+	if wf.claimedBy(in.Actor) {
+		return nil // a retry: the claim answers with the case
+	}
 	if wf.state.Status != StatusQueued {
 		return temporal.NewApplicationError("the case is not waiting in a queue", ErrTypeNotClaimable)
 	}
@@ -278,6 +308,9 @@ func (wf *caseWorkflow) validateClaim(_ workflow.Context, in ClaimInput) error {
 // claim gives the case to the first agent whose claim runs; claims accepted
 // together (validated before the first ran) find it taken and fail.
 func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, error) {
+	if wf.claimedBy(in.Actor) {
+		return wf.state, nil
+	}
 	if wf.state.Status != StatusQueued || (wf.state.OfferedTo != "" && wf.state.OfferedTo != in.Actor.ID) {
 		return CaseState{}, temporal.NewApplicationError("another agent claimed the case first", ErrTypeNotClaimable)
 	}
@@ -294,6 +327,11 @@ func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, e
 		return CaseState{}, err
 	}
 	return snapshot, nil
+}
+
+// claimedBy says the agent holds the case by a claim of theirs that has not moved on.
+func (wf *caseWorkflow) claimedBy(actor Actor) bool {
+	return actor.ID != "" && wf.state.Status == StatusAssigned && wf.state.Assignee == actor.ID
 }
 
 func (wf *caseWorkflow) close(ctx workflow.Context, in CloseInput) (CaseState, error) {
@@ -330,7 +368,10 @@ func (wf *caseWorkflow) validateOwner(actor Actor) error {
 	return nil
 }
 
-func (wf *caseWorkflow) validateAgentMessage(_ workflow.Context, in AgentMessageInput) error {
+func (wf *caseWorkflow) validateAgentMessage(ctx workflow.Context, in AgentMessageInput) error {
+	if _, ok := wf.applied(workflow.GetCurrentUpdateInfo(ctx).ID); ok {
+		return nil // a retry from an earlier run: answered, not applied again
+	}
 	if err := wf.validateOwner(in.Actor); err != nil {
 		return err
 	}
@@ -353,11 +394,18 @@ func (wf *caseWorkflow) validateResolve(_ workflow.Context, in ResolveInput) err
 // agentMessage records a person's message to the customer and moves the case
 // to status, auditing it as action.
 func (wf *caseWorkflow) agentMessage(ctx workflow.Context, in AgentMessageInput, status, action string) (PostMessageResult, error) {
+	updateID := workflow.GetCurrentUpdateInfo(ctx).ID
+	if prior, ok := wf.applied(updateID); ok && workflow.GetVersion(ctx, "applied-messages", workflow.DefaultVersion, 1) == 1 {
+		return PostMessageResult{Case: wf.state, Message: Message{Seq: prior.Seq}, Duplicate: true}, nil
+	}
 	if err := wf.validateOwner(in.Actor); err != nil { // re-checked: the case may have moved since validation
 		return PostMessageResult{}, err
 	}
 	now := workflow.Now(ctx)
 	msg := wf.appendMessage(now, Message{AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
+	if in.ClientKey != "" {
+		wf.remember(AppliedMessage{UpdateID: updateID, Seq: msg.Seq})
+	}
 	wf.state.Status = status
 	wf.stopClock(ClockFirstResponse, now, true)
 	wf.stopClock(ClockNextResponse, now, true)
@@ -473,8 +521,12 @@ func (wf *caseWorkflow) appendMessage(now time.Time, m Message) Message {
 // record writes the projection as a local activity: it is idempotent, short,
 // and on the hot path of every message, so it should not cost a round trip
 // through the server's task queues. It retries until PostgreSQL is back, so
-// the projection never silently misses an event.
+// the projection never silently misses an event. A local activity runs
+// before its workflow task is committed; if that task is lost in a crash,
+// the write is done again, differently perhaps, later in the history: the
+// position tells the projection which write Temporal committed.
 func record(ctx workflow.Context, in RecordCaseInput) error {
+	in.Pos = ProjectionPos{Gen: in.Case.Gen, Event: int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())}
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 5 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{

@@ -188,7 +188,26 @@ type CaseState struct {
 	RoutePending bool `json:"route_pending,omitempty"`
 	// Refunds are the IDs of the refund sagas the case started, oldest first.
 	Refunds []string `json:"refunds,omitempty"`
+	// Gen counts the runs before this one; with the history length it
+	// orders the projection's writes (ProjectionPos).
+	Gen int64 `json:"gen,omitempty"`
+	// Applied remembers the last customer messages sent with an idempotency
+	// key (and the opening), so a retry that reaches a later run, where
+	// Temporal no longer knows its update ID, is answered and not applied again.
+	Applied []AppliedMessage `json:"applied,omitempty"`
 }
+
+// AppliedMessage is a customer message the case took under an update ID
+// the client chose: its sequence and that of the reply to it (0: none).
+type AppliedMessage struct {
+	UpdateID string `json:"update_id"`
+	Seq      int64  `json:"seq"`
+	Reply    int64  `json:"reply,omitempty"`
+}
+
+// maxApplied bounds CaseState.Applied: a client retries within minutes, not
+// a hundred messages later.
+const maxApplied = 100
 
 // SignalRefundFailed: a refund saga tells its case that the refund failed
 // (RefundFailedSignal).
@@ -290,6 +309,10 @@ type PostMessageResult struct {
 	Case    CaseState `json:"case"`
 	Message Message   `json:"message"`
 	Reply   Message   `json:"reply"`
+	// Duplicate: the message was taken before, in this run or an earlier
+	// one; Message and Reply carry only their sequences, whose committed
+	// text the projection holds.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // ClaimInput is the argument of UpdateClaim: the agent claiming.
@@ -431,6 +454,17 @@ type RecordCaseInput struct {
 	Case     CaseState     `json:"case"`
 	Messages []Message     `json:"messages,omitempty"`
 	Audit    []AuditRecord `json:"audit,omitempty"`
+	Pos      ProjectionPos `json:"pos"`
+}
+
+// ProjectionPos is where in the case's history a projection write was made:
+// the run (CaseState.Gen) and the history length of the workflow task that
+// made it. A workflow task lost in a crash is done again later in the
+// history, so of two writes of the same row the one with the later position
+// is the one Temporal committed; the projection keeps it.
+type ProjectionPos struct {
+	Gen   int64 `json:"gen"`
+	Event int64 `json:"event"`
 }
 
 // ValidateMessageBody returns a reason the body is unacceptable, or "".

@@ -330,7 +330,12 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 	if err := workflow.ExecuteLocalActivity(local, ActivityRequestRefund, in).Get(ctx, &req); err != nil {
 		return *st, err
 	}
-	if req.Recorded != "" && req.Recorded != RefundRequested { // this refund ran before: it stands as recorded
+	// A saga runs once per refund ID, so a record it finds past "requested"
+	// was written by one of its own workflow tasks that was lost in a crash:
+	// it decides nothing, and the saga goes on from the order's facts, every
+	// step idempotent. (Runs that ended here before keep doing so on replay.)
+	if req.Recorded != "" && req.Recorded != RefundRequested &&
+		workflow.GetVersion(ctx, "refund-records-decide-nothing", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		st.Status = req.Recorded
 		return *st, nil
 	}

@@ -32,7 +32,7 @@ func TestPickAgent(t *testing.T) {
 	// ann holds one case already.
 	held := snapshot(1, "in_progress")
 	held.AssigneeID = ptr("ann")
-	if err := st.RecordCase(ctx, held, nil, nil); err != nil {
+	if _, err := st.RecordCase(ctx, held, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -61,11 +61,11 @@ func TestOfferIsProjectedAndWithdrawn(t *testing.T) {
 	ctx := context.Background()
 	c := snapshot(1, "queued")
 	c.OfferedTo = ptr("ann")
-	if err := st.RecordCase(ctx, c, nil, nil); err != nil {
+	if _, err := st.RecordCase(ctx, c, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	c = snapshot(2, "queued")
-	if err := st.RecordCase(ctx, c, nil, nil); err != nil {
+	if _, err := st.RecordCase(ctx, c, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.GetCaseRow(ctx, "acme", caseID)

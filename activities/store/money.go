@@ -337,19 +337,55 @@ type Reconciliation struct {
 	Reconciled   bool             `json:"reconciled"` // the ledger and the gateway agree on every payment
 	TrialBalance []AccountBalance `json:"trial_balance"`
 	Mismatches   []Mismatch       `json:"mismatches"`
-	CheckedAt    time.Time        `json:"checked_at"`
+	// Stuck lists refunds that have stood in a state their saga passes
+	// through in seconds (requested, approved) for longer than StuckAfter.
+	Stuck      []StuckRefund `json:"stuck"`
+	StuckAfter string        `json:"stuck_after"`
+	CheckedAt  time.Time     `json:"checked_at"`
 }
 
-// CheckLedger checks a tenant's ledger: that it balances, and that what it
-// says left through the gateway is what the gateway paid, payment by payment.
-func (s *Store) CheckLedger(ctx context.Context, tenantID string) (Reconciliation, error) {
-	out := Reconciliation{CheckedAt: time.Now().UTC()}
+// StuckRefund is a refund whose saga has not moved it on.
+type StuckRefund struct {
+	ID        string    `json:"id"`
+	CaseID    string    `json:"case_id"`
+	Status    string    `json:"status"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// DefaultStuckAfter is how long a refund may stand requested or approved
+// before reconciliation reports it: its saga takes seconds, or retries a
+// payment for some minutes.
+const DefaultStuckAfter = 15 * time.Minute
+
+// StuckRefunds lists the tenant's refunds requested or approved longer ago than after.
+func (s *Store) StuckRefunds(ctx context.Context, tenantID string, after time.Duration) ([]StuckRefund, error) {
+	out := []StuckRefund{}
+	err := s.db.WithContext(ctx).Raw(`SELECT id, case_id, status, updated_at FROM refunds
+		WHERE tenant_id = ? AND status IN ('requested', 'approved') AND updated_at < ? ORDER BY updated_at, id`,
+		tenantID, time.Now().Add(-after)).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("stuck refunds: %w", err)
+	}
+	return out, nil
+}
+
+// OK says the ledger balances, agrees with the gateway and has nothing stuck.
+func (r Reconciliation) OK() bool { return r.Balanced && r.Reconciled && len(r.Stuck) == 0 }
+
+// CheckLedger checks a tenant's ledger: that it balances, that what it
+// says left through the gateway is what the gateway paid, payment by
+// payment, and that no refund is stuck for longer than stuckAfter.
+func (s *Store) CheckLedger(ctx context.Context, tenantID string, stuckAfter time.Duration) (Reconciliation, error) {
+	out := Reconciliation{CheckedAt: time.Now().UTC(), StuckAfter: stuckAfter.String()}
 	tb, err := s.TrialBalance(ctx, tenantID)
 	if err != nil {
 		return out, err
 	}
 	m, err := s.Reconcile(ctx, tenantID)
 	if err != nil {
+		return out, err
+	}
+	if out.Stuck, err = s.StuckRefunds(ctx, tenantID, stuckAfter); err != nil {
 		return out, err
 	}
 	out.TrialBalance, out.Mismatches = tb, m

@@ -20,7 +20,7 @@ func moneyCase(t *testing.T, st *store.Store, customerRef string) string {
 	id := uuid.NewString()
 	c := snapshot(1, "assigned")
 	c.ID, c.WorkflowID, c.CustomerRef = id, "case:acme:"+id, customerRef
-	if err := st.RecordCase(context.Background(), c, nil, nil); err != nil {
+	if _, err := st.RecordCase(context.Background(), c, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return id

@@ -18,7 +18,7 @@ func TestRetentionPurgesExpiredContentExceptUnderHold(t *testing.T) {
 		c := store.Case{TenantID: "acme", ID: id, WorkflowID: "case:acme:" + id, CustomerRef: customer, Subject: "s",
 			Channel: "api", Priority: "normal", Status: "closed", LastSeq: 3, OpenedAt: at, UpdatedAt: at, ClosedAt: &at}
 		m := store.Message{TenantID: "acme", CaseID: id, Seq: 1, AuthorKind: "customer", Body: "old words", CreatedAt: at}
-		if err := st.RecordCase(ctx, c, []store.Message{m}, nil); err != nil {
+		if _, err := st.RecordCase(ctx, c, []store.Message{m}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

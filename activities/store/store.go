@@ -4,8 +4,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -143,6 +148,8 @@ type Case struct {
 	SLADueAt         *time.Time // the earliest deadline of a running SLA clock
 	SLABreachedAt    *time.Time // the first breach of an SLA target
 	OfferedTo        *string    // the agent a queued case is offered to
+	ProjGen          int64      // where in the workflow's history the row was written (see RecordCase)
+	ProjEvent        int64
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in
@@ -162,15 +169,32 @@ type Message struct {
 	Placeholder bool
 	ArticleID   *string   // the knowledge-base article of an AI answer
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
+	ProjGen     int64     // where in the workflow's history the row was written (see RecordCase)
+	ProjEvent   int64
+	Fingerprint []byte // HMAC of the message under the customer's data key
+}
+
+// Conflict is a projection row that a committed write found holding
+// something else, written by a workflow task that was then lost.
+type Conflict struct {
+	CaseID string
+	Seq    int64
+	Kind   string // message_replaced, audit_diverged
 }
 
 // RecordCase writes a snapshot of the case, any new messages and their audit
-// entries in one transaction. It is idempotent: messages are keyed by
-// sequence, audit entries by ID, and the case row only moves forward (a
-// snapshot older than the stored one is ignored), so a retried or reordered
-// write never duplicates or regresses anything.
-func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []AuditEvent) error {
-	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+// entries in one transaction, at the position (c.ProjGen, c.ProjEvent) in the
+// case's history. Of two writes of one row the later position wins: a write
+// from a workflow task lost in a crash is replaced by the committed one, done
+// again later in the history. So the case row moves forward only (by
+// position, then sequence); a message is written once per position, and one
+// that replaces different content is a conflict; an audit entry is appended
+// once per ID, and one whose ID was taken by different content is appended
+// under a new ID and is a conflict. Conflicts are recorded, audited and returned.
+func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []AuditEvent) ([]Conflict, error) {
+	var conflicts []Conflict
+	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+		conflicts = nil
 		tx := &Store{db: gtx, keys: s.keys}
 		hash, err := tx.customerHash(ctx, c.TenantID, c.CustomerRef)
 		if err != nil {
@@ -191,10 +215,10 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
 				"priority", "status", "last_seq", "updated_at", "closed_at", "assignee_id", "queue",
-				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to",
+				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to", "proj_gen", "proj_event",
 			}),
 			Where: clause.Where{Exprs: []clause.Expression{
-				clause.Expr{SQL: "cases.last_seq < excluded.last_seq"},
+				clause.Expr{SQL: "(cases.proj_gen, cases.proj_event, cases.last_seq) <= (excluded.proj_gen, excluded.proj_event, excluded.last_seq)"},
 			}},
 		}).Create(&c)
 		if upsert.Error != nil {
@@ -206,19 +230,135 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 				return err
 			}
 			m.KeyID = &keyID
+			m.ProjGen, m.ProjEvent = c.ProjGen, c.ProjEvent
+			m.Fingerprint = messageFingerprint(dek, *m)
 		}
-		if len(msgs) > 0 {
-			if err := gtx.Clauses(clause.OnConflict{DoNothing: true}).Create(&msgs).Error; err != nil {
-				return fmt.Errorf("insert messages: %w", err)
-			}
+		replaced, err := writeMessages(ctx, gtx, c.TenantID, c.ID, msgs)
+		if err != nil {
+			return err
+		}
+		for _, seq := range replaced {
+			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: seq, Kind: ConflictMessageReplaced})
 		}
 		for _, e := range audit {
+			stored, err := tx.appendAudit(ctx, e)
+			if err != nil {
+				return err
+			}
+			if sameAudit(stored, e) {
+				continue
+			}
+			// The ID was taken by what a lost task recorded: the committed
+			// entry is appended too, under an ID of its position.
+			e.ID = fmt.Sprintf("%s@%d.%d", e.ID, c.ProjGen, c.ProjEvent)
 			if _, err := tx.appendAudit(ctx, e); err != nil {
 				return err
 			}
+			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: c.LastSeq, Kind: ConflictAuditDiverged})
 		}
-		return nil
+		return tx.noteConflicts(ctx, c.TenantID, c.WorkflowID, c.ProjGen, c.ProjEvent, conflicts)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return conflicts, nil
+}
+
+// Kinds of Conflict.
+const (
+	ConflictMessageReplaced = "message_replaced"
+	ConflictAuditDiverged   = "audit_diverged"
+	ConflictCaseRepaired    = "case_repaired"
+	ConflictMessageRemoved  = "message_removed"
+	ConflictMessageRestored = "message_restored"
+)
+
+// AuditProjectionRepaired is the audit action of a repaired projection row.
+const AuditProjectionRepaired = "case.projection_repaired"
+
+// noteConflicts records each conflict and audits it on the case's trail.
+func (s *Store) noteConflicts(ctx context.Context, tenantID, workflowID string, gen, event int64, conflicts []Conflict) error {
+	for i, cf := range conflicts {
+		if err := s.db.WithContext(ctx).Exec(`INSERT INTO projection_conflicts (tenant_id, case_id, seq, kind) VALUES (?, ?, ?, ?)`,
+			tenantID, cf.CaseID, cf.Seq, cf.Kind).Error; err != nil {
+			return fmt.Errorf("record projection conflict: %w", err)
+		}
+		details, _ := json.Marshal(map[string]string{"seq": strconv.FormatInt(cf.Seq, 10), "kind": cf.Kind}) // strings always marshal
+		if _, err := s.appendAudit(ctx, AuditEvent{TenantID: tenantID, ID: fmt.Sprintf("%s:%d:%s:%s@%d.%d.%d", workflowID, cf.Seq, AuditProjectionRepaired, cf.Kind, gen, event, i),
+			ActorKind: "system", ActorID: "tandem", Action: AuditProjectionRepaired, ObjectType: "case", ObjectID: cf.CaseID, CaseID: cf.CaseID,
+			Decision: "allow", Outcome: "success", Reason: cf.Kind, Details: string(details)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameAudit says a stored entry records what e records; only the time may
+// differ, as a task done again runs at another time.
+func sameAudit(stored, e AuditEvent) bool {
+	return stored.Action == e.Action && stored.ActorKind == e.ActorKind && stored.ActorID == e.ActorID &&
+		stored.Reason == e.Reason && stored.Details == cmp.Or(e.Details, "{}") && stored.ObjectID == e.ObjectID
+}
+
+// writeMessages upserts msgs, keeping of two writes of a sequence the one
+// at the later position, and returns the sequences whose stored content a
+// later write replaced.
+func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, msgs []Message) ([]int64, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	var values strings.Builder
+	args := []any{tenantID, caseID}
+	seqs := make([]int64, 0, len(msgs))
+	for i, m := range msgs {
+		seqs = append(seqs, m.Seq)
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, m.TenantID, m.CaseID, m.Seq, m.AuthorKind, m.AuthorID, m.BodyCT, m.KeyID, m.ClientKey,
+			m.Placeholder, m.ArticleID, m.CreatedAt, m.ProjGen, m.ProjEvent, m.Fingerprint)
+	}
+	args = append([]any{tenantID, caseID, seqs}, args[2:]...)
+	var replaced []int64
+	err := db.WithContext(ctx).Raw(`WITH old AS (
+			SELECT seq, fingerprint FROM messages WHERE tenant_id = ? AND case_id = ? AND seq IN ?
+		), written AS (
+			INSERT INTO messages (tenant_id, case_id, seq, author_kind, author_id, body_ct, key_id, client_key,
+				placeholder, article_id, created_at, proj_gen, proj_event, fingerprint)
+			VALUES `+values.String()+`
+			ON CONFLICT (tenant_id, case_id, seq) DO UPDATE SET author_kind = excluded.author_kind,
+				author_id = excluded.author_id, body = NULL, body_ct = excluded.body_ct, key_id = excluded.key_id,
+				client_key = excluded.client_key, placeholder = excluded.placeholder, article_id = excluded.article_id,
+				created_at = excluded.created_at, proj_gen = excluded.proj_gen, proj_event = excluded.proj_event,
+				fingerprint = excluded.fingerprint
+			WHERE (messages.proj_gen, messages.proj_event) <= (excluded.proj_gen, excluded.proj_event)
+			RETURNING seq, fingerprint
+		)
+		SELECT written.seq FROM written JOIN old USING (seq)
+		WHERE old.fingerprint IS NOT NULL AND old.fingerprint <> written.fingerprint ORDER BY written.seq`, args...).Scan(&replaced).Error
+	if err != nil {
+		return nil, fmt.Errorf("write messages: %w", err)
+	}
+	return replaced, nil
+}
+
+// messageFingerprint identifies what a message says and who said it, keyed
+// by the customer's data key so that it is shredded with the key.
+func messageFingerprint(dek []byte, m Message) []byte {
+	mac := hmac.New(sha256.New, dek)
+	for _, f := range []string{m.AuthorKind, m.AuthorID, m.Body, deref(m.ClientKey), strconv.FormatBool(m.Placeholder), deref(m.ArticleID)} {
+		mac.Write(binary.AppendUvarint(nil, uint64(len(f))))
+		mac.Write([]byte(f))
+	}
+	return mac.Sum(nil)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // The additional data bind each ciphertext to its row.
@@ -488,26 +628,42 @@ func validUUID(s string) bool {
 }
 
 // ExchangeByClientKey returns the customer message posted with an
-// Idempotency-Key and the reply recorded right after it, if there is one.
+// Idempotency-Key and the reply recorded right after it, if there is one. Of
+// rows carrying the key (one a lost workflow task wrote, one committed in its
+// place) it takes the one at the later position. The API answers from it only
+// for a closed case, whose records are final.
 func (s *Store) ExchangeByClientKey(ctx context.Context, tenantID, caseID, key string) (Message, *Message, bool, error) {
-	var msgs []Message
-	err := s.db.WithContext(ctx).Where(`tenant_id = ? AND case_id = ? AND seq IN (
-		SELECT seq FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?
-		UNION SELECT seq + 1 FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?)`,
-		tenantID, caseID, tenantID, caseID, key, tenantID, caseID, key).Order("seq").Find(&msgs).Error
+	var seqs []int64
+	err := s.db.WithContext(ctx).Raw(`SELECT seq FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?
+		ORDER BY proj_gen DESC, proj_event DESC, seq DESC LIMIT 1`, tenantID, caseID, key).Scan(&seqs).Error
 	if err != nil {
 		return Message{}, nil, false, fmt.Errorf("find message by key: %w", err)
 	}
-	if len(msgs) == 0 || msgs[0].ClientKey == nil || *msgs[0].ClientKey != key {
+	if len(seqs) == 0 {
 		return Message{}, nil, false, nil
 	}
-	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
+	msgs, err := s.MessagesBySeq(ctx, tenantID, caseID, seqs[0], seqs[0]+1)
+	if err != nil || len(msgs) == 0 || msgs[0].Seq != seqs[0] {
 		return Message{}, nil, false, err
 	}
 	if len(msgs) == 2 && msgs[1].AuthorKind != "customer" {
 		return msgs[0], &msgs[1], true, nil
 	}
 	return msgs[0], nil, true, nil
+}
+
+// MessagesBySeq returns the case's messages with the given sequences, in order.
+func (s *Store) MessagesBySeq(ctx context.Context, tenantID, caseID string, seqs ...int64) ([]Message, error) {
+	var msgs []Message
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND seq IN ?", tenantID, caseID, seqs).
+		Order("seq").Find(&msgs).Error
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
+		return nil, err
+	}
+	return msgs, nil
 }
 
 // IdempotencyKey records which case a case-opening request created.

@@ -38,18 +38,18 @@ func msg(seq int64, body string) store.Message {
 func TestRecordCaseIsIdempotentAndMovesForwardOnly(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
-	if err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
+	if _, err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A retry of the same write, and a newer one.
-	if err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
+	if _, err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RecordCase(ctx, snapshot(5, "closed"), nil, nil); err != nil {
+	if _, err := st.RecordCase(ctx, snapshot(5, "closed"), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A late, older snapshot must not win, and a conflicting message must not overwrite.
-	if err := st.RecordCase(ctx, snapshot(4, "ai_handling"), []store.Message{msg(2, "changed"), msg(3, "c")}, nil); err != nil {
+	if _, err := st.RecordCase(ctx, snapshot(4, "ai_handling"), []store.Message{msg(2, "changed"), msg(3, "c")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, msgs, err := st.GetCase(ctx, "acme", caseID)
@@ -97,7 +97,7 @@ func TestRotateMasterKey(t *testing.T) {
 	ctx := context.Background()
 	c := snapshot(2, "ai_handling")
 	c.CustomerRef = "cust-rotate"
-	if err := st.RecordCase(ctx, c, []store.Message{msg(1, "before rotation")}, nil); err != nil {
+	if _, err := st.RecordCase(ctx, c, []store.Message{msg(1, "before rotation")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	next := store.MasterKey{ID: "next", Key: []byte("next-test-master-key-32-bytes!!!")}

@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"tandem/activities/store"
 	"tandem/policies"
 	"tandem/workflows"
 )
@@ -200,11 +201,11 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			return err
 		}
 		fmt.Fprintf(stdout, "history events, refund saga (auto-approved, paid): %d\n", n)
-		rec, err := st.CheckLedger(ctx, *tenant)
+		rec, err := st.CheckLedger(ctx, *tenant, store.DefaultStuckAfter)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "ledger of %s: balanced %v, reconciled with the gateway %v\n", *tenant, rec.Balanced, rec.Reconciled)
+		fmt.Fprintf(stdout, "ledger of %s: balanced %v, reconciled with the gateway %v, refunds stuck %d\n", *tenant, rec.Balanced, rec.Reconciled, len(rec.Stuck))
 	}
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)

@@ -13,10 +13,12 @@ import (
 
 // runReconcile runs `tandem reconcile [-tenant T]`: for each tenant with
 // money on its books, one JSON line (store.Reconciliation with the tenant);
-// exit 1 when any ledger does not balance or disagrees with the gateway.
+// exit 1 when any ledger does not balance, disagrees with the gateway, or
+// has a refund stuck requested or approved for longer than -stuck-after.
 func runReconcile(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "only this tenant (default: every tenant with ledger entries or gateway payments)")
+	stuckAfter := fs.Duration("stuck-after", store.DefaultStuckAfter, "report refunds requested or approved longer ago than this")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,11 +36,11 @@ func runReconcile(ctx context.Context, cfg config, args []string, stdout io.Writ
 	enc := json.NewEncoder(stdout)
 	bad := 0
 	for _, t := range tenants {
-		rec, err := st.CheckLedger(ctx, t)
+		rec, err := st.CheckLedger(ctx, t, *stuckAfter)
 		if err != nil {
 			return err
 		}
-		if !rec.Balanced || !rec.Reconciled {
+		if !rec.OK() {
 			bad++
 		}
 		if err := enc.Encode(struct {
@@ -49,7 +51,7 @@ func runReconcile(ctx context.Context, cfg config, args []string, stdout io.Writ
 		}
 	}
 	if bad > 0 {
-		return fmt.Errorf("%d of %d ledgers do not reconcile", bad, len(tenants))
+		return fmt.Errorf("%d of %d ledgers do not reconcile or have refunds stuck", bad, len(tenants))
 	}
 	if len(tenants) == 0 {
 		return errors.New("reconcile: no tenant has ledger entries or gateway payments yet")
