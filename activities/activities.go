@@ -84,8 +84,25 @@ func (a *Activities) RequestRefund(ctx context.Context, in workflows.RefundInput
 	}
 	if !created {
 		out.Recorded = rec.Status
+		out.Settled = settled(rec)
 	}
 	return out, nil
+}
+
+// settled says a refund's record shows a step that no workflow task of its
+// saga before the first wait takes: those reach approved, awaiting
+// approval, issued or an appealable rejection, and nothing a person did.
+func settled(r store.Refund) bool {
+	if r.DecidedBy != "" || r.AppealedBy != "" {
+		return true
+	}
+	switch r.Status {
+	case workflows.RefundApproved, workflows.RefundAwaitingApproval, workflows.RefundIssued:
+		return false
+	case workflows.RefundRejected:
+		return !r.Appealable
+	}
+	return true
 }
 
 // SetRefundStatus records a step of the saga: where the refund stands, its

@@ -268,11 +268,31 @@ func (s *Server) openCase(c *gin.Context) {
 		respondError(c, s.log, err)
 		return
 	}
-	status := http.StatusOK
-	if first {
-		status = http.StatusCreated
+	status := http.StatusCreated
+	if !first {
+		// A retry: the exchange is the first one, the case as it is now.
+		status = http.StatusOK
+		if out.Case, err = s.currentCase(ctx, tenant, caseID); err != nil {
+			respondError(c, s.log, err)
+			return
+		}
 	}
 	c.JSON(status, out)
+}
+
+// currentCase is the case as its workflow holds it now (committed state, by
+// Query), or, once Temporal has forgotten a finished case, its final record.
+func (s *Server) currentCase(ctx context.Context, tenant, caseID string) (CaseJSON, error) {
+	resp, err := s.temporal.QueryWorkflow(ctx, workflows.CaseWorkflowID(tenant, caseID), "", workflows.QueryState)
+	var st workflows.CaseState
+	if err == nil {
+		err = resp.Get(&st)
+	}
+	if isFinished(err) {
+		row, err := s.store.GetCaseRow(ctx, tenant, caseID)
+		return caseFromRow(row), err
+	}
+	return caseFromState(st), err
 }
 
 // exchange turns a post_message result into the response. A duplicate (a

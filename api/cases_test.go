@@ -508,7 +508,7 @@ func TestLongCaseContinuesAsNew(t *testing.T) {
 	opened.decode(t, &ex)
 	c := ex.Case
 	const n = 25
-	first := map[string]int64{}
+	first, bodies := map[string]int64{}, map[string]string{}
 	for i := range n {
 		key := fmt.Sprintf("m-%d-%s", i, randomHex(4))
 		r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: inScope(i)}, "Idempotency-Key", key)
@@ -520,7 +520,7 @@ func TestLongCaseContinuesAsNew(t *testing.T) {
 		if got.Message.Seq != int64(3+2*i) {
 			t.Fatalf("message %d has seq %d, want %d: state lost across runs", i, got.Message.Seq, 3+2*i)
 		}
-		first[key] = got.Message.Seq
+		first[key], bodies[key] = got.Message.Seq, inScope(i)
 	}
 	if runs := countRunsAtLeast(t, s.temporal, c.WorkflowID, 3); runs < 3 {
 		t.Fatalf("%d runs; the case should have continued as new several times", runs)
@@ -528,9 +528,14 @@ func TestLongCaseContinuesAsNew(t *testing.T) {
 	// Retries of messages recorded by earlier runs, and of the opening, change nothing.
 	for key, seq := range first {
 		var got api.ExchangeJSON
-		s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "again"}, "Idempotency-Key", key).decode(t, &got)
-		if got.Message.Seq != seq {
-			t.Fatalf("retry of %s got seq %d, want %d", key, got.Message.Seq, seq)
+		s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: bodies[key]}, "Idempotency-Key", key).decode(t, &got)
+		if got.Message.Seq != seq || got.Message.Body != bodies[key] {
+			t.Fatalf("retry of %s got seq %d %q, want %d %q", key, got.Message.Seq, got.Message.Body, seq, bodies[key])
+		}
+		// The key with another message is refused, not answered with the first.
+		r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "again"}, "Idempotency-Key", key)
+		if r.Status != http.StatusUnprocessableEntity || r.errorCode(t) != "idempotency_key_reused" {
+			t.Fatalf("key %s reused with another body: %d %s", key, r.Status, r.Body)
 		}
 	}
 	if r := s.do("POST", "/v1/cases", tenantA, sampleCase(), "Idempotency-Key", openKey); r.Status != http.StatusOK {

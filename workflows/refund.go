@@ -114,6 +114,9 @@ type RefundRequestResult struct {
 	Refused  string    `json:"refused,omitempty"` // order_not_found, not_customers_order, currency_mismatch, over_refundable_amount
 	PlacedAt time.Time `json:"placed_at,omitempty"`
 	Recorded string    `json:"recorded_status,omitempty"`
+	// Settled: the record shows a step later than the saga's first workflow
+	// task takes (a person's decision, an appeal, a payment, a closed appeal window).
+	Settled bool `json:"settled,omitempty"`
 }
 
 // RefundStatusInput is the argument of ActivitySetRefundStatus: where the
@@ -330,12 +333,15 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 	if err := workflow.ExecuteLocalActivity(local, ActivityRequestRefund, in).Get(ctx, &req); err != nil {
 		return *st, err
 	}
-	// A saga runs once per refund ID, so a record it finds past "requested"
-	// was written by one of its own workflow tasks that was lost in a crash:
-	// it decides nothing, and the saga goes on from the order's facts, every
-	// step idempotent. (Runs that ended here before keep doing so on replay.)
-	if req.Recorded != "" && req.Recorded != RefundRequested &&
-		workflow.GetVersion(ctx, "refund-records-decide-nothing", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	// A record past "requested" that only the saga's first workflow task
+	// writes (Settled false) comes from that task, lost in a crash: it
+	// decides nothing, and the saga goes on from the order's facts, every
+	// step idempotent. A settled record (a person's decision, an appeal, a
+	// payment) means this refund's saga ran to its end before; Temporal
+	// refuses a second start, and if one came it would stand as recorded.
+	// (Runs that stood on any record before keep doing so on replay.)
+	if req.Recorded != "" && req.Recorded != RefundRequested && (req.Settled ||
+		workflow.GetVersion(ctx, "refund-records-decide-nothing", workflow.DefaultVersion, 1) == workflow.DefaultVersion) {
 		st.Status = req.Recorded
 		return *st, nil
 	}

@@ -28,6 +28,7 @@ import (
 type fakeMoney struct {
 	mu       sync.Mutex
 	refuse   string
+	recorded workflows.RefundRequestResult // what a record from an earlier attempt says
 	placed   time.Time // when the order was placed; zero: an hour before the saga starts
 	decline  bool
 	statuses []string
@@ -42,7 +43,7 @@ func (f *fakeMoney) RequestRefund(ctx context.Context, _ workflows.RefundInput) 
 	if placed.IsZero() {
 		placed = activity.GetInfo(ctx).StartedTime.Add(-time.Hour)
 	}
-	return workflows.RefundRequestResult{Refused: f.refuse, PlacedAt: placed}, nil
+	return workflows.RefundRequestResult{Refused: f.refuse, PlacedAt: placed, Recorded: f.recorded.Recorded, Settled: f.recorded.Settled}, nil
 }
 
 func (f *fakeMoney) SetRefundStatus(_ context.Context, in workflows.RefundStatusInput) error {
@@ -130,6 +131,32 @@ func TestRefundUnderTheLimitIsPaidAndPosted(t *testing.T) {
 	}
 	if fmt.Sprint(f.actions) != "[refund.approve refund.paid]" || fmt.Sprint(f.notified) != "[refund.paid>customer]" {
 		t.Fatalf("steps %v, notified %v", f.actions, f.notified)
+	}
+}
+
+// The saga's first workflow task recorded "approved" and was lost in a crash;
+// the task done again finds that record. It must pay, not stop: the record
+// came from a task Temporal never committed. A settled record (a saga run
+// to its end before) stands.
+func TestRefundGoesOnPastWhatALostTaskRecorded(t *testing.T) {
+	for _, tc := range []struct {
+		recorded workflows.RefundRequestResult
+		want     string
+		payments int
+	}{
+		{workflows.RefundRequestResult{Recorded: workflows.RefundApproved}, workflows.RefundPaid, 1},
+		{workflows.RefundRequestResult{Recorded: workflows.RefundRejected, Settled: true}, workflows.RefundRejected, 0},
+	} {
+		f := &fakeMoney{recorded: tc.recorded}
+		env := refundEnv(f)
+		env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("20.00", limit50))
+		var st workflows.RefundState
+		if err := env.GetWorkflowResult(&st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != tc.want || f.payments != tc.payments {
+			t.Fatalf("record %+v: saga ended %s with %d payments, want %s with %d", tc.recorded, st.Status, f.payments, tc.want, tc.payments)
+		}
 	}
 }
 

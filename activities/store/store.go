@@ -696,3 +696,14 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, tenantID, key, requestH
 	}
 	return false, nil
 }
+
+// ProjectionConflicts counts the conflicts the tenant's projection has
+// detected and repaired.
+func (s *Store) ProjectionConflicts(ctx context.Context, tenantID string) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM projection_conflicts WHERE tenant_id = ?`, tenantID).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count projection conflicts: %w", err)
+	}
+	return n, nil
+}

@@ -35,21 +35,28 @@ func msg(seq int64, body string) store.Message {
 	return store.Message{TenantID: "acme", CaseID: caseID, Seq: seq, AuthorKind: "customer", Body: body, CreatedAt: time.Now()}
 }
 
+// at places a snapshot at a position in the workflow's history.
+func at(c store.Case, event int64) store.Case {
+	c.ProjEvent = event
+	return c
+}
+
 func TestRecordCaseIsIdempotentAndMovesForwardOnly(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
-	if _, err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
+	if _, err := st.RecordCase(ctx, at(snapshot(2, "ai_handling"), 10), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A retry of the same write, and a newer one.
-	if _, err := st.RecordCase(ctx, snapshot(2, "ai_handling"), []store.Message{msg(1, "a"), msg(2, "b")}, nil); err != nil {
+	conflicts, err := st.RecordCase(ctx, at(snapshot(2, "ai_handling"), 10), []store.Message{msg(1, "a"), msg(2, "b")}, nil)
+	if err != nil || len(conflicts) != 0 {
+		t.Fatalf("retry: conflicts %v, err %v", conflicts, err)
+	}
+	if _, err := st.RecordCase(ctx, at(snapshot(5, "closed"), 20), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RecordCase(ctx, snapshot(5, "closed"), nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	// A late, older snapshot must not win, and a conflicting message must not overwrite.
-	if _, err := st.RecordCase(ctx, snapshot(4, "ai_handling"), []store.Message{msg(2, "changed"), msg(3, "c")}, nil); err != nil {
+	// A late write from an earlier workflow task must not win.
+	if _, err := st.RecordCase(ctx, at(snapshot(4, "ai_handling"), 5), []store.Message{msg(2, "changed"), msg(3, "c")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, msgs, err := st.GetCase(ctx, "acme", caseID)
@@ -64,6 +71,69 @@ func TestRecordCaseIsIdempotentAndMovesForwardOnly(t *testing.T) {
 	}
 	if _, _, err := st.GetCase(ctx, "globex", caseID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another tenant's read: %v, want ErrNotFound", err)
+	}
+}
+
+// A workflow task lost in a crash wrote a message, a case row and an audit
+// entry; the task done again later in the history committed others at the
+// same sequence. The committed ones must win, visibly.
+func TestCommittedWriteReplacesWhatALostTaskWrote(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	entry := func(actor string) store.AuditEvent {
+		return store.AuditEvent{TenantID: "acme", ID: "case:acme:" + caseID + ":2:case.message", ActorKind: "service", ActorID: actor,
+			Action: "case.message", ObjectType: "case", ObjectID: caseID, CaseID: caseID, Decision: "allow", Outcome: "success"}
+	}
+	if _, err := st.RecordCase(ctx, at(snapshot(1, "ai_handling"), 3), []store.Message{msg(1, "open")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	lost := at(snapshot(2, "ai_handling"), 8)
+	if _, err := st.RecordCase(ctx, lost, []store.Message{msg(2, "lost with its task")}, []store.AuditEvent{entry("key-a")}); err != nil {
+		t.Fatal(err)
+	}
+	committed := at(snapshot(2, "queued"), 11)
+	conflicts, err := st.RecordCase(ctx, committed, []store.Message{msg(2, "committed")}, []store.AuditEvent{entry("key-b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Conflict{{CaseID: caseID, Seq: 2, Kind: store.ConflictMessageReplaced}, {CaseID: caseID, Seq: 2, Kind: store.ConflictAuditDiverged}}
+	if fmt.Sprint(conflicts) != fmt.Sprint(want) {
+		t.Fatalf("conflicts = %v, want %v", conflicts, want)
+	}
+	c, msgs, err := st.GetCase(ctx, "acme", caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != "queued" || len(msgs) != 2 || msgs[1].Body != "committed" {
+		t.Fatalf("case %s, messages %+v: want the committed write", c.Status, msgs)
+	}
+	// Nothing vanished: the committed entry is on the trail beside the lost
+	// one, and each repair is audited and counted.
+	trail, err := st.ListAudit(ctx, "acme", store.AuditFilter{CaseID: caseID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actors, repairs []string
+	for _, e := range trail {
+		switch e.Action {
+		case "case.message":
+			actors = append(actors, e.ActorID)
+		case store.AuditProjectionRepaired:
+			repairs = append(repairs, e.Reason)
+		}
+	}
+	if fmt.Sprint(actors) != "[key-a key-b]" || fmt.Sprint(repairs) != "[message_replaced audit_diverged]" {
+		t.Fatalf("trail: messages by %v, repairs %v", actors, repairs)
+	}
+	if n, err := st.ProjectionConflicts(ctx, "acme"); err != nil || n != 2 {
+		t.Fatalf("conflicts counted: %d, %v; want 2", n, err)
+	}
+	// The lost task's write arriving again (a zombie) changes nothing.
+	if conflicts, err := st.RecordCase(ctx, lost, []store.Message{msg(2, "lost with its task")}, nil); err != nil || len(conflicts) != 0 {
+		t.Fatalf("late lost write: %v, %v", conflicts, err)
+	}
+	if _, msgs, _ := st.GetCase(ctx, "acme", caseID); msgs[1].Body != "committed" {
+		t.Fatalf("a late write from a lost task replaced the committed message: %q", msgs[1].Body)
 	}
 }
 
