@@ -52,7 +52,7 @@ var (
 	errCaseClosed   = errorf(http.StatusConflict, "case_closed", "the case is closed")
 	errKeyReused    = errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
 		"this Idempotency-Key was already used with a different request")
-	errUnavailable  = errorf(http.StatusServiceUnavailable, "unavailable",
+	errUnavailable = errorf(http.StatusServiceUnavailable, "unavailable",
 		"a dependency is unavailable or slow; retry later (with the same Idempotency-Key, if you sent one)")
 	errInternal = errorf(http.StatusInternalServerError, "internal", "internal error; it has been logged")
 )

@@ -29,7 +29,7 @@ type fakeMoney struct {
 	mu       sync.Mutex
 	refuse   string
 	recorded workflows.RefundRequestResult // what a record from an earlier attempt says
-	placed   time.Time // when the order was placed; zero: an hour before the saga starts
+	placed   time.Time                     // when the order was placed; zero: an hour before the saga starts
 	decline  bool
 	statuses []string
 	actions  []string
