@@ -187,31 +187,7 @@ func (a *Activities) PickAgent(ctx context.Context, in workflows.PickAgentInput)
 // the workflow gave. Idempotent, and the committed write wins: see store.RecordCase.
 func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInput) error {
 	c := in.Case
-	row := store.Case{
-		TenantID:         c.TenantID,
-		ID:               c.CaseID,
-		WorkflowID:       workflows.CaseWorkflowID(c.TenantID, c.CaseID),
-		CustomerRef:      c.CustomerRef,
-		Channel:          c.Channel,
-		Subject:          c.Subject,
-		Priority:         c.Priority,
-		Status:           c.Status,
-		LastSeq:          c.Seq,
-		OpenedAt:         c.OpenedAt,
-		UpdatedAt:        c.UpdatedAt,
-		ClosedAt:         c.ClosedAt,
-		AssigneeID:       optional(c.Assignee),
-		EscalationReason: optional(c.Escalation),
-		ResolvedAt:       c.ResolvedAt,
-		Queue:            optional(c.Queue),
-		PolicyProfile:    &c.Policy.Profile,
-		PolicyVersion:    &c.Policy.Version,
-		SLADueAt:         c.SLA.Due,
-		SLABreachedAt:    c.SLA.Breach,
-		OfferedTo:        optional(c.OfferedTo),
-		ProjGen:          in.Pos.Gen,
-		ProjEvent:        in.Pos.Event,
-	}
+	row := CaseRow(c, in.Pos)
 	msgs := make([]store.Message, 0, len(in.Messages))
 	for _, m := range in.Messages {
 		msgs = append(msgs, store.Message{
@@ -260,6 +236,35 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 			"seq", cf.Seq, "kind", cf.Kind, "gen", in.Pos.Gen, "event", in.Pos.Event)
 	}
 	return err
+}
+
+// CaseRow is the projection row of a case's workflow state, written at pos.
+func CaseRow(c workflows.CaseState, pos workflows.ProjectionPos) store.Case {
+	return store.Case{
+		TenantID:         c.TenantID,
+		ID:               c.CaseID,
+		WorkflowID:       workflows.CaseWorkflowID(c.TenantID, c.CaseID),
+		CustomerRef:      c.CustomerRef,
+		Channel:          c.Channel,
+		Subject:          c.Subject,
+		Priority:         c.Priority,
+		Status:           c.Status,
+		LastSeq:          c.Seq,
+		OpenedAt:         c.OpenedAt,
+		UpdatedAt:        c.UpdatedAt,
+		ClosedAt:         c.ClosedAt,
+		AssigneeID:       optional(c.Assignee),
+		EscalationReason: optional(c.Escalation),
+		ResolvedAt:       c.ResolvedAt,
+		Queue:            optional(c.Queue),
+		PolicyProfile:    &c.Policy.Profile,
+		PolicyVersion:    &c.Policy.Version,
+		SLADueAt:         c.SLA.Due,
+		SLABreachedAt:    c.SLA.Breach,
+		OfferedTo:        optional(c.OfferedTo),
+		ProjGen:          pos.Gen,
+		ProjEvent:        pos.Event,
+	}
 }
 
 func optional(s string) *string {

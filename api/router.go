@@ -135,6 +135,8 @@ func New(cfg Config) http.Handler {
 	v1.POST("/kb/import", s.allow("kb", "manage"), s.importArticles)
 	v1.GET("/admin/service-policy", s.allow("service_policy", "read"), s.getServicePolicy)
 	v1.PUT("/admin/service-policy", s.allow("service_policy", "manage"), s.requireStepUp, s.setServicePolicy)
+	v1.GET("/admin/consistency", s.allow("consistency", "read"), s.checkConsistency(false))
+	v1.POST("/admin/consistency/repair", s.allow("consistency", "repair"), s.checkConsistency(true))
 	v1.GET("/admin/retention", s.allow("retention", "read"), s.getRetention)
 	v1.PUT("/admin/retention", s.allow("retention", "manage"), s.requireStepUp, s.setRetention)
 	v1.GET("/admin/policies", s.allow("policy", "read"), s.listPolicies)

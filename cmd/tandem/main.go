@@ -52,8 +52,13 @@ commands:
   audit verify [-tenant T] | checkpoint [-tenant T] | keygen
                         check audit chains (exit 1 naming the first broken entry),
                         sign their heads now, or make a signing key
-  reconcile [-tenant T]  check that each ledger balances and agrees with the payment
-                        gateway, payment by payment (exit 1 listing mismatches)
+  reconcile [-tenant T] [-stuck-after 15m]
+                        check that each ledger balances and agrees with the payment
+                        gateway, payment by payment, and that no refund is stuck
+                        (exit 1 listing mismatches and stuck refunds)
+  doctor [-tenant T] [-repair]
+                        compare each open case's record with its workflow's state;
+                        -repair makes the records agree (exit 1 while any differ)
   totp-code [-in 30s] URL
                         the code an authenticator app shows for an otpauth URL (development)
   codec-server          serve the Temporal Web UI's codec endpoint on TANDEM_CODEC_ADDR
@@ -119,6 +124,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runRetention(ctx, cfg, args[1:], stdout)
 	case "reconcile":
 		return runReconcile(ctx, cfg, args[1:], stdout)
+	case "doctor":
+		return runDoctor(ctx, cfg, log, args[1:], stdout)
 	case "codec-server":
 		return runCodecServer(ctx, cfg, log)
 	case "bench":

@@ -1,0 +1,199 @@
+// Package consistency holds each case's record against its workflow: the
+// committed workflow state (read by Query) is the truth, and the PostgreSQL
+// record a projection of it. It reports where they differ and repairs the
+// record from the workflow (invariant 8). `tandem doctor` and
+// GET /v1/admin/consistency run it.
+package consistency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"tandem/activities"
+	"tandem/activities/store"
+	"tandem/workflows"
+)
+
+// Checker compares records with workflows.
+type Checker struct {
+	Store    *store.Store
+	Temporal client.Client
+	// Settle is how long a difference must last to count: a record is
+	// written just before its workflow task commits, so an exchange in
+	// flight differs for a moment. 0: DefaultSettle.
+	Settle time.Duration
+	// Limit bounds the cases one check reads (0: MaxCases).
+	Limit int
+}
+
+// DefaultSettle outlasts an exchange in flight.
+const DefaultSettle = 2 * time.Second
+
+// MaxCases bounds the cases one check reads.
+const MaxCases = 10_000
+
+// Difference is one field on which a case's record and workflow disagree.
+type Difference struct {
+	CaseID   string `json:"case_id"`
+	Field    string `json:"field"` // workflow, status, queue, assignee, last_seq, messages, uncommitted_messages, refunds
+	Record   string `json:"record"`
+	Workflow string `json:"workflow"`
+	Repaired bool   `json:"repaired"`
+}
+
+// Report is the result of a check.
+type Report struct {
+	TenantID    string       `json:"tenant_id"`
+	Checked     int          `json:"checked"`
+	Differences []Difference `json:"differences"`
+	Repaired    int          `json:"repaired"` // cases whose record was repaired
+	// Conflicts counts every conflict the projection has detected and
+	// repaired for the tenant so far, as it wrote (and as this check repaired).
+	Conflicts int64     `json:"conflicts_recorded"`
+	Clean     bool      `json:"clean"` // no difference is left unrepaired
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+// Check compares every case of the tenant that may differ (store.CasesToCheck)
+// with its workflow, and with repair set makes the record agree.
+func (c *Checker) Check(ctx context.Context, tenantID string, repair bool) (Report, error) {
+	out := Report{TenantID: tenantID, Differences: []Difference{}, CheckedAt: time.Now().UTC()}
+	limit := c.Limit
+	if limit <= 0 || limit > MaxCases {
+		limit = MaxCases
+	}
+	rows, err := c.Store.CasesToCheck(ctx, tenantID, limit)
+	if err != nil {
+		return out, err
+	}
+	var suspects []store.Case
+	for _, row := range rows {
+		diffs, _, err := c.compare(ctx, row)
+		if err != nil {
+			return out, err
+		}
+		if len(diffs) > 0 {
+			suspects = append(suspects, row)
+		}
+	}
+	out.Checked = len(rows)
+	if len(suspects) > 0 {
+		settle := c.Settle
+		if settle <= 0 {
+			settle = DefaultSettle
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-time.After(settle):
+		}
+	}
+	for _, row := range suspects {
+		diffs, st, err := c.compare(ctx, row)
+		if err != nil {
+			return out, err
+		}
+		if repair && st != nil && repairable(diffs) {
+			if err := c.repair(ctx, row, *st); err != nil {
+				return out, err
+			}
+			for i := range diffs {
+				diffs[i].Repaired = diffs[i].Field != "messages" && diffs[i].Field != "refunds"
+			}
+			out.Repaired++
+		}
+		out.Differences = append(out.Differences, diffs...)
+	}
+	out.Clean = !slices.ContainsFunc(out.Differences, func(d Difference) bool { return !d.Repaired })
+	if out.Conflicts, err = c.Store.ProjectionConflicts(ctx, tenantID); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// compare reads the case's record and workflow afresh and lists where they
+// differ; st is the workflow's state (nil when Temporal no longer has it).
+func (c *Checker) compare(ctx context.Context, stale store.Case) ([]Difference, *workflows.CaseState, error) {
+	var st workflows.CaseState
+	resp, err := c.Temporal.QueryWorkflow(ctx, stale.WorkflowID, "", workflows.QueryState)
+	if err == nil {
+		err = resp.Get(&st)
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		if stale.Status == workflows.StatusClosed {
+			return nil, nil, nil // closed, and forgotten by Temporal after its retention
+		}
+		return []Difference{{CaseID: stale.ID, Field: "workflow", Record: stale.Status, Workflow: "missing"}}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("query case %s: %w", stale.ID, err)
+	}
+	// The record is read after the workflow: a write in flight is then at
+	// least as new as the state, and settles to it.
+	row, err := c.Store.CaseRecord(ctx, stale.TenantID, stale.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var diffs []Difference
+	add := func(field, record, wf string) {
+		if record != wf {
+			diffs = append(diffs, Difference{CaseID: row.ID, Field: field, Record: record, Workflow: wf})
+		}
+	}
+	add("status", row.Status, st.Status)
+	add("queue", deref(row.Queue), st.Queue)
+	add("assignee", deref(row.AssigneeID), st.Assignee)
+	add("last_seq", strconv.FormatInt(row.LastSeq, 10), strconv.FormatInt(st.Seq, 10))
+	upTo, after, err := c.Store.MessageCounts(ctx, row.TenantID, row.ID, st.Seq)
+	if err != nil {
+		return nil, nil, err
+	}
+	add("messages", strconv.FormatInt(upTo, 10), strconv.Itoa(st.Messages))
+	if len(after) > 0 {
+		add("uncommitted_messages", fmt.Sprint(after), "[]")
+	}
+	refunds, err := c.Store.CaseRefundIDs(ctx, row.TenantID, row.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := slices.Clone(st.Refunds)
+	slices.Sort(want)
+	add("refunds", fmt.Sprint(refunds), fmt.Sprint(want))
+	return diffs, &st, nil
+}
+
+// repairable: the workflow is there to repair from.
+func repairable(diffs []Difference) bool {
+	return !slices.ContainsFunc(diffs, func(d Difference) bool { return d.Field == "workflow" })
+}
+
+// repair writes the workflow's state to the record at the workflow's
+// current position, and removes messages past its sequence that lost
+// workflow tasks wrote. Messages the record lacks and refunds are reported,
+// not invented: their text is in the history, not the state.
+func (c *Checker) repair(ctx context.Context, row store.Case, st workflows.CaseState) error {
+	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, row.WorkflowID, "")
+	if err != nil {
+		return fmt.Errorf("describe case %s: %w", row.ID, err)
+	}
+	pos := workflows.ProjectionPos{Gen: st.Gen, Event: desc.GetWorkflowExecutionInfo().GetHistoryLength()}
+	if _, err := c.Store.RepairCase(ctx, activities.CaseRow(st, pos)); err != nil {
+		return fmt.Errorf("repair case %s: %w", row.ID, err)
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,46 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"tandem/activities/consistency"
+)
+
+// checkConsistency answers GET /v1/admin/consistency (a report) and POST
+// /v1/admin/consistency/repair (a report after repairing): each open case's
+// record against its workflow's committed state (consistency.Report).
+// ?limit= bounds the cases read (default 1000, at most 10000). Audited.
+func (s *Server) checkConsistency(repair bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		limit := 1000
+		if raw := c.Query("limit"); raw != "" {
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 1 || n > consistency.MaxCases {
+				respondError(c, s.log, validationError([]FieldError{{"limit", "must be a whole number from 1 to 10000"}}))
+				return
+			}
+			limit = n
+		}
+		tenant := principalOf(c).Tenant
+		checker := &consistency.Checker{Store: s.store, Temporal: s.temporal, Limit: limit}
+		rep, err := checker.Check(c.Request.Context(), tenant, repair)
+		if err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		action := "consistency.check"
+		if repair {
+			action = "consistency.repair"
+		}
+		details := map[string]string{"checked": strconv.Itoa(rep.Checked), "differences": strconv.Itoa(len(rep.Differences)),
+			"repaired": strconv.Itoa(rep.Repaired)}
+		if err := s.audit(c, action, "tenant", tenant, "", "allow", "success", "", details); err != nil {
+			respondError(c, s.log, err)
+			return
+		}
+		c.JSON(http.StatusOK, rep)
+	}
+}
