@@ -1,13 +1,16 @@
 # The two commands: `make run` and `make test`. Everything they need is
 # ensured by .ci/stack.sh (PostgreSQL, the pinned Temporal CLI and its dev server).
 
-.PHONY: run test lint up down build bench histories
+.PHONY: run test test-faults lint up down build bench histories
 
 run: ## start PostgreSQL + Temporal, migrate, seed, run API and worker (Ctrl-C stops)
 	@bash .ci/stack.sh run
 
-test: ## start the services, lint (vet, staticcheck, workflowcheck), go test -race ./... against them
+test: ## start the services, lint (vet, staticcheck, workflowcheck), go test -race ./... against them, then the fault tests
 	@bash .ci/stack.sh test
+
+test-faults: ## kill and restart tandem, Temporal and PostgreSQL (processes of the tests' own) under load, and check nothing acknowledged is lost
+	@bash .ci/stack.sh faults
 
 lint: ## go vet, staticcheck and workflowcheck
 	@bash .ci/stack.sh lint

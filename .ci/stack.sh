@@ -3,8 +3,9 @@
 #
 #   .ci/stack.sh run    PostgreSQL + Temporal dev server, migrate, seed, `tandem dev` in the
 #                       foreground; Ctrl-C stops tandem and whatever this script started.
-#   .ci/stack.sh test   the same services, then the linters and the whole test suite.
+#   .ci/stack.sh test   the same services, then the linters, the whole test suite and the fault tests.
 #   .ci/stack.sh lint   go vet, staticcheck and workflowcheck only.
+#   .ci/stack.sh faults the fault tests only (kill and restart real processes under load).
 #   .ci/stack.sh up     only the services (they keep running; `down` stops them).
 #   .ci/stack.sh down   stops the services a previous `up` started.
 #
@@ -222,6 +223,18 @@ lint() {
   GOFLAGS=-buildvcs=false go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 }
 
+# faults: the fault tests (cmd/tandem/fault_test.go) start PostgreSQL
+# clusters and Temporal dev servers of their own, so they need PostgreSQL's
+# server binaries and the pinned Temporal CLI. Bounded by go test's timeout.
+faults() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt_install postgresql
+  fi
+  local bin
+  bin=$(temporal_bin)
+  TANDEM_FAULTS=1 TANDEM_TEMPORAL_BIN="$bin" go test -count=1 -timeout 12m -run '^TestFault' -v ./cmd/tandem/
+}
+
 build() {
   go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$DATA/bin/tandem" ./cmd/tandem
 }
@@ -246,7 +259,9 @@ case "${1:-}" in
     up
     lint
     go test -race -count=1 -timeout 15m ./...
+    faults
     ;;
+  faults) faults ;;
   lint) lint ;;
   *) echo "usage: $0 run|test|lint|up|down" >&2; exit 2 ;;
 esac

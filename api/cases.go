@@ -623,7 +623,7 @@ func decodeJSON(c *gin.Context, dst any) error {
 			return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: "unknown field",
 				Fields: []FieldError{{Field: strings.Trim(field, `"`), Message: "is not a field of this request"}}}
 		}
-		return err
+		return requestJSONError(err)
 	}
 	if dec.More() {
 		return errorf(http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object")

@@ -57,13 +57,33 @@ var (
 	errInternal = errorf(http.StatusInternalServerError, "internal", "internal error; it has been logged")
 )
 
+// requestJSONError maps an error decoding the request body to what the
+// client sees. Only the decoder's errors are the client's: an EOF from
+// anywhere else is a dependency's connection dropping.
+func requestJSONError(err error) error {
+	var maxBytes *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &maxBytes):
+		return err
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return errorf(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON")
+	case errors.Is(err, io.EOF):
+		return errorf(http.StatusBadRequest, "malformed_json", "the request body is empty")
+	case errors.As(err, &typeErr):
+		return &Error{Status: http.StatusBadRequest, Code: "malformed_json",
+			Message: "a field has the wrong type",
+			Fields:  []FieldError{{Field: typeErr.Field, Message: "must be a " + typeErr.Type.String()}}}
+	}
+	return errorf(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON")
+}
+
 // toAPIError maps domain, decoding, Temporal and database errors to what the
 // client sees. Unknown errors become 500 with a plain message; the caller logs them.
 func toAPIError(err error) (apiErr *Error, known bool) {
 	var e *Error
 	var maxBytes *http.MaxBytesError
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
 	var appErr *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
 
@@ -71,7 +91,6 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 	case errors.As(err, &e):
 		return e, true
 	case dependencyDown(err):
-		// First: a connection lost mid-body must not read as malformed JSON.
 		return errUnavailable, true
 	case errors.Is(err, store.ErrNotFound):
 		return errCaseNotFound, true
@@ -81,14 +100,6 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 		return errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued"), true
 	case errors.As(err, &maxBytes):
 		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large"), true
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return errorf(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON"), true
-	case errors.Is(err, io.EOF):
-		return errorf(http.StatusBadRequest, "malformed_json", "the request body is empty"), true
-	case errors.As(err, &typeErr):
-		return &Error{Status: http.StatusBadRequest, Code: "malformed_json",
-			Message: "a field has the wrong type",
-			Fields:  []FieldError{{Field: typeErr.Field, Message: "must be a " + typeErr.Type.String()}}}, true
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCaseClosed:
 		return errCaseClosed, true
 	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotClaimable:
@@ -144,6 +155,7 @@ func dependencyDown(err error) bool {
 		return class == "08" || class == "53" || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
 			pgErr.Code == "57P03" || pgErr.Code == "40001" || pgErr.Code == "40P01"
 	case errors.As(err, &pgConnect), pgconn.Timeout(err), errors.As(err, &netErr),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, driver.ErrBadConn), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return true
@@ -154,8 +166,7 @@ func dependencyDown(err error) bool {
 	}
 	// pgx reports a connection lost mid-query without a type of its own.
 	msg := err.Error()
-	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "failed to receive message") ||
-		strings.Contains(msg, "unexpected EOF") && !errors.Is(err, io.ErrUnexpectedEOF)
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "failed to receive message")
 }
 
 // retryAfterSeconds is what a 503 asks clients to wait: PostgreSQL and the

@@ -45,6 +45,9 @@ type config struct {
 	AuditSigningKey    ed25519.PrivateKey
 	AuditVerifyKey     ed25519.PublicKey
 	AuditCheckpointGap time.Duration
+	// ConsistencyEvery: how often the worker holds every open case's record
+	// against its workflow and repairs it (tandem doctor -repair).
+	ConsistencyEvery time.Duration
 	// MasterKeys wrap the data keys of personal data: the first wraps, all unwrap.
 	MasterKeys []store.MasterKey
 	// PayloadKeys encrypt Temporal payloads: the first encrypts, all decrypt.
@@ -188,6 +191,9 @@ func loadConfig() (config, error) {
 		cfg.AuditVerifyKey = raw
 	}
 	if cfg.AuditCheckpointGap, err = envDuration("TANDEM_AUDIT_CHECKPOINT_EVERY", time.Minute); err != nil {
+		return cfg, err
+	}
+	if cfg.ConsistencyEvery, err = envDuration("TANDEM_CONSISTENCY_EVERY", 10*time.Minute); err != nil {
 		return cfg, err
 	}
 	if cfg.MasterKeys, err = keyList("TANDEM_MASTER_KEY", "TANDEM_MASTER_KEYS_PREVIOUS"); err != nil {

@@ -74,3 +74,28 @@ func auditRepair(ctx context.Context, st *store.Store, rep consistency.Report, a
 		Decision: "allow", Outcome: "success", Details: string(details)})
 	return err
 }
+
+// consistencyRepairer is the worker's periodic `tandem doctor -repair`: the
+// records converge to the workflows after a crash without anyone asking.
+func consistencyRepairer(st *store.Store, checker *consistency.Checker, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		tenants, err := st.CaseTenants(ctx)
+		if err != nil {
+			log.Warn("consistency check: list tenants", "err", err)
+			return
+		}
+		for _, t := range tenants {
+			rep, err := checker.Check(ctx, t, true)
+			if err != nil {
+				log.Warn("consistency check failed", "tenant", t, "err", err)
+				continue
+			}
+			if rep.Repaired > 0 {
+				log.Warn("consistency check repaired records", "tenant", t, "repaired", rep.Repaired, "differences", len(rep.Differences))
+				if err := auditRepair(ctx, st, rep, "tandem worker"); err != nil {
+					log.Warn("consistency check: audit", "tenant", t, "err", err)
+				}
+			}
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 
 	"tandem/activities"
 	"tandem/activities/ai"
+	"tandem/activities/consistency"
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/api"
@@ -215,6 +216,8 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	if w != nil {
 		loops.Go(func() { every(loopCtx, time.Hour, retention(st, log)) })
+		checker := &consistency.Checker{Store: st, Temporal: tc}
+		loops.Go(func() { every(loopCtx, cfg.ConsistencyEvery, consistencyRepairer(st, checker, log)) })
 	}
 
 	var srv *http.Server

@@ -1,0 +1,717 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"go.temporal.io/sdk/client"
+
+	"tandem/activities/store"
+	"tandem/activities/store/storetest"
+)
+
+// The fault tests run Tandem as real processes against a PostgreSQL
+// cluster and a Temporal dev server of their own, put load on it, and
+// while it runs kill or restart one part by PID: the Tandem process, the
+// Temporal server, PostgreSQL, or one of two API and two worker processes.
+// Then they check what a user relies on (invariants 8 and 9). They need
+// the pinned Temporal CLI and PostgreSQL's server binaries, and take a few
+// minutes: `make test-faults` (run by `make test`) sets TANDEM_FAULTS=1.
+
+// faultLoad is the load each fault runs under: cases opened at concurrency
+// faultConcurrency, each with a follow-up message (half ask for a person),
+// a quarter asking for a refund; every request retried with its own
+// Idempotency-Key until it is answered 2xx.
+const (
+	faultCases       = 200
+	faultConcurrency = 20
+)
+
+func TestFaultKillTandem(t *testing.T) {
+	runFault(t, faultSpec{name: "kill -9 tandem dev", topology: oneProcess, inject: func(h *harness) {
+		h.killTandem(0)
+		h.startTandem(0)
+	}})
+}
+
+func TestFaultKillTemporal(t *testing.T) {
+	runFault(t, faultSpec{name: "kill -9 temporal server", topology: oneProcess, inject: func(h *harness) {
+		h.temporal.kill(t)
+		h.temporal.start(t)
+	}})
+}
+
+func TestFaultRestartPostgres(t *testing.T) {
+	runFault(t, faultSpec{name: "restart postgresql (immediate)", topology: oneProcess, inject: func(h *harness) {
+		h.pg.restart(t)
+	}})
+}
+
+func TestFaultKillOneServeAndOneWorker(t *testing.T) {
+	runFault(t, faultSpec{name: "kill -9 one serve and one worker of two each", topology: twoServeTwoWorkers, inject: func(h *harness) {
+		h.killTandem(0) // a serve
+		h.killTandem(2) // a worker
+		h.startTandem(0)
+		h.startTandem(2)
+	}})
+}
+
+type topology int
+
+const (
+	oneProcess         topology = iota // tandem dev
+	twoServeTwoWorkers                 // tandem serve ×2, tandem worker ×2
+)
+
+type faultSpec struct {
+	name     string
+	topology topology
+	inject   func(*harness)
+}
+
+func runFault(t *testing.T, spec faultSpec) {
+	if os.Getenv("TANDEM_FAULTS") == "" {
+		t.Skip("fault tests run with TANDEM_FAULTS=1 (make test-faults, which make test runs)")
+	}
+	h := newHarness(t, spec.topology)
+	rec := &recorder{}
+	clients := h.loadClients(rec)
+
+	var wg sync.WaitGroup
+	results := make([]caseRun, faultCases)
+	next := make(chan int)
+	for range faultConcurrency {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = clients.run(i)
+			}
+		})
+	}
+	faultAt := make(chan time.Time, 1)
+	go func() {
+		// The fault strikes 1 to 3 s into the run, with requests in flight.
+		time.Sleep(time.Second + time.Duration(randInt(2000))*time.Millisecond)
+		at := time.Now()
+		rec.mark(at)
+		spec.inject(h)
+		faultAt <- at
+	}()
+	for i := range faultCases {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	at := <-faultAt
+	if rec.acksBefore(at) == 0 {
+		t.Fatal("nothing was acknowledged before the fault: the test did not test a crash under load")
+	}
+
+	h.check(t, results)
+	rec.report(t, spec.name, at)
+}
+
+// harness owns the processes of one fault test.
+type harness struct {
+	t        *testing.T
+	pg       *pgCluster
+	temporal *temporalServer
+	bin      string
+	env      []string
+	addrs    []string // the API addresses clients use
+	procs    []*tandemProc
+	apiKey   string
+	staff    string // a token with every staff role
+	store    *store.Store
+}
+
+type tandemProc struct {
+	mode, addr string
+	cmd        *exec.Cmd
+	log        *bytes.Buffer
+}
+
+func newHarness(t *testing.T, topo topology) *harness {
+	h := &harness{t: t}
+	h.pg = startPostgres(t)
+	h.temporal = &temporalServer{bin: temporalBinary(t), db: filepath.Join(t.TempDir(), "temporal.db"), addr: freeAddr(t)}
+	h.temporal.start(t)
+	t.Cleanup(func() { h.temporal.kill(t) })
+	h.bin = buildBinary(t)
+
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	master := storetest.TestMasterKey.ID + ":" + base64.StdEncoding.EncodeToString(storetest.TestMasterKey.Key)
+	h.env = []string{
+		"DATABASE_URL=" + h.pg.url, "TANDEM_MIGRATE_DATABASE_URL=" + h.pg.url, "TANDEM_APP_DB_ROLE=",
+		"TEMPORAL_ADDRESS=" + h.temporal.addr, "TANDEM_TASK_QUEUE=faults",
+		"TANDEM_JWT_SECRET=" + base64.StdEncoding.EncodeToString(secret),
+		"TANDEM_MASTER_KEY=" + master,
+		"TANDEM_PAYLOAD_KEY=test:" + base64.StdEncoding.EncodeToString([]byte("test-only-payload-key-32-bytes!!")),
+		"TANDEM_LOG_LEVEL=warn", "TANDEM_REQUEST_TIMEOUT=10s", "TANDEM_CODEC_ADDR=",
+	}
+	h.tandem("migrate", "up")
+	h.tandem("seed")
+	h.apiKey = strings.TrimSpace(h.tandem("apikey", "create", "-tenant", demoTenant, "-name", "faults"))
+	h.staff = strings.TrimSpace(h.tandem("token", "-tenant", demoTenant, "-sub", "staff-1", "-roles", "supervisor,finance,compliance,admin", "-ttl", "1h"))
+
+	st, err := store.Open(context.Background(), h.pg.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.UseKeyring(storetest.Keyring(t))
+	t.Cleanup(func() { st.Close() })
+	h.store = st
+	for i := range faultCases {
+		if err := st.PutOrder(context.Background(), demoTenant, fmt.Sprintf("fo-%d", i), fmt.Sprintf("fault-cust-%d", i), "EUR", "100.00", time.Now().Add(-24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	modes := []string{"dev"}
+	if topo == twoServeTwoWorkers {
+		modes = []string{"serve", "serve", "worker", "worker"}
+	}
+	for _, m := range modes {
+		p := &tandemProc{mode: m, addr: freeAddr(t), log: &bytes.Buffer{}}
+		h.procs = append(h.procs, p)
+		if m != "worker" {
+			h.addrs = append(h.addrs, p.addr)
+		}
+	}
+	for i := range h.procs {
+		h.startTandem(i)
+	}
+	t.Cleanup(func() {
+		for _, p := range h.procs {
+			if p.cmd != nil && p.cmd.ProcessState == nil {
+				_ = p.cmd.Process.Signal(syscall.SIGTERM)
+				_ = p.cmd.Wait()
+			}
+		}
+		if t.Failed() {
+			for _, p := range h.procs {
+				t.Logf("--- tandem %s %s log:\n%s", p.mode, p.addr, tail(p.log.String(), 4000))
+			}
+		}
+	})
+	return h
+}
+
+// tandem runs a one-shot command of the binary and returns its output.
+func (h *harness) tandem(args ...string) string {
+	h.t.Helper()
+	cmd := exec.Command(h.bin, args...)
+	cmd.Env = append(os.Environ(), h.env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		h.t.Fatalf("tandem %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+func (h *harness) startTandem(i int) {
+	h.t.Helper()
+	p := h.procs[i]
+	p.cmd = exec.Command(h.bin, p.mode)
+	p.cmd.Env = append(os.Environ(), append(h.env, "TANDEM_HTTP_ADDR="+p.addr)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	if p.mode == "worker" {
+		return // ready when it polls; the API's readiness says nothing of it
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get("http://" + p.addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	h.t.Fatalf("tandem %s did not become ready:\n%s", p.mode, p.log)
+}
+
+// killTandem kills the process this test started, by its PID.
+func (h *harness) killTandem(i int) {
+	h.t.Helper()
+	p := h.procs[i]
+	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		h.t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+}
+
+// caseRun is what one simulated customer was told.
+type caseRun struct {
+	i        int
+	caseID   string
+	acked    []string // bodies of the customer's messages answered 2xx, in order
+	refundID string   // the refund answered 202, if one was asked for
+	failed   string   // why the customer gave up, if they did
+}
+
+type loadClients struct {
+	h   *harness
+	rec *recorder
+	run func(i int) caseRun
+}
+
+func (h *harness) loadClients(rec *recorder) *loadClients {
+	lc := &loadClients{h: h, rec: rec}
+	client := &http.Client{Timeout: 15 * time.Second}
+	// do sends one request until it is answered 2xx: a connection error or
+	// 503 is retried with the same Idempotency-Key, on the next API process.
+	do := func(i int, method, path, key string, body any, out any) (int, error) {
+		raw, _ := json.Marshal(body)
+		deadline := time.Now().Add(3 * time.Minute)
+		for attempt := 0; ; attempt++ {
+			addr := h.addrs[(i+attempt)%len(h.addrs)]
+			req, _ := http.NewRequest(method, "http://"+addr+path, bytes.NewReader(raw))
+			req.Header.Set("Authorization", "Bearer "+h.apiKey)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", key)
+			resp, err := client.Do(req)
+			if err != nil {
+				rec.result(0)
+			} else {
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				rec.result(resp.StatusCode)
+				switch {
+				case resp.StatusCode/100 == 2:
+					return resp.StatusCode, json.Unmarshal(data, out)
+				case resp.StatusCode == http.StatusServiceUnavailable:
+					if resp.Header.Get("Retry-After") == "" {
+						return resp.StatusCode, errors.New("503 without Retry-After")
+					}
+				default:
+					return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
+				}
+			}
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("%s %s: no answer in 3 minutes", method, path)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	lc.run = func(i int) caseRun {
+		r := caseRun{i: i}
+		opening := fmt.Sprintf("Case %d: my order fo-%d has not arrived.", i, i)
+		var ex struct {
+			Case struct{ ID string } `json:"case"`
+		}
+		if _, err := do(i, "POST", "/v1/cases", fmt.Sprintf("open-%d", i),
+			map[string]string{"customer_ref": fmt.Sprintf("fault-cust-%d", i), "channel": "api", "message": opening}, &ex); err != nil {
+			r.failed = err.Error()
+			return r
+		}
+		r.caseID, r.acked = ex.Case.ID, append(r.acked, opening)
+		follow := fmt.Sprintf("How long does a refund take? (case %d)", i)
+		if i%2 == 0 {
+			follow = fmt.Sprintf("I want to talk to a human agent please (case %d)", i)
+		}
+		var msg struct{}
+		if _, err := do(i, "POST", "/v1/cases/"+r.caseID+"/messages", fmt.Sprintf("msg-%d", i), map[string]string{"body": follow}, &msg); err != nil {
+			r.failed = err.Error()
+			return r
+		}
+		r.acked = append(r.acked, follow)
+		if i%4 == 1 {
+			var rf struct {
+				Refund struct {
+					RefundID string `json:"refund_id"`
+				} `json:"refund"`
+			}
+			if _, err := do(i, "POST", "/v1/cases/"+r.caseID+"/refunds", fmt.Sprintf("refund-%d", i),
+				map[string]string{"order_ref": fmt.Sprintf("fo-%d", i), "amount": "10.00", "currency": "EUR", "reason_code": "damaged"}, &rf); err != nil {
+				r.failed = err.Error()
+				return r
+			}
+			r.refundID = rf.Refund.RefundID
+		}
+		return r
+	}
+	return lc
+}
+
+// check asserts what a user relies on after the fault.
+func (h *harness) check(t *testing.T, results []caseRun) {
+	t.Helper()
+	for _, r := range results {
+		if r.failed != "" {
+			t.Fatalf("case %d: %s", r.i, r.failed)
+		}
+	}
+	ctx := context.Background()
+	db := h.store.DB()
+
+	// One case per opening key, one row per acknowledged message: exactly
+	// once, in the order acknowledged.
+	var cases int64
+	if err := db.Raw(`SELECT count(*) FROM cases WHERE tenant_id = ?`, demoTenant).Scan(&cases).Error; err != nil {
+		t.Fatal(err)
+	}
+	if cases != faultCases {
+		t.Errorf("%d cases for %d opening keys", cases, faultCases)
+	}
+	for _, r := range results {
+		_, msgs, err := h.store.GetCase(ctx, demoTenant, r.caseID)
+		if err != nil {
+			t.Fatalf("case %d: %v", r.i, err)
+		}
+		var said []string
+		for _, m := range msgs {
+			if m.AuthorKind == "customer" {
+				said = append(said, m.Body)
+			}
+		}
+		if !slices.Equal(said, r.acked) {
+			t.Errorf("case %d (%s): the records hold %q, the customer was answered for %q", r.i, r.caseID, said, r.acked)
+		}
+		// The trail has one entry per acknowledged message's committed sequence.
+		var dup []struct {
+			Seq string
+			N   int
+		}
+		if err := db.Raw(`SELECT details::jsonb->>'message_seq' AS seq, count(*) AS n FROM audit_events
+			WHERE tenant_id = ? AND case_id = ? AND action IN ('case.open', 'case.message')
+			GROUP BY 1 HAVING count(*) > 1`, demoTenant, r.caseID).Scan(&dup).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(dup) > 0 {
+			t.Errorf("case %d: messages audited more than once: %+v", r.i, dup)
+		}
+	}
+
+	// Every refund asked for is paid, once.
+	for _, r := range results {
+		if r.refundID == "" {
+			continue
+		}
+		status := ""
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && status != "paid"; time.Sleep(250 * time.Millisecond) {
+			var out struct {
+				Refund struct{ Status string } `json:"refund"`
+			}
+			if code := h.get("/v1/refunds/"+r.refundID, &out); code == http.StatusOK {
+				status = out.Refund.Status
+			}
+		}
+		if status != "paid" {
+			t.Errorf("refund %s of case %d stands %q, want paid", r.refundID, r.i, status)
+		}
+		var payments int64
+		if err := db.Raw(`SELECT count(*) FROM gateway_payments WHERE tenant_id = ? AND idempotency_key = ?`, demoTenant, r.refundID).Scan(&payments).Error; err != nil {
+			t.Fatal(err)
+		}
+		if payments != 1 {
+			t.Errorf("refund %s: %d payments, want 1", r.refundID, payments)
+		}
+	}
+	var rec store.Reconciliation
+	if code := h.get("/v1/ledger/reconciliation?stuck_after=1s", &rec); code != http.StatusOK || !rec.OK() {
+		t.Errorf("reconciliation: %d %+v", code, rec)
+	}
+
+	// The records agree with the workflows: clean at once, or after the one
+	// repair pass the worker would run (the conflicts it repaired are counted).
+	var rep struct {
+		Clean       bool
+		Repaired    int
+		Conflicts   int64 `json:"conflicts_recorded"`
+		Differences []any
+	}
+	if code := h.get("/v1/admin/consistency?limit=10000", &rep); code != http.StatusOK {
+		t.Fatalf("consistency: %d", code)
+	}
+	if !rep.Clean {
+		t.Logf("consistency: %d differences before repair: %v", len(rep.Differences), rep.Differences)
+		if code := h.post("/v1/admin/consistency/repair?limit=10000", &rep); code != http.StatusOK || !rep.Clean {
+			t.Errorf("consistency after repair: %d %+v", code, rep)
+		}
+		if code := h.get("/v1/admin/consistency?limit=10000", &rep); code != http.StatusOK || !rep.Clean {
+			t.Errorf("consistency after repair: %d %+v", code, rep)
+		}
+	}
+	t.Logf("projection conflicts detected and repaired: %d", rep.Conflicts)
+
+	var v store.Verification
+	if code := h.get("/v1/audit/verify", &v); code != http.StatusOK || !v.OK {
+		t.Errorf("audit chain: %d %+v", code, v)
+	}
+}
+
+func (h *harness) get(path string, out any) int  { return h.staffCall("GET", path, out) }
+func (h *harness) post(path string, out any) int { return h.staffCall("POST", path, out) }
+
+func (h *harness) staffCall(method, path string, out any) int {
+	req, _ := http.NewRequest(method, "http://"+h.addrs[0]+path, nil)
+	req.Header.Set("Authorization", "Bearer "+h.staff)
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(data, out); err != nil {
+			h.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	} else {
+		h.t.Logf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	return resp.StatusCode
+}
+
+// recorder counts every answer clients got, and when.
+type recorder struct {
+	mu      sync.Mutex
+	fault   time.Time
+	before  int            // 2xx before the fault
+	byCode  map[int]int    // answers after the fault, by status (0: no connection)
+	lastBad time.Duration  // from the fault to the last answer that was not 2xx
+	other   map[string]int // non-2xx answers other than 503, by status
+}
+
+func (r *recorder) mark(at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fault = at
+}
+
+func (r *recorder) result(code int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byCode == nil {
+		r.byCode, r.other = map[int]int{}, map[string]int{}
+	}
+	if r.fault.IsZero() {
+		if code/100 == 2 {
+			r.before++
+		}
+	} else {
+		r.byCode[code]++
+		if code/100 != 2 {
+			r.lastBad = time.Since(r.fault)
+		}
+	}
+	if code != 0 && code/100 != 2 && code != http.StatusServiceUnavailable {
+		r.other[strconv.Itoa(code)]++
+	}
+}
+
+func (r *recorder) acksBefore(time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.before
+}
+
+// report fails on any answer that was neither 2xx nor 503, and logs how
+// the service answered through the fault and how soon it recovered.
+func (r *recorder) report(t *testing.T, name string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.other) > 0 {
+		t.Errorf("%s: answers other than 2xx and 503 during the fault: %v", name, r.other)
+	}
+	codes := make([]int, 0, len(r.byCode))
+	for c := range r.byCode {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	var parts []string
+	for _, c := range codes {
+		label := strconv.Itoa(c)
+		if c == 0 {
+			label = "no connection"
+		}
+		parts = append(parts, fmt.Sprintf("%s×%d", label, r.byCode[c]))
+	}
+	t.Logf("%s: %d acknowledged before the fault; after it: %s; the last refusal %.1fs after the fault",
+		name, r.before, strings.Join(parts, ", "), r.lastBad.Seconds())
+}
+
+// pgCluster is a PostgreSQL cluster of the test's own, on a free port,
+// which the test may restart without touching anyone else's.
+type pgCluster struct {
+	bin, dir, data, url string
+	port                int
+	runAs               []string // runuser -u postgres --, when the test runs as root
+}
+
+func startPostgres(t *testing.T) *pgCluster {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(bins) == 0 {
+		t.Fatal("PostgreSQL's server binaries are missing (/usr/lib/postgresql/*/bin): make test-faults installs Debian's postgresql")
+	}
+	sort.Strings(bins)
+	c := &pgCluster{bin: filepath.Dir(bins[len(bins)-1])}
+	var err error
+	if c.dir, err = os.MkdirTemp("", "tandem-fault-pg-"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(c.dir) })
+	c.data = filepath.Join(c.dir, "data")
+	addr := freeAddr(t)
+	c.port, _ = strconv.Atoi(addr[strings.LastIndex(addr, ":")+1:])
+	if os.Geteuid() == 0 { // initdb refuses root: the cluster is the postgres user's
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root needs the postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(c.dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		c.runAs = []string{"runuser", "-u", "postgres", "--"}
+	}
+	if err := os.Chmod(c.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.run(t, "initdb", "-D", c.data, "-U", "tandem", "--auth=trust", "-E", "UTF8", "--no-sync")
+	c.start(t)
+	t.Cleanup(func() { c.ctl(t, "stop", "-m", "immediate") })
+	db, err := sql.Open("pgx", fmt.Sprintf("postgres://tandem@127.0.0.1:%d/postgres?sslmode=disable", c.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE DATABASE tandem`); err != nil {
+		t.Fatal(err)
+	}
+	c.url = fmt.Sprintf("postgres://tandem@127.0.0.1:%d/tandem?sslmode=disable", c.port)
+	return c
+}
+
+func (c *pgCluster) run(t *testing.T, tool string, args ...string) {
+	t.Helper()
+	argv := append(append(slices.Clone(c.runAs), filepath.Join(c.bin, tool)), args...)
+	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, out)
+	}
+}
+
+func (c *pgCluster) ctl(t *testing.T, args ...string) {
+	t.Helper()
+	c.run(t, "pg_ctl", append([]string{"-D", c.data, "-w", "-l", filepath.Join(c.dir, "log")}, args...)...)
+}
+
+func (c *pgCluster) start(t *testing.T) {
+	t.Helper()
+	c.ctl(t, "start", "-o", fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c max_connections=200", c.port, c.dir))
+}
+
+// restart stops the cluster as a crash would (immediate: no checkpoint,
+// every connection cut) and starts it again, replaying its WAL.
+func (c *pgCluster) restart(t *testing.T) {
+	t.Helper()
+	c.ctl(t, "stop", "-m", "immediate")
+	time.Sleep(time.Second)
+	c.start(t)
+}
+
+// temporalServer is a Temporal dev server of the test's own, on its own
+// SQLite file, which the test kills and starts again.
+type temporalServer struct {
+	bin, db, addr string
+	cmd           *exec.Cmd
+	log           bytes.Buffer
+}
+
+func temporalBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("TANDEM_TEMPORAL_BIN"); bin != "" {
+		return bin
+	}
+	if bin, err := exec.LookPath("temporal"); err == nil {
+		return bin
+	}
+	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+	bin := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "temporal")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatal("the Temporal CLI is missing: make test-faults installs it (TANDEM_TEMPORAL_BIN names another)")
+	}
+	return bin
+}
+
+func (s *temporalServer) start(t *testing.T) {
+	t.Helper()
+	host, port, _ := strings.Cut(s.addr, ":")
+	s.cmd = exec.Command(s.bin, "server", "start-dev", "--ip", host, "--port", port, "--headless",
+		"--db-filename", s.db, "--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL",
+		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1", "--log-level", "error")
+	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c, err := client.DialContext(ctx, client.Options{HostPort: s.addr, Logger: quietLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			c.Close()
+		}
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	t.Fatalf("temporal dev server did not come up:\n%s", tail(s.log.String(), 4000))
+}
+
+// kill kills the server this test started, by its PID.
+func (s *temporalServer) kill(t *testing.T) {
+	if s.cmd == nil || s.cmd.ProcessState != nil {
+		return
+	}
+	_ = syscall.Kill(s.cmd.Process.Pid, syscall.SIGKILL)
+	_ = s.cmd.Wait()
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
+
+func randInt(n int) int {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	v, _ := strconv.ParseUint(hex.EncodeToString(b), 16, 32)
+	return int(v % uint64(n))
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
