@@ -14,7 +14,12 @@
 # postgresql package is installed; then the dev-only role and database are created.
 # Temporal: a server answering at TEMPORAL_ADDRESS is reused; otherwise the pinned
 # CLI is installed if missing and `temporal server start-dev` runs with its SQLite
-# file under .data/.
+# file under .data/. With TEMPORAL=cluster it is instead a Temporal server built
+# from go.temporal.io/server at the pinned version, on PostgreSQL (databases
+# tandem_temporal and tandem_temporal_visibility, schema by Temporal's SQL tool),
+# its frontend on 127.0.0.1:7333 unless TEMPORAL_ADDRESS says otherwise.
+# TOPOLOGY=multi makes `run` start two `tandem serve` (:8080, :8081) and two
+# `tandem worker` processes instead of one `tandem dev`.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,7 +33,13 @@ TEMPORAL_SERVER_VERSION=1.29.1 # what CLI v1.5.1 embeds; `go install` builds pri
 # nothing, so it cannot alter tables or drop the audit trail's triggers.
 DEV_MIGRATE_URL="postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
 DEV_DATABASE_URL="postgres://tandem_app:tandem-app-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
-export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
+TEMPORAL_MODE="${TEMPORAL:-dev}"
+case "$TEMPORAL_MODE" in
+  dev) export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}" ;;
+  cluster) export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7333}" ;;
+  *) echo "TEMPORAL must be dev or cluster, not $TEMPORAL_MODE" >&2; exit 2 ;;
+esac
+TOPOLOGY="${TOPOLOGY:-single}"
 GOBIN_DIR="$(go env GOPATH)/bin"
 
 log() { printf '\033[1mstack:\033[0m %s\n' "$*" >&2; }
@@ -102,6 +113,76 @@ temporal_bin() {
   echo "$GOBIN_DIR/temporal"
 }
 
+# quietly runs a command, showing its output only if it fails.
+quietly() {
+  local out
+  out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }
+}
+
+# temporal_server_dir builds the pinned Temporal server and its SQL tool
+# (go.temporal.io/server, served by the module proxy) once, and names their directory.
+temporal_server_dir() {
+  local dir="$GOBIN_DIR/temporal-server-$TEMPORAL_SERVER_VERSION"
+  if [ ! -x "$dir/server" ] || [ ! -x "$dir/sql" ]; then
+    log "Temporal: building server v$TEMPORAL_SERVER_VERSION and its SQL tool with go install (a few minutes the first time)"
+    GOFLAGS=-buildvcs=false GOBIN="$dir" go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" \
+      "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION" >&2
+  fi
+  echo "$dir"
+}
+
+# ensure_temporal_cluster starts a Temporal server on PostgreSQL: the
+# production shape (frontend, history, matching and worker services; in one
+# process here, each its own deployment in production).
+ensure_temporal_cluster() {
+  local host=${TEMPORAL_ADDRESS%:*} port=${TEMPORAL_ADDRESS##*:} dir bin cli
+  dir=$(temporal_server_dir)
+  cli=$(temporal_bin)
+  local sqltool=(quietly "$dir/sql" --plugin postgres12 --ep 127.0.0.1 -p 5432 -u tandem --pw tandem-dev-only)
+  for db in tandem_temporal tandem_temporal_visibility; do
+    if ! superuser_psql -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
+      log "Temporal: creating database $db and its schema"
+      "${sqltool[@]}" --db "$db" create-database
+      "${sqltool[@]}" --db "$db" setup-schema -v 0.0
+    fi
+  done
+  # Brings an existing schema up to the pinned server's, too.
+  "${sqltool[@]}" --db tandem_temporal update-schema --schema-name postgresql/v12/temporal
+  "${sqltool[@]}" --db tandem_temporal_visibility update-schema --schema-name postgresql/v12/visibility
+  local root="$DATA/temporal-cluster"
+  mkdir -p "$root/config/dynamicconfig"
+  cat >"$root/config/dynamicconfig/cluster.yaml" <<'YAML'
+matching.numTaskqueueReadPartitions:
+  - value: 1
+matching.numTaskqueueWritePartitions:
+  - value: 1
+YAML
+  sed -e "s/@HOST@/$host/g" -e "s/@PORT@/$port/g" \
+      -e "s/@HISTORY@/$((port + 1))/g" -e "s/@MATCHING@/$((port + 2))/g" -e "s/@WORKER@/$((port + 6))/g" \
+      -e "s/@HTTP@/$((port + 10))/g" -e "s/@MPORT@/$((port - 400))/g" -e "s/@MHISTORY@/$((port - 399))/g" \
+      -e "s/@MMATCHING@/$((port - 398))/g" -e "s/@MWORKER@/$((port - 394))/g" -e "s|@ROOT@|$root|g" \
+      "$ROOT/.ci/temporal-cluster.yaml" >"$root/config/cluster.yaml"
+  log "Temporal: starting the server on PostgreSQL at $TEMPORAL_ADDRESS (log $DATA/temporal-cluster.log)"
+  setsid "$dir/server" --root "$root" --config config --env cluster --allow-no-auth start \
+    >"$DATA/temporal-cluster.log" 2>&1 </dev/null &
+  echo $! >"$DATA/temporal-cluster.pid"
+  STARTED+=(temporal)
+  local ok=
+  for _ in $(seq 1 120); do
+    if "$cli" operator cluster health --address "$TEMPORAL_ADDRESS" 2>/dev/null | grep -q SERVING; then ok=1; break; fi
+    kill -0 "$(cat "$DATA/temporal-cluster.pid")" 2>/dev/null || { tail -n 20 "$DATA/temporal-cluster.log" >&2; die "Temporal server exited"; }
+    sleep 0.5
+  done
+  [ -n "$ok" ] || die "Temporal server did not become healthy in 60 s; see $DATA/temporal-cluster.log"
+  "$cli" operator namespace create --namespace "${TEMPORAL_NAMESPACE:-default}" --retention 72h \
+    --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1 || true # registered before: kept
+  for _ in $(seq 1 60); do # the frontends learn of a new namespace within seconds
+    "$cli" workflow list --namespace "${TEMPORAL_NAMESPACE:-default}" --limit 1 --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1 && return
+    sleep 0.5
+  done
+  die "namespace ${TEMPORAL_NAMESPACE:-default} did not become usable; see $DATA/temporal-cluster.log"
+}
+
 ensure_temporal() {
   local host=${TEMPORAL_ADDRESS%:*} port=${TEMPORAL_ADDRESS##*:}
   if port_open "$host" "$port"; then
@@ -110,8 +191,12 @@ ensure_temporal() {
   fi
   case "$host" in
     127.0.0.1|localhost) ;;
-    *) die "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS does not answer, and only a local dev server can be started" ;;
+    *) die "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS does not answer, and only a local server can be started" ;;
   esac
+  if [ "$TEMPORAL_MODE" = cluster ]; then
+    ensure_temporal_cluster
+    return
+  fi
   local bin
   bin=$(temporal_bin)
   log "Temporal: starting the dev server on $TEMPORAL_ADDRESS (UI http://127.0.0.1:8233, data $DATA/temporal.db)"
@@ -138,16 +223,18 @@ ensure_temporal() {
 }
 
 stop_temporal() {
-  [ -f "$DATA/temporal.pid" ] || return 0
-  local pid
-  pid=$(cat "$DATA/temporal.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    log "Temporal: stopping the dev server (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$DATA/temporal.pid"
+  local f pid
+  for f in "$DATA/temporal.pid" "$DATA/temporal-cluster.pid"; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+      log "Temporal: stopping the server (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  done
 }
 
 stop_postgres() {
@@ -224,15 +311,33 @@ lint() {
 }
 
 # faults: the fault tests (cmd/tandem/fault_test.go) start PostgreSQL
-# clusters and Temporal dev servers of their own, so they need PostgreSQL's
-# server binaries and the pinned Temporal CLI. Bounded by go test's timeout.
+# clusters and Temporal servers of their own (dev servers, and the server
+# built from go.temporal.io/server), so they need PostgreSQL's server
+# binaries, the pinned Temporal CLI and server. Bounded by go test's timeout.
 faults() {
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt_install postgresql
   fi
-  local bin
+  local bin dir
   bin=$(temporal_bin)
-  TANDEM_FAULTS=1 TANDEM_TEMPORAL_BIN="$bin" go test -count=1 -timeout 12m -run '^TestFault' -v ./cmd/tandem/
+  dir=$(temporal_server_dir)
+  TANDEM_FAULTS=1 TANDEM_TEMPORAL_BIN="$bin" TANDEM_TEMPORAL_SERVER_DIR="$dir" \
+    go test -count=1 -timeout 15m -run '^TestFault' -v ./cmd/tandem/
+}
+
+# run_multi runs Tandem as in production: two stateless API processes and
+# two workers; Ctrl-C (or any of them exiting) stops all four.
+run_multi() {
+  local pids=()
+  TANDEM_HTTP_ADDR=127.0.0.1:8080 "$DATA/bin/tandem" serve & pids+=($!)
+  TANDEM_HTTP_ADDR=127.0.0.1:8081 "$DATA/bin/tandem" serve & pids+=($!)
+  "$DATA/bin/tandem" worker & pids+=($!)
+  "$DATA/bin/tandem" worker & pids+=($!)
+  log "Tandem: two APIs on http://127.0.0.1:8080 and :8081, two workers (pids ${pids[*]}); Ctrl-C stops everything"
+  trap 'kill -TERM "${pids[@]}" 2>/dev/null || true' INT TERM
+  wait -n "${pids[@]}" || true
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
 }
 
 build() {
@@ -249,6 +354,10 @@ case "${1:-}" in
     build
     "$DATA/bin/tandem" migrate up
     "$DATA/bin/tandem" seed
+    if [ "$TOPOLOGY" = multi ]; then
+      run_multi
+      exit 0
+    fi
     log "Tandem: API on http://${TANDEM_HTTP_ADDR:-127.0.0.1:8080}; Ctrl-C stops everything this command started"
     # Not exec: the EXIT trap must run after tandem has shut down.
     "$DATA/bin/tandem" dev || status=$?

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,7 +27,10 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
@@ -50,32 +54,49 @@ const (
 )
 
 func TestFaultKillTandem(t *testing.T) {
-	runFault(t, faultSpec{name: "kill -9 tandem dev", topology: oneProcess, inject: func(h *harness) {
+	runFault(t, faultSpec{name: "kill -9 tandem dev", topology: oneProcess, temporal: devServer, inject: func(h *harness) {
 		h.killTandem(0)
 		h.startTandem(0)
 	}})
 }
 
 func TestFaultKillTemporal(t *testing.T) {
-	runFault(t, faultSpec{name: "kill -9 temporal server", topology: oneProcess, inject: func(h *harness) {
+	runFault(t, faultSpec{name: "kill -9 temporal dev server", topology: oneProcess, temporal: devServer, inject: func(h *harness) {
 		h.temporal.kill(t)
 		h.temporal.start(t)
 	}})
 }
 
 func TestFaultRestartPostgres(t *testing.T) {
-	runFault(t, faultSpec{name: "restart postgresql (immediate)", topology: oneProcess, inject: func(h *harness) {
+	runFault(t, faultSpec{name: "restart postgresql (immediate)", topology: oneProcess, temporal: devServer, inject: func(h *harness) {
 		h.pg.restart(t)
 	}})
 }
 
 func TestFaultKillOneServeAndOneWorker(t *testing.T) {
-	runFault(t, faultSpec{name: "kill -9 one serve and one worker of two each", topology: twoServeTwoWorkers, inject: func(h *harness) {
-		h.killTandem(0) // a serve
-		h.killTandem(2) // a worker
-		h.startTandem(0)
-		h.startTandem(2)
+	runFault(t, faultSpec{name: "kill -9 one serve and one worker of two each (dev server)", topology: twoServeTwoWorkers, temporal: devServer,
+		inject: killOneServeAndOneWorker})
+}
+
+// On a Temporal server built from go.temporal.io/server with PostgreSQL
+// persistence: Tandem as it runs in production.
+func TestFaultClusterKillOneServeAndOneWorker(t *testing.T) {
+	runFault(t, faultSpec{name: "kill -9 one serve and one worker of two each (cluster)", topology: twoServeTwoWorkers, temporal: cluster,
+		inject: killOneServeAndOneWorker})
+}
+
+func TestFaultClusterKillTemporal(t *testing.T) {
+	runFault(t, faultSpec{name: "kill -9 temporal server (cluster)", topology: twoServeTwoWorkers, temporal: cluster, inject: func(h *harness) {
+		h.temporal.kill(t)
+		h.temporal.start(t)
 	}})
+}
+
+func killOneServeAndOneWorker(h *harness) {
+	h.killTandem(0) // a serve
+	h.killTandem(2) // a worker
+	h.startTandem(0)
+	h.startTandem(2)
 }
 
 type topology int
@@ -85,9 +106,17 @@ const (
 	twoServeTwoWorkers                 // tandem serve ×2, tandem worker ×2
 )
 
+type temporalKind int
+
+const (
+	devServer temporalKind = iota // temporal server start-dev (SQLite)
+	cluster                       // go.temporal.io/server on PostgreSQL
+)
+
 type faultSpec struct {
 	name     string
 	topology topology
+	temporal temporalKind
 	inject   func(*harness)
 }
 
@@ -95,7 +124,7 @@ func runFault(t *testing.T, spec faultSpec) {
 	if os.Getenv("TANDEM_FAULTS") == "" {
 		t.Skip("fault tests run with TANDEM_FAULTS=1 (make test-faults, which make test runs)")
 	}
-	h := newHarness(t, spec.topology)
+	h := newHarness(t, spec.topology, spec.temporal)
 	rec := &recorder{}
 	clients := h.loadClients(rec)
 
@@ -136,7 +165,7 @@ func runFault(t *testing.T, spec faultSpec) {
 type harness struct {
 	t        *testing.T
 	pg       *pgCluster
-	temporal *temporalServer
+	temporal temporalProcess
 	bin      string
 	env      []string
 	addrs    []string // the API addresses clients use
@@ -152,10 +181,14 @@ type tandemProc struct {
 	log        *bytes.Buffer
 }
 
-func newHarness(t *testing.T, topo topology) *harness {
+func newHarness(t *testing.T, topo topology, kind temporalKind) *harness {
 	h := &harness{t: t}
 	h.pg = startPostgres(t)
-	h.temporal = &temporalServer{bin: temporalBinary(t), db: filepath.Join(t.TempDir(), "temporal.db"), addr: freeAddr(t)}
+	if kind == cluster {
+		h.temporal = newTemporalCluster(t, h.pg)
+	} else {
+		h.temporal = &temporalServer{bin: temporalBinary(t), db: filepath.Join(t.TempDir(), "temporal.db"), addr: freeAddr(t)}
+	}
 	h.temporal.start(t)
 	t.Cleanup(func() { h.temporal.kill(t) })
 	h.bin = buildBinary(t)
@@ -165,7 +198,7 @@ func newHarness(t *testing.T, topo topology) *harness {
 	master := storetest.TestMasterKey.ID + ":" + base64.StdEncoding.EncodeToString(storetest.TestMasterKey.Key)
 	h.env = []string{
 		"DATABASE_URL=" + h.pg.url, "TANDEM_MIGRATE_DATABASE_URL=" + h.pg.url, "TANDEM_APP_DB_ROLE=",
-		"TEMPORAL_ADDRESS=" + h.temporal.addr, "TANDEM_TASK_QUEUE=faults",
+		"TEMPORAL_ADDRESS=" + h.temporal.address(), "TANDEM_TASK_QUEUE=faults",
 		"TANDEM_JWT_SECRET=" + base64.StdEncoding.EncodeToString(secret),
 		"TANDEM_MASTER_KEY=" + master,
 		"TANDEM_PAYLOAD_KEY=test:" + base64.StdEncoding.EncodeToString([]byte("test-only-payload-key-32-bytes!!")),
@@ -636,6 +669,13 @@ func (c *pgCluster) restart(t *testing.T) {
 	c.start(t)
 }
 
+// temporalProcess is a Temporal server the test started, kills and starts again.
+type temporalProcess interface {
+	start(t *testing.T)
+	kill(t *testing.T)
+	address() string
+}
+
 // temporalServer is a Temporal dev server of the test's own, on its own
 // SQLite file, which the test kills and starts again.
 type temporalServer struct {
@@ -660,6 +700,8 @@ func temporalBinary(t *testing.T) string {
 	return bin
 }
 
+func (s *temporalServer) address() string { return s.addr }
+
 func (s *temporalServer) start(t *testing.T) {
 	t.Helper()
 	host, port, _ := strings.Cut(s.addr, ":")
@@ -671,19 +713,136 @@ func (s *temporalServer) start(t *testing.T) {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	if !awaitTemporal(s.addr, false) {
+		t.Fatalf("temporal dev server did not come up:\n%s", tail(s.log.String(), 4000))
+	}
+}
+
+// awaitTemporal waits up to a minute for the server at addr to answer, and
+// with namespace set for the default namespace to take requests.
+func awaitTemporal(addr string, namespace bool) bool {
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c, err := client.DialContext(ctx, client.Options{HostPort: s.addr, Logger: quietLogger{}})
+		c, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: quietLogger{}})
 		if err == nil {
 			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			if err == nil && namespace {
+				_, err = c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", PageSize: 1})
+			}
 			c.Close()
 		}
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
 	}
-	t.Fatalf("temporal dev server did not come up:\n%s", tail(s.log.String(), 4000))
+	return false
+}
+
+// temporalCluster is a Temporal server built from go.temporal.io/server
+// (all four services in one process) on the test's own PostgreSQL, its
+// schema set up with Temporal's SQL tool, on ports of its own.
+type temporalCluster struct {
+	dir, root, addr string
+	cmd             *exec.Cmd
+	log             bytes.Buffer
+}
+
+func newTemporalCluster(t *testing.T, pg *pgCluster) *temporalCluster {
+	t.Helper()
+	dir := os.Getenv("TANDEM_TEMPORAL_SERVER_DIR")
+	if dir == "" {
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		dir = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "temporal-server-1.29.1")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "server")); err != nil {
+		t.Fatalf("the Temporal server is not built in %s: make test-faults builds it (TANDEM_TEMPORAL_SERVER_DIR names another)", dir)
+	}
+	c := &temporalCluster{dir: dir, root: t.TempDir(), addr: "127.0.0.1:" + lowPort(t)}
+	pgAddr := fmt.Sprintf("127.0.0.1:%d", pg.port)
+	for db, schema := range map[string]string{"tandem_temporal": "postgresql/v12/temporal", "tandem_temporal_visibility": "postgresql/v12/visibility"} {
+		for _, args := range [][]string{{"create-database"}, {"setup-schema", "-v", "0.0"}, {"update-schema", "--schema-name", schema}} {
+			argv := append([]string{"--plugin", "postgres12", "--ep", "127.0.0.1", "-p", strconv.Itoa(pg.port), "-u", "tandem", "--db", db}, args...)
+			if out, err := exec.Command(filepath.Join(dir, "sql"), argv...).CombinedOutput(); err != nil {
+				t.Fatalf("temporal sql tool %v: %v\n%s", args, err, out)
+			}
+		}
+	}
+	tmpl, err := os.ReadFile("../../.ci/temporal-cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := func() string { return lowPort(t) }
+	_, frontend, _ := strings.Cut(c.addr, ":")
+	http := port()
+	cfg := strings.NewReplacer("127.0.0.1:5432", pgAddr, "@HOST@", "127.0.0.1", "@PORT@", frontend, "@HTTP@", http,
+		"@HISTORY@", port(), "@MATCHING@", port(), "@WORKER@", port(), "@MPORT@", port(), "@MHISTORY@", port(),
+		"@MMATCHING@", port(), "@MWORKER@", port(), "@ROOT@", c.root).Replace(string(tmpl))
+	if err := os.MkdirAll(filepath.Join(c.root, "config", "dynamicconfig"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.root, "config", "cluster.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dyn := "matching.numTaskqueueReadPartitions:\n  - value: 1\nmatching.numTaskqueueWritePartitions:\n  - value: 1\n"
+	if err := os.WriteFile(filepath.Join(c.root, "config", "dynamicconfig", "cluster.yaml"), []byte(dyn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.kill(t) })
+	return c
+}
+
+func (c *temporalCluster) address() string { return c.addr }
+
+func (c *temporalCluster) start(t *testing.T) {
+	t.Helper()
+	c.cmd = exec.Command(filepath.Join(c.dir, "server"), "--root", c.root, "--config", "config", "--env", "cluster", "--allow-no-auth", "start")
+	c.cmd.Stdout, c.cmd.Stderr = &c.log, &c.log
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !awaitTemporal(c.addr, false) {
+		t.Fatalf("temporal server did not come up:\n%s", tail(c.log.String(), 4000))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := client.NewNamespaceClient(client.Options{HostPort: c.addr, Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{Namespace: "default", WorkflowExecutionRetentionPeriod: durationpb.New(72 * time.Hour)})
+	var exists *serviceerror.NamespaceAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		t.Fatalf("register namespace: %v", err)
+	}
+	if !awaitTemporal(c.addr, true) {
+		t.Fatalf("namespace default did not become usable:\n%s", tail(c.log.String(), 4000))
+	}
+}
+
+// lowPort finds a free port below 32768: Temporal keeps membership ports in
+// a smallint column, and the kernel hands out ephemeral ports above it.
+func lowPort(t *testing.T) string {
+	t.Helper()
+	for range 200 {
+		p := strconv.Itoa(20000 + randInt(12000))
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+p); err == nil {
+			ln.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port below 32768")
+	return ""
+}
+
+// kill kills the server this test started, by its PID.
+func (c *temporalCluster) kill(t *testing.T) {
+	if c.cmd == nil || c.cmd.ProcessState != nil {
+		return
+	}
+	_ = syscall.Kill(c.cmd.Process.Pid, syscall.SIGKILL)
+	_ = c.cmd.Wait()
 }
 
 // kill kills the server this test started, by its PID.
