@@ -320,7 +320,8 @@ func (h *harness) loadClients(rec *recorder) *loadClients {
 	// 503 is retried with the same Idempotency-Key, on the next API process.
 	do := func(i int, method, path, key string, body any, out any) (int, error) {
 		raw, _ := json.Marshal(body)
-		deadline := time.Now().Add(3 * time.Minute)
+		began := time.Now()
+		deadline := began.Add(3 * time.Minute)
 		for attempt := 0; ; attempt++ {
 			addr := h.addrs[(i+attempt)%len(h.addrs)]
 			req, _ := http.NewRequest(method, "http://"+addr+path, bytes.NewReader(raw))
@@ -336,6 +337,7 @@ func (h *harness) loadClients(rec *recorder) *loadClients {
 				rec.result(resp.StatusCode)
 				switch {
 				case resp.StatusCode/100 == 2:
+					rec.answered(began)
 					return resp.StatusCode, json.Unmarshal(data, out)
 				case resp.StatusCode == http.StatusServiceUnavailable:
 					if resp.Header.Get("Retry-After") == "" {
@@ -527,6 +529,7 @@ type recorder struct {
 	before  int            // 2xx before the fault
 	byCode  map[int]int    // answers after the fault, by status (0: no connection)
 	lastBad time.Duration  // from the fault to the last answer that was not 2xx
+	longest time.Duration  // the longest a request answered after the fault waited, retries included
 	other   map[string]int // non-2xx answers other than 503, by status
 }
 
@@ -557,6 +560,15 @@ func (r *recorder) result(code int) {
 	}
 }
 
+// answered notes how long a request begun at began waited for its 2xx.
+func (r *recorder) answered(began time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.fault.IsZero() {
+		r.longest = max(r.longest, time.Since(began))
+	}
+}
+
 func (r *recorder) acksBefore(time.Time) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -584,8 +596,8 @@ func (r *recorder) report(t *testing.T, name string, at time.Time) {
 		}
 		parts = append(parts, fmt.Sprintf("%s×%d", label, r.byCode[c]))
 	}
-	t.Logf("%s: %d acknowledged before the fault; after it: %s; the last refusal %.1fs after the fault",
-		name, r.before, strings.Join(parts, ", "), r.lastBad.Seconds())
+	t.Logf("%s: %d acknowledged before the fault; after it: %s; the last refusal %.1fs after the fault; the longest wait for a 2xx %.1fs",
+		name, r.before, strings.Join(parts, ", "), r.lastBad.Seconds(), r.longest.Seconds())
 }
 
 // pgCluster is a PostgreSQL cluster of the test's own, on a free port,
