@@ -459,8 +459,8 @@ func TestTemporalDownIs503(t *testing.T) {
 		t.Fatalf("readyz: %d %s", r.Status, r.Body)
 	}
 	r := s.do("POST", "/v1/cases", tenantA, sampleCase())
-	if r.Status != http.StatusServiceUnavailable || r.errorCode(t) != "unavailable" {
-		t.Fatalf("open case with Temporal down: %d %s", r.Status, r.Body)
+	if r.Status != http.StatusServiceUnavailable || r.errorCode(t) != "unavailable" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("open case with Temporal down: %d %s (Retry-After %q)", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 	if strings.Contains(string(r.Body), "127.0.0.1:1") || strings.Contains(string(r.Body), "dial") {
 		t.Fatalf("error body leaks internals: %s", r.Body)

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,5 +130,46 @@ func TestSeedCommand(t *testing.T) {
 	o, err := db.GetOrder(context.Background(), demoTenant, "0917")
 	if err != nil || time.Since(o.PlacedAt) < 90*24*time.Hour {
 		t.Fatalf("the old order: %+v %v", o, err)
+	}
+}
+
+// `tandem doctor` exits non-zero naming what differs when a case's record
+// disagrees with its workflow, and `tandem doctor -repair` makes them agree.
+func TestDoctorCommand(t *testing.T) {
+	f := newFixture(t)
+	p := startDev(t, f.bin, f.env, freeAddr(t))
+	defer func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	}()
+	opened := openWithKey(p.addr, f.apiKey, "doctor-"+f.id)
+	if opened.status != http.StatusCreated {
+		t.Fatalf("open: %d", opened.status)
+	}
+	master := storetest.TestMasterKey.ID + ":" + base64.StdEncoding.EncodeToString(storetest.TestMasterKey.Key)
+	doctor := func(args ...string) (string, error) {
+		cmd := exec.Command(f.bin, append([]string{"doctor", "-tenant", demoTenant}, args...)...)
+		payload := "test:" + base64.StdEncoding.EncodeToString([]byte("test-only-payload-key-32-bytes!!"))
+		cmd.Env = append(os.Environ(), append(f.env, "TANDEM_MASTER_KEY="+master, "TANDEM_PAYLOAD_KEY="+payload)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+	if out, err := doctor(); err != nil || !strings.Contains(out, `"clean":true`) {
+		t.Fatalf("a fresh case: %v %s", err, out)
+	}
+	if err := f.db.DB().Exec(`UPDATE cases SET status = 'resolved' WHERE id = ?`, opened.caseID).Error; err != nil {
+		t.Fatal(err)
+	}
+	out, err := doctor()
+	if err == nil || !strings.Contains(out, `"field":"status","record":"resolved"`) {
+		t.Fatalf("drift: want exit 1 naming the status; got %v %s", err, out)
+	}
+	if out, err := doctor("-repair"); err != nil || !strings.Contains(out, `"repaired":1`) {
+		t.Fatalf("repair: %v %s", err, out)
+	}
+	if out, err := doctor(); err != nil || !strings.Contains(out, `"clean":true`) {
+		t.Fatalf("after repair: %v %s", err, out)
 	}
 }
