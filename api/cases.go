@@ -263,7 +263,7 @@ func (s *Server) openCase(c *gin.Context) {
 		respondError(c, s.log, err)
 		return
 	}
-	out, err := s.exchange(ctx, tenant, caseID, res)
+	out, err := s.exchange(ctx, tenant, caseID, res, req.Message)
 	if err != nil {
 		respondError(c, s.log, err)
 		return
@@ -295,12 +295,16 @@ func (s *Server) currentCase(ctx context.Context, tenant, caseID string) (CaseJS
 	return caseFromState(st), err
 }
 
-// exchange turns a post_message result into the response. A duplicate (a
-// retry the workflow had taken in an earlier run) carries the sequences of
-// committed messages, whose text the projection holds: a committed write is
-// the last one of its sequence.
-func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workflows.PostMessageResult) (ExchangeJSON, error) {
+// exchange turns a message update's result into the response, refusing it
+// when the message the key first went with is not body (422
+// idempotency_key_reused). A duplicate (a retry the workflow had taken in an
+// earlier run) carries the sequences of committed messages, whose text the
+// projection holds: a committed write is the last one of its sequence.
+func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workflows.PostMessageResult, body string) (ExchangeJSON, error) {
 	if !res.Duplicate {
+		if res.Message.Body != body {
+			return ExchangeJSON{}, errKeyReused
+		}
 		return exchangeJSON(res), nil
 	}
 	seqs := []int64{res.Message.Seq}
@@ -313,6 +317,9 @@ func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workfl
 	}
 	if len(msgs) != len(seqs) {
 		return ExchangeJSON{}, fmt.Errorf("case %s: committed messages %v are missing from the projection", caseID, seqs)
+	}
+	if msgs[0].Body != body && !msgs[0].Erased {
+		return ExchangeJSON{}, errKeyReused
 	}
 	out := ExchangeJSON{Case: caseFromState(res.Case), Message: messageFromRow(msgs[0])}
 	if len(msgs) > 1 {
@@ -390,13 +397,9 @@ func (s *Server) postMessage(c *gin.Context) {
 		respondError(c, s.log, err)
 		return
 	}
-	out, err := s.exchange(ctx, row.TenantID, row.ID, res)
+	out, err := s.exchange(ctx, row.TenantID, row.ID, res, body)
 	if err != nil {
 		respondError(c, s.log, err)
-		return
-	}
-	if out.Message.Body != body && !out.Message.Erased {
-		respondError(c, s.log, errKeyReused)
 		return
 	}
 	c.JSON(http.StatusOK, out)

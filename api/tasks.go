@@ -110,13 +110,9 @@ func (s *Server) agentMessage(update string) gin.HandlerFunc {
 			respondError(c, s.log, err)
 			return
 		}
-		out, err := s.exchange(c.Request.Context(), row.TenantID, row.ID, res)
+		out, err := s.exchange(c.Request.Context(), row.TenantID, row.ID, res, body)
 		if err != nil {
 			respondError(c, s.log, err)
-			return
-		}
-		if out.Message.Body != body && !out.Message.Erased {
-			respondError(c, s.log, errKeyReused)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"case": out.Case, "message": out.Message})

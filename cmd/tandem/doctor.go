@@ -23,15 +23,11 @@ func runDoctor(ctx context.Context, cfg config, log *slog.Logger, args []string,
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, tc, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
 	defer tc.Close()
 	tenants := []string{*tenant}
 	if *tenant == "" {

@@ -148,15 +148,11 @@ func newLogger(cfg config) *slog.Logger {
 // shuts down gracefully: the API stops accepting and drains, then the worker
 // stops polling and lets running tasks finish.
 func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string) error {
-	st, err := openStore(ctx, cfg)
+	st, tc, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
 	defer tc.Close()
 
 	// Policies live in PostgreSQL: the defaults as policies/ has them now,
@@ -328,6 +324,20 @@ func jwksRefresher(cfg config, ks *api.KeySet, log *slog.Logger) func(context.Co
 		}
 		ks.Replace(fresh)
 	}
+}
+
+// connect opens PostgreSQL (with the keyring) and dials Temporal.
+func connect(ctx context.Context, cfg config, log *slog.Logger) (*store.Store, client.Client, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, tc, nil
 }
 
 // openStore opens PostgreSQL with the master keyring, which every command
