@@ -1,13 +1,16 @@
 # The two commands: `make run` and `make test`. Everything they need is
 # ensured by .ci/stack.sh (PostgreSQL, the pinned Temporal CLI and its dev server).
 
-.PHONY: run test test-faults lint up down build bench histories
+.PHONY: run test test-unit test-faults lint up down reset build bench histories
 
 run: ## start PostgreSQL + Temporal, migrate, seed, run API and worker (Ctrl-C stops)
 	@bash .ci/stack.sh run
 
 test: ## start the services, lint (vet, staticcheck, workflowcheck), go test -race ./... against them, then the fault tests
 	@bash .ci/stack.sh test
+
+test-unit: ## the fast tier: every test that needs neither PostgreSQL nor Temporal, in seconds
+	go test -short -count=1 ./...
 
 test-faults: ## kill and restart tandem, Temporal and PostgreSQL (processes of the tests' own) under load, and check nothing acknowledged is lost
 	@bash .ci/stack.sh faults
@@ -20,6 +23,9 @@ up: ## start only the services (left running)
 
 down: ## stop the services `make up` started
 	@bash .ci/stack.sh down
+
+reset: ## drop the development database tandem and this checkout's Temporal dev data (asks first; FORCE=1 does not)
+	@bash .ci/stack.sh reset
 
 build: ## build bin/tandem
 	go build -o .data/bin/tandem ./cmd/tandem

@@ -8,6 +8,7 @@
 #   .ci/stack.sh faults the fault tests only (kill and restart real processes under load).
 #   .ci/stack.sh up     only the services (they keep running; `down` stops them).
 #   .ci/stack.sh down   stops the services a previous `up` started.
+#   .ci/stack.sh reset  drops the development database (asks first; FORCE=1 does not).
 #
 # PostgreSQL: DATABASE_URL, if set, is used as it is. Otherwise a server on
 # 127.0.0.1:5432 is reused, or the local Debian cluster is started, or Debian's
@@ -302,9 +303,16 @@ dev_secret() {
   export TANDEM_CODEC_ADDR="${TANDEM_CODEC_ADDR:-127.0.0.1:8234}"
 }
 
-# lint: go vet, staticcheck, and workflowcheck, which proves statically that
-# workflow code calls nothing non-deterministic (invariant 3).
+# lint: no tracked file over 5 MB, go vet, staticcheck, and workflowcheck,
+# which proves statically that workflow code calls nothing non-deterministic
+# (invariant 3).
 lint() {
+  # No build output or data dump belongs in the repository.
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    local big
+    big=$(git ls-files -z | xargs -0 -r du -k --apparent-size 2>/dev/null | awk '$1 > 5120 {print $2}')
+    [ -z "$big" ] || die "tracked files over 5 MB (build output? a data dump?): $big"
+  fi
   go vet ./...
   GOFLAGS=-buildvcs=false go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
   GOFLAGS=-buildvcs=false go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
@@ -340,6 +348,25 @@ run_multi() {
   wait "${pids[@]}" 2>/dev/null || true
 }
 
+# reset drops the development database tandem (every case, message and
+# key in it) and this checkout's Temporal dev data, after asking.
+reset() {
+  [ -z "${DATABASE_URL:-}" ] || die "make reset drops only the development database; DATABASE_URL is set"
+  if [ "${FORCE:-}" != 1 ]; then
+    [ -t 0 ] || die "make reset asks before it drops the development database; FORCE=1 make reset skips the question"
+    local answer
+    read -r -p "Drop the development database tandem on 127.0.0.1:5432 (every case, message and key in it) and this checkout's Temporal dev data? [y/N] " answer
+    case "$answer" in y|Y|yes) ;; *) log "nothing dropped"; exit 1 ;; esac
+  fi
+  ensure_postgres
+  unset DATABASE_URL
+  stop_temporal
+  rm -f "$DATA"/temporal.db "$DATA"/temporal.db-shm "$DATA"/temporal.db-wal
+  superuser_psql -c 'DROP DATABASE IF EXISTS tandem WITH (FORCE)'
+  superuser_psql -c 'CREATE DATABASE tandem OWNER tandem'
+  log "dropped and created the development database tandem; make run migrates and seeds it with the keys in $DATA/"
+}
+
 build() {
   go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$DATA/bin/tandem" ./cmd/tandem
 }
@@ -353,7 +380,11 @@ case "${1:-}" in
     dev_secret
     build
     "$DATA/bin/tandem" migrate up
-    "$DATA/bin/tandem" seed
+    if ! "$DATA/bin/tandem" seed; then
+      log "tandem could not use the development database with the keys in $DATA/ (above). If another checkout, or a"
+      log "wiped .data/, made that database: restore its .data/*-key files here, or drop it with \`make reset\` (FORCE=1 to skip the question)."
+      exit 1
+    fi
     if [ "$TOPOLOGY" = multi ]; then
       run_multi
       exit 0
@@ -371,6 +402,7 @@ case "${1:-}" in
     faults
     ;;
   faults) faults ;;
+  reset) reset ;;
   lint) lint ;;
-  *) echo "usage: $0 run|test|lint|up|down" >&2; exit 2 ;;
+  *) echo "usage: $0 run|test|faults|lint|up|down|reset" >&2; exit 2 ;;
 esac

@@ -164,9 +164,7 @@ func (wf *caseWorkflow) feedback(ctx workflow.Context, in FeedbackInput) (CaseSt
 	}
 	now := workflow.Now(ctx)
 	mem.Rated = lastN(append(mem.Rated, in.Seq), aiRecentAnswers)
-	wf.state.Seq++
-	wf.state.UpdatedAt = now
-	seq := wf.state.Seq
+	seq := wf.step(now)
 	audit := []AuditRecord{{Seq: seq, Action: AuditCaseFeedback, Actor: in.Actor, At: now,
 		Details: map[string]string{"message_seq": itoa(in.Seq), "helpful": strconv.FormatBool(in.Helpful)}}}
 	switch {
@@ -185,9 +183,5 @@ func (wf *caseWorkflow) feedback(ctx workflow.Context, in FeedbackInput) (CaseSt
 				Details: map[string]string{"queue": wf.state.Queue, "unhelpful_answers": strconv.Itoa(mem.Unhelpful)}})
 		}
 	}
-	snapshot := wf.state
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
-		return CaseState{}, err
-	}
-	return snapshot, nil
+	return wf.commit(ctx, nil, audit...)
 }

@@ -174,6 +174,55 @@ func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
 	return CaseResult{State: wf.state}, nil
 }
 
+// await blocks until done holds, routing queued cases to agents and firing
+// SLA warnings, breaches and lapsed offers as their times come. A timer is
+// armed only for the next of these, and re-armed only when a change moves it.
+func (wf *caseWorkflow) await(ctx workflow.Context, done func() bool) error {
+	for !done() {
+		if wf.refundSignals.Len() > 0 {
+			if err := wf.drainRefundSignals(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if wf.state.RoutePending && wf.state.Status == StatusQueued {
+			if err := wf.route(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		next, armed := wf.nextTimedEvent()
+		moved := func() bool {
+			n, ok := wf.nextTimedEvent()
+			return ok != armed || !n.Equal(next) || (wf.state.RoutePending && wf.state.Status == StatusQueued) || wf.refundSignals.Len() > 0
+		}
+		if !armed {
+			if err := workflow.Await(ctx, func() bool { return done() || moved() }); err != nil {
+				return err
+			}
+			continue
+		}
+		if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
+			woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return done() || moved() })
+			if err != nil {
+				return err
+			}
+			if woke {
+				continue
+			}
+		}
+		if err := wf.fireSLA(ctx); err != nil {
+			return err
+		}
+		if due, offered := wf.offerDue(); offered && !due.After(workflow.Now(ctx)) {
+			if err := wf.lapseOffer(ctx, workflow.Now(ctx)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (wf *caseWorkflow) reopenWindow() time.Duration {
 	if w := time.Duration(wf.in.Policy.ReopenWindow); w > 0 {
 		return w
@@ -258,14 +307,12 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 	if updateID == OpenUpdateID || in.ClientKey != "" {
 		wf.remember(AppliedMessage{UpdateID: updateID, Seq: customer.Seq, Reply: reply.Seq})
 	}
-	// Snapshot before blocking: another update may change the state meanwhile,
-	// and the projection keeps whichever snapshot has the higher sequence.
-	snapshot := wf.state
 	msgs := []Message{customer}
 	if reply.Seq != 0 {
 		msgs = append(msgs, reply)
 	}
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: msgs, Audit: audit}); err != nil {
+	snapshot, err := wf.commit(ctx, msgs, audit...)
+	if err != nil {
 		return PostMessageResult{}, err
 	}
 	return PostMessageResult{Case: snapshot, Message: customer, Reply: reply}, nil
@@ -314,19 +361,12 @@ func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, e
 	if wf.state.Status != StatusQueued || (wf.state.OfferedTo != "" && wf.state.OfferedTo != in.Actor.ID) {
 		return CaseState{}, temporal.NewApplicationError("another agent claimed the case first", ErrTypeNotClaimable)
 	}
-	now := workflow.Now(ctx)
-	wf.state.Status, wf.state.Assignee = StatusAssigned, in.Actor.ID
-	wf.clearOffer()
-	wf.state.Passed, wf.state.RoutePending = nil, false
-	wf.state.Seq++
-	wf.state.UpdatedAt = now
-	snapshot := wf.state
-	audit := []AuditRecord{{Seq: snapshot.Seq, Action: AuditCaseClaim, Actor: in.Actor, At: now,
-		Details: map[string]string{"queue": snapshot.Queue}}}
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
-		return CaseState{}, err
-	}
-	return snapshot, nil
+	return wf.transition(ctx, change{actor: in.Actor, action: AuditCaseClaim, apply: func(time.Time) map[string]string {
+		wf.state.Status, wf.state.Assignee = StatusAssigned, in.Actor.ID
+		wf.clearOffer()
+		wf.state.Passed, wf.state.RoutePending = nil, false
+		return map[string]string{"queue": wf.state.Queue}
+	}})
 }
 
 // claimedBy says the agent holds the case by a claim of theirs that has not moved on.
@@ -342,20 +382,14 @@ func (wf *caseWorkflow) closeCase(ctx workflow.Context, actor Actor, reason stri
 	if wf.state.Status == StatusClosed {
 		return wf.state, nil // closing twice is a retry, not an error
 	}
-	now := workflow.Now(ctx)
-	wf.state.Status = StatusClosed
-	wf.state.ClosedAt = &now
-	wf.clearOffer()
-	wf.stopAllClocks(now, false)
-	wf.state.CloseReason = reason
-	wf.state.Seq++
-	wf.state.UpdatedAt = now
-	snapshot := wf.state
-	audit := []AuditRecord{{Seq: snapshot.Seq, Action: AuditCaseClose, Actor: actor, Reason: reason, At: now}}
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
-		return CaseState{}, err
-	}
-	return snapshot, nil
+	return wf.transition(ctx, change{actor: actor, action: AuditCaseClose, reason: reason, apply: func(now time.Time) map[string]string {
+		wf.state.Status = StatusClosed
+		wf.state.ClosedAt = &now
+		wf.clearOffer()
+		wf.stopAllClocks(now, false)
+		wf.state.CloseReason = reason
+		return nil
+	}})
 }
 
 func (wf *caseWorkflow) validateOwner(actor Actor) error {
@@ -412,10 +446,9 @@ func (wf *caseWorkflow) agentMessage(ctx workflow.Context, in AgentMessageInput,
 	if status == StatusWaiting {
 		wf.pauseClocks(now)
 	}
-	snapshot := wf.state
-	audit := []AuditRecord{{Seq: msg.Seq, Action: action, Actor: in.Actor, At: now,
-		Details: map[string]string{"message_seq": itoa(msg.Seq)}}}
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: []Message{msg}, Audit: audit}); err != nil {
+	snapshot, err := wf.commit(ctx, []Message{msg}, AuditRecord{Seq: msg.Seq, Action: action, Actor: in.Actor, At: now,
+		Details: map[string]string{"message_seq": itoa(msg.Seq)}})
+	if err != nil {
 		return PostMessageResult{}, err
 	}
 	return PostMessageResult{Case: snapshot, Message: msg}, nil
@@ -429,18 +462,46 @@ func (wf *caseWorkflow) requestInfo(ctx workflow.Context, in AgentMessageInput) 
 	return wf.agentMessage(ctx, in, StatusWaiting, AuditCaseRequestInfo)
 }
 
-// transition moves an owned case to another state and records it.
-func (wf *caseWorkflow) transition(ctx workflow.Context, actor Actor, action, reason string, change func(now time.Time)) (CaseState, error) {
-	if err := wf.validateOwner(actor); err != nil {
+// change is one transition of a case: who makes it, how it is audited, and
+// what it does to the state (apply returns the audit entry's details).
+type change struct {
+	actor  Actor
+	action string
+	reason string
+	apply  func(now time.Time) map[string]string
+}
+
+// transition makes c at the workflow's now: it applies the change, takes the
+// next sequence and records the case with the change's audit entry.
+func (wf *caseWorkflow) transition(ctx workflow.Context, c change) (CaseState, error) {
+	now := workflow.Now(ctx)
+	details := c.apply(now)
+	seq := wf.step(now)
+	return wf.commit(ctx, nil, AuditRecord{Seq: seq, Action: c.action, Actor: c.actor, Reason: c.reason, At: now, Details: details})
+}
+
+// ownerTransition is a transition that only the person who owns the case makes.
+func (wf *caseWorkflow) ownerTransition(ctx workflow.Context, c change) (CaseState, error) {
+	if err := wf.validateOwner(c.actor); err != nil { // re-checked: the case may have moved since validation
 		return CaseState{}, err
 	}
-	now := workflow.Now(ctx)
-	change(now)
+	return wf.transition(ctx, c)
+}
+
+// step takes the case's next sequence for a change made at now.
+func (wf *caseWorkflow) step(now time.Time) int64 {
 	wf.state.Seq++
 	wf.state.UpdatedAt = now
+	return wf.state.Seq
+}
+
+// commit records the case as it stands, with a change's messages and audit
+// entries, and returns the state recorded: a snapshot, since another update
+// may change the state while the projection is written (the projection keeps
+// the write with the later position and sequence).
+func (wf *caseWorkflow) commit(ctx workflow.Context, msgs []Message, audit ...AuditRecord) (CaseState, error) {
 	snapshot := wf.state
-	audit := []AuditRecord{{Seq: snapshot.Seq, Action: action, Actor: actor, Reason: reason, At: now}}
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
+	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: msgs, Audit: audit}); err != nil {
 		return CaseState{}, err
 	}
 	return snapshot, nil
@@ -448,14 +509,15 @@ func (wf *caseWorkflow) transition(ctx workflow.Context, actor Actor, action, re
 
 // release puts the case back in its queue for another agent.
 func (wf *caseWorkflow) release(ctx workflow.Context, in ActorInput) (CaseState, error) {
-	return wf.transition(ctx, in.Actor, AuditCaseRelease, "", func(time.Time) {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, action: AuditCaseRelease, apply: func(time.Time) map[string]string {
 		queue := wf.state.Queue
 		if queue == "" {
 			queue = DefaultQueue
 		}
 		wf.pass(wf.state.Assignee) // routing offers it to someone else
 		wf.enqueue(queue)
-	})
+		return nil
+	}})
 }
 
 func (wf *caseWorkflow) validateReassign(_ workflow.Context, in ReassignInput) error {
@@ -473,38 +535,33 @@ func (wf *caseWorkflow) reassign(ctx workflow.Context, in ReassignInput) (CaseSt
 	if err := wf.validateReassign(ctx, in); err != nil {
 		return CaseState{}, err
 	}
-	now := workflow.Now(ctx)
-	from := wf.state.Assignee
-	if wf.state.Status == StatusQueued {
-		wf.state.Status = StatusAssigned
-	}
-	wf.state.Assignee = in.To
-	wf.clearOffer()
-	wf.state.Passed, wf.state.RoutePending = nil, false
-	wf.state.Seq++
-	wf.state.UpdatedAt = now
-	snapshot := wf.state
-	audit := []AuditRecord{{Seq: snapshot.Seq, Action: AuditCaseReassign, Actor: in.Actor, At: now,
-		Details: map[string]string{"from": from, "to": in.To}}}
-	if err := record(ctx, RecordCaseInput{Case: snapshot, Audit: audit}); err != nil {
-		return CaseState{}, err
-	}
-	return snapshot, nil
+	return wf.transition(ctx, change{actor: in.Actor, action: AuditCaseReassign, apply: func(time.Time) map[string]string {
+		from := wf.state.Assignee
+		if wf.state.Status == StatusQueued {
+			wf.state.Status = StatusAssigned
+		}
+		wf.state.Assignee = in.To
+		wf.clearOffer()
+		wf.state.Passed, wf.state.RoutePending = nil, false
+		return map[string]string{"from": from, "to": in.To}
+	}})
 }
 
 // escalate sends the case from its owner to the supervisors' queue.
 func (wf *caseWorkflow) escalate(ctx workflow.Context, in EscalateInput) (CaseState, error) {
-	return wf.transition(ctx, in.Actor, AuditCaseEscalate, ReasonAgentEscalated, func(time.Time) {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, action: AuditCaseEscalate, reason: ReasonAgentEscalated, apply: func(time.Time) map[string]string {
 		wf.enqueue(SupervisorQueue)
 		wf.state.Escalation = ReasonAgentEscalated
-	})
+		return nil
+	}})
 }
 
 func (wf *caseWorkflow) resolve(ctx workflow.Context, in ResolveInput) (CaseState, error) {
-	return wf.transition(ctx, in.Actor, AuditCaseResolve, in.Code, func(now time.Time) {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, action: AuditCaseResolve, reason: in.Code, apply: func(now time.Time) map[string]string {
 		wf.state.Status, wf.state.Resolution, wf.state.ResolvedAt = StatusResolved, in.Code, &now
 		wf.stopAllClocks(now, true)
-	})
+		return nil
+	}})
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -37,9 +37,7 @@ func (wf *caseWorkflow) requestRefund(ctx workflow.Context, in RequestRefundInpu
 		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, Items: in.Items, Evidence: in.Evidence,
 		RequestedBy: in.Actor, Policy: wf.in.Policy.Refunds}
 	now := workflow.Now(ctx)
-	wf.state.Seq++
-	wf.state.UpdatedAt = now
-	audit := []AuditRecord{{Seq: wf.state.Seq, Action: AuditRefundRequest, Actor: in.Actor, Reason: in.ReasonCode, At: now,
+	audit := []AuditRecord{{Seq: wf.step(now), Action: AuditRefundRequest, Actor: in.Actor, Reason: in.ReasonCode, At: now,
 		Details: map[string]string{"refund_id": in.RefundID, "kind": in.Kind, "amount": in.Amount, "currency": in.Currency, "order_ref": in.OrderRef}}}
 	var msgs []Message
 	if wf.state.Status == StatusAIHandling && NeedsPerson(saga) {
@@ -47,7 +45,7 @@ func (wf *caseWorkflow) requestRefund(ctx workflow.Context, in RequestRefundInpu
 		msgs, audit = append(msgs, reply), append(audit, handoff...)
 	}
 	// Recorded first, so the request comes before the saga's steps on the timeline.
-	if err := record(ctx, RecordCaseInput{Case: wf.state, Messages: msgs, Audit: audit}); err != nil {
+	if _, err := wf.commit(ctx, msgs, audit...); err != nil {
 		return out, err
 	}
 	child := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -74,7 +72,8 @@ func (wf *caseWorkflow) refundFailed(ctx workflow.Context, sig RefundFailedSigna
 	}
 	reply, audit := wf.handOver(workflow.Now(ctx), ReasonRefundFailed, wf.state.AI.Language,
 		map[string]string{"refund_id": sig.RefundID, "rule": sig.Rule})
-	return record(ctx, RecordCaseInput{Case: wf.state, Messages: []Message{reply}, Audit: audit})
+	_, err := wf.commit(ctx, []Message{reply}, audit...)
+	return err
 }
 
 // drainRefundSignals acts on the failures signalled so far. Signals wait in

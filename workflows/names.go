@@ -1,25 +1,28 @@
 // Package workflows holds Tandem's durable, deterministic process logic: the
-// case workflow and the names and payloads by which the API, the worker and
-// the activities refer to it. Nothing here does I/O; side effects are
-// activities, named below and implemented in package activities.
+// case workflow (case.go, with the AI turn, escalation, the SLA clock and
+// routing beside it) and the refund saga (refund.go). Nothing here does I/O;
+// side effects are activities, named here and implemented in package
+// activities. This file names everything the API, the worker and the
+// activities refer to; case_types.go and refund_types.go hold the payloads.
 package workflows
-
-import (
-	"strings"
-	"time"
-
-	"tandem/policies/service"
-)
 
 // DefaultTaskQueue is the task queue the worker polls unless configured otherwise.
 const DefaultTaskQueue = "tandem-cases"
 
-// CaseWorkflowName is the registered type name of CaseWorkflow.
-const CaseWorkflowName = "CaseWorkflow"
+// Workflow types, registered under these names.
+const (
+	CaseWorkflowName   = "CaseWorkflow"
+	RefundWorkflowName = "RefundWorkflow"
+)
 
 // CaseWorkflowID is the workflow ID of a case: one case, one workflow.
 func CaseWorkflowID(tenantID, caseID string) string {
 	return "case:" + tenantID + ":" + caseID
+}
+
+// RefundWorkflowID is the workflow ID of a refund: one refund, one saga.
+func RefundWorkflowID(tenantID, refundID string) string {
+	return "refund:" + tenantID + ":" + refundID
 }
 
 // Update and query names of the case workflow.
@@ -51,6 +54,17 @@ const (
 	QueryPolicy = "policy"
 )
 
+// SignalRefundFailed: a refund saga tells its case that the refund failed
+// (RefundFailedSignal).
+const SignalRefundFailed = "refund_failed"
+
+// Update and query names of the refund saga.
+const (
+	UpdateRefundDecision = "decide" // a person approves or rejects a refund awaiting approval
+	UpdateRefundAppeal   = "appeal" // the customer or an agent asks a person to review a rule's rejection
+	QueryRefund          = "refund" // returns RefundState
+)
+
 // OpenUpdateID is the update ID of the message that opens a case, so that a
 // repeated update-with-start runs the opening message once.
 const OpenUpdateID = "open"
@@ -72,343 +86,12 @@ const (
 	// ActivityPickAgent chooses the agent to offer a queued case to
 	// (PickAgentInput → PickAgentResult).
 	ActivityPickAgent = "PickAgent"
+
+	ActivityRequestRefund   = "RequestRefund"   // checks the order and records the request (RefundInput → RefundRequestResult)
+	ActivitySetRefundStatus = "SetRefundStatus" // records a step: status, case timeline, notifications (RefundStatusInput)
+	ActivityPayRefund       = "PayRefund"       // pays through the gateway, idempotent by key (PayRefundInput → PayRefundResult)
+	ActivityPostLedger      = "PostLedger"      // writes the ledger movements, each once (PostLedgerInput)
 )
-
-// Case statuses, as stored in the projection and returned by the API.
-const (
-	StatusAIHandling = "ai_handling"
-	StatusQueued     = "queued"              // waiting for a person in Queue
-	StatusAssigned   = "assigned"            // a person (Assignee) owns it; the AI is silent
-	StatusInProgress = "in_progress"         // the person has answered
-	StatusWaiting    = "waiting_on_customer" // the person asked the customer for information
-	StatusResolved   = "resolved"            // reopens on a customer message within the reopen window
-	StatusClosed     = "closed"
-)
-
-// Statuses lists every status a case can have, for validating filters.
-var Statuses = []string{StatusAIHandling, StatusQueued, StatusAssigned, StatusInProgress, StatusWaiting, StatusResolved, StatusClosed}
-
-// withPerson are the statuses in which a person owns the case.
-var withPerson = []string{StatusAssigned, StatusInProgress, StatusWaiting}
-
-// ResolutionCodes are the ways a case can be resolved.
-var ResolutionCodes = []string{"answered", "refunded", "replaced", "duplicate", "no_response", "other"}
-
-// DefaultReopenWindow applies to cases whose pinned policy has none.
-const DefaultReopenWindow = 7 * 24 * time.Hour
-
-// Channels through which a case can be opened.
-var Channels = []string{"web_chat", "app", "email", "ivr", "api"}
-
-// Priorities of a case, lowest first.
-var Priorities = []string{"low", "normal", "high", "urgent"}
-
-// Author kinds of a message.
-const (
-	AuthorCustomer = "customer"
-	AuthorAI       = "ai"
-	AuthorAgent    = "agent"
-	AuthorSystem   = "system"
-)
-
-// Limits enforced by the workflow's update validators (the API checks them
-// first, so clients get field-level errors).
-const (
-	MaxMessageRunes = 8000
-)
-
-// Application error types returned by the workflow, mapped to HTTP by the API.
-const (
-	ErrTypeCaseClosed     = "CaseClosed"
-	ErrTypeInvalidMessage = "InvalidMessage"
-	ErrTypeNotClaimable   = "NotClaimable"
-	ErrTypeWrongState     = "WrongState"
-	ErrTypeNotAnAnswer    = "NotAnAnswer"
-)
-
-// CaseInput starts a case workflow. The caller has validated it. Policy is
-// the tenant's service policy when the case opened, pinned for its life.
-type CaseInput struct {
-	TenantID    string         `json:"tenant_id"`
-	CaseID      string         `json:"case_id"`
-	CustomerRef string         `json:"customer_ref"`
-	Channel     string         `json:"channel"`
-	Subject     string         `json:"subject"`
-	Priority    string         `json:"priority"`
-	Policy      service.Policy `json:"policy"`
-	// HistoryLimit is the history length at which the case continues as new
-	// (0: DefaultHistoryLimit); Carried is the state a continued run starts from.
-	HistoryLimit int        `json:"history_limit,omitempty"`
-	Carried      *CaseState `json:"carried,omitempty"`
-}
-
-// DefaultHistoryLimit keeps histories well under Temporal's warning sizes.
-const DefaultHistoryLimit = 10_000
-
-// CaseResult is what a finished case workflow returns.
-type CaseResult struct {
-	State CaseState `json:"state"`
-}
-
-// CaseState is the workflow's view of a case, returned by QueryState and by updates.
-type CaseState struct {
-	TenantID    string     `json:"tenant_id"`
-	CaseID      string     `json:"case_id"`
-	CustomerRef string     `json:"customer_ref"`
-	Channel     string     `json:"channel"`
-	Subject     string     `json:"subject"`
-	Priority    string     `json:"priority"`
-	Status      string     `json:"status"`
-	Queue       string     `json:"queue,omitempty"`
-	Assignee    string     `json:"assignee,omitempty"`
-	Escalation  string     `json:"escalation_reason,omitempty"`
-	Resolution  string     `json:"resolution,omitempty"`
-	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
-	Policy      PolicyRef  `json:"policy"`
-	Seq         int64      `json:"seq"`
-	Messages    int        `json:"messages"`
-	OpenedAt    time.Time  `json:"opened_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	ClosedAt    *time.Time `json:"closed_at,omitempty"`
-	CloseReason string     `json:"close_reason,omitempty"`
-	// AI is what the case remembers of the AI's turns, for its triggers.
-	AI AIMemory `json:"ai"`
-	// SLA holds the case's clocks against its pinned policy's targets.
-	SLA SLAState `json:"sla"`
-	// Language is the customer's, as the AI last read it; routing matches it.
-	Language string `json:"language,omitempty"`
-	// OfferedTo is the agent a queued case is offered to until OfferUntil.
-	OfferedTo  string     `json:"offered_to,omitempty"`
-	OfferUntil *time.Time `json:"offer_until,omitempty"`
-	// Passed lists agents who let an offer lapse or released the case; they
-	// are not offered it again until someone takes it.
-	Passed []string `json:"passed,omitempty"`
-	// RoutePending: the case waits in a queue and routing has not looked
-	// for an agent since it got there.
-	RoutePending bool `json:"route_pending,omitempty"`
-	// Refunds are the IDs of the refund sagas the case started, oldest first.
-	Refunds []string `json:"refunds,omitempty"`
-	// Gen counts the runs before this one; with the history length it
-	// orders the projection's writes (ProjectionPos).
-	Gen int64 `json:"gen,omitempty"`
-	// Applied remembers the last customer messages sent with an idempotency
-	// key (and the opening), so a retry that reaches a later run, where
-	// Temporal no longer knows its update ID, is answered and not applied again.
-	Applied []AppliedMessage `json:"applied,omitempty"`
-}
-
-// AppliedMessage is a customer message the case took under an update ID
-// the client chose: its sequence and that of the reply to it (0: none).
-type AppliedMessage struct {
-	UpdateID string `json:"update_id"`
-	Seq      int64  `json:"seq"`
-	Reply    int64  `json:"reply,omitempty"`
-}
-
-// maxApplied bounds CaseState.Applied: a client retries within minutes, not
-// a hundred messages later.
-const maxApplied = 100
-
-// SignalRefundFailed: a refund saga tells its case that the refund failed
-// (RefundFailedSignal).
-const SignalRefundFailed = "refund_failed"
-
-// RefundFailedSignal is the argument of SignalRefundFailed.
-type RefundFailedSignal struct {
-	RefundID string `json:"refund_id"`
-	Rule     string `json:"rule"`
-}
-
-// MaxRefundsPerCase bounds the refunds and compensations one case may ask for.
-const MaxRefundsPerCase = 50
-
-// RequestRefundInput is the argument of UpdateRequestRefund. RefundID is
-// chosen by the caller, so a retry names the same saga.
-type RequestRefundInput struct {
-	Actor      Actor        `json:"actor"`
-	RefundID   string       `json:"refund_id"`
-	OrderRef   string       `json:"order_ref"`
-	Kind       string       `json:"kind"`
-	Amount     string       `json:"amount"`
-	Currency   string       `json:"currency"`
-	ReasonCode string       `json:"reason_code"`
-	Items      []RefundItem `json:"items,omitempty"`
-	Evidence   []string     `json:"evidence,omitempty"`
-}
-
-// RequestRefundResult names the saga UpdateRequestRefund started (or had started).
-type RequestRefundResult struct {
-	RefundID   string `json:"refund_id"`
-	WorkflowID string `json:"workflow_id"`
-}
-
-// AIMemory is what the escalation triggers need of earlier AI turns. It is
-// bounded, so a long case does not grow its state.
-type AIMemory struct {
-	Recent    []string  `json:"recent,omitempty"`   // the customer's last messages to the AI, oldest first
-	Distress  []float64 `json:"distress,omitempty"` // their distress scores, oldest first
-	Answers   []int64   `json:"answers,omitempty"`  // sequences of the AI's recent answers
-	Rated     []int64   `json:"rated,omitempty"`    // answers the customer has judged
-	Unhelpful int       `json:"unhelpful"`          // answers judged not helpful since the AI took the case
-	Article   string    `json:"article,omitempty"`  // the article of the AI's last answer
-	Topic     string    `json:"topic,omitempty"`    // the last sensitive topic seen
-	Domain    string    `json:"domain,omitempty"`   // the domain of the last matched article
-	Intent    string    `json:"intent,omitempty"`   // the customer's last detected intent
-	Language  string    `json:"language,omitempty"` // the customer's last detected language
-}
-
-// Bounds of AIMemory.
-const (
-	aiRecentMessages = 3
-	aiRecentScores   = 5
-	aiRecentAnswers  = 20
-)
-
-// PinnedPolicy is the service policy a case pinned when it opened.
-type PinnedPolicy = service.Policy
-
-// PolicyRef names the service policy a case pinned.
-type PolicyRef struct {
-	Profile string `json:"profile"`
-	Version int64  `json:"version"`
-}
-
-// Message is one turn of the conversation.
-type Message struct {
-	Seq         int64     `json:"seq"`
-	AuthorKind  string    `json:"author_kind"`
-	AuthorID    string    `json:"author_id,omitempty"`
-	Body        string    `json:"body"`
-	Placeholder bool      `json:"placeholder,omitempty"`
-	ClientKey   string    `json:"client_key,omitempty"`
-	ArticleID   string    `json:"article_id,omitempty"` // the knowledge-base article an AI answer came from
-	At          time.Time `json:"at"`
-}
-
-// Actor is who caused a change, as recorded in the audit trail.
-type Actor struct {
-	Kind string `json:"kind"` // user, service, system, ai
-	ID   string `json:"id"`
-}
-
-// SystemActor is Tandem itself, for replies and automatic transitions.
-var SystemActor = Actor{Kind: "system", ID: "tandem"}
-
-// PostMessageInput is the argument of UpdatePostMessage. ClientKey is the
-// caller's Idempotency-Key, stored with the message.
-type PostMessageInput struct {
-	Body      string `json:"body"`
-	Actor     Actor  `json:"actor"`
-	ClientKey string `json:"client_key,omitempty"`
-}
-
-// PostMessageResult is what UpdatePostMessage returns: the stored customer
-// message, the reply to it (none, Seq 0, once a person owns the case), and
-// the case after both.
-type PostMessageResult struct {
-	Case    CaseState `json:"case"`
-	Message Message   `json:"message"`
-	Reply   Message   `json:"reply"`
-	// Duplicate: the message was taken before, in this run or an earlier
-	// one; Message and Reply carry only their sequences, whose committed
-	// text the projection holds.
-	Duplicate bool `json:"duplicate,omitempty"`
-}
-
-// ClaimInput is the argument of UpdateClaim: the agent claiming.
-type ClaimInput struct {
-	Actor Actor `json:"actor"`
-}
-
-// AgentMessageInput is the argument of UpdateReply and UpdateRequestInfo.
-type AgentMessageInput struct {
-	Actor     Actor  `json:"actor"`
-	Body      string `json:"body"`
-	ClientKey string `json:"client_key,omitempty"`
-}
-
-// ActorInput is the argument of UpdateRelease.
-type ActorInput struct {
-	Actor Actor `json:"actor"`
-}
-
-// ReassignInput is the argument of UpdateReassign.
-type ReassignInput struct {
-	Actor Actor  `json:"actor"`
-	To    string `json:"to"` // the agent who gets the case
-}
-
-// EscalateInput is the argument of UpdateEscalate.
-type EscalateInput struct {
-	Actor Actor `json:"actor"`
-}
-
-// ResolveInput is the argument of UpdateResolve.
-type ResolveInput struct {
-	Actor Actor  `json:"actor"`
-	Code  string `json:"code"` // one of ResolutionCodes
-}
-
-// FeedbackInput is the argument of UpdateFeedback: the customer's verdict on
-// the AI answer with sequence Seq.
-type FeedbackInput struct {
-	Actor   Actor `json:"actor"`
-	Seq     int64 `json:"seq"`
-	Helpful bool  `json:"helpful"`
-}
-
-// AITurnInput is the argument of ActivityAITurn.
-type AITurnInput struct {
-	Engine   string   `json:"engine,omitempty"` // the pinned policy's choice; "": local
-	TenantID string   `json:"tenant_id"`
-	CaseID   string   `json:"case_id"`
-	Message  string   `json:"message"`
-	Previous []string `json:"previous,omitempty"`
-}
-
-// AITurnResult is the AI layer's reading of a message and its answer.
-type AITurnResult struct {
-	Engine         string   `json:"engine"`
-	Model          string   `json:"model"`
-	Answer         string   `json:"answer"`
-	ArticleID      string   `json:"article_id,omitempty"`
-	ArticleVersion int64    `json:"article_version,omitempty"`
-	Intent         string   `json:"intent,omitempty"`
-	Confidence     float64  `json:"confidence"`
-	OutOfScope     bool     `json:"out_of_scope"`
-	Language       string   `json:"language"`
-	Anger          float64  `json:"anger"`
-	Anxiety        float64  `json:"anxiety"`
-	Sadness        float64  `json:"sadness"`
-	Negativity     float64  `json:"negativity"` // dissatisfaction, a plain complaint included
-	Distress       float64  `json:"distress"`   // the strongest of anger, anxiety and sadness
-	SensitiveTopic string   `json:"sensitive_topic,omitempty"`
-	Intents        []string `json:"intents,omitempty"`
-	Repeated       bool     `json:"repeated"`
-	Domain         string   `json:"domain,omitempty"`    // of the matched article: general, finance, medical, legal, …
-	Citations      []string `json:"citations,omitempty"` // articles an LLM answer cites
-	Fallback       string   `json:"fallback,omitempty"`  // why the LLM engine's answer is the local one
-}
-
-// PickAgentInput is the argument of ActivityPickAgent.
-type PickAgentInput struct {
-	TenantID string   `json:"tenant_id"`
-	CaseID   string   `json:"case_id"`
-	Queue    string   `json:"queue"`
-	Language string   `json:"language,omitempty"`
-	Exclude  []string `json:"exclude,omitempty"`
-}
-
-// PickAgentResult names the agent to offer the case to ("" for nobody).
-type PickAgentResult struct {
-	AgentID string `json:"agent_id"`
-}
-
-// CloseInput is the argument of UpdateClose.
-type CloseInput struct {
-	Reason string `json:"reason"`
-	Actor  Actor  `json:"actor"`
-}
 
 // Audited actions of the case workflow.
 const (
@@ -426,6 +109,23 @@ const (
 	AuditCaseFeedback    = "case.feedback"
 	AuditCaseOffer       = "case.offer"
 	AuditCaseOfferLapsed = "case.offer_lapsed"
+	AuditSLAWarning      = "case.sla_warning"
+	AuditSLABreach       = "case.sla_breach"
+)
+
+// Refund steps recorded on the case's timeline (audit actions). The request
+// itself is recorded by the case (AuditRefundRequest).
+const (
+	AuditRefundRequest      = "refund.request"
+	AuditRefundAwaiting     = "refund.awaiting_approval"
+	AuditRefundOverdue      = "refund.approval_overdue"
+	AuditRefundApprove      = "refund.approve"
+	AuditRefundReject       = "refund.reject"
+	AuditRefundAppeal       = "refund.appeal"
+	AuditRefundAppealClosed = "refund.appeal_closed"
+	AuditRefundPaid         = "refund.paid"
+	AuditRefundIssued       = "refund.issued"
+	AuditRefundFailed       = "refund.failed"
 )
 
 // TimelineActions are the audited actions that change a case's state: its
@@ -436,44 +136,14 @@ var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseEscalate,
 	AuditRefundRequest, AuditRefundAwaiting, AuditRefundOverdue, AuditRefundApprove, AuditRefundReject, AuditRefundAppeal, AuditRefundAppealClosed,
 	AuditRefundPaid, AuditRefundIssued, AuditRefundFailed}
 
-// AuditRecord is an audit entry the workflow asks the projection write to
-// append in the same transaction. Seq is the workflow sequence it belongs to,
-// which with the action makes the entry's idempotency key.
-type AuditRecord struct {
-	Seq     int64             `json:"seq"`
-	Action  string            `json:"action"`
-	Actor   Actor             `json:"actor"`
-	Reason  string            `json:"reason,omitempty"`
-	Details map[string]string `json:"details,omitempty"`
-	At      time.Time         `json:"at"`
-}
-
-// RecordCaseInput is the argument of ActivityRecordCase: a snapshot of the
-// case, the messages added since the previous record, and their audit entries.
-type RecordCaseInput struct {
-	Case     CaseState     `json:"case"`
-	Messages []Message     `json:"messages,omitempty"`
-	Audit    []AuditRecord `json:"audit,omitempty"`
-	Pos      ProjectionPos `json:"pos"`
-}
-
-// ProjectionPos is where in the case's history a projection write was made:
-// the run (CaseState.Gen) and the history length of the workflow task that
-// made it. A workflow task lost in a crash is done again later in the
-// history, so of two writes of the same row the one with the later position
-// is the one Temporal committed; the projection keeps it.
-type ProjectionPos struct {
-	Gen   int64 `json:"gen"`
-	Event int64 `json:"event"`
-}
-
-// ValidateMessageBody returns a reason the body is unacceptable, or "".
-func ValidateMessageBody(body string) string {
-	if strings.TrimSpace(body) == "" {
-		return "message body must not be empty"
-	}
-	if n := len([]rune(body)); n > MaxMessageRunes {
-		return "message body is longer than 8000 characters"
-	}
-	return ""
-}
+// Application error types the workflows return, mapped to HTTP by the API.
+const (
+	ErrTypeCaseClosed     = "CaseClosed"
+	ErrTypeInvalidMessage = "InvalidMessage"
+	ErrTypeNotClaimable   = "NotClaimable"
+	ErrTypeWrongState     = "WrongState"
+	ErrTypeNotAnAnswer    = "NotAnAnswer"
+	ErrTypeFourEyes       = "FourEyes"      // a person may not decide a refund they requested or appealed
+	ErrTypeNotAppealable  = "NotAppealable" // only a policy rule's rejection, inside the appeal window, may be appealed
+	ErrTypeDeclined       = "Declined"      // the gateway refused the payment for good
+)

@@ -92,10 +92,9 @@ func (wf *caseWorkflow) route(ctx workflow.Context) error {
 	now := workflow.Now(ctx)
 	until := now.Add(wf.offerTimeout())
 	wf.state.OfferedTo, wf.state.OfferUntil = res.AgentID, &until
-	wf.state.Seq++
-	wf.state.UpdatedAt = now
-	return record(ctx, RecordCaseInput{Case: wf.state, Audit: []AuditRecord{{Seq: wf.state.Seq, Action: AuditCaseOffer, Actor: SystemActor, At: now,
-		Details: map[string]string{"agent": res.AgentID, "queue": wf.state.Queue, "until": until.UTC().Format(time.RFC3339)}}}})
+	_, err := wf.commit(ctx, nil, AuditRecord{Seq: wf.step(now), Action: AuditCaseOffer, Actor: SystemActor, At: now,
+		Details: map[string]string{"agent": res.AgentID, "queue": wf.state.Queue, "until": until.UTC().Format(time.RFC3339)}})
+	return err
 }
 
 // lapseOffer withdraws an offer nobody took in time and routes the case again.
@@ -104,10 +103,9 @@ func (wf *caseWorkflow) lapseOffer(ctx workflow.Context, now time.Time) error {
 	wf.pass(agent)
 	wf.clearOffer()
 	wf.state.RoutePending = true
-	wf.state.Seq++
-	wf.state.UpdatedAt = now
-	return record(ctx, RecordCaseInput{Case: wf.state, Audit: []AuditRecord{{Seq: wf.state.Seq, Action: AuditCaseOfferLapsed, Actor: SystemActor, At: now,
-		Details: map[string]string{"agent": agent, "queue": wf.state.Queue}}}})
+	_, err := wf.commit(ctx, nil, AuditRecord{Seq: wf.step(now), Action: AuditCaseOfferLapsed, Actor: SystemActor, At: now,
+		Details: map[string]string{"agent": agent, "queue": wf.state.Queue}})
+	return err
 }
 
 // offerDue says when the current offer lapses, if there is one.

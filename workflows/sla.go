@@ -16,43 +16,6 @@ const (
 	ClockResolution    = "resolution"     // from opening to resolution; paused while waiting on the customer
 )
 
-// Audited SLA events.
-const (
-	AuditSLAWarning = "case.sla_warning"
-	AuditSLABreach  = "case.sla_breach"
-)
-
-// SLAState holds a case's clocks. Times are absolute, so a continued run or a
-// restarted worker re-arms its timers from them.
-type SLAState struct {
-	Clocks []SLAClock `json:"clocks,omitempty"`
-	Pauses []SLAPause `json:"pauses,omitempty"` // while waiting on the customer, newest last
-	Due    *time.Time `json:"due,omitempty"`    // the earliest deadline of a running clock
-	Breach *time.Time `json:"breach,omitempty"` // the first breach
-}
-
-// SLAClock measures business time against one target.
-type SLAClock struct {
-	Name         string        `json:"name"`
-	Target       time.Duration `json:"target"`  // business time
-	Elapsed      time.Duration `json:"elapsed"` // business time used before RunningSince
-	RunningSince *time.Time    `json:"running_since,omitempty"`
-	Paused       bool          `json:"paused,omitempty"` // stopped by waiting on the customer; resumes on their answer
-	Deadline     *time.Time    `json:"deadline,omitempty"`
-	Warned       int           `json:"warned"` // how many of the policy's warning fractions have passed
-	BreachedAt   *time.Time    `json:"breached_at,omitempty"`
-	MetAt        *time.Time    `json:"met_at,omitempty"`
-}
-
-// SLAPause is one wait on the customer.
-type SLAPause struct {
-	From time.Time  `json:"from"`
-	To   *time.Time `json:"to,omitempty"`
-}
-
-// maxSLAPauses bounds the pause history a case carries.
-const maxSLAPauses = 50
-
 // clock returns the named clock, or nil.
 func (wf *caseWorkflow) clock(name string) *SLAClock {
 	for i := range wf.state.SLA.Clocks {
@@ -221,55 +184,6 @@ func (wf *caseWorkflow) nextTimedEvent() (time.Time, bool) {
 	return next, ok
 }
 
-// await blocks until done holds, routing queued cases to agents and firing
-// SLA warnings, breaches and lapsed offers as their times come. A timer is
-// armed only for the next of these, and re-armed only when a change moves it.
-func (wf *caseWorkflow) await(ctx workflow.Context, done func() bool) error {
-	for !done() {
-		if wf.refundSignals.Len() > 0 {
-			if err := wf.drainRefundSignals(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if wf.state.RoutePending && wf.state.Status == StatusQueued {
-			if err := wf.route(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		next, armed := wf.nextTimedEvent()
-		moved := func() bool {
-			n, ok := wf.nextTimedEvent()
-			return ok != armed || !n.Equal(next) || (wf.state.RoutePending && wf.state.Status == StatusQueued) || wf.refundSignals.Len() > 0
-		}
-		if !armed {
-			if err := workflow.Await(ctx, func() bool { return done() || moved() }); err != nil {
-				return err
-			}
-			continue
-		}
-		if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
-			woke, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return done() || moved() })
-			if err != nil {
-				return err
-			}
-			if woke {
-				continue
-			}
-		}
-		if err := wf.fireSLA(ctx); err != nil {
-			return err
-		}
-		if due, offered := wf.offerDue(); offered && !due.After(workflow.Now(ctx)) {
-			if err := wf.lapseOffer(ctx, workflow.Now(ctx)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // fireSLA records every warning and breach that has fallen due, and applies
 // the policy's breach action.
 func (wf *caseWorkflow) fireSLA(ctx workflow.Context) error {
@@ -283,8 +197,7 @@ func (wf *caseWorkflow) fireSLA(ctx workflow.Context) error {
 			if !ok || at.After(now) {
 				break
 			}
-			wf.state.Seq++
-			wf.state.UpdatedAt = now
+			wf.step(now)
 			details := map[string]string{"clock": c.Name, "target": c.Target.String(), "deadline": c.Deadline.UTC().Format(time.RFC3339)}
 			if fraction < 1 {
 				wf.state.SLA.Clocks[i].Warned++
@@ -304,7 +217,8 @@ func (wf *caseWorkflow) fireSLA(ctx workflow.Context) error {
 		return nil
 	}
 	wf.refreshDeadlines()
-	return record(ctx, RecordCaseInput{Case: wf.state, Messages: msgs, Audit: audit})
+	_, err := wf.commit(ctx, msgs, audit...)
+	return err
 }
 
 // breach applies the pinned policy's breach action. A case the AI still has

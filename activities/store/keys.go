@@ -96,14 +96,18 @@ func (k *Keyring) wrap(dek []byte, aad string) ([]byte, string, error) {
 func (k *Keyring) unwrap(masterID string, wrapped []byte, aad string) ([]byte, error) {
 	key, ok := k.byID[masterID]
 	if !ok {
-		return nil, fmt.Errorf("master key %q is not in the keyring", masterID)
+		return nil, fmt.Errorf("%w: the database's keys are wrapped by master key %q, which is not in the keyring", ErrWrongMasterKey, masterID)
 	}
 	dek, err := open(key, wrapped, []byte(aad))
 	if err != nil {
-		return nil, fmt.Errorf("unwrap with master key %q: %w", masterID, err)
+		return nil, fmt.Errorf("%w: the database's keys are wrapped by a master key with ID %q, but not by the one configured under that ID (%v)", ErrWrongMasterKey, masterID, err)
 	}
 	return dek, nil
 }
+
+// ErrWrongMasterKey: the database's data keys were wrapped by another master
+// key than the one configured (another checkout's, or one since lost).
+var ErrWrongMasterKey = errors.New("wrong master key")
 
 // rewrap opens a key wrapped by any master key and wraps it with the current one.
 func (k *Keyring) rewrap(masterID string, wrapped []byte, aad string) ([]byte, string, error) {

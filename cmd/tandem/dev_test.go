@@ -58,6 +58,7 @@ func newFixture(t *testing.T) fixture {
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
+	storetest.SkipShort(t)
 	bin := filepath.Join(t.TempDir(), "tandem")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {

@@ -81,6 +81,10 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tandem:", err)
+		if errors.Is(err, store.ErrWrongMasterKey) {
+			fmt.Fprintln(os.Stderr, "tandem: this database was keyed by another master key (TANDEM_MASTER_KEY or _FILE): configure the key it was made with "+
+				"(for make run, restore the .data/ key files of the checkout that made it), or, for a development database only, start afresh with `make reset`")
+		}
 		os.Exit(1)
 	}
 }

@@ -72,12 +72,22 @@ func env(name, def string) string {
 	return def
 }
 
+// SkipShort skips a test that needs PostgreSQL or Temporal under -short:
+// `make test-unit` runs the fast tier of pure code; `make test` runs both.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Temporal: make test runs it")
+	}
+}
+
 // New creates an empty database named after a random suffix, applies every
 // migration and the application's grants as the owner, connects as the
 // application, and drops the database when the test ends. It fails the test
 // (never skips) when PostgreSQL cannot be reached: `make test` starts it.
 func New(t testing.TB) *DB {
 	t.Helper()
+	SkipShort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
