@@ -232,7 +232,7 @@ func (s *Server) allow(obj, act string) gin.HandlerFunc {
 
 // agentScope returns the scope of a caller who may only work their own and
 // their queues' cases, or nil for a caller who sees the whole tenant.
-func (s *Server) agentScope(c *gin.Context) (*store.AgentScope, error) {
+func (s *Server) agentScope(c *gin.Context) (*policies.AgentScope, error) {
 	p := principalOf(c)
 	if p.Kind != "user" || policies.CaseScope(p.Roles) == policies.ScopeTenant {
 		return nil, nil
@@ -241,7 +241,7 @@ func (s *Server) agentScope(c *gin.Context) (*store.AgentScope, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &store.AgentScope{AgentID: p.ID, Queues: queues}, nil
+	return &policies.AgentScope{AgentID: p.ID, Queues: queues}, nil
 }
 
 // inScope answers 404 for a case outside the caller's scope: to an agent,
@@ -251,7 +251,7 @@ func (s *Server) inScope(c *gin.Context, row store.Case) error {
 	if err != nil {
 		return err
 	}
-	if scope != nil && !scope.Sees(row) {
+	if scope != nil && !scope.Sees(deref(row.AssigneeID), deref(row.Queue)) {
 		return errCaseNotFound
 	}
 	return nil

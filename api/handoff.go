@@ -153,7 +153,11 @@ func (s *Server) handoff(c *gin.Context) {
 			intents = append(intents, d["intent"])
 		}
 	}
-	out.SentimentTrend = trend(out.Sentiment)
+	distress := make([]float64, 0, len(out.Sentiment))
+	for _, p := range out.Sentiment {
+		distress = append(distress, p.Distress)
+	}
+	out.SentimentTrend = workflows.SentimentTrend(distress)
 	out.Summary = summary(out, intents)
 	out.SuggestedRefund = suggestRefund(intents, msgs)
 	if out.LatestMessage != nil && !out.LatestMessage.Erased && s.ai != nil {
@@ -178,22 +182,6 @@ func (s *Server) handoff(c *gin.Context) {
 func (s *Server) aiDecisions(c *gin.Context, row store.Case) ([]store.AuditEvent, error) {
 	return s.store.ListAudit(c.Request.Context(), row.TenantID, store.AuditFilter{CaseID: row.ID,
 		Actions: []string{workflows.AuditCaseReply, workflows.AuditCaseEscalate}, Limit: 1000})
-}
-
-// trend compares the last distress reading with the one two before it (or the first).
-func trend(points []SentimentPoint) string {
-	if len(points) < 2 {
-		return "unknown"
-	}
-	last := points[len(points)-1].Distress
-	before := points[max(0, len(points)-3)].Distress
-	switch {
-	case last-before >= 0.15:
-		return "rising"
-	case before-last >= 0.15:
-		return "falling"
-	}
-	return "steady"
 }
 
 // summary states in one paragraph what the handoff holds, from its facts.

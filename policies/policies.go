@@ -115,26 +115,3 @@ func (a *Authorizer) Allowed(roles []string, tenant, obj, act string) (bool, err
 	}
 	return false, nil
 }
-
-// Scope is the set of a tenant's cases a person may see and act on.
-type Scope int
-
-const (
-	// ScopeTenant: every case of the tenant.
-	ScopeTenant Scope = iota
-	// ScopeAssigned: cases assigned to them, or waiting unassigned in one of their queues.
-	ScopeAssigned
-)
-
-// CaseScope is the attribute rule on top of the role grants: a person whose
-// only case role is agent works the cases assigned to them or waiting in
-// their queues; supervisors, finance, compliance and admins see the tenant's;
-// services see the tenant's, as the front end of every customer.
-func CaseScope(roles []string) Scope {
-	for _, r := range roles {
-		if r != RoleAgent {
-			return ScopeTenant
-		}
-	}
-	return ScopeAssigned
-}

@@ -281,7 +281,7 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		wf.state.Status = StatusInProgress // the customer answered; the person continues
 		wf.resumeClocks(now)
 		wf.startClock(ClockNextResponse, now)
-	case slices.Contains(withPerson, wf.state.Status):
+	case slices.Contains(WithPerson, wf.state.Status):
 		wf.startClock(ClockNextResponse, now) // the owner owes the customer an answer
 	}
 	var reply Message
@@ -393,7 +393,7 @@ func (wf *caseWorkflow) closeCase(ctx workflow.Context, actor Actor, reason stri
 }
 
 func (wf *caseWorkflow) validateOwner(actor Actor) error {
-	if !slices.Contains(withPerson, wf.state.Status) {
+	if !slices.Contains(WithPerson, wf.state.Status) {
 		return temporal.NewApplicationError("the case is not with a person", ErrTypeWrongState)
 	}
 	if actor.ID == "" {
@@ -521,7 +521,7 @@ func (wf *caseWorkflow) release(ctx workflow.Context, in ActorInput) (CaseState,
 }
 
 func (wf *caseWorkflow) validateReassign(_ workflow.Context, in ReassignInput) error {
-	if wf.state.Status != StatusQueued && !slices.Contains(withPerson, wf.state.Status) {
+	if wf.state.Status != StatusQueued && !slices.Contains(WithPerson, wf.state.Status) {
 		return temporal.NewApplicationError("only a case waiting for or with a person can be reassigned", ErrTypeWrongState)
 	}
 	if in.To == "" || in.Actor.ID == "" {

@@ -21,8 +21,11 @@ const (
 // Statuses lists every status a case can have, for validating filters.
 var Statuses = []string{StatusAIHandling, StatusQueued, StatusAssigned, StatusInProgress, StatusWaiting, StatusResolved, StatusClosed}
 
-// withPerson are the statuses in which a person owns the case.
-var withPerson = []string{StatusAssigned, StatusInProgress, StatusWaiting}
+// WithPerson are the statuses in which a person owns the case.
+var WithPerson = []string{StatusAssigned, StatusInProgress, StatusWaiting}
+
+// Done are the statuses of a case that people or the AI have finished with.
+var Done = []string{StatusResolved, StatusClosed}
 
 // ResolutionCodes are the ways a case can be resolved.
 var ResolutionCodes = []string{"answered", "refunded", "replaced", "duplicate", "no_response", "other"}

@@ -65,15 +65,42 @@ func aiEscalation(pol service.Policy, r AITurnResult, mem AIMemory) string {
 	return ""
 }
 
-// worsening: the last three scores rise, by a fifth of the scale in all, to
-// at least 60% of the threshold (a calm customer growing slightly less calm
-// is no trend).
-func worsening(scores []float64, threshold float64) bool {
-	if len(scores) < 3 || threshold <= 0 {
-		return false
+// Sentiment trends of a conversation.
+const (
+	TrendRising  = "rising"
+	TrendFalling = "falling"
+	TrendSteady  = "steady"
+	TrendUnknown = "unknown" // fewer than two readings
+)
+
+// SentimentTrend reads a customer's distress scores, oldest first: rising
+// when each of the last three (or two) is higher than the one before, by a
+// fifth of the scale in all; falling the other way; otherwise steady. The
+// escalation trigger and the handoff package both read it.
+func SentimentTrend(scores []float64) string {
+	if len(scores) < 2 {
+		return TrendUnknown
 	}
-	last := scores[len(scores)-3:]
-	return last[0] < last[1] && last[1] < last[2] && last[2]-last[0] >= 0.2 && last[2] >= 0.6*threshold
+	last := scores[max(0, len(scores)-3):]
+	up, down := true, true
+	for i := 1; i < len(last); i++ {
+		up = up && last[i] > last[i-1]
+		down = down && last[i] < last[i-1]
+	}
+	switch moved := last[len(last)-1] - last[0]; {
+	case up && moved >= 0.2:
+		return TrendRising
+	case down && -moved >= 0.2:
+		return TrendFalling
+	}
+	return TrendSteady
+}
+
+// worsening: over three scores at least, the trend is rising, to at least
+// 60% of the threshold (a calm customer growing slightly less calm is no
+// reason to escalate).
+func worsening(scores []float64, threshold float64) bool {
+	return len(scores) >= 3 && threshold > 0 && SentimentTrend(scores) == TrendRising && scores[len(scores)-1] >= 0.6*threshold
 }
 
 // sampledForPeople says whether a case is one of the share a person must

@@ -26,3 +26,24 @@ func TestAsksForPerson(t *testing.T) {
 		}
 	}
 }
+
+// One rule reads the trend for the escalation trigger and for the handoff.
+func TestSentimentTrend(t *testing.T) {
+	for _, tc := range []struct {
+		scores []float64
+		want   string
+	}{
+		{nil, workflows.TrendUnknown},
+		{[]float64{0.5}, workflows.TrendUnknown},
+		{[]float64{0.1, 0.4}, workflows.TrendRising},
+		{[]float64{0.1, 0.2}, workflows.TrendSteady},           // not by a fifth of the scale
+		{[]float64{0.9, 0.1, 0.3, 0.6}, workflows.TrendRising}, // the last three
+		{[]float64{0.2, 0.5, 0.4, 0.7}, workflows.TrendSteady}, // not each higher
+		{[]float64{0.8, 0.6, 0.3}, workflows.TrendFalling},
+		{[]float64{0.3, 0.3, 0.3}, workflows.TrendSteady},
+	} {
+		if got := workflows.SentimentTrend(tc.scores); got != tc.want {
+			t.Errorf("SentimentTrend(%v) = %s, want %s", tc.scores, got, tc.want)
+		}
+	}
+}

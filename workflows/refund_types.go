@@ -18,6 +18,15 @@ const (
 	RefundFailed           = "failed"   // the payment failed; what was done was reversed
 )
 
+// RefundStatuses lists every status a refund can have (the database's check
+// holds the same list).
+var RefundStatuses = []string{RefundRequested, RefundAwaitingApproval, RefundApproved, RefundRejected, RefundAppealed,
+	RefundPaid, RefundIssued, RefundFailed}
+
+// RefundsInFlight are the statuses a saga passes through in seconds (or a
+// few minutes of payment retries): a refund standing in one for long is stuck.
+var RefundsInFlight = []string{RefundRequested, RefundApproved}
+
 // Rules: why a refund was decided as it was.
 const (
 	RuleAutoApprove       = "auto_approve_under_limit"

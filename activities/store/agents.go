@@ -10,6 +10,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"tandem/workflows"
 )
 
 // Agent is a person who works cases, as routing sees them.
@@ -120,14 +122,15 @@ JOIN agent_queues q ON q.tenant_id = a.tenant_id AND q.agent_id = a.agent_id AND
 CROSS JOIN LATERAL (
     SELECT count(*) AS n FROM cases c
     WHERE c.tenant_id = a.tenant_id AND (
-        (c.assignee_id = a.agent_id AND c.status IN ('assigned', 'in_progress', 'waiting_on_customer'))
-        OR (c.offered_to = a.agent_id AND c.status = 'queued'))
+        (c.assignee_id = a.agent_id AND c.status IN @withPerson)
+        OR (c.offered_to = a.agent_id AND c.status = @queued))
 ) load
 WHERE a.tenant_id = @tenant AND a.status = 'available' AND load.n < a.capacity
   AND (a.languages = '[]'::jsonb OR a.languages @> jsonb_build_array(CAST(@language AS text)))
   AND a.agent_id NOT IN @exclude
 ORDER BY load.n, a.agent_id
-LIMIT 1`, map[string]any{"tenant": tenantID, "queue": queue, "language": language, "exclude": exclude}).Scan(&ids).Error
+LIMIT 1`, map[string]any{"tenant": tenantID, "queue": queue, "language": language, "exclude": exclude,
+		"withPerson": workflows.WithPerson, "queued": workflows.StatusQueued}).Scan(&ids).Error
 	if err != nil {
 		return "", fmt.Errorf("pick agent: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"tandem/workflows"
 )
 
 // CasesToCheck lists the tenant's cases whose record may still differ from
@@ -12,7 +14,7 @@ import (
 // At most limit, oldest update first.
 func (s *Store) CasesToCheck(ctx context.Context, tenantID string, limit int) ([]Case, error) {
 	var rows []Case
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND (status <> 'closed' OR updated_at > ?)", tenantID, time.Now().Add(-24*time.Hour)).
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND (status <> ? OR updated_at > ?)", tenantID, workflows.StatusClosed, time.Now().Add(-24*time.Hour)).
 		Order("updated_at, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("cases to check: %w", err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"tandem/workflows"
 )
 
 // Refusal is a fact of the order that refuses a refund request. Its text is
@@ -122,7 +124,7 @@ const paidOut = `('refund', 'shipping_refund')`
 // holdsRemainder: a refund holds its amount of the order unless it failed
 // or was rejected for good; one a rule rejected holds it while it may be
 // appealed, so an overturned appeal can still be paid in full.
-const holdsRemainder = `status <> 'failed' AND NOT (status = 'rejected' AND NOT appealable)`
+const holdsRemainder = `status <> '` + workflows.RefundFailed + `' AND NOT (status = '` + workflows.RefundRejected + `' AND NOT appealable)`
 
 // RequestRefund records a request for an order as the order system gave it
 // (nil: it has none): an order of the case's customer, in the order's
@@ -156,10 +158,10 @@ func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order) (out 
 			return nil
 		}
 		refusal = checkRefund(tx, r, order)
-		status, rule := "requested", ""
+		status, rule := workflows.RefundRequested, ""
 		var fact Refusal
 		if errors.As(refusal, &fact) {
-			status, rule = "rejected", string(fact)
+			status, rule = workflows.RefundRejected, string(fact)
 		} else if refusal != nil {
 			return refusal
 		}
@@ -361,8 +363,8 @@ const DefaultStuckAfter = 15 * time.Minute
 func (s *Store) StuckRefunds(ctx context.Context, tenantID string, after time.Duration) ([]StuckRefund, error) {
 	out := []StuckRefund{}
 	err := s.db.WithContext(ctx).Raw(`SELECT id, case_id, status, updated_at FROM refunds
-		WHERE tenant_id = ? AND status IN ('requested', 'approved') AND updated_at < ? ORDER BY updated_at, id`,
-		tenantID, time.Now().Add(-after)).Scan(&out).Error
+		WHERE tenant_id = ? AND status IN ? AND updated_at < ? ORDER BY updated_at, id`,
+		tenantID, workflows.RefundsInFlight, time.Now().Add(-after)).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("stuck refunds: %w", err)
 	}

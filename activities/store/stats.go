@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"tandem/workflows"
 )
 
 // ErrNotRatable: only a resolved or closed case can be rated.
@@ -24,7 +27,7 @@ func (s *Store) RateCase(ctx context.Context, tenantID, caseID string, score int
 	if err != nil {
 		return fmt.Errorf("read case: %w", err)
 	}
-	if c.Status != "resolved" && c.Status != "closed" {
+	if !slices.Contains(workflows.Done, c.Status) {
 		return ErrNotRatable
 	}
 	return s.db.WithContext(ctx).Clauses(clause.OnConflict{
@@ -73,21 +76,21 @@ WITH c AS (
            min(m.created_at) FILTER (WHERE m.author_kind = 'agent') AS agent_at
     FROM messages m JOIN c ON c.id = m.case_id WHERE m.tenant_id = @t GROUP BY m.case_id
 ), reopened AS (
-    SELECT DISTINCT case_id FROM audit_events WHERE tenant_id = @t AND action = 'case.reopen'
+    SELECT DISTINCT case_id FROM audit_events WHERE tenant_id = @t AND action = @reopen
 )
 SELECT
     count(*) AS opened,
     count(*) FILTER (WHERE c.sla_breached_at IS NOT NULL) AS breached,
-    count(*) FILTER (WHERE c.status IN ('resolved', 'closed')) AS done,
-    count(*) FILTER (WHERE c.status IN ('resolved', 'closed') AND c.escalation_reason IS NULL) AS done_by_ai,
-    count(*) FILTER (WHERE c.status IN ('resolved', 'closed') AND c.id::text IN (SELECT case_id FROM reopened)) AS reopened,
+    count(*) FILTER (WHERE c.status IN @done) AS done,
+    count(*) FILTER (WHERE c.status IN @done AND c.escalation_reason IS NULL) AS done_by_ai,
+    count(*) FILTER (WHERE c.status IN @done AND c.id::text IN (SELECT case_id FROM reopened)) AS reopened,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.ai_at - c.opened_at)) AS ai_first,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.agent_at - c.opened_at)) AS human_first,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.done_at - c.opened_at)) AS resolution,
     (SELECT avg(score) FROM case_ratings r JOIN c ON c.id = r.case_id WHERE r.tenant_id = @t) AS csat_avg,
     (SELECT count(*) FROM case_ratings r JOIN c ON c.id = r.case_id WHERE r.tenant_id = @t) AS csat_count
 FROM c LEFT JOIN first_reply f ON f.case_id = c.id`,
-		map[string]any{"t": tenantID, "from": from, "to": to}).Scan(&row).Error
+		map[string]any{"t": tenantID, "from": from, "to": to, "done": workflows.Done, "reopen": workflows.AuditCaseReopen}).Scan(&row).Error
 	if err != nil {
 		return st, fmt.Errorf("case stats: %w", err)
 	}

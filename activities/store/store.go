@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +21,9 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
+
+	"tandem/policies"
+	"tandem/workflows"
 )
 
 // Domain errors the API maps to HTTP statuses.
@@ -515,26 +517,11 @@ func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []M
 
 // ListFilter narrows and pages a case listing.
 type ListFilter struct {
-	Status string      // empty: any
-	Queue  string      // empty: any
-	Agent  *AgentScope // non-nil: only the cases this agent may see
-	Limit  int         // rows per page, at least 1
-	Cursor string      // from a previous page's NextCursor; empty: first page
-}
-
-// AgentScope is what an agent may see: cases assigned to them, and cases
-// waiting unassigned in their queues.
-type AgentScope struct {
-	AgentID string
-	Queues  []string
-}
-
-// Sees reports whether the case is in the scope.
-func (a AgentScope) Sees(c Case) bool {
-	if c.AssigneeID != nil {
-		return *c.AssigneeID == a.AgentID
-	}
-	return c.Queue != nil && slices.Contains(a.Queues, *c.Queue)
+	Status string               // empty: any
+	Queue  string               // empty: any
+	Agent  *policies.AgentScope // non-nil: only the cases this agent may see
+	Limit  int                  // rows per page, at least 1
+	Cursor string               // from a previous page's NextCursor; empty: first page
 }
 
 // AgentQueues returns the queues an agent works.
@@ -559,7 +546,8 @@ func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([
 		q = q.Where("queue = ?", f.Queue)
 	}
 	if f.Agent != nil {
-		q = q.Where("(assignee_id = ? OR (assignee_id IS NULL AND queue IN ?))", f.Agent.AgentID, append(f.Agent.Queues, ""))
+		cond, args := f.Agent.Where()
+		q = q.Where(cond, args...)
 	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
@@ -646,7 +634,7 @@ func (s *Store) ExchangeByClientKey(ctx context.Context, tenantID, caseID, key s
 	if err != nil || len(msgs) == 0 || msgs[0].Seq != seqs[0] {
 		return Message{}, nil, false, err
 	}
-	if len(msgs) == 2 && msgs[1].AuthorKind != "customer" {
+	if len(msgs) == 2 && msgs[1].AuthorKind != workflows.AuthorCustomer {
 		return msgs[0], &msgs[1], true, nil
 	}
 	return msgs[0], nil, true, nil
