@@ -49,21 +49,18 @@ func agentParam(c *gin.Context) (string, error) {
 
 // setAvailability lets an agent set their own availability, and supervisors
 // and admins anyone's in their tenant.
-func (s *Server) setAvailability(c *gin.Context) {
+func (s *Server) setAvailability(c *gin.Context) error {
 	p := principalOf(c)
 	id, err := agentParam(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if id != p.ID && policies.CaseScope(p.Roles) == policies.ScopeAssigned {
-		respondError(c, s.log, errorf(http.StatusForbidden, "forbidden", "agents set only their own availability"))
-		return
+		return errorf(http.StatusForbidden, "forbidden", "agents set only their own availability")
 	}
 	var req AvailabilityRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	var errs []FieldError
 	if !slices.Contains(agentStatuses, req.Status) {
@@ -84,8 +81,7 @@ func (s *Server) setAvailability(c *gin.Context) {
 		req.Languages = []string{}
 	}
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	var agent store.Agent
 	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
@@ -99,35 +95,31 @@ func (s *Server) setAvailability(c *gin.Context) {
 			map[string]string{"status": req.Status, "capacity": strconv.Itoa(*req.Capacity), "languages": strings.Join(req.Languages, ",")})
 	})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"agent": agent})
+	return nil
 }
 
 // setQueues replaces the queues an agent works (supervisors and admins).
-func (s *Server) setQueues(c *gin.Context) {
+func (s *Server) setQueues(c *gin.Context) error {
 	p := principalOf(c)
 	id, err := agentParam(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	var req QueuesRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	slices.Sort(req.Queues)
 	req.Queues = slices.Compact(req.Queues)
 	if len(req.Queues) > maxAgentQueues {
-		respondError(c, s.log, validationError([]FieldError{{"queues", "at most 20 queues"}}))
-		return
+		return validationError([]FieldError{{"queues", "at most 20 queues"}})
 	}
 	for _, q := range req.Queues {
 		if !queueName.MatchString(q) {
-			respondError(c, s.log, validationError([]FieldError{{"queues", "queue names are lower-case letters, digits, - and _, at most 40"}}))
-			return
+			return validationError([]FieldError{{"queues", "queue names are lower-case letters, digits, - and _, at most 40"}})
 		}
 	}
 	var agent store.Agent
@@ -143,41 +135,37 @@ func (s *Server) setQueues(c *gin.Context) {
 		return s.auditTx(c, tx, "agent.queues", "agent", id, map[string]string{"queues": strings.Join(req.Queues, ",")})
 	})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if agent.Queues == nil {
 		agent.Queues = []string{}
 	}
 	c.JSON(http.StatusOK, gin.H{"agent": agent})
+	return nil
 }
 
-func (s *Server) getAgent(c *gin.Context) {
+func (s *Server) getAgent(c *gin.Context) error {
 	p := principalOf(c)
 	id, err := agentParam(c)
 	if err == nil && id != p.ID && policies.CaseScope(p.Roles) == policies.ScopeAssigned {
 		err = errorf(http.StatusForbidden, "forbidden", "agents see only their own availability")
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	agent, err := s.store.GetAgent(c.Request.Context(), p.Tenant, id)
-	if errors.Is(err, store.ErrNotFound) {
-		err = errorf(http.StatusNotFound, "agent_not_found", "no such agent")
-	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"agent": agent})
+	return nil
 }
 
-func (s *Server) listAgents(c *gin.Context) {
+func (s *Server) listAgents(c *gin.Context) error {
 	agents, err := s.store.ListAgents(c.Request.Context(), principalOf(c).Tenant)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"agents": agents})
+	return nil
 }

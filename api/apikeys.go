@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -23,16 +22,14 @@ type CreatedAPIKey struct {
 	APIKey store.APIKey `json:"api_key"`
 }
 
-func (s *Server) createAPIKey(c *gin.Context) {
+func (s *Server) createAPIKey(c *gin.Context) error {
 	var req CreateAPIKeyRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
 	if req.Name == "" || utf8.RuneCountInString(req.Name) > 100 {
-		respondError(c, s.log, validationError([]FieldError{{"name", "is required, at most 100 characters"}}))
-		return
+		return validationError([]FieldError{{"name", "is required, at most 100 characters"}})
 	}
 	var token string
 	var key store.APIKey
@@ -44,25 +41,25 @@ func (s *Server) createAPIKey(c *gin.Context) {
 		return s.auditTx(c, tx, "api_key.create", "api_key", key.ID, map[string]string{"name": key.Name, "role": key.Role})
 	})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusCreated, CreatedAPIKey{Key: token, APIKey: key})
+	return nil
 }
 
-func (s *Server) listAPIKeys(c *gin.Context) {
+func (s *Server) listAPIKeys(c *gin.Context) error {
 	keys, err := s.store.ListAPIKeys(c.Request.Context(), principalOf(c).Tenant)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if keys == nil {
 		keys = []store.APIKey{}
 	}
 	c.JSON(http.StatusOK, gin.H{"api_keys": keys})
+	return nil
 }
 
-func (s *Server) revokeAPIKey(c *gin.Context) {
+func (s *Server) revokeAPIKey(c *gin.Context) error {
 	var key store.APIKey
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
 		var err error
@@ -71,12 +68,9 @@ func (s *Server) revokeAPIKey(c *gin.Context) {
 		}
 		return s.auditTx(c, tx, "api_key.revoke", "api_key", key.ID, nil)
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		err = errorf(http.StatusNotFound, "api_key_not_found", "no such API key")
-	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"api_key": key})
+	return nil
 }

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,21 +14,30 @@ import (
 	"tandem/activities/store"
 )
 
+// auditEntry is what the API records of a request on the audit trail. An
+// empty Decision is "allow" and an empty Outcome "success".
+type auditEntry struct {
+	Action, ObjectType, ObjectID, CaseID string
+	Decision, Outcome, Reason            string
+	Details                              map[string]string
+}
+
 // audit appends an entry for what the caller is doing now. Entries made here
 // are events of the request itself (a read, a denial), so each gets a fresh
 // ID; changes to cases are audited by the workflow with the change.
-func (s *Server) audit(c *gin.Context, action, objType, objID, caseID, decision, outcome, reason string, details map[string]string) error {
-	_, err := s.store.AppendAudit(c.Request.Context(), s.auditEvent(c, action, objType, objID, caseID, decision, outcome, reason, details))
+func (s *Server) audit(c *gin.Context, e auditEntry) error {
+	_, err := s.store.AppendAudit(c.Request.Context(), s.auditEvent(c, e))
 	return err
 }
 
 // auditTx appends a successful, allowed change inside the transaction that makes it.
 func (s *Server) auditTx(c *gin.Context, tx *store.Store, action, objType, objID string, details map[string]string) error {
-	return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, action, objType, objID, "", "allow", "success", "", details))
+	return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, auditEntry{Action: action, ObjectType: objType, ObjectID: objID, Details: details}))
 }
 
-func (s *Server) auditEvent(c *gin.Context, action, objType, objID, caseID, decision, outcome, reason string, details map[string]string) store.AuditEvent {
+func (s *Server) auditEvent(c *gin.Context, e auditEntry) store.AuditEvent {
 	p := principalOf(c)
+	details := maps.Clone(e.Details)
 	if details == nil {
 		details = map[string]string{}
 	}
@@ -34,8 +45,8 @@ func (s *Server) auditEvent(c *gin.Context, action, objType, objID, caseID, deci
 	raw, _ := json.Marshal(details) // a map of strings always marshals
 	return store.AuditEvent{
 		TenantID: p.Tenant, ID: uuid.NewString(), OccurredAt: time.Now(),
-		ActorKind: p.Kind, ActorID: p.ID, Action: action, ObjectType: objType, ObjectID: objID,
-		CaseID: caseID, Decision: decision, Outcome: outcome, Reason: reason, Details: string(raw),
+		ActorKind: p.Kind, ActorID: p.ID, Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID,
+		CaseID: e.CaseID, Decision: cmp.Or(e.Decision, "allow"), Outcome: cmp.Or(e.Outcome, "success"), Reason: e.Reason, Details: string(raw),
 	}
 }
 
@@ -45,7 +56,7 @@ type AuditEventList struct {
 	NextCursor string             `json:"next_cursor,omitempty"`
 }
 
-func (s *Server) listAuditEvents(c *gin.Context) {
+func (s *Server) listAuditEvents(c *gin.Context) error {
 	f := store.AuditFilter{CaseID: c.Query("case_id"), ActorID: c.Query("actor_id"), Action: c.Query("action")}
 	var errs []FieldError
 	var limitErr *FieldError
@@ -55,8 +66,7 @@ func (s *Server) listAuditEvents(c *gin.Context) {
 	if raw := c.Query("cursor"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 0 {
-			respondError(c, s.log, errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued"))
-			return
+			return errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued")
 		}
 		f.AfterSeq = n
 	}
@@ -70,17 +80,14 @@ func (s *Server) listAuditEvents(c *gin.Context) {
 		}
 	}
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
-	if err := s.audit(c, "audit.read", "audit", "", f.CaseID, "allow", "success", "", nil); err != nil {
-		respondError(c, s.log, err)
-		return
+	if err := s.audit(c, auditEntry{Action: "audit.read", ObjectType: "audit", CaseID: f.CaseID}); err != nil {
+		return err
 	}
 	events, err := s.store.ListAudit(c.Request.Context(), principalOf(c).Tenant, f)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	out := AuditEventList{Events: events}
 	if out.Events == nil {
@@ -90,19 +97,19 @@ func (s *Server) listAuditEvents(c *gin.Context) {
 		out.NextCursor = strconv.FormatInt(events[len(events)-1].Seq, 10)
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) verifyAudit(c *gin.Context) {
-	if err := s.audit(c, "audit.verify", "audit", "", "", "allow", "success", "", nil); err != nil {
-		respondError(c, s.log, err)
-		return
+func (s *Server) verifyAudit(c *gin.Context) error {
+	if err := s.audit(c, auditEntry{Action: "audit.verify", ObjectType: "audit"}); err != nil {
+		return err
 	}
 	v, err := s.store.VerifyAudit(c.Request.Context(), principalOf(c).Tenant, s.auditKey)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, v)
+	return nil
 }
 
 // TrailEntry is one step of a case's trail: an audit entry, with the message
@@ -120,13 +127,13 @@ type CaseTrail struct {
 
 // caseTrail returns, in chain order, everything that happened to a case and
 // who did it, with the conversation's messages where they occurred.
-func (s *Server) caseTrail(c *gin.Context) {
+func (s *Server) caseTrail(c *gin.Context) error {
 	trail, err := s.loadTrail(c, "case.trail.read", nil)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, trail)
+	return nil
 }
 
 // loadTrail audits the access as action (with details), then reads the
@@ -141,7 +148,7 @@ func (s *Server) loadTrail(c *gin.Context, action string, details map[string]str
 	if err != nil {
 		return CaseTrail{}, err
 	}
-	if err := s.audit(c, action, "case", row.ID, row.ID, "allow", "success", "", details); err != nil {
+	if err := s.audit(c, auditEntry{Action: action, ObjectType: "case", ObjectID: row.ID, CaseID: row.ID, Details: details}); err != nil {
 		return CaseTrail{}, err
 	}
 	bySeq := map[string]MessageJSON{}

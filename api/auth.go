@@ -197,8 +197,7 @@ func (s *Server) authenticate(c *gin.Context) {
 // requireStepUp lets through only people who proved a second factor recently.
 func (s *Server) requireStepUp(c *gin.Context) {
 	if !principalOf(c).StepUp {
-		respondError(c, s.log, errorf(http.StatusUnauthorized, "step_up_required",
-			"this action needs a recent second factor: POST a TOTP code to /v1/auth/step-up and use the token it returns"))
+		respondError(c, s.log, errStepUpRequired)
 		return
 	}
 	c.Next()
@@ -217,8 +216,8 @@ func (s *Server) allow(obj, act string) gin.HandlerFunc {
 		if !ok {
 			s.log.InfoContext(c.Request.Context(), "access denied", "principal", p.ID, "tenant", p.Tenant,
 				"roles", p.Roles, "object", obj, "action", act)
-			err := s.audit(c, "authz.deny", obj, c.Param("id"), "", "deny", "denied", "role may not "+act,
-				map[string]string{"object": obj, "action": act, "roles": strings.Join(p.Roles, ","), "route": c.FullPath()})
+			err := s.audit(c, auditEntry{Action: "authz.deny", ObjectType: obj, ObjectID: c.Param("id"), Decision: "deny", Outcome: "denied",
+				Reason: "role may not " + act, Details: map[string]string{"object": obj, "action": act, "roles": strings.Join(p.Roles, ","), "route": c.FullPath()}})
 			if err != nil {
 				respondError(c, s.log, err)
 				return

@@ -185,31 +185,27 @@ type CloseCaseRequest struct {
 	Reason string `json:"reason"`
 }
 
-func (s *Server) openCase(c *gin.Context) {
+func (s *Server) openCase(c *gin.Context) error {
 	ctx := c.Request.Context()
 	tenant := principalOf(c).Tenant
 	var req OpenCaseRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	req.normalise()
 	if errs := req.validate(); len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	key, err := idempotencyKey(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 
 	caseID, first := uuid.NewString(), true
 	if key != "" {
 		caseID = uuid.NewSHA1(caseIDNamespace, []byte(tenant+"\x00"+key)).String()
 		if first, err = s.store.ClaimIdempotencyKey(ctx, tenant, key, req.hash(), caseID); err != nil {
-			respondError(c, s.log, err)
-			return
+			return err
 		}
 	}
 	// A retry goes to Temporal like the first request (invariant 8): the
@@ -220,8 +216,7 @@ func (s *Server) openCase(c *gin.Context) {
 	// The tenant's service policy now is the case's for its whole life.
 	policy, err := s.store.ServicePolicy(ctx, tenant)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	in := workflows.CaseInput{
 		TenantID:     tenant,
@@ -256,28 +251,25 @@ func (s *Server) openCase(c *gin.Context) {
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) && key != "" {
 		// The case has closed: its workflow is finished, and its records final.
-		s.replayOpen(c, tenant, caseID)
-		return
+		return s.replayOpen(c, tenant, caseID)
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	out, err := s.exchange(ctx, tenant, caseID, res, req.Message)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	status := http.StatusCreated
 	if !first {
 		// A retry: the exchange is the first one, the case as it is now.
 		status = http.StatusOK
 		if out.Case, err = s.currentCase(ctx, tenant, caseID); err != nil {
-			respondError(c, s.log, err)
-			return
+			return err
 		}
 	}
 	c.JSON(status, out)
+	return nil
 }
 
 // currentCase is the case as its workflow holds it now (committed state, by
@@ -288,7 +280,8 @@ func (s *Server) currentCase(ctx context.Context, tenant, caseID string) (CaseJS
 	if err == nil {
 		err = resp.Get(&st)
 	}
-	if isFinished(err) {
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
 		row, err := s.store.GetCaseRow(ctx, tenant, caseID)
 		return caseFromRow(row), err
 	}
@@ -331,15 +324,13 @@ func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workfl
 
 // replayOpen answers a retried opening request of a closed case from the
 // projection: the workflow has finished, so its records are final.
-func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) {
+func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) error {
 	row, msgs, err := s.store.GetCase(c.Request.Context(), tenant, caseID)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if len(msgs) == 0 {
-		respondError(c, s.log, fmt.Errorf("case %s has no messages, want the opening one", caseID))
-		return
+		return fmt.Errorf("case %s has no messages, want the opening one", caseID)
 	}
 	out := ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msgs[0])}
 	if len(msgs) > 1 && msgs[1].AuthorKind != workflows.AuthorCustomer {
@@ -347,37 +338,35 @@ func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) {
 		out.Reply = &reply
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
 // loadCaseAndBody reads the case in the path and a {"body"} request with a
-// valid message body, writing the error response when either is wrong.
-func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, bool) {
-	row, ok := s.loadCase(c)
-	if !ok {
-		return store.Case{}, "", false
+// valid message body.
+func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, error) {
+	row, err := s.loadCase(c)
+	if err != nil {
+		return store.Case{}, "", err
 	}
 	var req PostMessageRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return store.Case{}, "", false
+		return store.Case{}, "", err
 	}
 	if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
-		respondError(c, s.log, validationError([]FieldError{{"body", reason}}))
-		return store.Case{}, "", false
+		return store.Case{}, "", validationError([]FieldError{{"body", reason}})
 	}
-	return row, req.Body, true
+	return row, req.Body, nil
 }
 
-func (s *Server) postMessage(c *gin.Context) {
+func (s *Server) postMessage(c *gin.Context) error {
 	ctx := c.Request.Context()
-	row, body, ok := s.loadCaseAndBody(c)
-	if !ok {
-		return
+	row, body, err := s.loadCaseAndBody(c)
+	if err != nil {
+		return err
 	}
 	key, err := idempotencyKey(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	updateID := uuid.NewString()
 	if key != "" {
@@ -387,46 +376,39 @@ func (s *Server) postMessage(c *gin.Context) {
 	// has seen, and the workflow remembers keyed messages across runs.
 	var res workflows.PostMessageResult
 	in := workflows.PostMessageInput{Body: body, Actor: actorOf(c), ClientKey: key}
-	err = s.update(ctx, row, updateID, workflows.UpdatePostMessage, in, &res)
-	if isFinished(err) || isCaseClosed(err) {
+	err = s.sendUpdate(ctx, caseUpdate(row, workflows.UpdatePostMessage, updateID, in), &res)
+	if isCaseClosed(err) {
 		// A closed case's records are final: a retry of a message it took is answered from them.
-		s.replayClosedMessage(c, row, key, body)
-		return
+		return s.replayClosedMessage(c, row, key, body)
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	out, err := s.exchange(ctx, row.TenantID, row.ID, res, body)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
 // replayClosedMessage answers a message to a closed case: the exchange a
 // retry of it asks for, or 409 case_closed.
-func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body string) {
+func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body string) error {
 	if key == "" {
-		respondError(c, s.log, errCaseClosed)
-		return
+		return errCaseClosed
 	}
 	msg, reply, found, err := s.store.ExchangeByClientKey(c.Request.Context(), row.TenantID, row.ID, key)
 	switch {
 	case err != nil:
-		respondError(c, s.log, err)
-		return
+		return err
 	case !found:
-		respondError(c, s.log, errCaseClosed)
-		return
+		return errCaseClosed
 	case msg.Body != body && !msg.Erased:
-		respondError(c, s.log, errKeyReused)
-		return
+		return errKeyReused
 	}
 	if row, err = s.store.GetCaseRow(c.Request.Context(), row.TenantID, row.ID); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	out := ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msg)}
 	if reply != nil {
@@ -434,89 +416,97 @@ func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body s
 		out.Reply = &r
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
-// isFinished says the case's workflow has finished: the case is closed.
-func isFinished(err error) bool {
-	var notFound *serviceerror.NotFound
-	return errors.As(err, &notFound)
-}
-
-// isCaseClosed says the workflow refused an update because the case is closed.
+// isCaseClosed says the case is closed: its workflow has finished, or refused
+// an update because the case is closed.
 func isCaseClosed(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCaseClosed
+	return errors.Is(err, errCaseClosed) || errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCaseClosed
 }
 
-func (s *Server) closeCase(c *gin.Context) {
+func (s *Server) closeCase(c *gin.Context) error {
 	ctx := c.Request.Context()
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
+	row, err := s.loadCase(c)
+	if err != nil {
+		return err
 	}
 	var req CloseCaseRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if utf8.RuneCountInString(req.Reason) > maxReasonRunes {
-		respondError(c, s.log, validationError([]FieldError{{"reason", "must be at most 500 characters"}}))
-		return
+		return validationError([]FieldError{{"reason", "must be at most 500 characters"}})
 	}
 	// Closing a closed case is a retry: the workflow answers it, or, once it
 	// has finished, its final records do.
 	var state workflows.CaseState
-	err := s.update(ctx, row, workflows.UpdateClose, workflows.UpdateClose, workflows.CloseInput{Reason: req.Reason, Actor: actorOf(c)}, &state)
-	if isFinished(err) {
-		row, ok = s.loadCase(c)
-		if ok {
-			c.JSON(http.StatusOK, gin.H{"case": caseFromRow(row)})
+	err = s.sendUpdate(ctx, caseUpdate(row, workflows.UpdateClose, workflows.UpdateClose, workflows.CloseInput{Reason: req.Reason, Actor: actorOf(c)}), &state)
+	if errors.Is(err, errCaseClosed) { // finished: its final record answers
+		if row, err = s.loadCase(c); err != nil {
+			return err
 		}
-		return
+		c.JSON(http.StatusOK, gin.H{"case": caseFromRow(row)})
+		return nil
 	}
-	if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
-}
-
-// update sends an update to the case's workflow and waits for its result.
-func (s *Server) update(ctx context.Context, row store.Case, updateID, name string, arg, result any) error {
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   row.WorkflowID,
-		UpdateID:     updateID,
-		UpdateName:   name,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
 	if err != nil {
 		return err
 	}
-	return handle.Get(ctx, result)
+	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+	return nil
 }
 
-func (s *Server) getCase(c *gin.Context) {
+// workflowUpdate is an update sent to a workflow, whose result is awaited.
+type workflowUpdate struct {
+	WorkflowID string
+	Name       string // the update's name (workflows.Update…)
+	ID         string // its update ID: a retry with the same ID is the same update
+	Arg        any
+	// Finished is what it means that Temporal no longer runs the workflow:
+	// a closed case, a saga that has run its course.
+	Finished error
+}
+
+// caseUpdate is an update of a case's workflow; once it has finished, the case is closed.
+func caseUpdate(row store.Case, name, id string, arg any) workflowUpdate {
+	return workflowUpdate{WorkflowID: row.WorkflowID, Name: name, ID: id, Arg: arg, Finished: errCaseClosed}
+}
+
+// sendUpdate sends u and waits for its result.
+func (s *Server) sendUpdate(ctx context.Context, u workflowUpdate, result any) error {
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: u.WorkflowID, UpdateID: u.ID, UpdateName: u.Name, Args: []any{u.Arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, result)
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) && u.Finished != nil {
+		return u.Finished
+	}
+	return err
+}
+
+func (s *Server) getCase(c *gin.Context) error {
 	row, msgs, err := s.store.GetCase(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
 	if err == nil {
 		err = s.inScope(c, row)
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	// Staff reading conversation content is audited before they see it.
 	if principalOf(c).Kind == "user" {
-		if err := s.audit(c, "case.read", "case", row.ID, row.ID, "allow", "success", "", nil); err != nil {
-			respondError(c, s.log, err)
-			return
+		if err := s.audit(c, auditEntry{Action: "case.read", ObjectType: "case", ObjectID: row.ID, CaseID: row.ID}); err != nil {
+			return err
 		}
 	}
 	steps, err := s.store.ListAudit(c.Request.Context(), row.TenantID, store.AuditFilter{CaseID: row.ID,
 		Actions: workflows.TimelineActions, Limit: maxTimelineSteps})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	out := CaseWithMessages{Case: caseFromRow(row), Messages: make([]MessageJSON, 0, len(msgs)), Timeline: make([]TimelineStep, 0, len(steps))}
 	seconds := func(at time.Time) *float64 { v := at.Sub(row.OpenedAt).Seconds(); return &v }
@@ -545,9 +535,10 @@ func (s *Server) getCase(c *gin.Context) {
 		out.Timeline = append(out.Timeline, step)
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) listCases(c *gin.Context) {
+func (s *Server) listCases(c *gin.Context) error {
 	f := store.ListFilter{Status: c.Query("status"), Cursor: c.Query("cursor")}
 	var errs []FieldError
 	if f.Status != "" && !slices.Contains(workflows.Statuses, f.Status) {
@@ -558,16 +549,14 @@ func (s *Server) listCases(c *gin.Context) {
 		errs = append(errs, *limitErr)
 	}
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	scope, err := s.agentScope(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	f.Agent = scope
-	s.respondCaseList(c, f)
+	return s.respondCaseList(c, f)
 }
 
 // pageLimit reads ?limit= (default 20, at most 100).
@@ -584,37 +573,32 @@ func pageLimit(c *gin.Context) (int, *FieldError) {
 }
 
 // respondCaseList answers with one page of the caller's tenant's cases.
-func (s *Server) respondCaseList(c *gin.Context, f store.ListFilter) {
+func (s *Server) respondCaseList(c *gin.Context, f store.ListFilter) error {
 	rows, next, err := s.store.ListCases(c.Request.Context(), principalOf(c).Tenant, f)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	out := CaseList{Cases: make([]CaseJSON, 0, len(rows)), NextCursor: next}
 	for _, r := range rows {
 		out.Cases = append(out.Cases, caseFromRow(r))
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
 // loadCase reads the case named in the path from the caller's tenant and
-// scope, writing 404 when there is none: another tenant's case, or another
-// agent's, is indistinguishable from a missing one.
-func (s *Server) loadCase(c *gin.Context) (store.Case, bool) {
+// scope; 404 when there is none: another tenant's case, or another agent's,
+// is indistinguishable from a missing one.
+func (s *Server) loadCase(c *gin.Context) (store.Case, error) {
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
-		respondError(c, s.log, errCaseNotFound)
-		return store.Case{}, false
+		return store.Case{}, errCaseNotFound
 	}
 	row, err := s.store.GetCaseRow(c.Request.Context(), principalOf(c).Tenant, id)
 	if err == nil {
 		err = s.inScope(c, row)
 	}
-	if err != nil {
-		respondError(c, s.log, err)
-		return store.Case{}, false
-	}
-	return row, true
+	return row, err
 }
 
 // decodeJSON reads exactly one JSON object with only known fields.

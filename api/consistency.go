@@ -13,14 +13,13 @@ import (
 // /v1/admin/consistency/repair (a report after repairing): each open case's
 // record against its workflow's committed state (consistency.Report).
 // ?limit= bounds the cases read (default 1000, at most 10000). Audited.
-func (s *Server) checkConsistency(repair bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func (s *Server) checkConsistency(repair bool) handlerFunc {
+	return func(c *gin.Context) error {
 		limit := 1000
 		if raw := c.Query("limit"); raw != "" {
 			n, err := strconv.Atoi(raw)
 			if err != nil || n < 1 || n > consistency.MaxCases {
-				respondError(c, s.log, validationError([]FieldError{{"limit", "must be a whole number from 1 to 10000"}}))
-				return
+				return validationError([]FieldError{{"limit", "must be a whole number from 1 to 10000"}})
 			}
 			limit = n
 		}
@@ -28,8 +27,7 @@ func (s *Server) checkConsistency(repair bool) gin.HandlerFunc {
 		checker := &consistency.Checker{Store: s.store, Temporal: s.temporal, Limit: limit}
 		rep, err := checker.Check(c.Request.Context(), tenant, repair)
 		if err != nil {
-			respondError(c, s.log, err)
-			return
+			return err
 		}
 		action := "consistency.check"
 		if repair {
@@ -37,10 +35,10 @@ func (s *Server) checkConsistency(repair bool) gin.HandlerFunc {
 		}
 		details := map[string]string{"checked": strconv.Itoa(rep.Checked), "differences": strconv.Itoa(len(rep.Differences)),
 			"repaired": strconv.Itoa(rep.Repaired)}
-		if err := s.audit(c, action, "tenant", tenant, "", "allow", "success", "", details); err != nil {
-			respondError(c, s.log, err)
-			return
+		if err := s.audit(c, auditEntry{Action: action, ObjectType: "tenant", ObjectID: tenant, Details: details}); err != nil {
+			return err
 		}
 		c.JSON(http.StatusOK, rep)
+		return nil
 	}
 }

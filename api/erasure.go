@@ -31,11 +31,10 @@ var errLegalHold = errorf(http.StatusConflict, "legal_hold", "a legal hold is on
 
 // eraseCustomer crypto-shreds a customer's personal data: every data key of
 // theirs is destroyed, in the same transaction as its audit entry.
-func (s *Server) eraseCustomer(c *gin.Context) {
+func (s *Server) eraseCustomer(c *gin.Context) error {
 	var req EraseCustomerRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	req.CustomerRef = strings.TrimSpace(req.CustomerRef)
 	var errs []FieldError
@@ -46,8 +45,7 @@ func (s *Server) eraseCustomer(c *gin.Context) {
 		errs = append(errs, FieldError{"reason", "is required, at most 500 characters"})
 	}
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	var destroyed int64
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
@@ -56,34 +54,31 @@ func (s *Server) eraseCustomer(c *gin.Context) {
 			return err
 		}
 		// The audit entry names no personal data: the erased reference stays erased.
-		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, "customer.erase", "customer", "", "", "allow", "success", req.Reason,
-			map[string]string{"keys_destroyed": strconv.FormatInt(destroyed, 10)}))
+		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, auditEntry{Action: "customer.erase", ObjectType: "customer", Reason: req.Reason,
+			Details: map[string]string{"keys_destroyed": strconv.FormatInt(destroyed, 10)}}))
 	})
 	if errors.Is(err, store.ErrLegalHold) {
-		s.refused(c, "customer.erase", "legal_hold", errLegalHold)
-		return
+		return s.refused(c, "customer.erase", "legal_hold", errLegalHold)
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"keys_destroyed": destroyed})
+	return nil
 }
 
-// refused audits a refused change, then answers with apiErr.
-func (s *Server) refused(c *gin.Context, action, reason string, apiErr *Error) {
-	if err := s.audit(c, action, "", "", "", "allow", "refused", reason, nil); err != nil {
-		respondError(c, s.log, err)
-		return
+// refused audits a refused change and returns apiErr, its answer.
+func (s *Server) refused(c *gin.Context, action, reason string, apiErr *Error) error {
+	if err := s.audit(c, auditEntry{Action: action, Outcome: "refused", Reason: reason}); err != nil {
+		return err
 	}
-	respondError(c, s.log, apiErr)
+	return apiErr
 }
 
-func (s *Server) placeHold(c *gin.Context) {
+func (s *Server) placeHold(c *gin.Context) error {
 	var req PlaceHoldRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	var errs []FieldError
 	if (req.CaseID == "") == (req.CustomerRef == "") {
@@ -91,16 +86,14 @@ func (s *Server) placeHold(c *gin.Context) {
 	}
 	if req.CaseID != "" {
 		if _, err := uuid.Parse(req.CaseID); err != nil {
-			respondError(c, s.log, errCaseNotFound)
-			return
+			return errCaseNotFound
 		}
 	}
 	if strings.TrimSpace(req.Reason) == "" || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
 		errs = append(errs, FieldError{"reason", "is required, at most 500 characters"})
 	}
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	p := principalOf(c)
 	var hold store.LegalHold
@@ -109,17 +102,17 @@ func (s *Server) placeHold(c *gin.Context) {
 		if hold, err = tx.PlaceHold(c.Request.Context(), p.Tenant, req.CaseID, req.CustomerRef, req.Reason, p.ID); err != nil {
 			return err
 		}
-		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, "legal_hold.place", "legal_hold", hold.ID, req.CaseID, "allow", "success", req.Reason,
-			map[string]string{"customer_hash": hex.EncodeToString(hold.CustomerHash)}))
+		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, auditEntry{Action: "legal_hold.place", ObjectType: "legal_hold", ObjectID: hold.ID,
+			CaseID: req.CaseID, Reason: req.Reason, Details: map[string]string{"customer_hash": hex.EncodeToString(hold.CustomerHash)}}))
 	})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusCreated, gin.H{"legal_hold": hold})
+	return nil
 }
 
-func (s *Server) releaseHold(c *gin.Context) {
+func (s *Server) releaseHold(c *gin.Context) error {
 	p := principalOf(c)
 	var hold store.LegalHold
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
@@ -127,26 +120,23 @@ func (s *Server) releaseHold(c *gin.Context) {
 		if hold, err = tx.ReleaseHold(c.Request.Context(), p.Tenant, c.Param("id"), p.ID); err != nil {
 			return err
 		}
-		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, "legal_hold.release", "legal_hold", hold.ID, "", "allow", "success", "", nil))
+		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, auditEntry{Action: "legal_hold.release", ObjectType: "legal_hold", ObjectID: hold.ID}))
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		err = errorf(http.StatusNotFound, "legal_hold_not_found", "no such legal hold")
-	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"legal_hold": hold})
+	return nil
 }
 
-func (s *Server) listHolds(c *gin.Context) {
+func (s *Server) listHolds(c *gin.Context) error {
 	holds, err := s.store.ListHolds(c.Request.Context(), principalOf(c).Tenant)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if holds == nil {
 		holds = []store.LegalHold{}
 	}
 	c.JSON(http.StatusOK, gin.H{"legal_holds": holds})
+	return nil
 }

@@ -46,16 +46,54 @@ func errorf(status int, code, msg string) *Error {
 	return &Error{Status: status, Code: code, Message: msg}
 }
 
-// Errors shared by several handlers.
+// Errors the API raises itself.
 var (
 	errCaseNotFound = errorf(http.StatusNotFound, "case_not_found", "no such case")
 	errCaseClosed   = errorf(http.StatusConflict, "case_closed", "the case is closed")
 	errKeyReused    = errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
 		"this Idempotency-Key was already used with a different request")
+	errStepUpRequired = errorf(http.StatusUnauthorized, "step_up_required",
+		"this action needs a recent second factor: POST a TOTP code to /v1/auth/step-up and use the token it returns")
+	errFourEyes      = errorf(http.StatusForbidden, "four_eyes", "the person who requested or appealed a refund may not decide it")
+	errNotDecision   = errorf(http.StatusConflict, "not_awaiting_decision", "the refund is not waiting for a decision")
+	errNotAppealable = errorf(http.StatusConflict, "not_appealable",
+		"only a rejection by a policy rule can be appealed, once, within the appeal window; a request refused for a fact of the order (no such order, over the refundable amount, …) cannot")
 	errUnavailable = errorf(http.StatusServiceUnavailable, "unavailable",
 		"a dependency is unavailable or slow; retry later (with the same Idempotency-Key, if you sent one)")
 	errInternal = errorf(http.StatusInternalServerError, "internal", "internal error; it has been logged")
 )
+
+// storeErrors are the store's errors a client can cause, and what they see.
+var storeErrors = []struct {
+	err error
+	api *Error
+}{
+	{store.ErrIdempotencyMismatch, errKeyReused},
+	{store.ErrBadCursor, errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued")},
+	{store.ErrArticleExists, errorf(http.StatusConflict, "article_exists", "an article for this intent and locale exists; change it with PUT")},
+	{store.ErrNotRatable, errorf(http.StatusConflict, "not_ratable", "a case can be rated once it is resolved")},
+	{store.ErrTOTPAlreadyEnrolled, errorf(http.StatusConflict, "totp_already_enrolled", "a confirmed second factor exists; ask an administrator to reset it")},
+	{store.ErrTOTPNotEnrolled, errorf(http.StatusConflict, "totp_not_enrolled", "enrol a second factor at POST /v1/auth/totp/enrol first")},
+	{store.ErrTOTPInvalid, errorf(http.StatusUnauthorized, "totp_invalid", "the code is wrong, expired or already used")},
+}
+
+// workflowErrors are the workflows' application error types, and what the
+// client sees (msg is the workflow's own message).
+var workflowErrors = map[string]func(msg string) *Error{
+	workflows.ErrTypeCaseClosed:          func(string) *Error { return errCaseClosed },
+	workflows.ErrTypeNotClaimable:        func(msg string) *Error { return errorf(http.StatusConflict, "not_claimable", msg) },
+	workflows.ErrTypeWrongState:          func(msg string) *Error { return errorf(http.StatusConflict, "wrong_state", msg) },
+	workflows.ErrTypeNotAwaitingDecision: func(string) *Error { return errNotDecision },
+	workflows.ErrTypeFourEyes:            func(string) *Error { return errFourEyes },
+	workflows.ErrTypeNotAppealable:       func(string) *Error { return errNotAppealable },
+	workflows.ErrTypeNotAnAnswer: func(string) *Error {
+		return errorf(http.StatusUnprocessableEntity, "not_an_answer", "feedback is for the AI's recent answers in this case")
+	},
+	workflows.ErrTypeInvalidMessage: func(msg string) *Error {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: "the request is invalid",
+			Fields: []FieldError{{Field: "body", Message: msg}}}
+	},
+}
 
 // requestJSONError maps an error decoding the request body to what the
 // client sees. Only the decoder's errors are the client's: an EOF from
@@ -79,41 +117,31 @@ func requestJSONError(err error) error {
 	return errorf(http.StatusBadRequest, "malformed_json", "the request body is not valid JSON")
 }
 
-// toAPIError maps domain, decoding, Temporal and database errors to what the
-// client sees. Unknown errors become 500 with a plain message; the caller logs them.
+// toAPIError maps every error a handler returns to what the client sees: the
+// API's own, a dependency down (503), a record not found (404, saying
+// which), the store's and the workflows' errors by the tables above.
+// Anything else is a bug: 500 with a plain message; the caller logs it.
 func toAPIError(err error) (apiErr *Error, known bool) {
 	var e *Error
+	var notFound *store.NotFoundError
 	var maxBytes *http.MaxBytesError
 	var appErr *temporal.ApplicationError
-	var notFound *serviceerror.NotFound
-
 	switch {
 	case errors.As(err, &e):
 		return e, true
 	case dependencyDown(err):
 		return errUnavailable, true
-	case errors.Is(err, store.ErrNotFound):
-		return errCaseNotFound, true
-	case errors.Is(err, store.ErrIdempotencyMismatch):
-		return errKeyReused, true
-	case errors.Is(err, store.ErrBadCursor):
-		return errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued"), true
+	case errors.As(err, &notFound):
+		return errorf(http.StatusNotFound, notFound.What+"_not_found", "no such "+strings.ReplaceAll(notFound.What, "_", " ")), true
 	case errors.As(err, &maxBytes):
 		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large"), true
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCaseClosed:
-		return errCaseClosed, true
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotClaimable:
-		return errorf(http.StatusConflict, "not_claimable", appErr.Message()), true
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeWrongState:
-		return errorf(http.StatusConflict, "wrong_state", appErr.Message()), true
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotAnAnswer:
-		return errorf(http.StatusUnprocessableEntity, "not_an_answer", "feedback is for the AI's recent answers in this case"), true
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidMessage:
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed",
-			Message: "the request is invalid", Fields: []FieldError{{Field: "body", Message: appErr.Message()}}}, true
-	case errors.As(err, &notFound):
-		// The projection said the case exists, so its workflow has finished.
-		return errCaseClosed, true
+	case errors.As(err, &appErr) && workflowErrors[appErr.Type()] != nil:
+		return workflowErrors[appErr.Type()](appErr.Message()), true
+	}
+	for _, m := range storeErrors {
+		if errors.Is(err, m.err) {
+			return m.api, true
+		}
 	}
 	return errInternal, false
 }

@@ -52,7 +52,7 @@ func TestDependencyFailuresAre503(t *testing.T) {
 	}{
 		"unique violation is a bug":   {wrap(&pgconn.PgError{Code: "23505"}), http.StatusInternalServerError},
 		"another failed precondition": {serviceerror.NewFailedPrecondition("something else"), http.StatusInternalServerError},
-		"not found stays not found":   {wrap(store.ErrNotFound), http.StatusNotFound},
+		"not found says what":         {wrap(store.NotFound("refund")), http.StatusNotFound},
 		"a plain error is a bug":      {errors.New("nil map"), http.StatusInternalServerError},
 		"a client's truncated JSON":   {requestJSONError(io.ErrUnexpectedEOF), http.StatusBadRequest},
 		"a client's empty body":       {requestJSONError(io.EOF), http.StatusBadRequest},
@@ -61,5 +61,8 @@ func TestDependencyFailuresAre503(t *testing.T) {
 		if got, _ := toAPIError(tc.err); got.Status != tc.status {
 			t.Errorf("%s: %d %s, want %d", name, got.Status, got.Code, tc.status)
 		}
+	}
+	if got, _ := toAPIError(wrap(store.NotFound("legal_hold"))); got.Code != "legal_hold_not_found" || got.Message != "no such legal hold" {
+		t.Errorf("a missing legal hold: %s %q", got.Code, got.Message)
 	}
 }

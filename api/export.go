@@ -48,34 +48,29 @@ type SignedManifest struct {
 }
 
 // exportTrail answers GET /v1/cases/{id}/trail/export?format=jsonl|csv.
-func (s *Server) exportTrail(c *gin.Context) {
+func (s *Server) exportTrail(c *gin.Context) error {
 	format := c.DefaultQuery("format", "jsonl")
 	if format != "jsonl" && format != "csv" {
-		respondError(c, s.log, validationError([]FieldError{{"format", "must be jsonl or csv"}}))
-		return
+		return validationError([]FieldError{{"format", "must be jsonl or csv"}})
 	}
 	if s.auditSigner == nil {
-		respondError(c, s.log, errorf(http.StatusServiceUnavailable, "export_unavailable",
-			"exports are signed, and this server has no audit signing key"))
-		return
+		return errorf(http.StatusServiceUnavailable, "export_unavailable",
+			"exports are signed, and this server has no audit signing key")
 	}
 	trail, err := s.loadTrail(c, "case.trail.export", map[string]string{"format": format})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	var body bytes.Buffer
 	if format == "jsonl" {
 		enc := json.NewEncoder(&body)
 		for _, e := range trail.Trail {
 			if err := enc.Encode(e); err != nil {
-				respondError(c, s.log, err)
-				return
+				return err
 			}
 		}
 	} else if err := writeTrailCSV(&body, trail); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	sum := sha256.Sum256(body.Bytes())
 	p := principalOf(c)
@@ -93,11 +88,12 @@ func (s *Server) exportTrail(c *gin.Context) {
 		c.Header("Tandem-Export-Manifest", base64.StdEncoding.EncodeToString(manifest))
 		c.Header("Tandem-Export-Signature", sig)
 		c.Data(http.StatusOK, "text/csv; charset=utf-8", body.Bytes())
-		return
+		return nil
 	}
 	last, _ := json.Marshal(SignedManifest{Manifest: m, Signature: sig})
 	body.Write(append(last, '\n'))
 	c.Data(http.StatusOK, "application/x-ndjson", body.Bytes())
+	return nil
 }
 
 func writeTrailCSV(buf *bytes.Buffer, trail CaseTrail) error {

@@ -18,34 +18,30 @@ type FeedbackRequest struct {
 // resolves a case the AI still has; enough unhelpful ones (by the pinned
 // policy) hand it to people. The first verdict on an answer stands: a retry,
 // or a second verdict, returns the case unchanged.
-func (s *Server) feedback(c *gin.Context) {
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
+func (s *Server) feedback(c *gin.Context) error {
+	row, err := s.loadCase(c)
+	if err != nil {
+		return err
 	}
 	seq, err := strconv.ParseInt(c.Param("seq"), 10, 64)
 	if err != nil || seq < 1 {
-		respondError(c, s.log, errorf(http.StatusNotFound, "message_not_found", "no such message"))
-		return
+		return errorf(http.StatusNotFound, "message_not_found", "no such message")
 	}
 	var req FeedbackRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if req.Helpful == nil {
-		respondError(c, s.log, validationError([]FieldError{{"helpful", "is required: true or false"}}))
-		return
+		return validationError([]FieldError{{"helpful", "is required: true or false"}})
 	}
 	if row.Status == workflows.StatusClosed {
-		respondError(c, s.log, errCaseClosed)
-		return
+		return errCaseClosed
 	}
 	var state workflows.CaseState
 	in := workflows.FeedbackInput{Actor: actorOf(c), Seq: seq, Helpful: *req.Helpful}
-	if err := s.update(c.Request.Context(), row, "feedback:"+c.Param("seq"), workflows.UpdateFeedback, in, &state); err != nil {
-		respondError(c, s.log, err)
-		return
+	if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, workflows.UpdateFeedback, "feedback:"+c.Param("seq"), in), &state); err != nil {
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+	return nil
 }

@@ -102,7 +102,7 @@ type SentimentPoint struct {
 	At         time.Time `json:"at"`
 }
 
-func (s *Server) handoff(c *gin.Context) {
+func (s *Server) handoff(c *gin.Context) error {
 	ctx := c.Request.Context()
 	row, msgs, err := s.store.GetCase(ctx, principalOf(c).Tenant, c.Param("id"))
 	if err == nil {
@@ -113,11 +113,10 @@ func (s *Server) handoff(c *gin.Context) {
 		decisions, err = s.aiDecisions(c, row)
 	}
 	if err == nil {
-		err = s.audit(c, "case.handoff.read", "case", row.ID, row.ID, "allow", "success", "", nil)
+		err = s.audit(c, auditEntry{Action: "case.handoff.read", ObjectType: "case", ObjectID: row.ID, CaseID: row.ID})
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	out := HandoffJSON{Case: caseFromRow(row), Reason: deref(row.EscalationReason), Sentiment: []SentimentPoint{},
 		AlreadyAnswered: []MessageJSON{}, Transcript: make([]MessageJSON, 0, len(msgs))}
@@ -175,6 +174,7 @@ func (s *Server) handoff(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
 // aiDecisions reads the audit entries in which the AI read the case's

@@ -114,27 +114,14 @@ func articleDetails(a store.Article) map[string]string {
 		"published": strconv.FormatBool(a.Published), "questions": strconv.Itoa(len(a.Questions))}
 }
 
-// kbError maps the store's knowledge-base errors.
-func kbError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errNoArticle
-	case errors.Is(err, store.ErrArticleExists):
-		return errorf(http.StatusConflict, "article_exists", "an article for this intent and locale exists; change it with PUT")
-	}
-	return err
-}
-
-func (s *Server) createArticle(c *gin.Context) {
+func (s *Server) createArticle(c *gin.Context) error {
 	var req ArticleRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	req.normalise()
 	if errs := req.validate(""); len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	var out store.Article
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
@@ -145,22 +132,20 @@ func (s *Server) createArticle(c *gin.Context) {
 		return s.auditTx(c, tx, "kb.create", "kb_article", out.ID, articleDetails(out))
 	})
 	if err != nil {
-		respondError(c, s.log, kbError(err))
-		return
+		return err
 	}
 	c.JSON(http.StatusCreated, gin.H{"article": out})
+	return nil
 }
 
-func (s *Server) updateArticle(c *gin.Context) {
+func (s *Server) updateArticle(c *gin.Context) error {
 	cur, err := s.store.GetArticle(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
 	if err != nil {
-		respondError(c, s.log, kbError(err))
-		return
+		return err
 	}
 	var req ArticleRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	// Intent and locale identify the article; leaving them out keeps them.
 	if req.Intent == "" {
@@ -175,14 +160,13 @@ func (s *Server) updateArticle(c *gin.Context) {
 		errs = append(errs, FieldError{"intent", "intent and locale cannot change; create another article"})
 	}
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
-	s.saveArticle(c, "kb.update", req.article(cur.TenantID, cur.ID))
+	return s.saveArticle(c, "kb.update", req.article(cur.TenantID, cur.ID))
 }
 
 // saveArticle writes a changed article and its audit entry in one transaction.
-func (s *Server) saveArticle(c *gin.Context, action string, a store.Article) {
+func (s *Server) saveArticle(c *gin.Context, action string, a store.Article) error {
 	var out store.Article
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
 		var err error
@@ -192,41 +176,40 @@ func (s *Server) saveArticle(c *gin.Context, action string, a store.Article) {
 		return s.auditTx(c, tx, action, "kb_article", out.ID, articleDetails(out))
 	})
 	if err != nil {
-		respondError(c, s.log, kbError(err))
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"article": out})
+	return nil
 }
 
 // publishArticle puts an article in front of the engine (publish) or takes
 // it away (unpublish); doing it twice changes nothing.
-func (s *Server) publishArticle(publish bool) gin.HandlerFunc {
+func (s *Server) publishArticle(publish bool) handlerFunc {
 	action := map[bool]string{true: "kb.publish", false: "kb.unpublish"}[publish]
-	return func(c *gin.Context) {
+	return func(c *gin.Context) error {
 		cur, err := s.store.GetArticle(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
 		if err != nil {
-			respondError(c, s.log, kbError(err))
-			return
+			return err
 		}
 		if cur.Published == publish {
 			c.JSON(http.StatusOK, gin.H{"article": cur})
-			return
+			return nil
 		}
 		cur.Published = publish
-		s.saveArticle(c, action, cur)
+		return s.saveArticle(c, action, cur)
 	}
 }
 
-func (s *Server) getArticle(c *gin.Context) {
+func (s *Server) getArticle(c *gin.Context) error {
 	a, err := s.store.GetArticle(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
 	if err != nil {
-		respondError(c, s.log, kbError(err))
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"article": a})
+	return nil
 }
 
-func (s *Server) listArticles(c *gin.Context) {
+func (s *Server) listArticles(c *gin.Context) error {
 	f := store.ArticleFilter{Locale: c.Query("locale"), Domain: c.Query("domain"), Intent: c.Query("intent"), After: c.Query("cursor")}
 	var errs []FieldError
 	if f.Locale != "" && !slices.Contains(kbLocales, f.Locale) {
@@ -245,24 +228,23 @@ func (s *Server) listArticles(c *gin.Context) {
 		errs = append(errs, *limitErr)
 	}
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	arts, next, err := s.store.ListArticles(c.Request.Context(), principalOf(c).Tenant, f)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if arts == nil {
 		arts = []store.Article{}
 	}
 	c.JSON(http.StatusOK, gin.H{"articles": arts, "next_cursor": next})
+	return nil
 }
 
 // importArticles takes JSON lines, one ArticleRequest each, and creates or
 // replaces (by intent and locale) every article in one transaction: all
 // lines are validated first, and one bad line imports nothing.
-func (s *Server) importArticles(c *gin.Context) {
+func (s *Server) importArticles(c *gin.Context) error {
 	var reqs []ArticleRequest
 	var errs []FieldError
 	sc := bufio.NewScanner(c.Request.Body)
@@ -275,8 +257,7 @@ func (s *Server) importArticles(c *gin.Context) {
 			continue
 		}
 		if len(reqs) == maxImportLines {
-			respondError(c, s.log, validationError([]FieldError{{"body", fmt.Sprintf("at most %d articles per import", maxImportLines)}}))
-			return
+			return validationError([]FieldError{{"body", fmt.Sprintf("at most %d articles per import", maxImportLines)}})
 		}
 		var req ArticleRequest
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -290,15 +271,13 @@ func (s *Server) importArticles(c *gin.Context) {
 		reqs = append(reqs, req)
 	}
 	if err := sc.Err(); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if len(errs) > 0 || len(reqs) == 0 {
 		if len(reqs) == 0 && len(errs) == 0 {
 			errs = []FieldError{{"body", "no articles: one JSON object per line"}}
 		}
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	tenant := principalOf(c).Tenant
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
@@ -310,10 +289,10 @@ func (s *Server) importArticles(c *gin.Context) {
 		return s.auditTx(c, tx, "kb.import", "kb", tenant, map[string]string{"articles": strconv.Itoa(len(reqs))})
 	})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"imported": len(reqs)})
+	return nil
 }
 
 // jsonProblem says what is wrong with a line without echoing its content.
@@ -333,20 +312,18 @@ func jsonProblem(err error) string {
 
 // searchKB shows how the engine reads a question against the tenant's
 // published articles: the console for whoever curates the knowledge base.
-func (s *Server) searchKB(c *gin.Context) {
+func (s *Server) searchKB(c *gin.Context) error {
 	q := strings.TrimSpace(c.Query("q"))
 	if q == "" || utf8.RuneCountInString(q) > maxQuestionRunes {
-		respondError(c, s.log, validationError([]FieldError{{"q", "is required, at most 500 characters"}}))
-		return
+		return validationError([]FieldError{{"q", "is required, at most 500 characters"}})
 	}
 	if s.ai == nil {
-		respondError(c, s.log, errUnavailable)
-		return
+		return errUnavailable
 	}
 	res, err := s.ai.Respond(c.Request.Context(), ai.Request{TenantID: principalOf(c).Tenant, Message: q})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"result": res})
+	return nil
 }

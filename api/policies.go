@@ -38,11 +38,10 @@ var policyWord = regexp.MustCompile(`^[a-z][a-z_]{0,39}$`)
 
 // listPolicies shows the rules that apply in the caller's tenant: the
 // defaults for every tenant and the tenant's own grants.
-func (s *Server) listPolicies(c *gin.Context) {
+func (s *Server) listPolicies(c *gin.Context) error {
 	rows, _, err := s.store.PolicyRules(c.Request.Context())
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	tenant := principalOf(c).Tenant
 	out := []PolicyRuleJSON{}
@@ -55,14 +54,14 @@ func (s *Server) listPolicies(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"rules": out})
+	return nil
 }
 
-func (s *Server) changePolicy(add bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func (s *Server) changePolicy(add bool) handlerFunc {
+	return func(c *gin.Context) error {
 		var g PolicyGrant
 		if err := decodeJSON(c, &g); err != nil {
-			respondError(c, s.log, err)
-			return
+			return err
 		}
 		var errs []FieldError
 		if !policies.ValidRole(g.Role) {
@@ -85,8 +84,7 @@ func (s *Server) changePolicy(add bool) gin.HandlerFunc {
 			errs = append(errs, FieldError{"object", "policy management cannot be denied"})
 		}
 		if len(errs) > 0 {
-			respondError(c, s.log, validationError(errs))
-			return
+			return validationError(errs)
 		}
 		// The tenant is the administrator's own: grants for every tenant, and
 		// other tenants' grants, are not theirs to change.
@@ -114,18 +112,17 @@ func (s *Server) changePolicy(add bool) gin.HandlerFunc {
 			_, err = SyncPolicies(c.Request.Context(), s.store, s.authz, -1)
 		}
 		if err != nil {
-			respondError(c, s.log, err)
-			return
+			return err
 		}
 		if !add && !changed {
-			respondError(c, s.log, errorf(http.StatusNotFound, "rule_not_found", "your tenant has no such grant"))
-			return
+			return errorf(http.StatusNotFound, "rule_not_found", "your tenant has no such grant")
 		}
 		status := http.StatusOK
 		if add && changed {
 			status = http.StatusCreated
 		}
 		c.JSON(status, gin.H{"rule": PolicyRuleJSON{Type: "grant", Role: g.Role, Tenant: tenant, Object: g.Object, Action: g.Action, Effect: g.Effect}})
+		return nil
 	}
 }
 

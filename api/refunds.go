@@ -17,8 +17,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"tandem/activities/store"
 	"tandem/policies/service"
@@ -54,14 +52,10 @@ const (
 )
 
 var (
-	amountPattern    = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
-	skuPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
-	refundIDSpace    = uuid.MustParse("1d7e7c1a-6a52-4d39-9d0a-0c5c9f4a6e10")
-	errNoRefund      = errorf(http.StatusNotFound, "refund_not_found", "no such refund")
-	errFourEyes      = errorf(http.StatusForbidden, "four_eyes", "the person who requested or appealed a refund may not decide it")
-	errNotDecision   = errorf(http.StatusConflict, "not_awaiting_decision", "the refund is not waiting for a decision")
-	errNotAppealable = errorf(http.StatusConflict, "not_appealable",
-		"only a rejection by a policy rule can be appealed, once, within the appeal window; a request refused for a fact of the order (no such order, over the refundable amount, …) cannot")
+	amountPattern = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
+	skuPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
+	refundIDSpace = uuid.MustParse("1d7e7c1a-6a52-4d39-9d0a-0c5c9f4a6e10")
+	errNoRefund   = errorf(http.StatusNotFound, "refund_not_found", "no such refund")
 )
 
 func (r *RefundRequest) validate() []FieldError {
@@ -113,29 +107,25 @@ func (r *RefundRequest) validate() []FieldError {
 // answers 202 with where the refund stands. With an Idempotency-Key the
 // refund's ID derives from it, so a retry names the same saga and never
 // asks twice.
-func (s *Server) requestRefund(c *gin.Context) {
+func (s *Server) requestRefund(c *gin.Context) error {
 	ctx := c.Request.Context()
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
+	row, err := s.loadCase(c)
+	if err != nil {
+		return err
 	}
 	var req RefundRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if errs := req.validate(); len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	key, err := idempotencyKey(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if row.Status == workflows.StatusClosed {
-		respondError(c, s.log, errCaseClosed)
-		return
+		return errCaseClosed
 	}
 	id := uuid.NewString()
 	if key != "" {
@@ -144,19 +134,18 @@ func (s *Server) requestRefund(c *gin.Context) {
 	in := workflows.RequestRefundInput{Actor: actorOf(c), RefundID: id, OrderRef: req.OrderRef, Kind: req.Kind, Amount: req.Amount,
 		Currency: req.Currency, ReasonCode: req.ReasonCode, Items: req.Items, Evidence: req.Evidence}
 	var started workflows.RequestRefundResult
-	if err := s.update(ctx, row, "refund:"+id, workflows.UpdateRequestRefund, in, &started); err != nil {
-		respondError(c, s.log, err)
-		return
+	if err := s.sendUpdate(ctx, caseUpdate(row, workflows.UpdateRequestRefund, "refund:"+id, in), &started); err != nil {
+		return err
 	}
 	st, err := s.refundState(c, row.TenantID, id)
 	if err == nil && !sameRefund(st, req) { // the key named another request first
 		err = store.ErrIdempotencyMismatch
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusAccepted, gin.H{"refund": st})
+	return nil
 }
 
 // refundState asks the saga where a refund stands; once Temporal has
@@ -196,7 +185,7 @@ func recordedRefund(r store.Refund) workflows.RefundState {
 }
 
 // loadRefund reads a refund of the caller's tenant whose case the caller may see.
-func (s *Server) loadRefund(c *gin.Context) (workflows.RefundState, bool) {
+func (s *Server) loadRefund(c *gin.Context) (workflows.RefundState, error) {
 	st, err := s.refundState(c, principalOf(c).Tenant, c.Param("id"))
 	if err == nil {
 		var row store.Case
@@ -207,126 +196,91 @@ func (s *Server) loadRefund(c *gin.Context) (workflows.RefundState, bool) {
 			err = errNoRefund
 		}
 	}
-	if err != nil {
-		respondError(c, s.log, err)
-		return st, false
-	}
-	return st, true
+	return st, err
 }
 
-func (s *Server) getRefund(c *gin.Context) {
-	if st, ok := s.loadRefund(c); ok {
-		c.JSON(http.StatusOK, gin.H{"refund": st})
+func (s *Server) getRefund(c *gin.Context) error {
+	st, err := s.loadRefund(c)
+	if err != nil {
+		return err
 	}
+	c.JSON(http.StatusOK, gin.H{"refund": st})
+	return nil
 }
 
 // caseRefunds lists a case's refunds as recorded, refused ones included.
-func (s *Server) caseRefunds(c *gin.Context) {
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
+func (s *Server) caseRefunds(c *gin.Context) error {
+	row, err := s.loadCase(c)
+	if err != nil {
+		return err
 	}
 	refunds, err := s.store.CaseRefunds(c.Request.Context(), row.TenantID, row.ID)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"refunds": refunds})
+	return nil
 }
 
 // decideRefund approves or rejects a refund waiting for a person: never the
 // person who requested or appealed it, within the approver's role limit, and
 // with a step-up token where the case's policy asks for one.
-func (s *Server) decideRefund(c *gin.Context) {
-	st, ok := s.loadRefund(c)
-	if !ok {
-		return
-	}
-	var req RefundDecisionRequest
-	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	if req.Approve == nil || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
-		respondError(c, s.log, validationError([]FieldError{{"approve", "is required: true or false (reason at most 500 characters)"}}))
-		return
-	}
-	if st.Policy.StepUpForApproval && !principalOf(c).StepUp {
-		s.requireStepUp(c)
-		return
-	}
-	if !mayDecide(principalOf(c).Roles, st.Policy.ApprovalLimits) {
-		respondError(c, s.log, errorf(http.StatusForbidden, "approval_limit", "agents decide refunds only where the case's policy gives agents an approval limit"))
-		return
-	}
-	if *req.Approve && !withinApprovalLimit(principalOf(c).Roles, st.Policy.ApprovalLimits, st.Amount) {
-		respondError(c, s.log, errorf(http.StatusForbidden, "approval_limit", "the amount is above what your role may approve; ask someone with a higher limit"))
-		return
-	}
-	var out workflows.RefundState
-	err := s.refundUpdate(c, st, workflows.UpdateRefundDecision, "decide:"+principalOf(c).ID,
-		workflows.RefundDecisionInput{Actor: actorOf(c), Approve: *req.Approve, Reason: req.Reason}, &out)
-	var appErr *temporal.ApplicationError
-	var finished *serviceerror.NotFound
-	switch {
-	case errors.As(err, &finished): // the saga has run its course
-		err = errNotDecision
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeFourEyes:
-		err = errFourEyes
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeWrongState:
-		err = errNotDecision
-	}
-	if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"refund": out})
-}
-
-// appealRefund asks a person to review a refund a policy rule rejected.
-func (s *Server) appealRefund(c *gin.Context) {
-	st, ok := s.loadRefund(c)
-	if !ok {
-		return
-	}
-	var req RefundAppealRequest
-	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	req.Reason = strings.TrimSpace(req.Reason)
-	if req.Reason == "" || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
-		respondError(c, s.log, validationError([]FieldError{{"reason", "is required, at most 500 characters: why the rule got it wrong"}}))
-		return
-	}
-	var out workflows.RefundState
-	// An appellant's retry is the same appeal; the saga refuses anyone's second.
-	err := s.refundUpdate(c, st, workflows.UpdateRefundAppeal, "appeal:"+principalOf(c).ID, workflows.RefundAppealInput{Actor: actorOf(c), Reason: req.Reason}, &out)
-	var appErr *temporal.ApplicationError
-	var finished *serviceerror.NotFound
-	if errors.As(err, &finished) || (errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotAppealable) {
-		err = errNotAppealable
-	}
-	if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"refund": out})
-}
-
-// refundUpdate sends an update to a refund's saga and waits for its result.
-func (s *Server) refundUpdate(c *gin.Context, st workflows.RefundState, name, updateID string, arg, result any) error {
-	handle, err := s.temporal.UpdateWorkflow(c.Request.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: workflows.RefundWorkflowID(st.TenantID, st.RefundID), UpdateName: name,
-		// Update IDs name the person (decisions) or the refund (appeals): a
-		// retry is the same update; another person's decision is a new one,
-		// which the saga refuses once it has decided.
-		UpdateID: updateID, WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{arg},
-	})
+func (s *Server) decideRefund(c *gin.Context) error {
+	st, err := s.loadRefund(c)
 	if err != nil {
 		return err
 	}
-	return handle.Get(c.Request.Context(), result)
+	var req RefundDecisionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Approve == nil || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
+		return validationError([]FieldError{{"approve", "is required: true or false (reason at most 500 characters)"}})
+	}
+	if st.Policy.StepUpForApproval && !principalOf(c).StepUp {
+		return errStepUpRequired
+	}
+	if !mayDecide(principalOf(c).Roles, st.Policy.ApprovalLimits) {
+		return errorf(http.StatusForbidden, "approval_limit", "agents decide refunds only where the case's policy gives agents an approval limit")
+	}
+	if *req.Approve && !withinApprovalLimit(principalOf(c).Roles, st.Policy.ApprovalLimits, st.Amount) {
+		return errorf(http.StatusForbidden, "approval_limit", "the amount is above what your role may approve; ask someone with a higher limit")
+	}
+	var out workflows.RefundState
+	// One update ID per person: a retry is the same decision; another
+	// person's is a new one, which the saga refuses once it has decided.
+	if err := s.sendUpdate(c.Request.Context(), workflowUpdate{WorkflowID: workflows.RefundWorkflowID(st.TenantID, st.RefundID),
+		Name: workflows.UpdateRefundDecision, ID: "decide:" + principalOf(c).ID, Finished: errNotDecision,
+		Arg: workflows.RefundDecisionInput{Actor: actorOf(c), Approve: *req.Approve, Reason: req.Reason}}, &out); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"refund": out})
+	return nil
+}
+
+// appealRefund asks a person to review a refund a policy rule rejected.
+func (s *Server) appealRefund(c *gin.Context) error {
+	st, err := s.loadRefund(c)
+	if err != nil {
+		return err
+	}
+	var req RefundAppealRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	if req.Reason == "" || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
+		return validationError([]FieldError{{"reason", "is required, at most 500 characters: why the rule got it wrong"}})
+	}
+	var out workflows.RefundState
+	// An appellant's retry is the same appeal; the saga refuses anyone's second.
+	if err := s.sendUpdate(c.Request.Context(), workflowUpdate{WorkflowID: workflows.RefundWorkflowID(st.TenantID, st.RefundID),
+		Name: workflows.UpdateRefundAppeal, ID: "appeal:" + principalOf(c).ID, Finished: errNotAppealable,
+		Arg: workflows.RefundAppealInput{Actor: actorOf(c), Reason: req.Reason}}, &out); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"refund": out})
+	return nil
 }
 
 // RefundList is the body of GET /v1/refunds.
@@ -348,7 +302,7 @@ var refundStatuses = []string{workflows.RefundRequested, workflows.RefundAwaitin
 
 // listRefunds lists the tenant's refunds, oldest first: with
 // status=awaiting_approval (or appealed) it is the approvers' queue.
-func (s *Server) listRefunds(c *gin.Context) {
+func (s *Server) listRefunds(c *gin.Context) error {
 	f := store.RefundFilter{Status: c.Query("status"), Limit: 50}
 	var errs []FieldError
 	if f.Status != "" && !slices.Contains(refundStatuses, f.Status) {
@@ -363,13 +317,11 @@ func (s *Server) listRefunds(c *gin.Context) {
 	}
 	f.Cursor = c.Query("cursor")
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	refunds, next, err := s.store.ListRefunds(c.Request.Context(), principalOf(c).Tenant, f)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	out := RefundList{Refunds: make([]RefundListItem, 0, len(refunds)), NextCursor: next}
 	now := time.Now()
@@ -386,27 +338,27 @@ func (s *Server) listRefunds(c *gin.Context) {
 		out.Refunds = append(out.Refunds, item)
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
 // reconcile answers GET /v1/ledger/reconciliation (store.Reconciliation);
 // ?stuck_after= (a Go duration, 1s to 720h; default 15m) says how long a
 // refund may stand requested or approved before it is reported stuck.
-func (s *Server) reconcile(c *gin.Context) {
+func (s *Server) reconcile(c *gin.Context) error {
 	stuckAfter := store.DefaultStuckAfter
 	if raw := c.Query("stuck_after"); raw != "" {
 		d, err := time.ParseDuration(raw)
 		if err != nil || d < time.Second || d > 720*time.Hour {
-			respondError(c, s.log, validationError([]FieldError{{"stuck_after", "must be a duration from 1s to 720h, such as 15m"}}))
-			return
+			return validationError([]FieldError{{"stuck_after", "must be a duration from 1s to 720h, such as 15m"}})
 		}
 		stuckAfter = d
 	}
 	out, err := s.store.CheckLedger(c.Request.Context(), principalOf(c).Tenant, stuckAfter)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, out)
+	return nil
 }
 
 // withinApprovalLimit says whether any of the roles may approve the amount

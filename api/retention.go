@@ -18,24 +18,22 @@ type RetentionJSON struct {
 // maxRetentionDays bounds the setting: 100 years.
 const maxRetentionDays = 36500
 
-func (s *Server) getRetention(c *gin.Context) {
+func (s *Server) getRetention(c *gin.Context) error {
 	days, err := s.store.Retention(c.Request.Context(), principalOf(c).Tenant)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, RetentionJSON{Days: days})
+	return nil
 }
 
-func (s *Server) setRetention(c *gin.Context) {
+func (s *Server) setRetention(c *gin.Context) error {
 	var req RetentionJSON
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if req.Days != nil && (*req.Days < 1 || *req.Days > maxRetentionDays) {
-		respondError(c, s.log, validationError([]FieldError{{"days", "must be from 1 to 36500, or null to keep for ever"}}))
-		return
+		return validationError([]FieldError{{"days", "must be from 1 to 36500, or null to keep for ever"}})
 	}
 	setting := "forever"
 	if req.Days != nil {
@@ -48,8 +46,8 @@ func (s *Server) setRetention(c *gin.Context) {
 		return s.auditTx(c, tx, "retention.set", "tenant", principalOf(c).Tenant, map[string]string{"days": setting})
 	})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, req)
+	return nil
 }

@@ -81,75 +81,87 @@ func New(cfg Config) http.Handler {
 		respondError(c, s.log, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint"))
 	})
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	r.GET("/healthz", s.h(s.healthz))
+	r.GET("/readyz", s.h(s.readyz))
 
 	// Every /v1 route authenticates, then checks the caller's roles for one
 	// (object, action); handlers then scope every read to the caller's tenant.
 	v1 := r.Group("/v1", s.authenticate)
-	v1.POST("/cases", s.allow("case", "open"), s.openCase)
-	v1.GET("/cases", s.allow("case", "list"), s.listCases)
-	v1.GET("/cases/:id", s.allow("case", "read"), s.getCase)
-	v1.POST("/cases/:id/messages", s.allow("case", "post_message"), s.postMessage)
-	v1.POST("/cases/:id/messages/:seq/feedback", s.allow("case", "post_message"), s.feedback)
-	v1.POST("/cases/:id/close", s.allow("case", "close"), s.closeCase)
-	v1.POST("/cases/:id/claim", s.allow("case", "claim"), s.claimCase)
-	v1.GET("/cases/:id/handoff", s.allow("case", "claim"), s.handoff)
-	v1.POST("/cases/:id/reply", s.allow("case", "reply"), s.agentMessage(workflows.UpdateReply))
-	v1.POST("/cases/:id/request-info", s.allow("case", "reply"), s.agentMessage(workflows.UpdateRequestInfo))
-	v1.POST("/cases/:id/release", s.allow("case", "claim"), s.releaseCase)
-	v1.POST("/cases/:id/resolve", s.allow("case", "resolve"), s.resolveCase)
-	v1.POST("/cases/:id/escalate", s.allow("case", "resolve"), s.escalateCase)
-	v1.POST("/cases/:id/reassign", s.allow("case", "reassign"), s.reassignCase)
-	v1.POST("/cases/:id/rating", s.allow("case", "rate"), s.rateCase)
-	v1.POST("/cases/:id/refunds", s.allow("refund", "request"), s.requestRefund)
-	v1.GET("/cases/:id/refunds", s.allow("refund", "read"), s.caseRefunds)
-	v1.GET("/refunds/:id", s.allow("refund", "read"), s.getRefund)
-	v1.GET("/refunds", s.allow("refund", "list"), s.listRefunds)
-	v1.POST("/refunds/:id/decide", s.allow("refund", "decide"), s.decideRefund)
-	v1.POST("/refunds/:id/appeal", s.allow("refund", "appeal"), s.appealRefund)
-	v1.GET("/ledger/reconciliation", s.allow("ledger", "reconcile"), s.reconcile)
-	v1.GET("/notifications", s.allow("notification", "list"), s.pendingNotifications)
-	v1.POST("/notifications/:id/sent", s.allow("notification", "ack"), s.notificationSent)
-	v1.GET("/stats", s.allow("stats", "read"), s.stats)
-	v1.GET("/queues/:queue/tasks", s.allow("queue", "read"), s.queueTasks)
-	v1.GET("/cases/:id/trail", s.allow("case", "trail"), s.caseTrail)
-	v1.GET("/cases/:id/trail/export", s.allow("case", "trail"), s.requireStepUp, s.exportTrail)
-	v1.GET("/audit/events", s.allow("audit", "read"), s.listAuditEvents)
-	v1.GET("/audit/verify", s.allow("audit", "verify"), s.verifyAudit)
-	v1.POST("/customers/erase", s.allow("customer", "erase"), s.requireStepUp, s.eraseCustomer)
-	v1.GET("/legal-holds", s.allow("legal_hold", "read"), s.listHolds)
-	v1.POST("/legal-holds", s.allow("legal_hold", "manage"), s.requireStepUp, s.placeHold)
-	v1.DELETE("/legal-holds/:id", s.allow("legal_hold", "manage"), s.requireStepUp, s.releaseHold)
-	v1.GET("/agents", s.allow("agent", "list"), s.listAgents)
-	v1.GET("/agents/:id", s.allow("agent", "read"), s.getAgent)
-	v1.PUT("/agents/:id/availability", s.allow("agent", "set_availability"), s.setAvailability)
-	v1.PUT("/agents/:id/queues", s.allow("agent", "set_queues"), s.setQueues)
-	v1.GET("/kb/articles", s.allow("kb", "read"), s.listArticles)
-	v1.GET("/kb/articles/:id", s.allow("kb", "read"), s.getArticle)
-	v1.GET("/kb/search", s.allow("kb", "read"), s.searchKB)
-	v1.POST("/kb/articles", s.allow("kb", "manage"), s.createArticle)
-	v1.PUT("/kb/articles/:id", s.allow("kb", "manage"), s.updateArticle)
-	v1.POST("/kb/articles/:id/publish", s.allow("kb", "manage"), s.publishArticle(true))
-	v1.POST("/kb/articles/:id/unpublish", s.allow("kb", "manage"), s.publishArticle(false))
-	v1.POST("/kb/import", s.allow("kb", "manage"), s.importArticles)
-	v1.GET("/admin/service-policy", s.allow("service_policy", "read"), s.getServicePolicy)
-	v1.PUT("/admin/service-policy", s.allow("service_policy", "manage"), s.requireStepUp, s.setServicePolicy)
-	v1.GET("/admin/consistency", s.allow("consistency", "read"), s.checkConsistency(false))
-	v1.POST("/admin/consistency/repair", s.allow("consistency", "repair"), s.checkConsistency(true))
-	v1.GET("/admin/retention", s.allow("retention", "read"), s.getRetention)
-	v1.PUT("/admin/retention", s.allow("retention", "manage"), s.requireStepUp, s.setRetention)
-	v1.GET("/admin/policies", s.allow("policy", "read"), s.listPolicies)
-	v1.POST("/admin/policies", s.allow("policy", "manage"), s.requireStepUp, s.changePolicy(true))
-	v1.DELETE("/admin/policies", s.allow("policy", "manage"), s.requireStepUp, s.changePolicy(false))
-	v1.GET("/admin/api-keys", s.allow("api_key", "manage"), s.listAPIKeys)
-	v1.POST("/admin/api-keys", s.allow("api_key", "manage"), s.requireStepUp, s.createAPIKey)
-	v1.DELETE("/admin/api-keys/:id", s.allow("api_key", "manage"), s.requireStepUp, s.revokeAPIKey)
-	v1.POST("/auth/totp/enrol", s.allow("self", "mfa"), s.enrolTOTP)
-	v1.POST("/auth/totp/confirm", s.allow("self", "mfa"), s.confirmTOTP)
-	v1.POST("/auth/step-up", s.allow("self", "mfa"), s.stepUp)
-	v1.DELETE("/admin/totp/:subject", s.allow("mfa", "reset"), s.requireStepUp, s.resetTOTP)
+	v1.POST("/cases", s.allow("case", "open"), s.h(s.openCase))
+	v1.GET("/cases", s.allow("case", "list"), s.h(s.listCases))
+	v1.GET("/cases/:id", s.allow("case", "read"), s.h(s.getCase))
+	v1.POST("/cases/:id/messages", s.allow("case", "post_message"), s.h(s.postMessage))
+	v1.POST("/cases/:id/messages/:seq/feedback", s.allow("case", "post_message"), s.h(s.feedback))
+	v1.POST("/cases/:id/close", s.allow("case", "close"), s.h(s.closeCase))
+	v1.POST("/cases/:id/claim", s.allow("case", "claim"), s.h(s.claimCase))
+	v1.GET("/cases/:id/handoff", s.allow("case", "claim"), s.h(s.handoff))
+	v1.POST("/cases/:id/reply", s.allow("case", "reply"), s.h(s.agentMessage(workflows.UpdateReply)))
+	v1.POST("/cases/:id/request-info", s.allow("case", "reply"), s.h(s.agentMessage(workflows.UpdateRequestInfo)))
+	v1.POST("/cases/:id/release", s.allow("case", "claim"), s.h(s.releaseCase))
+	v1.POST("/cases/:id/resolve", s.allow("case", "resolve"), s.h(s.resolveCase))
+	v1.POST("/cases/:id/escalate", s.allow("case", "resolve"), s.h(s.escalateCase))
+	v1.POST("/cases/:id/reassign", s.allow("case", "reassign"), s.h(s.reassignCase))
+	v1.POST("/cases/:id/rating", s.allow("case", "rate"), s.h(s.rateCase))
+	v1.POST("/cases/:id/refunds", s.allow("refund", "request"), s.h(s.requestRefund))
+	v1.GET("/cases/:id/refunds", s.allow("refund", "read"), s.h(s.caseRefunds))
+	v1.GET("/refunds/:id", s.allow("refund", "read"), s.h(s.getRefund))
+	v1.GET("/refunds", s.allow("refund", "list"), s.h(s.listRefunds))
+	v1.POST("/refunds/:id/decide", s.allow("refund", "decide"), s.h(s.decideRefund))
+	v1.POST("/refunds/:id/appeal", s.allow("refund", "appeal"), s.h(s.appealRefund))
+	v1.GET("/ledger/reconciliation", s.allow("ledger", "reconcile"), s.h(s.reconcile))
+	v1.GET("/notifications", s.allow("notification", "list"), s.h(s.pendingNotifications))
+	v1.POST("/notifications/:id/sent", s.allow("notification", "ack"), s.h(s.notificationSent))
+	v1.GET("/stats", s.allow("stats", "read"), s.h(s.stats))
+	v1.GET("/queues/:queue/tasks", s.allow("queue", "read"), s.h(s.queueTasks))
+	v1.GET("/cases/:id/trail", s.allow("case", "trail"), s.h(s.caseTrail))
+	v1.GET("/cases/:id/trail/export", s.allow("case", "trail"), s.requireStepUp, s.h(s.exportTrail))
+	v1.GET("/audit/events", s.allow("audit", "read"), s.h(s.listAuditEvents))
+	v1.GET("/audit/verify", s.allow("audit", "verify"), s.h(s.verifyAudit))
+	v1.POST("/customers/erase", s.allow("customer", "erase"), s.requireStepUp, s.h(s.eraseCustomer))
+	v1.GET("/legal-holds", s.allow("legal_hold", "read"), s.h(s.listHolds))
+	v1.POST("/legal-holds", s.allow("legal_hold", "manage"), s.requireStepUp, s.h(s.placeHold))
+	v1.DELETE("/legal-holds/:id", s.allow("legal_hold", "manage"), s.requireStepUp, s.h(s.releaseHold))
+	v1.GET("/agents", s.allow("agent", "list"), s.h(s.listAgents))
+	v1.GET("/agents/:id", s.allow("agent", "read"), s.h(s.getAgent))
+	v1.PUT("/agents/:id/availability", s.allow("agent", "set_availability"), s.h(s.setAvailability))
+	v1.PUT("/agents/:id/queues", s.allow("agent", "set_queues"), s.h(s.setQueues))
+	v1.GET("/kb/articles", s.allow("kb", "read"), s.h(s.listArticles))
+	v1.GET("/kb/articles/:id", s.allow("kb", "read"), s.h(s.getArticle))
+	v1.GET("/kb/search", s.allow("kb", "read"), s.h(s.searchKB))
+	v1.POST("/kb/articles", s.allow("kb", "manage"), s.h(s.createArticle))
+	v1.PUT("/kb/articles/:id", s.allow("kb", "manage"), s.h(s.updateArticle))
+	v1.POST("/kb/articles/:id/publish", s.allow("kb", "manage"), s.h(s.publishArticle(true)))
+	v1.POST("/kb/articles/:id/unpublish", s.allow("kb", "manage"), s.h(s.publishArticle(false)))
+	v1.POST("/kb/import", s.allow("kb", "manage"), s.h(s.importArticles))
+	v1.GET("/admin/service-policy", s.allow("service_policy", "read"), s.h(s.getServicePolicy))
+	v1.PUT("/admin/service-policy", s.allow("service_policy", "manage"), s.requireStepUp, s.h(s.setServicePolicy))
+	v1.GET("/admin/consistency", s.allow("consistency", "read"), s.h(s.checkConsistency(false)))
+	v1.POST("/admin/consistency/repair", s.allow("consistency", "repair"), s.h(s.checkConsistency(true)))
+	v1.GET("/admin/retention", s.allow("retention", "read"), s.h(s.getRetention))
+	v1.PUT("/admin/retention", s.allow("retention", "manage"), s.requireStepUp, s.h(s.setRetention))
+	v1.GET("/admin/policies", s.allow("policy", "read"), s.h(s.listPolicies))
+	v1.POST("/admin/policies", s.allow("policy", "manage"), s.requireStepUp, s.h(s.changePolicy(true)))
+	v1.DELETE("/admin/policies", s.allow("policy", "manage"), s.requireStepUp, s.h(s.changePolicy(false)))
+	v1.GET("/admin/api-keys", s.allow("api_key", "manage"), s.h(s.listAPIKeys))
+	v1.POST("/admin/api-keys", s.allow("api_key", "manage"), s.requireStepUp, s.h(s.createAPIKey))
+	v1.DELETE("/admin/api-keys/:id", s.allow("api_key", "manage"), s.requireStepUp, s.h(s.revokeAPIKey))
+	v1.POST("/auth/totp/enrol", s.allow("self", "mfa"), s.h(s.enrolTOTP))
+	v1.POST("/auth/totp/confirm", s.allow("self", "mfa"), s.h(s.confirmTOTP))
+	v1.POST("/auth/step-up", s.allow("self", "mfa"), s.h(s.stepUp))
+	v1.DELETE("/admin/totp/:subject", s.allow("mfa", "reset"), s.requireStepUp, s.h(s.resetTOTP))
 	return r
+}
+
+// handlerFunc is a handler that returns its error; h writes it (respondError).
+type handlerFunc func(c *gin.Context) error
+
+// h is the one place a handler's error becomes the response.
+func (s *Server) h(fn handlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := fn(c); err != nil {
+			respondError(c, s.log, err)
+		}
+	}
 }
 
 const requestIDHeader = "X-Request-ID"
@@ -204,13 +216,14 @@ func (s *Server) limits(c *gin.Context) {
 
 var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 
-func (s *Server) healthz(c *gin.Context) {
+func (s *Server) healthz(c *gin.Context) error {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	return nil
 }
 
 // readyz reports whether PostgreSQL and Temporal answer; load balancers route
 // traffic only to ready instances.
-func (s *Server) readyz(c *gin.Context) {
+func (s *Server) readyz(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
@@ -226,7 +239,8 @@ func (s *Server) readyz(c *gin.Context) {
 	if !ready {
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
-		return
+		return nil
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+	return nil
 }

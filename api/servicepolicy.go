@@ -11,28 +11,26 @@ import (
 	"tandem/policies/service"
 )
 
-func (s *Server) getServicePolicy(c *gin.Context) {
+func (s *Server) getServicePolicy(c *gin.Context) error {
 	p, err := s.store.ServicePolicy(c.Request.Context(), principalOf(c).Tenant)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"policy": p})
+	return nil
 }
 
 // setServicePolicy takes {"profile": "<name>"} to switch to an embedded
 // profile, or a whole policy document. New cases pin the new version; open
 // cases keep theirs.
-func (s *Server) setServicePolicy(c *gin.Context) {
+func (s *Server) setServicePolicy(c *gin.Context) error {
 	var raw json.RawMessage
 	if err := decodeJSON(c, &raw); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		respondError(c, s.log, errorf(http.StatusBadRequest, "malformed_json", "the body must be a JSON object"))
-		return
+		return errorf(http.StatusBadRequest, "malformed_json", "the body must be a JSON object")
 	}
 	var policy service.Policy
 	var err error
@@ -43,8 +41,7 @@ func (s *Server) setServicePolicy(c *gin.Context) {
 		policy, err = service.Parse(raw)
 	}
 	if err != nil {
-		respondError(c, s.log, validationError([]FieldError{{"policy", err.Error()}}))
-		return
+		return validationError([]FieldError{{"policy", err.Error()}})
 	}
 	p := principalOf(c)
 	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
@@ -56,8 +53,8 @@ func (s *Server) setServicePolicy(c *gin.Context) {
 			map[string]string{"profile": policy.Profile, "version": strconv.FormatInt(policy.Version, 10)})
 	})
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"policy": policy})
+	return nil
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,35 +16,30 @@ type RatingRequest struct {
 	Score int `json:"score"`
 }
 
-func (s *Server) rateCase(c *gin.Context) {
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
+func (s *Server) rateCase(c *gin.Context) error {
+	row, err := s.loadCase(c)
+	if err != nil {
+		return err
 	}
 	var req RatingRequest
 	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if req.Score < 1 || req.Score > 5 {
-		respondError(c, s.log, validationError([]FieldError{{"score", "must be a whole number from 1 to 5"}}))
-		return
+		return validationError([]FieldError{{"score", "must be a whole number from 1 to 5"}})
 	}
-	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
 		if err := tx.RateCase(c.Request.Context(), row.TenantID, row.ID, req.Score); err != nil {
 			return err
 		}
-		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, "case.rating", "case", row.ID, row.ID, "allow", "success", "",
-			map[string]string{"score": strconv.Itoa(req.Score)}))
+		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, auditEntry{Action: "case.rating", ObjectType: "case", ObjectID: row.ID, CaseID: row.ID,
+			Details: map[string]string{"score": strconv.Itoa(req.Score)}}))
 	})
-	if errors.Is(err, store.ErrNotRatable) {
-		err = errorf(http.StatusConflict, "not_ratable", "a case can be rated once it is resolved")
-	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"case_id": row.ID, "score": req.Score})
+	return nil
 }
 
 // maxStatsRange bounds one stats query.
@@ -53,7 +47,7 @@ const maxStatsRange = 366 * 24 * time.Hour
 
 // stats answers GET /v1/stats?from=&to= (RFC 3339; default the last 30 days)
 // over the cases opened in the range.
-func (s *Server) stats(c *gin.Context) {
+func (s *Server) stats(c *gin.Context) error {
 	to, from := time.Now().UTC(), time.Time{}
 	var errs []FieldError
 	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
@@ -72,20 +66,18 @@ func (s *Server) stats(c *gin.Context) {
 		errs = append(errs, FieldError{"from", "must be before to, at most 366 days earlier"})
 	}
 	if len(errs) > 0 {
-		respondError(c, s.log, validationError(errs))
-		return
+		return validationError(errs)
 	}
 	st, err := s.store.CaseStats(c.Request.Context(), principalOf(c).Tenant, from, to)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	rs, err := s.store.RefundStatistics(c.Request.Context(), principalOf(c).Tenant, from, to)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, StatsJSON{Stats: st, Refunds: refundStatsJSON(rs)})
+	return nil
 }
 
 // StatsJSON is the body of GET /v1/stats: the cases' figures and the refunds'.

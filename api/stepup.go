@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -22,18 +21,6 @@ type StepUpToken struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (s *Server) totpError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrTOTPAlreadyEnrolled):
-		return errorf(http.StatusConflict, "totp_already_enrolled", "a confirmed second factor exists; ask an administrator to reset it")
-	case errors.Is(err, store.ErrTOTPNotEnrolled):
-		return errorf(http.StatusConflict, "totp_not_enrolled", "enrol a second factor at POST /v1/auth/totp/enrol first")
-	case errors.Is(err, store.ErrTOTPInvalid):
-		return errorf(http.StatusUnauthorized, "totp_invalid", "the code is wrong, expired or already used")
-	}
-	return err
-}
-
 func readCode(c *gin.Context) (string, error) {
 	var req TOTPCodeRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -47,67 +34,61 @@ func readCode(c *gin.Context) (string, error) {
 
 // enrolTOTP starts a person's TOTP enrolment; the answer holds the secret,
 // as an otpauth:// URL for an authenticator app, once.
-func (s *Server) enrolTOTP(c *gin.Context) {
+func (s *Server) enrolTOTP(c *gin.Context) error {
 	p := principalOf(c)
 	url, err := s.store.EnrolTOTP(c.Request.Context(), p.Tenant, p.ID)
 	if err == nil {
-		err = s.audit(c, "auth.totp.enrol", "user", p.ID, "", "allow", "success", "", nil)
+		err = s.audit(c, auditEntry{Action: "auth.totp.enrol", ObjectType: "user", ObjectID: p.ID})
 	}
 	if err != nil {
-		respondError(c, s.log, s.totpError(err))
-		return
+		return err
 	}
 	c.PureJSON(http.StatusCreated, gin.H{"otpauth_url": url}) // keep the URL's & as is
+	return nil
 }
 
-func (s *Server) confirmTOTP(c *gin.Context) {
+func (s *Server) confirmTOTP(c *gin.Context) error {
 	p := principalOf(c)
 	code, err := readCode(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	err = s.store.ConfirmTOTP(c.Request.Context(), p.Tenant, p.ID, code, time.Now())
 	outcome := "success"
 	if err != nil {
 		outcome = "failed"
 	}
-	if aerr := s.audit(c, "auth.totp.confirm", "user", p.ID, "", "allow", outcome, "", nil); aerr != nil {
-		respondError(c, s.log, aerr)
-		return
+	if aerr := s.audit(c, auditEntry{Action: "auth.totp.confirm", ObjectType: "user", ObjectID: p.ID, Outcome: outcome}); aerr != nil {
+		return aerr
 	}
 	if err != nil {
-		respondError(c, s.log, s.totpError(err))
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"confirmed": true})
+	return nil
 }
 
 // stepUp checks a TOTP code and mints a short-lived token that carries the
 // same identity plus acr "totp", which sensitive routes require.
-func (s *Server) stepUp(c *gin.Context) {
+func (s *Server) stepUp(c *gin.Context) error {
 	p := principalOf(c)
 	code, err := readCode(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if len(s.tokens.Secret) == 0 {
-		respondError(c, s.log, errorf(http.StatusServiceUnavailable, "step_up_unavailable", "this server cannot mint step-up tokens"))
-		return
+		return errorf(http.StatusServiceUnavailable, "step_up_unavailable", "this server cannot mint step-up tokens")
 	}
 	err = s.store.VerifyTOTP(c.Request.Context(), p.Tenant, p.ID, code, time.Now())
 	outcome := "success"
 	if err != nil {
 		outcome = "failed"
 	}
-	if aerr := s.audit(c, "auth.step_up", "user", p.ID, "", "allow", outcome, "", nil); aerr != nil {
-		respondError(c, s.log, aerr)
-		return
+	if aerr := s.audit(c, auditEntry{Action: "auth.step_up", ObjectType: "user", ObjectID: p.ID, Outcome: outcome}); aerr != nil {
+		return aerr
 	}
 	if err != nil {
-		respondError(c, s.log, s.totpError(err))
-		return
+		return err
 	}
 	now := time.Now()
 	exp := now.Add(StepUpTTL)
@@ -122,20 +103,19 @@ func (s *Server) stepUp(c *gin.Context) {
 		},
 	}).SignedString(s.tokens.Secret)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, StepUpToken{Token: tok, ExpiresAt: exp.UTC()})
+	return nil
 }
 
 // resetTOTP removes another person's lost second factor. Never one's own:
 // a second factor that its holder alone can replace protects nothing.
-func (s *Server) resetTOTP(c *gin.Context) {
+func (s *Server) resetTOTP(c *gin.Context) error {
 	p := principalOf(c)
 	subject := c.Param("subject")
 	if subject == p.ID {
-		respondError(c, s.log, errorf(http.StatusForbidden, "self_reset", "another administrator must reset your second factor"))
-		return
+		return errorf(http.StatusForbidden, "self_reset", "another administrator must reset your second factor")
 	}
 	var found bool
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
@@ -149,8 +129,8 @@ func (s *Server) resetTOTP(c *gin.Context) {
 		err = errorf(http.StatusNotFound, "totp_not_found", "this person has no second factor")
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
 }

@@ -16,60 +16,52 @@ import (
 // claimCase gives a queued case to the calling agent. Of agents claiming at
 // once exactly one wins; the others get 409 not_claimable. The winner
 // retrying gets the case again.
-func (s *Server) claimCase(c *gin.Context) {
+func (s *Server) claimCase(c *gin.Context) error {
 	// One read decides both: a second read could find the winner's claim
 	// recorded in between and turn a lost race into a 404.
 	if _, err := uuid.Parse(c.Param("id")); err != nil {
-		respondError(c, s.log, errCaseNotFound)
-		return
+		return errCaseNotFound
 	}
 	row, err := s.store.GetCaseRow(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
 	if err == nil && s.lostClaim(c, row) {
-		respondError(c, s.log, errorf(http.StatusConflict, "not_claimable", "another agent claimed the case first"))
-		return
+		return errorf(http.StatusConflict, "not_claimable", "another agent claimed the case first")
 	}
 	if err == nil {
 		err = s.inScope(c, row)
 	}
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	p := principalOf(c)
 	var state workflows.CaseState
 	// One update ID per agent: a retry in the same run is the same claim,
 	// and the workflow answers a retry in a later run with the case it holds.
-	if err := s.update(c.Request.Context(), row, "claim:"+p.ID, workflows.UpdateClaim,
-		workflows.ClaimInput{Actor: actorOf(c)}, &state); err != nil {
-		respondError(c, s.log, err)
-		return
+	if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, workflows.UpdateClaim, "claim:"+p.ID, workflows.ClaimInput{Actor: actorOf(c)}), &state); err != nil {
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+	return nil
 }
 
 // queueTasks lists the cases waiting in a queue, oldest first by opening.
 // Agents see only the queues they work.
-func (s *Server) queueTasks(c *gin.Context) {
+func (s *Server) queueTasks(c *gin.Context) error {
 	queue := c.Param("queue")
 	if !queueName.MatchString(queue) {
-		respondError(c, s.log, errorf(http.StatusNotFound, "queue_not_found", "no such queue"))
-		return
+		return errorf(http.StatusNotFound, "queue_not_found", "no such queue")
 	}
 	scope, err := s.agentScope(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
 	}
 	if scope != nil && !slices.Contains(scope.Queues, queue) {
-		respondError(c, s.log, errorf(http.StatusForbidden, "forbidden", "you do not work this queue"))
-		return
+		return errorf(http.StatusForbidden, "forbidden", "you do not work this queue")
 	}
 	limit, limitErr := pageLimit(c)
 	if limitErr != nil {
-		respondError(c, s.log, validationError([]FieldError{*limitErr}))
-		return
+		return validationError([]FieldError{*limitErr})
 	}
-	s.respondCaseList(c, store.ListFilter{Status: workflows.StatusQueued, Queue: queue, Cursor: c.Query("cursor"), Limit: limit})
+	return s.respondCaseList(c, store.ListFilter{Status: workflows.StatusQueued, Queue: queue, Cursor: c.Query("cursor"), Limit: limit})
 }
 
 // AgentMessageRequest is the body of POST /v1/cases/{id}/reply and
@@ -92,76 +84,78 @@ func updateID(c *gin.Context, action string) (string, error) {
 }
 
 // agentMessage handles reply and request-info: a person's message to the customer.
-func (s *Server) agentMessage(update string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		row, body, ok := s.loadCaseAndBody(c)
-		if !ok {
-			return
+func (s *Server) agentMessage(update string) handlerFunc {
+	return func(c *gin.Context) error {
+		row, body, err := s.loadCaseAndBody(c)
+		if err != nil {
+			return err
 		}
 		id, err := updateID(c, update)
 		if err != nil {
-			respondError(c, s.log, err)
-			return
+			return err
 		}
 		key, _ := idempotencyKey(c) // checked by updateID
 		var res workflows.PostMessageResult
 		in := workflows.AgentMessageInput{Actor: actorOf(c), Body: body, ClientKey: key}
-		if err := s.update(c.Request.Context(), row, id, update, in, &res); err != nil {
-			respondError(c, s.log, err)
-			return
+		if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, update, id, in), &res); err != nil {
+			return err
 		}
 		out, err := s.exchange(c.Request.Context(), row.TenantID, row.ID, res, body)
 		if err != nil {
-			respondError(c, s.log, err)
-			return
+			return err
 		}
 		c.JSON(http.StatusOK, gin.H{"case": out.Case, "message": out.Message})
+		return nil
 	}
 }
 
-func (s *Server) releaseCase(c *gin.Context) {
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
-	}
-	id, err := updateID(c, workflows.UpdateRelease)
+// caseAction sends the case in the path the update name with the argument
+// arg reads from the request (and checks), and answers with the case after
+// it. The update ID is the action's with the caller's Idempotency-Key, so a
+// retry within a run is the same update.
+func (s *Server) caseAction(c *gin.Context, name string, arg func() (any, error)) error {
+	row, err := s.loadCase(c)
 	if err != nil {
-		respondError(c, s.log, err)
-		return
+		return err
+	}
+	in, err := arg()
+	if err != nil {
+		return err
+	}
+	id, err := updateID(c, name)
+	if err != nil {
+		return err
 	}
 	var state workflows.CaseState
-	if err := s.update(c.Request.Context(), row, id, workflows.UpdateRelease, workflows.ActorInput{Actor: actorOf(c)}, &state); err != nil {
-		respondError(c, s.log, err)
-		return
+	if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, name, id, in), &state); err != nil {
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+	return nil
 }
 
-func (s *Server) resolveCase(c *gin.Context) {
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
-	}
-	var req ResolveRequest
-	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	if !slices.Contains(workflows.ResolutionCodes, req.Code) {
-		respondError(c, s.log, validationError([]FieldError{{"code", "must be one of " + strings.Join(workflows.ResolutionCodes, ", ")}}))
-		return
-	}
-	id, err := updateID(c, workflows.UpdateResolve)
-	if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	var state workflows.CaseState
-	if err := s.update(c.Request.Context(), row, id, workflows.UpdateResolve, workflows.ResolveInput{Actor: actorOf(c), Code: req.Code}, &state); err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+// releaseCase puts the caller's case back in its queue.
+func (s *Server) releaseCase(c *gin.Context) error {
+	return s.caseAction(c, workflows.UpdateRelease, func() (any, error) { return workflows.ActorInput{Actor: actorOf(c)}, nil })
+}
+
+// escalateCase sends a case from its owner to the supervisors' queue.
+func (s *Server) escalateCase(c *gin.Context) error {
+	return s.caseAction(c, workflows.UpdateEscalate, func() (any, error) { return workflows.EscalateInput{Actor: actorOf(c)}, nil })
+}
+
+// resolveCase resolves the caller's case with a resolution code.
+func (s *Server) resolveCase(c *gin.Context) error {
+	return s.caseAction(c, workflows.UpdateResolve, func() (any, error) {
+		var req ResolveRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(workflows.ResolutionCodes, req.Code) {
+			return nil, validationError([]FieldError{{"code", "must be one of " + strings.Join(workflows.ResolutionCodes, ", ")}})
+		}
+		return workflows.ResolveInput{Actor: actorOf(c), Code: req.Code}, nil
+	})
 }
 
 // ReassignRequest is the body of POST /v1/cases/{id}/reassign.
@@ -170,54 +164,21 @@ type ReassignRequest struct {
 }
 
 // reassignCase gives a case to another agent of the tenant (supervisors).
-func (s *Server) reassignCase(c *gin.Context) {
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
-	}
-	var req ReassignRequest
-	if err := decodeJSON(c, &req); err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	if _, err := s.store.GetAgent(c.Request.Context(), principalOf(c).Tenant, req.AgentID); errors.Is(err, store.ErrNotFound) || req.AgentID == "" {
-		respondError(c, s.log, validationError([]FieldError{{"agent_id", "must be an agent of your tenant (one with availability or queues)"}}))
-		return
-	} else if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	id, err := updateID(c, workflows.UpdateReassign)
-	if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	var state workflows.CaseState
-	if err := s.update(c.Request.Context(), row, id, workflows.UpdateReassign,
-		workflows.ReassignInput{Actor: actorOf(c), To: req.AgentID}, &state); err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
-}
-
-// escalateCase sends a case from its owner to the supervisors' queue.
-func (s *Server) escalateCase(c *gin.Context) {
-	row, ok := s.loadCase(c)
-	if !ok {
-		return
-	}
-	id, err := updateID(c, workflows.UpdateEscalate)
-	if err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	var state workflows.CaseState
-	if err := s.update(c.Request.Context(), row, id, workflows.UpdateEscalate, workflows.EscalateInput{Actor: actorOf(c)}, &state); err != nil {
-		respondError(c, s.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+func (s *Server) reassignCase(c *gin.Context) error {
+	return s.caseAction(c, workflows.UpdateReassign, func() (any, error) {
+		var req ReassignRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return nil, err
+		}
+		_, err := s.store.GetAgent(c.Request.Context(), principalOf(c).Tenant, req.AgentID)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || req.AgentID == "":
+			return nil, validationError([]FieldError{{"agent_id", "must be an agent of your tenant (one with availability or queues)"}})
+		case err != nil:
+			return nil, err
+		}
+		return workflows.ReassignInput{Actor: actorOf(c), To: req.AgentID}, nil
+	})
 }
 
 // lostClaim says an agent's claim came after another agent's: the case was

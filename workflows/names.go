@@ -138,12 +138,13 @@ var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseEscalate,
 
 // Application error types the workflows return, mapped to HTTP by the API.
 const (
-	ErrTypeCaseClosed     = "CaseClosed"
-	ErrTypeInvalidMessage = "InvalidMessage"
-	ErrTypeNotClaimable   = "NotClaimable"
-	ErrTypeWrongState     = "WrongState"
-	ErrTypeNotAnAnswer    = "NotAnAnswer"
-	ErrTypeFourEyes       = "FourEyes"      // a person may not decide a refund they requested or appealed
-	ErrTypeNotAppealable  = "NotAppealable" // only a policy rule's rejection, inside the appeal window, may be appealed
-	ErrTypeDeclined       = "Declined"      // the gateway refused the payment for good
+	ErrTypeCaseClosed          = "CaseClosed"
+	ErrTypeInvalidMessage      = "InvalidMessage"
+	ErrTypeNotClaimable        = "NotClaimable"
+	ErrTypeWrongState          = "WrongState"
+	ErrTypeNotAnAnswer         = "NotAnAnswer"
+	ErrTypeFourEyes            = "FourEyes"            // a person may not decide a refund they requested or appealed
+	ErrTypeNotAwaitingDecision = "NotAwaitingDecision" // a decision on a refund no person is asked to decide
+	ErrTypeNotAppealable       = "NotAppealable"       // only a policy rule's rejection, inside the appeal window, may be appealed
+	ErrTypeDeclined            = "Declined"            // the gateway refused the payment for good
 )

@@ -87,7 +87,7 @@ func (r *refundSaga) validateDecision(_ workflow.Context, d RefundDecisionInput)
 	}
 	switch {
 	case !waiting || r.decision != nil:
-		return temporal.NewApplicationError("the refund is not waiting for a decision", ErrTypeWrongState)
+		return temporal.NewApplicationError("the refund is not waiting for a decision", ErrTypeNotAwaitingDecision)
 	case d.Actor.ID == "" || d.Actor.ID == r.in.RequestedBy.ID:
 		return temporal.NewApplicationError("the requester may not decide their own refund", ErrTypeFourEyes)
 	case r.appeal != nil && d.Actor.ID == r.appeal.Actor.ID:

@@ -66,7 +66,7 @@ func (s *Store) GetAgent(ctx context.Context, tenantID, agentID string) (Agent, 
 	err = s.db.WithContext(ctx).Where("tenant_id = ? AND agent_id = ?", tenantID, agentID).Take(&a).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound) && len(queues) == 0:
-		return Agent{}, ErrNotFound
+		return Agent{}, NotFound("agent")
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		a = Agent{TenantID: tenantID, AgentID: agentID, Status: "offline"}
 	case err != nil:

@@ -110,7 +110,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, id string) (APIKey, 
 	var key APIKey
 	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&key).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return APIKey{}, ErrNotFound
+		return APIKey{}, NotFound("api_key")
 	}
 	if err != nil {
 		return APIKey{}, fmt.Errorf("read API key: %w", err)

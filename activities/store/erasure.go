@@ -75,7 +75,7 @@ func (s *Store) ReleaseHold(ctx context.Context, tenantID, id, by string) (Legal
 		}
 		err := tx.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&hold).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return ErrNotFound
+			return NotFound("legal_hold")
 		}
 		if err != nil || hold.ReleasedAt != nil {
 			return err

@@ -154,7 +154,7 @@ func (s *Store) UpdateArticle(ctx context.Context, a Article) (Article, error) {
 			return fmt.Errorf("update article: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return ErrNotFound
+			return NotFound("article")
 		}
 		if err := tx.Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Take(&out).Error; err != nil {
 			return err
@@ -173,11 +173,11 @@ func jsonText(xs []string) string {
 func (s *Store) GetArticle(ctx context.Context, tenantID, id string) (Article, error) {
 	var a Article
 	if !validUUID(id) {
-		return a, ErrNotFound
+		return a, NotFound("article")
 	}
 	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&a).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return a, ErrNotFound
+		return a, NotFound("article")
 	}
 	if err != nil {
 		return a, fmt.Errorf("get article: %w", err)

@@ -192,7 +192,7 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order) error {
 		return fmt.Errorf("read case: %w", err)
 	}
 	if len(owner) == 0 {
-		return ErrNotFound
+		return NotFound("case")
 	}
 	if string(owner[0].CustomerHash) != string(order.CustomerHash) {
 		return ErrNotCustomersOrder
@@ -448,7 +448,7 @@ func (s *Store) SetRefundStatus(ctx context.Context, tenantID, id, status string
 		return fmt.Errorf("set refund status: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return ErrNotFound
+		return NotFound("refund")
 	}
 	return nil
 }
@@ -476,7 +476,7 @@ func (s *Store) RecordRefundStep(ctx context.Context, step RefundStep) error {
 			return fmt.Errorf("record refund step: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return ErrNotFound
+			return NotFound("refund")
 		}
 		if _, err := tx.appendAudit(ctx, step.Audit); err != nil {
 			return err
@@ -550,7 +550,7 @@ func (s *Store) MarkNotificationSent(ctx context.Context, tenantID, id string) (
 		return false, fmt.Errorf("find notification: %w", err)
 	}
 	if n == 0 {
-		return false, ErrNotFound
+		return false, NotFound("notification")
 	}
 	return false, nil
 }
@@ -626,13 +626,13 @@ func (s *Store) CaseRefunds(ctx context.Context, tenantID, caseID string) ([]Ref
 func (s *Store) GetRefund(ctx context.Context, tenantID, id string) (Refund, error) {
 	var out []Refund
 	if !validUUID(id) {
-		return Refund{}, ErrNotFound
+		return Refund{}, NotFound("refund")
 	}
 	if err := s.db.WithContext(ctx).Raw(refundSelect+` WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&out).Error; err != nil {
 		return Refund{}, fmt.Errorf("get refund: %w", err)
 	}
 	if len(out) == 0 {
-		return Refund{}, ErrNotFound
+		return Refund{}, NotFound("refund")
 	}
 	return out[0], nil
 }

@@ -16,7 +16,7 @@ func (s *Store) SetRetention(ctx context.Context, tenantID string, days *int) er
 		return fmt.Errorf("set retention: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return ErrNotFound
+		return NotFound("tenant")
 	}
 	return nil
 }

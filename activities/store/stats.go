@@ -22,7 +22,7 @@ func (s *Store) RateCase(ctx context.Context, tenantID, caseID string, score int
 	var c Case
 	err := s.db.WithContext(ctx).Select("status").Where("tenant_id = ? AND id = ?", tenantID, caseID).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return ErrNotFound
+		return NotFound("case")
 	}
 	if err != nil {
 		return fmt.Errorf("read case: %w", err)

@@ -28,13 +28,25 @@ import (
 
 // Domain errors the API maps to HTTP statuses.
 var (
-	// ErrNotFound: no such record in the caller's tenant.
+	// ErrNotFound: no such record in the caller's tenant. Every store
+	// function says which record with a *NotFoundError, which is ErrNotFound.
 	ErrNotFound = errors.New("not found")
 	// ErrIdempotencyMismatch: an idempotency key was reused for a different request.
 	ErrIdempotencyMismatch = errors.New("idempotency key was used with a different request")
 	// ErrBadCursor: a pagination cursor that this store did not issue.
 	ErrBadCursor = errors.New("malformed cursor")
 )
+
+// NotFoundError says which record is not in the caller's tenant: a "case",
+// "refund", "agent", "api_key", "article", "legal_hold", "notification",
+// "tenant". errors.Is(err, ErrNotFound) holds for it.
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string        { return e.What + " not found" }
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// NotFound is the error for a missing record of the kind what.
+func NotFound(what string) error { return &NotFoundError{What: what} }
 
 // Store wraps a gorm connection pool and the master keys that protect
 // personal data.
@@ -485,7 +497,7 @@ func (s *Store) GetCaseRow(ctx context.Context, tenantID, caseID string) (Case, 
 	var c Case
 	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, caseID).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Case{}, ErrNotFound
+		return Case{}, NotFound("case")
 	}
 	if err != nil {
 		return Case{}, fmt.Errorf("get case: %w", err)
