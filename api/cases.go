@@ -219,12 +219,8 @@ func (s *Server) openCase(c *gin.Context) error {
 		return err
 	}
 	in := workflows.CaseInput{
-		TenantID:     tenant,
-		CaseID:       caseID,
-		CustomerRef:  req.CustomerRef,
-		Channel:      req.Channel,
-		Subject:      req.Subject,
-		Priority:     req.Priority,
+		CaseOpening: workflows.CaseOpening{TenantID: tenant, CaseID: caseID, CustomerRef: req.CustomerRef,
+			Channel: req.Channel, Subject: req.Subject, Priority: req.Priority},
 		Policy:       policy,
 		HistoryLimit: s.historyLimit,
 	}

@@ -46,9 +46,8 @@ const (
 )
 
 var (
-	kbLocales    = []string{"en", "zh-Hans", "zh-Hant"}
-	kbSlug       = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
-	errNoArticle = errorf(http.StatusNotFound, "article_not_found", "no such article")
+	kbLocales = []string{"en", "zh-Hans", "zh-Hant"}
+	kbSlug    = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 )
 
 func (r *ArticleRequest) normalise() {

@@ -43,12 +43,7 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	wf.in = in
 	wf.in.Carried = nil
 	wf.state = CaseState{
-		TenantID:    in.TenantID,
-		CaseID:      in.CaseID,
-		CustomerRef: in.CustomerRef,
-		Channel:     in.Channel,
-		Subject:     in.Subject,
-		Priority:    in.Priority,
+		CaseOpening: in.CaseOpening,
 		Status:      StatusAIHandling,
 		Policy:      PolicyRef{Profile: in.Policy.Profile, Version: in.Policy.Version},
 		OpenedAt:    now,

@@ -86,10 +86,10 @@ func newEnvWithAI(rec *recorder, ai *fakeAI) *testsuite.TestWorkflowEnvironment 
 	return env
 }
 
-var input = workflows.CaseInput{
+var input = workflows.CaseInput{CaseOpening: workflows.CaseOpening{
 	TenantID: "acme", CaseID: "9b2f7c1e-0000-4000-8000-000000000001",
 	CustomerRef: "cust-1", Channel: "web_chat", Subject: "late order", Priority: "normal",
-}
+}}
 
 // update sends an update and returns its result or error through the callbacks.
 type updateOutcome struct {

@@ -53,16 +53,23 @@ const (
 	MaxMessageRunes = 8000
 )
 
+// CaseOpening is what a case is opened with and keeps: whose it is, through
+// which channel, about what, how urgent. Embedded in CaseInput and CaseState,
+// its fields encode at their top level, as they always have.
+type CaseOpening struct {
+	TenantID    string `json:"tenant_id"`
+	CaseID      string `json:"case_id"`
+	CustomerRef string `json:"customer_ref"`
+	Channel     string `json:"channel"`
+	Subject     string `json:"subject"`
+	Priority    string `json:"priority"`
+}
+
 // CaseInput starts a case workflow. The caller has validated it. Policy is
 // the tenant's service policy when the case opened, pinned for its life.
 type CaseInput struct {
-	TenantID    string         `json:"tenant_id"`
-	CaseID      string         `json:"case_id"`
-	CustomerRef string         `json:"customer_ref"`
-	Channel     string         `json:"channel"`
-	Subject     string         `json:"subject"`
-	Priority    string         `json:"priority"`
-	Policy      service.Policy `json:"policy"`
+	CaseOpening
+	Policy service.Policy `json:"policy"`
 	// HistoryLimit is the history length at which the case continues as new
 	// (0: DefaultHistoryLimit); Carried is the state a continued run starts from.
 	HistoryLimit int        `json:"history_limit,omitempty"`
@@ -79,12 +86,7 @@ type CaseResult struct {
 
 // CaseState is the workflow's view of a case, returned by QueryState and by updates.
 type CaseState struct {
-	TenantID    string     `json:"tenant_id"`
-	CaseID      string     `json:"case_id"`
-	CustomerRef string     `json:"customer_ref"`
-	Channel     string     `json:"channel"`
-	Subject     string     `json:"subject"`
-	Priority    string     `json:"priority"`
+	CaseOpening
 	Status      string     `json:"status"`
 	Queue       string     `json:"queue,omitempty"`
 	Assignee    string     `json:"assignee,omitempty"`

@@ -31,6 +31,16 @@ func accounts(kind string) (expense, settled string) {
 	return AccountRefunds, AccountPayable
 }
 
+// payOptions are the payment activity's options: retried for some minutes,
+// never after a decline.
+func payOptions(timeout time.Duration) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			MaximumAttempts: 10, NonRetryableErrorTypes: []string{ErrTypeDeclined}},
+	}
+}
+
 var localRefundOptions = workflow.LocalActivityOptions{
 	StartToCloseTimeout: 5 * time.Second,
 	// Records and ledger entries are retried until PostgreSQL takes them:
@@ -207,13 +217,9 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 		return r.finish(ctx, r.record(ctx, AuditRefundIssued, SystemActor, "customer"))
 	}
 
-	pay := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		// A gateway call that has not answered in 10 s is retried with the
-		// same key: a payment that went out is found, not made again.
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 10, NonRetryableErrorTypes: []string{ErrTypeDeclined}},
-	})
+	// A gateway call that has not answered in 10 s is retried with the same
+	// key: a payment that went out is found, not made again.
+	pay := workflow.WithActivityOptions(ctx, payOptions(10*time.Second))
 	var paid PayRefundResult
 	if err := workflow.ExecuteActivity(pay, ActivityPayRefund,
 		PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}).Get(ctx, &paid); err != nil {

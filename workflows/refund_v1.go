@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -49,11 +48,7 @@ func (r *refundSaga) runV1(ctx workflow.Context) (RefundState, error) {
 		return *st, err
 	}
 
-	pay := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 10, NonRetryableErrorTypes: []string{ErrTypeDeclined}},
-	})
+	pay := workflow.WithActivityOptions(ctx, payOptions(30*time.Second))
 	var paid PayRefundResult
 	if err := workflow.ExecuteActivity(pay, ActivityPayRefund,
 		PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}).Get(ctx, &paid); err != nil {
