@@ -10,8 +10,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// PlaceholderReply answers customer messages until the AI layer is wired in.
-// It is stored with Placeholder set, so nobody mistakes it for an AI answer.
+// PlaceholderReply answered customer messages of runs started before the AI
+// turn (case-v2); their histories replay it. It is stored with Placeholder
+// set, so nobody mistakes it for an AI answer.
 const PlaceholderReply = "Thank you, we have received your message. [placeholder: no AI answer yet — automated answers are not enabled]"
 
 // CaseWorkflow is the durable process of one customer case. It lives until the

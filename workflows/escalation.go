@@ -30,12 +30,6 @@ const (
 	ReasonRefundFailed       = "refund_failed"       // a refund's payment failed while the AI had the case
 )
 
-// EscalationReasons lists every reason code, for filters and reports.
-var EscalationReasons = []string{ReasonCustomerRequest, ReasonAgentEscalated, ReasonSensitiveTopic,
-	ReasonNegativeSentiment, ReasonSentimentWorsening, ReasonCustomerRepeating, ReasonOutOfScope,
-	ReasonSeveralIntents, ReasonLowConfidence, ReasonAIRepeating, ReasonAIUnhelpful, ReasonAIFailure,
-	ReasonHumanShare, ReasonSLABreach, ReasonPeopleDomain}
-
 // aiEscalation decides whether the AI may answer a message or a person must
 // take the case, by the case's pinned policy. The order is the order of
 // precedence: a safety concern outranks a weak match.

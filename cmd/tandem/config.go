@@ -250,7 +250,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),
 		"TANDEM_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"TANDEM_LOG_LEVEL", c.LogLevel.String(),
-		"TANDEM_JWT_SECRET", mask(len(c.JWTSecret) > 0),
+		"TANDEM_JWT_SECRET", keyState(len(c.JWTSecret) > 0, "HS256 bearer JWTs are refused, API keys work"),
 		"TANDEM_JWKS_FILE", c.JWKSFile,
 		"TANDEM_JWKS_URL", c.JWKSURL,
 		"TANDEM_JWT_ISSUER", c.JWTIssuer,
@@ -262,7 +262,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_CODEC_ADDR", c.CodecAddr,
 		"TANDEM_LLM_BASE_URL", c.LLMBaseURL,
 		"TANDEM_LLM_MODEL", c.LLMModel,
-		"TANDEM_LLM_API_KEY", mask(c.LLMAPIKey != ""),
+		"TANDEM_LLM_API_KEY", keyState(c.LLMAPIKey != "", "the LLM endpoint is called without a key"),
 		"TANDEM_LLM_TIMEOUT", c.LLMTimeout.String(),
 	}
 }
@@ -296,8 +296,6 @@ func secretSetting(name string) (string, error) {
 	}
 	return strings.TrimSpace(string(raw)), nil
 }
-
-func mask(set bool) string { return keyState(set, "bearer JWTs are refused, API keys work") }
 
 func (c config) tokens() api.TokenConfig {
 	return api.TokenConfig{Secret: c.JWTSecret, Issuer: c.JWTIssuer, Audience: c.JWTAudience}

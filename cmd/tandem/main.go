@@ -34,7 +34,7 @@ import (
 	"tandem/workflows"
 )
 
-// version is set at build time by the Makefile.
+// version is set at build time by .ci/stack.sh (git describe).
 var version = "dev"
 
 const usage = `usage: tandem <command>
