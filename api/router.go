@@ -86,7 +86,7 @@ func New(cfg Config) http.Handler {
 
 	// Every /v1 route authenticates, then checks the caller's roles for one
 	// (object, action); handlers then scope every read to the caller's tenant.
-	v1 := r.Group("/v1", s.authenticate)
+	v1 := r.Group("/v1", s.authenticate, s.checkPathIDs)
 	v1.POST("/cases", s.allow("case", "open"), s.h(s.openCase))
 	v1.GET("/cases", s.allow("case", "list"), s.h(s.listCases))
 	v1.GET("/cases/:id", s.allow("case", "read"), s.h(s.getCase))

@@ -50,6 +50,7 @@ type stack struct {
 	store    *store.Store
 	temporal client.Client
 	url      string
+	handler  http.Handler // the API, for tests that read its routes
 	keysMu   sync.Mutex
 	keys     map[string]string // tenant → service API key, made on first use
 	stepUps  map[string]string // "tenant/role" → step-up token, made on first use
@@ -170,9 +171,10 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 		t.Fatal(err)
 	}
 
-	srv := httptest.NewServer(newAPI(t, st, tc, queue, log, 15*time.Second, historyLimit))
+	handler := newAPI(t, st, tc, queue, log, 15*time.Second, historyLimit)
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	s := &stack{t: t, store: st, temporal: tc, url: srv.URL, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
+	s := &stack{t: t, store: st, temporal: tc, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
 		worker: w, gateway: gateway, engine: engine, llm: llm}
 	t.Cleanup(func() { s.worker.Stop() })
 	return s
