@@ -35,6 +35,8 @@ type Config struct {
 	MaxBodyBytes   int64         // larger request bodies get 413
 	HistoryLimit   int           // history length at which cases continue as new; 0: the workflow's default
 	RequestTimeout time.Duration // bound on each request's work, Temporal round trips included
+	PerKeyLimit    RateLimit     // requests per credential (an API key, a person); zero: none
+	PerTenantLimit RateLimit     // requests per tenant, all credentials together; zero: none
 	AI             ai.Engine     // for the knowledge-base search console; nil: 503 there
 }
 
@@ -52,6 +54,8 @@ type Server struct {
 	historyLimit int
 	timeout      time.Duration
 	ai           ai.Engine
+	perKey       *limiters
+	perTenant    *limiters
 }
 
 // New returns the API's HTTP handler.
@@ -68,6 +72,8 @@ func New(cfg Config) http.Handler {
 		maxBody:      cfg.MaxBodyBytes,
 		historyLimit: cfg.HistoryLimit,
 		timeout:      cfg.RequestTimeout,
+		perKey:       newLimiters(cfg.PerKeyLimit),
+		perTenant:    newLimiters(cfg.PerTenantLimit),
 		ai:           cfg.AI,
 	}
 	r := gin.New()
@@ -86,7 +92,7 @@ func New(cfg Config) http.Handler {
 
 	// Every /v1 route authenticates, then checks the caller's roles for one
 	// (object, action); handlers then scope every read to the caller's tenant.
-	v1 := r.Group("/v1", s.authenticate, s.checkPathIDs)
+	v1 := r.Group("/v1", s.authenticate, s.rateLimit, s.checkPathIDs)
 	v1.POST("/cases", s.allow("case", "open"), s.h(s.openCase))
 	v1.GET("/cases", s.allow("case", "list"), s.h(s.listCases))
 	v1.GET("/cases/:id", s.allow("case", "read"), s.h(s.getCase))

@@ -194,6 +194,11 @@ func (s *stack) restartWorker(gateway payments.Gateway) {
 }
 
 func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int) http.Handler {
+	return newAPIWith(t, st, tc, queue, log, timeout, historyLimit, api.Config{})
+}
+
+// newAPIWith is newAPI with the rate limits of extra.
+func newAPIWith(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int, extra api.Config) http.Handler {
 	defaults, err := policies.DefaultRules()
 	if err != nil {
 		t.Fatal(err)
@@ -212,6 +217,7 @@ func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *
 	return api.New(api.Config{
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, AuditKey: auditPub, AuditSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
+		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit,
 	})
 }
 

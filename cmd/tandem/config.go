@@ -45,6 +45,9 @@ type config struct {
 	AuditSigningKey    ed25519.PrivateKey
 	AuditVerifyKey     ed25519.PublicKey
 	AuditCheckpointGap time.Duration
+	// Rate limits of the API: requests a second per credential and per
+	// tenant (bursts of twice as many); zero: none.
+	PerKeyLimit, PerTenantLimit api.RateLimit
 	// ConsistencyEvery: how often the worker holds every open case's record
 	// against its workflow and repairs it (tandem doctor -repair).
 	ConsistencyEvery time.Duration
@@ -196,6 +199,12 @@ func loadConfig() (config, error) {
 	if cfg.ConsistencyEvery, err = envDuration("TANDEM_CONSISTENCY_EVERY", 10*time.Minute); err != nil {
 		return cfg, err
 	}
+	if cfg.PerKeyLimit, err = envRate("TANDEM_RATE_PER_KEY", 500); err != nil {
+		return cfg, err
+	}
+	if cfg.PerTenantLimit, err = envRate("TANDEM_RATE_PER_TENANT", 2000); err != nil {
+		return cfg, err
+	}
 	if cfg.MasterKeys, err = keyList("TANDEM_MASTER_KEY", "TANDEM_MASTER_KEYS_PREVIOUS"); err != nil {
 		return cfg, err
 	}
@@ -248,6 +257,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_MAX_BODY_BYTES", c.MaxBodyBytes,
 		"TANDEM_HISTORY_LIMIT", c.HistoryLimit,
 		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),
+		"TANDEM_RATE_PER_KEY", c.PerKeyLimit.Rate, "TANDEM_RATE_PER_TENANT", c.PerTenantLimit.Rate,
 		"TANDEM_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"TANDEM_LOG_LEVEL", c.LogLevel.String(),
 		"TANDEM_JWT_SECRET", keyState(len(c.JWTSecret) > 0, "HS256 bearer JWTs are refused, API keys work"),
@@ -329,6 +339,18 @@ func envAllowEmpty(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// envRate reads requests a second (0: no limit); bursts are twice as many.
+func envRate(name string, def float64) (api.RateLimit, error) {
+	n := def
+	if v := env(name, ""); v != "" {
+		var err error
+		if n, err = strconv.ParseFloat(v, 64); err != nil || n < 0 || n > 1e6 {
+			return api.RateLimit{}, fmt.Errorf("%s must be requests a second from 0 (no limit) to 1000000, got %q", name, v)
+		}
+	}
+	return api.RateLimit{Rate: n, Burst: max(1, int(2*n))}, nil
 }
 
 func envInt(name string, def int64) (int64, error) {

@@ -241,9 +241,15 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
 				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, AuditSigner: cfg.AuditSigningKey,
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
+				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit,
 				AI: engine,
 			}),
+			// A slow client may not hold a connection: headers in 10 s, the
+			// body in 30 s, the answer written within the request's own bound.
 			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      cfg.RequestTimeout + 15*time.Second,
+			IdleTimeout:       2 * time.Minute,
 		}
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
