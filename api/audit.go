@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -121,14 +122,20 @@ type TrailEntry struct {
 
 // CaseTrail is the body of GET /v1/cases/{id}/trail.
 type CaseTrail struct {
-	Case  CaseJSON     `json:"case"`
-	Trail []TrailEntry `json:"trail"`
+	Case      CaseJSON     `json:"case"`
+	Trail     []TrailEntry `json:"trail"`
+	NextAfter int64        `json:"next_after,omitempty"` // ?after= of the next page (a chain position); absent on the last
 }
 
 // caseTrail returns, in chain order, everything that happened to a case and
 // who did it, with the conversation's messages where they occurred.
+// Pages come by ?after=<chain position>&limit= (100 by default, at most 500).
 func (s *Server) caseTrail(c *gin.Context) error {
-	trail, err := s.loadTrail(c, "case.trail.read", nil)
+	after, limit, err := messagePage(c)
+	if err != nil {
+		return err
+	}
+	trail, err := s.loadTrail(c, "case.trail.read", nil, after, limit)
 	if err != nil {
 		return err
 	}
@@ -137,45 +144,74 @@ func (s *Server) caseTrail(c *gin.Context) error {
 }
 
 // loadTrail audits the access as action (with details), then reads the
-// case's whole trail; the access's own entry is part of it.
-func (s *Server) loadTrail(c *gin.Context, action string, details map[string]string) (CaseTrail, error) {
+// case's trail after chain position after: limit entries, or all of them
+// (limit 0, for exports); the access's own entry is part of it.
+func (s *Server) loadTrail(c *gin.Context, action string, details map[string]string, after int64, limit int) (CaseTrail, error) {
 	ctx := c.Request.Context()
-	tenant := principalOf(c).Tenant
-	row, msgs, err := s.store.GetCase(ctx, tenant, c.Param("id"))
-	if err == nil {
-		err = s.inScope(c, row)
-	}
+	row, err := s.loadCase(c)
 	if err != nil {
 		return CaseTrail{}, err
 	}
 	if err := s.audit(c, auditEntry{Action: action, ObjectType: "case", ObjectID: row.ID, CaseID: row.ID, Details: details}); err != nil {
 		return CaseTrail{}, err
 	}
+	out := CaseTrail{Case: caseFromRow(row), Trail: []TrailEntry{}}
+	f := store.AuditFilter{CaseID: row.ID, AfterSeq: after, Limit: 1000}
+	if limit > 0 {
+		f.Limit = limit + 1
+	}
+	for {
+		events, err := s.store.ListAudit(ctx, row.TenantID, f)
+		if err != nil {
+			return CaseTrail{}, err
+		}
+		if limit > 0 && len(events) > limit {
+			events = events[:limit]
+			out.NextAfter = events[limit-1].Seq
+		}
+		entries, err := s.withMessages(ctx, row, events)
+		if err != nil {
+			return CaseTrail{}, err
+		}
+		out.Trail = append(out.Trail, entries...)
+		if limit > 0 || len(events) < f.Limit {
+			return out, nil
+		}
+		f.AfterSeq = events[len(events)-1].Seq
+	}
+}
+
+// withMessages pairs trail entries with the messages they concern.
+func (s *Server) withMessages(ctx context.Context, row store.Case, events []store.AuditEvent) ([]TrailEntry, error) {
+	entries := make([]TrailEntry, len(events))
+	var seqs []int64
+	for i, e := range events {
+		entries[i].Event = e
+		var d map[string]string
+		if json.Unmarshal([]byte(e.Details), &d) == nil {
+			if seq, err := strconv.ParseInt(d["message_seq"], 10, 64); err == nil {
+				seqs = append(seqs, seq)
+			}
+		}
+	}
+	if len(seqs) == 0 {
+		return entries, nil
+	}
+	msgs, err := s.store.MessagesBySeq(ctx, row.TenantID, row.ID, seqs...)
+	if err != nil {
+		return nil, err
+	}
 	bySeq := map[string]MessageJSON{}
 	for _, m := range msgs {
 		bySeq[strconv.FormatInt(m.Seq, 10)] = messageFromRow(m)
 	}
-	out := CaseTrail{Case: caseFromRow(row), Trail: []TrailEntry{}}
-	f := store.AuditFilter{CaseID: row.ID, Limit: 1000}
-	for {
-		events, err := s.store.ListAudit(ctx, tenant, f)
-		if err != nil {
-			return CaseTrail{}, err
-		}
-		for _, e := range events {
-			entry := TrailEntry{Event: e}
-			var d map[string]string
-			if json.Unmarshal([]byte(e.Details), &d) == nil {
-				if m, ok := bySeq[d["message_seq"]]; ok {
-					entry.Message = &m
-				}
+	for i, e := range events {
+		var d map[string]string
+		if json.Unmarshal([]byte(e.Details), &d) == nil {
+			if m, ok := bySeq[d["message_seq"]]; ok {
+				entries[i].Message = &m
 			}
-			out.Trail = append(out.Trail, entry)
 		}
-		if len(events) < f.Limit {
-			break
-		}
-		f.AfterSeq = events[len(events)-1].Seq
 	}
-	return out, nil
+	return entries, nil
 }

@@ -83,10 +83,11 @@ type MessageJSON struct {
 
 // CaseWithMessages is the body of GET /v1/cases/{id}.
 type CaseWithMessages struct {
-	Case     CaseJSON       `json:"case"`
-	Messages []MessageJSON  `json:"messages"`
-	Timeline []TimelineStep `json:"timeline"` // the case's transitions, oldest first
-	Metrics  CaseMetrics    `json:"metrics"`
+	Case      CaseJSON       `json:"case"`
+	Messages  []MessageJSON  `json:"messages"`             // a page of the conversation, oldest first
+	NextAfter int64          `json:"next_after,omitempty"` // ?after= of the next page; absent on the last
+	Timeline  []TimelineStep `json:"timeline"`             // the case's transitions, oldest first
+	Metrics   CaseMetrics    `json:"metrics"`
 }
 
 // TimelineStep is one transition of a case and who or what caused it.
@@ -485,11 +486,23 @@ func (s *Server) sendUpdate(ctx context.Context, u workflowUpdate, result any) e
 	return err
 }
 
+// getCase answers with the case, a page of its conversation
+// (?after=<seq>&limit=, 100 by default, at most 500; next_after names the
+// next page), its timeline and its metrics.
 func (s *Server) getCase(c *gin.Context) error {
-	row, msgs, err := s.store.GetCase(c.Request.Context(), principalOf(c).Tenant, c.Param("id"))
-	if err == nil {
-		err = s.inScope(c, row)
+	after, limit, err := messagePage(c)
+	if err != nil {
+		return err
 	}
+	row, err := s.loadCase(c)
+	if err != nil {
+		return err
+	}
+	msgs, more, err := s.store.CaseMessages(c.Request.Context(), row.TenantID, row.ID, after, limit)
+	if err != nil {
+		return err
+	}
+	stats, err := s.store.CaseMessageStats(c.Request.Context(), row.TenantID, row.ID)
 	if err != nil {
 		return err
 	}
@@ -508,12 +521,15 @@ func (s *Server) getCase(c *gin.Context) error {
 	seconds := func(at time.Time) *float64 { v := at.Sub(row.OpenedAt).Seconds(); return &v }
 	for _, m := range msgs {
 		out.Messages = append(out.Messages, messageFromRow(m))
-		switch {
-		case m.AuthorKind == workflows.AuthorAI && out.Metrics.FirstResponseAI == nil:
-			out.Metrics.FirstResponseAI = seconds(m.CreatedAt)
-		case m.AuthorKind == workflows.AuthorAgent && out.Metrics.FirstResponseHuman == nil:
-			out.Metrics.FirstResponseHuman = seconds(m.CreatedAt)
-		}
+	}
+	if more {
+		out.NextAfter = msgs[len(msgs)-1].Seq
+	}
+	if stats.FirstAI != nil {
+		out.Metrics.FirstResponseAI = seconds(*stats.FirstAI)
+	}
+	if stats.FirstAgent != nil {
+		out.Metrics.FirstResponseHuman = seconds(*stats.FirstAgent)
 	}
 	if done := row.ResolvedAt; done != nil {
 		out.Metrics.Resolution = seconds(*done)
@@ -553,6 +569,38 @@ func (s *Server) listCases(c *gin.Context) error {
 	}
 	f.Agent = scope
 	return s.respondCaseList(c, f)
+}
+
+// Pages of a conversation or a trail.
+const (
+	defaultMessagePage = 100
+	maxMessagePage     = 500
+)
+
+// messagePage reads ?after=<seq> (default 0: from the start) and ?limit=
+// (default 100, at most 500) of a page of messages or trail entries.
+func messagePage(c *gin.Context) (int64, int, error) {
+	var errs []FieldError
+	var after int64
+	if raw := c.Query("after"); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 0 {
+			errs = append(errs, FieldError{"after", "must be a sequence number from a previous page's next_after"})
+		}
+		after = n
+	}
+	limit := defaultMessagePage
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > maxMessagePage {
+			errs = append(errs, FieldError{"limit", "must be a whole number from 1 to 500"})
+		}
+		limit = n
+	}
+	if len(errs) > 0 {
+		return 0, 0, validationError(errs)
+	}
+	return after, limit, nil
 }
 
 // pageLimit reads ?limit= (default 20, at most 100).

@@ -57,7 +57,7 @@ func (s *Server) exportTrail(c *gin.Context) error {
 		return errorf(http.StatusServiceUnavailable, "export_unavailable",
 			"exports are signed, and this server has no audit signing key")
 	}
-	trail, err := s.loadTrail(c, "case.trail.export", map[string]string{"format": format})
+	trail, err := s.loadTrail(c, "case.trail.export", map[string]string{"format": format}, 0, 0)
 	if err != nil {
 		return err
 	}

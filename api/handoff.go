@@ -102,11 +102,26 @@ type SentimentPoint struct {
 	At         time.Time `json:"at"`
 }
 
+// maxTranscript bounds the handoff's transcript: the case's last messages
+// (the whole conversation pages through GET /v1/cases/{id}).
+const maxTranscript = 200
+
 func (s *Server) handoff(c *gin.Context) error {
 	ctx := c.Request.Context()
-	row, msgs, err := s.store.GetCase(ctx, principalOf(c).Tenant, c.Param("id"))
+	row, err := s.loadCase(c)
+	var msgs []store.Message
+	var stats store.MessageStats
 	if err == nil {
-		err = s.inScope(c, row)
+		msgs, err = s.store.LastMessages(ctx, row.TenantID, row.ID, maxTranscript)
+	}
+	if err == nil {
+		stats, err = s.store.CaseMessageStats(ctx, row.TenantID, row.ID)
+	}
+	if err == nil && stats.OpeningSeq != 0 && (len(msgs) == 0 || msgs[0].Seq > stats.OpeningSeq) {
+		var opening []store.Message
+		if opening, err = s.store.MessagesBySeq(ctx, row.TenantID, row.ID, stats.OpeningSeq); err == nil && len(opening) == 1 {
+			msgs = append(opening, msgs...) // the opening message always, then the latest
+		}
 	}
 	var decisions []store.AuditEvent
 	if err == nil {
@@ -119,13 +134,12 @@ func (s *Server) handoff(c *gin.Context) error {
 		return err
 	}
 	out := HandoffJSON{Case: caseFromRow(row), Reason: deref(row.EscalationReason), Sentiment: []SentimentPoint{},
-		AlreadyAnswered: []MessageJSON{}, Transcript: make([]MessageJSON, 0, len(msgs))}
+		AlreadyAnswered: []MessageJSON{}, Transcript: make([]MessageJSON, 0, len(msgs)), CustomerMessages: int(stats.Customer)}
 	for _, m := range msgs {
 		j := messageFromRow(m)
 		out.Transcript = append(out.Transcript, j)
 		switch m.AuthorKind {
 		case workflows.AuthorCustomer:
-			out.CustomerMessages++
 			if out.OpeningMessage == nil {
 				out.OpeningMessage = &j
 			}

@@ -236,9 +236,15 @@ func (wf *caseWorkflow) historyFull(ctx workflow.Context) bool {
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= limit
 }
 
-func (wf *caseWorkflow) validatePostMessage(_ workflow.Context, in PostMessageInput) error {
+func (wf *caseWorkflow) validatePostMessage(ctx workflow.Context, in PostMessageInput) error {
+	if _, ok := wf.applied(workflow.GetCurrentUpdateInfo(ctx).ID); ok && wf.state.Status != StatusClosed {
+		return nil // a retry from an earlier run: answered, not applied again
+	}
 	if wf.state.Status == StatusClosed {
 		return temporal.NewApplicationError("case is closed", ErrTypeCaseClosed)
+	}
+	if wf.state.Messages >= MaxMessagesPerCase {
+		return temporal.NewApplicationError("a case holds at most 5000 messages; open another case", ErrTypeCaseFull)
 	}
 	if reason := ValidateMessageBody(in.Body); reason != "" {
 		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
@@ -404,6 +410,9 @@ func (wf *caseWorkflow) validateAgentMessage(ctx workflow.Context, in AgentMessa
 	}
 	if err := wf.validateOwner(in.Actor); err != nil {
 		return err
+	}
+	if wf.state.Messages >= MaxMessagesPerCase {
+		return temporal.NewApplicationError("a case holds at most 5000 messages; open another case", ErrTypeCaseFull)
 	}
 	if reason := ValidateMessageBody(in.Body); reason != "" {
 		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)

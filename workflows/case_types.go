@@ -50,7 +50,8 @@ const (
 // Limits enforced by the workflow's update validators (the API checks them
 // first, so clients get field-level errors).
 const (
-	MaxMessageRunes = 8000
+	MaxMessageRunes    = 8000
+	MaxMessagesPerCase = 5000 // a conversation longer than this is another case
 )
 
 // CaseOpening is what a case is opened with and keeps: whose it is, through

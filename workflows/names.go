@@ -143,6 +143,7 @@ const (
 	ErrTypeNotClaimable        = "NotClaimable"
 	ErrTypeWrongState          = "WrongState"
 	ErrTypeNotAnAnswer         = "NotAnAnswer"
+	ErrTypeCaseFull            = "CaseFull"            // the case holds MaxMessagesPerCase messages
 	ErrTypeFourEyes            = "FourEyes"            // a person may not decide a refund they requested or appealed
 	ErrTypeNotAwaitingDecision = "NotAwaitingDecision" // a decision on a refund no person is asked to decide
 	ErrTypeNotAppealable       = "NotAppealable"       // only a policy rule's rejection, inside the appeal window, may be appealed

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -706,4 +707,65 @@ func (s *Store) ProjectionConflicts(ctx context.Context, tenantID string) (int64
 		return 0, fmt.Errorf("count projection conflicts: %w", err)
 	}
 	return n, nil
+}
+
+// CaseMessages returns up to limit of a case's messages after sequence
+// after, in order, and whether more follow.
+func (s *Store) CaseMessages(ctx context.Context, tenantID, caseID string, after int64, limit int) ([]Message, bool, error) {
+	var msgs []Message
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND seq > ?", tenantID, caseID, after).
+		Order("seq").Limit(limit + 1).Find(&msgs).Error
+	if err != nil {
+		return nil, false, fmt.Errorf("read messages: %w", err)
+	}
+	more := len(msgs) > limit
+	if more {
+		msgs = msgs[:limit]
+	}
+	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
+		return nil, false, err
+	}
+	return msgs, more, nil
+}
+
+// LastMessages returns a case's last n messages, in order.
+func (s *Store) LastMessages(ctx context.Context, tenantID, caseID string, n int) ([]Message, error) {
+	var msgs []Message
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ?", tenantID, caseID).
+		Order("seq DESC").Limit(n).Find(&msgs).Error
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	slices.Reverse(msgs)
+	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
+
+// MessageStats are a case's figures from its whole conversation.
+type MessageStats struct {
+	Customer     int64      // messages the customer wrote
+	FirstAI      *time.Time // the first answer by the AI
+	FirstAgent   *time.Time // the first reply by a person
+	OpeningSeq   int64      // the customer's first message
+	LastCustomer int64      // the customer's latest message
+}
+
+// CaseMessageStats counts and dates a case's conversation without reading it.
+func (s *Store) CaseMessageStats(ctx context.Context, tenantID, caseID string) (MessageStats, error) {
+	var out MessageStats
+	err := s.db.WithContext(ctx).Raw(`SELECT
+			count(*) FILTER (WHERE author_kind = @customer) AS customer,
+			min(created_at) FILTER (WHERE author_kind = @ai) AS first_ai,
+			min(created_at) FILTER (WHERE author_kind = @agent) AS first_agent,
+			coalesce(min(seq) FILTER (WHERE author_kind = @customer), 0) AS opening_seq,
+			coalesce(max(seq) FILTER (WHERE author_kind = @customer), 0) AS last_customer
+		FROM messages WHERE tenant_id = @t AND case_id = @c`,
+		map[string]any{"t": tenantID, "c": caseID, "customer": workflows.AuthorCustomer, "ai": workflows.AuthorAI, "agent": workflows.AuthorAgent}).
+		Scan(&out).Error
+	if err != nil {
+		return MessageStats{}, fmt.Errorf("message stats: %w", err)
+	}
+	return out, nil
 }
