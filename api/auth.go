@@ -27,7 +27,12 @@ type Principal struct {
 	// StepUp: the person proved a second factor within StepUpTTL.
 	StepUp    bool      `json:"step_up"`
 	ExpiresAt time.Time `json:"-"`
+	IssuedAt  time.Time `json:"-"` // when the person signed in (a token's iat)
 }
+
+// FreshSignIn is how recent a sign-in must be to enrol a second factor
+// without an administrator's reset: a stolen older token cannot enrol one.
+const FreshSignIn = 10 * time.Minute
 
 // StepUpTTL is how long a step-up token lets a person perform sensitive actions.
 const StepUpTTL = 10 * time.Minute
@@ -126,6 +131,9 @@ func (s *Server) verifyToken(raw string) (Principal, error) {
 	}
 	p := Principal{Kind: "user", ID: claims.Subject, Tenant: claims.Tenant, Roles: slices.Clone(claims.Roles),
 		ExpiresAt: claims.ExpiresAt.Time}
+	if claims.IssuedAt != nil {
+		p.IssuedAt = claims.IssuedAt.Time
+	}
 	if claims.ACR == acrTOTP && claims.IssuedAt != nil && time.Since(claims.IssuedAt.Time) < StepUpTTL+30*time.Second {
 		p.StepUp = true
 	}

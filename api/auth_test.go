@@ -160,6 +160,7 @@ var allowed = map[string][]string{
 	"notifications":      {"service"},
 	"notification sent":  {"service"},
 	"consistency":        {"compliance", "admin"},
+	"totp status":        {"admin"},
 	"repair consistency": {"admin"},
 }
 
@@ -310,10 +311,11 @@ func TestRoleMatrix(t *testing.T) {
 				return s.do("POST", "/v1/notifications/none/sent", who, nil)
 			},
 			"consistency":        func(who string) response { return s.do("GET", "/v1/admin/consistency", who, nil) },
+			"totp status":        func(who string) response { return s.do("GET", "/v1/admin/totp/nobody", who, nil) },
 			"repair consistency": func(who string) response { return s.do("POST", "/v1/admin/consistency/repair", who, nil) },
 		}
 		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
-			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats"}
+			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
 			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,10 +30,11 @@ import (
 // message a client sees. Handlers return it for conditions they recognise;
 // respondError maps everything else.
 type Error struct {
-	Status  int          `json:"-"`
-	Code    string       `json:"code"`
-	Message string       `json:"message"`
-	Fields  []FieldError `json:"fields,omitempty"`
+	Status     int          `json:"-"`
+	RetryAfter int          `json:"-"` // seconds, sent as Retry-After (503s send retryAfterSeconds)
+	Code       string       `json:"code"`
+	Message    string       `json:"message"`
+	Fields     []FieldError `json:"fields,omitempty"`
 }
 
 // FieldError names one invalid field of a request.
@@ -127,6 +130,7 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 	var notFound *store.NotFoundError
 	var maxBytes *http.MaxBytesError
 	var appErr *temporal.ApplicationError
+	var locked *store.TOTPLockedError
 	switch {
 	case errors.As(err, &e):
 		return e, true
@@ -136,6 +140,9 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 		return errorf(http.StatusNotFound, notFound.What+"_not_found", "no such "+strings.ReplaceAll(notFound.What, "_", " ")), true
 	case errors.As(err, &maxBytes):
 		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large"), true
+	case errors.As(err, &locked):
+		return &Error{Status: http.StatusTooManyRequests, Code: "totp_locked", RetryAfter: max(1, int(math.Ceil(time.Until(locked.Until).Seconds()))),
+			Message: "too many wrong codes: the second factor is locked until " + locked.Until.UTC().Format(time.RFC3339)}, true
 	case errors.As(err, &appErr) && workflowErrors[appErr.Type()] != nil:
 		return workflowErrors[appErr.Type()](appErr.Message()), true
 	}
@@ -212,7 +219,10 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 	case apiErr.Status >= 500:
 		log.WarnContext(c.Request.Context(), "dependency failure", "route", c.FullPath(), "err", err)
 	}
-	if apiErr.Status == http.StatusServiceUnavailable {
+	switch {
+	case apiErr.RetryAfter > 0:
+		c.Header("Retry-After", strconv.Itoa(apiErr.RetryAfter))
+	case apiErr.Status == http.StatusServiceUnavailable:
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	c.AbortWithStatusJSON(apiErr.Status, gin.H{"error": apiErr})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -34,8 +35,20 @@ func readCode(c *gin.Context) (string, error) {
 
 // enrolTOTP starts a person's TOTP enrolment; the answer holds the secret,
 // as an otpauth:// URL for an authenticator app, once.
+// Only a fresh sign-in (FreshSignIn), or an administrator's reset in the last
+// day, may enrol one: whoever holds an older token may not.
 func (s *Server) enrolTOTP(c *gin.Context) error {
 	p := principalOf(c)
+	if p.IssuedAt.IsZero() || time.Since(p.IssuedAt) > FreshSignIn {
+		reset, err := s.store.ResetWithin(c.Request.Context(), p.Tenant, p.ID, 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		if !reset {
+			return s.refused(c, "auth.totp.enrol", "stale_sign_in", errorf(http.StatusUnauthorized, "fresh_sign_in_required",
+				"enrolling a second factor needs a sign-in within the last 10 minutes, or an administrator's reset"))
+		}
+	}
 	url, err := s.store.EnrolTOTP(c.Request.Context(), p.Tenant, p.ID)
 	if err == nil {
 		err = s.audit(c, auditEntry{Action: "auth.totp.enrol", ObjectType: "user", ObjectID: p.ID})
@@ -54,10 +67,7 @@ func (s *Server) confirmTOTP(c *gin.Context) error {
 		return err
 	}
 	err = s.store.ConfirmTOTP(c.Request.Context(), p.Tenant, p.ID, code, time.Now())
-	outcome := "success"
-	if err != nil {
-		outcome = "failed"
-	}
+	outcome := totpOutcome(err)
 	if aerr := s.audit(c, auditEntry{Action: "auth.totp.confirm", ObjectType: "user", ObjectID: p.ID, Outcome: outcome}); aerr != nil {
 		return aerr
 	}
@@ -80,10 +90,7 @@ func (s *Server) stepUp(c *gin.Context) error {
 		return errorf(http.StatusServiceUnavailable, "step_up_unavailable", "this server cannot mint step-up tokens")
 	}
 	err = s.store.VerifyTOTP(c.Request.Context(), p.Tenant, p.ID, code, time.Now())
-	outcome := "success"
-	if err != nil {
-		outcome = "failed"
-	}
+	outcome := totpOutcome(err)
 	if aerr := s.audit(c, auditEntry{Action: "auth.step_up", ObjectType: "user", ObjectID: p.ID, Outcome: outcome}); aerr != nil {
 		return aerr
 	}
@@ -106,6 +113,29 @@ func (s *Server) stepUp(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusOK, StepUpToken{Token: tok, ExpiresAt: exp.UTC()})
+	return nil
+}
+
+// totpOutcome is how an attempt with a code is audited.
+func totpOutcome(err error) string {
+	var locked *store.TOTPLockedError
+	switch {
+	case err == nil:
+		return "success"
+	case errors.As(err, &locked):
+		return "locked"
+	}
+	return "failed"
+}
+
+// totpStatus shows an administrator a person's second factor: confirmed,
+// wrong codes in a row, locked until when.
+func (s *Server) totpStatus(c *gin.Context) error {
+	st, err := s.store.TOTPStatus(c.Request.Context(), principalOf(c).Tenant, c.Param("subject"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"totp": st})
 	return nil
 }
 

@@ -118,3 +118,85 @@ func TestResetLostSecondFactor(t *testing.T) {
 		t.Fatalf("resets audited: %v", got)
 	}
 }
+
+// A second factor cannot be guessed: from the fifth wrong code in a row it
+// locks (429 totp_locked with Retry-After, audited, visible to admins), and
+// then not even the right code gets through until the lock passes.
+func TestStepUpLocksAfterWrongCodes(t *testing.T) {
+	s := newStack(t)
+	who := tenantA + "/supervisor"
+	var enrol struct {
+		URL string `json:"otpauth_url"`
+	}
+	s.do("POST", "/v1/auth/totp/enrol", who, nil).decode(t, &enrol)
+	now := time.Now()
+	if r := s.do("POST", "/v1/auth/totp/confirm", who, api.TOTPCodeRequest{Code: totpCode(t, enrol.URL, now)}); r.Status != http.StatusOK {
+		t.Fatalf("confirm: %d %s", r.Status, r.Body)
+	}
+	wrong := "000000"
+	if wrong == totpCode(t, enrol.URL, now) {
+		wrong = "111111"
+	}
+	for i := 1; i <= 5; i++ {
+		r := s.do("POST", "/v1/auth/step-up", who, api.TOTPCodeRequest{Code: wrong})
+		switch {
+		case i < 5 && (r.Status != http.StatusUnauthorized || r.errorCode(t) != "totp_invalid"):
+			t.Fatalf("wrong code %d: %d %s", i, r.Status, r.Body)
+		case i == 5 && (r.Status != http.StatusTooManyRequests || r.errorCode(t) != "totp_locked" || r.Header.Get("Retry-After") == ""):
+			t.Fatalf("the fifth wrong code: %d %s (Retry-After %q)", r.Status, r.Body, r.Header.Get("Retry-After"))
+		}
+	}
+	right := totpCode(t, enrol.URL, now.Add(30*time.Second))
+	if r := s.do("POST", "/v1/auth/step-up", who, api.TOTPCodeRequest{Code: right}); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("the right code while locked: %d %s", r.Status, r.Body)
+	}
+	var st struct {
+		TOTP store.TOTPState `json:"totp"`
+	}
+	r := s.do("GET", "/v1/admin/totp/supervisor-1", tenantA+"/admin", nil)
+	r.decode(t, &st)
+	if r.Status != http.StatusOK || st.TOTP.FailedAttempts != 5 || st.TOTP.LockedUntil == nil || !st.TOTP.LockedUntil.After(time.Now()) {
+		t.Fatalf("what an admin sees: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("GET", "/v1/admin/totp/supervisor-1", tenantB+"/admin", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("another tenant's admin: %d %s", r.Status, r.Body)
+	}
+	trail, err := s.store.ListAudit(t.Context(), tenantA, store.AuditFilter{Action: "auth.step_up", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]int{}
+	for _, e := range trail {
+		outcomes[e.Outcome]++
+	}
+	if outcomes["failed"] != 4 || outcomes["locked"] != 2 {
+		t.Fatalf("step-up attempts audited: %v", outcomes)
+	}
+}
+
+// A token from an old sign-in cannot enrol a second factor for a person who
+// has none (a stolen token must not become a stolen factor); after an
+// administrator's reset it can.
+func TestEnrolmentNeedsAFreshSignIn(t *testing.T) {
+	s := newStack(t)
+	old := time.Now().Add(-time.Hour)
+	stale, err := jwt.NewWithClaims(jwt.SigningMethodHS256, api.Claims{Tenant: tenantA, Roles: []string{"agent"},
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: tokens.Issuer, Subject: "agent-7", Audience: jwt.ClaimStrings{tokens.Audience},
+			IssuedAt: jwt.NewNumericDate(old), NotBefore: jwt.NewNumericDate(old), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))},
+	}).SignedString(tokens.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do("POST", "/v1/auth/totp/enrol", "raw:Bearer "+stale, nil); r.Status != http.StatusUnauthorized || r.errorCode(t) != "fresh_sign_in_required" {
+		t.Fatalf("enrol with an hour-old token: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/auth/totp/enrol", tenantA+"/agent:agent-7", nil); r.Status != http.StatusCreated {
+		t.Fatalf("enrol with a fresh token: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("DELETE", "/v1/admin/totp/agent-7", tenantA+"/admin+totp", nil); r.Status != http.StatusNoContent {
+		t.Fatalf("admin reset: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/auth/totp/enrol", "raw:Bearer "+stale, nil); r.Status != http.StatusCreated {
+		t.Fatalf("enrol after a reset with an old token: %d %s", r.Status, r.Body)
+	}
+}

@@ -25,13 +25,66 @@ const totpPeriod = 30 // seconds, as authenticator apps expect
 var totpOpts = totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
 type totpFactor struct {
-	TenantID    string `gorm:"primaryKey"`
-	Subject     string `gorm:"primaryKey"`
-	SecretCT    []byte `gorm:"column:secret_ct"`
-	MasterKeyID string
-	ConfirmedAt *time.Time
-	LastStep    int64
-	CreatedAt   time.Time
+	TenantID       string `gorm:"primaryKey"`
+	Subject        string `gorm:"primaryKey"`
+	SecretCT       []byte `gorm:"column:secret_ct"`
+	MasterKeyID    string
+	ConfirmedAt    *time.Time
+	LastStep       int64
+	CreatedAt      time.Time
+	FailedAttempts int
+	LockedUntil    *time.Time
+	LastFailedAt   *time.Time
+}
+
+// Attempts before a factor locks, and the first lock's length; each further
+// failure doubles it, up to maxTOTPLock.
+const (
+	totpFreeAttempts = 4
+	firstTOTPLock    = time.Minute
+	maxTOTPLock      = time.Hour
+)
+
+// TOTPLockedError: too many wrong codes; no code is checked until Until.
+type TOTPLockedError struct{ Until time.Time }
+
+func (e *TOTPLockedError) Error() string {
+	return "second factor locked until " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// TOTPState is what an administrator sees of a person's second factor.
+type TOTPState struct {
+	Subject        string     `json:"subject"`
+	Confirmed      bool       `json:"confirmed"`
+	FailedAttempts int        `json:"failed_attempts"` // wrong codes in a row
+	LastFailedAt   *time.Time `json:"last_failed_at,omitempty"`
+	LockedUntil    *time.Time `json:"locked_until,omitempty"`
+}
+
+// TOTPStatus returns a person's second factor's state.
+func (s *Store) TOTPStatus(ctx context.Context, tenantID, subject string) (TOTPState, error) {
+	var f totpFactor
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND subject = ?", tenantID, subject).Take(&f).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return TOTPState{}, NotFound("totp")
+	}
+	if err != nil {
+		return TOTPState{}, fmt.Errorf("read TOTP factor: %w", err)
+	}
+	return TOTPState{Subject: subject, Confirmed: f.ConfirmedAt != nil, FailedAttempts: f.FailedAttempts,
+		LastFailedAt: f.LastFailedAt, LockedUntil: f.LockedUntil}, nil
+}
+
+// ResetWithin says whether an administrator reset the person's factor
+// within window, which lets them enrol again without a fresh sign-in.
+func (s *Store) ResetWithin(ctx context.Context, tenantID, subject string, window time.Duration) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Table("totp_resets").Where("tenant_id = ? AND subject = ? AND reset_at > ?",
+		tenantID, subject, time.Now().Add(-window)).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("read TOTP resets: %w", err)
+	}
+	return n > 0, nil
 }
 
 func totpAAD(tenantID, subject string) string { return "totp:" + tenantID + ":" + subject }
@@ -74,12 +127,51 @@ func (s *Store) VerifyTOTP(ctx context.Context, tenantID, subject, code string, 
 	return s.useTOTP(ctx, tenantID, subject, code, now, true)
 }
 
+// useTOTP checks a code under a lock on the factor, so concurrent guesses
+// are counted one by one.
 func (s *Store) useTOTP(ctx context.Context, tenantID, subject, code string, now time.Time, confirmed bool) error {
 	if s.keys == nil {
 		return ErrNoKeyring
 	}
+	var failed error // a wrong code: recorded, then returned
+	err := s.InTx(ctx, func(tx *Store) error {
+		err := tx.checkTOTP(ctx, tenantID, subject, code, now, confirmed)
+		var locked *TOTPLockedError
+		if errors.Is(err, ErrTOTPInvalid) && !errors.As(err, &locked) {
+			failed, err = tx.failTOTP(ctx, tenantID, subject, now), nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return failed
+}
+
+// failTOTP counts a wrong code and locks the factor from the fifth in a row.
+func (s *Store) failTOTP(ctx context.Context, tenantID, subject string, now time.Time) error {
 	var f totpFactor
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND subject = ?", tenantID, subject).Take(&f).Error
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND subject = ?", tenantID, subject).Take(&f).Error; err != nil {
+		return fmt.Errorf("read TOTP factor: %w", err)
+	}
+	f.FailedAttempts++
+	updates := map[string]any{"failed_attempts": f.FailedAttempts, "last_failed_at": now.UTC()}
+	var lockErr error = ErrTOTPInvalid
+	if over := f.FailedAttempts - totpFreeAttempts; over > 0 {
+		lock := min(firstTOTPLock<<min(over-1, 10), maxTOTPLock)
+		until := now.Add(lock).UTC()
+		updates["locked_until"] = until
+		lockErr = &TOTPLockedError{Until: until}
+	}
+	if err := s.db.WithContext(ctx).Model(&totpFactor{}).Where("tenant_id = ? AND subject = ?", tenantID, subject).Updates(updates).Error; err != nil {
+		return fmt.Errorf("record TOTP failure: %w", err)
+	}
+	return lockErr
+}
+
+func (s *Store) checkTOTP(ctx context.Context, tenantID, subject, code string, now time.Time, confirmed bool) error {
+	var f totpFactor
+	err := s.db.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ? AND subject = ?", tenantID, subject).Take(&f).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (f.ConfirmedAt != nil) != confirmed) {
 		if confirmed {
 			return ErrTOTPNotEnrolled
@@ -88,6 +180,9 @@ func (s *Store) useTOTP(ctx context.Context, tenantID, subject, code string, now
 	}
 	if err != nil {
 		return fmt.Errorf("read TOTP factor: %w", err)
+	}
+	if f.LockedUntil != nil && now.Before(*f.LockedUntil) {
+		return &TOTPLockedError{Until: *f.LockedUntil}
 	}
 	secret, err := s.keys.unwrap(f.MasterKeyID, f.SecretCT, totpAAD(tenantID, subject))
 	if err != nil {
@@ -109,7 +204,7 @@ func (s *Store) useTOTP(ctx context.Context, tenantID, subject, code string, now
 	if matched == 0 {
 		return ErrTOTPInvalid
 	}
-	updates := map[string]any{"last_step": matched}
+	updates := map[string]any{"last_step": matched, "failed_attempts": 0, "locked_until": nil}
 	if !confirmed {
 		updates["confirmed_at"] = now.UTC()
 	}
@@ -131,5 +226,13 @@ func (s *Store) ResetTOTP(ctx context.Context, tenantID, subject string) (bool, 
 	if res.Error != nil {
 		return false, fmt.Errorf("reset TOTP factor: %w", res.Error)
 	}
-	return res.RowsAffected == 1, nil
+	if res.RowsAffected == 0 {
+		return false, nil
+	}
+	err := s.db.WithContext(ctx).Exec(`INSERT INTO totp_resets (tenant_id, subject, reset_at) VALUES (?, ?, now())
+		ON CONFLICT (tenant_id, subject) DO UPDATE SET reset_at = excluded.reset_at`, tenantID, subject).Error
+	if err != nil {
+		return false, fmt.Errorf("record TOTP reset: %w", err)
+	}
+	return true, nil
 }
