@@ -1,6 +1,8 @@
 package api
 
 import (
+	"cmp"
+	"context"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 
 	"tandem/activities/store"
 	"tandem/policies"
@@ -28,6 +31,7 @@ type Principal struct {
 	StepUp    bool      `json:"step_up"`
 	ExpiresAt time.Time `json:"-"`
 	IssuedAt  time.Time `json:"-"` // when the person signed in (a token's iat)
+	TokenID   string    `json:"-"` // the token's jti, if it has one
 }
 
 // FreshSignIn is how recent a sign-in must be to enrol a second factor
@@ -54,11 +58,24 @@ func principalOf(c *gin.Context) Principal {
 
 // TokenConfig says which JWTs for people are accepted.
 type TokenConfig struct {
-	Secret   []byte  // HS256 key (development, and step-up tokens); empty: none accepted
-	Keys     *KeySet // RS256/ES256 keys by kid (production); nil: none accepted
-	Issuer   string
+	// Secret is the HS256 key of this server's step-up tokens, and, only
+	// while no Keys are configured, of development tokens (tandem token).
+	Secret   []byte
+	Keys     *KeySet // RS256/ES256 keys by kid of the identity provider (production); nil: none
+	Issuer   string  // the iss people's tokens must carry
 	Audience string
+	// MaxLifetime bounds a token's exp − iat (0: DefaultMaxTokenLifetime):
+	// a token for ten years is a stolen credential for ten years.
+	MaxLifetime time.Duration
 }
+
+// DefaultMaxTokenLifetime is the longest a person's token may live.
+const DefaultMaxTokenLifetime = 12 * time.Hour
+
+// stepUpIssuer is the iss of this server's step-up tokens. Only a token it
+// minted (HS256, this issuer) proves a second factor: an acr claim from any
+// other issuer is not believed.
+const stepUpIssuer = "tandem-step-up"
 
 // Claims are the claims of a Tandem JWT beyond the registered ones.
 type Claims struct {
@@ -87,6 +104,7 @@ func MintToken(cfg TokenConfig, tenant, subject string, roles []string, ttl time
 		Tenant: tenant,
 		Roles:  roles,
 		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        uuid.NewString(), // jti: revocable one by one
 			Issuer:    cfg.Issuer,
 			Subject:   subject,
 			Audience:  jwt.ClaimStrings{cfg.Audience},
@@ -100,8 +118,14 @@ func MintToken(cfg TokenConfig, tenant, subject string, roles []string, ttl time
 
 var errInvalidCredentials = errorf(http.StatusUnauthorized, "invalid_credentials", "the credential is invalid, expired or revoked")
 
-// verifyToken checks signature, algorithm, exp, nbf, iss and aud.
-func (s *Server) verifyToken(raw string) (Principal, error) {
+var errTokenTooLongLived = errorf(http.StatusUnauthorized, "token_too_long_lived",
+	"the token lives longer than this server accepts: ask the identity provider for a shorter-lived one")
+
+// verifyToken checks signature, algorithm, exp, nbf, iss, aud, lifetime and
+// revocation. With an identity provider's keys configured only its
+// algorithms and issuer are accepted for sign-ins; HS256 then proves only
+// this server's own step-up tokens.
+func (s *Server) verifyToken(ctx context.Context, raw string) (Principal, error) {
 	if len(s.tokens.Secret) == 0 && s.tokens.Keys == nil {
 		return Principal{}, errInvalidCredentials
 	}
@@ -113,14 +137,35 @@ func (s *Server) verifyToken(raw string) (Principal, error) {
 	if s.tokens.Keys != nil {
 		methods = append(methods, "RS256", "ES256")
 	}
-	_, err := jwt.ParseWithClaims(raw, &claims, s.tokenKey,
+	tok, err := jwt.ParseWithClaims(raw, &claims, s.tokenKey,
 		jwt.WithValidMethods(methods),
-		jwt.WithIssuer(s.tokens.Issuer),
 		jwt.WithAudience(s.tokens.Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(30*time.Second),
 	)
 	if err != nil || claims.Subject == "" || !tenantPattern.MatchString(claims.Tenant) || len(claims.Roles) == 0 {
+		return Principal{}, errInvalidCredentials
+	}
+	hs := tok.Method.Alg() == "HS256"
+	stepUp := hs && claims.Issuer == stepUpIssuer && claims.ACR == acrTOTP
+	switch {
+	case stepUp:
+	case claims.Issuer != s.tokens.Issuer, hs && s.tokens.Keys != nil:
+		return Principal{}, errInvalidCredentials
+	}
+	maxLife := cmp.Or(s.tokens.MaxLifetime, DefaultMaxTokenLifetime)
+	issued := time.Now()
+	if claims.IssuedAt != nil {
+		issued = claims.IssuedAt.Time
+	}
+	if claims.ExpiresAt.Sub(issued) > maxLife+30*time.Second {
+		return Principal{}, errTokenTooLongLived
+	}
+	revoked, err := s.store.TokenRevoked(ctx, claims.Tenant, claims.Subject, claims.ID, issued)
+	if err != nil {
+		return Principal{}, err
+	}
+	if revoked {
 		return Principal{}, errInvalidCredentials
 	}
 	for _, r := range claims.Roles {
@@ -134,9 +179,10 @@ func (s *Server) verifyToken(raw string) (Principal, error) {
 	if claims.IssuedAt != nil {
 		p.IssuedAt = claims.IssuedAt.Time
 	}
-	if claims.ACR == acrTOTP && claims.IssuedAt != nil && time.Since(claims.IssuedAt.Time) < StepUpTTL+30*time.Second {
+	if stepUp && claims.IssuedAt != nil && time.Since(claims.IssuedAt.Time) < StepUpTTL+30*time.Second {
 		p.StepUp = true
 	}
+	p.TokenID = claims.ID
 	return p, nil
 }
 
@@ -184,7 +230,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		p = Principal{Kind: "service", ID: key.ID, Tenant: key.TenantID, Roles: []string{key.Role}}
 	} else {
 		var err error
-		if p, err = s.verifyToken(raw); err != nil {
+		if p, err = s.verifyToken(ctx, raw); err != nil {
 			respondError(c, s.log, err)
 			return
 		}

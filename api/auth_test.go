@@ -41,6 +41,12 @@ func TestAuthentication(t *testing.T) {
 	if _, err := s.store.RevokeAPIKey(ctx, tenantA, revokedKey.ID); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.store.RevokeToken(ctx, tenantA, "revoked-jti", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.RevokeSubject(ctx, tenantA, "gone-1", "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	live := strings.TrimPrefix(s.cred(tenantA), "Bearer ")
 	id := strings.Split(live, "_")[1]
 
@@ -72,6 +78,18 @@ func TestAuthentication(t *testing.T) {
 		{"JWT no roles", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Roles = nil }), 401, "invalid_credentials"},
 		{"JWT unknown tenant", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Tenant = "nowhere" }), 401, "invalid_credentials"},
 		{"JWT without subject", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Subject = "" }), 401, "invalid_credentials"},
+		{"JWT living ten years", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
+			c.IssuedAt = jwt.NewNumericDate(time.Now())
+			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(10 * 365 * 24 * time.Hour))
+		}), 401, "token_too_long_lived"},
+		{"JWT with no iat living a day", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
+			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(24 * time.Hour))
+		}), 401, "token_too_long_lived"},
+		{"revoked JWT", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.ID = "revoked-jti" }), 401, "invalid_credentials"},
+		{"JWT of a revoked person", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
+			c.Subject, c.IssuedAt = "gone-1", jwt.NewNumericDate(time.Now().Add(-time.Minute))
+		}), 401, "invalid_credentials"},
+		{"step-up issuer without acr", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.Issuer = "tandem-step-up" }), 401, "invalid_credentials"},
 		{"valid JWT", signed(t, jwt.SigningMethodHS256, secret, nil), 200, ""},
 		{"valid API key", tenantA, 200, ""},
 	}
@@ -161,6 +179,7 @@ var allowed = map[string][]string{
 	"notification sent":  {"service"},
 	"consistency":        {"compliance", "admin"},
 	"totp status":        {"admin"},
+	"revoke token":       {"admin"},
 	"repair consistency": {"admin"},
 }
 
@@ -310,14 +329,17 @@ func TestRoleMatrix(t *testing.T) {
 			"notification sent": func(who string) response {
 				return s.do("POST", "/v1/notifications/none/sent", who, nil)
 			},
-			"consistency":        func(who string) response { return s.do("GET", "/v1/admin/consistency", who, nil) },
-			"totp status":        func(who string) response { return s.do("GET", "/v1/admin/totp/nobody", who, nil) },
+			"consistency": func(who string) response { return s.do("GET", "/v1/admin/consistency", who, nil) },
+			"totp status": func(who string) response { return s.do("GET", "/v1/admin/totp/nobody", who, nil) },
+			"revoke token": func(who string) response {
+				return s.do("POST", "/v1/admin/tokens/revoke", who, api.RevokeTokenRequest{JTI: "no-such-token"})
+			},
 			"repair consistency": func(who string) response { return s.do("POST", "/v1/admin/consistency/repair", who, nil) },
 		}
 		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
-			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency"}, lifecycle...) {
+			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency", "revoke token"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			stateDependent := slices.Contains(lifecycle, name)

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -63,8 +65,20 @@ func idpToken(t *testing.T, method jwt.SigningMethod, kid string, key any) strin
 	return "raw:Bearer " + s
 }
 
+// withIdentityProvider serves the stack's API with the test identity
+// provider's keys configured, as production runs.
+func withIdentityProvider(t *testing.T, s *stack) {
+	idp := tokens
+	idp.Keys = testKeySet
+	srv := httptest.NewServer(newAPIWith(t, s.store, s.temporal, s.queue, slog.New(slog.NewTextHandler(io.Discard, nil)), 5*time.Second, 0,
+		api.Config{Tokens: idp}))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+}
+
 func TestTokensFromAnIdentityProvider(t *testing.T) {
 	s := newStack(t)
+	withIdentityProvider(t, s)
 	otherEC, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pubPEM := func() []byte {
 		der, _ := x509.MarshalPKIXPublicKey(&idpRSA.PublicKey)
@@ -83,6 +97,9 @@ func TestTokensFromAnIdentityProvider(t *testing.T) {
 		{"ES256 by another key", idpToken(t, jwt.SigningMethodES256, "ec-1", otherEC), 401},
 		{"HS256 with the RSA public key as secret", idpToken(t, jwt.SigningMethodHS256, "rsa-1", pubPEM), 401},
 		{"RS384 by the IdP", idpToken(t, jwt.SigningMethodRS384, "rsa-1", idpRSA), 401},
+		// With the IdP's keys configured, a development token is refused
+		// though signed with the server's secret.
+		{"HS256 development token", "raw:Bearer " + mustMint(t), 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if r := s.do("GET", "/v1/cases", tc.who, nil); r.Status != tc.status {
@@ -114,5 +131,33 @@ func TestParseAndFetchJWKS(t *testing.T) {
 	defer down.Close()
 	if _, err := api.FetchJWKS(t.Context(), down.URL); err == nil {
 		t.Fatal("a 502 gave a key set")
+	}
+}
+
+func mustMint(t *testing.T) string {
+	t.Helper()
+	tok, err := api.MintToken(tokens, tenantA, "dev-1", []string{"admin"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// An acr claim is believed from this server's step-up tokens only: an
+// identity provider's token saying "totp" does not step anyone up.
+func TestACRFromAnotherIssuerIsNotBelieved(t *testing.T) {
+	s := newStack(t)
+	withIdentityProvider(t, s)
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, api.Claims{Tenant: tenantA, Roles: []string{"admin"}, ACR: "totp",
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: tokens.Issuer, Subject: "sso-admin", Audience: jwt.ClaimStrings{tokens.Audience},
+			IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}})
+	tok.Header["kid"] = "rsa-1"
+	raw, err := tok.SignedString(idpRSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.do("POST", "/v1/customers/erase", "raw:Bearer "+raw, api.EraseCustomerRequest{CustomerRef: "nobody", Reason: "test"})
+	if r.Status != http.StatusUnauthorized || r.errorCode(t) != "step_up_required" {
+		t.Fatalf("an IdP token claiming acr totp: %d %s", r.Status, r.Body)
 	}
 }

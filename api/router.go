@@ -155,6 +155,7 @@ func New(cfg Config) http.Handler {
 	v1.POST("/auth/totp/confirm", s.allow("self", "mfa"), s.h(s.confirmTOTP))
 	v1.POST("/auth/step-up", s.allow("self", "mfa"), s.h(s.stepUp))
 	v1.GET("/admin/totp/:subject", s.allow("mfa", "read"), s.h(s.totpStatus))
+	v1.POST("/admin/tokens/revoke", s.allow("token", "revoke"), s.h(s.revokeToken))
 	v1.DELETE("/admin/totp/:subject", s.allow("mfa", "reset"), s.requireStepUp, s.h(s.resetTOTP))
 	return r
 }

@@ -71,8 +71,9 @@ var auditPub, auditKey, _ = ed25519.GenerateKey(rand.Reader)
 // recorded here.
 var payloadCodec, _ = codec.New(codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
 
-// tokens is the JWT configuration of every test stack.
-var tokens = api.TokenConfig{Secret: []byte("test-only-secret-0123456789abcdef"), Keys: testKeySet, Issuer: "tandem-test", Audience: "tandem"}
+// tokens is the JWT configuration of every test stack: development tokens
+// (HS256). Tests of an identity provider's tokens configure its keys too.
+var tokens = api.TokenConfig{Secret: []byte("test-only-secret-0123456789abcdef"), Issuer: "tandem-test", Audience: "tandem"}
 
 // cred turns a test's "who" into an Authorization value: "" sends none,
 // "acme" is acme's service API key, "acme/agent" a JWT for a person with
@@ -214,8 +215,12 @@ func newAPIWith(t *testing.T, st *store.Store, tc client.Client, queue string, l
 	if _, err := api.SyncPolicies(context.Background(), st, authz, -1); err != nil {
 		t.Fatal(err)
 	}
+	toks := tokens
+	if extra.Tokens.Issuer != "" {
+		toks = extra.Tokens
+	}
 	return api.New(api.Config{
-		Store: st, Temporal: tc, Authorizer: authz, Tokens: tokens, AuditKey: auditPub, AuditSigner: auditKey, TaskQueue: queue, Logger: log,
+		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, AuditSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit,
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 
 	"tandem/activities/store"
 )
@@ -105,7 +106,7 @@ func (s *Server) stepUp(c *gin.Context) error {
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{
 		Tenant: p.Tenant, Roles: p.Roles, ACR: acrTOTP,
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: s.tokens.Issuer, Subject: p.ID, Audience: jwt.ClaimStrings{s.tokens.Audience},
+			ID: uuid.NewString(), Issuer: stepUpIssuer, Subject: p.ID, Audience: jwt.ClaimStrings{s.tokens.Audience},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	}).SignedString(s.tokens.Secret)

@@ -37,6 +37,7 @@ type config struct {
 	JWTSecret         []byte // HS256 secret for people's tokens; empty disables JWTs
 	JWTIssuer         string
 	JWTAudience       string
+	JWTMaxLifetime    time.Duration // the longest a person's token may live
 	JWKSFile          string        // RS256/ES256 keys of people's tokens, from a file
 	JWKSURL           string        // … or from an identity provider, refreshed
 	JWKSRefresh       time.Duration // how often JWKSURL is fetched again
@@ -158,6 +159,9 @@ func loadConfig() (config, error) {
 	}
 	cfg.JWTIssuer = env("TANDEM_JWT_ISSUER", "tandem-dev")
 	cfg.JWTAudience = env("TANDEM_JWT_AUDIENCE", "tandem")
+	if cfg.JWTMaxLifetime, err = envDuration("TANDEM_JWT_MAX_LIFETIME", api.DefaultMaxTokenLifetime); err != nil {
+		return cfg, err
+	}
 	secret, err := secretSetting("TANDEM_JWT_SECRET")
 	if err != nil {
 		return cfg, err
@@ -264,7 +268,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_JWKS_FILE", c.JWKSFile,
 		"TANDEM_JWKS_URL", c.JWKSURL,
 		"TANDEM_JWT_ISSUER", c.JWTIssuer,
-		"TANDEM_JWT_AUDIENCE", c.JWTAudience,
+		"TANDEM_JWT_AUDIENCE", c.JWTAudience, "TANDEM_JWT_MAX_LIFETIME", c.JWTMaxLifetime.String(),
 		"TANDEM_AUDIT_SIGNING_KEY", keyState(c.AuditSigningKey != nil, "checkpoints are not signed by this process"),
 		"TANDEM_AUDIT_VERIFY_KEY", keyState(c.AuditVerifyKey != nil, "checkpoints are not checked"),
 		"TANDEM_MASTER_KEY", masterKeyState(c.MasterKeys),
@@ -308,7 +312,7 @@ func secretSetting(name string) (string, error) {
 }
 
 func (c config) tokens() api.TokenConfig {
-	return api.TokenConfig{Secret: c.JWTSecret, Issuer: c.JWTIssuer, Audience: c.JWTAudience}
+	return api.TokenConfig{Secret: c.JWTSecret, Issuer: c.JWTIssuer, Audience: c.JWTAudience, MaxLifetime: c.JWTMaxLifetime}
 }
 
 // keySet loads the JWKS the configuration names, if any.

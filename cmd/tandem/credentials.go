@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
@@ -20,8 +21,12 @@ import (
 	"tandem/policies"
 )
 
-// runToken prints a JWT for a person, signed with the configured HS256 secret.
-func runToken(cfg config, args []string, stdout io.Writer) error {
+// runToken prints a JWT for a person, signed with the configured HS256
+// secret, or with `revoke` revokes one (-jti) or all of a person's (-sub).
+func runToken(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "revoke" {
+		return runTokenRevoke(ctx, cfg, args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "tenant the person works in")
 	sub := fs.String("sub", "", "subject: the person's user ID")
@@ -36,11 +41,50 @@ func runToken(cfg config, args []string, stdout io.Writer) error {
 	if len(cfg.JWTSecret) == 0 {
 		return errors.New("token: set TANDEM_JWT_SECRET or TANDEM_JWT_SECRET_FILE (make run writes .data/jwt-secret)")
 	}
+	if *ttl <= 0 || *ttl > cfg.JWTMaxLifetime {
+		return fmt.Errorf("token: -ttl must be positive and at most TANDEM_JWT_MAX_LIFETIME (%s)", cfg.JWTMaxLifetime)
+	}
 	tok, err := api.MintToken(cfg.tokens(), *tenant, *sub, strings.Split(*roles, ","), *ttl)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// runTokenRevoke runs `tandem token revoke -tenant T -jti J | -sub S`.
+func runTokenRevoke(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
+	tenant := fs.String("tenant", "", "tenant")
+	jti := fs.String("jti", "", "the token's ID (its jti claim)")
+	sub := fs.String("sub", "", "revoke every token of this person issued until now")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *tenant == "" || (*jti == "") == (*sub == "") {
+		return errors.New("usage: tandem token revoke -tenant T -jti J | -sub S")
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	what, id := "token", *jti
+	if *sub != "" {
+		what, id = "subject", *sub
+		err = st.RevokeSubject(ctx, *tenant, *sub, "tandem token revoke", time.Now())
+	} else {
+		err = st.RevokeToken(ctx, *tenant, *jti, "tandem token revoke")
+	}
+	if err != nil {
+		return err
+	}
+	details, _ := json.Marshal(map[string]string{what: id}) // strings always marshal
+	if _, err := st.AppendAudit(ctx, store.AuditEvent{TenantID: *tenant, ID: uuid.NewString(), ActorKind: "system", ActorID: "tandem token revoke",
+		Action: "token.revoke", ObjectType: what, ObjectID: id, Decision: "allow", Outcome: "success", Details: string(details)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s %s in %s\n", what, id, *tenant)
 	return nil
 }
 

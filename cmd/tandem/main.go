@@ -48,6 +48,8 @@ commands:
   seed                  create the demo tenant (idempotent)
   token -tenant T -sub S -roles R[,R] [-ttl 8h]
                         print a signed JWT for a person (needs TANDEM_JWT_SECRET or _FILE)
+  token revoke -tenant T -jti J | -sub S
+                        revoke one token, or every token of a person issued until now
   apikey create -tenant T -name N | list -tenant T | revoke -tenant T -id ID
                         manage service clients' API keys
   audit verify [-tenant T] | checkpoint [-tenant T] | keygen
@@ -118,7 +120,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case "seed":
 		return runSeed(ctx, cfg, stdout)
 	case "token":
-		return runToken(cfg, args[1:], stdout)
+		return runToken(ctx, cfg, args[1:], stdout)
 	case "apikey":
 		return runAPIKey(ctx, cfg, args[1:], stdout)
 	case "audit":
