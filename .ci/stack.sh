@@ -286,6 +286,15 @@ dev_secret() {
     fi
     export TANDEM_AUDIT_SIGNING_KEY_FILE="$DATA/audit-signing-key"
   fi
+  if [ -z "${TANDEM_EXPORT_SIGNING_KEY:-}" ] && [ -z "${TANDEM_EXPORT_SIGNING_KEY_FILE:-}" ]; then
+    if [ ! -s "$DATA/export-signing-key" ]; then
+      (umask 077 && head -c 32 /dev/urandom | base64 -w0 >"$DATA/export-signing-key")
+      log "generated a development-only export signing key in $DATA/export-signing-key"
+    fi
+    export TANDEM_EXPORT_SIGNING_KEY_FILE="$DATA/export-signing-key"
+  fi
+  # Signed checkpoints are also kept outside the database (append-only files).
+  export TANDEM_AUDIT_CHECKPOINT_DIR="${TANDEM_AUDIT_CHECKPOINT_DIR:-$DATA/audit-checkpoints}"
   if [ -z "${TANDEM_MASTER_KEY:-}" ] && [ -z "${TANDEM_MASTER_KEY_FILE:-}" ]; then
     if [ ! -s "$DATA/master-key" ]; then
       (umask 077 && printf 'dev1:%s' "$(head -c 32 /dev/urandom | base64 -w0)" >"$DATA/master-key")

@@ -105,7 +105,14 @@ func (s *Server) verifyAudit(c *gin.Context) error {
 	if err := s.audit(c, auditEntry{Action: "audit.verify", ObjectType: "audit"}); err != nil {
 		return err
 	}
-	v, err := s.store.VerifyAudit(c.Request.Context(), principalOf(c).Tenant, s.auditKey)
+	var external *store.AuditCheckpoint
+	if s.checkpoints != nil {
+		var err error
+		if external, err = s.checkpoints.Last(c.Request.Context(), principalOf(c).Tenant); err != nil {
+			return err
+		}
+	}
+	v, err := s.store.VerifyAudit(c.Request.Context(), principalOf(c).Tenant, s.auditKey, external)
 	if err != nil {
 		return err
 	}

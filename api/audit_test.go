@@ -52,7 +52,7 @@ func TestCaseChangesReadsAndDenialsAreAudited(t *testing.T) {
 	if e := events[0]; e.ActorID != "compliance-1" || e.ObjectID != c.ID || e.Decision != "deny" || !strings.Contains(e.Details, `"action":"close"`) {
 		t.Fatalf("denial entry = %+v", e)
 	}
-	if v, err := s.store.VerifyAudit(context.Background(), tenantA, nil); err != nil || !v.OK {
+	if v, err := s.store.VerifyAudit(context.Background(), tenantA, nil, nil); err != nil || !v.OK {
 		t.Fatalf("verify = %+v, %v", v, err)
 	}
 }

@@ -53,9 +53,9 @@ func (s *Server) exportTrail(c *gin.Context) error {
 	if format != "jsonl" && format != "csv" {
 		return validationError([]FieldError{{"format", "must be jsonl or csv"}})
 	}
-	if s.auditSigner == nil {
+	if s.exportSigner == nil {
 		return errorf(http.StatusServiceUnavailable, "export_unavailable",
-			"exports are signed, and this server has no audit signing key")
+			"exports are signed, and this server has no export signing key (TANDEM_EXPORT_SIGNING_KEY)")
 	}
 	trail, err := s.loadTrail(c, "case.trail.export", map[string]string{"format": format}, 0, 0)
 	if err != nil {
@@ -78,9 +78,9 @@ func (s *Server) exportTrail(c *gin.Context) error {
 		Format: format, TenantID: p.Tenant, CaseID: trail.Case.ID, Entries: len(trail.Trail),
 		SHA256: hex.EncodeToString(sum[:]), ExportedAt: time.Now().UTC(), ExportedBy: p.ID,
 		AuditSeq: trail.Trail[len(trail.Trail)-1].Event.Seq, // the export's own entry is the last
-		KeyID:    store.KeyID(s.auditSigner.Public().(ed25519.PublicKey)),
+		KeyID:    store.KeyID(s.exportSigner.Public().(ed25519.PublicKey)),
 	}
-	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(s.auditSigner, m.Message()))
+	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(s.exportSigner, m.Message()))
 	name := "case-" + trail.Case.ID + "-trail." + format
 	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
 	if format == "csv" {

@@ -28,8 +28,9 @@ type Config struct {
 	Temporal       client.Client
 	Authorizer     *policies.Authorizer
 	Tokens         TokenConfig
-	AuditKey       ed25519.PublicKey  // checks signed audit checkpoints; nil: not checked
-	AuditSigner    ed25519.PrivateKey // signs exports; nil: exports are refused
+	AuditKey       ed25519.PublicKey   // checks signed audit checkpoints; nil: not checked
+	ExportSigner   ed25519.PrivateKey  // signs trail exports (not the checkpoints' key); nil: exports are refused
+	Checkpoints    store.CheckpointLog // the checkpoints kept outside the database; nil: none
 	TaskQueue      string
 	Logger         *slog.Logger
 	MaxBodyBytes   int64         // larger request bodies get 413
@@ -47,7 +48,8 @@ type Server struct {
 	authz        *policies.Authorizer
 	tokens       TokenConfig
 	auditKey     ed25519.PublicKey
-	auditSigner  ed25519.PrivateKey
+	exportSigner ed25519.PrivateKey
+	checkpoints  store.CheckpointLog
 	taskQueue    string
 	log          *slog.Logger
 	maxBody      int64
@@ -66,7 +68,8 @@ func New(cfg Config) http.Handler {
 		authz:        cfg.Authorizer,
 		tokens:       cfg.Tokens,
 		auditKey:     cfg.AuditKey,
-		auditSigner:  cfg.AuditSigner,
+		exportSigner: cfg.ExportSigner,
+		checkpoints:  cfg.Checkpoints,
 		taskQueue:    cfg.TaskQueue,
 		log:          cfg.Logger,
 		maxBody:      cfg.MaxBodyBytes,

@@ -220,7 +220,7 @@ func newAPIWith(t *testing.T, st *store.Store, tc client.Client, queue string, l
 		toks = extra.Tokens
 	}
 	return api.New(api.Config{
-		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, AuditSigner: auditKey, TaskQueue: queue, Logger: log,
+		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit,
 	})

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strconv"
 	"time"
 
@@ -210,13 +211,23 @@ type Verification struct {
 // does not match the entry's content, a chain that ends before its head, or —
 // when pub is given — an entry whose hash differs from a checkpoint signed by
 // pub (the chain was rewritten and re-hashed) or a checkpoint not signed by pub.
-func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.PublicKey) (Verification, error) {
+//
+// external is the newest checkpoint kept outside the database (a
+// CheckpointLog), or nil: the chain must reach its position with its hash,
+// so that a chain cut short with its checkpoints in the database is found.
+func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.PublicKey, external *AuditCheckpoint) (Verification, error) {
 	v := Verification{TenantID: tenantID}
 	var cps []AuditCheckpoint
 	if pub != nil {
 		var err error
 		if cps, err = s.checkpoints(ctx, tenantID); err != nil {
 			return v, err
+		}
+		if external != nil {
+			if !ed25519.Verify(pub, CheckpointMessage(external.TenantID, external.Seq, external.Hash), external.Signature) || external.TenantID != tenantID {
+				return v.broken(external.Seq, "the checkpoint kept outside the database is not signed by the audit key"), nil
+			}
+			cps = mergeCheckpoint(cps, *external)
 		}
 		for _, cp := range cps {
 			if !ed25519.Verify(pub, CheckpointMessage(cp.TenantID, cp.Seq, cp.Hash), cp.Signature) {
@@ -282,6 +293,19 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.Pu
 	}
 	v.OK = true
 	return v, nil
+}
+
+// mergeCheckpoint adds ext to cps in position order, unless the database
+// holds it already (then both must agree, which the walk checks).
+func mergeCheckpoint(cps []AuditCheckpoint, ext AuditCheckpoint) []AuditCheckpoint {
+	i := 0
+	for i < len(cps) && cps[i].Seq < ext.Seq {
+		i++
+	}
+	if i < len(cps) && cps[i].Seq == ext.Seq && bytes.Equal(cps[i].Hash, ext.Hash) {
+		return cps
+	}
+	return slices.Insert(cps, i, ext)
 }
 
 func (v Verification) broken(at int64, problem string) Verification {

@@ -32,7 +32,7 @@ func appendN(t *testing.T, st *storetest.DB, n int) {
 
 func verify(t *testing.T, st *storetest.DB) store.Verification {
 	t.Helper()
-	v, err := st.VerifyAudit(context.Background(), "acme", nil)
+	v, err := st.VerifyAudit(context.Background(), "acme", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func BenchmarkVerifyAudit(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		v, err := st.VerifyAudit(ctx, "acme", nil)
+		v, err := st.VerifyAudit(ctx, "acme", nil, nil)
 		if err != nil || !v.OK || v.Checked != int64(n) {
 			b.Fatalf("verify = %+v, %v", v, err)
 		}

@@ -64,7 +64,7 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 			return errors.New("audit checkpoint: set TANDEM_AUDIT_SIGNING_KEY or _FILE")
 		}
 		for _, t := range tenants {
-			cp, err := st.CheckpointAudit(ctx, t, cfg.AuditSigningKey)
+			cp, err := checkpoint(ctx, st, t, cfg.AuditSigningKey, cfg.checkpointLog())
 			if err != nil {
 				return err
 			}
@@ -79,7 +79,13 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	for _, t := range tenants {
 		// A case's entries are links of its tenant's chain: checking them is
 		// checking the chain, which also shows what was removed between them.
-		v, err := st.VerifyAudit(ctx, t, cfg.AuditVerifyKey)
+		var external *store.AuditCheckpoint
+		if log := cfg.checkpointLog(); log != nil {
+			if external, err = log.Last(ctx, t); err != nil {
+				return err
+			}
+		}
+		v, err := st.VerifyAudit(ctx, t, cfg.AuditVerifyKey, external)
 		if err != nil {
 			return err
 		}
@@ -109,7 +115,7 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 }
 
 // checkpointer signs every chain's head that moved since its last checkpoint.
-func checkpointer(st *store.Store, key ed25519.PrivateKey, log *slog.Logger) func(context.Context) {
+func checkpointer(st *store.Store, key ed25519.PrivateKey, external store.CheckpointLog, log *slog.Logger) func(context.Context) {
 	return func(ctx context.Context) {
 		tenants, err := st.AuditTenants(ctx)
 		if err != nil {
@@ -117,13 +123,27 @@ func checkpointer(st *store.Store, key ed25519.PrivateKey, log *slog.Logger) fun
 			return
 		}
 		for _, tenant := range tenants {
-			if cp, err := st.CheckpointAudit(ctx, tenant, key); err != nil {
+			if cp, err := checkpoint(ctx, st, tenant, key, external); err != nil {
 				log.Warn("audit checkpoint", "tenant", tenant, "err", err)
 			} else if cp != nil {
 				log.Debug("audit checkpoint signed", "tenant", tenant, "seq", cp.Seq)
 			}
 		}
 	}
+}
+
+// checkpoint signs the tenant's chain head (if it moved) and keeps the
+// newest checkpoint outside the database too, when there is a place for it.
+func checkpoint(ctx context.Context, st *store.Store, tenant string, key ed25519.PrivateKey, external store.CheckpointLog) (*store.AuditCheckpoint, error) {
+	cp, err := st.CheckpointAudit(ctx, tenant, key)
+	if err != nil || external == nil {
+		return cp, err
+	}
+	latest, err := st.LatestCheckpoint(ctx, tenant)
+	if err != nil || latest == nil {
+		return cp, err
+	}
+	return cp, external.Append(ctx, *latest)
 }
 
 // runRetention purges the content of cases past their tenant's retention

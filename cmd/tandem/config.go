@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -43,8 +44,14 @@ type config struct {
 	JWKSRefresh       time.Duration // how often JWKSURL is fetched again
 	// AuditSigningKey signs audit checkpoints (worker, dev); AuditVerifyKey
 	// checks them (derived from the signing key when only that is set).
-	AuditSigningKey    ed25519.PrivateKey
-	AuditVerifyKey     ed25519.PublicKey
+	AuditSigningKey ed25519.PrivateKey
+	AuditVerifyKey  ed25519.PublicKey
+	// AuditCheckpointDir keeps signed checkpoints outside the database
+	// (store.DirLog); "": none.
+	AuditCheckpointDir string
+	// ExportSigningKey signs trail exports (serve, dev): the API holds it,
+	// never the checkpoints' signing key.
+	ExportSigningKey   ed25519.PrivateKey
 	AuditCheckpointGap time.Duration
 	// Rate limits of the API: requests a second per credential and per
 	// tenant (bursts of twice as many); zero: none.
@@ -187,6 +194,16 @@ func loadConfig() (config, error) {
 		cfg.AuditSigningKey = ed25519.NewKeyFromSeed(raw)
 		cfg.AuditVerifyKey = cfg.AuditSigningKey.Public().(ed25519.PublicKey)
 	}
+	if seed, err := secretSetting("TANDEM_EXPORT_SIGNING_KEY"); err != nil {
+		return cfg, err
+	} else if seed != "" {
+		raw, err := base64.StdEncoding.DecodeString(seed)
+		if err != nil || len(raw) != ed25519.SeedSize {
+			return cfg, fmt.Errorf("TANDEM_EXPORT_SIGNING_KEY must be a base64 Ed25519 seed of %d bytes (tandem audit keygen)", ed25519.SeedSize)
+		}
+		cfg.ExportSigningKey = ed25519.NewKeyFromSeed(raw)
+	}
+	cfg.AuditCheckpointDir = env("TANDEM_AUDIT_CHECKPOINT_DIR", "")
 	if pub := env("TANDEM_AUDIT_VERIFY_KEY", ""); pub != "" {
 		raw, err := base64.StdEncoding.DecodeString(pub)
 		if err != nil || len(raw) != ed25519.PublicKeySize {
@@ -271,6 +288,8 @@ func (c config) logAttrs() []any {
 		"TANDEM_JWT_AUDIENCE", c.JWTAudience, "TANDEM_JWT_MAX_LIFETIME", c.JWTMaxLifetime.String(),
 		"TANDEM_AUDIT_SIGNING_KEY", keyState(c.AuditSigningKey != nil, "checkpoints are not signed by this process"),
 		"TANDEM_AUDIT_VERIFY_KEY", keyState(c.AuditVerifyKey != nil, "checkpoints are not checked"),
+		"TANDEM_EXPORT_SIGNING_KEY", keyState(c.ExportSigningKey != nil, "trail exports are refused"),
+		"TANDEM_AUDIT_CHECKPOINT_DIR", cmp.Or(c.AuditCheckpointDir, "(unset: checkpoints are kept in the database only)"),
 		"TANDEM_MASTER_KEY", masterKeyState(c.MasterKeys),
 		"TANDEM_PAYLOAD_KEY", keyState(len(c.PayloadKeys) > 0, "Temporal payloads cannot be encrypted"),
 		"TANDEM_CODEC_ADDR", c.CodecAddr,
@@ -379,4 +398,12 @@ func envDuration(name string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s must be a positive duration such as 15s, got %q", name, v)
 	}
 	return d, nil
+}
+
+// checkpointLog is where signed checkpoints are kept outside the database, or nil.
+func (c config) checkpointLog() store.CheckpointLog {
+	if c.AuditCheckpointDir == "" {
+		return nil
+	}
+	return &store.DirLog{Dir: c.AuditCheckpointDir}
 }

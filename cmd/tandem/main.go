@@ -214,7 +214,9 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	defer func() { stopLoop(); loops.Wait() }()
 	// The worker side signs audit checkpoints, when it holds the key.
 	if w != nil && cfg.AuditSigningKey != nil {
-		loops.Go(func() { every(loopCtx, cfg.AuditCheckpointGap, checkpointer(st, cfg.AuditSigningKey, log)) })
+		loops.Go(func() {
+			every(loopCtx, cfg.AuditCheckpointGap, checkpointer(st, cfg.AuditSigningKey, cfg.checkpointLog(), log))
+		})
 	}
 	if w != nil {
 		loops.Go(func() { every(loopCtx, time.Hour, retention(st, log)) })
@@ -241,7 +243,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			Addr: cfg.HTTPAddr,
 			Handler: api.New(api.Config{
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
-				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, AuditSigner: cfg.AuditSigningKey,
+				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, ExportSigner: cfg.ExportSigningKey, Checkpoints: cfg.checkpointLog(),
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit,
 				AI: engine,

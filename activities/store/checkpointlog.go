@@ -1,0 +1,125 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+)
+
+// CheckpointLog keeps signed checkpoints outside PostgreSQL, append-only,
+// so that whoever can rewrite the database (its owner, a superuser) cannot
+// also remove the evidence of what the chain held. DirLog is the built-in
+// one; an object store with a retention lock (S3 Object Lock, GCS bucket
+// lock) fits the same two methods.
+type CheckpointLog interface {
+	// Append adds a checkpoint after the log's last one of its tenant.
+	Append(ctx context.Context, cp AuditCheckpoint) error
+	// Last returns the tenant's newest checkpoint, or nil.
+	Last(ctx context.Context, tenantID string) (*AuditCheckpoint, error)
+}
+
+// DirLog keeps one JSON-lines file per tenant in a directory, only ever
+// appended to and synced to disk. On Linux `chattr +a` on the files (or a
+// directory on another machine, mounted append-only) keeps even root of the
+// database host from rewriting them.
+type DirLog struct {
+	Dir string
+	mu  sync.Mutex
+}
+
+var tenantFile = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+func (l *DirLog) path(tenantID string) (string, error) {
+	if !tenantFile.MatchString(tenantID) {
+		return "", fmt.Errorf("checkpoint log: tenant ID %q", tenantID)
+	}
+	return filepath.Join(l.Dir, tenantID+".checkpoints.jsonl"), nil
+}
+
+// Append writes cp as a line at the end of its tenant's file, unless the
+// file's last checkpoint is at cp's position or later.
+func (l *DirLog) Append(ctx context.Context, cp AuditCheckpoint) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last, err := l.last(cp.TenantID)
+	if err != nil {
+		return err
+	}
+	if last != nil && last.Seq >= cp.Seq {
+		return nil
+	}
+	p, err := l.path(cp.TenantID)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(l.Dir, 0o750); err != nil {
+		return fmt.Errorf("checkpoint log: %w", err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("checkpoint log: %w", err)
+	}
+	line, _ := json.Marshal(cp) // a struct of plain fields always marshals
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint log: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint log: %w", err)
+	}
+	return f.Close()
+}
+
+// Last reads the tenant's file to its last checkpoint.
+func (l *DirLog) Last(ctx context.Context, tenantID string) (*AuditCheckpoint, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last(tenantID)
+}
+
+func (l *DirLog) last(tenantID string) (*AuditCheckpoint, error) {
+	p, err := l.path(tenantID)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint log: %w", err)
+	}
+	defer f.Close()
+	var last *AuditCheckpoint
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var cp AuditCheckpoint
+		if err := json.Unmarshal(sc.Bytes(), &cp); err != nil {
+			return nil, fmt.Errorf("checkpoint log %s: a line is not a checkpoint: %w", p, err)
+		}
+		last = &cp
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("checkpoint log: %w", err)
+	}
+	return last, nil
+}
+
+// LatestCheckpoint returns the tenant's newest checkpoint in the database, or nil.
+func (s *Store) LatestCheckpoint(ctx context.Context, tenantID string) (*AuditCheckpoint, error) {
+	var cps []AuditCheckpoint
+	if err := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID).Order("seq DESC").Limit(1).Find(&cps).Error; err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if len(cps) == 0 {
+		return nil, nil
+	}
+	return &cps[0], nil
+}
