@@ -38,7 +38,7 @@ func TestAIResolvesTheCase(t *testing.T) {
 	}
 	// The case shows its transitions, who caused each, and its own figures.
 	var got api.CaseWithMessages
-	s.do("GET", "/v1/cases/"+ex.Case.ID, tenantA, nil).decode(t, &got)
+	s.do("GET", "/v1/cases/"+ex.Case.ID, tenantA+"/supervisor", nil).decode(t, &got)
 	var steps []string
 	for _, st := range got.Timeline {
 		steps = append(steps, st.ActorKind+":"+st.Action+":"+st.Reason)
@@ -91,8 +91,11 @@ func TestAngryCustomerEscalates(t *testing.T) {
 	req := sampleCase()
 	req.Message = "This is absolutely unacceptable, I am furious! Where is my parcel?!!"
 	ex := s.openCase(tenantA, req)
-	if ex.Case.Status != workflows.StatusQueued || ex.Case.Escalation != workflows.ReasonNegativeSentiment || ex.Case.Queue != workflows.DefaultQueue {
-		t.Fatalf("angry opening: %+v", ex.Case)
+	if staff := s.staffCase(tenantA, ex.Case.ID); ex.Case.Status != workflows.StatusQueued || staff.Escalation != workflows.ReasonNegativeSentiment || staff.Queue != workflows.DefaultQueue {
+		t.Fatalf("angry opening: %+v", staff)
+	}
+	if ex.Case.Escalation != "" || ex.Case.Queue != "" {
+		t.Fatalf("the customer's front end sees why and where the case went: %+v", ex.Case)
 	}
 	if ex.Reply == nil || ex.Reply.Body != workflows.HandoffNotice {
 		t.Fatalf("reply: %+v, want the handoff notice", ex.Reply)
@@ -136,7 +139,7 @@ func TestOutOfScopeInTraditionalChinese(t *testing.T) {
 	req := sampleCase()
 	req.Message = "請問你們的股票什麼時候上市？"
 	ex := s.openCase(tenantA, req)
-	if ex.Case.Escalation != workflows.ReasonOutOfScope || ex.Reply == nil || ex.Reply.Body != workflows.HandoffNoticeIn("zh-Hant") {
+	if s.staffCase(tenantA, ex.Case.ID).Escalation != workflows.ReasonOutOfScope || ex.Reply == nil || ex.Reply.Body != workflows.HandoffNoticeIn("zh-Hant") {
 		t.Fatalf("out of scope: %+v %+v", ex.Case, ex.Reply)
 	}
 	var h api.HandoffJSON
@@ -184,7 +187,7 @@ func TestFeedback(t *testing.T) {
 			seq = next.Reply.Seq
 			continue
 		}
-		if out.Case.Status != workflows.StatusQueued || out.Case.Escalation != workflows.ReasonAIUnhelpful {
+		if out.Case.Status != workflows.StatusQueued || s.staffCase(tenantA, ex.Case.ID).Escalation != workflows.ReasonAIUnhelpful {
 			t.Fatalf("after three unhelpful answers: %d %s", r.Status, r.Body)
 		}
 	}

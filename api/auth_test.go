@@ -625,7 +625,7 @@ func TestAnotherAgentsCase(t *testing.T) {
 		t.Fatalf("supervisor lists %d cases, want 4", len(all.Cases))
 	}
 	var got api.CaseWithMessages
-	s.do("GET", "/v1/cases/"+theirs.ID, tenantA, nil).decode(t, &got)
+	s.do("GET", "/v1/cases/"+theirs.ID, tenantA+"/supervisor", nil).decode(t, &got)
 	if got.Case.Status != "assigned" || got.Case.Assignee != "agent-2" {
 		t.Fatalf("agent-2's case was changed: %+v", got.Case)
 	}

@@ -265,7 +265,7 @@ func (s *Server) openCase(c *gin.Context) error {
 			return err
 		}
 	}
-	c.JSON(status, out)
+	c.JSON(status, exchangeFor(c, out))
 	return nil
 }
 
@@ -334,7 +334,7 @@ func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) error {
 		reply := messageFromRow(msgs[1])
 		out.Reply = &reply
 	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, exchangeFor(c, out))
 	return nil
 }
 
@@ -385,7 +385,7 @@ func (s *Server) postMessage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, exchangeFor(c, out))
 	return nil
 }
 
@@ -412,7 +412,7 @@ func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body s
 		r := messageFromRow(*reply)
 		out.Reply = &r
 	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, exchangeFor(c, out))
 	return nil
 }
 
@@ -444,13 +444,13 @@ func (s *Server) closeCase(c *gin.Context) error {
 		if row, err = s.loadCase(c); err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, gin.H{"case": caseFromRow(row)})
+		c.JSON(http.StatusOK, gin.H{"case": caseFor(c, caseFromRow(row))})
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+	c.JSON(http.StatusOK, gin.H{"case": caseFor(c, caseFromState(state))})
 	return nil
 }
 
@@ -505,6 +505,17 @@ func (s *Server) getCase(c *gin.Context) error {
 	stats, err := s.store.CaseMessageStats(c.Request.Context(), row.TenantID, row.ID)
 	if err != nil {
 		return err
+	}
+	if customerFacing(c) {
+		out := CustomerCase{Case: caseFromRow(row).customerView(), Messages: make([]MessageJSON, 0, len(msgs))}
+		for _, m := range msgs {
+			out.Messages = append(out.Messages, messageFromRow(m).customerView())
+		}
+		if more {
+			out.NextAfter = msgs[len(msgs)-1].Seq
+		}
+		c.JSON(http.StatusOK, out)
+		return nil
 	}
 	// Staff reading conversation content is audited before they see it.
 	if principalOf(c).Kind == "user" {
@@ -624,7 +635,7 @@ func (s *Server) respondCaseList(c *gin.Context, f store.ListFilter) error {
 	}
 	out := CaseList{Cases: make([]CaseJSON, 0, len(rows)), NextCursor: next}
 	for _, r := range rows {
-		out.Cases = append(out.Cases, caseFromRow(r))
+		out.Cases = append(out.Cases, caseFor(c, caseFromRow(r)))
 	}
 	c.JSON(http.StatusOK, out)
 	return nil

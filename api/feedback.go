@@ -42,6 +42,6 @@ func (s *Server) feedback(c *gin.Context) error {
 	if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, workflows.UpdateFeedback, "feedback:"+c.Param("seq"), in), &state); err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})
+	c.JSON(http.StatusOK, gin.H{"case": caseFor(c, caseFromState(state))})
 	return nil
 }

@@ -18,7 +18,7 @@ func TestCustomerAsksForAPersonInChinese(t *testing.T) {
 	req := sampleCase()
 	req.Message = "我的包裹还没到，请转人工"
 	ex := s.openCase(tenantA, req)
-	if ex.Case.Status != workflows.StatusQueued || ex.Case.Queue != workflows.DefaultQueue {
+	if ex.Case.Status != workflows.StatusQueued || s.staffCase(tenantA, ex.Case.ID).Queue != workflows.DefaultQueue {
 		t.Fatalf("case after asking for a person: %+v", ex.Case)
 	}
 	if ex.Reply == nil || ex.Reply.Body != workflows.HandoffNoticeIn("zh-Hans") || ex.Reply.Placeholder {

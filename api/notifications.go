@@ -30,12 +30,21 @@ func (s *Server) pendingNotifications(c *gin.Context) error {
 		}
 		limit = n
 	}
-	list, next, err := s.store.PendingNotifications(c.Request.Context(), principalOf(c).Tenant, c.Query("cursor"), limit)
+	list, next, err := s.store.PendingNotifications(c.Request.Context(), principalOf(c).Tenant, audience(c), c.Query("cursor"), limit)
 	if err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, NotificationList{Notifications: list, NextCursor: next})
 	return nil
+}
+
+// audience is whom the caller delivers notifications to: a front end, the
+// customers; the staff's (supervisors, finance) are not theirs to read.
+func audience(c *gin.Context) []string {
+	if customerFacing(c) {
+		return []string{"customer"}
+	}
+	return principalOf(c).Roles
 }
 
 // notificationSent records that the gateway delivered a notification; a
@@ -45,7 +54,7 @@ func (s *Server) notificationSent(c *gin.Context) error {
 	if len(id) > 300 {
 		return errNoNotification
 	}
-	marked, err := s.store.MarkNotificationSent(c.Request.Context(), principalOf(c).Tenant, id)
+	marked, err := s.store.MarkNotificationSent(c.Request.Context(), principalOf(c).Tenant, audience(c), id)
 	if err == nil && marked {
 		err = s.audit(c, auditEntry{Action: "notification.sent", ObjectType: "notification", ObjectID: id})
 	}

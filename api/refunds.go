@@ -144,7 +144,7 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusAccepted, gin.H{"refund": st})
+	c.JSON(http.StatusAccepted, gin.H{"refund": refundFor(c, st)})
 	return nil
 }
 
@@ -204,7 +204,7 @@ func (s *Server) getRefund(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"refund": st})
+	c.JSON(http.StatusOK, gin.H{"refund": refundFor(c, st)})
 	return nil
 }
 
@@ -218,7 +218,7 @@ func (s *Server) caseRefunds(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"refunds": refunds})
+	c.JSON(http.StatusOK, gin.H{"refunds": recordedRefundsFor(c, refunds)})
 	return nil
 }
 
@@ -254,7 +254,7 @@ func (s *Server) decideRefund(c *gin.Context) error {
 		Arg: workflows.RefundDecisionInput{Actor: actorOf(c), Approve: *req.Approve, Reason: req.Reason}}, &out); err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"refund": out})
+	c.JSON(http.StatusOK, gin.H{"refund": refundFor(c, out)})
 	return nil
 }
 
@@ -279,7 +279,7 @@ func (s *Server) appealRefund(c *gin.Context) error {
 		Arg: workflows.RefundAppealInput{Actor: actorOf(c), Reason: req.Reason}}, &out); err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"refund": out})
+	c.JSON(http.StatusOK, gin.H{"refund": refundFor(c, out)})
 	return nil
 }
 

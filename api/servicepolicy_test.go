@@ -20,7 +20,7 @@ func TestServicePolicyIsPinnedPerCase(t *testing.T) {
 	if cur.Policy.Profile != "efficiency-first" || cur.Policy.Version != 0 {
 		t.Fatalf("default policy = %s v%d", cur.Policy.Profile, cur.Policy.Version)
 	}
-	before := s.openCase(tenantA, sampleCase()).Case
+	before := s.staffCase(tenantA, s.openCase(tenantA, sampleCase()).Case.ID)
 	if before.Policy == nil || before.Policy.Profile != "efficiency-first" || before.Policy.Version != 0 {
 		t.Fatalf("case pinned %+v", before.Policy)
 	}
@@ -29,14 +29,14 @@ func TestServicePolicyIsPinnedPerCase(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("switch profile: %d %s", r.Status, r.Body)
 	}
-	after := s.openCase(tenantA, sampleCase()).Case
-	if after.Policy.Profile != "risk-sensitive" || after.Policy.Version != 1 {
+	after := s.staffCase(tenantA, s.openCase(tenantA, sampleCase()).Case.ID)
+	if after.Policy == nil || after.Policy.Profile != "risk-sensitive" || after.Policy.Version != 1 {
 		t.Fatalf("new case pinned %+v", after.Policy)
 	}
 	// The open case keeps what it pinned: in the projection and in the workflow.
 	var got api.CaseWithMessages
-	s.do("GET", "/v1/cases/"+before.ID, tenantA, nil).decode(t, &got)
-	if got.Case.Policy.Profile != "efficiency-first" || got.Case.Policy.Version != 0 {
+	s.do("GET", "/v1/cases/"+before.ID, tenantA+"/supervisor", nil).decode(t, &got)
+	if got.Case.Policy == nil || got.Case.Policy.Profile != "efficiency-first" || got.Case.Policy.Version != 0 {
 		t.Fatalf("open case now shows %+v", got.Case.Policy)
 	}
 	q, err := s.temporal.QueryWorkflow(context.Background(), before.WorkflowID, "", workflows.QueryState)

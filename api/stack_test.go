@@ -449,6 +449,19 @@ func (s *stack) recordHistory(wfID, name string) {
 	s.t.Logf("recorded %d events to %s", len(hist.Events), path)
 }
 
+// staffCase reads a case as the tenant's supervisor sees it: with the
+// escalation reason, queue and assignee a front end does not see.
+func (s *stack) staffCase(tenant, id string) api.CaseJSON {
+	s.t.Helper()
+	var got api.CaseWithMessages
+	if r := s.do("GET", "/v1/cases/"+id, tenant+"/supervisor", nil); r.Status != http.StatusOK {
+		s.t.Fatalf("read case %s: %d %s", id, r.Status, r.Body)
+	} else {
+		r.decode(s.t, &got)
+	}
+	return got.Case
+}
+
 // ptr returns a pointer to v, for optional request fields.
 func ptr[T any](v T) *T { return &v }
 

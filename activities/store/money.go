@@ -515,9 +515,9 @@ func (s *Store) CaseNotifications(ctx context.Context, tenantID, caseID string) 
 
 // PendingNotifications lists a tenant's notifications not yet delivered,
 // oldest first, a page at a time, with the next page's cursor.
-func (s *Store) PendingNotifications(ctx context.Context, tenantID, cursor string, limit int) ([]Notification, string, error) {
+func (s *Store) PendingNotifications(ctx context.Context, tenantID string, recipients []string, cursor string, limit int) ([]Notification, string, error) {
 	q, args := `SELECT id, case_id::text AS case_id, recipient, kind, subject_id, created_at FROM notifications
-		WHERE tenant_id = ? AND sent_at IS NULL`, []any{tenantID}
+		WHERE tenant_id = ? AND recipient IN ? AND sent_at IS NULL`, []any{tenantID, recipients}
 	if cursor != "" {
 		at, id, err := decodeCursor(cursor)
 		if err != nil {
@@ -536,9 +536,9 @@ func (s *Store) PendingNotifications(ctx context.Context, tenantID, cursor strin
 // MarkNotificationSent records that a notification was delivered. It says
 // whether this call marked it (false: it was already marked, by an earlier
 // call); ErrNotFound if the tenant has no such notification.
-func (s *Store) MarkNotificationSent(ctx context.Context, tenantID, id string) (bool, error) {
-	res := s.db.WithContext(ctx).Exec(`UPDATE notifications SET sent_at = ? WHERE tenant_id = ? AND id = ? AND sent_at IS NULL`,
-		time.Now().UTC(), tenantID, id)
+func (s *Store) MarkNotificationSent(ctx context.Context, tenantID string, recipients []string, id string) (bool, error) {
+	res := s.db.WithContext(ctx).Exec(`UPDATE notifications SET sent_at = ? WHERE tenant_id = ? AND recipient IN ? AND id = ? AND sent_at IS NULL`,
+		time.Now().UTC(), tenantID, recipients, id)
 	if res.Error != nil {
 		return false, fmt.Errorf("mark notification sent: %w", res.Error)
 	}
@@ -546,7 +546,7 @@ func (s *Store) MarkNotificationSent(ctx context.Context, tenantID, id string) (
 		return true, nil
 	}
 	var n int64
-	if err := s.db.WithContext(ctx).Table("notifications").Where("tenant_id = ? AND id = ?", tenantID, id).Count(&n).Error; err != nil {
+	if err := s.db.WithContext(ctx).Table("notifications").Where("tenant_id = ? AND recipient IN ? AND id = ?", tenantID, recipients, id).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("find notification: %w", err)
 	}
 	if n == 0 {

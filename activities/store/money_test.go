@@ -185,22 +185,33 @@ func TestRefundStepsAndTheApprovalQueue(t *testing.T) {
 	if err != nil || len(notes) != 6 {
 		t.Fatalf("notifications: %+v %v, want 6", notes, err)
 	}
-	first, next, err := st.PendingNotifications(ctx, "acme", "", 4)
-	rest, last, err2 := st.PendingNotifications(ctx, "acme", next, 4)
+	everyone := []string{"customer", "supervisor", "finance"}
+	first, next, err := st.PendingNotifications(ctx, "acme", everyone, "", 4)
+	rest, last, err2 := st.PendingNotifications(ctx, "acme", everyone, next, 4)
 	if err != nil || err2 != nil || len(first) != 4 || len(rest) != 2 || last != "" {
 		t.Fatalf("pending pages: %d, %d (%v, %v)", len(first), len(rest), err, err2)
 	}
-	if marked, err := st.MarkNotificationSent(ctx, "acme", first[0].ID); !marked || err != nil {
+	if marked, err := st.MarkNotificationSent(ctx, "acme", everyone, first[0].ID); !marked || err != nil {
 		t.Fatalf("mark: %v %v", marked, err)
 	}
-	if marked, err := st.MarkNotificationSent(ctx, "acme", first[0].ID); marked || err != nil {
+	if marked, err := st.MarkNotificationSent(ctx, "acme", everyone, first[0].ID); marked || err != nil {
 		t.Fatalf("mark again: %v %v", marked, err)
 	}
-	if _, err := st.MarkNotificationSent(ctx, "globex", first[0].ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.MarkNotificationSent(ctx, "globex", everyone, first[0].ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another tenant's: %v", err)
 	}
-	if left, _, _ := st.PendingNotifications(ctx, "acme", "", 10); len(left) != 5 {
+	if left, _, _ := st.PendingNotifications(ctx, "acme", everyone, "", 10); len(left) != 5 {
 		t.Fatalf("%d pending after one was sent, want 5", len(left))
+	}
+	// Each audience sees its own: the customers' gateway not the approvers'.
+	customers, _, _ := st.PendingNotifications(ctx, "acme", []string{"customer"}, "", 10)
+	for _, n := range customers {
+		if n.Recipient != "customer" {
+			t.Fatalf("a customer's gateway sees %+v", n)
+		}
+	}
+	if len(customers) == 0 || len(customers) == 5 {
+		t.Fatalf("%d of 5 pending notifications are the customers'", len(customers))
 	}
 	// The approval queue, a page at a time.
 	queue, _, err := st.ListRefunds(ctx, "acme", store.RefundFilter{Status: "awaiting_approval", Limit: 10})
