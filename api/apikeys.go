@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -9,11 +10,15 @@ import (
 
 	"tandem/activities/store"
 	"tandem/policies"
+	"tandem/workflows"
 )
 
 // CreateAPIKeyRequest is the body of POST /v1/admin/api-keys.
 type CreateAPIKeyRequest struct {
 	Name string `json:"name"`
+	// Channels binds the key to the channels it serves (web_chat, app,
+	// email, ivr, api); absent: every channel.
+	Channels []string `json:"channels,omitempty"`
 }
 
 // CreatedAPIKey is the answer to a key's creation: the only time its secret is shown.
@@ -31,11 +36,20 @@ func (s *Server) createAPIKey(c *gin.Context) error {
 	if req.Name == "" || utf8.RuneCountInString(req.Name) > 100 {
 		return validationError([]FieldError{{"name", "is required, at most 100 characters"}})
 	}
+	for _, ch := range req.Channels {
+		if !slices.Contains(workflows.Channels, ch) {
+			return validationError([]FieldError{{"channels", "each must be one of " + strings.Join(workflows.Channels, ", ")}})
+		}
+	}
+	if req.Channels != nil && len(req.Channels) == 0 {
+		return validationError([]FieldError{{"channels", "name at least one channel, or leave it out for every channel"}})
+	}
 	var token string
 	var key store.APIKey
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
 		var err error
-		if token, key, err = tx.CreateAPIKey(c.Request.Context(), principalOf(c).Tenant, req.Name, policies.RoleService); err != nil {
+		if token, key, err = tx.CreateAPIKeyFor(c.Request.Context(), store.APIKeySpec{TenantID: principalOf(c).Tenant, Name: req.Name,
+			Role: policies.RoleService, Channels: req.Channels, CreatedBy: principalOf(c).ID}); err != nil {
 			return err
 		}
 		return s.auditTx(c, tx, "api_key.create", "api_key", key.ID, map[string]string{"name": key.Name, "role": key.Role})

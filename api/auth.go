@@ -32,6 +32,10 @@ type Principal struct {
 	ExpiresAt time.Time `json:"-"`
 	IssuedAt  time.Time `json:"-"` // when the person signed in (a token's iat)
 	TokenID   string    `json:"-"` // the token's jti, if it has one
+	// Channels a front end's key is bound to (nil: every channel), and the
+	// person who made the key.
+	Channels  []string `json:"-"`
+	CreatedBy string   `json:"-"`
 }
 
 // FreshSignIn is how recent a sign-in must be to enrol a second factor
@@ -227,7 +231,7 @@ func (s *Server) authenticate(c *gin.Context) {
 			respondError(c, s.log, err)
 			return
 		}
-		p = Principal{Kind: "service", ID: key.ID, Tenant: key.TenantID, Roles: []string{key.Role}}
+		p = Principal{Kind: "service", ID: key.ID, Tenant: key.TenantID, Roles: []string{key.Role}, Channels: key.ChannelList(), CreatedBy: key.CreatedBy}
 	} else {
 		var err error
 		if p, err = s.verifyToken(ctx, raw); err != nil {
@@ -300,6 +304,9 @@ func (s *Server) agentScope(c *gin.Context) (*policies.AgentScope, error) {
 // inScope answers 404 for a case outside the caller's scope: to an agent,
 // another agent's case does not exist.
 func (s *Server) inScope(c *gin.Context, row store.Case) error {
+	if ch := principalOf(c).Channels; ch != nil && !slices.Contains(ch, row.Channel) {
+		return errCaseNotFound // another channel's customer: not this front end's to know
+	}
 	scope, err := s.agentScope(c)
 	if err != nil {
 		return err

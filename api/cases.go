@@ -197,6 +197,9 @@ func (s *Server) openCase(c *gin.Context) error {
 	if errs := req.validate(); len(errs) > 0 {
 		return validationError(errs)
 	}
+	if ch := principalOf(c).Channels; ch != nil && !slices.Contains(ch, req.Channel) {
+		return errorf(http.StatusForbidden, "channel_forbidden", "this key opens cases in "+strings.Join(ch, ", ")+" only")
+	}
 	key, err := idempotencyKey(c)
 	if err != nil {
 		return err
@@ -561,9 +564,16 @@ func (s *Server) getCase(c *gin.Context) error {
 	return nil
 }
 
+// listCases lists the tenant's cases, newest first: ?status=, ?customer_ref=
+// (a returning customer's cases, found through the blind index), ?limit=,
+// ?cursor=. A front end bound to channels lists those channels' cases.
 func (s *Server) listCases(c *gin.Context) error {
-	f := store.ListFilter{Status: c.Query("status"), Cursor: c.Query("cursor")}
+	f := store.ListFilter{Status: c.Query("status"), Cursor: c.Query("cursor"), CustomerRef: c.Query("customer_ref"),
+		Channels: principalOf(c).Channels}
 	var errs []FieldError
+	if f.CustomerRef != "" && (utf8.RuneCountInString(f.CustomerRef) > maxCustomerRefRunes || strings.IndexFunc(f.CustomerRef, unicode.IsControl) >= 0) {
+		errs = append(errs, FieldError{"customer_ref", "must be at most 128 characters, none of them control characters"})
+	}
 	if f.Status != "" && !slices.Contains(workflows.Statuses, f.Status) {
 		errs = append(errs, FieldError{"status", "must be one of " + strings.Join(workflows.Statuses, ", ")})
 	}

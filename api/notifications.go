@@ -40,11 +40,11 @@ func (s *Server) pendingNotifications(c *gin.Context) error {
 
 // audience is whom the caller delivers notifications to: a front end, the
 // customers; the staff's (supervisors, finance) are not theirs to read.
-func audience(c *gin.Context) []string {
+func audience(c *gin.Context) store.Audience {
 	if customerFacing(c) {
-		return []string{"customer"}
+		return store.Audience{Recipients: []string{"customer"}, Channels: principalOf(c).Channels}
 	}
-	return principalOf(c).Roles
+	return store.Audience{Recipients: principalOf(c).Roles}
 }
 
 // notificationSent records that the gateway delivered a notification; a

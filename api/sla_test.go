@@ -31,7 +31,7 @@ func (s *stack) waitCase(id string, ok func(api.CaseJSON) bool) api.CaseWithMess
 	s.t.Helper()
 	var got api.CaseWithMessages
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		got = api.CaseWithMessages{} // omitted fields must read as empty
+		got = api.CaseWithMessages{}                                               // omitted fields must read as empty
 		s.do("GET", "/v1/cases/"+id, tenantA+"/supervisor", nil).decode(s.t, &got) // the staff's view
 		if ok(got.Case) {
 			return got

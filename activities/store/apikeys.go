@@ -33,11 +33,35 @@ type APIKey struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
+	// Channels the key serves, comma-separated ("": every channel).
+	Channels  string `json:"channels,omitempty"`
+	CreatedBy string `json:"created_by,omitempty"` // the person who made it
+}
+
+// ChannelList is Channels as a list (nil: every channel).
+func (k APIKey) ChannelList() []string {
+	if k.Channels == "" {
+		return nil
+	}
+	return strings.Split(k.Channels, ",")
+}
+
+// APIKeySpec is what a new key is made with.
+type APIKeySpec struct {
+	TenantID, Name, Role string
+	Channels             []string // nil: every channel
+	CreatedBy            string
 }
 
 // CreateAPIKey makes a key for the tenant and returns it in full, which is
 // the only time the secret is seen: tdm_<id>_<secret>.
 func (s *Store) CreateAPIKey(ctx context.Context, tenantID, name, role string) (string, APIKey, error) {
+	return s.CreateAPIKeyFor(ctx, APIKeySpec{TenantID: tenantID, Name: name, Role: role})
+}
+
+// CreateAPIKeyFor is CreateAPIKey with the key's channels and maker.
+func (s *Store) CreateAPIKeyFor(ctx context.Context, spec APIKeySpec) (string, APIKey, error) {
+	tenantID, name, role := spec.TenantID, spec.Name, spec.Role
 	idBytes := make([]byte, 8)
 	secret := make([]byte, 32)
 	if _, err := rand.Read(idBytes); err != nil {
@@ -48,7 +72,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, tenantID, name, role string) (
 	}
 	secretText := base64.RawURLEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(secretText))
-	key := APIKey{ID: hex.EncodeToString(idBytes), TenantID: tenantID, Name: name, Role: role, SecretHash: sum[:]}
+	key := APIKey{ID: hex.EncodeToString(idBytes), TenantID: tenantID, Name: name, Role: role, SecretHash: sum[:],
+		Channels: strings.Join(spec.Channels, ","), CreatedBy: spec.CreatedBy}
 	if err := s.db.WithContext(ctx).Create(&key).Error; err != nil {
 		return "", APIKey{}, fmt.Errorf("create API key: %w", err)
 	}

@@ -513,11 +513,33 @@ func (s *Store) CaseNotifications(ctx context.Context, tenantID, caseID string) 
 	return out, nil
 }
 
+// Audience is whom a caller delivers notifications to: recipients (the
+// customer, or staff roles), and, for a front end bound to channels, the
+// customers of those channels only.
+type Audience struct {
+	Recipients []string
+	Channels   []string // nil: every channel
+}
+
+func (a Audience) channelClause() string {
+	if a.Channels == nil {
+		return ""
+	}
+	return ` AND EXISTS (SELECT 1 FROM cases c WHERE c.tenant_id = n.tenant_id AND c.id = n.case_id AND c.channel IN ?)`
+}
+
+func (a Audience) channelArgs() []any {
+	if a.Channels == nil {
+		return nil
+	}
+	return []any{a.Channels}
+}
+
 // PendingNotifications lists a tenant's notifications not yet delivered,
 // oldest first, a page at a time, with the next page's cursor.
-func (s *Store) PendingNotifications(ctx context.Context, tenantID string, recipients []string, cursor string, limit int) ([]Notification, string, error) {
-	q, args := `SELECT id, case_id::text AS case_id, recipient, kind, subject_id, created_at FROM notifications
-		WHERE tenant_id = ? AND recipient IN ? AND sent_at IS NULL`, []any{tenantID, recipients}
+func (s *Store) PendingNotifications(ctx context.Context, tenantID string, to Audience, cursor string, limit int) ([]Notification, string, error) {
+	q, args := `SELECT id, case_id::text AS case_id, recipient, kind, subject_id, created_at FROM notifications n
+		WHERE tenant_id = ? AND recipient IN ? AND sent_at IS NULL`+to.channelClause(), append([]any{tenantID, to.Recipients}, to.channelArgs()...)
 	if cursor != "" {
 		at, id, err := decodeCursor(cursor)
 		if err != nil {
@@ -536,9 +558,9 @@ func (s *Store) PendingNotifications(ctx context.Context, tenantID string, recip
 // MarkNotificationSent records that a notification was delivered. It says
 // whether this call marked it (false: it was already marked, by an earlier
 // call); ErrNotFound if the tenant has no such notification.
-func (s *Store) MarkNotificationSent(ctx context.Context, tenantID string, recipients []string, id string) (bool, error) {
-	res := s.db.WithContext(ctx).Exec(`UPDATE notifications SET sent_at = ? WHERE tenant_id = ? AND recipient IN ? AND id = ? AND sent_at IS NULL`,
-		time.Now().UTC(), tenantID, recipients, id)
+func (s *Store) MarkNotificationSent(ctx context.Context, tenantID string, to Audience, id string) (bool, error) {
+	res := s.db.WithContext(ctx).Exec(`UPDATE notifications n SET sent_at = ? WHERE tenant_id = ? AND recipient IN ? AND id = ? AND sent_at IS NULL`+to.channelClause(),
+		append([]any{time.Now().UTC(), tenantID, to.Recipients, id}, to.channelArgs()...)...)
 	if res.Error != nil {
 		return false, fmt.Errorf("mark notification sent: %w", res.Error)
 	}
@@ -546,7 +568,8 @@ func (s *Store) MarkNotificationSent(ctx context.Context, tenantID string, recip
 		return true, nil
 	}
 	var n int64
-	if err := s.db.WithContext(ctx).Table("notifications").Where("tenant_id = ? AND recipient IN ? AND id = ?", tenantID, recipients, id).Count(&n).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM notifications n WHERE tenant_id = ? AND recipient IN ? AND id = ?`+to.channelClause(),
+		append([]any{tenantID, to.Recipients, id}, to.channelArgs()...)...).Scan(&n).Error; err != nil {
 		return false, fmt.Errorf("find notification: %w", err)
 	}
 	if n == 0 {

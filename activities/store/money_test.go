@@ -185,7 +185,7 @@ func TestRefundStepsAndTheApprovalQueue(t *testing.T) {
 	if err != nil || len(notes) != 6 {
 		t.Fatalf("notifications: %+v %v, want 6", notes, err)
 	}
-	everyone := []string{"customer", "supervisor", "finance"}
+	everyone := store.Audience{Recipients: []string{"customer", "supervisor", "finance"}}
 	first, next, err := st.PendingNotifications(ctx, "acme", everyone, "", 4)
 	rest, last, err2 := st.PendingNotifications(ctx, "acme", everyone, next, 4)
 	if err != nil || err2 != nil || len(first) != 4 || len(rest) != 2 || last != "" {
@@ -204,7 +204,7 @@ func TestRefundStepsAndTheApprovalQueue(t *testing.T) {
 		t.Fatalf("%d pending after one was sent, want 5", len(left))
 	}
 	// Each audience sees its own: the customers' gateway not the approvers'.
-	customers, _, _ := st.PendingNotifications(ctx, "acme", []string{"customer"}, "", 10)
+	customers, _, _ := st.PendingNotifications(ctx, "acme", store.Audience{Recipients: []string{"customer"}}, "", 10)
 	for _, n := range customers {
 		if n.Recipient != "customer" {
 			t.Fatalf("a customer's gateway sees %+v", n)

@@ -533,6 +533,10 @@ type ListFilter struct {
 	Status string               // empty: any
 	Queue  string               // empty: any
 	Agent  *policies.AgentScope // non-nil: only the cases this agent may see
+	// CustomerRef: only this customer's cases (matched through the tenant's
+	// blind index: the reference is never stored or compared in clear).
+	CustomerRef string
+	Channels    []string // non-nil: only cases of these channels
 	Limit  int                  // rows per page, at least 1
 	Cursor string               // from a previous page's NextCursor; empty: first page
 }
@@ -561,6 +565,16 @@ func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([
 	if f.Agent != nil {
 		cond, args := f.Agent.Where()
 		q = q.Where(cond, args...)
+	}
+	if f.Channels != nil {
+		q = q.Where("channel IN ?", f.Channels)
+	}
+	if f.CustomerRef != "" {
+		hash, err := s.customerHash(ctx, tenantID, strings.TrimSpace(f.CustomerRef))
+		if err != nil {
+			return nil, "", err
+		}
+		q = q.Where("customer_hash = ?", hash)
 	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)

@@ -96,6 +96,7 @@ func runAPIKey(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	fs := flag.NewFlagSet("apikey "+args[0], flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "tenant")
 	name := fs.String("name", "", "what the key is for (create)")
+	channels := fs.String("channels", "", "create: bind the key to these channels, comma-separated (default: every channel)")
 	id := fs.String("id", "", "key ID (revoke)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -115,7 +116,11 @@ func runAPIKey(ctx context.Context, cfg config, args []string, stdout io.Writer)
 		if *name == "" {
 			return errors.New("apikey create: -name is required")
 		}
-		token, _, err := st.CreateAPIKey(ctx, *tenant, *name, policies.RoleService)
+		spec := store.APIKeySpec{TenantID: *tenant, Name: *name, Role: policies.RoleService, CreatedBy: "tandem apikey create"}
+		if *channels != "" {
+			spec.Channels = strings.Split(*channels, ",")
+		}
+		token, _, err := st.CreateAPIKeyFor(ctx, spec)
 		if err != nil {
 			return err
 		}
