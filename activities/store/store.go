@@ -537,8 +537,8 @@ type ListFilter struct {
 	// blind index: the reference is never stored or compared in clear).
 	CustomerRef string
 	Channels    []string // non-nil: only cases of these channels
-	Limit  int                  // rows per page, at least 1
-	Cursor string               // from a previous page's NextCursor; empty: first page
+	Limit       int      // rows per page, at least 1
+	Cursor      string   // from a previous page's NextCursor; empty: first page
 }
 
 // AgentQueues returns the queues an agent works.
