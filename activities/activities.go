@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
@@ -19,6 +20,7 @@ import (
 	"tandem/activities/ai"
 	"tandem/activities/payments"
 	"tandem/activities/store"
+	"tandem/policies/service"
 	"tandem/workflows"
 )
 
@@ -66,9 +68,14 @@ func (a *Activities) RequestRefund(ctx context.Context, in workflows.RefundInput
 	if err != nil {
 		return workflows.RefundRequestResult{}, err
 	}
+	period := service.DefaultCompensationPeriod
+	if in.Policy.CompensationPeriod > 0 {
+		period = time.Duration(in.Policy.CompensationPeriod)
+	}
+	budget := store.Budget{Amount: in.Policy.CompensationBudget, Since: time.Now().Add(-period)}
 	rec, created, err := a.Store.RequestRefund(ctx, store.Refund{TenantID: in.TenantID, ID: in.RefundID, CaseID: in.CaseID, OrderRef: in.OrderRef,
 		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, RequestedBy: in.RequestedBy.ID,
-		Items: items, Evidence: evidence}, order)
+		Items: items, Evidence: evidence}, order, budget)
 	var refused store.Refusal
 	switch {
 	case errors.As(err, &refused):

@@ -27,8 +27,10 @@ type Principal struct {
 	ID     string   `json:"id"`   // JWT subject, or API key ID
 	Tenant string   `json:"tenant"`
 	Roles  []string `json:"roles"`
-	// StepUp: the person proved a second factor within StepUpTTL.
+	// StepUp: the person proved a second factor within StepUpTTL, for the
+	// action classes in StepUpFor only.
 	StepUp    bool      `json:"step_up"`
+	StepUpFor []string  `json:"-"`
 	ExpiresAt time.Time `json:"-"`
 	IssuedAt  time.Time `json:"-"` // when the person signed in (a token's iat)
 	TokenID   string    `json:"-"` // the token's jti, if it has one
@@ -86,6 +88,8 @@ type Claims struct {
 	Tenant string   `json:"tenant"`
 	Roles  []string `json:"roles"`
 	ACR    string   `json:"acr,omitempty"` // "totp" on step-up tokens
+	// StepUpFor: the action classes a step-up token is good for.
+	StepUpFor []string `json:"step_up_for,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -184,7 +188,7 @@ func (s *Server) verifyToken(ctx context.Context, raw string) (Principal, error)
 		p.IssuedAt = claims.IssuedAt.Time
 	}
 	if stepUp && claims.IssuedAt != nil && time.Since(claims.IssuedAt.Time) < StepUpTTL+30*time.Second {
-		p.StepUp = true
+		p.StepUp, p.StepUpFor = true, slices.Clone(claims.StepUpFor)
 	}
 	p.TokenID = claims.ID
 	return p, nil
@@ -252,13 +256,32 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// requireStepUp lets through only people who proved a second factor recently.
-func (s *Server) requireStepUp(c *gin.Context) {
-	if !principalOf(c).StepUp {
-		respondError(c, s.log, errStepUpRequired)
-		return
+// requireStepUp lets through only people who proved a second factor
+// recently, for this class of action.
+func (s *Server) requireStepUp(class string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !principalOf(c).steppedUpFor(class) {
+			respondError(c, s.log, errStepUpRequired)
+			return
+		}
+		c.Next()
 	}
-	c.Next()
+}
+
+// Action classes a step-up token is bound to: a token proved for one is no
+// use for another, so a code typed to approve a refund cannot also mint API
+// keys or erase a customer.
+const (
+	StepUpMoney   = "money"   // deciding refunds where the policy asks
+	StepUpRecords = "records" // erasure, legal holds, retention, trail exports
+	StepUpAccess  = "access"  // API keys, access rules, service policy, second-factor resets
+)
+
+// StepUpClasses are the action classes, in the order the docs list them.
+var StepUpClasses = []string{StepUpMoney, StepUpRecords, StepUpAccess}
+
+func (p Principal) steppedUpFor(class string) bool {
+	return p.StepUp && slices.Contains(p.StepUpFor, class)
 }
 
 // allow lets the request through only if the caller's roles may do act on

@@ -404,7 +404,7 @@ func TestRoleMatrix(t *testing.T) {
 				return s.do("POST", "/v1/auth/totp/confirm", who, api.TOTPCodeRequest{Code: "000000"})
 			},
 			"step up": func(who string) response {
-				return s.do("POST", "/v1/auth/step-up", who, api.TOTPCodeRequest{Code: "000000"})
+				return s.do("POST", "/v1/auth/step-up", who, api.StepUpRequest{Code: "000000", For: []string{api.StepUpRecords}})
 			},
 			"reset totp": func(who string) response { return s.do("DELETE", "/v1/admin/totp/nobody", who, nil) },
 			"revoke token": func(who string) response {

@@ -57,7 +57,7 @@ var (
 		"this Idempotency-Key was already used with a different request")
 	errStepUpRequired = errorf(http.StatusUnauthorized, "step_up_required",
 		"this action needs a recent second factor: POST a TOTP code to /v1/auth/step-up and use the token it returns")
-	errFourEyes      = errorf(http.StatusForbidden, "four_eyes", "the person who requested or appealed a refund may not decide it")
+	errFourEyes      = errorf(http.StatusForbidden, "four_eyes", "the person who requested or appealed a refund, or made the API key it was requested with, may not decide it")
 	errNotDecision   = errorf(http.StatusConflict, "not_awaiting_decision", "the refund is not waiting for a decision")
 	errNotAppealable = errorf(http.StatusConflict, "not_appealable",
 		"only a rejection by a policy rule can be appealed, once, within the appeal window; a request refused for a fact of the order (no such order, over the refundable amount, …) cannot")

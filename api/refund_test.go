@@ -52,6 +52,9 @@ func (s *stack) askRefund(caseID, who string, body any, key string) (int, workfl
 	s.t.Helper()
 	var out refundOut
 	r := s.do("POST", "/v1/cases/"+caseID+"/refunds", who, body, "Idempotency-Key", key)
+	if r.Status >= 300 {
+		s.t.Logf("asking for a refund: %d %s", r.Status, r.Body)
+	}
 	r.decode(s.t, &out)
 	return r.Status, out.Refund
 }
@@ -334,6 +337,10 @@ func TestRefundApprovalNeedsStepUp(t *testing.T) {
 	if r := s.do("POST", "/v1/refunds/"+asked.RefundID+"/decide", tenantA+"/supervisor", body); r.Status != http.StatusUnauthorized || r.errorCode(t) != "step_up_required" {
 		t.Fatalf("without step-up: %d %s", r.Status, r.Body)
 	}
+	records := "raw:Bearer " + s.steppedUpFor(tenantA+"/supervisor:sam", api.StepUpRecords)
+	if r := s.do("POST", "/v1/refunds/"+asked.RefundID+"/decide", records, body); r.Status != http.StatusUnauthorized || r.errorCode(t) != "step_up_required" {
+		t.Fatalf("with a step-up for records, not money: %d %s", r.Status, r.Body)
+	}
 	for range 2 { // the approver's retry is the same decision
 		if r := s.do("POST", "/v1/refunds/"+asked.RefundID+"/decide", tenantA+"/supervisor+totp", body); r.Status != http.StatusOK {
 			t.Fatalf("with step-up: %d %s", r.Status, r.Body)
@@ -612,7 +619,7 @@ func TestAgingApprovalEscalatesAndCompensationIsIssued(t *testing.T) {
 
 	body := refundBody("1001", "10.00")
 	body["kind"] = "goodwill_credit"
-	_, credit := s.askRefund(c.ID, tenantA, body, "credit")
+	_, credit := s.askRefund(c.ID, tenantA+"/supervisor:sue", body, "credit") // compensations are the staff's to offer
 	issued := s.waitRefund(credit.RefundID, tenantA, final)
 	if issued.Status != workflows.RefundIssued || issued.PaymentRef != "" {
 		t.Fatalf("credit: %+v", issued)

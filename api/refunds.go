@@ -127,11 +127,14 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	if row.Status == workflows.StatusClosed {
 		return errCaseClosed
 	}
+	if customerFacing(c) && req.Kind != "refund" && req.Kind != "shipping_refund" {
+		return errorf(http.StatusForbidden, "compensation_staff_only", "a front end asks for refunds; compensations are the staff's to offer")
+	}
 	id := uuid.NewString()
 	if key != "" {
 		id = uuid.NewSHA1(refundIDSpace, []byte(row.TenantID+"\x00"+row.ID+"\x00"+key)).String()
 	}
-	in := workflows.RequestRefundInput{Actor: actorOf(c), RefundID: id, OrderRef: req.OrderRef, Kind: req.Kind, Amount: req.Amount,
+	in := workflows.RequestRefundInput{Actor: actorOf(c), Via: principalOf(c).CreatedBy, RefundID: id, OrderRef: req.OrderRef, Kind: req.Kind, Amount: req.Amount,
 		Currency: req.Currency, ReasonCode: req.ReasonCode, Items: req.Items, Evidence: req.Evidence}
 	var started workflows.RequestRefundResult
 	if err := s.sendUpdate(ctx, caseUpdate(row, workflows.UpdateRequestRefund, "refund:"+id, in), &started); err != nil {
@@ -237,11 +240,17 @@ func (s *Server) decideRefund(c *gin.Context) error {
 	if req.Approve == nil || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
 		return validationError([]FieldError{{"approve", "is required: true or false (reason at most 500 characters)"}})
 	}
-	if st.Policy.StepUpForApproval && !principalOf(c).StepUp {
+	if st.Policy.StepUpForApproval && !principalOf(c).steppedUpFor(StepUpMoney) {
 		return errStepUpRequired
 	}
 	if !mayDecide(principalOf(c).Roles, st.Policy.ApprovalLimits) {
 		return errorf(http.StatusForbidden, "approval_limit", "agents decide refunds only where the case's policy gives agents an approval limit")
+	}
+	if p := principalOf(c); p.ID == st.RequestedBy.ID || p.ID == st.RequestedVia {
+		return errFourEyes // also the saga's rule; refused here before it is asked
+	}
+	if st.Currency != st.Policy.Currency && !slices.Contains(principalOf(c).Roles, "finance") {
+		return errorf(http.StatusForbidden, "approval_limit", "approval limits are in the policy's currency; finance decides refunds in another")
 	}
 	if *req.Approve && !withinApprovalLimit(principalOf(c).Roles, st.Policy.ApprovalLimits, st.Amount) {
 		return errorf(http.StatusForbidden, "approval_limit", "the amount is above what your role may approve; ask someone with a higher limit")

@@ -243,7 +243,11 @@ func totpCode(t *testing.T, otpauthURL string, at time.Time) string {
 // steppedUp enrols the person who ("tenant/role") through the API, confirms
 // with this step's code, steps up with the next step's, and returns the
 // step-up token.
-func (s *stack) steppedUp(who string) string {
+func (s *stack) steppedUp(who string) string { return s.steppedUpFor(who, api.StepUpClasses...) }
+
+// steppedUpFor enrols who (once) and steps up for the action classes given;
+// a person steps up once per stack.
+func (s *stack) steppedUpFor(who string, classes ...string) string {
 	s.t.Helper()
 	s.keysMu.Lock()
 	tok, ok := s.stepUps[who]
@@ -264,7 +268,7 @@ func (s *stack) steppedUp(who string) string {
 		s.t.Fatalf("confirm %s: %d %s", who, r.Status, r.Body)
 	}
 	var up api.StepUpToken
-	r = s.do("POST", "/v1/auth/step-up", who, api.TOTPCodeRequest{Code: totpCode(s.t, enrol.URL, now.Add(30*time.Second))})
+	r = s.do("POST", "/v1/auth/step-up", who, api.StepUpRequest{Code: totpCode(s.t, enrol.URL, now.Add(30*time.Second)), For: classes})
 	if r.Status != http.StatusOK {
 		s.t.Fatalf("step up %s: %d %s", who, r.Status, r.Body)
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +17,13 @@ import (
 // TOTPCodeRequest carries a code from the person's authenticator app.
 type TOTPCodeRequest struct {
 	Code string `json:"code"`
+}
+
+// StepUpRequest asks for a step-up token: a code, and the action classes
+// (StepUpClasses) it is for.
+type StepUpRequest struct {
+	Code string   `json:"code"`
+	For  []string `json:"for"`
 }
 
 // StepUpToken is the answer to a successful step-up.
@@ -83,16 +92,34 @@ func (s *Server) confirmTOTP(c *gin.Context) error {
 // same identity plus acr "totp", which sensitive routes require.
 func (s *Server) stepUp(c *gin.Context) error {
 	p := principalOf(c)
-	code, err := readCode(c)
-	if err != nil {
+	var req StepUpRequest
+	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	var errs []FieldError
+	if len(req.Code) != 6 {
+		errs = append(errs, FieldError{"code", "must be the 6 digits the app shows"})
+	}
+	if len(req.For) == 0 || len(req.For) > len(StepUpClasses) {
+		errs = append(errs, FieldError{"for", "the action classes the step-up is for, of " + strings.Join(StepUpClasses, ", ")})
+	}
+	for _, class := range req.For {
+		if !slices.Contains(StepUpClasses, class) {
+			errs = append(errs, FieldError{"for", "unknown class; classes are " + strings.Join(StepUpClasses, ", ")})
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return validationError(errs)
+	}
+	code := req.Code
 	if len(s.tokens.Secret) == 0 {
 		return errorf(http.StatusServiceUnavailable, "step_up_unavailable", "this server cannot mint step-up tokens")
 	}
-	err = s.store.VerifyTOTP(c.Request.Context(), p.Tenant, p.ID, code, time.Now())
+	err := s.store.VerifyTOTP(c.Request.Context(), p.Tenant, p.ID, code, time.Now())
 	outcome := totpOutcome(err)
-	if aerr := s.audit(c, auditEntry{Action: "auth.step_up", ObjectType: "user", ObjectID: p.ID, Outcome: outcome}); aerr != nil {
+	if aerr := s.audit(c, auditEntry{Action: "auth.step_up", ObjectType: "user", ObjectID: p.ID, Outcome: outcome,
+		Details: map[string]string{"for": strings.Join(req.For, ",")}}); aerr != nil {
 		return aerr
 	}
 	if err != nil {
@@ -104,7 +131,7 @@ func (s *Server) stepUp(c *gin.Context) error {
 		exp = p.ExpiresAt // never outlive the session it came from
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{
-		Tenant: p.Tenant, Roles: p.Roles, ACR: acrTOTP,
+		Tenant: p.Tenant, Roles: p.Roles, ACR: acrTOTP, StepUpFor: req.For,
 		RegisteredClaims: jwt.RegisteredClaims{
 			ID: uuid.NewString(), Issuer: stepUpIssuer, Subject: p.ID, Audience: jwt.ClaimStrings{s.tokens.Audience},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestStepUp(t *testing.T) {
 	if r := s.do("POST", "/v1/customers/erase", admin, erase); r.Status != http.StatusUnauthorized || r.errorCode(t) != "step_up_required" {
 		t.Fatalf("erase without step-up: %d %s", r.Status, r.Body)
 	}
-	if r := s.do("POST", "/v1/auth/step-up", admin, api.TOTPCodeRequest{Code: "123456"}); r.Status != http.StatusConflict || r.errorCode(t) != "totp_not_enrolled" {
+	if r := s.do("POST", "/v1/auth/step-up", admin, api.StepUpRequest{Code: "123456", For: []string{api.StepUpRecords}}); r.Status != http.StatusConflict || r.errorCode(t) != "totp_not_enrolled" {
 		t.Fatalf("step-up before enrolment: %d %s", r.Status, r.Body)
 	}
 	if r := s.do("POST", "/v1/auth/totp/enrol", tenantA, nil); r.Status != http.StatusForbidden {
@@ -50,11 +51,11 @@ func TestStepUp(t *testing.T) {
 		t.Fatalf("enrol over a confirmed factor: %d", r.Status)
 	}
 	// The code used to confirm cannot be used again.
-	if r := s.do("POST", "/v1/auth/step-up", admin, api.TOTPCodeRequest{Code: code}); r.Status != http.StatusUnauthorized || r.errorCode(t) != "totp_invalid" {
+	if r := s.do("POST", "/v1/auth/step-up", admin, api.StepUpRequest{Code: code, For: []string{api.StepUpRecords}}); r.Status != http.StatusUnauthorized || r.errorCode(t) != "totp_invalid" {
 		t.Fatalf("replayed code: %d %s", r.Status, r.Body)
 	}
 	var up api.StepUpToken
-	r := s.do("POST", "/v1/auth/step-up", admin, api.TOTPCodeRequest{Code: totpCode(t, second.URL, now.Add(30*time.Second))})
+	r := s.do("POST", "/v1/auth/step-up", admin, api.StepUpRequest{Code: totpCode(t, second.URL, now.Add(30*time.Second)), For: []string{api.StepUpRecords}})
 	if r.Status != http.StatusOK {
 		t.Fatalf("step up: %d %s", r.Status, r.Body)
 	}
@@ -68,6 +69,19 @@ func TestStepUp(t *testing.T) {
 	}
 	if r := s.do("POST", "/v1/customers/erase", "raw:Bearer "+up.Token, erase); r.Status != http.StatusOK {
 		t.Fatalf("erase with step-up: %d %s", r.Status, r.Body)
+	}
+	// The token is bound to the class it was asked for: a code typed to erase
+	// does not also mint API keys or change access rules.
+	if fmt.Sprint(claims.StepUpFor) != "[records]" {
+		t.Fatalf("step-up for %v", claims.StepUpFor)
+	}
+	if r := s.do("POST", "/v1/admin/api-keys", "raw:Bearer "+up.Token, map[string]string{"name": "k", "role": "service"}); r.Status != http.StatusUnauthorized || r.errorCode(t) != "step_up_required" {
+		t.Fatalf("a records step-up making an API key: %d %s", r.Status, r.Body)
+	}
+	for _, body := range []any{api.TOTPCodeRequest{Code: "123456"}, api.StepUpRequest{Code: "123456", For: []string{"everything"}}} {
+		if r := s.do("POST", "/v1/auth/step-up", admin, body); r.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("step-up for no or an unknown class %+v: %d %s", body, r.Status, r.Body)
+		}
 	}
 	// A step-up token cannot be forged by adding the claim to an ordinary token.
 	forged := signed(t, jwt.SigningMethodHS256, []byte("another-secret-0123456789abcdefgh"), func(c *api.Claims) {
@@ -138,7 +152,7 @@ func TestStepUpLocksAfterWrongCodes(t *testing.T) {
 		wrong = "111111"
 	}
 	for i := 1; i <= 5; i++ {
-		r := s.do("POST", "/v1/auth/step-up", who, api.TOTPCodeRequest{Code: wrong})
+		r := s.do("POST", "/v1/auth/step-up", who, api.StepUpRequest{Code: wrong, For: []string{api.StepUpRecords}})
 		switch {
 		case i < 5 && (r.Status != http.StatusUnauthorized || r.errorCode(t) != "totp_invalid"):
 			t.Fatalf("wrong code %d: %d %s", i, r.Status, r.Body)
@@ -147,7 +161,7 @@ func TestStepUpLocksAfterWrongCodes(t *testing.T) {
 		}
 	}
 	right := totpCode(t, enrol.URL, now.Add(30*time.Second))
-	if r := s.do("POST", "/v1/auth/step-up", who, api.TOTPCodeRequest{Code: right}); r.Status != http.StatusTooManyRequests {
+	if r := s.do("POST", "/v1/auth/step-up", who, api.StepUpRequest{Code: right, For: []string{api.StepUpRecords}}); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("the right code while locked: %d %s", r.Status, r.Body)
 	}
 	var st struct {

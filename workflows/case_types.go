@@ -152,6 +152,7 @@ const MaxRefundsPerCase = 50
 // chosen by the caller, so a retry names the same saga.
 type RequestRefundInput struct {
 	Actor      Actor        `json:"actor"`
+	Via        string       `json:"via,omitempty"` // the person who made the API key the request came with
 	RefundID   string       `json:"refund_id"`
 	OrderRef   string       `json:"order_ref"`
 	Kind       string       `json:"kind"`

@@ -35,12 +35,13 @@ func (wf *caseWorkflow) requestRefund(ctx workflow.Context, in RequestRefundInpu
 	wf.state.Refunds = append(wf.state.Refunds, in.RefundID)
 	saga := RefundInput{TenantID: wf.state.TenantID, CaseID: wf.state.CaseID, RefundID: in.RefundID, OrderRef: in.OrderRef,
 		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, Items: in.Items, Evidence: in.Evidence,
-		RequestedBy: in.Actor, Policy: wf.in.Policy.Refunds}
+		RequestedBy: in.Actor, RequestedVia: in.Via, Policy: wf.in.Policy.Refunds}
 	now := workflow.Now(ctx)
 	audit := []AuditRecord{{Seq: wf.step(now), Action: AuditRefundRequest, Actor: in.Actor, Reason: in.ReasonCode, At: now,
 		Details: map[string]string{"refund_id": in.RefundID, "kind": in.Kind, "amount": in.Amount, "currency": in.Currency, "order_ref": in.OrderRef}}}
 	var msgs []Message
-	if wf.state.Status == StatusAIHandling && NeedsPerson(saga) {
+	if wf.state.Status == StatusAIHandling && (NeedsPerson(saga) || moneyRuleApplies(saga) &&
+		workflow.GetVersion(ctx, "refund-money-rules", workflow.DefaultVersion, 1) == 1) {
 		reply, handoff := wf.handOver(now, ReasonRefundNeedsPerson, wf.state.AI.Language, map[string]string{"refund_id": in.RefundID})
 		msgs, audit = append(msgs, reply), append(audit, handoff...)
 	}

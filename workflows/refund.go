@@ -98,8 +98,8 @@ func (r *refundSaga) validateDecision(_ workflow.Context, d RefundDecisionInput)
 	switch {
 	case !waiting || r.decision != nil:
 		return temporal.NewApplicationError("the refund is not waiting for a decision", ErrTypeNotAwaitingDecision)
-	case d.Actor.ID == "" || d.Actor.ID == r.in.RequestedBy.ID:
-		return temporal.NewApplicationError("the requester may not decide their own refund", ErrTypeFourEyes)
+	case d.Actor.ID == "" || d.Actor.ID == r.in.RequestedBy.ID || d.Actor.ID == r.in.RequestedVia:
+		return temporal.NewApplicationError("the requester, or who made the key it was asked with, may not decide it", ErrTypeFourEyes)
 	case r.appeal != nil && d.Actor.ID == r.appeal.Actor.ID:
 		return temporal.NewApplicationError("the person who appealed may not decide the appeal", ErrTypeFourEyes)
 	}
@@ -162,6 +162,9 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 	}
 
 	rule, verdict := policyDecision(in, req.PlacedAt, workflow.Now(ctx))
+	if verdict == verdictApprove && moneyRuleApplies(in) && workflow.GetVersion(ctx, "refund-money-rules", workflow.DefaultVersion, 1) == 1 {
+		rule, verdict = moneyRule(in), verdictPerson
+	}
 	st.Rule = rule
 	switch verdict {
 	case verdictReject:
@@ -346,6 +349,28 @@ func policyDecision(in RefundInput, placedAt, now time.Time) (string, verdict) {
 		return RuleOutsideWindow, verdictPerson
 	}
 	return RuleAutoApprove, verdictApprove
+}
+
+// moneyRule names why a request the policy would approve on its limit alone
+// needs a person after all, or "": a compensation over the compensation
+// limit, or a request in another currency than the policy's.
+func moneyRule(in RefundInput) string {
+	switch {
+	case in.Policy.Currency != "" && in.Currency != in.Policy.Currency:
+		return RuleOtherCurrency
+	case !paysOut(in.Kind) && !decimalAtMost(in.Amount, in.Policy.CompensationLimit()):
+		return RuleCompensationOverLimit
+	}
+	return ""
+}
+
+func moneyRuleApplies(in RefundInput) bool { return moneyRule(in) != "" }
+
+// decimalAtMost says a ≤ b for decimal strings; an unreadable one is not.
+func decimalAtMost(a, b string) bool {
+	x, ok1 := new(big.Rat).SetString(a)
+	y, ok2 := new(big.Rat).SetString(b)
+	return ok1 && ok2 && x.Cmp(y) <= 0
 }
 
 // NeedsPerson says the policy sends the request to a person on its amount

@@ -32,6 +32,7 @@ type fakeMoney struct {
 	placed   time.Time                     // when the order was placed; zero: an hour before the saga starts
 	decline  bool
 	statuses []string
+	rules    []string // the saga's rule at each step
 	actions  []string
 	notified []string
 	payments int
@@ -50,6 +51,7 @@ func (f *fakeMoney) SetRefundStatus(_ context.Context, in workflows.RefundStatus
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses = append(f.statuses, in.Status)
+	f.rules = append(f.rules, in.State.Rule)
 	f.actions = append(f.actions, in.Action)
 	for _, to := range in.Notify {
 		f.notified = append(f.notified, in.Action+">"+to)
@@ -358,5 +360,54 @@ func TestCompensationsAreBookedNotPaid(t *testing.T) {
 		if got := fmt.Sprint(f.balances()); got != want {
 			t.Fatalf("%s: ledger %s, want %s", kind, got, want)
 		}
+	}
+}
+
+// What the amount limit alone would approve still goes to a person when it
+// is a compensation over the compensation limit, or in another currency than
+// the policy's (its limits are in its currency: 40.000 KWD is not "under
+// 50.00"). Whoever made the API key the request came with may not decide it.
+func TestMoneyRulesSendRequestsToAPerson(t *testing.T) {
+	for _, tc := range []struct {
+		kind, amount, currency, rule, ends string
+	}{
+		{"goodwill_credit", "30.00", "EUR", workflows.RuleCompensationOverLimit, workflows.RefundIssued},
+		{"refund", "40.000", "KWD", workflows.RuleOtherCurrency, workflows.RefundPaid},
+	} {
+		f := &fakeMoney{}
+		env := refundEnv(f)
+		in := refundInput(tc.amount, limit50)
+		in.Kind, in.Currency, in.RequestedBy, in.RequestedVia = tc.kind, tc.currency, workflows.Actor{Kind: "api_key", ID: "key-1"}, "ada"
+		var byKeyMaker, bySam updateOutcome
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateRefundDecision, "ada", callbacks(&byKeyMaker),
+				workflows.RefundDecisionInput{Actor: workflows.Actor{Kind: "user", ID: "ada"}, Approve: true})
+		}, time.Minute)
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateRefundDecision, "sam", callbacks(&bySam),
+				workflows.RefundDecisionInput{Actor: workflows.Actor{Kind: "user", ID: "sam"}, Approve: true})
+		}, 2*time.Minute)
+		env.ExecuteWorkflow(workflows.RefundWorkflowName, in)
+		var st workflows.RefundState
+		if err := env.GetWorkflowResult(&st); err != nil {
+			t.Fatal(err)
+		}
+		assertAppError(t, "the key's maker deciding", byKeyMaker.rejected, workflows.ErrTypeFourEyes)
+		if len(f.rules) == 0 || f.rules[0] != tc.rule || f.statuses[0] != workflows.RefundAwaitingApproval {
+			t.Fatalf("%s %s: first step %v %v, want awaiting approval by rule %s", tc.amount, tc.currency, f.statuses, f.rules, tc.rule)
+		}
+		if st.Status != tc.ends || st.DecidedBy != "sam" {
+			t.Fatalf("%s %s: ended %+v", tc.amount, tc.currency, st)
+		}
+	}
+	// Within the compensation limit a credit is granted without a person.
+	f := &fakeMoney{}
+	env := refundEnv(f)
+	in := refundInput("10.00", limit50)
+	in.Kind = "coupon"
+	env.ExecuteWorkflow(workflows.RefundWorkflowName, in)
+	var st workflows.RefundState
+	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundIssued || st.Rule != workflows.RuleAutoApprove {
+		t.Fatalf("coupon at the limit: %+v %v", st, err)
 	}
 }

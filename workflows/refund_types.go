@@ -40,6 +40,10 @@ const (
 	RuleOverturned        = "overturned_on_appeal"
 	RuleUpheld            = "upheld_on_appeal"
 	RulePaymentFailed     = "payment_failed"
+	// A compensation over the policy's compensation limit, and a request in
+	// another currency than the policy's (whose limits are in its currency).
+	RuleCompensationOverLimit = "compensation_over_limit"
+	RuleOtherCurrency         = "other_currency_needs_person"
 )
 
 // RefundKinds: a refund or shipping refund pays money back through the
@@ -54,18 +58,21 @@ type RefundItem struct {
 
 // RefundInput starts a refund saga. Policy is the case's pinned refund policy.
 type RefundInput struct {
-	TenantID    string          `json:"tenant_id"`
-	CaseID      string          `json:"case_id"`
-	RefundID    string          `json:"refund_id"`
-	OrderRef    string          `json:"order_ref"`
-	Kind        string          `json:"kind"`
-	Amount      string          `json:"amount"` // decimal string
-	Currency    string          `json:"currency"`
-	ReasonCode  string          `json:"reason_code"`
-	Items       []RefundItem    `json:"items,omitempty"`
-	Evidence    []string        `json:"evidence,omitempty"` // references: attachment IDs, URLs
-	RequestedBy Actor           `json:"requested_by"`
-	Policy      service.Refunds `json:"policy"`
+	TenantID    string       `json:"tenant_id"`
+	CaseID      string       `json:"case_id"`
+	RefundID    string       `json:"refund_id"`
+	OrderRef    string       `json:"order_ref"`
+	Kind        string       `json:"kind"`
+	Amount      string       `json:"amount"` // decimal string
+	Currency    string       `json:"currency"`
+	ReasonCode  string       `json:"reason_code"`
+	Items       []RefundItem `json:"items,omitempty"`
+	Evidence    []string     `json:"evidence,omitempty"` // references: attachment IDs, URLs
+	RequestedBy Actor        `json:"requested_by"`
+	// RequestedVia is the person who made the API key it was asked with:
+	// they may not decide it either (four-eyes across identities).
+	RequestedVia string          `json:"requested_via,omitempty"`
+	Policy       service.Refunds `json:"policy"`
 }
 
 // RefundRequestResult says whether the request was recorded, or the fact of

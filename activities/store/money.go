@@ -22,13 +22,22 @@ const (
 	ErrNotCustomersOrder Refusal = "not_customers_order"
 	ErrCurrencyMismatch  Refusal = "currency_mismatch"
 	ErrOverRefund        Refusal = "over_refundable_amount"
+	ErrOverBudget        Refusal = "over_compensation_budget"
 )
+
+// Budget is what one customer may be granted in compensations since Since;
+// a zero Amount is no budget.
+type Budget struct {
+	Amount string
+	Since  time.Time
+}
 
 var refusalText = map[Refusal]string{
 	ErrOrderNotFound:     "no such order",
 	ErrNotCustomersOrder: "the order is not the case's customer's",
 	ErrCurrencyMismatch:  "the refund's currency is not the order's",
 	ErrOverRefund:        "the amount is above what is left to refund on the order",
+	ErrOverBudget:        "the compensation is above what the policy grants one customer in its period",
 }
 
 func (r Refusal) Error() string { return refusalText[r] }
@@ -126,6 +135,11 @@ const paidOut = `('refund', 'shipping_refund')`
 // appealed, so an overturned appeal can still be paid in full.
 const holdsRemainder = `status <> '` + workflows.RefundFailed + `' AND NOT (status = '` + workflows.RefundRejected + `' AND NOT appealable)`
 
+// holdsRemainderOf is holdsRemainder of the refunds table named alias.
+func holdsRemainderOf(alias string) string {
+	return alias + `.status <> '` + workflows.RefundFailed + `' AND NOT (` + alias + `.status = '` + workflows.RefundRejected + `' AND NOT ` + alias + `.appealable)`
+}
+
 // RequestRefund records a request for an order as the order system gave it
 // (nil: it has none): an order of the case's customer, in the order's
 // currency, for no more than the order's refundable remainder (its total
@@ -134,7 +148,7 @@ const holdsRemainder = `status <> '` + workflows.RefundFailed + `' AND NOT (stat
 // A refused request is recorded too, rejected with its Refusal as the rule,
 // and the Refusal returned. A request whose ID exists returns the stored one
 // (created false): a retry.
-func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order) (out Refund, created bool, err error) {
+func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order, budget Budget) (out Refund, created bool, err error) {
 	if r.Kind == "" {
 		r.Kind = "refund"
 	}
@@ -157,7 +171,7 @@ func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order) (out 
 			out = existing[0]
 			return nil
 		}
-		refusal = checkRefund(tx, r, order)
+		refusal = checkRefund(tx, r, order, budget)
 		status, rule := workflows.RefundRequested, ""
 		var fact Refusal
 		if errors.As(refusal, &fact) {
@@ -183,7 +197,7 @@ func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order) (out 
 }
 
 // checkRefund returns the Refusal that refuses the request, if any.
-func checkRefund(tx *gorm.DB, r Refund, order *Order) error {
+func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
 	if order == nil {
 		return ErrOrderNotFound
 	}
@@ -200,27 +214,40 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order) error {
 	if r.Currency != order.Currency {
 		return ErrCurrencyMismatch
 	}
-	if r.Kind != "refund" && r.Kind != "shipping_refund" {
-		return nil // compensations are not paid back against the order
-	}
+	// Refunds and compensations alike count against what the order cost:
+	// three credits of 45.00 are not to be had on an order of 120.00.
 	var fits bool
 	if err := tx.Raw(`SELECT ?::numeric - coalesce((SELECT sum(amount) FROM refunds
-			WHERE tenant_id = ? AND order_ref = ? AND kind IN `+paidOut+` AND `+holdsRemainder+`), 0) >= ?::numeric`,
+			WHERE tenant_id = ? AND order_ref = ? AND `+holdsRemainder+`), 0) >= ?::numeric`,
 		order.Total, r.TenantID, r.OrderRef, r.Amount).Scan(&fits).Error; err != nil {
 		return fmt.Errorf("refundable remainder: %w", err)
 	}
 	if !fits {
 		return ErrOverRefund
 	}
+	if paysBack(r.Kind) || budget.Amount == "" {
+		return nil
+	}
+	// A customer's compensations, over all their orders, within the budget.
+	if err := tx.Raw(`SELECT ?::numeric - coalesce((SELECT sum(f.amount) FROM refunds f JOIN cases c ON c.tenant_id = f.tenant_id AND c.id = f.case_id
+			WHERE f.tenant_id = ? AND c.customer_hash = ? AND f.kind NOT IN `+paidOut+` AND f.created_at >= ? AND `+holdsRemainderOf("f")+`), 0) >= ?::numeric`,
+		budget.Amount, r.TenantID, order.CustomerHash, budget.Since, r.Amount).Scan(&fits).Error; err != nil {
+		return fmt.Errorf("compensation budget: %w", err)
+	}
+	if !fits {
+		return ErrOverBudget
+	}
 	return nil
 }
+
+// paysBack says the kind pays money back against an order (the rest are compensations).
+func paysBack(kind string) bool { return kind == "refund" || kind == "shipping_refund" }
 
 // RefundableRemainder is what is left to refund on an order, as a decimal string.
 func (s *Store) RefundableRemainder(ctx context.Context, tenantID, orderRef string) (string, error) {
 	var rem []string
 	err := s.db.WithContext(ctx).Raw(`SELECT (o.total - coalesce((SELECT sum(amount) FROM refunds f
-			WHERE f.tenant_id = o.tenant_id AND f.order_ref = o.order_ref AND f.kind IN `+paidOut+`
-			  AND `+holdsRemainder+`), 0))::text
+			WHERE f.tenant_id = o.tenant_id AND f.order_ref = o.order_ref AND `+holdsRemainderOf("f")+`), 0))::text
 		FROM orders o WHERE o.tenant_id = ? AND o.order_ref = ?`, tenantID, orderRef).Scan(&rem).Error
 	if err != nil {
 		return "", fmt.Errorf("refundable remainder: %w", err)

@@ -33,7 +33,7 @@ func request(st *store.Store, r store.Refund) (store.Refund, error) {
 	if o, err := st.GetOrder(ctx, r.TenantID, r.OrderRef); err == nil {
 		order = &o
 	}
-	out, _, err := st.RequestRefund(ctx, r, order)
+	out, _, err := st.RequestRefund(ctx, r, order, store.Budget{})
 	return out, err
 }
 
@@ -78,8 +78,10 @@ func TestRefundRequestChecks(t *testing.T) {
 	db := newStore(t)
 	st := db.Store
 	ctx := context.Background()
-	if err := st.PutOrder(ctx, "acme", "1001", "cust-1", "EUR", "50.00", time.Now()); err != nil {
-		t.Fatal(err)
+	for _, o := range []string{"1001", "1002"} {
+		if err := st.PutOrder(ctx, "acme", o, "cust-1", "EUR", "50.00", time.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mine, theirs := moneyCase(t, st, "cust-1"), moneyCase(t, st, "cust-2")
 	req := func(caseID, order, amount, currency string) error {
@@ -104,7 +106,7 @@ func TestRefundRequestChecks(t *testing.T) {
 		}
 	}
 	// A retried request (same ID) returns the stored one and takes nothing more.
-	r := store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: mine, OrderRef: "1001", Kind: "goodwill_credit",
+	r := store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: mine, OrderRef: "1002", Kind: "goodwill_credit",
 		Amount: "5.00", Currency: "EUR", ReasonCode: "late", RequestedBy: "a"}
 	first, err := request(st, r)
 	if err != nil {
@@ -128,6 +130,56 @@ func TestRefundRequestChecks(t *testing.T) {
 	}
 	if fmt.Sprint(rules) != "map[currency_mismatch:1 order_not_found:1 over_refundable_amount:2]" {
 		t.Fatalf("refusals on the record: %v", rules)
+	}
+}
+
+// Compensations are money too: they count against what the order cost, and
+// one customer's, over all their orders, against the policy's budget in its
+// period; refunds paid back are not compensations and take no budget.
+func TestCompensationsCountAgainstOrderAndBudget(t *testing.T) {
+	db := newStore(t)
+	st := db.Store
+	ctx := context.Background()
+	for _, o := range []string{"A", "B", "C"} {
+		if err := st.PutOrder(ctx, "acme", o, "cust-1", "EUR", "120.00", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine := moneyCase(t, st, "cust-1")
+	ask := func(order, kind, amount string, budget store.Budget) error {
+		o, err := st.GetOrder(ctx, "acme", order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = st.RequestRefund(ctx, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: mine, OrderRef: order, Kind: kind,
+			Amount: amount, Currency: "EUR", ReasonCode: "late", RequestedBy: "a"}, &o, budget)
+		return err
+	}
+	// No budget: three credits of 45.00 are not to be had on an order of 120.00.
+	for i, want := range []error{nil, nil, store.ErrOverRefund} {
+		if err := ask("A", "goodwill_credit", "45.00", store.Budget{}); !errors.Is(err, want) {
+			t.Fatalf("credit %d on A: %v, want %v", i+1, err, want)
+		}
+	}
+	// A budget of 100.00 in the period: 90.00 granted on A already, so 20.00
+	// on another order is over it, 10.00 is not, and a refund takes none of it.
+	budget := store.Budget{Amount: "100.00", Since: time.Now().Add(-time.Hour)}
+	for _, tc := range []struct {
+		order, kind, amount string
+		want                error
+	}{
+		{"B", "coupon", "20.00", store.ErrOverBudget},
+		{"B", "refund", "100.00", nil},
+		{"C", "fee_waiver", "10.00", nil},
+		{"C", "coupon", "0.01", store.ErrOverBudget},
+	} {
+		if err := ask(tc.order, tc.kind, tc.amount, budget); !errors.Is(err, tc.want) {
+			t.Errorf("%s %s on %s: %v, want %v", tc.kind, tc.amount, tc.order, err, tc.want)
+		}
+	}
+	// Compensations granted before the period do not count against it.
+	if err := ask("C", "coupon", "50.00", store.Budget{Amount: "50.00", Since: time.Now().Add(time.Minute)}); err != nil {
+		t.Fatalf("a fresh period: %v", err)
 	}
 }
 

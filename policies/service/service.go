@@ -114,13 +114,30 @@ type Refunds struct {
 	EscalateTo  string   `json:"escalate_to,omitempty"`
 	// AppealWindow: how long after a rule rejected a request it may be appealed.
 	AppealWindow Duration `json:"appeal_window,omitempty"`
+	// CompensationAutoLimit: compensations (credits, coupons, waivers) up to
+	// this are granted without a person; "": DefaultCompensationAutoLimit.
+	CompensationAutoLimit string `json:"compensation_auto_limit,omitempty"`
+	// CompensationBudget: what one customer may be granted in compensations
+	// within CompensationPeriod, in Currency; "": no budget.
+	CompensationBudget string   `json:"compensation_budget,omitempty"`
+	CompensationPeriod Duration `json:"compensation_period,omitempty"`
+}
+
+// CompensationLimit is the policy's compensation auto-approve limit.
+func (r Refunds) CompensationLimit() string {
+	if r.CompensationAutoLimit == "" {
+		return DefaultCompensationAutoLimit
+	}
+	return r.CompensationAutoLimit
 }
 
 // Refund defaults for policies that leave them out.
 const (
-	DefaultApprovalSLA  = 4 * time.Hour
-	DefaultEscalateTo   = "finance"
-	DefaultAppealWindow = 14 * 24 * time.Hour
+	DefaultCompensationAutoLimit = "10.00"
+	DefaultCompensationPeriod    = 365 * 24 * time.Hour
+	DefaultApprovalSLA           = 4 * time.Hour
+	DefaultEscalateTo            = "finance"
+	DefaultAppealWindow          = 14 * 24 * time.Hour
 )
 
 // ApproverRoles are the roles that approve refunds, lowest limit first.
@@ -244,6 +261,12 @@ func (p Policy) Validate() []string {
 	} else if _, ok := new(big.Rat).SetString(p.Refunds.AutoApproveLimit); !ok {
 		bad("refunds.auto_approve_limit", "a decimal amount such as 50.00")
 	}
+	for name, v := range map[string]string{"refunds.compensation_auto_limit": p.Refunds.CompensationAutoLimit,
+		"refunds.compensation_budget": p.Refunds.CompensationBudget} {
+		if v != "" && !decimalRe.MatchString(v) {
+			bad(name, "a decimal amount such as 25.00")
+		}
+	}
 	for _, role := range sortedRoles(p.Refunds.ApprovalLimits) {
 		if !slices.Contains(ApproverRoles, role) {
 			bad("refunds.approval_limits", "roles are "+strings.Join(ApproverRoles, ", "))
@@ -255,7 +278,7 @@ func (p Policy) Validate() []string {
 	}
 	r := p.Refunds
 	for name, d := range map[string]Duration{"refunds.refund_window": r.RefundWindow, "refunds.reject_after": r.RejectAfter,
-		"refunds.approval_sla": r.ApprovalSLA, "refunds.appeal_window": r.AppealWindow} {
+		"refunds.approval_sla": r.ApprovalSLA, "refunds.appeal_window": r.AppealWindow, "refunds.compensation_period": r.CompensationPeriod} {
 		if d < 0 || time.Duration(d) > 5*365*24*time.Hour {
 			bad(name, "a duration from 0 (the default) to 5 years, e.g. \"720h\"")
 		}
