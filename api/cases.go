@@ -200,6 +200,11 @@ func (s *Server) openCase(c *gin.Context) error {
 	if ch := principalOf(c).Channels; ch != nil && !slices.Contains(ch, req.Channel) {
 		return errorf(http.StatusForbidden, "channel_forbidden", "this key opens cases in "+strings.Join(ch, ", ")+" only")
 	}
+	if erased, err := s.store.CustomerErased(ctx, principalOf(c).Tenant, req.CustomerRef); err != nil {
+		return err
+	} else if erased {
+		return errCustomerErased
+	}
 	key, err := idempotencyKey(c)
 	if err != nil {
 		return err
@@ -392,18 +397,31 @@ func (s *Server) postMessage(c *gin.Context) error {
 	return nil
 }
 
+// closedBecause is the answer to a write to a closed case: 409
+// customer_erased where erasure closed it, else 409 case_closed.
+func (s *Server) closedBecause(c *gin.Context, row store.Case) error {
+	erased, err := s.store.CaseCustomerErased(c.Request.Context(), row.TenantID, row.ID)
+	if err != nil {
+		return err
+	}
+	if erased {
+		return errCustomerErased
+	}
+	return errCaseClosed
+}
+
 // replayClosedMessage answers a message to a closed case: the exchange a
 // retry of it asks for, or 409 case_closed.
 func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body string) error {
 	if key == "" {
-		return errCaseClosed
+		return s.closedBecause(c, row)
 	}
 	msg, reply, found, err := s.store.ExchangeByClientKey(c.Request.Context(), row.TenantID, row.ID, key)
 	switch {
 	case err != nil:
 		return err
 	case !found:
-		return errCaseClosed
+		return s.closedBecause(c, row)
 	case msg.Body != body && !msg.Erased:
 		return errKeyReused
 	}

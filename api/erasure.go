@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"tandem/activities/store"
+	"tandem/workflows"
 )
 
 // EraseCustomerRequest is the body of POST /v1/customers/erase.
@@ -63,8 +64,37 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"keys_destroyed": destroyed})
+	closed, err := s.closeErasedCases(c, req.CustomerRef)
+	if err != nil {
+		return err // keys are gone; erasing again closes what is left open
+	}
+	c.JSON(http.StatusOK, gin.H{"keys_destroyed": destroyed, "cases_closed": closed})
 	return nil
+}
+
+// CloseReasonErased is the reason code of a case closed by its customer's erasure.
+const CloseReasonErased = "customer_erased"
+
+// closeErasedCases closes the erased customer's open cases, each with the
+// reason code customer_erased, so no workflow goes on talking to or about
+// them. An erasure asked again closes what a failure left open.
+func (s *Server) closeErasedCases(c *gin.Context, customerRef string) (int, error) {
+	ctx := c.Request.Context()
+	open, err := s.store.OpenCasesOf(ctx, principalOf(c).Tenant, customerRef)
+	if err != nil {
+		return 0, err
+	}
+	closed := 0
+	for _, row := range open {
+		var state workflows.CaseState
+		err := s.sendUpdate(ctx, caseUpdate(row, workflows.UpdateClose, workflows.UpdateClose,
+			workflows.CloseInput{Reason: CloseReasonErased, Actor: actorOf(c)}), &state)
+		if err != nil && !isCaseClosed(err) {
+			return closed, err
+		}
+		closed++
+	}
+	return closed, nil
 }
 
 // refused audits a refused change and returns apiErr, its answer.

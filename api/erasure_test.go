@@ -94,12 +94,13 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 	}
 
 	r = s.do("POST", "/v1/customers/erase", admin, erase)
-	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"keys_destroyed":1`) {
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"keys_destroyed":1`) || !strings.Contains(string(r.Body), `"cases_closed":2`) {
 		t.Fatalf("erase: %d %s", r.Status, r.Body)
 	}
 	for _, c := range []api.CaseJSON{gone1, gone2} {
-		var got api.CaseWithMessages
-		s.do("GET", "/v1/cases/"+c.ID, tenantA+"/compliance", nil).decode(t, &got)
+		// Erasure closed the open cases, with a reason code, and their
+		// records moved on without a new key.
+		got := s.waitCase(c.ID, func(c api.CaseJSON) bool { return c.Status == "closed" })
 		if !got.Case.Erased || got.Case.CustomerRef != "" || got.Case.Subject != "" || len(got.Messages) != 2 {
 			t.Fatalf("erased case: %+v", got.Case)
 		}
@@ -134,15 +135,33 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 		t.Fatal("the audit trail names the erased customer")
 	}
 
-	// Erasing again destroys nothing; the customer may come back with a new key.
-	if r := s.do("POST", "/v1/customers/erase", admin, erase); !strings.Contains(string(r.Body), `"keys_destroyed":0`) {
+	// Erasing again destroys and closes nothing more. Nothing more is
+	// written for the customer: no new case, no message to an old one, and
+	// no new key that would make it readable.
+	if r := s.do("POST", "/v1/customers/erase", admin, erase); !strings.Contains(string(r.Body), `"keys_destroyed":0,"cases_closed":0`) &&
+		!strings.Contains(string(r.Body), `"cases_closed":0,"keys_destroyed":0`) {
 		t.Fatalf("second erase: %s", r.Body)
 	}
-	back := openFor(s, tenantA, "cust-erase", "I am back")
-	var got api.CaseWithMessages
-	s.do("GET", "/v1/cases/"+back.ID, tenantA, nil).decode(t, &got)
-	if got.Messages[0].Body != "I am back" || got.Case.CustomerRef != "cust-erase" {
-		t.Fatalf("returning customer: %+v", got)
+	back := sampleCase()
+	back.CustomerRef, back.Message = "cust-erase", "I am back"
+	if r := s.do("POST", "/v1/cases", tenantA, back); r.Status != http.StatusConflict || r.errorCode(t) != "customer_erased" {
+		t.Fatalf("a case for an erased customer: %d %s", r.Status, r.Body)
+	}
+	for _, key := range []string{"", "k1"} {
+		if r := s.do("POST", "/v1/cases/"+gone1.ID+"/messages", tenantA, api.PostMessageRequest{Body: "still me"}, "Idempotency-Key", key); r.Status != http.StatusConflict || r.errorCode(t) != "customer_erased" {
+			t.Fatalf("a message to an erased customer's case: %d %s", r.Status, r.Body)
+		}
+	}
+	var live int64
+	s.store.DB().Raw(`SELECT count(*) FROM data_keys k JOIN cases c ON c.tenant_id = k.tenant_id AND c.customer_hash = k.customer_hash
+		WHERE c.id = ? AND k.destroyed_at IS NULL`, gone1.ID).Scan(&live)
+	if live != 0 {
+		t.Fatalf("%d live keys for the erased customer", live)
+	}
+	var reasons string
+	s.store.DB().Raw(`SELECT string_agg(reason, ',') FROM audit_events WHERE case_id IN (?, ?) AND action = 'case.close'`, gone1.ID, gone2.ID).Scan(&reasons)
+	if reasons != api.CloseReasonErased+","+api.CloseReasonErased {
+		t.Fatalf("close reasons on the trail: %q", reasons)
 	}
 	if _, err := s.store.ListHolds(context.Background(), tenantA); err != nil {
 		t.Fatal(err)

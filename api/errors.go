@@ -53,7 +53,9 @@ func errorf(status int, code, msg string) *Error {
 var (
 	errCaseNotFound = errorf(http.StatusNotFound, "case_not_found", "no such case")
 	errCaseClosed   = errorf(http.StatusConflict, "case_closed", "the case is closed")
-	errKeyReused    = errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
+	// errCustomerErased: nothing more is written for an erased customer.
+	errCustomerErased = errorf(http.StatusConflict, "customer_erased", "this customer's personal data was erased at their request; nothing more is recorded for them")
+	errKeyReused      = errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
 		"this Idempotency-Key was already used with a different request")
 	errStepUpRequired = errorf(http.StatusUnauthorized, "step_up_required",
 		"this action needs a recent second factor: POST a TOTP code to /v1/auth/step-up and use the token it returns")

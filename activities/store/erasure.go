@@ -10,6 +10,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"tandem/workflows"
 )
 
 // LegalHold stops a case, or all of a customer's cases, from being erased.
@@ -24,6 +26,53 @@ type LegalHold struct {
 	PlacedAt     time.Time  `json:"placed_at"`
 	ReleasedBy   *string    `json:"released_by,omitempty"`
 	ReleasedAt   *time.Time `json:"released_at,omitempty"`
+}
+
+// erased says the customer's data key was destroyed.
+func (s *Store) erased(ctx context.Context, tenantID string, custHash []byte) (bool, error) {
+	var erased bool
+	err := s.db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM data_keys WHERE tenant_id = ? AND customer_hash = ? AND destroyed_at IS NOT NULL)`,
+		tenantID, custHash).Scan(&erased).Error
+	if err != nil {
+		return false, fmt.Errorf("read erasure: %w", err)
+	}
+	return erased, nil
+}
+
+// CustomerErased says the customer's personal data was erased: nothing more
+// is written for them.
+func (s *Store) CustomerErased(ctx context.Context, tenantID, customerRef string) (bool, error) {
+	h, err := s.customerHash(ctx, tenantID, customerRef)
+	if err != nil {
+		return false, err
+	}
+	return s.erased(ctx, tenantID, h)
+}
+
+// CaseCustomerErased says the customer of a case was erased.
+func (s *Store) CaseCustomerErased(ctx context.Context, tenantID, caseID string) (bool, error) {
+	var erased bool
+	err := s.db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM cases c JOIN data_keys k ON k.tenant_id = c.tenant_id AND k.customer_hash = c.customer_hash
+		WHERE c.tenant_id = ? AND c.id = ? AND k.destroyed_at IS NOT NULL)`, tenantID, caseID).Scan(&erased).Error
+	if err != nil {
+		return false, fmt.Errorf("read erasure: %w", err)
+	}
+	return erased, nil
+}
+
+// OpenCasesOf lists a customer's cases that are not closed, oldest first.
+func (s *Store) OpenCasesOf(ctx context.Context, tenantID, customerRef string) ([]Case, error) {
+	h, err := s.customerHash(ctx, tenantID, customerRef)
+	if err != nil {
+		return nil, err
+	}
+	var cases []Case
+	err = s.db.WithContext(ctx).Where("tenant_id = ? AND customer_hash = ? AND status <> ?", tenantID, h, workflows.StatusClosed).
+		Order("opened_at, id").Find(&cases).Error
+	if err != nil {
+		return nil, fmt.Errorf("list the customer's open cases: %w", err)
+	}
+	return cases, nil
 }
 
 // lockTenantKeys serialises erasures and hold changes within a tenant, so a

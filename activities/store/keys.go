@@ -171,12 +171,24 @@ func (s *Store) customerHash(ctx context.Context, tenantID, customerRef string) 
 	return mac.Sum(nil), nil
 }
 
-// customerKey returns the live data key of a customer, creating it if needed.
+// ErrCustomerErased refuses a write for a customer whose data was erased:
+// a fresh key would make what is written after the erasure readable again.
+var ErrCustomerErased = errors.New("the customer's personal data was erased")
+
+// customerKey returns the live data key of a customer, creating it if
+// needed; ErrCustomerErased if the customer's key was destroyed.
 func (s *Store) customerKey(ctx context.Context, tenantID string, custHash []byte) (string, []byte, error) {
 	db := s.db.WithContext(ctx)
 	var dk dataKey
 	err := db.Where("tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL", tenantID, custHash).Take(&dk).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
+		erased, eerr := s.erased(ctx, tenantID, custHash)
+		if eerr != nil {
+			return "", nil, eerr
+		}
+		if erased {
+			return "", nil, ErrCustomerErased
+		}
 		raw := make([]byte, 32)
 		idBytes := make([]byte, 8)
 		if _, err := rand.Read(raw); err != nil {

@@ -216,6 +216,11 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			return err
 		}
 		keyID, dek, err := tx.customerKey(ctx, c.TenantID, hash)
+		if errors.Is(err, ErrCustomerErased) {
+			// The customer was erased while the case ran (erasure then
+			// closes it): its state moves on, nothing personal is written.
+			return tx.recordErasedCase(ctx, c, audit)
+		}
 		if err != nil {
 			return err
 		}
@@ -277,6 +282,27 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		return nil, err
 	}
 	return conflicts, nil
+}
+
+// recordErasedCase writes what RecordCase writes of a case whose customer
+// was erased: the case row's state (a row the projection never wrote stays
+// unwritten) and the audit entries; no message.
+func (s *Store) recordErasedCase(ctx context.Context, c Case, audit []AuditEvent) error {
+	err := s.db.WithContext(ctx).Model(&Case{}).
+		Where("tenant_id = ? AND id = ? AND (proj_gen, proj_event, last_seq) <= (?, ?, ?)", c.TenantID, c.ID, c.ProjGen, c.ProjEvent, c.LastSeq).
+		Updates(map[string]any{"priority": c.Priority, "status": c.Status, "last_seq": c.LastSeq, "updated_at": c.UpdatedAt,
+			"closed_at": c.ClosedAt, "assignee_id": c.AssigneeID, "queue": c.Queue, "escalation_reason": c.EscalationReason,
+			"resolved_at": c.ResolvedAt, "sla_due_at": c.SLADueAt, "sla_breached_at": c.SLABreachedAt, "offered_to": c.OfferedTo,
+			"proj_gen": c.ProjGen, "proj_event": c.ProjEvent}).Error
+	if err != nil {
+		return fmt.Errorf("update erased case: %w", err)
+	}
+	for _, e := range audit {
+		if _, err := s.appendAudit(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Kinds of Conflict.
