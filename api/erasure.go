@@ -1,15 +1,22 @@
 package api
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/temporal"
 
 	"tandem/activities/store"
 	"tandem/workflows"
@@ -68,8 +75,102 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	if err != nil {
 		return err // keys are gone; erasing again closes what is left open
 	}
-	c.JSON(http.StatusOK, gin.H{"keys_destroyed": destroyed, "cases_closed": closed})
+	cases, err := s.store.CasesOf(c.Request.Context(), principalOf(c).Tenant, req.CustomerRef)
+	if err != nil {
+		return err
+	}
+	deleted, running, err := s.forgetHistories(c.Request.Context(), cases)
+	if err != nil {
+		return err // erasing again deletes what is left
+	}
+	c.JSON(http.StatusOK, gin.H{"keys_destroyed": destroyed, "cases_closed": closed,
+		"workflow_runs_deleted": deleted, "workflow_runs_running": running})
 	return nil
+}
+
+// forgetHistories deletes from Temporal every finished run of the erased
+// customer's cases and of their refund sagas. Their histories hold the
+// customer's messages, reference and order numbers, sealed with the one
+// payload key rather than the customer's, so erasure removes the histories
+// themselves. A run still going (a refund waiting for a decision or a
+// payment) is left and counted; erasing again once it has ended deletes it.
+func (s *Server) forgetHistories(ctx context.Context, cases []store.Case) (deleted, running int, err error) {
+	for _, row := range cases {
+		ids := []string{row.WorkflowID}
+		refunds, err := s.store.CaseRefunds(ctx, row.TenantID, row.ID)
+		if err != nil {
+			return deleted, running, err
+		}
+		for _, r := range refunds {
+			ids = append(ids, workflows.RefundWorkflowID(row.TenantID, r.ID))
+		}
+		for _, id := range ids {
+			n, done, err := s.forgetRuns(ctx, id)
+			if err != nil {
+				return deleted, running, err
+			}
+			deleted += n
+			if !done {
+				running++
+			}
+		}
+	}
+	return deleted, running, nil
+}
+
+// forgetRuns deletes a finished workflow's runs, the latest first, following
+// each run back to the one it continued; done is false for a workflow still
+// running (a case just closed is given a few seconds to finish).
+func (s *Server) forgetRuns(ctx context.Context, workflowID string) (deleted int, done bool, err error) {
+	var notFound *serviceerror.NotFound
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	if errors.As(err, &notFound) {
+		return 0, true, nil // never started, or deleted by an earlier erasure
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := s.temporal.GetWorkflow(wait, workflowID, "").Get(wait, nil)
+		cancel()
+		if wait.Err() != nil {
+			return 0, false, nil
+		}
+		if err != nil && !isWorkflowEnded(err) {
+			return 0, false, err
+		}
+		if desc, err = s.temporal.DescribeWorkflowExecution(ctx, workflowID, ""); err != nil {
+			return 0, false, err
+		}
+		runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	}
+	for runID != "" {
+		first, err := s.temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT).Next()
+		if errors.As(err, &notFound) {
+			break
+		}
+		if err != nil {
+			return deleted, false, err
+		}
+		prev := first.GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+		_, err = s.temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+			Namespace: s.namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID}})
+		if err != nil && !errors.As(err, &notFound) {
+			return deleted, false, err
+		}
+		deleted++
+		runID = prev
+	}
+	return deleted, true, nil
+}
+
+// isWorkflowEnded says a workflow's Get failed only because of how it ended
+// (failed, terminated, timed out, cancelled): it has ended all the same.
+func isWorkflowEnded(err error) bool {
+	var failed *temporal.WorkflowExecutionError
+	return errors.As(err, &failed)
 }
 
 // CloseReasonErased is the reason code of a case closed by its customer's erasure.

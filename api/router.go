@@ -3,6 +3,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -32,6 +33,7 @@ type Config struct {
 	ExportSigner   ed25519.PrivateKey  // signs trail exports (not the checkpoints' key); nil: exports are refused
 	Checkpoints    store.CheckpointLog // the checkpoints kept outside the database; nil: none
 	TaskQueue      string
+	Namespace      string // the Temporal namespace; "": default
 	Logger         *slog.Logger
 	MaxBodyBytes   int64         // larger request bodies get 413
 	HistoryLimit   int           // history length at which cases continue as new; 0: the workflow's default
@@ -51,6 +53,7 @@ type Server struct {
 	exportSigner ed25519.PrivateKey
 	checkpoints  store.CheckpointLog
 	taskQueue    string
+	namespace    string
 	log          *slog.Logger
 	maxBody      int64
 	historyLimit int
@@ -71,6 +74,7 @@ func New(cfg Config) http.Handler {
 		exportSigner: cfg.ExportSigner,
 		checkpoints:  cfg.Checkpoints,
 		taskQueue:    cfg.TaskQueue,
+		namespace:    cmp.Or(cfg.Namespace, "default"),
 		log:          cfg.Logger,
 		maxBody:      cfg.MaxBodyBytes,
 		historyLimit: cfg.HistoryLimit,

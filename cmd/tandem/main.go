@@ -242,7 +242,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		srv = &http.Server{
 			Addr: cfg.HTTPAddr,
 			Handler: api.New(api.Config{
-				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: log,
+				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Namespace: cfg.TemporalNamespace, Logger: log,
 				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, ExportSigner: cfg.ExportSigningKey, Checkpoints: cfg.checkpointLog(),
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit,
