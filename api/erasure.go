@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -206,6 +205,16 @@ func (s *Server) refused(c *gin.Context, action, reason string, apiErr *Error) e
 	return apiErr
 }
 
+// holdObject says what a hold is on without naming the customer: the
+// permanent chain holds no customer identifier, not even the blind index,
+// whose key outlives an erasure.
+func holdObject(req PlaceHoldRequest) string {
+	if req.CaseID != "" {
+		return "case"
+	}
+	return "customer"
+}
+
 func (s *Server) placeHold(c *gin.Context) error {
 	var req PlaceHoldRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -234,7 +243,7 @@ func (s *Server) placeHold(c *gin.Context) error {
 			return err
 		}
 		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, auditEntry{Action: "legal_hold.place", ObjectType: "legal_hold", ObjectID: hold.ID,
-			CaseID: req.CaseID, Reason: req.Reason, Details: map[string]string{"customer_hash": hex.EncodeToString(hold.CustomerHash)}}))
+			CaseID: req.CaseID, Reason: req.Reason, Details: map[string]string{"on": holdObject(req)}}))
 	})
 	if err != nil {
 		return err

@@ -134,6 +134,12 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 	if strings.Contains(raw, "cust-erase") {
 		t.Fatal("the audit trail names the erased customer")
 	}
+	// Nor their blind index, whose key outlives the erasure.
+	var index string
+	s.store.DB().Raw("SELECT encode(customer_hash, 'hex') FROM cases WHERE id = ?", gone1.ID).Scan(&index)
+	if index == "" || strings.Contains(raw, index) {
+		t.Fatalf("the audit trail holds the erased customer's blind index (%q)", index)
+	}
 
 	// Erasing again destroys and closes nothing more. Nothing more is
 	// written for the customer: no new case, no message to an old one, and
