@@ -480,7 +480,15 @@ func (h *harness) check(t *testing.T, results []caseRun) {
 		Conflicts   int64 `json:"conflicts_recorded"`
 		Differences []any
 	}
-	if code := h.get("/v1/admin/consistency?limit=10000", &rep); code != http.StatusOK {
+	// Right after a worker dies, queries to the workflows it held wait for
+	// Temporal to give up on it, and the check may answer 503: retry, as the
+	// answer says.
+	code := h.get("/v1/admin/consistency?limit=10000", &rep)
+	for try := 0; code == http.StatusServiceUnavailable && try < 5; try++ {
+		time.Sleep(5 * time.Second)
+		code = h.get("/v1/admin/consistency?limit=10000", &rep)
+	}
+	if code != http.StatusOK {
 		t.Fatalf("consistency: %d", code)
 	}
 	if !rep.Clean {
