@@ -15,6 +15,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
 
 	"tandem/activities"
 	"tandem/activities/store"
@@ -38,6 +39,9 @@ const DefaultSettle = 2 * time.Second
 
 // MaxCases bounds the cases one check reads.
 const MaxCases = 10_000
+
+// Concurrency is how many workflows one check queries at once.
+const Concurrency = 8
 
 // Difference is one field on which a case's record and workflow disagree.
 type Difference struct {
@@ -73,13 +77,25 @@ func (c *Checker) Check(ctx context.Context, tenantID string, repair bool) (Repo
 	if err != nil {
 		return out, err
 	}
+	// Cases are queried a few at a time: right after a worker dies, a query
+	// to a workflow it held waits seconds for Temporal to give up on it, and
+	// one at a time those seconds add up past any request's deadline.
+	differs := make([]bool, len(rows))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Concurrency)
+	for i, row := range rows {
+		g.Go(func() error {
+			diffs, _, err := c.compare(gctx, row)
+			differs[i] = len(diffs) > 0
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return out, err
+	}
 	var suspects []store.Case
-	for _, row := range rows {
-		diffs, _, err := c.compare(ctx, row)
-		if err != nil {
-			return out, err
-		}
-		if len(diffs) > 0 {
+	for i, row := range rows {
+		if differs[i] {
 			suspects = append(suspects, row)
 		}
 	}
