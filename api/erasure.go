@@ -70,13 +70,13 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	closed, err := s.closeErasedCases(c, req.CustomerRef)
-	if err != nil {
-		return err // keys are gone; erasing again closes what is left open
-	}
 	cases, err := s.store.CasesOf(c.Request.Context(), principalOf(c).Tenant, req.CustomerRef)
 	if err != nil {
 		return err
+	}
+	closed, err := s.closeErasedCases(c, cases)
+	if err != nil {
+		return err // keys are gone; erasing again closes what is left open
 	}
 	deleted, running, err := s.forgetHistories(c.Request.Context(), cases)
 	if err != nil {
@@ -178,16 +178,14 @@ const CloseReasonErased = "customer_erased"
 // closeErasedCases closes the erased customer's open cases, each with the
 // reason code customer_erased, so no workflow goes on talking to or about
 // them. An erasure asked again closes what a failure left open.
-func (s *Server) closeErasedCases(c *gin.Context, customerRef string) (int, error) {
-	ctx := c.Request.Context()
-	open, err := s.store.OpenCasesOf(ctx, principalOf(c).Tenant, customerRef)
-	if err != nil {
-		return 0, err
-	}
+func (s *Server) closeErasedCases(c *gin.Context, cases []store.Case) (int, error) {
 	closed := 0
-	for _, row := range open {
+	for _, row := range cases {
+		if row.Status == workflows.StatusClosed {
+			continue
+		}
 		var state workflows.CaseState
-		err := s.sendUpdate(ctx, caseUpdate(row, workflows.UpdateClose, workflows.UpdateClose,
+		err := s.sendUpdate(c.Request.Context(), caseUpdate(row, workflows.UpdateClose, workflows.UpdateClose,
 			workflows.CloseInput{Reason: CloseReasonErased, Actor: actorOf(c)}), &state)
 		if err != nil && !isCaseClosed(err) {
 			return closed, err

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"tandem/activities/store"
+	"tandem/policies"
 	"tandem/policies/service"
 	"tandem/workflows"
 )
@@ -127,7 +128,7 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	if row.Status == workflows.StatusClosed {
 		return errCaseClosed
 	}
-	if customerFacing(c) && req.Kind != "refund" && req.Kind != "shipping_refund" {
+	if customerFacing(c) && !workflows.PaysOut(req.Kind) {
 		return errorf(http.StatusForbidden, "compensation_staff_only", "a front end asks for refunds; compensations are the staff's to offer")
 	}
 	id := uuid.NewString()
@@ -249,7 +250,7 @@ func (s *Server) decideRefund(c *gin.Context) error {
 	if p := principalOf(c); p.ID == st.RequestedBy.ID || p.ID == st.RequestedVia {
 		return errFourEyes // also the saga's rule; refused here before it is asked
 	}
-	if st.Currency != st.Policy.Currency && !slices.Contains(principalOf(c).Roles, "finance") {
+	if st.Currency != st.Policy.Currency && !slices.Contains(principalOf(c).Roles, policies.RoleFinance) {
 		return errorf(http.StatusForbidden, "approval_limit", "approval limits are in the policy's currency; finance decides refunds in another")
 	}
 	if *req.Approve && !withinApprovalLimit(principalOf(c).Roles, st.Policy.ApprovalLimits, st.Amount) {

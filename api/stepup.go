@@ -32,13 +32,15 @@ type StepUpToken struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+var badCode = FieldError{"code", "must be the 6 digits the app shows"}
+
 func readCode(c *gin.Context) (string, error) {
 	var req TOTPCodeRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return "", err
 	}
 	if len(req.Code) != 6 {
-		return "", validationError([]FieldError{{"code", "must be the 6 digits the app shows"}})
+		return "", validationError([]FieldError{badCode})
 	}
 	return req.Code, nil
 }
@@ -98,7 +100,7 @@ func (s *Server) stepUp(c *gin.Context) error {
 	}
 	var errs []FieldError
 	if len(req.Code) != 6 {
-		errs = append(errs, FieldError{"code", "must be the 6 digits the app shows"})
+		errs = append(errs, badCode)
 	}
 	if len(req.For) == 0 || len(req.For) > len(StepUpClasses) {
 		errs = append(errs, FieldError{"for", "the action classes the step-up is for, of " + strings.Join(StepUpClasses, ", ")})

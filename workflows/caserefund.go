@@ -40,7 +40,7 @@ func (wf *caseWorkflow) requestRefund(ctx workflow.Context, in RequestRefundInpu
 	audit := []AuditRecord{{Seq: wf.step(now), Action: AuditRefundRequest, Actor: in.Actor, Reason: in.ReasonCode, At: now,
 		Details: map[string]string{"refund_id": in.RefundID, "kind": in.Kind, "amount": in.Amount, "currency": in.Currency, "order_ref": in.OrderRef}}}
 	var msgs []Message
-	if wf.state.Status == StatusAIHandling && (NeedsPerson(saga) || moneyRuleApplies(saga) &&
+	if wf.state.Status == StatusAIHandling && (NeedsPerson(saga) || moneyRule(saga) != "" &&
 		workflow.GetVersion(ctx, "refund-money-rules", workflow.DefaultVersion, 1) == 1) {
 		reply, handoff := wf.handOver(now, ReasonRefundNeedsPerson, wf.state.AI.Language, map[string]string{"refund_id": in.RefundID})
 		msgs, audit = append(msgs, reply), append(audit, handoff...)

@@ -12,7 +12,7 @@ import (
 )
 
 // paysOut says the kind moves money through the payment gateway.
-func paysOut(kind string) bool { return kind == "refund" || kind == "shipping_refund" }
+func PaysOut(kind string) bool { return kind == "refund" || kind == "shipping_refund" }
 
 // accounts names the expense a kind is booked to and the account it is
 // owed from until settled: the payable for money paid out, otherwise what
@@ -162,7 +162,7 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 	}
 
 	rule, verdict := policyDecision(in, req.PlacedAt, workflow.Now(ctx))
-	if verdict == verdictApprove && moneyRuleApplies(in) && workflow.GetVersion(ctx, "refund-money-rules", workflow.DefaultVersion, 1) == 1 {
+	if verdict == verdictApprove && moneyRule(in) != "" && workflow.GetVersion(ctx, "refund-money-rules", workflow.DefaultVersion, 1) == 1 {
 		rule, verdict = moneyRule(in), verdictPerson
 	}
 	st.Rule = rule
@@ -215,7 +215,7 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 		return *st, err
 	}
 	st.Steps = append(st.Steps, "booked")
-	if !paysOut(in.Kind) {
+	if !PaysOut(in.Kind) {
 		st.Status = RefundIssued
 		return r.finish(ctx, r.record(ctx, AuditRefundIssued, SystemActor, "customer"))
 	}
@@ -358,13 +358,11 @@ func moneyRule(in RefundInput) string {
 	switch {
 	case in.Policy.Currency != "" && in.Currency != in.Policy.Currency:
 		return RuleOtherCurrency
-	case !paysOut(in.Kind) && !decimalAtMost(in.Amount, in.Policy.CompensationLimit()):
+	case !PaysOut(in.Kind) && !decimalAtMost(in.Amount, in.Policy.CompensationLimit()):
 		return RuleCompensationOverLimit
 	}
 	return ""
 }
-
-func moneyRuleApplies(in RefundInput) bool { return moneyRule(in) != "" }
 
 // decimalAtMost says a ≤ b for decimal strings; an unreadable one is not.
 func decimalAtMost(a, b string) bool {

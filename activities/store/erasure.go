@@ -10,8 +10,6 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
-
-	"tandem/workflows"
 )
 
 // LegalHold stops a case, or all of a customer's cases, from being erased.
@@ -60,27 +58,15 @@ func (s *Store) CaseCustomerErased(ctx context.Context, tenantID, caseID string)
 	return erased, nil
 }
 
-// OpenCasesOf lists a customer's cases that are not closed, oldest first.
-func (s *Store) OpenCasesOf(ctx context.Context, tenantID, customerRef string) ([]Case, error) {
-	return s.casesOf(ctx, tenantID, customerRef, true)
-}
-
 // CasesOf lists all a customer's cases, oldest first.
 func (s *Store) CasesOf(ctx context.Context, tenantID, customerRef string) ([]Case, error) {
-	return s.casesOf(ctx, tenantID, customerRef, false)
-}
-
-func (s *Store) casesOf(ctx context.Context, tenantID, customerRef string, openOnly bool) ([]Case, error) {
 	h, err := s.customerHash(ctx, tenantID, customerRef)
 	if err != nil {
 		return nil, err
 	}
-	q := s.db.WithContext(ctx).Where("tenant_id = ? AND customer_hash = ?", tenantID, h)
-	if openOnly {
-		q = q.Where("status <> ?", workflows.StatusClosed)
-	}
 	var cases []Case
-	if err := q.Order("opened_at, id").Find(&cases).Error; err != nil {
+	err = s.db.WithContext(ctx).Where("tenant_id = ? AND customer_hash = ?", tenantID, h).Order("opened_at, id").Find(&cases).Error
+	if err != nil {
 		return nil, fmt.Errorf("list the customer's cases: %w", err)
 	}
 	return cases, nil

@@ -133,7 +133,7 @@ const paidOut = `('refund', 'shipping_refund')`
 // holdsRemainder: a refund holds its amount of the order unless it failed
 // or was rejected for good; one a rule rejected holds it while it may be
 // appealed, so an overturned appeal can still be paid in full.
-const holdsRemainder = `status <> '` + workflows.RefundFailed + `' AND NOT (status = '` + workflows.RefundRejected + `' AND NOT appealable)`
+var holdsRemainder = holdsRemainderOf("refunds")
 
 // holdsRemainderOf is holdsRemainder of the refunds table named alias.
 func holdsRemainderOf(alias string) string {
@@ -225,7 +225,7 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
 	if !fits {
 		return ErrOverRefund
 	}
-	if paysBack(r.Kind) || budget.Amount == "" {
+	if workflows.PaysOut(r.Kind) || budget.Amount == "" {
 		return nil
 	}
 	// A customer's compensations, over all their orders, within the budget.
@@ -239,9 +239,6 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
 	}
 	return nil
 }
-
-// paysBack says the kind pays money back against an order (the rest are compensations).
-func paysBack(kind string) bool { return kind == "refund" || kind == "shipping_refund" }
 
 // RefundableRemainder is what is left to refund on an order, as a decimal string.
 func (s *Store) RefundableRemainder(ctx context.Context, tenantID, orderRef string) (string, error) {
