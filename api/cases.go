@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,6 +169,28 @@ func (r OpenCaseRequest) validate() []FieldError {
 	return errs
 }
 
+// reasonCode is the shape of the reasons that go into the audit chain
+// (closing a case, erasing a customer, a legal hold): a code, lowercase words
+// joined by underscores, such as customer_request. The chain is permanent and
+// outlives erasure, so it holds no free text a person could fill with a
+// name, an address or a diagnosis.
+var reasonCode = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
+
+const maxReasonCode = 64
+
+// reasonCodeError says what is wrong with a reason code, or "".
+func reasonCodeError(v string, required bool) string {
+	switch {
+	case v == "" && !required:
+		return ""
+	case v == "":
+		return "is required: a code such as customer_request"
+	case len(v) > maxReasonCode || !reasonCode.MatchString(v):
+		return "must be a code of at most 64 characters, lowercase words joined by underscores (such as customer_request), not free text: the audit chain keeps it for good"
+	}
+	return ""
+}
+
 // hash identifies the request for idempotency: the same key must come with
 // the same request.
 func (r OpenCaseRequest) hash() string {
@@ -200,11 +223,6 @@ func (s *Server) openCase(c *gin.Context) error {
 	if ch := principalOf(c).Channels; ch != nil && !slices.Contains(ch, req.Channel) {
 		return errorf(http.StatusForbidden, "channel_forbidden", "this key opens cases in "+strings.Join(ch, ", ")+" only")
 	}
-	if erased, err := s.store.CustomerErased(ctx, principalOf(c).Tenant, req.CustomerRef); err != nil {
-		return err
-	} else if erased {
-		return errCustomerErased
-	}
 	key, err := idempotencyKey(c)
 	if err != nil {
 		return err
@@ -222,6 +240,12 @@ func (s *Server) openCase(c *gin.Context) error {
 	// committed state, whichever run it is in; never from the records, which
 	// may hold what a lost workflow task wrote.
 
+	// The case's workflow seals its payloads with the customer's data key,
+	// so an erasure makes its history unreadable too; an erased customer's
+	// case is refused here (store.ErrCustomerErased).
+	if err := s.store.BindCaseKey(ctx, tenant, req.CustomerRef, workflows.CaseWorkflowID(tenant, caseID)); err != nil {
+		return err
+	}
 	// The tenant's service policy now is the case's for its whole life.
 	policy, err := s.store.ServicePolicy(ctx, tenant)
 	if err != nil {
@@ -243,6 +267,11 @@ func (s *Server) openCase(c *gin.Context) error {
 	handle, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: startOp,
 		UpdateOptions: client.UpdateWorkflowOptions{
+			// Named although the start names it: SDK v1.50 encodes the
+			// update's argument before filling it in, so without it the
+			// opening message would be sealed with the deployment's payload
+			// key instead of the customer's.
+			WorkflowID:   workflows.CaseWorkflowID(tenant, caseID),
 			UpdateID:     workflows.OpenUpdateID,
 			UpdateName:   workflows.UpdatePostMessage,
 			Args:         []any{workflows.PostMessageInput{Body: req.Message, Actor: actorOf(c)}},
@@ -454,8 +483,8 @@ func (s *Server) closeCase(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if utf8.RuneCountInString(req.Reason) > maxReasonRunes {
-		return validationError([]FieldError{{"reason", "must be at most 500 characters"}})
+	if msg := reasonCodeError(req.Reason, false); msg != "" {
+		return validationError([]FieldError{{"reason", msg}})
 	}
 	// Closing a closed case is a retry: the workflow answers it, or, once it
 	// has finished, its final records do.
@@ -545,7 +574,7 @@ func (s *Server) getCase(c *gin.Context) error {
 		}
 	}
 	steps, err := s.store.ListAudit(c.Request.Context(), row.TenantID, store.AuditFilter{CaseID: row.ID,
-		Actions: workflows.TimelineActions, Limit: maxTimelineSteps})
+		Actions: workflows.TimelineActions, Limit: maxTimelineSteps, Open: true})
 	if err != nil {
 		return err
 	}

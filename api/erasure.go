@@ -48,8 +48,8 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	if req.CustomerRef == "" || utf8.RuneCountInString(req.CustomerRef) > maxCustomerRefRunes {
 		errs = append(errs, FieldError{"customer_ref", "is required, at most 128 characters"})
 	}
-	if strings.TrimSpace(req.Reason) == "" || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
-		errs = append(errs, FieldError{"reason", "is required, at most 500 characters"})
+	if msg := reasonCodeError(req.Reason, true); msg != "" {
+		errs = append(errs, FieldError{"reason", msg})
 	}
 	if len(errs) > 0 {
 		return validationError(errs)
@@ -227,8 +227,8 @@ func (s *Server) placeHold(c *gin.Context) error {
 			return errCaseNotFound
 		}
 	}
-	if strings.TrimSpace(req.Reason) == "" || utf8.RuneCountInString(req.Reason) > maxReasonRunes {
-		errs = append(errs, FieldError{"reason", "is required, at most 500 characters"})
+	if msg := reasonCodeError(req.Reason, true); msg != "" {
+		errs = append(errs, FieldError{"reason", msg})
 	}
 	if len(errs) > 0 {
 		return validationError(errs)

@@ -62,7 +62,7 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 	sameRefOtherTenant := openFor(s, tenantB, "cust-erase", "tenant B's customer")
 
 	// A hold on one of the customer's cases blocks the erasure, and the refusal is audited.
-	r := s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CaseID: gone2.ID, Reason: "litigation 2026-17"})
+	r := s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CaseID: gone2.ID, Reason: "litigation"})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("place hold: %d %s", r.Status, r.Body)
 	}
@@ -70,12 +70,12 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 		LegalHold struct{ ID string } `json:"legal_hold"`
 	}
 	r.decode(t, &placed)
-	erase := api.EraseCustomerRequest{CustomerRef: "cust-erase", Reason: "GDPR art. 17 request #88"}
+	erase := api.EraseCustomerRequest{CustomerRef: "cust-erase", Reason: "customer_request"}
 	if r := s.do("POST", "/v1/customers/erase", admin, erase); r.Status != http.StatusConflict || r.errorCode(t) != "legal_hold" {
 		t.Fatalf("erase under hold: %d %s", r.Status, r.Body)
 	}
 	// A hold on the customer blocks it too.
-	r = s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CustomerRef: "cust-erase", Reason: "regulator inquiry"})
+	r = s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CustomerRef: "cust-erase", Reason: "regulatory_inquiry"})
 	var placed2 struct {
 		LegalHold struct{ ID string } `json:"legal_hold"`
 	}

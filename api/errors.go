@@ -74,6 +74,7 @@ var storeErrors = []struct {
 	api *Error
 }{
 	{store.ErrIdempotencyMismatch, errKeyReused},
+	{store.ErrCustomerErased, errCustomerErased},
 	{store.ErrBadCursor, errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued")},
 	{store.ErrArticleExists, errorf(http.StatusConflict, "article_exists", "an article for this intent and locale exists; change it with PUT")},
 	{store.ErrNotRatable, errorf(http.StatusConflict, "not_ratable", "a case can be rated once it is resolved")},

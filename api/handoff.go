@@ -195,7 +195,7 @@ func (s *Server) handoff(c *gin.Context) error {
 // messages, in order: its replies and its escalations carry the reading.
 func (s *Server) aiDecisions(c *gin.Context, row store.Case) ([]store.AuditEvent, error) {
 	return s.store.ListAudit(c.Request.Context(), row.TenantID, store.AuditFilter{CaseID: row.ID,
-		Actions: []string{workflows.AuditCaseReply, workflows.AuditCaseEscalate}, Limit: 1000})
+		Actions: []string{workflows.AuditCaseReply, workflows.AuditCaseEscalate}, Limit: 1000, Open: true})
 }
 
 // summary states in one paragraph what the handoff holds, from its facts.

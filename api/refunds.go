@@ -137,6 +137,10 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	}
 	in := workflows.RequestRefundInput{Actor: actorOf(c), Via: principalOf(c).CreatedBy, RefundID: id, OrderRef: req.OrderRef, Kind: req.Kind, Amount: req.Amount,
 		Currency: req.Currency, ReasonCode: req.ReasonCode, Items: req.Items, Evidence: req.Evidence}
+	// The saga's payloads are the customer's, like the case's.
+	if err := s.store.BindChildKey(ctx, workflows.CaseWorkflowID(row.TenantID, row.ID), workflows.RefundWorkflowID(row.TenantID, id)); err != nil {
+		return err
+	}
 	var started workflows.RequestRefundResult
 	if err := s.sendUpdate(ctx, caseUpdate(row, workflows.UpdateRequestRefund, "refund:"+id, in), &started); err != nil {
 		return err

@@ -21,8 +21,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -61,15 +63,20 @@ type stack struct {
 	gateway      *payments.Simulated // the worker's payment gateway, to be told how to behave
 	engine       ai.Engine
 	llm          ai.Engine
+	codec        *codec.Codec // the stack's payload codec, with its store's data keys
 }
 
 // auditPub and auditKey sign and check the test stacks' audit checkpoints.
 var auditPub, auditKey, _ = ed25519.GenerateKey(rand.Reader)
 
-// payloadCodec encrypts the test stacks' workflow payloads. Test-only key; it
-// must match the one in workflows/replay_test.go, which replays histories
-// recorded here.
-var payloadCodec, _ = codec.New(codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
+// testPayloadKey encrypts the test stacks' workflow payloads that no customer
+// owns. Test-only key; it must match the one in workflows/replay_test.go,
+// which replays histories recorded here (recordHistory re-seals customers'
+// payloads under it, since their keys live in the stack's own database).
+var testPayloadKey = codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")}
+
+// payloadCodec opens what testPayloadKey sealed.
+var payloadCodec, _ = codec.New(nil, testPayloadKey)
 
 // tokens is the JWT configuration of every test stack: development tokens
 // (HS256). Tests of an identity provider's tokens configure its keys too.
@@ -145,7 +152,11 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	tc, err := client.DialContext(dialCtx, client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: payloadCodec.DataConverter()})
+	pc, err := codec.New(st, testPayloadKey) // customers' payloads under their data keys, in st
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := client.DialContext(dialCtx, client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter()})
 	if err != nil {
 		t.Fatalf("Temporal is not reachable at %s (run the tests with `make test`, which starts it): %v", addr, err)
 	}
@@ -175,7 +186,7 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 	handler := newAPI(t, st, tc, queue, log, 15*time.Second, historyLimit)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	s := &stack{t: t, store: st, temporal: tc, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
+	s := &stack{t: t, store: st, temporal: tc, codec: pc, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
 		worker: w, gateway: gateway, engine: engine, llm: llm}
 	t.Cleanup(func() { s.worker.Stop() })
 	return s
@@ -437,6 +448,18 @@ func (s *stack) recordHistory(wfID, name string) {
 			s.t.Fatal(err)
 		}
 		hist.Events = append(hist.Events, ev)
+	}
+	// The replay test has the payload key, not this stack's data keys.
+	err := proxy.VisitPayloads(context.Background(), &hist, proxy.VisitPayloadsOptions{
+		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			plain, err := s.codec.Decode(ps)
+			if err != nil {
+				return nil, err
+			}
+			return payloadCodec.Encode(plain)
+		}})
+	if err != nil {
+		s.t.Fatal(err)
 	}
 	raw, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&hist)
 	if err != nil {

@@ -16,7 +16,7 @@ var workflowOpts = workflow.RegisterOptions{Name: workflows.CaseWorkflowName}
 
 // payloadCodec opens the payloads of histories recorded by `make histories`.
 // Test-only key; it must match the one in api/stack_test.go.
-var payloadCodec, _ = codec.New(codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
+var payloadCodec, _ = codec.New(nil, codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
 
 // TestReplayCommittedHistories replays every history in testdata/ against the
 // current workflow code. A failure means a change would break cases already

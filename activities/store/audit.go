@@ -125,6 +125,9 @@ func (s *Store) appendAudit(ctx context.Context, e AuditEvent) (AuditEvent, erro
 		e.OccurredAt = time.Now()
 	}
 	e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
+	if err := s.sealCaseDetails(ctx, &e); err != nil {
+		return AuditEvent{}, err
+	}
 
 	db := s.db.WithContext(ctx)
 	if err := db.Clauses(clause.OnConflict{DoNothing: true}).
@@ -163,6 +166,9 @@ type AuditFilter struct {
 	From, To                time.Time // zero: unbounded; To is exclusive
 	AfterSeq                int64     // cursor: events after this position
 	Limit                   int
+	// Open opens sealed personal details for a person to read (a timeline,
+	// a handoff); unset, events are as stored and hashed.
+	Open bool
 }
 
 // ListAudit returns the tenant's audit events in chain order.
@@ -189,6 +195,11 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, f AuditFilter) (
 	var out []AuditEvent
 	if err := q.Order("seq").Limit(f.Limit).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	if f.Open {
+		if err := s.openPersonal(ctx, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -176,7 +177,65 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 			Where("tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL", tenantID, h).
 			Updates(map[string]any{"wrapped_key": nil, "destroyed_at": time.Now().UTC()})
 		destroyed = res.RowsAffected
-		return res.Error
+		if res.Error != nil {
+			return res.Error
+		}
+		return tx.pseudonymiseOrders(ctx, tenantID, h)
 	})
 	return destroyed, err
 }
+
+// pseudonymiseOrders renames the customer's orders, in the order book and in
+// the refunds against them, to random references, and unlinks them from the
+// customer: the money stays accounted for (amounts, currencies, the ledger),
+// but no order number leads back to the person.
+func (s *Store) pseudonymiseOrders(ctx context.Context, tenantID string, custHash []byte) error {
+	db := s.db.WithContext(ctx)
+	pseudonym := func() (string, []byte, error) {
+		b := make([]byte, 12)
+		if _, err := rand.Read(b); err != nil {
+			return "", nil, err
+		}
+		unlinked := sha256.Sum256(b) // matches no customer's blind index
+		return erasedOrderPrefix + hex.EncodeToString(b), unlinked[:], nil
+	}
+	var own []string
+	if err := db.Raw(`SELECT order_ref FROM orders WHERE tenant_id = ? AND customer_hash = ?`, tenantID, custHash).Scan(&own).Error; err != nil {
+		return fmt.Errorf("list the customer's orders: %w", err)
+	}
+	for _, ref := range own {
+		p, unlinked, err := pseudonym()
+		if err != nil {
+			return err
+		}
+		if err := db.Exec(`UPDATE orders SET order_ref = ?, customer_hash = ? WHERE tenant_id = ? AND order_ref = ?`,
+			p, unlinked, tenantID, ref).Error; err != nil {
+			return fmt.Errorf("pseudonymise an order: %w", err)
+		}
+		if err := db.Exec(`UPDATE refunds SET order_ref = ? WHERE tenant_id = ? AND order_ref = ?`, p, tenantID, ref).Error; err != nil {
+			return fmt.Errorf("pseudonymise an order's refunds: %w", err)
+		}
+	}
+	// What the customer asked about that is not their order (refused
+	// requests): renamed in their refunds only.
+	var asked []string
+	if err := db.Raw(`SELECT DISTINCT order_ref FROM refunds WHERE tenant_id = ? AND order_ref NOT LIKE ?
+		AND case_id IN (SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?)`,
+		tenantID, erasedOrderPrefix+"%", tenantID, custHash).Scan(&asked).Error; err != nil {
+		return fmt.Errorf("list the customer's refunds: %w", err)
+	}
+	for _, ref := range asked {
+		p, _, err := pseudonym()
+		if err != nil {
+			return err
+		}
+		if err := db.Exec(`UPDATE refunds SET order_ref = ? WHERE tenant_id = ? AND order_ref = ?
+			AND case_id IN (SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?)`, p, tenantID, ref, tenantID, custHash).Error; err != nil {
+			return fmt.Errorf("pseudonymise a refund's order: %w", err)
+		}
+	}
+	return nil
+}
+
+// erasedOrderPrefix begins the reference an erased customer's order is renamed to.
+const erasedOrderPrefix = "erased-"

@@ -210,6 +210,9 @@ func (s *Store) customerKey(ctx context.Context, tenantID string, custHash []byt
 		if res.RowsAffected == 1 {
 			return id, raw, nil
 		}
+		// Another request created it first. A fresh struct: gorm would add
+		// the losing key's ID to the condition.
+		dk = dataKey{}
 		err = db.Where("tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL", tenantID, custHash).Take(&dk).Error
 	}
 	if err != nil {

@@ -261,6 +261,9 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: seq, Kind: ConflictMessageReplaced})
 		}
 		for _, e := range audit {
+			if err := sealPersonal(&e, keyID, dek); err != nil {
+				return err
+			}
 			stored, err := tx.appendAudit(ctx, e)
 			if err != nil {
 				return err

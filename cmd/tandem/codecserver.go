@@ -10,14 +10,16 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/converter"
+
+	"tandem/workflows/codec"
 )
 
 // codecHandler decodes payloads for the Temporal Web UI (and encodes them for
 // its "start workflow" form), so people with access to the UI can read case
 // histories that are encrypted at rest. Bind it to a private address: anyone
-// who can reach it can decrypt.
-func codecHandler(cfg config) (http.Handler, error) {
-	pc, err := cfg.payloadCodec()
+// who can reach it can decrypt, an erased customer's payloads excepted.
+func codecHandler(cfg config, keys codec.Keys) (http.Handler, error) {
+	pc, err := cfg.payloadCodec(keys)
 	if err != nil {
 		return nil, err
 	}
@@ -35,8 +37,8 @@ func codecHandler(cfg config) (http.Handler, error) {
 	}), nil
 }
 
-func startCodecServer(cfg config, log *slog.Logger, errc chan<- error) (*http.Server, error) {
-	h, err := codecHandler(cfg)
+func startCodecServer(cfg config, keys codec.Keys, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	h, err := codecHandler(cfg, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +56,13 @@ func runCodecServer(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.CodecAddr == "" {
 		return errors.New("codec-server: set TANDEM_CODEC_ADDR, e.g. 127.0.0.1:8234")
 	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	errc := make(chan error, 1)
-	srv, err := startCodecServer(cfg, log, errc)
+	srv, err := startCodecServer(cfg, st, log, errc)
 	if err != nil {
 		return err
 	}

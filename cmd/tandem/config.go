@@ -73,12 +73,13 @@ type config struct {
 	LLMTimeout time.Duration
 }
 
-// payloadCodec returns the Temporal payload codec, or how to configure it.
-func (c config) payloadCodec() (*codec.Codec, error) {
+// payloadCodec returns the Temporal payload codec, or how to configure it;
+// keys (the store) finds customers' data keys, nil for none.
+func (c config) payloadCodec(keys codec.Keys) (*codec.Codec, error) {
 	if len(c.PayloadKeys) == 0 {
 		return nil, errors.New("TANDEM_PAYLOAD_KEY is not set: workflow history would hold conversations in clear (tandem keys generate makes one; make run makes a dev-only one)")
 	}
-	return codec.New(c.PayloadKeys...)
+	return codec.New(keys, c.PayloadKeys...)
 }
 
 // keyring returns the master keyring, or an error saying how to configure one.

@@ -268,7 +268,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 
 	var codecSrv *http.Server
 	if mode == "dev" && cfg.CodecAddr != "" {
-		if codecSrv, err = startCodecServer(cfg, log, serveErr); err != nil {
+		if codecSrv, err = startCodecServer(cfg, st, log, serveErr); err != nil {
 			return err
 		}
 	}
@@ -346,7 +346,7 @@ func connect(ctx context.Context, cfg config, log *slog.Logger) (*store.Store, c
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := dialTemporal(ctx, cfg, log)
+	tc, err := dialTemporal(ctx, cfg, log, st)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -371,8 +371,9 @@ func openStore(ctx context.Context, cfg config) (*store.Store, error) {
 
 // dialTemporal connects with the encrypting payload codec: every client and
 // worker of Tandem must, or history would mix clear and encrypted payloads.
-func dialTemporal(ctx context.Context, cfg config, log *slog.Logger) (client.Client, error) {
-	pc, err := cfg.payloadCodec()
+// st gives the codec customers' data keys.
+func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) (client.Client, error) {
+	pc, err := cfg.payloadCodec(st)
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,25 @@
 // Package codec encrypts Temporal payloads, so that workflow inputs, update
 // arguments and results (conversation text, customer references) are
 // ciphertext in workflow history. Clients and workers must use the same keys.
+//
+// A customer's case and refund workflows seal their payloads with that
+// customer's data key, found through the workflow ID the SDK passes with each
+// payload (its serialization context); destroying the key on erasure makes
+// every payload of theirs unreadable wherever a copy of the history survives.
+// Other workflows, and payloads serialised without a context, use the
+// deployment's payload key. Each payload names its key in its metadata, so
+// decoding needs no context.
 package codec
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -27,27 +39,62 @@ type Key struct {
 	Key []byte
 }
 
-// Codec encrypts with the first key and decrypts with any.
-type Codec struct {
-	current string
-	aeads   map[string]cipher.AEAD
+// Keys finds customers' data keys.
+type Keys interface {
+	// WorkflowKey returns the data key a workflow's payloads are sealed
+	// with; ok is false for a workflow that has none (the payload key seals
+	// its payloads). An erased customer's workflow is an error.
+	WorkflowKey(ctx context.Context, workflowID string) (id string, key []byte, ok bool, err error)
+	// DataKey returns a data key by its ID; an error once it is destroyed.
+	DataKey(ctx context.Context, id string) ([]byte, error)
 }
 
-// New returns a codec; keys[0] encrypts.
-func New(keys ...Key) (*Codec, error) {
-	if len(keys) == 0 {
+// How long a process keeps what it looked up. A data key destroyed by an
+// erasure elsewhere stays usable here for at most keyTTL; a workflow's key
+// never changes once bound, and "none" is rechecked after noKeyTTL.
+const (
+	keyTTL      = time.Minute
+	workflowTTL = 10 * time.Minute
+	noKeyTTL    = 10 * time.Second
+	cacheLimit  = 100_000
+	lookupLimit = 5 * time.Second
+)
+
+// Codec encrypts with the first payload key, or a workflow's data key, and
+// decrypts with any of them.
+type Codec struct {
+	current string
+	aeads   map[string]cipher.AEAD // payload keys
+	keys    Keys                   // nil: payload keys only
+
+	mu        sync.Mutex
+	dataKeys  map[string]cachedKey
+	workflows map[string]cachedWorkflow
+}
+
+type cachedKey struct {
+	aead  cipher.AEAD
+	until time.Time
+}
+
+type cachedWorkflow struct {
+	keyID string // "": sealed with the payload key
+	until time.Time
+}
+
+// New returns a codec; payloadKeys[0] encrypts what no customer owns, and
+// keys (nil for none) finds customers' data keys.
+func New(keys Keys, payloadKeys ...Key) (*Codec, error) {
+	if len(payloadKeys) == 0 {
 		return nil, fmt.Errorf("payload codec: at least one key is required")
 	}
-	c := &Codec{current: keys[0].ID, aeads: map[string]cipher.AEAD{}}
-	for _, k := range keys {
+	c := &Codec{current: payloadKeys[0].ID, aeads: map[string]cipher.AEAD{}, keys: keys,
+		dataKeys: map[string]cachedKey{}, workflows: map[string]cachedWorkflow{}}
+	for _, k := range payloadKeys {
 		if k.ID == "" || len(k.Key) != 32 {
 			return nil, fmt.Errorf("payload key %q: need an ID and 32 bytes", k.ID)
 		}
-		block, err := aes.NewCipher(k.Key)
-		if err != nil {
-			return nil, err
-		}
-		aead, err := cipher.NewGCM(block)
+		aead, err := newAEAD(k.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -56,14 +103,72 @@ func New(keys ...Key) (*Codec, error) {
 	return c, nil
 }
 
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
 // DataConverter is the SDK's default converter with this codec after it.
 func (c *Codec) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
 }
 
-// Encode implements converter.PayloadCodec.
+// WithSerializationContext implements converter.PayloadCodecWithSerializationContext:
+// the SDK says which workflow a payload belongs to.
+func (c *Codec) WithSerializationContext(sc converter.SerializationContext) converter.PayloadCodec {
+	switch sc := sc.(type) {
+	case converter.WorkflowSerializationContext:
+		return workflowCodec{c, sc.WorkflowID}
+	case converter.ActivitySerializationContext:
+		return workflowCodec{c, sc.WorkflowID}
+	}
+	return c
+}
+
+// Forget drops a data key from this process's cache (an erasure here).
+func (c *Codec) Forget(keyIDs ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range keyIDs {
+		delete(c.dataKeys, id)
+	}
+	for wf, e := range c.workflows {
+		for _, id := range keyIDs {
+			if e.keyID == id {
+				delete(c.workflows, wf)
+			}
+		}
+	}
+}
+
+// workflowCodec seals with the data key of the workflow's customer.
+type workflowCodec struct {
+	c          *Codec
+	workflowID string
+}
+
+func (w workflowCodec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	id, aead, err := w.c.sealer(w.workflowID)
+	if err != nil {
+		return nil, err
+	}
+	return seal(id, aead, payloads)
+}
+
+func (w workflowCodec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return w.c.Decode(payloads)
+}
+
+// Encode implements converter.PayloadCodec: with no workflow named, the
+// payload key seals.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
-	aead := c.aeads[c.current]
+	return seal(c.current, c.aeads[c.current], payloads)
+}
+
+func seal(id string, aead cipher.AEAD, payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
 		plain, err := proto.Marshal(p)
@@ -75,8 +180,8 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			return nil, err
 		}
 		out[i] = &commonpb.Payload{
-			Metadata: map[string][]byte{metaEncoding: []byte(encodingEncrypted), metaKeyID: []byte(c.current)},
-			Data:     aead.Seal(nonce, nonce, plain, []byte(c.current)),
+			Metadata: map[string][]byte{metaEncoding: []byte(encodingEncrypted), metaKeyID: []byte(id)},
+			Data:     aead.Seal(nonce, nonce, plain, []byte(id)),
 		}
 	}
 	return out, nil
@@ -92,9 +197,9 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			continue
 		}
 		id := string(p.GetMetadata()[metaKeyID])
-		aead, ok := c.aeads[id]
-		if !ok {
-			return nil, fmt.Errorf("decode payload: key %q is not configured", id)
+		aead, err := c.opener(id)
+		if err != nil {
+			return nil, err
 		}
 		data := p.GetData()
 		if len(data) < aead.NonceSize() {
@@ -111,4 +216,87 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 		out[i] = &dec
 	}
 	return out, nil
+}
+
+// sealer is the key a workflow's payloads are sealed with.
+func (c *Codec) sealer(workflowID string) (string, cipher.AEAD, error) {
+	if c.keys == nil || workflowID == "" {
+		return c.current, c.aeads[c.current], nil
+	}
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.workflows[workflowID]
+	c.mu.Unlock()
+	if ok && now.Before(e.until) {
+		if e.keyID == "" {
+			return c.current, c.aeads[c.current], nil
+		}
+		aead, err := c.opener(e.keyID)
+		return e.keyID, aead, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupLimit)
+	defer cancel()
+	id, key, found, err := c.keys.WorkflowKey(ctx, workflowID)
+	if err != nil {
+		return "", nil, fmt.Errorf("payload key of %s: %w", workflowID, err)
+	}
+	if !found {
+		c.remember(workflowID, cachedWorkflow{until: now.Add(noKeyTTL)}, "", nil)
+		return c.current, c.aeads[c.current], nil
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return "", nil, err
+	}
+	c.remember(workflowID, cachedWorkflow{keyID: id, until: now.Add(workflowTTL)}, id, aead)
+	return id, aead, nil
+}
+
+// ErrUnknownKey: a payload names a key this codec does not have.
+var ErrUnknownKey = errors.New("payload key is not configured")
+
+// opener is the key with this ID: a payload key or a customer's data key.
+func (c *Codec) opener(id string) (cipher.AEAD, error) {
+	if aead, ok := c.aeads[id]; ok {
+		return aead, nil
+	}
+	if c.keys == nil {
+		return nil, fmt.Errorf("decode payload: key %q: %w", id, ErrUnknownKey)
+	}
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.dataKeys[id]
+	c.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.aead, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupLimit)
+	defer cancel()
+	key, err := c.keys.DataKey(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("data key %q: %w", id, err)
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	c.remember("", cachedWorkflow{}, id, aead)
+	return aead, nil
+}
+
+func (c *Codec) remember(workflowID string, wf cachedWorkflow, keyID string, aead cipher.AEAD) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.workflows) >= cacheLimit {
+		clear(c.workflows)
+	}
+	if len(c.dataKeys) >= cacheLimit {
+		clear(c.dataKeys)
+	}
+	if workflowID != "" {
+		c.workflows[workflowID] = wf
+	}
+	if aead != nil {
+		c.dataKeys[keyID] = cachedKey{aead: aead, until: time.Now().Add(keyTTL)}
+	}
 }

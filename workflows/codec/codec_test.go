@@ -2,6 +2,10 @@ package codec_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
 	"testing"
 
 	"go.temporal.io/sdk/converter"
@@ -15,7 +19,7 @@ var (
 )
 
 func TestRoundTripAndRotation(t *testing.T) {
-	old, err := codec.New(k1)
+	old, err := codec.New(nil, k1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,13 +31,13 @@ func TestRoundTripAndRotation(t *testing.T) {
 		t.Fatal("payload data is in clear")
 	}
 	// After rotation, the new codec still opens the old payload.
-	rotated, _ := codec.New(k2, k1)
+	rotated, _ := codec.New(nil, k2, k1)
 	var got map[string]string
 	if err := rotated.DataConverter().FromPayload(p, &got); err != nil || got["body"] != "my card is 4111 1111 1111 1111" {
 		t.Fatalf("decode after rotation: %v %v", got, err)
 	}
 	// Without the key it does not.
-	onlyNew, _ := codec.New(k2)
+	onlyNew, _ := codec.New(nil, k2)
 	if err := onlyNew.DataConverter().FromPayload(p, &got); err == nil {
 		t.Fatal("decoded without the key")
 	}
@@ -45,7 +49,7 @@ func TestRoundTripAndRotation(t *testing.T) {
 }
 
 func TestPlainPayloadsPassThrough(t *testing.T) {
-	c, _ := codec.New(k1)
+	c, _ := codec.New(nil, k1)
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("recorded before encryption")
 	var s string
 	if err := c.DataConverter().FromPayload(plain, &s); err != nil || s != "recorded before encryption" {
@@ -55,8 +59,111 @@ func TestPlainPayloadsPassThrough(t *testing.T) {
 
 func TestBadKeys(t *testing.T) {
 	for _, keys := range [][]codec.Key{nil, {{ID: "", Key: k1.Key}}, {{ID: "short", Key: []byte("x")}}} {
-		if _, err := codec.New(keys...); err == nil {
+		if _, err := codec.New(nil, keys...); err == nil {
 			t.Errorf("New(%v) accepted", keys)
 		}
+	}
+}
+
+// customerKeys is a customer's data keys as the store holds them: bound to
+// workflows, destroyed on erasure.
+type customerKeys struct {
+	mu        sync.Mutex
+	keys      map[string][]byte // nil once destroyed
+	workflows map[string]string
+	lookups   int
+}
+
+var errDestroyed = errors.New("destroyed")
+
+func (k *customerKeys) WorkflowKey(_ context.Context, wf string) (string, []byte, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.lookups++
+	id, ok := k.workflows[wf]
+	if !ok {
+		return "", nil, false, nil
+	}
+	if k.keys[id] == nil {
+		return "", nil, false, errDestroyed
+	}
+	return id, k.keys[id], true, nil
+}
+
+func (k *customerKeys) DataKey(_ context.Context, id string) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.keys[id] == nil {
+		return nil, errDestroyed
+	}
+	return k.keys[id], nil
+}
+
+// A customer's workflow seals with the customer's key; once that key is
+// destroyed, neither the payload key nor a fresh codec opens the payload,
+// while payloads of other workflows stay readable.
+func TestCustomerKeys(t *testing.T) {
+	src := &customerKeys{keys: map[string][]byte{"dk_1": bytes.Repeat([]byte{7}, 32)}, workflows: map[string]string{"case:acme:1": "dk_1"}}
+	c, err := codec.New(src, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := c.DataConverter().(converter.DataConverterWithSerializationContext).
+		WithSerializationContext(converter.WorkflowSerializationContext{Namespace: "default", WorkflowID: "case:acme:1"})
+	other := c.DataConverter().(converter.DataConverterWithSerializationContext).
+		WithSerializationContext(converter.ActivitySerializationContext{Namespace: "default", WorkflowID: "BenchBare-1"})
+	secret := "Ruth Example, flat 3, my card ends 4242"
+	p, err := mine.ToPayload(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(p.GetMetadata()["encryption-key-id"]); got != "dk_1" {
+		t.Fatalf("sealed with %q, want the customer's key dk_1", got)
+	}
+	if bytes.Contains(p.GetData(), []byte("4242")) {
+		t.Fatal("payload in clear")
+	}
+	q, err := other.ToPayload("not personal")
+	if err != nil || string(q.GetMetadata()["encryption-key-id"]) != "k1" {
+		t.Fatalf("a workflow without a customer: %v %v", q.GetMetadata(), err)
+	}
+	var s string
+	if err := mine.FromPayload(p, &s); err != nil || s != secret {
+		t.Fatalf("round trip: %q %v", s, err)
+	}
+	for range 10 {
+		if _, err := mine.ToPayload(secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.lookups != 2 {
+		t.Errorf("%d lookups of workflows' keys for 12 payloads of 2 workflows, want 2 (cached)", src.lookups)
+	}
+	payloadKeyOnly, _ := codec.New(nil, k1)
+	if err := payloadKeyOnly.DataConverter().FromPayload(p, &s); err == nil {
+		t.Fatal("the payload key opened a customer's payload")
+	}
+
+	// Erasure destroys the key.
+	src.mu.Lock()
+	src.keys["dk_1"] = nil
+	src.mu.Unlock()
+	fresh, _ := codec.New(src, k1)
+	if err := fresh.DataConverter().FromPayload(p, &s); !errors.Is(err, errDestroyed) {
+		t.Fatalf("decode after erasure: %q %v, want the store's refusal", s, err)
+	}
+	freshMine := fresh.DataConverter().(converter.DataConverterWithSerializationContext).
+		WithSerializationContext(converter.WorkflowSerializationContext{WorkflowID: "case:acme:1"})
+	if _, err := freshMine.ToPayload("after"); err == nil || !strings.Contains(err.Error(), "case:acme:1") {
+		t.Fatalf("encode for an erased customer's workflow: %v", err)
+	}
+	// The process that erased forgets at once; another one within keyTTL.
+	c.Forget("dk_1")
+	if err := c.DataConverter().FromPayload(p, &s); err == nil {
+		t.Fatal("decoded after Forget")
+	}
+	var n string
+	if err := fresh.DataConverter().FromPayload(q, &n); err != nil || n != "not personal" {
+		t.Fatalf("other payloads after the erasure: %q %v", n, err)
 	}
 }
