@@ -54,8 +54,24 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	if len(errs) > 0 {
 		return validationError(errs)
 	}
+	ctx, tenant := c.Request.Context(), principalOf(c).Tenant
+	if held, err := s.store.CustomerHeld(ctx, tenant, req.CustomerRef); err != nil {
+		return err
+	} else if held {
+		return s.refused(c, "customer.erase", "legal_hold", errLegalHold)
+	}
+	// Open cases are closed while their workflows can still read their
+	// payloads: once the key is destroyed, no worker can.
+	cases, err := s.store.CasesOf(ctx, tenant, req.CustomerRef)
+	if err != nil {
+		return err
+	}
+	closed, err := s.closeErasedCases(c, cases)
+	if err != nil {
+		return err // nothing is erased yet; erasing again closes what is left open
+	}
 	var destroyed int64
-	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
+	err = s.store.InTx(ctx, func(tx *store.Store) error {
 		var err error
 		if destroyed, err = tx.EraseCustomer(c.Request.Context(), principalOf(c).Tenant, req.CustomerRef); err != nil {
 			return err
@@ -70,15 +86,10 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	cases, err := s.store.CasesOf(c.Request.Context(), principalOf(c).Tenant, req.CustomerRef)
-	if err != nil {
+	if cases, err = s.store.CasesOf(ctx, tenant, req.CustomerRef); err != nil { // and any opened meanwhile
 		return err
 	}
-	closed, err := s.closeErasedCases(c, cases)
-	if err != nil {
-		return err // keys are gone; erasing again closes what is left open
-	}
-	deleted, running, err := s.forgetHistories(c.Request.Context(), cases)
+	deleted, running, err := s.forgetHistories(ctx, cases)
 	if err != nil {
 		return err // erasing again deletes what is left
 	}
@@ -87,12 +98,14 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	return nil
 }
 
-// forgetHistories deletes from Temporal every finished run of the erased
-// customer's cases and of their refund sagas. Their histories hold the
-// customer's messages, reference and order numbers, sealed with the one
-// payload key rather than the customer's, so erasure removes the histories
-// themselves. A run still going (a refund waiting for a decision or a
-// payment) is left and counted; erasing again once it has ended deletes it.
+// forgetHistories deletes from Temporal every run of the erased customer's
+// cases and of their refund sagas. Their payloads are sealed under the
+// customer's destroyed key, so they are unreadable already; deleting them
+// also removes what histories recorded before payloads had customers' keys
+// (under the deployment's payload key). A workflow still running (a refund
+// waiting for a decision) can never read its history again: after a few
+// seconds to finish, it is terminated. Runs that could not be ended are
+// counted; erasing again deletes them.
 func (s *Server) forgetHistories(ctx context.Context, cases []store.Case) (deleted, running int, err error) {
 	for _, row := range cases {
 		ids := []string{row.WorkflowID}
@@ -135,9 +148,13 @@ func (s *Server) forgetRuns(ctx context.Context, workflowID string) (deleted int
 		err := s.temporal.GetWorkflow(wait, workflowID, "").Get(wait, nil)
 		cancel()
 		if wait.Err() != nil {
-			return 0, false, nil
-		}
-		if err != nil && !isWorkflowEnded(err) {
+			// A payment in flight has had its seconds; the saga's ledger
+			// shows the reconciliation what it left.
+			err = s.temporal.TerminateWorkflow(ctx, workflowID, "", CloseReasonErased)
+			if err != nil && !errors.As(err, &notFound) {
+				return 0, false, err
+			}
+		} else if err != nil && !isWorkflowEnded(err) {
 			return 0, false, err
 		}
 		if desc, err = s.temporal.DescribeWorkflowExecution(ctx, workflowID, ""); err != nil {

@@ -257,3 +257,33 @@ func tablesHolding(t *testing.T, s *stack, wanted []string) []string {
 	}
 	return found
 }
+
+// A refund still waiting for a person when its customer is erased can never
+// read its history again: the erasure ends it (terminated, then deleted)
+// rather than leaving a saga no worker can run.
+func TestErasureEndsAWaitingRefund(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	c := openFor(s, tenantA, "cust-waiting", "My order #1001 has not arrived yet.")
+	if err := s.store.PutOrder(ctx, tenantA, "W-1001", "cust-waiting", "EUR", "2000.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, big := s.askRefund(c.ID, tenantA, refundBody("W-1001", "120.00"), "big")
+	s.waitRefund(big.RefundID, tenantA, func(r workflows.RefundState) bool { return r.Status == workflows.RefundAwaitingApproval })
+
+	r := s.do("POST", "/v1/customers/erase", tenantA+"/admin+totp", api.EraseCustomerRequest{CustomerRef: "cust-waiting", Reason: "customer_request"})
+	var out struct {
+		Closed  int `json:"cases_closed"`
+		Deleted int `json:"workflow_runs_deleted"`
+		Running int `json:"workflow_runs_running"`
+	}
+	r.decode(t, &out)
+	if r.Status != http.StatusOK || out.Closed != 1 || out.Deleted != 2 || out.Running != 0 {
+		t.Fatalf("erase: %d %s, want the case closed and both workflows' runs deleted", r.Status, r.Body)
+	}
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, workflows.RefundWorkflowID(tenantA, big.RefundID), "")
+	var notFound *serviceerror.NotFound
+	if err == nil && desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED || err != nil && !errors.As(err, &notFound) {
+		t.Fatalf("the waiting saga after erasure: %v %v", desc.GetWorkflowExecutionInfo().GetStatus(), err)
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -147,6 +148,27 @@ func (s *Store) ListHolds(ctx context.Context, tenantID string) ([]LegalHold, er
 	return holds, err
 }
 
+// CustomerHeld says a legal hold is on the customer or on one of their cases.
+func (s *Store) CustomerHeld(ctx context.Context, tenantID, customerRef string) (bool, error) {
+	h, err := s.customerHash(ctx, tenantID, customerRef)
+	if err != nil {
+		return false, err
+	}
+	return s.held(ctx, tenantID, h)
+}
+
+func (s *Store) held(ctx context.Context, tenantID string, custHash []byte) (bool, error) {
+	var holds int64
+	err := s.db.WithContext(ctx).Model(&LegalHold{}).
+		Where("tenant_id = ? AND released_at IS NULL", tenantID).
+		Where("customer_hash = ? OR case_id IN (SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?)", custHash, tenantID, custHash).
+		Count(&holds).Error
+	if err != nil {
+		return false, fmt.Errorf("check legal holds: %w", err)
+	}
+	return holds > 0, nil
+}
+
 // EraseCustomer crypto-shreds a customer: it destroys every data key of the
 // customer, so their messages and references can never be read again, while
 // every row, and the audit chain, stays in place. It refuses with
@@ -162,16 +184,8 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 		if err != nil {
 			return err
 		}
-		var holds int64
-		err = tx.db.WithContext(ctx).Model(&LegalHold{}).
-			Where("tenant_id = ? AND released_at IS NULL", tenantID).
-			Where("customer_hash = ? OR case_id IN (SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?)", h, tenantID, h).
-			Count(&holds).Error
-		if err != nil {
-			return fmt.Errorf("check legal holds: %w", err)
-		}
-		if holds > 0 {
-			return ErrLegalHold
+		if held, err := tx.held(ctx, tenantID, h); err != nil || held {
+			return cmp.Or(err, ErrLegalHold)
 		}
 		res := tx.db.WithContext(ctx).Model(&dataKey{}).
 			Where("tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL", tenantID, h).
