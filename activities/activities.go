@@ -72,7 +72,15 @@ func (a *Activities) RequestRefund(ctx context.Context, in workflows.RefundInput
 	if in.Policy.CompensationPeriod > 0 {
 		period = time.Duration(in.Policy.CompensationPeriod)
 	}
-	budget := store.Budget{Amount: in.Policy.CompensationBudget, Since: time.Now().Add(-period)}
+	// The budget is in the policy's currency, or in the request's where the
+	// policy has limits in it; it counts compensations in that currency.
+	budget := store.Budget{Amount: in.Policy.CompensationBudget, Currency: in.Policy.Currency, Since: time.Now().Add(-period)}
+	if limits, listed := in.Policy.ForCurrency(in.Currency); listed {
+		budget.Amount, budget.Currency = "", in.Currency
+		if limits.CompensationBudget > 0 {
+			budget.Amount = service.DecimalAmount(limits.CompensationBudget, in.Currency)
+		}
+	}
 	rec, created, err := a.Store.RequestRefund(ctx, store.Refund{TenantID: in.TenantID, ID: in.RefundID, CaseID: in.CaseID, OrderRef: in.OrderRef,
 		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, RequestedBy: in.RequestedBy.ID,
 		Items: items, Evidence: evidence}, order, budget)

@@ -89,3 +89,78 @@ func TestMoneyRulesAtTheEdge(t *testing.T) {
 		t.Fatalf("a coupon over the budget: %+v", done)
 	}
 }
+
+// Limits per currency, in its minor units: a policy in EUR that lists JPY
+// and KWD holds each request to the limits of its own currency. 4000 yen
+// are paid without a person (auto_approve 5000); 50.000 dinars, which a
+// "50.00" limit read in the wrong currency would pass, go to a person (KWD
+// auto_approve 20000 = 20.000 dinars), and a supervisor may approve them
+// only up to the supervisor's KWD limit.
+func TestLimitsPerCurrencyInMinorUnits(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	p, _ := service.Profile("efficiency-first")
+	p.Refunds.Currencies = map[string]service.CurrencyLimits{
+		"JPY": {AutoApprove: 5000, CompensationAuto: 1000, CompensationBudget: 1500, Approval: map[string]int64{"supervisor": 50000, "finance": 5000000}},
+		"KWD": {AutoApprove: 20000, CompensationAuto: 3000, Approval: map[string]int64{"supervisor": 40000, "finance": 5000000}},
+	}
+	if r := s.do("PUT", "/v1/admin/service-policy", tenantA+"/admin+totp", p); r.Status != http.StatusOK {
+		t.Fatalf("set policy: %d %s", r.Status, r.Body)
+	}
+	bad := p
+	bad.Refunds.Currencies = map[string]service.CurrencyLimits{"EUR": {AutoApprove: 1}, "XYZ": {AutoApprove: -1}}
+	if r := s.do("PUT", "/v1/admin/service-policy", tenantA+"/admin+totp", bad); r.Status != http.StatusUnprocessableEntity ||
+		!contains(string(r.Body), "refunds.currencies.EUR") || !contains(string(r.Body), "refunds.currencies.XYZ") {
+		t.Fatalf("limits in the policy's own currency or an unknown one: %d %s", r.Status, r.Body)
+	}
+	c := s.openCase(tenantA, sampleCase()).Case
+	for order, currency := range map[string]string{"J-1": "JPY", "K-1": "KWD"} {
+		if err := s.store.PutOrder(ctx, tenantA, order, "cust-42", currency, "100000", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inCurrency := func(order, amount, currency, key string) workflows.RefundState {
+		b := refundBody(order, amount)
+		b["currency"] = currency
+		_, asked := s.askRefund(c.ID, tenantA, b, key)
+		return s.waitRefund(asked.RefundID, tenantA, func(r workflows.RefundState) bool {
+			return r.Status == workflows.RefundAwaitingApproval || final(r)
+		})
+	}
+	if yen := inCurrency("J-1", "4000", "JPY", "y1"); yen.Status != workflows.RefundPaid || yen.Rule != workflows.RuleAutoApprove {
+		t.Fatalf("4000 yen under a 5000-yen limit: %+v", yen)
+	}
+	dinars := inCurrency("K-1", "50.000", "KWD", "k1")
+	if dinars.Status != workflows.RefundAwaitingApproval || dinars.Rule != workflows.RuleOverLimit {
+		t.Fatalf("50.000 KWD over a 20.000 KWD limit: %+v", dinars)
+	}
+	decide := func(who string) response {
+		return s.do("POST", "/v1/refunds/"+dinars.RefundID+"/decide", who, map[string]any{"approve": true})
+	}
+	if r := decide(tenantA + "/supervisor"); r.Status != http.StatusForbidden || r.errorCode(t) != "approval_limit" {
+		t.Fatalf("a supervisor (40.000 KWD) approving 50.000 KWD: %d %s", r.Status, r.Body)
+	}
+	if r := decide(tenantA + "/finance"); r.Status != http.StatusOK {
+		t.Fatalf("finance approving 50.000 KWD: %d %s", r.Status, r.Body)
+	}
+	if done := s.waitRefund(dinars.RefundID, tenantA, final); done.Status != workflows.RefundPaid {
+		t.Fatalf("after finance approved: %+v", done)
+	}
+	// Compensations in yen: within the 1000-yen limit without a person, and
+	// within the customer's 1500-yen budget, which only yen count against.
+	coupon := func(amount, currency, key string) workflows.RefundState {
+		b := refundBody("J-1", amount)
+		b["currency"], b["kind"] = currency, "coupon"
+		_, asked := s.askRefund(c.ID, tenantA+"/supervisor:sue", b, key)
+		return s.waitRefund(asked.RefundID, tenantA, final)
+	}
+	if first := coupon("1000", "JPY", "cj1"); first.Status != workflows.RefundIssued {
+		t.Fatalf("a 1000-yen coupon: %+v", first)
+	}
+	if second := coupon("1000", "JPY", "cj2"); second.Status != workflows.RefundRejected || second.Rule != string(store.ErrOverBudget) {
+		t.Fatalf("a second 1000-yen coupon over the 1500-yen budget: %+v", second)
+	}
+	if small := coupon("500", "JPY", "cj3"); small.Status != workflows.RefundIssued {
+		t.Fatalf("a 500-yen coupon, the budget's rest: %+v", small)
+	}
+}

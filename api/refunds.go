@@ -254,10 +254,15 @@ func (s *Server) decideRefund(c *gin.Context) error {
 	if p := principalOf(c); p.ID == st.RequestedBy.ID || p.ID == st.RequestedVia {
 		return errFourEyes // also the saga's rule; refused here before it is asked
 	}
-	if st.Currency != st.Policy.Currency && !slices.Contains(principalOf(c).Roles, policies.RoleFinance) {
-		return errorf(http.StatusForbidden, "approval_limit", "approval limits are in the policy's currency; finance decides refunds in another")
-	}
-	if *req.Approve && !withinApprovalLimit(principalOf(c).Roles, st.Policy.ApprovalLimits, st.Amount) {
+	limits, listed := st.Policy.ForCurrency(st.Currency)
+	switch {
+	case listed:
+		if *req.Approve && !withinMinorLimit(principalOf(c).Roles, limits.Approval, st.Amount, st.Currency) {
+			return errorf(http.StatusForbidden, "approval_limit", "the amount is above what your role may approve in "+st.Currency+"; ask someone with a higher limit")
+		}
+	case st.Currency != st.Policy.Currency && !slices.Contains(principalOf(c).Roles, policies.RoleFinance):
+		return errorf(http.StatusForbidden, "approval_limit", "the policy has no limits in "+st.Currency+"; finance decides refunds in it")
+	case *req.Approve && st.Currency == st.Policy.Currency && !withinApprovalLimit(principalOf(c).Roles, st.Policy.ApprovalLimits, st.Amount):
 		return errorf(http.StatusForbidden, "approval_limit", "the amount is above what your role may approve; ask someone with a higher limit")
 	}
 	var out workflows.RefundState
@@ -389,6 +394,24 @@ func withinApprovalLimit(roles []string, limits map[string]string, amount string
 			return true
 		}
 		if l, ok := new(big.Rat).SetString(limits[r]); ok && limits[r] != "" && want.Cmp(l) <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// withinMinorLimit is withinApprovalLimit for a currency the policy lists,
+// with limits in its minor units.
+func withinMinorLimit(roles []string, limits map[string]int64, amount, currency string) bool {
+	want, ok := service.MinorAmount(amount, currency)
+	if !ok {
+		return false
+	}
+	for _, r := range roles {
+		if len(limits) == 0 && r != "agent" && slices.Contains(service.ApproverRoles, r) {
+			return true
+		}
+		if l, ok := limits[r]; ok && want <= l {
 			return true
 		}
 	}

@@ -354,9 +354,18 @@ func policyDecision(in RefundInput, placedAt, now time.Time) (string, verdict) {
 // moneyRule names why a request the policy would approve on its limit alone
 // needs a person after all, or "": a compensation over the compensation
 // limit, or a request in another currency than the policy's.
+//
+// A currency the pinned policy has limits for (refunds.currencies) is held
+// to them in its minor units. Policies pinned before those limits existed
+// have none, so their runs replay as they ran.
 func moneyRule(in RefundInput) string {
+	limits, listed := in.Policy.ForCurrency(in.Currency)
 	switch {
-	case in.Policy.Currency != "" && in.Currency != in.Policy.Currency:
+	case listed && !PaysOut(in.Kind):
+		if m, ok := service.MinorAmount(in.Amount, in.Currency); !ok || m > limits.CompensationAuto {
+			return RuleCompensationOverLimit
+		}
+	case in.Policy.Currency != "" && in.Currency != in.Policy.Currency && !listed:
 		return RuleOtherCurrency
 	case !PaysOut(in.Kind) && !decimalAtMost(in.Amount, in.Policy.CompensationLimit()):
 		return RuleCompensationOverLimit
@@ -381,6 +390,10 @@ func NeedsPerson(in RefundInput) bool {
 func autoApproves(in RefundInput) bool {
 	if in.Policy.AlwaysHuman {
 		return false
+	}
+	if limits, listed := in.Policy.ForCurrency(in.Currency); listed {
+		m, ok := service.MinorAmount(in.Amount, in.Currency)
+		return ok && m <= limits.AutoApprove
 	}
 	amount, ok1 := new(big.Rat).SetString(in.Amount)
 	limit, ok2 := new(big.Rat).SetString(in.Policy.AutoApproveLimit)

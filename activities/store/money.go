@@ -25,11 +25,14 @@ const (
 	ErrOverBudget        Refusal = "over_compensation_budget"
 )
 
-// Budget is what one customer may be granted in compensations since Since;
-// a zero Amount is no budget.
+// Budget is what one customer may be granted in compensations in Currency
+// since Since; a zero Amount is no budget. Compensations in other currencies
+// do not count against it (a person decides those, or their currency's own
+// budget holds them).
 type Budget struct {
-	Amount string
-	Since  time.Time
+	Amount   string
+	Currency string
+	Since    time.Time
 }
 
 var refusalText = map[Refusal]string{
@@ -225,13 +228,13 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
 	if !fits {
 		return ErrOverRefund
 	}
-	if workflows.PaysOut(r.Kind) || budget.Amount == "" {
+	if workflows.PaysOut(r.Kind) || budget.Amount == "" || budget.Currency != "" && r.Currency != budget.Currency {
 		return nil
 	}
 	// A customer's compensations, over all their orders, within the budget.
 	if err := tx.Raw(`SELECT ?::numeric - coalesce((SELECT sum(f.amount) FROM refunds f JOIN cases c ON c.tenant_id = f.tenant_id AND c.id = f.case_id
-			WHERE f.tenant_id = ? AND c.customer_hash = ? AND f.kind NOT IN `+paidOut+` AND f.created_at >= ? AND `+holdsRemainderOf("f")+`), 0) >= ?::numeric`,
-		budget.Amount, r.TenantID, order.CustomerHash, budget.Since, r.Amount).Scan(&fits).Error; err != nil {
+			WHERE f.tenant_id = ? AND c.customer_hash = ? AND f.kind NOT IN `+paidOut+` AND f.currency = ? AND f.created_at >= ? AND `+holdsRemainderOf("f")+`), 0) >= ?::numeric`,
+		budget.Amount, r.TenantID, order.CustomerHash, r.Currency, budget.Since, r.Amount).Scan(&fits).Error; err != nil {
 		return fmt.Errorf("compensation budget: %w", err)
 	}
 	if !fits {

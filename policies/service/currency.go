@@ -2,6 +2,7 @@ package service
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -33,4 +34,35 @@ func MinorUnits(code string) int {
 		return 3
 	}
 	return 2
+}
+
+// MinorAmount is a decimal amount in the currency's minor units (12.50 EUR
+// is 1250); false for an amount with more decimals than the currency has,
+// or one that is not a plain decimal.
+func MinorAmount(amount, currency string) (int64, bool) {
+	whole, frac, _ := strings.Cut(amount, ".")
+	digits := MinorUnits(currency)
+	if whole == "" || len(frac) > digits || strings.Trim(whole+frac, "0123456789") != "" || len(whole) > 15 {
+		return 0, false
+	}
+	frac += strings.Repeat("0", digits-len(frac))
+	var n int64
+	for _, c := range whole + frac {
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// DecimalAmount is minor units as a decimal amount in the currency (1250
+// EUR is "12.50").
+func DecimalAmount(minor int64, currency string) string {
+	digits := MinorUnits(currency)
+	s := strconv.FormatInt(minor, 10)
+	if digits == 0 {
+		return s
+	}
+	if len(s) <= digits {
+		s = strings.Repeat("0", digits-len(s)+1) + s
+	}
+	return s[:len(s)-digits] + "." + s[len(s)-digits:]
 }

@@ -121,6 +121,32 @@ type Refunds struct {
 	// within CompensationPeriod, in Currency; "": no budget.
 	CompensationBudget string   `json:"compensation_budget,omitempty"`
 	CompensationPeriod Duration `json:"compensation_period,omitempty"`
+	// Currencies: limits for requests in currencies other than Currency, in
+	// minor units of each (ISO 4217: 5000 EUR is 50.00, 5000 JPY is 5000 yen,
+	// 50000 KWD is 50.000 dinars), so no limit is read in the wrong
+	// currency. A request in a currency not listed here always goes to a
+	// person, and only finance decides it.
+	Currencies map[string]CurrencyLimits `json:"currencies,omitempty"`
+}
+
+// CurrencyLimits are a policy's limits in one currency, in its minor units.
+type CurrencyLimits struct {
+	AutoApprove      int64 `json:"auto_approve"`
+	CompensationAuto int64 `json:"compensation_auto"`
+	// CompensationBudget: what one customer may be granted in compensations
+	// in this currency within the policy's compensation period; 0: none.
+	CompensationBudget int64            `json:"compensation_budget,omitempty"`
+	Approval           map[string]int64 `json:"approval,omitempty"` // by role: agent, supervisor, finance
+}
+
+// ForCurrency returns the limits for a request in currency, if the policy
+// has limits in it besides its own currency's.
+func (r Refunds) ForCurrency(currency string) (CurrencyLimits, bool) {
+	if currency == r.Currency {
+		return CurrencyLimits{}, false
+	}
+	l, ok := r.Currencies[currency]
+	return l, ok
 }
 
 // CompensationLimit is the policy's compensation auto-approve limit.
@@ -267,7 +293,7 @@ func (p Policy) Validate() []string {
 			bad(name, "a decimal amount such as 25.00")
 		}
 	}
-	for _, role := range sortedRoles(p.Refunds.ApprovalLimits) {
+	for _, role := range sortedKeys(p.Refunds.ApprovalLimits) {
 		if !slices.Contains(ApproverRoles, role) {
 			bad("refunds.approval_limits", "roles are "+strings.Join(ApproverRoles, ", "))
 			break
@@ -293,6 +319,21 @@ func (p Policy) Validate() []string {
 		if !domainName.MatchString(code) {
 			bad("refunds.non_refundable_reasons", "lower-case reason codes such as used_item")
 			break
+		}
+	}
+	for _, cur := range sortedKeys(r.Currencies) {
+		l, field := r.Currencies[cur], "refunds.currencies."+cur
+		switch {
+		case !KnownCurrency(cur) || cur == r.Currency:
+			bad(field, "an ISO 4217 code other than refunds.currency")
+		case l.AutoApprove < 0 || l.CompensationAuto < 0 || l.CompensationBudget < 0:
+			bad(field, "limits are whole numbers of minor units, 0 or more")
+		}
+		for _, role := range sortedKeys(l.Approval) {
+			if !slices.Contains(ApproverRoles, role) || l.Approval[role] < 0 {
+				bad(field+".approval", "roles are "+strings.Join(ApproverRoles, ", ")+"; limits 0 or more minor units")
+				break
+			}
 		}
 	}
 	if !KnownCurrency(p.Refunds.Currency) {
@@ -322,11 +363,12 @@ func (p Policy) Validate() []string {
 	return errs
 }
 
-func sortedRoles(m map[string]string) []string {
-	roles := make([]string, 0, len(m))
-	for r := range m {
-		roles = append(roles, r)
+// sortedKeys: a map's keys in order, so validation reports the same way each time.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	slices.Sort(roles)
-	return roles
+	slices.Sort(keys)
+	return keys
 }
