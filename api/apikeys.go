@@ -1,8 +1,11 @@
 package api
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -19,6 +22,10 @@ type CreateAPIKeyRequest struct {
 	// Channels binds the key to the channels it serves (web_chat, app,
 	// email, ivr, api); absent: every channel.
 	Channels []string `json:"channels,omitempty"`
+	// CustomerAssertionKey, base64 of a 32-byte Ed25519 public key, makes
+	// the key require a customer assertion signed by its private key on
+	// every request (see CustomerAssertionHeader); absent: none.
+	CustomerAssertionKey string `json:"customer_assertion_key,omitempty"`
 }
 
 // CreatedAPIKey is the answer to a key's creation: the only time its secret is shown.
@@ -44,15 +51,23 @@ func (s *Server) createAPIKey(c *gin.Context) error {
 	if req.Channels != nil && len(req.Channels) == 0 {
 		return validationError([]FieldError{{"channels", "name at least one channel, or leave it out for every channel"}})
 	}
+	var assertionKey []byte
+	if req.CustomerAssertionKey != "" {
+		var err error
+		if assertionKey, err = base64.StdEncoding.DecodeString(req.CustomerAssertionKey); err != nil || len(assertionKey) != ed25519.PublicKeySize {
+			return validationError([]FieldError{{"customer_assertion_key", "base64 of a 32-byte Ed25519 public key"}})
+		}
+	}
 	var token string
 	var key store.APIKey
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
 		var err error
 		if token, key, err = tx.CreateAPIKeyFor(c.Request.Context(), store.APIKeySpec{TenantID: principalOf(c).Tenant, Name: req.Name,
-			Role: policies.RoleService, Channels: req.Channels, CreatedBy: principalOf(c).ID}); err != nil {
+			Role: policies.RoleService, Channels: req.Channels, CreatedBy: principalOf(c).ID, AssertionKey: assertionKey}); err != nil {
 			return err
 		}
-		return s.auditTx(c, tx, "api_key.create", "api_key", key.ID, map[string]string{"name": key.Name, "role": key.Role})
+		return s.auditTx(c, tx, "api_key.create", "api_key", key.ID, map[string]string{"name": key.Name, "role": key.Role,
+			"channels": key.Channels, "requires_customer_assertion": strconv.FormatBool(key.RequiresAssertion)})
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/ed25519"
 	"cmp"
 	"context"
 	"crypto/rsa"
@@ -38,6 +39,9 @@ type Principal struct {
 	// person who made the key.
 	Channels  []string `json:"-"`
 	CreatedBy string   `json:"-"`
+	// Customer: the one customer a front end acts for, named by a signed
+	// customer assertion its key requires; "": the key requires none.
+	Customer string `json:"-"`
 }
 
 // FreshSignIn is how recent a sign-in must be to enrol a second factor
@@ -236,6 +240,12 @@ func (s *Server) authenticate(c *gin.Context) {
 			return
 		}
 		p = Principal{Kind: "service", ID: key.ID, Tenant: key.TenantID, Roles: []string{key.Role}, Channels: key.ChannelList(), CreatedBy: key.CreatedBy}
+		if key.AssertionKey != nil {
+			if p.Customer, err = customerAssertion(c.GetHeader(CustomerAssertionHeader), ed25519.PublicKey(key.AssertionKey)); err != nil {
+				respondError(c, s.log, err)
+				return
+			}
+		}
 	} else {
 		var err error
 		if p, err = s.verifyToken(ctx, raw); err != nil {
@@ -329,6 +339,9 @@ func (s *Server) agentScope(c *gin.Context) (*policies.AgentScope, error) {
 func (s *Server) inScope(c *gin.Context, row store.Case) error {
 	if ch := principalOf(c).Channels; ch != nil && !slices.Contains(ch, row.Channel) {
 		return errCaseNotFound // another channel's customer: not this front end's to know
+	}
+	if cust := principalOf(c).Customer; cust != "" && cust != row.CustomerRef {
+		return errCaseNotFound // another customer's: not this request's to know
 	}
 	scope, err := s.agentScope(c)
 	if err != nil {

@@ -223,6 +223,9 @@ func (s *Server) openCase(c *gin.Context) error {
 	if ch := principalOf(c).Channels; ch != nil && !slices.Contains(ch, req.Channel) {
 		return errorf(http.StatusForbidden, "channel_forbidden", "this key opens cases in "+strings.Join(ch, ", ")+" only")
 	}
+	if cust := principalOf(c).Customer; cust != "" && cust != req.CustomerRef {
+		return errCustomerMismatch
+	}
 	key, err := idempotencyKey(c)
 	if err != nil {
 		return err
@@ -613,10 +616,17 @@ func (s *Server) getCase(c *gin.Context) error {
 
 // listCases lists the tenant's cases, newest first: ?status=, ?customer_ref=
 // (a returning customer's cases, found through the blind index), ?limit=,
-// ?cursor=. A front end bound to channels lists those channels' cases.
+// ?cursor=. A front end bound to channels lists those channels' cases; one
+// acting for an asserted customer, that customer's only.
 func (s *Server) listCases(c *gin.Context) error {
 	f := store.ListFilter{Status: c.Query("status"), Cursor: c.Query("cursor"), CustomerRef: c.Query("customer_ref"),
 		Channels: principalOf(c).Channels}
+	if cust := principalOf(c).Customer; cust != "" {
+		if f.CustomerRef != "" && f.CustomerRef != cust {
+			return errCustomerMismatch
+		}
+		f.CustomerRef = cust
+	}
 	var errs []FieldError
 	if f.CustomerRef != "" && (utf8.RuneCountInString(f.CustomerRef) > maxCustomerRefRunes || strings.IndexFunc(f.CustomerRef, unicode.IsControl) >= 0) {
 		errs = append(errs, FieldError{"customer_ref", "must be at most 128 characters, none of them control characters"})

@@ -2,11 +2,15 @@ package api
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // No request body makes a decoder or a validator fail with anything but a
@@ -66,5 +70,28 @@ func FuzzPathIDs(f *testing.F) {
 		}
 		_ = sequence(s)
 		_ = hexID(s)
+	})
+}
+
+// No customer assertion is believed unless the key's private half signed it;
+// anything else is a 401 with a code, never a panic or a 500.
+func FuzzCustomerAssertion(f *testing.F) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	good, _ := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.RegisteredClaims{Subject: "cust-1", Audience: jwt.ClaimStrings{"tandem"},
+		IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}).SignedString(priv)
+	for _, seed := range []string{good, good[:len(good)-2], "a.b.c", "", "eyJhbGciOiJub25lIn0.e30.", "...."} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		cust, err := customerAssertion(raw, pub)
+		if err != nil {
+			if apiErr, known := toAPIError(err); !known || apiErr.Status != 401 {
+				t.Fatalf("%q: %v", raw, err)
+			}
+			return
+		}
+		if raw != good || cust != "cust-1" {
+			t.Fatalf("%q believed for %q", raw, cust)
+		}
 	})
 }

@@ -42,7 +42,7 @@ func (s *Server) pendingNotifications(c *gin.Context) error {
 // customers; the staff's (supervisors, finance) are not theirs to read.
 func audience(c *gin.Context) store.Audience {
 	if customerFacing(c) {
-		return store.Audience{Recipients: []string{"customer"}, Channels: principalOf(c).Channels}
+		return store.Audience{Recipients: []string{"customer"}, Channels: principalOf(c).Channels, CustomerRef: principalOf(c).Customer}
 	}
 	return store.Audience{Recipients: principalOf(c).Roles}
 }

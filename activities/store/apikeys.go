@@ -36,6 +36,11 @@ type APIKey struct {
 	// Channels the key serves, comma-separated ("": every channel).
 	Channels  string `json:"channels,omitempty"`
 	CreatedBy string `json:"created_by,omitempty"` // the person who made it
+	// AssertionKey: the Ed25519 public key whose signed customer assertion
+	// every request with this key must carry; nil: none required.
+	AssertionKey []byte `json:"-"`
+	// RequiresAssertion says so in listings.
+	RequiresAssertion bool `gorm:"-" json:"requires_customer_assertion"`
 }
 
 // ChannelList is Channels as a list (nil: every channel).
@@ -51,6 +56,7 @@ type APIKeySpec struct {
 	TenantID, Name, Role string
 	Channels             []string // nil: every channel
 	CreatedBy            string
+	AssertionKey         []byte // an Ed25519 public key; nil: no assertion required
 }
 
 // CreateAPIKey makes a key for the tenant and returns it in full, which is
@@ -73,7 +79,7 @@ func (s *Store) CreateAPIKeyFor(ctx context.Context, spec APIKeySpec) (string, A
 	secretText := base64.RawURLEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(secretText))
 	key := APIKey{ID: hex.EncodeToString(idBytes), TenantID: tenantID, Name: name, Role: role, SecretHash: sum[:],
-		Channels: strings.Join(spec.Channels, ","), CreatedBy: spec.CreatedBy}
+		Channels: strings.Join(spec.Channels, ","), CreatedBy: spec.CreatedBy, AssertionKey: spec.AssertionKey, RequiresAssertion: spec.AssertionKey != nil}
 	if err := s.db.WithContext(ctx).Create(&key).Error; err != nil {
 		return "", APIKey{}, fmt.Errorf("create API key: %w", err)
 	}
@@ -141,4 +147,10 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, id string) (APIKey, 
 		return APIKey{}, fmt.Errorf("read API key: %w", err)
 	}
 	return key, nil
+}
+
+// AfterFind fills in what listings show of a key's assertion.
+func (k *APIKey) AfterFind(*gorm.DB) error {
+	k.RequiresAssertion = k.AssertionKey != nil
+	return nil
 }

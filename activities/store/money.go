@@ -546,27 +546,39 @@ func (s *Store) CaseNotifications(ctx context.Context, tenantID, caseID string) 
 type Audience struct {
 	Recipients []string
 	Channels   []string // nil: every channel
+	// CustomerRef: only this customer's (a front end acting for the one
+	// customer a signed assertion names); "": every customer.
+	CustomerRef string
 }
 
-func (a Audience) channelClause() string {
-	if a.Channels == nil {
-		return ""
+// clause narrows a query of notifications n to the audience's channels and customer.
+func (s *Store) audienceClause(ctx context.Context, tenantID string, a Audience) (string, []any, error) {
+	var sql string
+	var args []any
+	if a.Channels != nil {
+		sql += ` AND EXISTS (SELECT 1 FROM cases c WHERE c.tenant_id = n.tenant_id AND c.id = n.case_id AND c.channel IN ?)`
+		args = append(args, a.Channels)
 	}
-	return ` AND EXISTS (SELECT 1 FROM cases c WHERE c.tenant_id = n.tenant_id AND c.id = n.case_id AND c.channel IN ?)`
-}
-
-func (a Audience) channelArgs() []any {
-	if a.Channels == nil {
-		return nil
+	if a.CustomerRef != "" {
+		h, err := s.customerHash(ctx, tenantID, a.CustomerRef)
+		if err != nil {
+			return "", nil, err
+		}
+		sql += ` AND EXISTS (SELECT 1 FROM cases c WHERE c.tenant_id = n.tenant_id AND c.id = n.case_id AND c.customer_hash = ?)`
+		args = append(args, h)
 	}
-	return []any{a.Channels}
+	return sql, args, nil
 }
 
 // PendingNotifications lists a tenant's notifications not yet delivered,
 // oldest first, a page at a time, with the next page's cursor.
 func (s *Store) PendingNotifications(ctx context.Context, tenantID string, to Audience, cursor string, limit int) ([]Notification, string, error) {
+	clause, clauseArgs, err := s.audienceClause(ctx, tenantID, to)
+	if err != nil {
+		return nil, "", err
+	}
 	q, args := `SELECT id, case_id::text AS case_id, recipient, kind, subject_id, created_at FROM notifications n
-		WHERE tenant_id = ? AND recipient IN ? AND sent_at IS NULL`+to.channelClause(), append([]any{tenantID, to.Recipients}, to.channelArgs()...)
+		WHERE tenant_id = ? AND recipient IN ? AND sent_at IS NULL`+clause, append([]any{tenantID, to.Recipients}, clauseArgs...)
 	if cursor != "" {
 		at, id, err := decodeCursor(cursor)
 		if err != nil {
@@ -586,8 +598,12 @@ func (s *Store) PendingNotifications(ctx context.Context, tenantID string, to Au
 // whether this call marked it (false: it was already marked, by an earlier
 // call); ErrNotFound if the tenant has no such notification.
 func (s *Store) MarkNotificationSent(ctx context.Context, tenantID string, to Audience, id string) (bool, error) {
-	res := s.db.WithContext(ctx).Exec(`UPDATE notifications n SET sent_at = ? WHERE tenant_id = ? AND recipient IN ? AND id = ? AND sent_at IS NULL`+to.channelClause(),
-		append([]any{time.Now().UTC(), tenantID, to.Recipients, id}, to.channelArgs()...)...)
+	clause, clauseArgs, err := s.audienceClause(ctx, tenantID, to)
+	if err != nil {
+		return false, err
+	}
+	res := s.db.WithContext(ctx).Exec(`UPDATE notifications n SET sent_at = ? WHERE tenant_id = ? AND recipient IN ? AND id = ? AND sent_at IS NULL`+clause,
+		append([]any{time.Now().UTC(), tenantID, to.Recipients, id}, clauseArgs...)...)
 	if res.Error != nil {
 		return false, fmt.Errorf("mark notification sent: %w", res.Error)
 	}
@@ -595,8 +611,8 @@ func (s *Store) MarkNotificationSent(ctx context.Context, tenantID string, to Au
 		return true, nil
 	}
 	var n int64
-	if err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM notifications n WHERE tenant_id = ? AND recipient IN ? AND id = ?`+to.channelClause(),
-		append([]any{tenantID, to.Recipients, id}, to.channelArgs()...)...).Scan(&n).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM notifications n WHERE tenant_id = ? AND recipient IN ? AND id = ?`+clause,
+		append([]any{tenantID, to.Recipients, id}, clauseArgs...)...).Scan(&n).Error; err != nil {
 		return false, fmt.Errorf("find notification: %w", err)
 	}
 	if n == 0 {
