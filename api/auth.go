@@ -1,9 +1,9 @@
 package api
 
 import (
-	"crypto/ed25519"
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"errors"
 	"fmt"
