@@ -173,3 +173,32 @@ func TestEraseCustomerByCryptoShredding(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The reasons the audit chain keeps for good are codes: free text, where a
+// person could write a name, an address or a diagnosis, is refused before
+// anything is recorded.
+func TestAuditReasonsAreCodes(t *testing.T) {
+	s := newStack(t)
+	c := openFor(s, tenantA, "cust-reasons", "My order #1001 has not arrived yet.")
+	admin := tenantA + "/admin+totp"
+	for name, r := range map[string]response{
+		"close":  s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/supervisor", api.CloseCaseRequest{Reason: "Ruth Example called, parcel found"}),
+		"hold":   s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CaseID: c.ID, Reason: "Smith v Acme, 2026-17"}),
+		"erase":  s.do("POST", "/v1/customers/erase", admin, api.EraseCustomerRequest{CustomerRef: "cust-reasons", Reason: "asked by phone, +44 20 7946 0000"}),
+		"digits": s.do("POST", "/v1/legal-holds", admin, api.PlaceHoldRequest{CaseID: c.ID, Reason: "case_4711"}),
+	} {
+		if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), `"field":"reason"`) {
+			t.Errorf("%s with free text: %d %s", name, r.Status, r.Body)
+		}
+	}
+	var trail api.CaseTrail
+	s.do("GET", "/v1/cases/"+c.ID+"/trail", tenantA+"/compliance", nil).decode(t, &trail)
+	for _, e := range trail.Trail {
+		if strings.Contains(e.Event.Reason, "Ruth") || strings.Contains(e.Event.Reason, "Smith") {
+			t.Fatalf("free text reached the chain: %+v", e)
+		}
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/supervisor", api.CloseCaseRequest{Reason: "parcel_found"}); r.Status != http.StatusOK {
+		t.Fatalf("close with a code: %d %s", r.Status, r.Body)
+	}
+}
