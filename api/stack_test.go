@@ -383,6 +383,7 @@ func (s *stack) do(method, path, who string, body any, headers ...string) respon
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	checkContract(s.t, req, resp.StatusCode, resp.Header, raw)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 }
 
