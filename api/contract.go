@@ -26,12 +26,12 @@ type Endpoint struct {
 	Object, Action string // "" for the public probes
 	StepUp         string // the action class a step-up token must cover; "": none
 	Summary        string
-	Query          []string // query parameters
-	Request        any      // a value of the body's type; nil: no body
-	Status         int      // the success status
+	Query          []string    // query parameters
+	Request        any         // a value of the body's type; nil: no body
+	Status         int         // the success status
 	Also           map[int]any // other statuses that are not errors, and their bodies (a retry's 200)
-	Response       any      // a value of the success body's type; nil: none
-	ContentTypes   []string // a body that is not JSON (an export)
+	Response       any         // a value of the success body's type; nil: none
+	ContentTypes   []string    // a body that is not JSON (an export)
 }
 
 // anyOf documents a body that is one of several shapes (a front end's view
