@@ -346,11 +346,11 @@ faults() {
 # two workers; Ctrl-C (or any of them exiting) stops all four.
 run_multi() {
   local pids=()
-  TANDEM_HTTP_ADDR=127.0.0.1:8080 "$DATA/bin/tandem" serve & pids+=($!)
-  TANDEM_HTTP_ADDR=127.0.0.1:8081 "$DATA/bin/tandem" serve & pids+=($!)
-  "$DATA/bin/tandem" worker & pids+=($!)
-  "$DATA/bin/tandem" worker & pids+=($!)
-  log "Tandem: two APIs on http://127.0.0.1:8080 and :8081, two workers (pids ${pids[*]}); Ctrl-C stops everything"
+  TANDEM_HTTP_ADDR=127.0.0.1:8080 TANDEM_METRICS_ADDR=127.0.0.1:9464 "$DATA/bin/tandem" serve & pids+=($!)
+  TANDEM_HTTP_ADDR=127.0.0.1:8081 TANDEM_METRICS_ADDR=127.0.0.1:9465 "$DATA/bin/tandem" serve & pids+=($!)
+  TANDEM_METRICS_ADDR=127.0.0.1:9466 "$DATA/bin/tandem" worker & pids+=($!)
+  TANDEM_METRICS_ADDR=127.0.0.1:9467 "$DATA/bin/tandem" worker & pids+=($!)
+  log "Tandem: two APIs on http://127.0.0.1:8080 and :8081, two workers (pids ${pids[*]}), metrics on :9464-9467; Ctrl-C stops everything"
   trap 'kill -TERM "${pids[@]}" 2>/dev/null || true' INT TERM
   wait -n "${pids[@]}" || true
   kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -398,9 +398,9 @@ case "${1:-}" in
       run_multi
       exit 0
     fi
-    log "Tandem: API on http://${TANDEM_HTTP_ADDR:-127.0.0.1:8080}; Ctrl-C stops everything this command started"
+    log "Tandem: API on http://${TANDEM_HTTP_ADDR:-127.0.0.1:8080}, metrics on http://${TANDEM_METRICS_ADDR:-127.0.0.1:9464}/metrics; Ctrl-C stops everything this command started"
     # Not exec: the EXIT trap must run after tandem has shut down.
-    "$DATA/bin/tandem" dev || status=$?
+    TANDEM_METRICS_ADDR="${TANDEM_METRICS_ADDR:-127.0.0.1:9464}" "$DATA/bin/tandem" dev || status=$?
     exit "${status:-0}"
     ;;
   test)

@@ -169,6 +169,10 @@ func (a *Activities) PostLedger(ctx context.Context, in workflows.PostLedgerInpu
 	return a.Store.PostLedger(ctx, entries)
 }
 
+// MetricAITurn is the AI turn's latency, by engine and outcome (answered,
+// no_answer, error).
+const MetricAITurn = "tandem_ai_turn_latency"
+
 // AITurn asks the tenant's AI engine about a customer message.
 func (a *Activities) AITurn(ctx context.Context, in workflows.AITurnInput) (workflows.AITurnResult, error) {
 	engine, fallback := a.AI, ""
@@ -179,7 +183,17 @@ func (a *Activities) AITurn(ctx context.Context, in workflows.AITurnInput) (work
 			fallback = "llm_not_configured"
 		}
 	}
+	start := time.Now()
 	r, err := engine.Respond(ctx, ai.Request{TenantID: in.TenantID, CaseID: in.CaseID, Message: in.Message, Previous: in.Previous})
+	outcome := "answered"
+	switch {
+	case err != nil:
+		outcome = "error"
+	case r.OutOfScope || r.Answer == "":
+		outcome = "no_answer"
+	}
+	activity.GetMetricsHandler(ctx).WithTags(map[string]string{"engine": cmp.Or(r.Engine, in.Engine, "local"), "outcome": outcome}).
+		Timer(MetricAITurn).Record(time.Since(start))
 	if err != nil {
 		return workflows.AITurnResult{}, fmt.Errorf("ai turn: %w", err)
 	}

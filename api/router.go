@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/sdk/client"
 
 	"tandem/activities/ai"
@@ -41,6 +42,7 @@ type Config struct {
 	PerKeyLimit    RateLimit     // requests per credential (an API key, a person); zero: none
 	PerTenantLimit RateLimit     // requests per tenant, all credentials together; zero: none
 	AI             ai.Engine     // for the knowledge-base search console; nil: 503 there
+	Meter          metric.Meter  // HTTP metrics; nil: none
 }
 
 // Server serves the HTTP API.
@@ -61,6 +63,7 @@ type Server struct {
 	ai           ai.Engine
 	perKey       *limiters
 	perTenant    *limiters
+	metrics      *httpMetrics
 }
 
 // New returns the API's HTTP handler.
@@ -82,6 +85,7 @@ func New(cfg Config) http.Handler {
 		perKey:       newLimiters(cfg.PerKeyLimit),
 		perTenant:    newLimiters(cfg.PerTenantLimit),
 		ai:           cfg.AI,
+		metrics:      newHTTPMetrics(cfg.Meter),
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -198,6 +202,7 @@ func (s *Server) requestLog(c *gin.Context) {
 	}
 	c.Header(requestIDHeader, id)
 	c.Next()
+	s.metrics.record(c, time.Since(start))
 	p, _ := c.Get(principalKey)
 	who, _ := p.(Principal)
 	s.log.InfoContext(c.Request.Context(), "http request",

@@ -35,6 +35,7 @@ import (
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 	"tandem/api"
+	"tandem/api/telemetry"
 	"tandem/policies"
 	"tandem/workflows"
 	"tandem/workflows/codec"
@@ -64,6 +65,7 @@ type stack struct {
 	engine       ai.Engine
 	llm          ai.Engine
 	codec        *codec.Codec // the stack's payload codec, with its store's data keys
+	metrics      *telemetry.Metrics
 }
 
 // auditPub and auditKey sign and check the test stacks' audit checkpoints.
@@ -156,7 +158,12 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := client.DialContext(dialCtx, client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter()})
+	metrics, err := telemetry.New(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := client.DialContext(dialCtx, client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter(),
+		MetricsHandler: metrics.Temporal()})
 	if err != nil {
 		t.Fatalf("Temporal is not reachable at %s (run the tests with `make test`, which starts it): %v", addr, err)
 	}
@@ -183,10 +190,10 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 		t.Fatal(err)
 	}
 
-	handler := newAPI(t, st, tc, queue, log, 15*time.Second, historyLimit)
+	handler := newAPIWith(t, st, tc, queue, log, 15*time.Second, historyLimit, api.Config{Meter: metrics.Meter("tandem/api")})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
-	s := &stack{t: t, store: st, temporal: tc, codec: pc, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
+	s := &stack{t: t, store: st, temporal: tc, codec: pc, metrics: metrics, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
 		worker: w, gateway: gateway, engine: engine, llm: llm}
 	t.Cleanup(func() { s.worker.Stop() })
 	return s
@@ -233,7 +240,7 @@ func newAPIWith(t *testing.T, st *store.Store, tc client.Client, queue string, l
 	return api.New(api.Config{
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
-		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit,
+		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter,
 	})
 }
 

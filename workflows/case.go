@@ -597,7 +597,11 @@ func record(ctx workflow.Context, in RecordCaseInput) error {
 			MaximumInterval:    10 * time.Second,
 		},
 	})
-	return workflow.ExecuteLocalActivity(ctx, ActivityRecordCase, in).Get(ctx, nil)
+	if err := workflow.ExecuteLocalActivity(ctx, ActivityRecordCase, in).Get(ctx, nil); err != nil {
+		return err
+	}
+	countTransitions(ctx, in.Audit)
+	return nil
 }
 
 // Register registers every workflow type of this package with a worker or replayer.

@@ -306,7 +306,11 @@ func (r *refundSaga) record(ctx workflow.Context, action string, actor Actor, no
 	r.st.Steps = append(r.st.Steps, action)
 	in := RefundStatusInput{TenantID: r.in.TenantID, RefundID: r.in.RefundID, Status: r.st.Status, State: r.st,
 		Action: action, Step: r.step, Actor: actor, Notify: notify, At: workflow.Now(ctx)}
-	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localRefundOptions), ActivitySetRefundStatus, in).Get(ctx, nil)
+	if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localRefundOptions), ActivitySetRefundStatus, in).Get(ctx, nil); err != nil {
+		return err
+	}
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"status": r.st.Status, "kind": r.in.Kind}).Counter(MetricRefunds).Inc(1)
+	return nil
 }
 
 func (r *refundSaga) post(ctx workflow.Context, m LedgerMovement) error {

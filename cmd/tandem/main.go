@@ -29,6 +29,7 @@ import (
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/api"
+	"tandem/api/telemetry"
 	"tandem/migrations"
 	"tandem/policies"
 	"tandem/workflows"
@@ -154,7 +155,11 @@ func newLogger(cfg config) *slog.Logger {
 // shuts down gracefully: the API stops accepting and drains, then the worker
 // stops polling and lets running tasks finish.
 func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string) error {
-	st, tc, err := connect(ctx, cfg, log)
+	metrics, err := telemetry.New(log)
+	if err != nil {
+		return err
+	}
+	st, tc, err := connectWith(ctx, cfg, log, metrics.Temporal())
 	if err != nil {
 		return err
 	}
@@ -246,7 +251,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, ExportSigner: cfg.ExportSigningKey, Checkpoints: cfg.checkpointLog(),
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit,
-				AI: engine,
+				AI: engine, Meter: metrics.Meter("tandem/api"),
 			}),
 			// A slow client may not hold a connection: headers in 10 s, the
 			// body in 30 s, the answer written within the request's own bound.
@@ -266,6 +271,12 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		go func() { serveErr <- srv.Serve(ln) }()
 	}
 
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		if metricsSrv, err = startMetricsServer(cfg.MetricsAddr, metrics, log, serveErr); err != nil {
+			return err
+		}
+	}
 	var codecSrv *http.Server
 	if mode == "dev" && cfg.CodecAddr != "" {
 		if codecSrv, err = startCodecServer(cfg, st, log, serveErr); err != nil {
@@ -280,7 +291,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	case err := <-serveErr:
 		runErr = fmt.Errorf("http server: %w", err)
 	}
-	for _, s := range []*http.Server{srv, codecSrv} {
+	for _, s := range []*http.Server{srv, codecSrv, metricsSrv} {
 		if s == nil {
 			continue
 		}
@@ -342,11 +353,16 @@ func jwksRefresher(cfg config, ks *api.KeySet, log *slog.Logger) func(context.Co
 
 // connect opens PostgreSQL (with the keyring) and dials Temporal.
 func connect(ctx context.Context, cfg config, log *slog.Logger) (*store.Store, client.Client, error) {
+	return connectWith(ctx, cfg, log, nil)
+}
+
+// connectWith is connect with the SDK's metrics going to metrics (nil: none).
+func connectWith(ctx context.Context, cfg config, log *slog.Logger, metrics client.MetricsHandler) (*store.Store, client.Client, error) {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := dialTemporal(ctx, cfg, log, st)
+	tc, err := dialTemporal(ctx, cfg, log, st, metrics)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -372,16 +388,17 @@ func openStore(ctx context.Context, cfg config) (*store.Store, error) {
 // dialTemporal connects with the encrypting payload codec: every client and
 // worker of Tandem must, or history would mix clear and encrypted payloads.
 // st gives the codec customers' data keys.
-func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, metrics client.MetricsHandler) (client.Client, error) {
 	pc, err := cfg.payloadCodec(st)
 	if err != nil {
 		return nil, err
 	}
 	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:      cfg.TemporalAddress,
-		Namespace:     cfg.TemporalNamespace,
-		Logger:        tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		DataConverter: pc.DataConverter(),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		DataConverter:  pc.DataConverter(),
+		MetricsHandler: metrics,
 		// Payloads are AES-GCM ciphertext, which gzip cannot shrink: compressing
 		// every request only spent CPU on both sides (about 8% of the worker's).
 		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
@@ -477,4 +494,19 @@ func runSeed(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "tenant %q is ready (%d demo knowledge-base articles added; demo orders 1001 and 0917 of cust-1001)\n", demoTenant, n)
 	return nil
+}
+
+// startMetricsServer serves /metrics on its own address, so that the API's
+// port never exposes them.
+func startMetricsServer(addr string, metrics *telemetry.Metrics, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")
+	go func() { errc <- srv.Serve(ln) }()
+	return srv, nil
 }
