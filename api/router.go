@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"tandem/activities/ai"
@@ -43,6 +44,7 @@ type Config struct {
 	PerTenantLimit RateLimit     // requests per tenant, all credentials together; zero: none
 	AI             ai.Engine     // for the knowledge-base search console; nil: 503 there
 	Meter          metric.Meter  // HTTP metrics; nil: none
+	Tracer         trace.Tracer  // a span per request; nil: none
 }
 
 // Server serves the HTTP API.
@@ -90,7 +92,7 @@ func New(cfg Config) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(s.requestLog, s.recoverPanic, s.limits)
+	r.Use(traceRequests(cfg.Tracer), s.requestLog, s.recoverPanic, s.limits)
 	r.NoRoute(func(c *gin.Context) {
 		respondError(c, s.log, errorf(http.StatusNotFound, "route_not_found", "no such endpoint"))
 	})

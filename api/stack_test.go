@@ -25,7 +25,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/proxy"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -134,6 +136,13 @@ func newStack(t *testing.T) *stack { return newStackWith(t, 0) }
 // newStackWith is newStack with cases continuing as new at historyLimit events.
 func newStackWith(t *testing.T, historyLimit int) *stack {
 	t.Helper()
+	return newStackTraced(t, historyLimit, nil)
+}
+
+// newStackTraced is newStackWith with the API, the Temporal client and
+// worker, and the store tracing to tp (nil: no tracing).
+func newStackTraced(t *testing.T, historyLimit int, tp trace.TracerProvider) *stack {
+	t.Helper()
 	st := storetest.New(t).Store
 	ctx := context.Background()
 	for _, id := range []string{tenantA, tenantB} {
@@ -162,8 +171,20 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := client.DialContext(dialCtx, client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter(),
-		MetricsHandler: metrics.Temporal()})
+	opts := client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter(), MetricsHandler: metrics.Temporal()}
+	var tracer trace.Tracer
+	if tp != nil {
+		tracing, err := telemetry.TemporalTracing(tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Interceptors = []interceptor.ClientInterceptor{tracing}
+		if err := st.UseTracer(tp.Tracer("tandem/store")); err != nil {
+			t.Fatal(err)
+		}
+		tracer = tp.Tracer("tandem/api")
+	}
+	tc, err := client.DialContext(dialCtx, opts)
 	if err != nil {
 		t.Fatalf("Temporal is not reachable at %s (run the tests with `make test`, which starts it): %v", addr, err)
 	}
@@ -190,7 +211,7 @@ func newStackWith(t *testing.T, historyLimit int) *stack {
 		t.Fatal(err)
 	}
 
-	handler := newAPIWith(t, st, tc, queue, log, 15*time.Second, historyLimit, api.Config{Meter: metrics.Meter("tandem/api")})
+	handler := newAPIWith(t, st, tc, queue, log, 15*time.Second, historyLimit, api.Config{Meter: metrics.Meter("tandem/api"), Tracer: tracer})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	s := &stack{t: t, store: st, temporal: tc, codec: pc, metrics: metrics, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
@@ -240,7 +261,7 @@ func newAPIWith(t *testing.T, st *store.Store, tc client.Client, queue string, l
 	return api.New(api.Config{
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
-		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter,
+		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer,
 	})
 }
 

@@ -177,7 +177,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	})
 	resolvedRes.print(stdout, "AI-resolved case (HTTP x2)")
 
-	tc, err := dialTemporal(ctx, cfg, log, st, nil)
+	tc, err := dialTemporal(ctx, cfg, log, st, observe{})
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,7 @@ type config struct {
 	PayloadKeys []codec.Key
 	CodecAddr   string // where `dev` and `codec-server` serve the Web UI's codec endpoint
 	MetricsAddr string // where serve, worker and dev serve /metrics; "": nowhere
+	TracesURL   string // an OTLP/HTTP collector's traces URL; "": no tracing
 	CodecOrigin string // the Web UI's origin, allowed to call it
 	// LLM: an OpenAI-compatible endpoint for tenants whose policy chooses
 	// the LLM engine; unset, they get the local engine.
@@ -254,6 +255,7 @@ func loadConfig() (config, error) {
 	}
 	cfg.CodecAddr = env("TANDEM_CODEC_ADDR", "")
 	cfg.MetricsAddr = env("TANDEM_METRICS_ADDR", "")
+	cfg.TracesURL = env("TANDEM_OTLP_TRACES_URL", "")
 	cfg.CodecOrigin = env("TANDEM_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233")
 	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
 		return cfg, fmt.Errorf("DATABASE_URL is not a URL")
@@ -295,7 +297,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_AUDIT_CHECKPOINT_DIR", cmp.Or(c.AuditCheckpointDir, "(unset: checkpoints are kept in the database only)"),
 		"TANDEM_MASTER_KEY", masterKeyState(c.MasterKeys),
 		"TANDEM_PAYLOAD_KEY", keyState(len(c.PayloadKeys) > 0, "Temporal payloads cannot be encrypted"),
-		"TANDEM_CODEC_ADDR", c.CodecAddr, "TANDEM_METRICS_ADDR", c.MetricsAddr,
+		"TANDEM_CODEC_ADDR", c.CodecAddr, "TANDEM_METRICS_ADDR", c.MetricsAddr, "TANDEM_OTLP_TRACES_URL", c.TracesURL,
 		"TANDEM_LLM_BASE_URL", c.LLMBaseURL,
 		"TANDEM_LLM_MODEL", c.LLMModel,
 		"TANDEM_LLM_API_KEY", keyState(c.LLMAPIKey != "", "the LLM endpoint is called without a key"),

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
@@ -159,9 +160,27 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	if err != nil {
 		return err
 	}
-	st, tc, err := connectWith(ctx, cfg, log, metrics.Temporal())
+	tp, stopTracing, err := telemetry.Tracing(ctx, cfg.TracesURL, "tandem-"+mode)
 	if err != nil {
 		return err
+	}
+	defer func() { _ = stopTracing(context.Background()) }()
+	obs := observe{metrics: metrics.Temporal()}
+	if cfg.TracesURL != "" { // off, the interceptor would still write every call's headers
+		tracing, err := telemetry.TemporalTracing(tp)
+		if err != nil {
+			return err
+		}
+		obs.interceptors = []interceptor.ClientInterceptor{tracing}
+	}
+	st, tc, err := connectWith(ctx, cfg, log, obs)
+	if err != nil {
+		return err
+	}
+	if cfg.TracesURL != "" {
+		if err := st.UseTracer(tp.Tracer("tandem/store")); err != nil {
+			return err
+		}
 	}
 	defer st.Close()
 	defer tc.Close()
@@ -251,7 +270,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, ExportSigner: cfg.ExportSigningKey, Checkpoints: cfg.checkpointLog(),
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit,
-				AI: engine, Meter: metrics.Meter("tandem/api"),
+				AI: engine, Meter: metrics.Meter("tandem/api"), Tracer: tp.Tracer("tandem/api"),
 			}),
 			// A slow client may not hold a connection: headers in 10 s, the
 			// body in 30 s, the answer written within the request's own bound.
@@ -353,16 +372,22 @@ func jwksRefresher(cfg config, ks *api.KeySet, log *slog.Logger) func(context.Co
 
 // connect opens PostgreSQL (with the keyring) and dials Temporal.
 func connect(ctx context.Context, cfg config, log *slog.Logger) (*store.Store, client.Client, error) {
-	return connectWith(ctx, cfg, log, nil)
+	return connectWith(ctx, cfg, log, observe{})
 }
 
-// connectWith is connect with the SDK's metrics going to metrics (nil: none).
-func connectWith(ctx context.Context, cfg config, log *slog.Logger, metrics client.MetricsHandler) (*store.Store, client.Client, error) {
+// observe is where the Temporal client's metrics and traces go (none: nowhere).
+type observe struct {
+	metrics      client.MetricsHandler
+	interceptors []interceptor.ClientInterceptor
+}
+
+// connectWith is connect, observed.
+func connectWith(ctx context.Context, cfg config, log *slog.Logger, obs observe) (*store.Store, client.Client, error) {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := dialTemporal(ctx, cfg, log, st, metrics)
+	tc, err := dialTemporal(ctx, cfg, log, st, obs)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -388,7 +413,7 @@ func openStore(ctx context.Context, cfg config) (*store.Store, error) {
 // dialTemporal connects with the encrypting payload codec: every client and
 // worker of Tandem must, or history would mix clear and encrypted payloads.
 // st gives the codec customers' data keys.
-func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, metrics client.MetricsHandler) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, obs observe) (client.Client, error) {
 	pc, err := cfg.payloadCodec(st)
 	if err != nil {
 		return nil, err
@@ -398,7 +423,8 @@ func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.S
 		Namespace:      cfg.TemporalNamespace,
 		Logger:         tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 		DataConverter:  pc.DataConverter(),
-		MetricsHandler: metrics,
+		MetricsHandler: obs.metrics,
+		Interceptors:   obs.interceptors,
 		// Payloads are AES-GCM ciphertext, which gzip cannot shrink: compressing
 		// every request only spent CPU on both sides (about 8% of the worker's).
 		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
