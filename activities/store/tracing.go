@@ -39,13 +39,21 @@ func (s *Store) UseTracer(tracer trace.Tracer) error {
 		op  string
 		reg func() error
 	}{
-		{"query", func() error { return cb.Query().Before("gorm:query").Register("tandem:trace_before_query", start("query")) }},
+		{"query", func() error {
+			return cb.Query().Before("gorm:query").Register("tandem:trace_before_query", start("query"))
+		}},
 		{"query", func() error { return cb.Query().After("gorm:query").Register("tandem:trace_after_query", end) }},
-		{"create", func() error { return cb.Create().Before("gorm:create").Register("tandem:trace_before_create", start("insert")) }},
+		{"create", func() error {
+			return cb.Create().Before("gorm:create").Register("tandem:trace_before_create", start("insert"))
+		}},
 		{"create", func() error { return cb.Create().After("gorm:create").Register("tandem:trace_after_create", end) }},
-		{"update", func() error { return cb.Update().Before("gorm:update").Register("tandem:trace_before_update", start("update")) }},
+		{"update", func() error {
+			return cb.Update().Before("gorm:update").Register("tandem:trace_before_update", start("update"))
+		}},
 		{"update", func() error { return cb.Update().After("gorm:update").Register("tandem:trace_after_update", end) }},
-		{"delete", func() error { return cb.Delete().Before("gorm:delete").Register("tandem:trace_before_delete", start("delete")) }},
+		{"delete", func() error {
+			return cb.Delete().Before("gorm:delete").Register("tandem:trace_before_delete", start("delete"))
+		}},
 		{"delete", func() error { return cb.Delete().After("gorm:delete").Register("tandem:trace_after_delete", end) }},
 		{"raw", func() error { return cb.Raw().Before("gorm:raw").Register("tandem:trace_before_raw", start("exec")) }},
 		{"raw", func() error { return cb.Raw().After("gorm:raw").Register("tandem:trace_after_raw", end) }},
