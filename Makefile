@@ -35,7 +35,7 @@ bench: build ## benchmark against the stack `make run` is serving
 
 # The tests that record the newest paths. Histories of older paths stay as
 # they are: they prove that runs started under old code still replay.
-HISTORY_TESTS ?= TestLongCaseContinuesAsNew|TestAIResolvesTheCase|TestAngryCustomerEscalates|TestSLABreachEscalates|TestRefundSagaOnTheRealStack|TestRefundPaymentFailsAndIsCompensated|TestRefundAppealOverHTTP
+HISTORY_TESTS ?= TestLongCaseContinuesAsNew|TestAIResolvesTheCase|TestAngryCustomerEscalates|TestSLABreachEscalates|TestRefundSagaOnTheRealStack|TestRefundPaymentFailsAndIsCompensated|TestRefundAppealOverHTTP|TestWebhooksDeliverACaseInOrder
 
 histories: ## record workflows/testdata/ histories of HISTORY_TESTS from the real server (after a deliberate, versioned change)
 	@bash .ci/stack.sh up

@@ -42,6 +42,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.SetRefundStatus, activity.RegisterOptions{Name: workflows.ActivitySetRefundStatus})
 	r.RegisterActivityWithOptions(a.PayRefund, activity.RegisterOptions{Name: workflows.ActivityPayRefund})
 	r.RegisterActivityWithOptions(a.PostLedger, activity.RegisterOptions{Name: workflows.ActivityPostLedger})
+	r.RegisterActivityWithOptions(a.DeliverWebhooks, activity.RegisterOptions{Name: workflows.ActivityDeliverWebhooks})
 }
 
 // RequestRefund checks the request against the order system and records it;
@@ -220,16 +221,19 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 	msgs := make([]store.Message, 0, len(in.Messages))
 	for _, m := range in.Messages {
 		msgs = append(msgs, store.Message{
-			TenantID:    c.TenantID,
-			CaseID:      c.CaseID,
-			Seq:         m.Seq,
-			AuthorKind:  m.AuthorKind,
-			AuthorID:    m.AuthorID,
-			Body:        m.Body,
-			Placeholder: m.Placeholder,
-			ArticleID:   optional(m.ArticleID),
-			ClientKey:   optional(m.ClientKey),
-			CreatedAt:   m.At,
+			TenantID:       c.TenantID,
+			CaseID:         c.CaseID,
+			Seq:            m.Seq,
+			AuthorKind:     m.AuthorKind,
+			AuthorID:       m.AuthorID,
+			Body:           m.Body,
+			Placeholder:    m.Placeholder,
+			ArticleID:      optional(m.ArticleID),
+			Model:          optional(m.Model),
+			AIDisclosure:   m.AIDisclosure,
+			ArticleVersion: optionalInt(m.ArticleVersion),
+			ClientKey:      optional(m.ClientKey),
+			CreatedAt:      m.At,
 		})
 	}
 	audit := make([]store.AuditEvent, 0, len(in.Audit))
@@ -301,4 +305,12 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// optionalInt is nil for zero: a column with nothing to say.
+func optionalInt(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
 }

@@ -176,8 +176,16 @@ var allowed = map[string][]string{
 	"refund appeal":      {"service", "agent", "supervisor"},
 	"refund list":        {"supervisor", "finance", "compliance"},
 	"reconciliation":     {"finance", "compliance"},
-	"notifications":      {"service"},
-	"notification sent":  {"service"},
+	"notifications":      {"service", "supervisor", "finance", "admin"},
+	"notification sent":  {"service", "supervisor", "finance", "admin"},
+	"webhooks":           {"compliance", "admin"},
+	"webhook":            {"compliance", "admin"},
+	"deliveries":         {"compliance", "admin"},
+	"create webhook":     {"admin"},
+	"change webhook":     {"admin"},
+	"delete webhook":     {"admin"},
+	"rotate webhook":     {"admin"},
+	"redeliver":          {"admin"},
 	"consistency":        {"compliance", "admin"},
 	"totp status":        {"admin"},
 	"release hold":       {"admin"},
@@ -211,7 +219,8 @@ func as(tenant, role string) string {
 // sensitive endpoints need a step-up token; the matrices call them with one,
 // so that what they test is the role's permission.
 var sensitive = map[string]bool{"set service policy": true, "set retention": true, "add policy": true, "export": true, "erase": true, "place hold": true,
-	"create key": true, "revoke key": true, "unknown key": true, "release hold": true, "remove policy": true, "reset totp": true}
+	"create key": true, "revoke key": true, "unknown key": true, "release hold": true, "remove policy": true, "reset totp": true,
+	"create webhook": true, "change webhook": true, "delete webhook": true, "rotate webhook": true}
 
 // routeNames names, for every route the router has, the row of the role
 // matrix that calls it: a route added without a row fails TestRoleMatrix.
@@ -236,7 +245,11 @@ var routeNames = map[string]string{
 	"GET /v1/admin/consistency": "consistency", "POST /v1/admin/consistency/repair": "repair consistency",
 	"GET /v1/admin/retention": "retention", "PUT /v1/admin/retention": "set retention", "GET /v1/admin/policies": "policies",
 	"POST /v1/admin/policies": "add policy", "DELETE /v1/admin/policies": "remove policy", "GET /v1/admin/api-keys": "list keys",
-	"POST /v1/admin/api-keys": "create key", "DELETE /v1/admin/api-keys/:id": "revoke key", "POST /v1/auth/totp/enrol": "totp enrol",
+	"POST /v1/admin/api-keys": "create key", "DELETE /v1/admin/api-keys/:id": "revoke key",
+	"GET /v1/admin/webhooks": "webhooks", "POST /v1/admin/webhooks": "create webhook", "GET /v1/admin/webhooks/:id": "webhook",
+	"PATCH /v1/admin/webhooks/:id": "change webhook", "DELETE /v1/admin/webhooks/:id": "delete webhook",
+	"POST /v1/admin/webhooks/:id/rotate-secret": "rotate webhook", "GET /v1/admin/webhooks/:id/deliveries": "deliveries",
+	"POST /v1/admin/webhooks/:id/deliveries/:event/redeliver": "redeliver", "POST /v1/auth/totp/enrol": "totp enrol",
 	"POST /v1/auth/totp/confirm": "totp confirm", "POST /v1/auth/step-up": "step up", "GET /v1/admin/totp/:subject": "totp status",
 	"POST /v1/admin/tokens/revoke": "revoke token", "DELETE /v1/admin/totp/:subject": "reset totp",
 }
@@ -284,6 +297,7 @@ func TestRoleMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hook := registerWebhook(t, s, tenantA)
 	for _, role := range roles {
 		c := s.openCase(tenantA, sampleCase()).Case
 		if role == "agent" { // so that what is tested is the role, not the agent's scope
@@ -387,6 +401,20 @@ func TestRoleMatrix(t *testing.T) {
 			"refund list":    func(who string) response { return s.do("GET", "/v1/refunds?status=awaiting_approval", who, nil) },
 			"reconciliation": func(who string) response { return s.do("GET", "/v1/ledger/reconciliation", who, nil) },
 			"notifications":  func(who string) response { return s.do("GET", "/v1/notifications", who, nil) },
+			"webhooks":       func(who string) response { return s.do("GET", "/v1/admin/webhooks", who, nil) },
+			"webhook":        func(who string) response { return s.do("GET", "/v1/admin/webhooks/"+hook.Webhook.ID, who, nil) },
+			"deliveries":     func(who string) response { return s.do("GET", "/v1/admin/webhooks/"+hook.Webhook.ID+"/deliveries", who, nil) },
+			"create webhook": func(who string) response {
+				return s.do("POST", "/v1/admin/webhooks", who, api.WebhookRequest{URL: "http://127.0.0.1:9/" + role, EventTypes: []string{"case.opened"}})
+			},
+			"change webhook": func(who string) response {
+				return s.do("PATCH", "/v1/admin/webhooks/"+hook.Webhook.ID, who, api.WebhookRequest{DisableAfter: 7})
+			},
+			"rotate webhook": func(who string) response { return s.do("POST", "/v1/admin/webhooks/"+hook.Webhook.ID+"/rotate-secret", who, nil) },
+			"delete webhook": func(who string) response { return s.do("DELETE", "/v1/admin/webhooks/wh_0000000000000000", who, nil) },
+			"redeliver": func(who string) response {
+				return s.do("POST", "/v1/admin/webhooks/"+hook.Webhook.ID+"/deliveries/none/redeliver", who, nil)
+			},
 			"notification sent": func(who string) response {
 				return s.do("POST", "/v1/notifications/none/sent", who, nil)
 			},
@@ -455,6 +483,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 	if err != nil || len(notes) == 0 {
 		t.Fatalf("no notification to try another tenant's ID on: %v", err)
 	}
+	hook := registerWebhook(t, s, tenantA)
 	for _, role := range roles {
 		for _, call := range []struct {
 			endpoint, method, path string
@@ -466,6 +495,12 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"message", "POST", "/v1/cases/" + c.ID + "/messages", api.PostMessageRequest{Body: "hi"}},
 			{"close", "POST", "/v1/cases/" + c.ID + "/close", api.CloseCaseRequest{}},
 			{"revoke key", "DELETE", "/v1/admin/api-keys/" + key.ID, nil},
+			{"webhook", "GET", "/v1/admin/webhooks/" + hook.Webhook.ID, nil},
+			{"change webhook", "PATCH", "/v1/admin/webhooks/" + hook.Webhook.ID, api.WebhookRequest{DisableAfter: 7}},
+			{"delete webhook", "DELETE", "/v1/admin/webhooks/" + hook.Webhook.ID, nil},
+			{"rotate webhook", "POST", "/v1/admin/webhooks/" + hook.Webhook.ID + "/rotate-secret", nil},
+			{"deliveries", "GET", "/v1/admin/webhooks/" + hook.Webhook.ID + "/deliveries", nil},
+			{"redeliver", "POST", "/v1/admin/webhooks/" + hook.Webhook.ID + "/deliveries/x/redeliver", nil},
 			{"handoff", "GET", "/v1/cases/" + c.ID + "/handoff", nil},
 			{"claim", "POST", "/v1/cases/" + c.ID + "/claim", nil},
 			{"reply", "POST", "/v1/cases/" + c.ID + "/reply", api.AgentMessageRequest{Body: "hi"}},
@@ -629,4 +664,20 @@ func TestAnotherAgentsCase(t *testing.T) {
 	if got.Case.Status != "assigned" || got.Case.Assignee != "agent-2" {
 		t.Fatalf("agent-2's case was changed: %+v", got.Case)
 	}
+}
+
+// registerWebhook registers an endpoint on loopback for tenant (which is
+// allowed private targets), for tests of who may touch it.
+func registerWebhook(t *testing.T, s *stack, tenant string) api.CreatedWebhook {
+	t.Helper()
+	if err := s.store.AllowPrivateWebhooks(context.Background(), tenant, true); err != nil {
+		t.Fatal(err)
+	}
+	var out api.CreatedWebhook
+	r := s.do("POST", "/v1/admin/webhooks", tenant+"/admin+totp", api.WebhookRequest{URL: "http://127.0.0.1:9/hook", EventTypes: []string{"case.closed"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register a webhook: %d %s", r.Status, r.Body)
+	}
+	r.decode(t, &out)
+	return out
 }

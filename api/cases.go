@@ -72,14 +72,19 @@ type PolicyRef struct {
 
 // MessageJSON is a conversation turn as the API returns it.
 type MessageJSON struct {
-	Seq         int64     `json:"seq"`
-	AuthorKind  string    `json:"author_kind"`
-	AuthorID    string    `json:"author_id,omitempty"`
-	Body        string    `json:"body"`
-	Erased      bool      `json:"erased,omitempty"` // the body was crypto-shredded
-	Placeholder bool      `json:"placeholder"`
-	ArticleID   string    `json:"article_id,omitempty"` // the knowledge-base article of an AI answer
-	At          time.Time `json:"at"`
+	Seq         int64  `json:"seq"`
+	AuthorKind  string `json:"author_kind"`
+	AuthorID    string `json:"author_id,omitempty"`
+	Body        string `json:"body"`
+	Erased      bool   `json:"erased,omitempty"` // the body was crypto-shredded
+	Placeholder bool   `json:"placeholder"`
+	ArticleID   string `json:"article_id,omitempty"` // the knowledge-base article of an AI answer
+	// An AI answer's marks: the model, the article's version, and whether it
+	// carries the disclosure that the customer talks to an AI system.
+	Model          string    `json:"model,omitempty"`
+	ArticleVersion int       `json:"article_version,omitempty"`
+	AIDisclosure   bool      `json:"ai_disclosure,omitempty"`
+	At             time.Time `json:"at"`
 }
 
 // CaseWithMessages is the body of GET /v1/cases/{id}.
@@ -785,13 +790,17 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 }
 
 func messageFromRow(m store.Message) MessageJSON {
-	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body, Erased: m.Erased,
-		Placeholder: m.Placeholder, ArticleID: deref(m.ArticleID), At: m.CreatedAt.UTC()}
+	out := MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body, Erased: m.Erased,
+		Placeholder: m.Placeholder, ArticleID: deref(m.ArticleID), Model: deref(m.Model), AIDisclosure: m.AIDisclosure, At: m.CreatedAt.UTC()}
+	if m.ArticleVersion != nil {
+		out.ArticleVersion = *m.ArticleVersion
+	}
+	return out
 }
 
 func messageFromWorkflow(m workflows.Message) MessageJSON {
 	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
-		Placeholder: m.Placeholder, ArticleID: m.ArticleID, At: pgTime(m.At)}
+		Placeholder: m.Placeholder, ArticleID: m.ArticleID, Model: m.Model, ArticleVersion: m.ArticleVersion, AIDisclosure: m.AIDisclosure, At: pgTime(m.At)}
 }
 
 func exchangeJSON(res workflows.PostMessageResult) ExchangeJSON {

@@ -123,6 +123,16 @@ type (
 		Status string            `json:"status"`
 		Checks map[string]string `json:"checks,omitempty"`
 	}
+	webhooksBody struct {
+		Webhooks []store.Webhook `json:"webhooks"`
+	}
+	webhookBody struct {
+		Webhook store.Webhook `json:"webhook"`
+	}
+	redeliveredBody struct {
+		EventID string `json:"event_id"`
+		Status  string `json:"status"`
+	}
 	policyOrProfile struct {
 		Profile string `json:"profile,omitempty"`
 	}
@@ -206,6 +216,19 @@ var Endpoints = []Endpoint{
 	{Method: "GET", Path: "/v1/admin/api-keys", Object: "api_key", Action: "manage", Summary: "the tenant's API keys", Status: 200, Response: apiKeysBody{}},
 	{Method: "POST", Path: "/v1/admin/api-keys", Object: "api_key", Action: "manage", StepUp: StepUpAccess, Summary: "make a front end's key (its secret is shown once)", Request: CreateAPIKeyRequest{}, Status: 201, Response: CreatedAPIKey{}},
 	{Method: "DELETE", Path: "/v1/admin/api-keys/:id", Object: "api_key", Action: "manage", StepUp: StepUpAccess, Summary: "revoke a key", Status: 200, Response: apiKeyBody{}},
+	{Method: "GET", Path: "/v1/admin/webhooks", Object: "webhook", Action: "read", Summary: "the tenant's webhook endpoints", Status: 200, Response: webhooksBody{}},
+	{Method: "POST", Path: "/v1/admin/webhooks", Object: "webhook", Action: "manage", StepUp: StepUpAccess, Summary: "register an endpoint for event types (its secret is shown once)",
+		Request: WebhookRequest{}, Status: 201, Response: CreatedWebhook{}},
+	{Method: "GET", Path: "/v1/admin/webhooks/:id", Object: "webhook", Action: "read", Summary: "an endpoint", Status: 200, Response: webhookBody{}},
+	{Method: "PATCH", Path: "/v1/admin/webhooks/:id", Object: "webhook", Action: "manage", StepUp: StepUpAccess, Summary: "change an endpoint: URL, event types, threshold, enabled",
+		Request: WebhookRequest{}, Status: 200, Response: webhookBody{}},
+	{Method: "DELETE", Path: "/v1/admin/webhooks/:id", Object: "webhook", Action: "manage", StepUp: StepUpAccess, Summary: "remove an endpoint", Status: 204},
+	{Method: "POST", Path: "/v1/admin/webhooks/:id/rotate-secret", Object: "webhook", Action: "manage", StepUp: StepUpAccess,
+		Summary: "a new secret (shown once); the old one signs too for 24 hours", Status: 200, Response: CreatedWebhook{}},
+	{Method: "GET", Path: "/v1/admin/webhooks/:id/deliveries", Object: "webhook", Action: "read", Summary: "an endpoint's deliveries, newest first (dead: the dead-letter list)",
+		Query: []string{"status", "before", "limit"}, Status: 200, Response: DeliveryList{}},
+	{Method: "POST", Path: "/v1/admin/webhooks/:id/deliveries/:event/redeliver", Object: "webhook", Action: "manage", Summary: "send a delivery again",
+		Status: 200, Response: redeliveredBody{}},
 	{Method: "POST", Path: "/v1/auth/totp/enrol", Object: "self", Action: "mfa", Summary: "enrol a second factor (a fresh sign-in, or after an admin's reset)", Status: 201, Response: enrolBody{}},
 	{Method: "POST", Path: "/v1/auth/totp/confirm", Object: "self", Action: "mfa", Summary: "confirm the factor with a code", Request: TOTPCodeRequest{}, Status: 200, Response: confirmedBody{}},
 	{Method: "POST", Path: "/v1/auth/step-up", Object: "self", Action: "mfa", Summary: "a step-up token for action classes", Request: StepUpRequest{}, Status: 200, Response: StepUpToken{}},

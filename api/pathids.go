@@ -24,6 +24,8 @@ var pathIDRules = []struct {
 	{"/v1/kb/articles/", "id", canonicalUUID, errorf(http.StatusNotFound, "article_not_found", "no such article")},
 	{"/v1/legal-holds/", "id", textID, errorf(http.StatusNotFound, "legal_hold_not_found", "no such legal hold")},
 	{"/v1/admin/api-keys/", "id", hexID, errorf(http.StatusNotFound, "api_key_not_found", "no such api key")},
+	{"/v1/admin/webhooks/", "id", textID, errorf(http.StatusNotFound, "webhook_not_found", "no such webhook")},
+	{"/v1/admin/webhooks/", "event", textID, errorf(http.StatusNotFound, "delivery_not_found", "no such delivery")},
 	{"/v1/notifications/", "id", textID, errorf(http.StatusNotFound, "notification_not_found", "no such notification")},
 	{"/v1/agents/", "id", textID, errorf(http.StatusNotFound, "agent_not_found", "no such agent")},
 	{"/v1/admin/totp/", "subject", textID, errorf(http.StatusNotFound, "totp_not_found", "this person has no second factor")},

@@ -495,8 +495,11 @@ func (s *stack) recordHistory(wfID, name string) {
 		s.t.Fatal(err)
 	}
 	typ := workflows.CaseWorkflowName
-	if strings.HasPrefix(wfID, "refund:") {
+	switch {
+	case strings.HasPrefix(wfID, "refund:"):
 		typ = workflows.RefundWorkflowName
+	case strings.HasPrefix(wfID, "webhook:"):
+		typ = workflows.WebhookWorkflowName
 	}
 	path := "../workflows/testdata/" + typ + "_" + name + ".json"
 	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {

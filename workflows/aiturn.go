@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +47,17 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 	if reason != "" {
 		return wf.handOver(now, reason, res.Language, details)
 	}
-	reply := wf.appendMessage(now, Message{AuthorKind: AuthorAI, AuthorID: res.Engine, Body: res.Answer, ArticleID: res.ArticleID})
+	answer := Message{AuthorKind: AuthorAI, AuthorID: res.Engine, Body: res.Answer, ArticleID: res.ArticleID,
+		Model: res.Model, ArticleVersion: int(res.ArticleVersion)}
+	// The first AI answer of a case says it is an AI and how to reach a
+	// person (EU AI Act, Art. 50), in the customer's language. Runs that
+	// answered before this change replay without it.
+	if !mem.Disclosed && workflow.GetVersion(ctx, "ai-disclosure", workflow.DefaultVersion, 1) == 1 {
+		answer.Body = wf.in.Policy.AI.DisclosureIn(res.Language) + "\n\n" + answer.Body
+		answer.AIDisclosure, mem.Disclosed = true, true
+		details["ai_disclosure"] = cmp.Or(res.Language, "en")
+	}
+	reply := wf.appendMessage(now, answer)
 	mem.Answers = lastN(append(mem.Answers, reply.Seq), aiRecentAnswers)
 	mem.Article = res.ArticleID
 	details["message_seq"], details["outcome"] = itoa(reply.Seq), "answered"

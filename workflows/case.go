@@ -608,4 +608,5 @@ func record(ctx workflow.Context, in RecordCaseInput) error {
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(CaseWorkflow, workflow.RegisterOptions{Name: CaseWorkflowName})
 	r.RegisterWorkflowWithOptions(RefundWorkflow, workflow.RegisterOptions{Name: RefundWorkflowName})
+	r.RegisterWorkflowWithOptions(WebhookWorkflow, workflow.RegisterOptions{Name: WebhookWorkflowName})
 }

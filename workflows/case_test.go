@@ -139,7 +139,9 @@ func TestCaseWorkflowConversationAndClose(t *testing.T) {
 		t.Fatalf("first message: %v %v", first.result, first.err)
 	}
 	if res.Message.Seq != 1 || res.Reply.Seq != 2 || res.Reply.AuthorKind != workflows.AuthorAI ||
-		res.Reply.Body != "Answer to: Where is my parcel?" || res.Reply.ArticleID != "art-Where is my parcel?" || res.Case.Status != workflows.StatusAIHandling {
+		// The case's first AI answer says it is an AI.
+		res.Reply.Body != service.DefaultDisclosure["en"]+"\n\nAnswer to: Where is my parcel?" || !res.Reply.AIDisclosure ||
+		res.Reply.ArticleID != "art-Where is my parcel?" || res.Case.Status != workflows.StatusAIHandling {
 		t.Fatalf("first exchange = %+v", res)
 	}
 	assertAppError(t, "blank message", empty.rejected, workflows.ErrTypeInvalidMessage)

@@ -172,16 +172,17 @@ type RequestRefundResult struct {
 // AIMemory is what the escalation triggers need of earlier AI turns. It is
 // bounded, so a long case does not grow its state.
 type AIMemory struct {
-	Recent    []string  `json:"recent,omitempty"`   // the customer's last messages to the AI, oldest first
-	Distress  []float64 `json:"distress,omitempty"` // their distress scores, oldest first
-	Answers   []int64   `json:"answers,omitempty"`  // sequences of the AI's recent answers
-	Rated     []int64   `json:"rated,omitempty"`    // answers the customer has judged
-	Unhelpful int       `json:"unhelpful"`          // answers judged not helpful since the AI took the case
-	Article   string    `json:"article,omitempty"`  // the article of the AI's last answer
-	Topic     string    `json:"topic,omitempty"`    // the last sensitive topic seen
-	Domain    string    `json:"domain,omitempty"`   // the domain of the last matched article
-	Intent    string    `json:"intent,omitempty"`   // the customer's last detected intent
-	Language  string    `json:"language,omitempty"` // the customer's last detected language
+	Recent    []string  `json:"recent,omitempty"`    // the customer's last messages to the AI, oldest first
+	Distress  []float64 `json:"distress,omitempty"`  // their distress scores, oldest first
+	Answers   []int64   `json:"answers,omitempty"`   // sequences of the AI's recent answers
+	Rated     []int64   `json:"rated,omitempty"`     // answers the customer has judged
+	Unhelpful int       `json:"unhelpful"`           // answers judged not helpful since the AI took the case
+	Article   string    `json:"article,omitempty"`   // the article of the AI's last answer
+	Topic     string    `json:"topic,omitempty"`     // the last sensitive topic seen
+	Domain    string    `json:"domain,omitempty"`    // the domain of the last matched article
+	Intent    string    `json:"intent,omitempty"`    // the customer's last detected intent
+	Language  string    `json:"language,omitempty"`  // the customer's last detected language
+	Disclosed bool      `json:"disclosed,omitempty"` // the AI said it is an AI (its first answer)
 }
 
 // Bounds of AIMemory.
@@ -202,14 +203,19 @@ type PolicyRef struct {
 
 // Message is one turn of the conversation.
 type Message struct {
-	Seq         int64     `json:"seq"`
-	AuthorKind  string    `json:"author_kind"`
-	AuthorID    string    `json:"author_id,omitempty"`
-	Body        string    `json:"body"`
-	Placeholder bool      `json:"placeholder,omitempty"`
-	ClientKey   string    `json:"client_key,omitempty"`
-	ArticleID   string    `json:"article_id,omitempty"` // the knowledge-base article an AI answer came from
-	At          time.Time `json:"at"`
+	Seq         int64  `json:"seq"`
+	AuthorKind  string `json:"author_kind"`
+	AuthorID    string `json:"author_id,omitempty"`
+	Body        string `json:"body"`
+	Placeholder bool   `json:"placeholder,omitempty"`
+	ClientKey   string `json:"client_key,omitempty"`
+	ArticleID   string `json:"article_id,omitempty"` // the knowledge-base article an AI answer came from
+	// An AI answer's marks: the model, the article's version, and whether it
+	// opened with the disclosure that the customer talks to an AI system.
+	Model          string    `json:"model,omitempty"`
+	ArticleVersion int       `json:"article_version,omitempty"`
+	AIDisclosure   bool      `json:"ai_disclosure,omitempty"`
+	At             time.Time `json:"at"`
 }
 
 // Actor is who caused a change, as recorded in the audit trail.

@@ -11,13 +11,19 @@ const DefaultTaskQueue = "tandem-cases"
 
 // Workflow types, registered under these names.
 const (
-	CaseWorkflowName   = "CaseWorkflow"
-	RefundWorkflowName = "RefundWorkflow"
+	CaseWorkflowName    = "CaseWorkflow"
+	RefundWorkflowName  = "RefundWorkflow"
+	WebhookWorkflowName = "WebhookWorkflow"
 )
 
 // CaseWorkflowID is the workflow ID of a case: one case, one workflow.
 func CaseWorkflowID(tenantID, caseID string) string {
 	return "case:" + tenantID + ":" + caseID
+}
+
+// WebhookWorkflowID is the workflow ID of a webhook endpoint's deliveries.
+func WebhookWorkflowID(tenantID, endpointID string) string {
+	return "webhook:" + tenantID + ":" + endpointID
 }
 
 // RefundWorkflowID is the workflow ID of a refund: one refund, one saga.
@@ -91,6 +97,9 @@ const (
 	ActivitySetRefundStatus = "SetRefundStatus" // records a step: status, case timeline, notifications (RefundStatusInput)
 	ActivityPayRefund       = "PayRefund"       // pays through the gateway, idempotent by key (PayRefundInput → PayRefundResult)
 	ActivityPostLedger      = "PostLedger"      // writes the ledger movements, each once (PostLedgerInput)
+	// ActivityDeliverWebhooks sends an endpoint's due deliveries for a while,
+	// heartbeating (DeliverWebhooksInput → DeliverWebhooksResult).
+	ActivityDeliverWebhooks = "DeliverWebhooks"
 )
 
 // Audited actions of the case workflow.

@@ -182,11 +182,15 @@ type Message struct {
 	KeyID       *string
 	ClientKey   *string // the Idempotency-Key it was posted with
 	Placeholder bool
-	ArticleID   *string   // the knowledge-base article of an AI answer
-	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
-	ProjGen     int64     // where in the workflow's history the row was written (see RecordCase)
-	ProjEvent   int64
-	Fingerprint []byte // HMAC of the message under the customer's data key
+	ArticleID   *string // the knowledge-base article of an AI answer
+	// An AI answer's marks (workflows.Message).
+	Model          *string
+	ArticleVersion *int
+	AIDisclosure   bool      `gorm:"column:ai_disclosure"`
+	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
+	ProjGen        int64     // where in the workflow's history the row was written (see RecordCase)
+	ProjEvent      int64
+	Fingerprint    []byte // HMAC of the message under the customer's data key
 }
 
 // Conflict is a projection row that a committed write found holding
@@ -260,6 +264,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		for _, seq := range replaced {
 			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: seq, Kind: ConflictMessageReplaced})
 		}
+		written := make([]AuditEvent, 0, len(audit))
 		for _, e := range audit {
 			if err := sealPersonal(&e, keyID, dek); err != nil {
 				return err
@@ -269,6 +274,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 				return err
 			}
 			if sameAudit(stored, e) {
+				written = append(written, e)
 				continue
 			}
 			// The ID was taken by what a lost task recorded: the committed
@@ -277,7 +283,15 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			if _, err := tx.appendAudit(ctx, e); err != nil {
 				return err
 			}
+			written = append(written, e)
 			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: c.LastSeq, Kind: ConflictAuditDiverged})
+		}
+		if has, err := tx.hasWebhooks(ctx, gtx, c.TenantID); err != nil {
+			return err
+		} else if has {
+			if err := emitWebhookEvents(ctx, gtx, c.TenantID, caseWebhookEvents(c, msgs, written), keyID, dek); err != nil {
+				return err
+			}
 		}
 		return tx.noteConflicts(ctx, c.TenantID, c.WorkflowID, c.ProjGen, c.ProjEvent, conflicts)
 	})
@@ -359,9 +373,9 @@ func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, ms
 		if i > 0 {
 			values.WriteString(", ")
 		}
-		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, m.TenantID, m.CaseID, m.Seq, m.AuthorKind, m.AuthorID, m.BodyCT, m.KeyID, m.ClientKey,
-			m.Placeholder, m.ArticleID, m.CreatedAt, m.ProjGen, m.ProjEvent, m.Fingerprint)
+			m.Placeholder, m.ArticleID, m.Model, m.ArticleVersion, m.AIDisclosure, m.CreatedAt, m.ProjGen, m.ProjEvent, m.Fingerprint)
 	}
 	args = append([]any{tenantID, caseID, seqs}, args[2:]...)
 	var replaced []int64
@@ -369,11 +383,12 @@ func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, ms
 			SELECT seq, fingerprint FROM messages WHERE tenant_id = ? AND case_id = ? AND seq IN ?
 		), written AS (
 			INSERT INTO messages (tenant_id, case_id, seq, author_kind, author_id, body_ct, key_id, client_key,
-				placeholder, article_id, created_at, proj_gen, proj_event, fingerprint)
+				placeholder, article_id, model, article_version, ai_disclosure, created_at, proj_gen, proj_event, fingerprint)
 			VALUES `+values.String()+`
 			ON CONFLICT (tenant_id, case_id, seq) DO UPDATE SET author_kind = excluded.author_kind,
 				author_id = excluded.author_id, body = NULL, body_ct = excluded.body_ct, key_id = excluded.key_id,
 				client_key = excluded.client_key, placeholder = excluded.placeholder, article_id = excluded.article_id,
+				model = excluded.model, article_version = excluded.article_version, ai_disclosure = excluded.ai_disclosure,
 				created_at = excluded.created_at, proj_gen = excluded.proj_gen, proj_event = excluded.proj_event,
 				fingerprint = excluded.fingerprint
 			WHERE (messages.proj_gen, messages.proj_event) <= (excluded.proj_gen, excluded.proj_event)

@@ -503,6 +503,10 @@ func runSeed(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := st.EnsureTenant(ctx, demoTenant, "Demo tenant"); err != nil {
 		return err
 	}
+	// The development tenant's webhook receivers run on this machine.
+	if err := st.AllowPrivateWebhooks(ctx, demoTenant, true); err != nil {
+		return err
+	}
 	n, err := ai.SeedDemo(ctx, st, demoTenant)
 	if err != nil {
 		return err

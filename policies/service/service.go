@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"time"
 )
 
@@ -44,6 +45,11 @@ type AI struct {
 	// OpenAI-compatible endpoint, grounded on the local engine's articles,
 	// falling back to it).
 	Engine string `json:"engine,omitempty"`
+	// Disclosure is what the first AI message of every case opens with, by
+	// language (en, zh-Hans, zh-Hant): that the customer is talking to an
+	// AI system and how to reach a person (EU AI Act, Art. 50). A language
+	// left out takes DefaultDisclosure's.
+	Disclosure map[string]string `json:"disclosure,omitempty"`
 	// PeopleDomains: questions in these domains (medical, legal, …) always
 	// go to people, whether an article matched them or the topic was seen.
 	PeopleDomains []string `json:"people_domains,omitempty"`
@@ -345,6 +351,12 @@ func (p Policy) Validate() []string {
 	if p.AI.Engine != "" && !slices.Contains(Engines, p.AI.Engine) {
 		bad("ai.engine", "one of "+strings.Join(Engines, ", "))
 	}
+	for _, lang := range sortedKeys(p.AI.Disclosure) {
+		text := p.AI.Disclosure[lang]
+		if _, known := DefaultDisclosure[lang]; !known || strings.TrimSpace(text) == "" || utf8.RuneCountInString(text) > 500 {
+			bad("ai.disclosure."+lang, "languages are en, zh-Hans, zh-Hant; each text 1 to 500 characters, saying it is an AI and how to reach a person")
+		}
+	}
 	for field, domains := range map[string][]string{"ai.people_domains": p.AI.PeopleDomains, "ai.strict_domains": p.AI.StrictDomains} {
 		if len(domains) > 20 {
 			bad(field, "at most 20 domains")
@@ -371,4 +383,24 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// DefaultDisclosure tells a customer they are talking to an AI system and
+// how to reach a person, in each language the AI detects.
+var DefaultDisclosure = map[string]string{
+	"en":      "You are talking to an AI assistant. To talk to a person at any time, write \"agent\".",
+	"zh-Hans": "您正在与人工智能助手对话。如需人工服务，请随时回复“转人工”。",
+	"zh-Hant": "您正在與人工智慧助理對話。如需真人服務，請隨時回覆「轉人工」。",
+}
+
+// DisclosureIn is the policy's disclosure in lang, or English's where it
+// has none in lang.
+func (a AI) DisclosureIn(lang string) string {
+	if _, known := DefaultDisclosure[lang]; !known {
+		lang = "en"
+	}
+	if text := a.Disclosure[lang]; text != "" {
+		return text
+	}
+	return DefaultDisclosure[lang]
 }

@@ -1,0 +1,421 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Webhook is a tenant's endpoint. Its secret is sealed by the master key
+// and shown once, when made or rotated.
+type Webhook struct {
+	TenantID       string         `json:"tenant_id"`
+	ID             string         `json:"id"`
+	URL            string         `json:"url"`
+	EventTypes     string         `json:"-"` // comma-separated
+	Events         []string       `gorm:"-" json:"event_types"`
+	Secret         []byte         `json:"-"`
+	PrevSecret     []byte         `json:"-"`
+	PrevUntil      *time.Time     `json:"previous_secret_valid_until,omitempty"`
+	MasterKeyID    string         `json:"-"`
+	Enabled        bool           `json:"enabled"`
+	DisabledReason string         `json:"disabled_reason,omitempty"`
+	DisableAfter   int            `json:"disable_after"`
+	Failures       int            `json:"consecutive_failures"`
+	CreatedBy      string         `json:"created_by"`
+	CreatedAt      time.Time      `json:"created_at"`
+	DeletedAt      *time.Time     `json:"-"`
+}
+
+// TableName is the endpoints' table.
+func (Webhook) TableName() string { return "webhook_endpoints" }
+
+// AfterFind lists the event types.
+func (w *Webhook) AfterFind(*gorm.DB) error {
+	w.Events = strings.Split(w.EventTypes, ",")
+	return nil
+}
+
+// WebhookSpec is what a new or changed endpoint says.
+type WebhookSpec struct {
+	URL          string
+	EventTypes   []string
+	DisableAfter int // 0: 50
+	Enabled      *bool
+}
+
+func webhookAAD(tenantID, id string) string { return "webhook-secret:" + tenantID + ":" + id }
+
+// CreateWebhook registers an endpoint with the secret given (sealed here).
+func (s *Store) CreateWebhook(ctx context.Context, tenantID, by string, spec WebhookSpec, secret string) (Webhook, error) {
+	if s.keys == nil {
+		return Webhook{}, ErrNoKeyring
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return Webhook{}, err
+	}
+	w := Webhook{TenantID: tenantID, ID: "wh_" + hex.EncodeToString(b), URL: spec.URL, EventTypes: strings.Join(spec.EventTypes, ","), Events: spec.EventTypes,
+		Enabled: true, DisableAfter: spec.DisableAfter, CreatedBy: by, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if w.DisableAfter == 0 {
+		w.DisableAfter = 50
+	}
+	sealed, mid, err := s.keys.wrap([]byte(secret), webhookAAD(tenantID, w.ID))
+	if err != nil {
+		return Webhook{}, err
+	}
+	w.Secret, w.MasterKeyID = sealed, mid
+	if err := s.db.WithContext(ctx).Create(&w).Error; err != nil {
+		return Webhook{}, fmt.Errorf("create webhook: %w", err)
+	}
+	return w, nil
+}
+
+// Webhooks lists the tenant's endpoints, newest first.
+func (s *Store) Webhooks(ctx context.Context, tenantID string) ([]Webhook, error) {
+	var out []Webhook
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND deleted_at IS NULL", tenantID).Order("created_at DESC, id").Find(&out).Error
+	return out, err
+}
+
+// GetWebhook returns an endpoint of the tenant.
+func (s *Store) GetWebhook(ctx context.Context, tenantID, id string) (Webhook, error) {
+	var w Webhook
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ? AND deleted_at IS NULL", tenantID, id).Take(&w).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Webhook{}, NotFound("webhook")
+	}
+	return w, err
+}
+
+// UpdateWebhook changes an endpoint's URL, events, threshold or state;
+// enabling it again clears its failures.
+func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, spec WebhookSpec) (Webhook, error) {
+	changes := map[string]any{}
+	if spec.URL != "" {
+		changes["url"] = spec.URL
+	}
+	if spec.EventTypes != nil {
+		changes["event_types"] = strings.Join(spec.EventTypes, ",")
+	}
+	if spec.DisableAfter != 0 {
+		changes["disable_after"] = spec.DisableAfter
+	}
+	if spec.Enabled != nil {
+		changes["enabled"] = *spec.Enabled
+		if *spec.Enabled {
+			changes["failures"], changes["disabled_reason"] = 0, ""
+		} else {
+			changes["disabled_reason"] = "disabled by an administrator"
+		}
+	}
+	if len(changes) > 0 {
+		res := s.db.WithContext(ctx).Model(&Webhook{}).Where("tenant_id = ? AND id = ? AND deleted_at IS NULL", tenantID, id).Updates(changes)
+		if res.Error != nil {
+			return Webhook{}, fmt.Errorf("update webhook: %w", res.Error)
+		}
+	}
+	return s.GetWebhook(ctx, tenantID, id)
+}
+
+// RotateWebhookSecret makes secret the endpoint's; the one before stays
+// valid (deliveries are signed with both) until grace has passed.
+func (s *Store) RotateWebhookSecret(ctx context.Context, tenantID, id, secret string, grace time.Duration) (Webhook, error) {
+	if s.keys == nil {
+		return Webhook{}, ErrNoKeyring
+	}
+	w, err := s.GetWebhook(ctx, tenantID, id)
+	if err != nil {
+		return Webhook{}, err
+	}
+	old, err := s.keys.unwrap(w.MasterKeyID, w.Secret, webhookAAD(tenantID, id))
+	if err != nil {
+		return Webhook{}, err
+	}
+	sealedNew, mid, err := s.keys.wrap([]byte(secret), webhookAAD(tenantID, id))
+	if err != nil {
+		return Webhook{}, err
+	}
+	sealedOld, _, err := s.keys.wrap(old, webhookAAD(tenantID, id)+":previous")
+	if err != nil {
+		return Webhook{}, err
+	}
+	until := time.Now().Add(grace).UTC()
+	err = s.db.WithContext(ctx).Model(&Webhook{}).Where("tenant_id = ? AND id = ?", tenantID, id).
+		Updates(map[string]any{"secret": sealedNew, "prev_secret": sealedOld, "prev_until": until, "master_key_id": mid}).Error
+	if err != nil {
+		return Webhook{}, fmt.Errorf("rotate webhook secret: %w", err)
+	}
+	return s.GetWebhook(ctx, tenantID, id)
+}
+
+// WebhookSecrets are the secrets deliveries are signed with now: the
+// current one, and the previous one within its grace.
+func (s *Store) WebhookSecrets(ctx context.Context, w Webhook) ([]string, error) {
+	if s.keys == nil {
+		return nil, ErrNoKeyring
+	}
+	cur, err := s.keys.unwrap(w.MasterKeyID, w.Secret, webhookAAD(w.TenantID, w.ID))
+	if err != nil {
+		return nil, err
+	}
+	out := []string{string(cur)}
+	if w.PrevSecret != nil && w.PrevUntil != nil && time.Now().Before(*w.PrevUntil) {
+		prev, err := s.keys.unwrap(w.MasterKeyID, w.PrevSecret, webhookAAD(w.TenantID, w.ID)+":previous")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(prev))
+	}
+	return out, nil
+}
+
+// DeleteWebhook removes an endpoint: nothing more is delivered to it.
+func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
+	res := s.db.WithContext(ctx).Model(&Webhook{}).Where("tenant_id = ? AND id = ? AND deleted_at IS NULL", tenantID, id).
+		Updates(map[string]any{"deleted_at": time.Now().UTC(), "enabled": false})
+	if res.Error != nil {
+		return fmt.Errorf("delete webhook: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return NotFound("webhook")
+	}
+	return nil
+}
+
+// WebhooksAllowPrivate says whether the tenant's endpoints may be on
+// loopback or private networks.
+func (s *Store) WebhooksAllowPrivate(ctx context.Context, tenantID string) (bool, error) {
+	var allow bool
+	err := s.db.WithContext(ctx).Raw(`SELECT webhooks_allow_private FROM tenants WHERE id = ?`, tenantID).Scan(&allow).Error
+	return allow, err
+}
+
+// AllowPrivateWebhooks lets (or stops) a tenant's endpoints be on private networks.
+func (s *Store) AllowPrivateWebhooks(ctx context.Context, tenantID string, allow bool) error {
+	return s.db.WithContext(ctx).Exec(`UPDATE tenants SET webhooks_allow_private = ? WHERE id = ?`, allow, tenantID).Error
+}
+
+// WebhookEvent is one event a transition makes: its ID is the audit
+// entry's, so a retried projection write makes the same event.
+type WebhookEvent struct {
+	ID         string
+	CaseID     string
+	Type       string
+	Data       map[string]any
+	OccurredAt time.Time
+}
+
+// hasWebhooks says whether the tenant has an endpoint taking any events.
+func (s *Store) hasWebhooks(ctx context.Context, db *gorm.DB, tenantID string) (bool, error) {
+	var has bool
+	err := db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = ? AND enabled AND deleted_at IS NULL)`, tenantID).Scan(&has).Error
+	return has, err
+}
+
+// emitWebhookEvents writes events and a delivery for each endpoint that
+// takes its type, in the caller's transaction. Payloads are sealed under
+// the customer's data key when dek is given: they can hold the conversation.
+func emitWebhookEvents(ctx context.Context, db *gorm.DB, tenantID string, events []WebhookEvent, keyID string, dek []byte) error {
+	for _, e := range events {
+		payload, err := json.Marshal(map[string]any{"id": e.ID, "type": e.Type, "tenant_id": tenantID, "case_id": e.CaseID,
+			"occurred_at": e.OccurredAt.UTC().Format(time.RFC3339Nano), "data": e.Data})
+		if err != nil {
+			return err
+		}
+		var key *string
+		if dek != nil {
+			if payload, err = seal(dek, payload, []byte("webhook-event:"+tenantID+":"+e.ID)); err != nil {
+				return err
+			}
+			key = &keyID
+		}
+		var caseID *string
+		if e.CaseID != "" {
+			caseID = &e.CaseID
+		}
+		err = db.WithContext(ctx).Exec(`WITH ev AS (
+				INSERT INTO webhook_events (tenant_id, id, case_id, type, payload, key_id, occurred_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING tenant_id, id, seq, case_id, type)
+			INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, event_seq, case_id)
+			SELECT ev.tenant_id, w.id, ev.id, ev.seq, ev.case_id FROM ev JOIN webhook_endpoints w
+				ON w.tenant_id = ev.tenant_id AND w.enabled AND w.deleted_at IS NULL AND ev.type = ANY (string_to_array(w.event_types, ','))`,
+			tenantID, e.ID, caseID, e.Type, payload, key, e.OccurredAt).Error
+		if err != nil {
+			return fmt.Errorf("emit webhook event: %w", err)
+		}
+	}
+	return nil
+}
+
+// Delivery is one event owed to one endpoint.
+type Delivery struct {
+	EventID        string     `json:"event_id"`
+	EventType      string     `json:"event_type"`
+	EventSeq       int64      `json:"-"`
+	CaseID         *string    `json:"case_id,omitempty"`
+	Status         string     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	FirstAttemptAt *time.Time `json:"first_attempt_at,omitempty"`
+	NextAttemptAt  time.Time  `json:"next_attempt_at"`
+	LastStatus     *int       `json:"last_status,omitempty"`
+	LastError      string     `json:"last_error,omitempty"`
+	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+	OccurredAt     time.Time  `json:"occurred_at"`
+	Payload        []byte     `json:"-"` // the body to send, opened
+	KeyID          *string    `json:"-"`
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryDead      = "dead"
+)
+
+// DueDeliveries returns what the endpoint should be sent now, oldest
+// first: of each case, only its oldest pending event, and only once its
+// next attempt is due, so a case's events arrive in order. A payload whose
+// customer was erased is dead-lettered instead.
+func (s *Store) DueDeliveries(ctx context.Context, tenantID, endpointID string, limit int) ([]Delivery, error) {
+	var heads []Delivery
+	err := s.db.WithContext(ctx).Raw(`SELECT * FROM (
+			SELECT DISTINCT ON (coalesce(d.case_id::text, d.event_id)) d.event_id, ev.type AS event_type, d.event_seq,
+				d.case_id::text AS case_id, d.status, d.attempts, d.first_attempt_at, d.next_attempt_at, d.last_status,
+				d.last_error, d.delivered_at, ev.occurred_at, ev.payload, ev.key_id
+			FROM webhook_deliveries d JOIN webhook_events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
+			WHERE d.tenant_id = ? AND d.endpoint_id = ? AND d.status = 'pending'
+			ORDER BY coalesce(d.case_id::text, d.event_id), d.event_seq) heads
+		WHERE next_attempt_at <= now() ORDER BY event_seq LIMIT ?`, tenantID, endpointID, limit).Scan(&heads).Error
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	out := heads[:0]
+	for _, d := range heads {
+		if d.KeyID != nil {
+			dek, err := s.DataKey(ctx, *d.KeyID)
+			if errors.Is(err, ErrCustomerErased) {
+				if err := s.FinishDelivery(ctx, tenantID, endpointID, d.EventID, DeliveryDead, nil, "the customer was erased", time.Time{}); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if d.Payload, err = open(dek, d.Payload, []byte("webhook-event:"+tenantID+":"+d.EventID)); err != nil {
+				return nil, fmt.Errorf("open webhook event %s: %w", d.EventID, err)
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// FinishDelivery records an attempt's outcome: delivered, dead, or (status
+// pending) a failure to try again at next.
+func (s *Store) FinishDelivery(ctx context.Context, tenantID, endpointID, eventID, status string, httpStatus *int, errText string, next time.Time) error {
+	now := time.Now().UTC()
+	changes := map[string]any{"status": status, "attempts": gorm.Expr("attempts + 1"), "last_status": httpStatus,
+		"last_error": truncate(errText, 500), "first_attempt_at": gorm.Expr("coalesce(first_attempt_at, ?)", now)}
+	switch status {
+	case DeliveryDelivered:
+		changes["delivered_at"] = now
+	case DeliveryPending:
+		changes["next_attempt_at"] = next
+	}
+	return s.db.WithContext(ctx).Table("webhook_deliveries").Where("tenant_id = ? AND endpoint_id = ? AND event_id = ?", tenantID, endpointID, eventID).
+		Updates(changes).Error
+}
+
+// WebhookOutcome counts an attempt against the endpoint: a success clears
+// its run of failures; a failure lengthens it, and when it reaches the
+// endpoint's threshold the endpoint is disabled, audited, and the tenant's
+// admins are notified. It says whether the endpoint was disabled now.
+func (s *Store) WebhookOutcome(ctx context.Context, w Webhook, ok bool) (bool, error) {
+	if ok {
+		return false, s.db.WithContext(ctx).Model(&Webhook{}).Where("tenant_id = ? AND id = ? AND failures <> 0", w.TenantID, w.ID).
+			Update("failures", 0).Error
+	}
+	disabled := false
+	err := s.InTx(ctx, func(tx *Store) error {
+		var failures int
+		err := tx.db.WithContext(ctx).Raw(`UPDATE webhook_endpoints SET failures = failures + 1 WHERE tenant_id = ? AND id = ? AND enabled
+			RETURNING failures`, w.TenantID, w.ID).Scan(&failures).Error
+		if err != nil || failures < w.DisableAfter {
+			return err
+		}
+		reason := "disabled after " + strconv.Itoa(failures) + " failed deliveries in a row"
+		if err := tx.db.WithContext(ctx).Model(&Webhook{}).Where("tenant_id = ? AND id = ?", w.TenantID, w.ID).
+			Updates(map[string]any{"enabled": false, "disabled_reason": reason}).Error; err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		if err := tx.db.WithContext(ctx).Exec(`INSERT INTO notifications (tenant_id, id, case_id, recipient, kind, subject_id, created_at)
+			VALUES (?, ?, NULL, 'admin', 'webhook.disabled', ?, ?) ON CONFLICT DO NOTHING`,
+			w.TenantID, "webhook.disabled:"+w.ID+":"+now.Format(time.RFC3339Nano), w.ID, now).Error; err != nil {
+			return err
+		}
+		disabled = true
+		return tx.AppendAuditEvent(ctx, AuditEvent{TenantID: w.TenantID, ID: "webhook.disabled:" + w.ID + ":" + now.Format(time.RFC3339Nano),
+			OccurredAt: now, ActorKind: "system", ActorID: "tandem", Action: "webhook.disabled", ObjectType: "webhook", ObjectID: w.ID,
+			Decision: "allow", Outcome: "success", Reason: "consecutive_failures", Details: `{"failures":"` + strconv.Itoa(failures) + `"}`})
+	})
+	return disabled, err
+}
+
+// Deliveries lists an endpoint's deliveries, newest first, optionally of
+// one status, a page at a time.
+func (s *Store) Deliveries(ctx context.Context, tenantID, endpointID, status string, beforeSeq int64, limit int) ([]Delivery, error) {
+	q := `SELECT d.event_id, ev.type AS event_type, d.event_seq, d.case_id::text AS case_id, d.status, d.attempts,
+			d.first_attempt_at, d.next_attempt_at, d.last_status, d.last_error, d.delivered_at, ev.occurred_at
+		FROM webhook_deliveries d JOIN webhook_events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
+		WHERE d.tenant_id = ? AND d.endpoint_id = ?`
+	args := []any{tenantID, endpointID}
+	if status != "" {
+		q, args = q+` AND d.status = ?`, append(args, status)
+	}
+	if beforeSeq > 0 {
+		q, args = q+` AND d.event_seq < ?`, append(args, beforeSeq)
+	}
+	out := []Delivery{}
+	err := s.db.WithContext(ctx).Raw(q+` ORDER BY d.event_seq DESC LIMIT ?`, append(args, limit)...).Scan(&out).Error
+	return out, err
+}
+
+// Redeliver puts a delivery back in line, to be sent at once.
+func (s *Store) Redeliver(ctx context.Context, tenantID, endpointID, eventID string) error {
+	res := s.db.WithContext(ctx).Table("webhook_deliveries").Where("tenant_id = ? AND endpoint_id = ? AND event_id = ?", tenantID, endpointID, eventID).
+		Updates(map[string]any{"status": DeliveryPending, "attempts": 0, "first_attempt_at": nil, "next_attempt_at": time.Now().UTC(),
+			"last_error": "", "delivered_at": nil})
+	if res.Error != nil {
+		return fmt.Errorf("redeliver: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return NotFound("delivery")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// WebhookEventTypes are the events an endpoint may take.
+var WebhookEventTypes = []string{"case.opened", "message.created", "case.escalated", "case.assigned", "case.waiting_on_customer",
+	"case.resolved", "case.closed", "sla.warning", "sla.breached", "refund.requested", "refund.decided", "refund.paid", "refund.failed"}
+
+// KnownEventType says t is one of WebhookEventTypes.
+func KnownEventType(t string) bool { return slices.Contains(WebhookEventTypes, t) }
