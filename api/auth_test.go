@@ -403,14 +403,18 @@ func TestRoleMatrix(t *testing.T) {
 			"notifications":  func(who string) response { return s.do("GET", "/v1/notifications", who, nil) },
 			"webhooks":       func(who string) response { return s.do("GET", "/v1/admin/webhooks", who, nil) },
 			"webhook":        func(who string) response { return s.do("GET", "/v1/admin/webhooks/"+hook.Webhook.ID, who, nil) },
-			"deliveries":     func(who string) response { return s.do("GET", "/v1/admin/webhooks/"+hook.Webhook.ID+"/deliveries", who, nil) },
+			"deliveries": func(who string) response {
+				return s.do("GET", "/v1/admin/webhooks/"+hook.Webhook.ID+"/deliveries", who, nil)
+			},
 			"create webhook": func(who string) response {
 				return s.do("POST", "/v1/admin/webhooks", who, api.WebhookRequest{URL: "http://127.0.0.1:9/" + role, EventTypes: []string{"case.opened"}})
 			},
 			"change webhook": func(who string) response {
 				return s.do("PATCH", "/v1/admin/webhooks/"+hook.Webhook.ID, who, api.WebhookRequest{DisableAfter: 7})
 			},
-			"rotate webhook": func(who string) response { return s.do("POST", "/v1/admin/webhooks/"+hook.Webhook.ID+"/rotate-secret", who, nil) },
+			"rotate webhook": func(who string) response {
+				return s.do("POST", "/v1/admin/webhooks/"+hook.Webhook.ID+"/rotate-secret", who, nil)
+			},
 			"delete webhook": func(who string) response { return s.do("DELETE", "/v1/admin/webhooks/wh_0000000000000000", who, nil) },
 			"redeliver": func(who string) response {
 				return s.do("POST", "/v1/admin/webhooks/"+hook.Webhook.ID+"/deliveries/none/redeliver", who, nil)

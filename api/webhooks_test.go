@@ -269,7 +269,9 @@ func TestWebhookDisabledAfterFailingAndPrivateTargetsRefused(t *testing.T) {
 	}
 	var notes api.NotificationList
 	s.do("GET", "/v1/notifications", tenantA+"/admin", nil).decode(t, &notes)
-	if !slices.ContainsFunc(notes.Notifications, func(n store.Notification) bool { return n.Kind == "webhook.disabled" && n.SubjectID == created.Webhook.ID }) {
+	if !slices.ContainsFunc(notes.Notifications, func(n store.Notification) bool {
+		return n.Kind == "webhook.disabled" && n.SubjectID == created.Webhook.ID
+	}) {
 		t.Fatalf("the admins were not told: %+v", notes)
 	}
 	// Another tenant's admin cannot see or change it.

@@ -18,22 +18,22 @@ import (
 // Webhook is a tenant's endpoint. Its secret is sealed by the master key
 // and shown once, when made or rotated.
 type Webhook struct {
-	TenantID       string         `json:"tenant_id"`
-	ID             string         `json:"id"`
-	URL            string         `json:"url"`
-	EventTypes     string         `json:"-"` // comma-separated
-	Events         []string       `gorm:"-" json:"event_types"`
-	Secret         []byte         `json:"-"`
-	PrevSecret     []byte         `json:"-"`
-	PrevUntil      *time.Time     `json:"previous_secret_valid_until,omitempty"`
-	MasterKeyID    string         `json:"-"`
-	Enabled        bool           `json:"enabled"`
-	DisabledReason string         `json:"disabled_reason,omitempty"`
-	DisableAfter   int            `json:"disable_after"`
-	Failures       int            `json:"consecutive_failures"`
-	CreatedBy      string         `json:"created_by"`
-	CreatedAt      time.Time      `json:"created_at"`
-	DeletedAt      *time.Time     `json:"-"`
+	TenantID       string     `json:"tenant_id"`
+	ID             string     `json:"id"`
+	URL            string     `json:"url"`
+	EventTypes     string     `json:"-"` // comma-separated
+	Events         []string   `gorm:"-" json:"event_types"`
+	Secret         []byte     `json:"-"`
+	PrevSecret     []byte     `json:"-"`
+	PrevUntil      *time.Time `json:"previous_secret_valid_until,omitempty"`
+	MasterKeyID    string     `json:"-"`
+	Enabled        bool       `json:"enabled"`
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	DisableAfter   int        `json:"disable_after"`
+	Failures       int        `json:"consecutive_failures"`
+	CreatedBy      string     `json:"created_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	DeletedAt      *time.Time `json:"-"`
 }
 
 // TableName is the endpoints' table.
