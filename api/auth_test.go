@@ -178,6 +178,7 @@ var allowed = map[string][]string{
 	"reconciliation":     {"finance", "compliance"},
 	"notifications":      {"service", "supervisor", "finance", "admin"},
 	"notification sent":  {"service", "supervisor", "finance", "admin"},
+	"events stream":      {"agent", "supervisor", "finance", "compliance", "admin"},
 	"webhooks":           {"compliance", "admin"},
 	"webhook":            {"compliance", "admin"},
 	"deliveries":         {"compliance", "admin"},
@@ -246,7 +247,7 @@ var routeNames = map[string]string{
 	"GET /v1/admin/retention": "retention", "PUT /v1/admin/retention": "set retention", "GET /v1/admin/policies": "policies",
 	"POST /v1/admin/policies": "add policy", "DELETE /v1/admin/policies": "remove policy", "GET /v1/admin/api-keys": "list keys",
 	"POST /v1/admin/api-keys": "create key", "DELETE /v1/admin/api-keys/:id": "revoke key",
-	"GET /v1/admin/webhooks": "webhooks", "POST /v1/admin/webhooks": "create webhook", "GET /v1/admin/webhooks/:id": "webhook",
+	"GET /v1/events": "events stream", "GET /v1/admin/webhooks": "webhooks", "POST /v1/admin/webhooks": "create webhook", "GET /v1/admin/webhooks/:id": "webhook",
 	"PATCH /v1/admin/webhooks/:id": "change webhook", "DELETE /v1/admin/webhooks/:id": "delete webhook",
 	"POST /v1/admin/webhooks/:id/rotate-secret": "rotate webhook", "GET /v1/admin/webhooks/:id/deliveries": "deliveries",
 	"POST /v1/admin/webhooks/:id/deliveries/:event/redeliver": "redeliver", "POST /v1/auth/totp/enrol": "totp enrol",
@@ -402,6 +403,7 @@ func TestRoleMatrix(t *testing.T) {
 			"reconciliation": func(who string) response { return s.do("GET", "/v1/ledger/reconciliation", who, nil) },
 			"notifications":  func(who string) response { return s.do("GET", "/v1/notifications", who, nil) },
 			"webhooks":       func(who string) response { return s.do("GET", "/v1/admin/webhooks", who, nil) },
+			"events stream":  func(who string) response { return s.openStream(who, "").response },
 			"webhook":        func(who string) response { return s.do("GET", "/v1/admin/webhooks/"+hook.Webhook.ID, who, nil) },
 			"deliveries": func(who string) response {
 				return s.do("GET", "/v1/admin/webhooks/"+hook.Webhook.ID+"/deliveries", who, nil)

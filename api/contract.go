@@ -216,6 +216,8 @@ var Endpoints = []Endpoint{
 	{Method: "GET", Path: "/v1/admin/api-keys", Object: "api_key", Action: "manage", Summary: "the tenant's API keys", Status: 200, Response: apiKeysBody{}},
 	{Method: "POST", Path: "/v1/admin/api-keys", Object: "api_key", Action: "manage", StepUp: StepUpAccess, Summary: "make a front end's key (its secret is shown once)", Request: CreateAPIKeyRequest{}, Status: 201, Response: CreatedAPIKey{}},
 	{Method: "DELETE", Path: "/v1/admin/api-keys/:id", Object: "api_key", Action: "manage", StepUp: StepUpAccess, Summary: "revoke a key", Status: 200, Response: apiKeyBody{}},
+	{Method: "GET", Path: "/v1/events", Object: "event", Action: "stream", Summary: "the live stream of events (Server-Sent Events; Last-Event-ID resumes), as the caller may see them",
+		Query: []string{"after"}, Status: 200, ContentTypes: []string{"text/event-stream"}},
 	{Method: "GET", Path: "/v1/admin/webhooks", Object: "webhook", Action: "read", Summary: "the tenant's webhook endpoints", Status: 200, Response: webhooksBody{}},
 	{Method: "POST", Path: "/v1/admin/webhooks", Object: "webhook", Action: "manage", StepUp: StepUpAccess, Summary: "register an endpoint for event types (its secret is shown once)",
 		Request: WebhookRequest{}, Status: 201, Response: CreatedWebhook{}},

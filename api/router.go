@@ -169,6 +169,7 @@ func New(cfg Config) http.Handler {
 	v1.GET("/admin/api-keys", s.h(s.listAPIKeys))
 	v1.POST("/admin/api-keys", s.h(s.createAPIKey))
 	v1.DELETE("/admin/api-keys/:id", s.h(s.revokeAPIKey))
+	v1.GET("/events", s.h(s.eventStream))
 	v1.GET("/admin/webhooks", s.h(s.listWebhooks))
 	v1.POST("/admin/webhooks", s.h(s.createWebhook))
 	v1.GET("/admin/webhooks/:id", s.h(s.getWebhook))
@@ -243,6 +244,10 @@ func (s *Server) limits(c *gin.Context) {
 		limit = max(limit, maxImportBodySize)
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	if c.FullPath() == "/v1/events" { // a stream: it bounds its own life
+		c.Next()
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.timeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -545,4 +547,87 @@ func fakeChatCompletions(w http.ResponseWriter, r *http.Request) {
 	answer, _, _ = strings.Cut(answer, "\n")
 	_ = json.NewEncoder(w).Encode(map[string]any{"choices": []map[string]any{{"message": map[string]string{
 		"role": "assistant", "content": "In short: " + answer + " [" + id + "]"}}}})
+}
+
+// stream is an open GET /v1/events: its answer's status and headers, and
+// the events read from it.
+type stream struct {
+	response
+	events chan sseEvent
+	cancel context.CancelFunc
+}
+
+type sseEvent struct {
+	ID, Type, Data string
+}
+
+// openStream opens the live stream as who (lastID: Last-Event-ID, "" for
+// none); it closes when the test ends.
+func (s *stack) openStream(who, lastID string) *stream {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, "GET", s.url+"/v1/events", nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if c := s.cred(who); c != "" {
+		req.Header.Set("Authorization", c)
+	}
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	st := &stream{response: response{Status: resp.StatusCode, Header: resp.Header}, events: make(chan sseEvent, 1000), cancel: cancel}
+	if resp.StatusCode != http.StatusOK {
+		st.Body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		return st
+	}
+	go func() {
+		defer resp.Body.Close()
+		defer close(st.events)
+		var ev sseEvent
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.Type != "" {
+					st.events <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "id: "):
+				ev.ID = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.Type = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				ev.Data = line[6:]
+			}
+		}
+	}()
+	return st
+}
+
+// next waits for the stream's next event of a type in types (any, if none given).
+func (st *stream) next(t *testing.T, types ...string) sseEvent {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case ev, ok := <-st.events:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			if len(types) == 0 || slices.Contains(types, ev.Type) {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %v event on the stream", types)
+		}
+	}
 }

@@ -515,9 +515,6 @@ func (s *Store) RecordRefundStep(ctx context.Context, step RefundStep) error {
 				return fmt.Errorf("notify %s: %w", to, err)
 			}
 		}
-		if has, err := tx.hasWebhooks(ctx, tx.db, r.TenantID); err != nil || !has {
-			return err
-		}
 		var full Refund
 		if err := tx.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", r.TenantID, r.ID).Take(&full).Error; err != nil {
 			return fmt.Errorf("read refund: %w", err)

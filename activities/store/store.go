@@ -286,12 +286,9 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			written = append(written, e)
 			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: c.LastSeq, Kind: ConflictAuditDiverged})
 		}
-		if has, err := tx.hasWebhooks(ctx, gtx, c.TenantID); err != nil {
+		// The events feed webhooks and the live stream (GET /v1/events).
+		if err := emitWebhookEvents(ctx, gtx, c.TenantID, caseWebhookEvents(c, msgs, written), keyID, dek); err != nil {
 			return err
-		} else if has {
-			if err := emitWebhookEvents(ctx, gtx, c.TenantID, caseWebhookEvents(c, msgs, written), keyID, dek); err != nil {
-				return err
-			}
 		}
 		return tx.noteConflicts(ctx, c.TenantID, c.WorkflowID, c.ProjGen, c.ProjEvent, conflicts)
 	})

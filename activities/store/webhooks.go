@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"tandem/policies"
 )
 
 // Webhook is a tenant's endpoint. Its secret is sealed by the master key
@@ -215,13 +217,6 @@ type WebhookEvent struct {
 	OccurredAt time.Time
 }
 
-// hasWebhooks says whether the tenant has an endpoint taking any events.
-func (s *Store) hasWebhooks(ctx context.Context, db *gorm.DB, tenantID string) (bool, error) {
-	var has bool
-	err := db.WithContext(ctx).Raw(`SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = ? AND enabled AND deleted_at IS NULL)`, tenantID).Scan(&has).Error
-	return has, err
-}
-
 // emitWebhookEvents writes events and a delivery for each endpoint that
 // takes its type, in the caller's transaction. Payloads are sealed under
 // the customer's data key when dek is given: they can hold the conversation.
@@ -419,3 +414,99 @@ var WebhookEventTypes = []string{"case.opened", "message.created", "case.escalat
 
 // KnownEventType says t is one of WebhookEventTypes.
 func KnownEventType(t string) bool { return slices.Contains(WebhookEventTypes, t) }
+
+// StreamEvent is an event as the live stream sends it.
+type StreamEvent struct {
+	Seq     int64
+	ID      string
+	Type    string
+	Payload []byte // opened; nil once its customer was erased
+}
+
+// EventsAfter returns the tenant's events after position after, oldest
+// first, that scope lets the caller see (nil: the whole tenant), with
+// payloads opened. Events of cases the caller may not see are skipped but
+// move the position on (the last returned position is in next).
+func (s *Store) EventsAfter(ctx context.Context, tenantID string, after int64, scope *policies.AgentScope, limit int) (events []StreamEvent, next int64, err error) {
+	q := `SELECT ev.seq, ev.id, ev.type, ev.payload, ev.key_id, ev.case_id::text AS case_id, c.assignee_id, c.queue
+		FROM webhook_events ev LEFT JOIN cases c ON c.tenant_id = ev.tenant_id AND c.id = ev.case_id
+		WHERE ev.tenant_id = ? AND ev.seq > ? ORDER BY ev.seq LIMIT ?`
+	var rows []struct {
+		Seq        int64
+		ID         string
+		Type       string
+		Payload    []byte
+		KeyID      *string
+		CaseID     *string
+		AssigneeID *string
+		Queue      *string
+	}
+	if err := s.db.WithContext(ctx).Raw(q, tenantID, after, limit).Scan(&rows).Error; err != nil {
+		return nil, after, fmt.Errorf("events: %w", err)
+	}
+	next = after
+	keys := map[string][]byte{}
+	for _, r := range rows {
+		next = r.Seq
+		if scope != nil && !scope.Sees(deref(r.AssigneeID), deref(r.Queue)) {
+			continue
+		}
+		e := StreamEvent{Seq: r.Seq, ID: r.ID, Type: r.Type, Payload: r.Payload}
+		if r.KeyID != nil {
+			dek, seen := keys[*r.KeyID]
+			if !seen {
+				if dek, err = s.DataKey(ctx, *r.KeyID); err != nil && !errors.Is(err, ErrCustomerErased) {
+					return nil, after, err
+				}
+				keys[*r.KeyID] = dek
+			}
+			e.Payload = nil
+			if dek != nil {
+				if e.Payload, err = open(dek, r.Payload, []byte("webhook-event:"+tenantID+":"+r.ID)); err != nil {
+					return nil, after, fmt.Errorf("open event %s: %w", r.ID, err)
+				}
+			}
+		}
+		events = append(events, e)
+	}
+	return events, next, nil
+}
+
+// OldestEvent is the position of the tenant's oldest event still kept (0: none).
+func (s *Store) OldestEvent(ctx context.Context, tenantID string) (int64, error) {
+	var seq *int64
+	err := s.db.WithContext(ctx).Raw(`SELECT min(seq) FROM webhook_events WHERE tenant_id = ?`, tenantID).Scan(&seq).Error
+	if err != nil || seq == nil {
+		return 0, err
+	}
+	return *seq, nil
+}
+
+// LatestEvent is the position of the tenant's newest event (0: none).
+func (s *Store) LatestEvent(ctx context.Context, tenantID string) (int64, error) {
+	var seq *int64
+	err := s.db.WithContext(ctx).Raw(`SELECT max(seq) FROM webhook_events WHERE tenant_id = ?`, tenantID).Scan(&seq).Error
+	if err != nil || seq == nil {
+		return 0, err
+	}
+	return *seq, nil
+}
+
+// PruneEvents deletes events older than keep that no endpoint still owes,
+// with their deliveries: the stream's backlog and the delivery history are
+// bounded. It returns how many events went.
+func (s *Store) PruneEvents(ctx context.Context, keep time.Duration) (int64, error) {
+	var n int64
+	err := s.InTx(ctx, func(tx *Store) error {
+		cutoff := time.Now().Add(-keep)
+		old := `SELECT tenant_id, id FROM webhook_events ev WHERE occurred_at < ? AND NOT EXISTS (
+			SELECT 1 FROM webhook_deliveries d WHERE d.tenant_id = ev.tenant_id AND d.event_id = ev.id AND d.status = 'pending')`
+		if err := tx.db.WithContext(ctx).Exec(`DELETE FROM webhook_deliveries WHERE (tenant_id, event_id) IN (`+old+`)`, cutoff).Error; err != nil {
+			return fmt.Errorf("prune deliveries: %w", err)
+		}
+		res := tx.db.WithContext(ctx).Exec(`DELETE FROM webhook_events WHERE (tenant_id, id) IN (`+old+`)`, cutoff)
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
+}

@@ -66,7 +66,10 @@ type config struct {
 	CodecAddr   string // where `dev` and `codec-server` serve the Web UI's codec endpoint
 	MetricsAddr string // where serve, worker and dev serve /metrics; "": nowhere
 	TracesURL   string // an OTLP/HTTP collector's traces URL; "": no tracing
-	CodecOrigin string // the Web UI's origin, allowed to call it
+	// EventBacklog: how long events are kept for the live stream's
+	// Last-Event-ID and the deliveries' history (undelivered ones longer).
+	EventBacklog time.Duration
+	CodecOrigin  string // the Web UI's origin, allowed to call it
 	// LLM: an OpenAI-compatible endpoint for tenants whose policy chooses
 	// the LLM engine; unset, they get the local engine.
 	LLMBaseURL string
@@ -256,6 +259,9 @@ func loadConfig() (config, error) {
 	cfg.CodecAddr = env("TANDEM_CODEC_ADDR", "")
 	cfg.MetricsAddr = env("TANDEM_METRICS_ADDR", "")
 	cfg.TracesURL = env("TANDEM_OTLP_TRACES_URL", "")
+	if cfg.EventBacklog, err = envDuration("TANDEM_EVENT_BACKLOG", 72*time.Hour); err != nil {
+		return cfg, err
+	}
 	cfg.CodecOrigin = env("TANDEM_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233")
 	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
 		return cfg, fmt.Errorf("DATABASE_URL is not a URL")

@@ -244,6 +244,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	if w != nil {
 		loops.Go(func() { every(loopCtx, time.Hour, retention(st, log)) })
+		loops.Go(func() { every(loopCtx, time.Hour, eventPruner(st, cfg.EventBacklog, log)) })
 		checker := &consistency.Checker{Store: st, Temporal: tc}
 		loops.Go(func() { every(loopCtx, cfg.ConsistencyEvery, consistencyRepairer(st, checker, log)) })
 	}
@@ -539,4 +540,19 @@ func startMetricsServer(addr string, metrics *telemetry.Metrics, log *slog.Logge
 	log.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")
 	go func() { errc <- srv.Serve(ln) }()
 	return srv, nil
+}
+
+// eventPruner bounds the event backlog (the live stream's and the webhook
+// deliveries' history): events older than keep that no endpoint still owes go.
+func eventPruner(st *store.Store, keep time.Duration, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		n, err := st.PruneEvents(ctx, keep)
+		if err != nil {
+			log.Warn("pruning events failed", "err", err)
+			return
+		}
+		if n > 0 {
+			log.Info("pruned events", "events", n, "older_than", keep.String())
+		}
+	}
 }
