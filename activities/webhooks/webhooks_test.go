@@ -77,4 +77,3 @@ func TestBackoffReachesAnHourAndRetriesADay(t *testing.T) {
 }
 
 func strconvI(n int64) string { return strconv.FormatInt(n, 10) }
-
