@@ -71,7 +71,7 @@ func TestTenantChoosesTheLLMEngine(t *testing.T) {
 	req := sampleCase()
 	req.Message = "Where is my parcel? It has not arrived."
 	ex := s.openCase(tenantA, req)
-	if ex.Reply == nil || ex.Reply.AuthorKind != "ai" || ex.Reply.AuthorID != "llm" || !strings.HasPrefix(ex.Reply.Body, "In short: You can follow your parcel") {
+	if ex.Reply == nil || ex.Reply.AuthorKind != "ai" || ex.Reply.AuthorID != "llm" || !strings.HasPrefix(ex.Reply.Body, service.DefaultDisclosure["en"]+"\n\nIn short: You can follow your parcel") {
 		t.Fatalf("reply: %+v", ex.Reply)
 	}
 	events, err := s.store.ListAudit(t.Context(), tenantA, store.AuditFilter{CaseID: ex.Case.ID, Action: workflows.AuditCaseReply, Limit: 10})
