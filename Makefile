@@ -30,8 +30,9 @@ reset: ## drop the development database tandem and this checkout's Temporal dev 
 build: ## build bin/tandem
 	go build -o .data/bin/tandem ./cmd/tandem
 
-bench: build ## benchmark against the stack `make run` is serving
-	.data/bin/tandem bench -n 400 -c 20
+BENCH_ARGS ?= -n 400 -c 20
+bench: ## benchmark against the stack `make run` is serving (BENCH_ARGS, e.g. "-n 400 -c 20 -webhooks")
+	@bash .ci/stack.sh bench $(BENCH_ARGS)
 
 # The tests that record the newest paths. Histories of older paths stay as
 # they are: they prove that runs started under old code still replay.

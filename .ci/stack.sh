@@ -413,5 +413,12 @@ case "${1:-}" in
   faults) faults ;;
   reset) reset ;;
   lint) lint ;;
-  *) echo "usage: $0 run|test|faults|lint|up|down|reset" >&2; exit 2 ;;
+  bench)
+    # Against the stack `make run` is serving, with its development keys.
+    shift
+    dev_secret
+    build
+    "$DATA/bin/tandem" bench "$@"
+    ;;
+  *) echo "usage: $0 run|test|faults|lint|up|down|reset|bench [args]" >&2; exit 2 ;;
 esac

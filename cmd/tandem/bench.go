@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"tandem/activities/store"
+	"tandem/activities/webhooks"
 	"tandem/policies"
 	"tandem/workflows"
 )
@@ -38,6 +40,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	apiURL := fs.String("api", "http://"+cfg.HTTPAddr, "base URL of the running API")
 	tenant := fs.String("tenant", demoTenant, "tenant to open cases in")
 	bareActs := fs.String("bare-activities", "1,3", "activity counts of the bare workflows to compare with")
+	hooks := fs.Bool("webhooks", false, "also run the message scenario with a webhook endpoint on loopback taking every event, and measure delivery lag")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,6 +67,12 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return fmt.Errorf("bench: create API key (does tenant %q exist? run tandem seed): %w", *tenant, err)
 	}
 	defer st.RevokeAPIKey(context.WithoutCancel(ctx), *tenant, key.ID) //nolint:errcheck // best effort
+
+	tc, err := dialTemporal(ctx, cfg, log, st, observe{})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
 
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
 	var mu sync.Mutex
@@ -101,6 +110,14 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			[]byte(`{"body":"How long does a refund take?"}`), http.StatusOK, nil)
 	})
 	msgRes.print(stdout, "message + AI reply (HTTP)")
+	if *hooks {
+		if err := benchWebhooks(ctx, cfg, st, tc, *tenant, caseIDs, *conc, msgRes, stdout, func(ctx context.Context, i int) error {
+			return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
+				[]byte(`{"body":"What payment methods do you accept?"}`), http.StatusOK, nil)
+		}); err != nil {
+			return err
+		}
+	}
 	half := caseIDs[:len(caseIDs)/2]
 	escRes := measure(ctx, len(half), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+half[i]+"/messages", apiKey,
@@ -177,11 +194,6 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	})
 	resolvedRes.print(stdout, "AI-resolved case (HTTP x2)")
 
-	tc, err := dialTemporal(ctx, cfg, log, st, observe{})
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
 	if len(caseIDs) > 1 && len(resolvedIDs) > 0 {
 		for _, c := range []struct{ name, id string }{
 			{"with the AI (open, 1 message, 1 refund)", caseIDs[len(caseIDs)-1]},
@@ -356,5 +368,67 @@ func call(ctx context.Context, c *http.Client, method, url, apiKey string, body 
 	if out != nil {
 		return json.Unmarshal(raw, out)
 	}
+	return nil
+}
+
+// benchWebhooks registers an endpoint on loopback taking every event, sends
+// each case another message with it on, and reports the throughput against
+// the same scenario without it (off, measured just before) and the delay
+// from each AI reply's transition to its delivery.
+func benchWebhooks(ctx context.Context, cfg config, st *store.Store, tc client.Client, tenant string, caseIDs []string, conc int,
+	off benchResult, stdout io.Writer, message func(context.Context, int) error) error {
+	var mu sync.Mutex
+	var lags []time.Duration
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			Type       string
+			OccurredAt time.Time `json:"occurred_at"`
+		}
+		if json.NewDecoder(r.Body).Decode(&ev) == nil && ev.Type == "message.created" {
+			mu.Lock()
+			lags = append(lags, time.Since(ev.OccurredAt))
+			mu.Unlock()
+		}
+	}))
+	defer rcv.Close()
+	if err := st.AllowPrivateWebhooks(ctx, tenant, true); err != nil {
+		return err
+	}
+	secret, err := webhooks.NewSecret()
+	if err != nil {
+		return err
+	}
+	hook, err := st.CreateWebhook(ctx, tenant, "bench", store.WebhookSpec{URL: rcv.URL, EventTypes: store.WebhookEventTypes}, secret)
+	if err != nil {
+		return err
+	}
+	defer st.DeleteWebhook(context.WithoutCancel(ctx), tenant, hook.ID) //nolint:errcheck // best effort; its workflow then ends
+	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.WebhookWorkflowID(tenant, hook.ID), TaskQueue: cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}, workflows.WebhookWorkflowName,
+		workflows.WebhookInput{TenantID: tenant, EndpointID: hook.ID}); err != nil {
+		return err
+	}
+	on := measure(ctx, len(caseIDs), conc, message)
+	on.print(stdout, "message, webhooks on (HTTP)")
+	if off.perSec > 0 && off.p50 > 0 {
+		fmt.Fprintf(stdout, "%-28s %8s %9.2fx %8.2fx (throughput, p50: on / off)\n", "  webhooks on / off", "",
+			on.perSec/off.perSec, float64(on.p50)/float64(off.p50))
+	}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		mu.Lock()
+		n := len(lags)
+		mu.Unlock()
+		if n >= len(caseIDs) {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lags) == 0 {
+		return errors.New("bench: no webhook arrived")
+	}
+	slices.Sort(lags)
+	fmt.Fprintf(stdout, "webhook delivery (transition → receiver): %d replies, p50 %.1f ms, p99 %.1f ms\n", len(lags),
+		float64(lags[len(lags)/2].Microseconds())/1000, float64(lags[min(len(lags)-1, len(lags)*99/100)].Microseconds())/1000)
 	return nil
 }
