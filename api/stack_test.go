@@ -23,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -53,7 +54,7 @@ func TestMain(m *testing.M) {
 // stack is the real thing for one test: its own PostgreSQL database, a worker
 // on its own task queue of the shared Temporal dev server, and the API over HTTP.
 type stack struct {
-	t        *testing.T
+	t        testing.TB
 	store    *store.Store
 	temporal client.Client
 	url      string
@@ -136,14 +137,15 @@ const (
 func newStack(t *testing.T) *stack { return newStackWith(t, 0) }
 
 // newStackWith is newStack with cases continuing as new at historyLimit events.
-func newStackWith(t *testing.T, historyLimit int) *stack {
+func newStackWith(t testing.TB, historyLimit int) *stack {
 	t.Helper()
-	return newStackTraced(t, historyLimit, nil)
+	return newStackTraced(t, historyLimit, nil, true)
 }
 
 // newStackTraced is newStackWith with the API, the Temporal client and
-// worker, and the store tracing to tp (nil: no tracing).
-func newStackTraced(t *testing.T, historyLimit int, tp trace.TracerProvider) *stack {
+// worker, and the store tracing to tp (nil: no tracing), and metrics
+// recorded or not.
+func newStackTraced(t testing.TB, historyLimit int, tp trace.TracerProvider, withMetrics bool) *stack {
 	t.Helper()
 	st := storetest.New(t).Store
 	ctx := context.Background()
@@ -173,7 +175,11 @@ func newStackTraced(t *testing.T, historyLimit int, tp trace.TracerProvider) *st
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter(), MetricsHandler: metrics.Temporal()}
+	opts := client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter()}
+	var meter metric.Meter
+	if withMetrics {
+		opts.MetricsHandler, meter = metrics.Temporal(), metrics.Meter("tandem/api")
+	}
 	var tracer trace.Tracer
 	if tp != nil {
 		tracing, err := telemetry.TemporalTracing(tp)
@@ -213,7 +219,7 @@ func newStackTraced(t *testing.T, historyLimit int, tp trace.TracerProvider) *st
 		t.Fatal(err)
 	}
 
-	handler := newAPIWith(t, st, tc, queue, log, 15*time.Second, historyLimit, api.Config{Meter: metrics.Meter("tandem/api"), Tracer: tracer})
+	handler := newAPIWith(t, st, tc, queue, log, 15*time.Second, historyLimit, api.Config{Meter: meter, Tracer: tracer})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	s := &stack{t: t, store: st, temporal: tc, codec: pc, metrics: metrics, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
@@ -235,12 +241,12 @@ func (s *stack) restartWorker(gateway payments.Gateway) {
 	}
 }
 
-func newAPI(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int) http.Handler {
+func newAPI(t testing.TB, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int) http.Handler {
 	return newAPIWith(t, st, tc, queue, log, timeout, historyLimit, api.Config{})
 }
 
 // newAPIWith is newAPI with the rate limits of extra.
-func newAPIWith(t *testing.T, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int, extra api.Config) http.Handler {
+func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int, extra api.Config) http.Handler {
 	defaults, err := policies.DefaultRules()
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +274,7 @@ func newAPIWith(t *testing.T, st *store.Store, tc client.Client, queue string, l
 }
 
 // totpCode is what an authenticator app holding the otpauth URL shows at t.
-func totpCode(t *testing.T, otpauthURL string, at time.Time) string {
+func totpCode(t testing.TB, otpauthURL string, at time.Time) string {
 	t.Helper()
 	key, err := otp.NewKeyFromURL(otpauthURL)
 	if err != nil {
@@ -355,7 +361,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
@@ -363,7 +369,7 @@ func (r response) decode(t *testing.T, v any) {
 }
 
 // errorCode returns the machine-readable code of an error response.
-func (r response) errorCode(t *testing.T) string {
+func (r response) errorCode(t testing.TB) string {
 	t.Helper()
 	var e struct {
 		Error api.Error `json:"error"`

@@ -21,7 +21,7 @@ func TestATraceFollowsAMessage(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
-	s := newStackTraced(t, 0, tp)
+	s := newStackTraced(t, 0, tp, true)
 	c := s.openCase(tenantA, sampleCase()).Case
 	spans.Reset()
 
