@@ -20,6 +20,13 @@ func TestMetricsAfterAStory(t *testing.T) {
 	t.Parallel() // it waits out an SLA target
 	s := newStack(t)
 	shortSLA(t, s, "escalate")
+	rcv := newReceiver(t)
+	if err := s.store.AllowPrivateWebhooks(t.Context(), tenantB, true); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do("POST", "/v1/admin/webhooks", tenantB+"/admin+totp", api.WebhookRequest{URL: rcv.srv.URL, EventTypes: []string{"case.opened"}}); r.Status != http.StatusCreated {
+		t.Fatalf("webhook: %d %s", r.Status, r.Body)
+	}
 	// The person's path in a tenant whose SLA does not run out meanwhile.
 	answered := s.openCase(tenantB, api.OpenCaseRequest{CustomerRef: "cust-m", Channel: "web_chat", Message: inScope(0)})
 	if answered.Reply == nil || answered.Reply.AuthorKind != workflows.AuthorAI {
@@ -53,6 +60,8 @@ func TestMetricsAfterAStory(t *testing.T) {
 		"tandem_ai_turn_latency_seconds":                   {"engine": "local", "outcome": "answered"},
 		"tandem_refunds_total":                             {"status": workflows.RefundPaid, "kind": "refund"},
 		"temporal_workflow_task_execution_latency_seconds": {},
+		"tandem_webhook_deliveries_total":                  {"outcome": "delivered"},
+		"tandem_webhook_delivery_lag_seconds":              {},
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
