@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,14 @@ func TestMetricsAfterAStory(t *testing.T) {
 			t.Fatalf("missing series %v; have %s", missing, strings.Join(names, " "))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// And so /metrics says, in Prometheus's text format.
+	rec := httptest.NewRecorder()
+	s.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for name := range want {
+		if !strings.Contains(rec.Body.String(), "\n"+name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 }
 

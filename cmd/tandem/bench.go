@@ -73,6 +73,18 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return err
 	}
 	defer tc.Close()
+	// The baselines run here, on a queue of their own, on the same server.
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	queue := "tandem-bench-" + hex.EncodeToString(suffix)
+	w := worker.New(tc, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(bareWorkflow, workflow.RegisterOptions{Name: "BenchBare"})
+	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: "BenchFloor"})
+	w.RegisterActivity(noopActivity)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("bench worker: %w", err)
+	}
+	defer w.Stop()
 
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
 	var mu sync.Mutex
@@ -110,6 +122,15 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			[]byte(`{"body":"How long does a refund take?"}`), http.StatusOK, nil)
 	})
 	msgRes.print(stdout, "message + AI reply (HTTP)")
+	floor, err := benchFloor(ctx, tc, queue, len(caseIDs), *conc)
+	if err != nil {
+		return err
+	}
+	floor.print(stdout, "floor: update + 1 local act.")
+	if floor.perSec > 0 && floor.p50 > 0 {
+		fmt.Fprintf(stdout, "%-28s %8s %9.2fx %8.2fx %8.2fx (throughput, p50, p99: message / floor)\n", "  message / floor", "",
+			msgRes.perSec/floor.perSec, float64(msgRes.p50)/float64(floor.p50), float64(msgRes.p99)/float64(floor.p99))
+	}
 	if *hooks {
 		if err := benchWebhooks(ctx, cfg, st, tc, *tenant, caseIDs, *conc, msgRes, stdout, func(ctx context.Context, i int) error {
 			return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
@@ -219,16 +240,6 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		}
 		fmt.Fprintf(stdout, "ledger of %s: balanced %v, reconciled with the gateway %v, refunds stuck %d\n", *tenant, rec.Balanced, rec.Reconciled, len(rec.Stuck))
 	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	queue := "tandem-bench-" + hex.EncodeToString(suffix)
-	w := worker.New(tc, queue, worker.Options{})
-	w.RegisterWorkflowWithOptions(bareWorkflow, workflow.RegisterOptions{Name: "BenchBare"})
-	w.RegisterActivity(noopActivity)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("bench worker: %w", err)
-	}
-	defer w.Stop()
 	for _, k := range counts {
 		res := measure(ctx, *n, *conc, func(ctx context.Context, i int) error {
 			run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -280,6 +291,47 @@ func bareWorkflow(ctx workflow.Context, activities int) error {
 }
 
 func noopActivity(context.Context) error { return nil }
+
+// floorWorkflow is the floor under a customer's message: a workflow that
+// answers an Update by running one no-op local activity, as a case answers
+// a message by running its AI turn and projection write. It waits for
+// updates until it is terminated.
+func floorWorkflow(ctx workflow.Context) error {
+	err := workflow.SetUpdateHandler(ctx, "ping", func(ctx workflow.Context, n int) (int, error) {
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 5 * time.Second})
+		return n, workflow.ExecuteLocalActivity(ctx, noopActivity).Get(ctx, nil)
+	})
+	if err != nil {
+		return err
+	}
+	return workflow.Await(ctx, func() bool { return false })
+}
+
+// benchFloor starts n floor workflows (not measured), then measures one
+// Update to each at concurrency c, and terminates them.
+func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (benchResult, error) {
+	id := func(i int) string { return queue + "-floor-" + strconv.Itoa(i) }
+	started := measure(ctx, n, c, func(ctx context.Context, i int) error {
+		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id(i), TaskQueue: queue}, "BenchFloor")
+		return err
+	})
+	if started.errors > 0 {
+		return benchResult{}, fmt.Errorf("bench: starting the floor's workflows: %w", started.firstErr)
+	}
+	defer func() {
+		for i := range n {
+			_ = tc.TerminateWorkflow(context.WithoutCancel(ctx), id(i), "", "benchmark over")
+		}
+	}()
+	return measure(ctx, n, c, func(ctx context.Context, i int) error {
+		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id(i), UpdateName: "ping", Args: []any{i},
+			WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err != nil {
+			return err
+		}
+		return h.Get(ctx, nil)
+	}), nil
+}
 
 type benchResult struct {
 	n, errors int

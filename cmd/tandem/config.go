@@ -65,6 +65,7 @@ type config struct {
 	PayloadKeys []codec.Key
 	CodecAddr   string // where `dev` and `codec-server` serve the Web UI's codec endpoint
 	MetricsAddr string // where serve, worker and dev serve /metrics; "": nowhere
+	Pprof       bool   // also serve Go's profiles beside /metrics
 	TracesURL   string // an OTLP/HTTP collector's traces URL; "": no tracing
 	// EventBacklog: how long events are kept for the live stream's
 	// Last-Event-ID and the deliveries' history (undelivered ones longer).
@@ -258,6 +259,7 @@ func loadConfig() (config, error) {
 	}
 	cfg.CodecAddr = env("TANDEM_CODEC_ADDR", "")
 	cfg.MetricsAddr = env("TANDEM_METRICS_ADDR", "")
+	cfg.Pprof = env("TANDEM_PPROF", "") == "1"
 	cfg.TracesURL = env("TANDEM_OTLP_TRACES_URL", "")
 	if cfg.EventBacklog, err = envDuration("TANDEM_EVENT_BACKLOG", 72*time.Hour); err != nil {
 		return cfg, err

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -293,7 +294,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 
 	var metricsSrv *http.Server
 	if cfg.MetricsAddr != "" {
-		if metricsSrv, err = startMetricsServer(cfg.MetricsAddr, metrics, log, serveErr); err != nil {
+		if metricsSrv, err = startMetricsServer(cfg.MetricsAddr, cfg.Pprof, metrics, log, serveErr); err != nil {
 			return err
 		}
 	}
@@ -528,10 +529,17 @@ func runSeed(ctx context.Context, cfg config, stdout io.Writer) error {
 }
 
 // startMetricsServer serves /metrics on its own address, so that the API's
-// port never exposes them.
-func startMetricsServer(addr string, metrics *telemetry.Metrics, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+// port never exposes them; with pprof, Go's profiles too (/debug/pprof/).
+func startMetricsServer(addr string, withPprof bool, metrics *telemetry.Metrics, log *slog.Logger, errc chan<- error) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
