@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -117,16 +118,27 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	// A customer message to each case (with its reply), then one asking for a
 	// person to half of them: the case is in its queue when the call returns.
 	// (The demo knowledge base answers both questions, from different articles.)
+	probe := workflows.CaseWorkflowID(*tenant, caseIDs[len(caseIDs)-1]) // answered by the AI, never escalated
+	beforeMsg, err := historyCounts(ctx, tc, probe, "")
+	if err != nil {
+		return err
+	}
 	msgRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
 			[]byte(`{"body":"How long does a refund take?"}`), http.StatusOK, nil)
 	})
 	msgRes.print(stdout, "message + AI reply (HTTP)")
-	floor, err := benchFloor(ctx, tc, queue, len(caseIDs), *conc)
+	afterMsg, err := historyCounts(ctx, tc, probe, "")
+	if err != nil {
+		return err
+	}
+	floor, floorStart, floorCounts, err := benchFloor(ctx, tc, queue, len(caseIDs), *conc)
 	if err != nil {
 		return err
 	}
 	floor.print(stdout, "floor: update + 1 local act.")
+	fmt.Fprintf(stdout, "  history of one message + AI reply: %s\n", countsText(afterMsg, beforeMsg))
+	fmt.Fprintf(stdout, "  history of one floor update:      %s\n", countsText(floorCounts, floorStart))
 	if floor.perSec > 0 && floor.p50 > 0 {
 		fmt.Fprintf(stdout, "%-28s %8s %9.2fx %8.2fx %8.2fx (throughput, p50, p99: message / floor)\n", "  message / floor", "",
 			msgRes.perSec/floor.perSec, float64(msgRes.p50)/float64(floor.p50), float64(msgRes.p99)/float64(floor.p99))
@@ -308,29 +320,68 @@ func floorWorkflow(ctx workflow.Context) error {
 }
 
 // benchFloor starts n floor workflows (not measured), then measures one
-// Update to each at concurrency c, and terminates them.
-func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (benchResult, error) {
+// Update to each at concurrency c, and terminates them. It also returns what
+// one of their histories held before and after its update.
+func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (res benchResult, before, after map[string]int, err error) {
 	id := func(i int) string { return queue + "-floor-" + strconv.Itoa(i) }
 	started := measure(ctx, n, c, func(ctx context.Context, i int) error {
 		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id(i), TaskQueue: queue}, "BenchFloor")
 		return err
 	})
 	if started.errors > 0 {
-		return benchResult{}, fmt.Errorf("bench: starting the floor's workflows: %w", started.firstErr)
+		return benchResult{}, nil, nil, fmt.Errorf("bench: starting the floor's workflows: %w", started.firstErr)
 	}
 	defer func() {
 		for i := range n {
 			_ = tc.TerminateWorkflow(context.WithoutCancel(ctx), id(i), "", "benchmark over")
 		}
 	}()
-	return measure(ctx, n, c, func(ctx context.Context, i int) error {
+	if before, err = historyCounts(ctx, tc, id(0), "WORKFLOW_TASK_COMPLETED"); err != nil {
+		return benchResult{}, nil, nil, err
+	}
+	res = measure(ctx, n, c, func(ctx context.Context, i int) error {
 		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id(i), UpdateName: "ping", Args: []any{i},
 			WaitForStage: client.WorkflowUpdateStageCompleted})
 		if err != nil {
 			return err
 		}
 		return h.Get(ctx, nil)
-	}), nil
+	})
+	after, err = historyCounts(ctx, tc, id(0), "")
+	return res, before, after, err
+}
+
+// historyCounts counts a workflow's history events by type; with until, it
+// waits until an event of that type is there (a just-started workflow's
+// first task).
+func historyCounts(ctx context.Context, tc client.Client, wfID, until string) (map[string]int, error) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		counts := map[string]int{}
+		it := tc.GetWorkflowHistory(ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return nil, err
+			}
+			counts[strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")]++
+		}
+		if until == "" || counts[until] > 0 || time.Now().After(deadline) {
+			return counts, nil
+		}
+	}
+}
+
+// countsText is what a history gained between before and after: events in
+// all, workflow tasks, local activities (markers) and the rest by type.
+func countsText(after, before map[string]int) string {
+	total, parts := 0, []string{}
+	for _, t := range slices.Sorted(maps.Keys(after)) {
+		if d := after[t] - before[t]; d > 0 {
+			total += d
+			parts = append(parts, fmt.Sprintf("%s %d", strings.ToLower(t), d))
+		}
+	}
+	return fmt.Sprintf("%d events (%s)", total, strings.Join(parts, ", "))
 }
 
 type benchResult struct {
