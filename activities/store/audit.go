@@ -112,51 +112,96 @@ func (s *Store) AppendAuditEvent(ctx context.Context, e AuditEvent) error {
 }
 
 func (s *Store) appendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
-	if e.ID == "" || e.TenantID == "" || e.Action == "" {
-		return AuditEvent{}, errors.New("audit event needs an ID, a tenant and an action")
-	}
-	if e.Details == "" {
-		e.Details = "{}"
-	}
-	if !json.Valid([]byte(e.Details)) {
-		return AuditEvent{}, errors.New("audit event details must be JSON")
-	}
-	if e.OccurredAt.IsZero() {
-		e.OccurredAt = time.Now()
-	}
-	e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
-	if err := s.sealCaseDetails(ctx, &e); err != nil {
+	out, err := s.appendAudits(ctx, []AuditEvent{e})
+	if err != nil {
 		return AuditEvent{}, err
+	}
+	return out[0], nil
+}
+
+// appendAudits appends one tenant's entries in order and returns each as
+// stored: an ID already in the chain (a retry) adds nothing and returns the
+// stored entry. The chain's head is locked once and the new entries go in
+// one statement, so a projection write holds the tenant's chain for as short
+// a time as one entry's did.
+func (s *Store) appendAudits(ctx context.Context, entries []AuditEvent) ([]AuditEvent, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	tenantID := entries[0].TenantID
+	ids := make([]string, 0, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		if e.ID == "" || e.TenantID == "" || e.Action == "" {
+			return nil, errors.New("audit event needs an ID, a tenant and an action")
+		}
+		if e.TenantID != tenantID {
+			return nil, errors.New("audit events appended together must be of one tenant")
+		}
+		if e.Details == "" {
+			e.Details = "{}"
+		}
+		if !json.Valid([]byte(e.Details)) {
+			return nil, errors.New("audit event details must be JSON")
+		}
+		if e.OccurredAt.IsZero() {
+			e.OccurredAt = time.Now()
+		}
+		e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
+		if err := s.sealCaseDetails(ctx, e); err != nil {
+			return nil, err
+		}
+		ids = append(ids, e.ID)
 	}
 
 	db := s.db.WithContext(ctx)
-	if err := db.Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&auditHead{TenantID: e.TenantID, Seq: 0, Hash: genesis}).Error; err != nil {
-		return AuditEvent{}, fmt.Errorf("create audit head: %w", err)
-	}
 	var head auditHead
-	if err := db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", e.TenantID).Take(&head).Error; err != nil {
-		return AuditEvent{}, fmt.Errorf("lock audit head: %w", err)
+	err := db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", tenantID).Take(&head).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) { // the tenant's first entry
+		if err := db.Clauses(clause.OnConflict{DoNothing: true}).
+			Create(&auditHead{TenantID: tenantID, Seq: 0, Hash: genesis}).Error; err != nil {
+			return nil, fmt.Errorf("create audit head: %w", err)
+		}
+		head = auditHead{}
+		err = db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", tenantID).Take(&head).Error
 	}
-	var existing AuditEvent
-	err := db.Where("id = ?", e.ID).Take(&existing).Error
-	if err == nil {
-		return existing, nil
+	if err != nil {
+		return nil, fmt.Errorf("lock audit head: %w", err)
 	}
-	if !errors.Is(err, gorm.ErrRecordNotFound) {
-		return AuditEvent{}, fmt.Errorf("look up audit event: %w", err)
+	var found []AuditEvent
+	if err := db.Where("id IN ?", ids).Find(&found).Error; err != nil {
+		return nil, fmt.Errorf("look up audit events: %w", err)
 	}
-	e.Seq = head.Seq + 1
-	e.PrevHash = head.Hash
-	e.Hash = ChainHash(head.Hash, e)
-	if err := db.Create(&e).Error; err != nil {
-		return AuditEvent{}, fmt.Errorf("append audit event: %w", err)
+	stored := make(map[string]AuditEvent, len(found)+len(entries))
+	for _, e := range found {
+		stored[e.ID] = e
 	}
-	if err := db.Model(&auditHead{}).Where("tenant_id = ?", e.TenantID).
-		Updates(map[string]any{"seq": e.Seq, "hash": e.Hash}).Error; err != nil {
-		return AuditEvent{}, fmt.Errorf("advance audit head: %w", err)
+	out := make([]AuditEvent, len(entries))
+	var fresh []AuditEvent
+	seq, prev := head.Seq, head.Hash
+	for i, e := range entries {
+		if had, ok := stored[e.ID]; ok {
+			out[i] = had
+			continue
+		}
+		seq++
+		e.Seq, e.PrevHash = seq, prev
+		e.Hash = ChainHash(prev, e)
+		prev = e.Hash
+		stored[e.ID], out[i] = e, e
+		fresh = append(fresh, e)
 	}
-	return e, nil
+	if len(fresh) == 0 {
+		return out, nil
+	}
+	if err := db.Create(&fresh).Error; err != nil {
+		return nil, fmt.Errorf("append audit events: %w", err)
+	}
+	if err := db.Model(&auditHead{}).Where("tenant_id = ?", tenantID).
+		Updates(map[string]any{"seq": seq, "hash": prev}).Error; err != nil {
+		return nil, fmt.Errorf("advance audit head: %w", err)
+	}
+	return out, nil
 }
 
 // AuditFilter narrows a listing of audit events.

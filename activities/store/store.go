@@ -264,28 +264,34 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		for _, seq := range replaced {
 			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: seq, Kind: ConflictMessageReplaced})
 		}
-		written := make([]AuditEvent, 0, len(audit))
-		for _, e := range audit {
+		sealed := make([]AuditEvent, len(audit))
+		for i, e := range audit {
 			if err := sealPersonal(&e, keyID, dek); err != nil {
 				return err
 			}
-			stored, err := tx.appendAudit(ctx, e)
-			if err != nil {
-				return err
-			}
-			if sameAudit(stored, e) {
+			sealed[i] = e
+		}
+		stored, err := tx.appendAudits(ctx, sealed)
+		if err != nil {
+			return err
+		}
+		written := make([]AuditEvent, 0, len(audit))
+		var diverged []AuditEvent
+		for i, e := range sealed {
+			if sameAudit(stored[i], e) {
 				written = append(written, e)
 				continue
 			}
 			// The ID was taken by what a lost task recorded: the committed
 			// entry is appended too, under an ID of its position.
 			e.ID = fmt.Sprintf("%s@%d.%d", e.ID, c.ProjGen, c.ProjEvent)
-			if _, err := tx.appendAudit(ctx, e); err != nil {
-				return err
-			}
-			written = append(written, e)
+			diverged = append(diverged, e)
 			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: c.LastSeq, Kind: ConflictAuditDiverged})
 		}
+		if _, err := tx.appendAudits(ctx, diverged); err != nil {
+			return err
+		}
+		written = append(written, diverged...)
 		// The events feed webhooks and the live stream (GET /v1/events).
 		if err := emitWebhookEvents(ctx, gtx, c.TenantID, caseWebhookEvents(c, msgs, written), keyID, dek); err != nil {
 			return err
