@@ -14,6 +14,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,9 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	tenant := fs.String("tenant", demoTenant, "tenant to open cases in")
 	bareActs := fs.String("bare-activities", "1,3", "activity counts of the bare workflows to compare with")
 	hooks := fs.Bool("webhooks", false, "also run the message scenario with a webhook endpoint on loopback taking every event, and measure delivery lag")
+	openFirst := fs.Int("open", 0, "first open this many cases and leave them open (AI handling, SLA timers armed), then run the scenarios")
+	metricsURL := fs.String("metrics", "http://127.0.0.1:9464/metrics", "the served process's /metrics, for its memory and workflow cache (\"\": none)")
+	temporalDB := fs.String("temporal-db", ".data/temporal.db", "the dev server's SQLite file, for Temporal's bytes per case (\"\": none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +113,27 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return nil
 	}
 	fmt.Fprintf(stdout, "%-28s %8s %10s %9s %9s %7s\n", "scenario", "n", "per_sec", "p50_ms", "p99_ms", "errors")
+	var openIDs []string // closed at the end, with the rest
+	if *openFirst > 0 {
+		res := measure(ctx, *openFirst, *conc, func(ctx context.Context, i int) error {
+			body, _ := json.Marshal(map[string]string{"customer_ref": "bench-open-" + strconv.Itoa(i), "channel": "api",
+				"subject": "benchmark", "message": "Where is my order?"})
+			var out struct {
+				Case struct{ ID string } `json:"case"`
+			}
+			if err := postJSON(ctx, httpc, *apiURL+"/v1/cases", apiKey, body, http.StatusCreated, &out); err != nil {
+				return err
+			}
+			mu.Lock()
+			openIDs = append(openIDs, out.Case.ID)
+			mu.Unlock()
+			return nil
+		})
+		res.print(stdout, fmt.Sprintf("open %d cases, left open", *openFirst))
+		if err := printScale(ctx, st, *metricsURL, *temporalDB, stdout); err != nil {
+			return err
+		}
+	}
 	caseRes := measure(ctx, *n, *conc, openCase)
 	caseRes.print(stdout, "open case (HTTP)")
 	if caseRes.errors > 0 {
@@ -137,6 +162,11 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return err
 	}
 	floor.print(stdout, "floor: update + 1 local act.")
+	if *openFirst > 0 { // the cache after the messages
+		if err := printScale(ctx, st, *metricsURL, "", stdout); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "  history of one message + AI reply: %s\n", countsText(afterMsg, beforeMsg))
 	fmt.Fprintf(stdout, "  history of one floor update:      %s\n", countsText(floorCounts, floorStart))
 	if floor.perSec > 0 && floor.p50 > 0 {
@@ -270,7 +300,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	}
 
 	// Close the benchmark's cases so they do not linger as running workflows.
-	all := append(caseIDs, resolvedIDs...)
+	all := slices.Concat(caseIDs, resolvedIDs, openIDs)
 	closeRes := measure(ctx, len(all), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+all[i]+"/close", apiKey,
 			[]byte(`{"reason":"benchmark"}`), http.StatusOK, nil)
@@ -533,5 +563,62 @@ func benchWebhooks(ctx context.Context, cfg config, st *store.Store, tc client.C
 	slices.Sort(lags)
 	fmt.Fprintf(stdout, "webhook delivery (transition → receiver): %d replies, p50 %.1f ms, p99 %.1f ms\n", len(lags),
 		float64(lags[len(lags)/2].Microseconds())/1000, float64(lags[min(len(lags)-1, len(lags)*99/100)].Microseconds())/1000)
+	return nil
+}
+
+// printScale reports what open cases cost: the served process's memory and
+// workflow cache, PostgreSQL's and Temporal's bytes per case.
+func printScale(ctx context.Context, st *store.Store, metricsURL, temporalDB string, stdout io.Writer) error {
+	var cases int64
+	var pgBytes int64
+	if err := st.DB().WithContext(ctx).Raw(`SELECT count(*) FROM cases`).Scan(&cases).Error; err != nil {
+		return err
+	}
+	if err := st.DB().WithContext(ctx).Raw(`SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'`).Scan(&pgBytes).Error; err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "scale: %d cases in the database; PostgreSQL %.1f MB, %.0f bytes per case\n", cases, float64(pgBytes)/1e6, float64(pgBytes)/float64(max(cases, 1)))
+	if temporalDB != "" {
+		var size int64
+		for _, f := range []string{temporalDB, temporalDB + "-wal"} {
+			if fi, err := os.Stat(f); err == nil {
+				size += fi.Size()
+			}
+		}
+		if size > 0 {
+			fmt.Fprintf(stdout, "scale: Temporal's SQLite %.1f MB, %.0f bytes per case (all workflows it holds, over the cases)\n", float64(size)/1e6, float64(size)/float64(max(cases, 1)))
+		}
+	}
+	if metricsURL == "" {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stdout, "scale: no metrics at %s (%v)\n", metricsURL, err)
+		return nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	value := func(name string) float64 {
+		total := 0.0
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+				fields := strings.Fields(line)
+				if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+					total += v
+				}
+			}
+		}
+		return total
+	}
+	hit, miss := value("temporal_sticky_cache_hit_total"), value("temporal_sticky_cache_miss_total")
+	fmt.Fprintf(stdout, "scale: worker RSS %.1f MB, Go heap %.1f MB, workflows cached %.0f, sticky cache hits %.0f of %.0f (%.1f%%)\n",
+		value("process_resident_memory_bytes")/1e6, value("go_memstats_heap_inuse_bytes")/1e6, value("temporal_sticky_cache_size"),
+		hit, hit+miss, 100*hit/max(hit+miss, 1))
 	return nil
 }
