@@ -66,6 +66,9 @@ type config struct {
 	CodecAddr   string // where `dev` and `codec-server` serve the Web UI's codec endpoint
 	MetricsAddr string // where serve, worker and dev serve /metrics; "": nowhere
 	Pprof       bool   // also serve Go's profiles beside /metrics
+	// WorkflowCacheSize: how many workflows a worker keeps in memory
+	// between their tasks (the SDK's sticky cache).
+	WorkflowCacheSize int
 	TracesURL   string // an OTLP/HTTP collector's traces URL; "": no tracing
 	// EventBacklog: how long events are kept for the live stream's
 	// Last-Event-ID and the deliveries' history (undelivered ones longer).
@@ -260,6 +263,9 @@ func loadConfig() (config, error) {
 	cfg.CodecAddr = env("TANDEM_CODEC_ADDR", "")
 	cfg.MetricsAddr = env("TANDEM_METRICS_ADDR", "")
 	cfg.Pprof = env("TANDEM_PPROF", "") == "1"
+	if cfg.WorkflowCacheSize, err = strconv.Atoi(env("TANDEM_WORKFLOW_CACHE", "10000")); err != nil || cfg.WorkflowCacheSize < 1 {
+		return cfg, errors.New("TANDEM_WORKFLOW_CACHE must be a positive number of workflows")
+	}
 	cfg.TracesURL = env("TANDEM_OTLP_TRACES_URL", "")
 	if cfg.EventBacklog, err = envDuration("TANDEM_EVENT_BACKLOG", 72*time.Hour); err != nil {
 		return cfg, err
@@ -305,7 +311,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_AUDIT_CHECKPOINT_DIR", cmp.Or(c.AuditCheckpointDir, "(unset: checkpoints are kept in the database only)"),
 		"TANDEM_MASTER_KEY", masterKeyState(c.MasterKeys),
 		"TANDEM_PAYLOAD_KEY", keyState(len(c.PayloadKeys) > 0, "Temporal payloads cannot be encrypted"),
-		"TANDEM_CODEC_ADDR", c.CodecAddr, "TANDEM_METRICS_ADDR", c.MetricsAddr, "TANDEM_OTLP_TRACES_URL", c.TracesURL,
+		"TANDEM_CODEC_ADDR", c.CodecAddr, "TANDEM_METRICS_ADDR", c.MetricsAddr, "TANDEM_OTLP_TRACES_URL", c.TracesURL, "TANDEM_WORKFLOW_CACHE", c.WorkflowCacheSize,
 		"TANDEM_LLM_BASE_URL", c.LLMBaseURL,
 		"TANDEM_LLM_MODEL", c.LLMModel,
 		"TANDEM_LLM_API_KEY", keyState(c.LLMAPIKey != "", "the LLM endpoint is called without a key"),

@@ -209,6 +209,9 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	var w worker.Worker
 	if mode == "worker" || mode == "dev" {
+		// One cache for the process's workers: a cached case costs about
+		// 70 kB (docs/benchmarks.md), so the cache bounds the worker's memory.
+		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
 		w = worker.New(tc, cfg.TaskQueue, worker.Options{
 			WorkerStopTimeout: cfg.ShutdownTimeout,
 			// With a fixed two pollers, new cases' first workflow tasks waited
