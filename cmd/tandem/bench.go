@@ -148,16 +148,18 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	if err != nil {
 		return err
 	}
+	cpuBefore := cpuByProcess()
 	msgRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
 			[]byte(`{"body":"How long does a refund take?"}`), http.StatusOK, nil)
 	})
 	msgRes.print(stdout, "message + AI reply (HTTP)")
+	msgCPU := cpuText(cpuBefore, cpuByProcess(), len(caseIDs))
 	afterMsg, err := historyCounts(ctx, tc, probe, "")
 	if err != nil {
 		return err
 	}
-	floor, floorStart, floorCounts, err := benchFloor(ctx, tc, queue, len(caseIDs), *conc)
+	floor, floorStart, floorCounts, floorCPU, err := benchFloor(ctx, tc, queue, len(caseIDs), *conc)
 	if err != nil {
 		return err
 	}
@@ -169,6 +171,8 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	}
 	fmt.Fprintf(stdout, "  history of one message + AI reply: %s\n", countsText(afterMsg, beforeMsg))
 	fmt.Fprintf(stdout, "  history of one floor update:      %s\n", countsText(floorCounts, floorStart))
+	fmt.Fprintf(stdout, "  message + AI reply: %s\n", msgCPU)
+	fmt.Fprintf(stdout, "  floor update: %s\n", floorCPU)
 	if floor.perSec > 0 && floor.p50 > 0 {
 		fmt.Fprintf(stdout, "%-28s %8s %9.2fx %8.2fx %8.2fx (throughput, p50, p99: message / floor)\n", "  message / floor", "",
 			msgRes.perSec/floor.perSec, float64(msgRes.p50)/float64(floor.p50), float64(msgRes.p99)/float64(floor.p99))
@@ -352,14 +356,14 @@ func floorWorkflow(ctx workflow.Context) error {
 // benchFloor starts n floor workflows (not measured), then measures one
 // Update to each at concurrency c, and terminates them. It also returns what
 // one of their histories held before and after its update.
-func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (res benchResult, before, after map[string]int, err error) {
+func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (res benchResult, before, after map[string]int, cpu string, err error) {
 	id := func(i int) string { return queue + "-floor-" + strconv.Itoa(i) }
 	started := measure(ctx, n, c, func(ctx context.Context, i int) error {
 		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id(i), TaskQueue: queue}, "BenchFloor")
 		return err
 	})
 	if started.errors > 0 {
-		return benchResult{}, nil, nil, fmt.Errorf("bench: starting the floor's workflows: %w", started.firstErr)
+		return benchResult{}, nil, nil, "", fmt.Errorf("bench: starting the floor's workflows: %w", started.firstErr)
 	}
 	defer func() {
 		for i := range n {
@@ -367,8 +371,9 @@ func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (
 		}
 	}()
 	if before, err = historyCounts(ctx, tc, id(0), "WORKFLOW_TASK_COMPLETED"); err != nil {
-		return benchResult{}, nil, nil, err
+		return benchResult{}, nil, nil, "", err
 	}
+	cpuBefore := cpuByProcess()
 	res = measure(ctx, n, c, func(ctx context.Context, i int) error {
 		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id(i), UpdateName: "ping", Args: []any{i},
 			WaitForStage: client.WorkflowUpdateStageCompleted})
@@ -377,8 +382,9 @@ func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (
 		}
 		return h.Get(ctx, nil)
 	})
+	cpu = cpuText(cpuBefore, cpuByProcess(), n)
 	after, err = historyCounts(ctx, tc, id(0), "")
-	return res, before, after, err
+	return res, before, after, cpu, err
 }
 
 // historyCounts counts a workflow's history events by type; with until, it
@@ -621,4 +627,60 @@ func printScale(ctx context.Context, st *store.Store, metricsURL, temporalDB str
 		value("process_resident_memory_bytes")/1e6, value("go_memstats_heap_inuse_bytes")/1e6, value("temporal_sticky_cache_size"),
 		hit, hit+miss, 100*hit/max(hit+miss, 1))
 	return nil
+}
+
+// cpuByProcess sums the CPU time (user and system) of this machine's
+// processes by name — the Temporal server ("temporal"), PostgreSQL
+// ("postgres", every backend), Tandem ("tandem", this benchmark excluded) —
+// from /proc, so a scenario's cost can be split between them; this
+// benchmark's own (its HTTP clients, the floor's worker) is "bench".
+func cpuByProcess() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return out
+	}
+	self := strconv.Itoa(os.Getpid())
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime(14) stime(15), counted after the ")".
+		stat := string(raw)
+		open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		name := stat[open+1 : end]
+		if e.Name() == self {
+			name = "bench"
+		}
+		if name != "temporal" && name != "postgres" && name != "tandem" && name != "bench" {
+			continue
+		}
+		fields := strings.Fields(stat[end+1:])
+		if len(fields) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		out[name] += time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+	}
+	return out
+}
+
+// cpuText is the CPU each process group spent between two samples, per operation.
+func cpuText(before, after map[string]time.Duration, ops int) string {
+	var parts []string
+	var total time.Duration
+	for _, name := range []string{"tandem", "temporal", "postgres", "bench"} {
+		d := after[name] - before[name]
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.2f ms", name, float64(d.Microseconds())/1000/float64(max(ops, 1))))
+	}
+	return fmt.Sprintf("CPU per operation: %s (total %.2f ms)", strings.Join(parts, ", "), float64(total.Microseconds())/1000/float64(max(ops, 1)))
 }
