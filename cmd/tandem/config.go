@@ -69,7 +69,7 @@ type config struct {
 	// WorkflowCacheSize: how many workflows a worker keeps in memory
 	// between their tasks (the SDK's sticky cache).
 	WorkflowCacheSize int
-	TracesURL   string // an OTLP/HTTP collector's traces URL; "": no tracing
+	TracesURL         string // an OTLP/HTTP collector's traces URL; "": no tracing
 	// EventBacklog: how long events are kept for the live stream's
 	// Last-Event-ID and the deliveries' history (undelivered ones longer).
 	EventBacklog time.Duration
