@@ -60,6 +60,16 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# ensure_chromium installs Debian's chromium for the console's browser tests
+# (chromedp drives it); the tests find it on PATH or in TANDEM_CHROMIUM.
+# Chinese labels need a CJK font (the screenshots show them).
+ensure_chromium() {
+  local want=()
+  if [ -z "${TANDEM_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then want+=(chromium); fi
+  if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then want+=(fonts-noto-cjk); fi
+  if [ "${#want[@]}" -gt 0 ]; then apt_install "${want[@]}"; fi
+}
+
 # superuser_psql runs psql as the PostgreSQL superuser: over TCP where trust
 # auth allows it, else through the local socket as the postgres OS user.
 superuser_psql() {
@@ -394,11 +404,13 @@ case "${1:-}" in
       log "wiped .data/, made that database: restore its .data/*-key files here, or drop it with \`make reset\` (FORCE=1 to skip the question)."
       exit 1
     fi
+    # Development sign-ins to the console (pick a demo user): make run only.
+    export TANDEM_CONSOLE_DEV_USERS="${TANDEM_CONSOLE_DEV_USERS:-1}"
     if [ "$TOPOLOGY" = multi ]; then
       run_multi
       exit 0
     fi
-    log "Tandem: API on http://${TANDEM_HTTP_ADDR:-127.0.0.1:8080}, metrics on http://${TANDEM_METRICS_ADDR:-127.0.0.1:9464}/metrics; Ctrl-C stops everything this command started"
+    log "Tandem: API on http://${TANDEM_HTTP_ADDR:-127.0.0.1:8080} (console: /console/), metrics on http://${TANDEM_METRICS_ADDR:-127.0.0.1:9464}/metrics; Ctrl-C stops everything this command started"
     # Not exec: the EXIT trap must run after tandem has shut down.
     TANDEM_METRICS_ADDR="${TANDEM_METRICS_ADDR:-127.0.0.1:9464}" "$DATA/bin/tandem" dev || status=$?
     exit "${status:-0}"
@@ -406,6 +418,7 @@ case "${1:-}" in
   test)
     trap stop_started EXIT
     up
+    ensure_chromium
     lint
     go test -race -count=1 -timeout 15m ./...
     faults

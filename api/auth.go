@@ -39,6 +39,8 @@ type Principal struct {
 	// person who made the key.
 	Channels  []string `json:"-"`
 	CreatedBy string   `json:"-"`
+	// Session: the person came through the console's session cookie.
+	Session bool `json:"-"`
 	// Customer: the one customer a front end acts for, named by a signed
 	// customer assertion its key requires; "": the key requires none.
 	Customer string `json:"-"`
@@ -138,6 +140,12 @@ var errTokenTooLongLived = errorf(http.StatusUnauthorized, "token_too_long_lived
 // algorithms and issuer are accepted for sign-ins; HS256 then proves only
 // this server's own step-up tokens.
 func (s *Server) verifyToken(ctx context.Context, raw string) (Principal, error) {
+	return s.verifyJWT(ctx, raw, false)
+}
+
+// verifyJWT checks a token; session says it came from the console's session
+// cookie, and only then is a console session token believed.
+func (s *Server) verifyJWT(ctx context.Context, raw string, session bool) (Principal, error) {
 	if len(s.tokens.Secret) == 0 && s.tokens.Keys == nil {
 		return Principal{}, errInvalidCredentials
 	}
@@ -161,6 +169,10 @@ func (s *Server) verifyToken(ctx context.Context, raw string) (Principal, error)
 	hs := tok.Method.Alg() == "HS256"
 	stepUp := hs && claims.Issuer == stepUpIssuer && claims.ACR == acrTOTP
 	switch {
+	case session:
+		if !hs || claims.Issuer != consoleIssuer {
+			return Principal{}, errInvalidCredentials
+		}
 	case stepUp:
 	case claims.Issuer != s.tokens.Issuer, hs && s.tokens.Keys != nil:
 		return Principal{}, errInvalidCredentials
@@ -194,7 +206,7 @@ func (s *Server) verifyToken(ctx context.Context, raw string) (Principal, error)
 	if stepUp && claims.IssuedAt != nil && time.Since(claims.IssuedAt.Time) < StepUpTTL+30*time.Second {
 		p.StepUp, p.StepUpFor = true, slices.Clone(claims.StepUpFor)
 	}
-	p.TokenID = claims.ID
+	p.TokenID, p.Session = claims.ID, session
 	return p, nil
 }
 
@@ -220,10 +232,26 @@ func (s *Server) tokenKey(t *jwt.Token) (any, error) {
 }
 
 // authenticate identifies the caller from `Authorization: Bearer …`: an API
-// key (tdm_…) or a JWT. Its tenant must exist.
+// key (tdm_…) or a JWT; without that header, from the console's session
+// cookie. Its tenant must exist.
 func (s *Server) authenticate(c *gin.Context) {
 	ctx := c.Request.Context()
 	raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if c.GetHeader("Authorization") == "" {
+		if ck, err := c.Cookie(sessionCookie); err == nil && ck != "" {
+			p, err := s.sessionPrincipal(c, ck)
+			if err == nil {
+				err = s.tenantMustExist(ctx, p.Tenant)
+			}
+			if err != nil {
+				respondError(c, s.log, err)
+				return
+			}
+			c.Set(principalKey, p)
+			c.Next()
+			return
+		}
+	}
 	if !ok || raw == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="tandem"`)
 		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "send a bearer token or API key in the Authorization header"))
@@ -252,18 +280,24 @@ func (s *Server) authenticate(c *gin.Context) {
 			respondError(c, s.log, err)
 			return
 		}
-		exists, err := s.store.TenantExists(ctx, p.Tenant)
-		if err != nil {
+		if err := s.tenantMustExist(ctx, p.Tenant); err != nil {
 			respondError(c, s.log, err)
-			return
-		}
-		if !exists {
-			respondError(c, s.log, errInvalidCredentials)
 			return
 		}
 	}
 	c.Set(principalKey, p)
 	c.Next()
+}
+
+func (s *Server) tenantMustExist(ctx context.Context, tenant string) error {
+	exists, err := s.store.TenantExists(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return errInvalidCredentials
+	}
+	return nil
 }
 
 // authorize lets a request through if the caller's roles may do the

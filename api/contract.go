@@ -148,6 +148,17 @@ var Endpoints = []Endpoint{
 	{Method: "GET", Path: "/openapi.json", Summary: "this contract", Status: 200, Response: json.RawMessage{}},
 	{Method: "GET", Path: "/docs", Summary: "the API reference page", Status: 200, ContentTypes: []string{"text/html; charset=utf-8"}},
 
+	// The console (console.go): its page, and people's sign-in with the
+	// session cookie (its assets under /console/assets/ are files).
+	{Method: "GET", Path: "/console/", Summary: "the console: agents, supervisors and compliance officers in a browser", Status: 200, ContentTypes: []string{"text/html; charset=utf-8"}},
+	{Method: "GET", Path: "/console/auth/methods", Summary: "how people may sign in here", Status: 200, Response: SignInMethods{}},
+	{Method: "POST", Path: "/console/auth/dev", Summary: "sign in as a development user (make run only; 404 elsewhere); sets the session cookie",
+		Request: DevSignInRequest{}, Status: 200, Response: Session{}},
+	{Method: "GET", Path: "/console/auth/login", Summary: "sign in with the OpenID Connect provider (authorization code with PKCE)", Status: 302},
+	{Method: "GET", Path: "/console/auth/callback", Summary: "the provider's answer; sets the session cookie", Query: []string{"code", "state", "error"}, Status: 303},
+	{Method: "GET", Path: "/console/auth/session", Summary: "the session of the session cookie: who, tenant, roles, CSRF token, what the roles may do", Status: 200, Response: Session{}},
+	{Method: "POST", Path: "/console/auth/logout", Summary: "end the session (X-CSRF-Token); its token is revoked", Status: 204},
+
 	{Method: "POST", Path: "/v1/cases", Object: "case", Action: "open", Summary: "open a case with the customer's first message; answers with the AI's reply (Idempotency-Key: a retry answers 200 with the same case)",
 		Request: OpenCaseRequest{}, Status: 201, Also: map[int]any{200: ExchangeJSON{}}, Response: ExchangeJSON{}},
 	{Method: "GET", Path: "/v1/cases", Object: "case", Action: "list", Summary: "list cases, newest first", Query: append([]string{"status", "customer_ref"}, pagedList...),

@@ -60,6 +60,9 @@ func TestContractCoversTheRouter(t *testing.T) {
 		}
 	}
 	for r := range routes {
+		if r == "GET /console/assets/*file" {
+			continue // the console's script and style sheet: files, not API
+		}
 		if !slices.Contains(listed, r) {
 			t.Errorf("%s is served but not in the contract", r)
 		}

@@ -45,6 +45,7 @@ type Config struct {
 	AI             ai.Engine     // for the knowledge-base search console; nil: 503 there
 	Meter          metric.Meter  // HTTP metrics; nil: none
 	Tracer         trace.Tracer  // a span per request; nil: none
+	Console        ConsoleConfig // how people sign in to the console
 }
 
 // Server serves the HTTP API.
@@ -66,6 +67,8 @@ type Server struct {
 	perKey       *limiters
 	perTenant    *limiters
 	metrics      *httpMetrics
+	console      ConsoleConfig
+	oidc         *oidcClient
 }
 
 // New returns the API's HTTP handler.
@@ -88,6 +91,10 @@ func New(cfg Config) http.Handler {
 		perTenant:    newLimiters(cfg.PerTenantLimit),
 		ai:           cfg.AI,
 		metrics:      newHTTPMetrics(cfg.Meter),
+		console:      cfg.Console,
+	}
+	if cfg.Console.OIDC != nil {
+		s.oidc = newOIDCClient(*cfg.Console.OIDC)
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -106,6 +113,9 @@ func New(cfg Config) http.Handler {
 	// The contract and its reference page.
 	r.GET("/openapi.json", s.h(s.openAPI))
 	r.GET("/docs", s.h(s.docsPage))
+
+	// The console (console.go): pages, sign-in and the session.
+	s.routeConsole(r)
 
 	// Every /v1 route authenticates, then checks the caller's roles for its
 	// (object, action) and step-up class in Endpoints (contract.go);

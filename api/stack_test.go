@@ -147,6 +147,13 @@ func newStackWith(t testing.TB, historyLimit int) *stack {
 // recorded or not.
 func newStackTraced(t testing.TB, historyLimit int, tp trace.TracerProvider, withMetrics bool) *stack {
 	t.Helper()
+	return newStackAll(t, historyLimit, tp, withMetrics, nil)
+}
+
+// newStackAll is newStackTraced with the console configured by console,
+// given the server's URL (nil: no console sign-in).
+func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMetrics bool, console func(url string) api.ConsoleConfig) *stack {
+	t.Helper()
 	st := storetest.New(t).Store
 	ctx := context.Background()
 	for _, id := range []string{tenantA, tenantB} {
@@ -219,8 +226,14 @@ func newStackTraced(t testing.TB, historyLimit int, tp trace.TracerProvider, wit
 		t.Fatal(err)
 	}
 
-	handler := newAPIWith(t, st, tc, queue, log, 15*time.Second, historyLimit, api.Config{Meter: meter, Tracer: tracer})
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewUnstartedServer(nil)
+	extra := api.Config{Meter: meter, Tracer: tracer}
+	if console != nil {
+		extra.Console = console("http://" + srv.Listener.Addr().String())
+	}
+	handler := newAPIWith(t, st, tc, queue, log, 15*time.Second, historyLimit, extra)
+	srv.Config.Handler = handler
+	srv.Start()
 	t.Cleanup(srv.Close)
 	s := &stack{t: t, store: st, temporal: tc, codec: pc, metrics: metrics, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
 		worker: w, gateway: gateway, engine: engine, llm: llm}
@@ -269,7 +282,7 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 	return api.New(api.Config{
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
-		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer,
+		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer, Console: extra.Console,
 	})
 }
 

@@ -142,6 +142,11 @@ func (s *Server) stepUp(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if p.Session {
+		// A console session keeps the proof where page scripts cannot read it.
+		setCookie(c, stepUpCookie, tok, time.Until(exp), http.SameSiteStrictMode)
+		tok = ""
+	}
 	c.JSON(http.StatusOK, StepUpToken{Token: tok, ExpiresAt: exp.UTC()})
 	return nil
 }

@@ -42,6 +42,9 @@ type config struct {
 	JWKSFile          string        // RS256/ES256 keys of people's tokens, from a file
 	JWKSURL           string        // … or from an identity provider, refreshed
 	JWKSRefresh       time.Duration // how often JWKSURL is fetched again
+	// Console: development sign-ins (make run only) and the OIDC provider.
+	ConsoleDevUsers bool
+	OIDC            *api.OIDCConfig
 	// AuditSigningKey signs audit checkpoints (worker, dev); AuditVerifyKey
 	// checks them (derived from the signing key when only that is set).
 	AuditSigningKey ed25519.PrivateKey
@@ -194,6 +197,19 @@ func loadConfig() (config, error) {
 	if cfg.JWKSRefresh, err = envDuration("TANDEM_JWKS_REFRESH", 10*time.Minute); err != nil {
 		return cfg, err
 	}
+	cfg.ConsoleDevUsers = env("TANDEM_CONSOLE_DEV_USERS", "") == "1"
+	if issuer := env("TANDEM_OIDC_ISSUER", ""); issuer != "" {
+		secret, err := secretSetting("TANDEM_OIDC_CLIENT_SECRET")
+		if err != nil {
+			return cfg, err
+		}
+		cfg.OIDC = &api.OIDCConfig{Issuer: issuer, ClientID: env("TANDEM_OIDC_CLIENT_ID", ""), ClientSecret: secret,
+			RedirectURL: env("TANDEM_OIDC_REDIRECT_URL", ""), TenantClaim: env("TANDEM_OIDC_TENANT_CLAIM", ""),
+			RolesClaim: env("TANDEM_OIDC_ROLES_CLAIM", ""), Tenant: env("TANDEM_OIDC_TENANT", "")}
+		if cfg.OIDC.ClientID == "" || cfg.OIDC.RedirectURL == "" {
+			return cfg, errors.New("TANDEM_OIDC_ISSUER needs TANDEM_OIDC_CLIENT_ID and TANDEM_OIDC_REDIRECT_URL (this server's /console/auth/callback)")
+		}
+	}
 	if seed, err := secretSetting("TANDEM_AUDIT_SIGNING_KEY"); err != nil {
 		return cfg, err
 	} else if seed != "" {
@@ -303,6 +319,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_JWT_SECRET", keyState(len(c.JWTSecret) > 0, "HS256 bearer JWTs are refused, API keys work"),
 		"TANDEM_JWKS_FILE", c.JWKSFile,
 		"TANDEM_JWKS_URL", c.JWKSURL,
+		"TANDEM_CONSOLE_DEV_USERS", c.ConsoleDevUsers, "TANDEM_OIDC_ISSUER", oidcIssuer(c.OIDC),
 		"TANDEM_JWT_ISSUER", c.JWTIssuer,
 		"TANDEM_JWT_AUDIENCE", c.JWTAudience, "TANDEM_JWT_MAX_LIFETIME", c.JWTMaxLifetime.String(),
 		"TANDEM_AUDIT_SIGNING_KEY", keyState(c.AuditSigningKey != nil, "checkpoints are not signed by this process"),
@@ -425,4 +442,11 @@ func (c config) checkpointLog() store.CheckpointLog {
 		return nil
 	}
 	return &store.DirLog{Dir: c.AuditCheckpointDir}
+}
+
+func oidcIssuer(o *api.OIDCConfig) string {
+	if o == nil {
+		return "(unset: no OpenID Connect sign-in to the console)"
+	}
+	return o.Issuer
 }

@@ -276,6 +276,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit,
 				AI: engine, Meter: metrics.Meter("tandem/api"), Tracer: tp.Tracer("tandem/api"),
+				Console: api.ConsoleConfig{DevUsers: cfg.ConsoleDevUsers, OIDC: cfg.OIDC},
 			}),
 			// A slow client may not hold a connection: headers in 10 s, the
 			// body in 30 s, the answer written within the request's own bound.
