@@ -29,6 +29,7 @@ import (
 	"tandem/activities/store"
 	"tandem/activities/webhooks"
 	"tandem/policies"
+	"tandem/policies/service"
 	"tandem/workflows"
 )
 
@@ -44,6 +45,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	bareActs := fs.String("bare-activities", "1,3", "activity counts of the bare workflows to compare with")
 	hooks := fs.Bool("webhooks", false, "also run the message scenario with a webhook endpoint on loopback taking every event, and measure delivery lag")
 	openFirst := fs.Int("open", 0, "first open this many cases and leave them open (AI handling, SLA timers armed), then run the scenarios")
+	slaTarget := fs.Duration("sla", 0, "with -open: give the open cases this resolution target (warned at half, around the clock), so their SLA timers fire during the run, and report how late they fire")
 	metricsURL := fs.String("metrics", "http://127.0.0.1:9464/metrics", "the served process's /metrics, for its memory and workflow cache (\"\": none)")
 	temporalDB := fs.String("temporal-db", ".data/temporal.db", "the dev server's SQLite file, for Temporal's bytes per case (\"\": none)")
 	if err := fs.Parse(args); err != nil {
@@ -114,7 +116,15 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	}
 	fmt.Fprintf(stdout, "%-28s %8s %10s %9s %9s %7s\n", "scenario", "n", "per_sec", "p50_ms", "p99_ms", "errors")
 	var openIDs []string // closed at the end, with the rest
+	restoreSLA := func() {}
 	if *openFirst > 0 {
+		if *slaTarget > 0 {
+			if restoreSLA, err = shortSLA(ctx, st, *tenant, *slaTarget); err != nil {
+				return err
+			}
+			defer restoreSLA() // also when the run fails before the openings end
+			fmt.Fprintf(stdout, "the next %d cases get a resolution target of %s, warned at half of it\n", *openFirst, *slaTarget)
+		}
 		res := measure(ctx, *openFirst, *conc, func(ctx context.Context, i int) error {
 			body, _ := json.Marshal(map[string]string{"customer_ref": "bench-open-" + strconv.Itoa(i), "channel": "api",
 				"subject": "benchmark", "message": "Where is my order?"})
@@ -130,6 +140,9 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			return nil
 		})
 		res.print(stdout, fmt.Sprintf("open %d cases, left open", *openFirst))
+		if *slaTarget > 0 {
+			restoreSLA() // the cases below get the tenant's own policy
+		}
 		if err := printScale(ctx, st, *metricsURL, *temporalDB, stdout); err != nil {
 			return err
 		}
@@ -149,10 +162,12 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return err
 	}
 	cpuBefore := cpuByProcess()
+	msgWindow := [2]time.Time{time.Now()}
 	msgRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
 			[]byte(`{"body":"How long does a refund take?"}`), http.StatusOK, nil)
 	})
+	msgWindow[1] = time.Now()
 	msgRes.print(stdout, "message + AI reply (HTTP)")
 	msgCPU := cpuText(cpuBefore, cpuByProcess(), len(caseIDs))
 	afterMsg, err := historyCounts(ctx, tc, probe, "")
@@ -300,6 +315,12 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		if res.perSec > 0 {
 			fmt.Fprintf(stdout, "%-28s %8s %9.2fx\n", "  open case / bare", "", caseRes.perSec/res.perSec)
 			fmt.Fprintf(stdout, "%-28s %8s %9.2fx\n", "  AI-resolved case / bare", "", resolvedRes.perSec/res.perSec)
+		}
+	}
+
+	if *slaTarget > 0 && len(openIDs) > 0 {
+		if err := printTimers(ctx, st, *tenant, openIDs, *slaTarget, msgWindow, stdout); err != nil {
+			return err
 		}
 	}
 
@@ -570,6 +591,101 @@ func benchWebhooks(ctx context.Context, cfg config, st *store.Store, tc client.C
 	fmt.Fprintf(stdout, "webhook delivery (transition → receiver): %d replies, p50 %.1f ms, p99 %.1f ms\n", len(lags),
 		float64(lags[len(lags)/2].Microseconds())/1000, float64(lags[min(len(lags)-1, len(lags)*99/100)].Microseconds())/1000)
 	return nil
+}
+
+// shortSLA gives the tenant's cases opened from now a resolution target of d,
+// warned at half of it, on a clock that runs around the clock; the returned
+// func puts the tenant's policy back (as a new version), once.
+func shortSLA(ctx context.Context, st *store.Store, tenant string, d time.Duration) (func(), error) {
+	prior, err := st.ServicePolicy(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	p, err := service.Parse(must(json.Marshal(prior))) // a deep copy
+	if err != nil {
+		return nil, err
+	}
+	p.SLA.Resolution = map[string]service.Duration{}
+	for _, prio := range []string{"low", "normal", "high", "urgent"} {
+		p.SLA.Resolution[prio] = service.Duration(d)
+	}
+	p.SLA.WarnAt, p.SLA.OnBreach = []float64{0.5}, "raise_priority"
+	p.BusinessHours = service.BusinessHours{TimeZone: "UTC", Weekdays: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"},
+		Open: "00:00", Close: "24:00"}
+	if bad := p.Validate(); len(bad) > 0 {
+		return nil, fmt.Errorf("bench: the short SLA policy is invalid: %s", strings.Join(bad, "; "))
+	}
+	if _, err := st.SetServicePolicy(ctx, tenant, p, "bench"); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if _, err := st.SetServicePolicy(context.WithoutCancel(ctx), tenant, prior, "bench"); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: put the service policy back: %v\n", err)
+			}
+		})
+	}, nil
+}
+
+// printTimers waits (at most the target again) until every open case's
+// resolution timer has fired, then reports how late the breaches were
+// recorded after their deadlines, as the workflows saw them, and how many
+// SLA timers fired while the messages were measured.
+func printTimers(ctx context.Context, st *store.Store, tenant string, ids []string, d time.Duration, msgWindow [2]time.Time, stdout io.Writer) error {
+	var opened struct{ Last time.Time }
+	if err := st.DB().WithContext(ctx).Raw(`SELECT max(opened_at) AS last FROM cases WHERE tenant_id = ? AND id::text IN ?`, tenant, ids).
+		Scan(&opened).Error; err != nil {
+		return err
+	}
+	count := func() (int64, error) {
+		var n int64
+		err := st.DB().WithContext(ctx).Raw(`SELECT count(*) FROM audit_events WHERE tenant_id = ? AND action = ? AND case_id IN ?`,
+			tenant, workflows.AuditSLABreach, ids).Scan(&n).Error
+		return n, err
+	}
+	giveUp := opened.Last.Add(2 * d)
+	for {
+		n, err := count()
+		if err != nil {
+			return err
+		}
+		if n >= int64(len(ids)) || time.Now().After(giveUp) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	var lags []float64
+	if err := st.DB().WithContext(ctx).Raw(`SELECT extract(epoch FROM a.occurred_at - (c.opened_at + ?::interval)) * 1000
+		FROM audit_events a JOIN cases c ON c.tenant_id = a.tenant_id AND c.id::text = a.case_id
+		WHERE a.tenant_id = ? AND a.action = ? AND a.case_id IN ? ORDER BY 1`,
+		fmt.Sprintf("%d milliseconds", d.Milliseconds()), tenant, workflows.AuditSLABreach, ids).Scan(&lags).Error; err != nil {
+		return err
+	}
+	var during int64
+	if err := st.DB().WithContext(ctx).Raw(`SELECT count(*) FROM audit_events WHERE tenant_id = ? AND action IN ? AND case_id IN ?
+		AND occurred_at BETWEEN ? AND ?`, tenant, []string{workflows.AuditSLAWarning, workflows.AuditSLABreach}, ids,
+		msgWindow[0], msgWindow[1]).Scan(&during).Error; err != nil {
+		return err
+	}
+	if len(lags) == 0 {
+		fmt.Fprintf(stdout, "timers: no breach recorded for the %d open cases\n", len(ids))
+		return nil
+	}
+	fmt.Fprintf(stdout, "timers: %d of %d resolution breaches recorded; after the deadline p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d SLA timers fired while the messages were measured\n",
+		len(lags), len(ids), lags[len(lags)/2], lags[min(len(lags)-1, len(lags)*99/100)], lags[len(lags)-1], during)
+	return nil
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // printScale reports what open cases cost: the served process's memory and
