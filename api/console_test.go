@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
 
+	"tandem/activities/store"
 	"tandem/api"
 	"tandem/workflows"
 )
@@ -475,6 +476,36 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal("the compliance officer's page offers an agent's actions")
 	}
 	carol.screenshot("compliance-trail")
+	// Exporting the signed trail needs a second factor: carol enrols one in
+	// the page, and types a code when the export asks for it.
+	carol.do("enrol a second factor", goTo("#/security"), chromedp.Click(chromedp.CSS("#enrol")), chromedp.WaitVisible(chromedp.CSS("#otpauth")))
+	otpURL := carol.text("#otpauth")
+	at := time.Now()
+	carol.do("confirm it",
+		chromedp.SendKeys(chromedp.CSS("#confirm-code"), totpCode(t, otpURL, at)),
+		chromedp.Click(chromedp.CSS("#confirm-totp")),
+		waitText("#status", "confirmed"),
+	)
+	carol.do("export the trail, asked for a code",
+		goTo("#/audit/"+c.ID),
+		chromedp.WaitVisible(chromedp.CSS("#export")),
+		chromedp.Click(chromedp.CSS("#export")),
+		chromedp.WaitVisible(chromedp.CSS("#stepup-code")),
+		chromedp.SendKeys(chromedp.CSS("#stepup-code"), totpCode(t, otpURL, at.Add(30*time.Second))),
+		chromedp.Click(chromedp.CSS(`#stepup-form button[type="submit"]`)),
+		waitText("#status", "Exported"),
+	)
+	events, err := s.store.ListAudit(ctx, tenantA, store.AuditFilter{Action: "case.trail.export", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exports []string
+	for _, e := range events {
+		exports = append(exports, e.ActorID+" "+e.Outcome)
+	}
+	if fmt.Sprint(exports) != "[carol success]" {
+		t.Fatalf("the export's audit entries: %v", exports)
+	}
 	// In Chinese, the same page.
 	carol.do("zh-Hans", chromedp.SetValue(chromedp.CSS("#lang"), "zh-Hans"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('lang').dispatchEvent(new Event('change'))`),

@@ -72,7 +72,8 @@ function when(iso) {
 
 class APIError extends Error {
   constructor(status, body) {
-    super(body?.error?.message || ('HTTP ' + status));
+    const fields = (body?.error?.fields || []).map((f) => f.field + ': ' + f.message).join('; ');
+    super((body?.error?.message || ('HTTP ' + status)) + (fields ? ' — ' + fields : ''));
     this.status = status;
     this.code = body?.error?.code || '';
   }
@@ -314,7 +315,7 @@ async function availabilityPanel(me) {
   try { agent = (await api('GET', '/v1/agents/' + encodeURIComponent(me))).agent; } catch (e) { if (e.status !== 404) throw e; }
   const status = el('select', { id: 'availability', 'aria-label': t('availability') },
     ['available', 'away', 'offline'].map((s) => el('option', { value: s, selected: (agent?.status || 'offline') === s, text: code('avail_', s) })));
-  const capacity = el('input', { id: 'capacity', type: 'number', min: 0, max: 50, value: agent?.capacity ?? 3, 'aria-label': t('capacity') });
+  const capacity = el('input', { id: 'capacity', type: 'number', min: 0, max: 50, value: agent?.capacity || 3, 'aria-label': t('capacity') });
   const form = el('form', { class: 'row availability', onsubmit: (ev) => {
     ev.preventDefault();
     act(() => api('PUT', '/v1/agents/' + encodeURIComponent(me) + '/availability', { status: status.value, capacity: Number(capacity.value) }), t('saved'));
@@ -329,7 +330,7 @@ async function caseView(id) {
   const data = await api('GET', '/v1/cases/' + encodeURIComponent(id) + '?limit=200');
   const c = data.case;
   const page = el('section', { 'aria-labelledby': 'case-title', class: 'case' },
-    el('p', {}, el('a', { href: 'javascript:history.back()', text: t('back') })),
+    el('p', {}, el('a', { href: '#/' + views()[0].id, text: t('back'), onclick: (ev) => { ev.preventDefault(); history.back(); } })),
     el('h1', { id: 'case-title', text: c.subject || c.id }),
     el('dl', { class: 'facts' },
       el('dt', { text: t('col_status') }), el('dd', { id: 'case-status', text: code('status_', c.status) }),
@@ -578,18 +579,20 @@ async function trailPanel(id) {
     if (!page.next_after) break;
     after = page.next_after;
   }
+  const format = el('select', { id: 'export-format', 'aria-label': t('export_format') },
+    el('option', { value: 'jsonl', text: 'JSON Lines' }), el('option', { value: 'csv', text: 'CSV' }));
   const exportBtn = el('button', { type: 'button', id: 'export', onclick: async () => {
     try {
-      const res = await api('GET', '/v1/cases/' + encodeURIComponent(id) + '/trail/export?format=ndjson', undefined, { raw: true, stepUp: 'records' });
+      const res = await api('GET', '/v1/cases/' + encodeURIComponent(id) + '/trail/export?format=' + format.value, undefined, { raw: true, stepUp: 'records' });
       const url = URL.createObjectURL(await res.blob());
-      el('a', { href: url, download: 'trail-' + id + '.ndjson' }).click();
+      el('a', { href: url, download: 'trail-' + id + '.' + format.value }).click();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
       say(t('exported'), 'ok');
     } catch (e) { say(e.message, 'error'); }
   } }, t('export_trail'));
   return el('section', { class: 'trail', 'aria-labelledby': 'trail-title' },
     el('h2', { id: 'trail-title', text: t('trail_of', { subject: c.subject || c.id }) }),
-    el('p', { class: 'muted', text: t('trail_note', { n: entries.length }) }), exportBtn,
+    el('p', { class: 'muted', text: t('trail_note', { n: entries.length }) }), el('div', { class: 'row' }, format, exportBtn),
     el('ol', { id: 'trail' }, entries.map((e) => {
       const ev = e.event;
       let details = {};
@@ -622,7 +625,7 @@ async function securityView() {
       } catch (e) { say(e.message, 'error'); }
     } }, t('enrol')), out,
     el('form', { class: 'row', onsubmit: (ev) => { ev.preventDefault(); act(() => api('POST', '/v1/auth/totp/confirm', { code: codeIn.value.trim() }), t('confirmed')); } },
-      el('label', {}, t('stepup_code'), ' ', codeIn), el('button', { type: 'submit', text: t('confirm') })));
+      el('label', {}, t('stepup_code'), ' ', codeIn), el('button', { type: 'submit', id: 'confirm-totp', text: t('confirm') })));
 }
 
 // --- live updates ----------------------------------------------------------
