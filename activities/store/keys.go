@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -34,6 +35,10 @@ type MasterKey struct {
 type Keyring struct {
 	current MasterKey
 	byID    map[string][]byte
+	// indexKeys holds tenants' blind-index keys once they are surely
+	// committed: a tenant's never changes, and every projection write and
+	// customer lookup needs it.
+	indexKeys sync.Map // tenant ID → []byte
 }
 
 // NewKeyring checks the keys and returns a keyring wrapping with current.
@@ -140,6 +145,9 @@ func (s *Store) customerHash(ctx context.Context, tenantID, customerRef string) 
 	if s.keys == nil {
 		return nil, ErrNoKeyring
 	}
+	if idx, ok := s.keys.indexKeys.Load(tenantID); ok {
+		return blindIndex(idx.([]byte), customerRef), nil
+	}
 	db := s.db.WithContext(ctx)
 	aad := "tenant-index:" + tenantID
 	var tk tenantKey
@@ -166,9 +174,18 @@ func (s *Store) customerHash(ctx context.Context, tenantID, customerRef string) 
 	if err != nil {
 		return nil, err
 	}
+	// A key made a moment ago may belong to a transaction that is yet to
+	// commit (or to roll back): only an older one is kept.
+	if time.Since(tk.CreatedAt) > time.Minute {
+		s.keys.indexKeys.Store(tenantID, idx)
+	}
+	return blindIndex(idx, customerRef), nil
+}
+
+func blindIndex(idx []byte, customerRef string) []byte {
 	mac := hmac.New(sha256.New, idx)
 	mac.Write([]byte(customerRef))
-	return mac.Sum(nil), nil
+	return mac.Sum(nil)
 }
 
 // ErrCustomerErased refuses a write for a customer whose data was erased:

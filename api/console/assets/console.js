@@ -290,11 +290,24 @@ function cell(c, col) {
 
 const withPerson = ['assigned', 'in_progress', 'waiting_on_customer'];
 
+// listCases reads the newest 500 cases the person may see (the API pages them).
+async function listCases() {
+  let cases = [];
+  let cursor = '';
+  for (let page = 0; page < 5; page++) {
+    const list = await api('GET', '/v1/cases?limit=100' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+    cases = cases.concat(list.cases);
+    if (!list.next_cursor) break;
+    cursor = list.next_cursor;
+  }
+  return cases;
+}
+
 async function workView() {
   const me = state.session.subject;
-  const list = await api('GET', '/v1/cases?limit=100');
-  const mine = list.cases.filter((c) => withPerson.includes(c.status) && c.assignee === me);
-  const offered = list.cases.filter((c) => c.status === 'queued' && (c.offered_to === me || !c.offered_to));
+  const cases = await listCases();
+  const mine = cases.filter((c) => withPerson.includes(c.status) && c.assignee === me);
+  const offered = cases.filter((c) => c.status === 'queued' && (c.offered_to === me || !c.offered_to));
   mine.sort(bySLA);
   offered.sort(bySLA);
   const page = el('section', { 'aria-labelledby': 'work-title' }, el('h1', { id: 'work-title', text: t('nav_work') }));
@@ -441,14 +454,7 @@ async function reassignForm(c) {
 
 // superviseView: every open case, breaches and warnings first.
 async function superviseView() {
-  let cases = [];
-  let cursor = '';
-  for (let page = 0; page < 5; page++) { // up to 500 cases; the API pages them
-    const list = await api('GET', '/v1/cases?limit=100' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
-    cases = cases.concat(list.cases);
-    if (!list.next_cursor) break;
-    cursor = list.next_cursor;
-  }
+  const cases = await listCases();
   const open = cases.filter((c) => c.status !== 'closed' && c.status !== 'resolved');
   const filters = { status: el('select', { id: 'f-status' }), queue: el('select', { id: 'f-queue' }), reason: el('select', { id: 'f-reason' }) };
   for (const [k, sel] of Object.entries(filters)) {
