@@ -37,7 +37,7 @@ type Keyring struct {
 	byID    map[string][]byte
 	// indexKeys holds tenants' blind-index keys once they are surely
 	// committed: a tenant's never changes, and every projection write and
-	// customer lookup needs it.
+	// customer lookup needs it. So a keyring serves one database.
 	indexKeys sync.Map // tenant ID → []byte
 }
 
