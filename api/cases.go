@@ -386,7 +386,13 @@ func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) error {
 // loadCaseAndBody reads the case in the path and a {"body"} request with a
 // valid message body.
 func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, error) {
-	row, err := s.loadCase(c)
+	// A message needs the case's state, not its customer's fields: they are
+	// opened only for a request bound to a customer, to check it is theirs.
+	load := s.store.GetCaseRowSealed
+	if principalOf(c).Customer != "" {
+		load = s.store.GetCaseRow
+	}
+	row, err := s.loadCaseWith(c, load)
 	if err != nil {
 		return store.Case{}, "", err
 	}
@@ -717,11 +723,15 @@ func (s *Server) respondCaseList(c *gin.Context, f store.ListFilter) error {
 // scope; 404 when there is none: another tenant's case, or another agent's,
 // is indistinguishable from a missing one.
 func (s *Server) loadCase(c *gin.Context) (store.Case, error) {
+	return s.loadCaseWith(c, s.store.GetCaseRow)
+}
+
+func (s *Server) loadCaseWith(c *gin.Context, load func(ctx context.Context, tenant, id string) (store.Case, error)) (store.Case, error) {
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
 		return store.Case{}, errCaseNotFound
 	}
-	row, err := s.store.GetCaseRow(c.Request.Context(), principalOf(c).Tenant, id)
+	row, err := load(c.Request.Context(), principalOf(c).Tenant, id)
 	if err == nil {
 		err = s.inScope(c, row)
 	}

@@ -542,6 +542,21 @@ func (s *Store) openMessages(ctx context.Context, tenantID string, msgs []Messag
 
 // GetCaseRow returns a case of the tenant without its conversation.
 func (s *Store) GetCaseRow(ctx context.Context, tenantID, caseID string) (Case, error) {
+	c, err := s.GetCaseRowSealed(ctx, tenantID, caseID)
+	if err != nil {
+		return Case{}, err
+	}
+	rows := []Case{c}
+	if err := s.openCases(ctx, rows); err != nil {
+		return Case{}, err
+	}
+	return rows[0], nil
+}
+
+// GetCaseRowSealed is GetCaseRow with the customer's fields left sealed
+// (CustomerRef and Subject empty): for a caller that needs only the case's
+// state, a message's hot path, it spares reading and opening the data key.
+func (s *Store) GetCaseRowSealed(ctx context.Context, tenantID, caseID string) (Case, error) {
 	var c Case
 	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, caseID).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -550,11 +565,7 @@ func (s *Store) GetCaseRow(ctx context.Context, tenantID, caseID string) (Case, 
 	if err != nil {
 		return Case{}, fmt.Errorf("get case: %w", err)
 	}
-	rows := []Case{c}
-	if err := s.openCases(ctx, rows); err != nil {
-		return Case{}, err
-	}
-	return rows[0], nil
+	return c, nil
 }
 
 // GetCase returns a case of the tenant with its messages in order.
