@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"tandem/activities/consistency"
 	"tandem/activities/store"
@@ -79,5 +80,49 @@ func TestConsistencyCheckFindsAndRepairsDrift(t *testing.T) {
 	if seen[store.AuditProjectionRepaired+"/case_repaired"] != 1 || seen[store.AuditProjectionRepaired+"/message_removed"] != 1 ||
 		seen["consistency.repair/"] != 1 || seen["consistency.check/"] < 3 {
 		t.Fatalf("trail: %v", seen)
+	}
+}
+
+// With more cases than a check reads, the check reads the most recently
+// written (where a lost workflow task's record would be), and the worker's
+// paced check queries no faster than its rate.
+func TestConsistencyCheckReadsNewestFirstAndPaced(t *testing.T) {
+	s := newStack(t)
+	var ids []string
+	for range 4 {
+		ids = append(ids, s.openCase(tenantA, sampleCase()).Case.ID)
+	}
+	// The first case's record is the oldest written: a check limited to
+	// three leaves it out. The last one's record drifts.
+	db := s.store.DB()
+	if err := db.Exec(`UPDATE cases SET updated_at = updated_at - interval '1 hour' WHERE id = ?`, ids[0]).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(`UPDATE cases SET status = 'queued' WHERE id = ?`, ids[3]).Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	newest, err := s.store.CasesToCheck(ctx, tenantA, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range newest {
+		if c.ID == ids[0] {
+			t.Fatalf("a limited check read the oldest-written case: %v", newest)
+		}
+	}
+	const rate = 4.0
+	checker := &consistency.Checker{Store: s.store, Temporal: s.temporal, Rate: rate}
+	start := time.Now()
+	rep, err := checker.Check(ctx, tenantA, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A limiter of rate r lets n queries start no sooner than (n-1)/r apart.
+	if took, least := time.Since(start), time.Duration(float64(rep.Checked-1)/rate*float64(time.Second)); rep.Checked != 4 || took < least {
+		t.Fatalf("checked %d in %v, want 4 in at least %v", rep.Checked, took, least)
+	}
+	if len(rep.Differences) == 0 || rep.Differences[0].CaseID != ids[3] {
+		t.Fatalf("the drift was not found: %+v", rep)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 
 	"tandem/activities"
 	"tandem/activities/store"
@@ -32,6 +33,11 @@ type Checker struct {
 	Settle time.Duration
 	// Limit bounds the cases one check reads (0: MaxCases).
 	Limit int
+	// Rate bounds the workflows queried a second (0: as fast as
+	// Concurrency allows). The worker's periodic check is paced, so that
+	// its load stays the same however many cases are open, instead of a
+	// burst that slows every customer's message while it lasts.
+	Rate float64
 }
 
 // DefaultSettle outlasts an exchange in flight.
@@ -83,7 +89,14 @@ func (c *Checker) Check(ctx context.Context, tenantID string, repair bool) (Repo
 	differs := make([]bool, len(rows))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(Concurrency)
+	pace := rate.NewLimiter(rate.Inf, 1)
+	if c.Rate > 0 {
+		pace = rate.NewLimiter(rate.Limit(c.Rate), 1)
+	}
 	for i, row := range rows {
+		if err := pace.Wait(gctx); err != nil {
+			break // the group's error, or the context's, is returned below
+		}
 		g.Go(func() error {
 			diffs, _, err := c.compare(gctx, row)
 			differs[i] = len(diffs) > 0
@@ -91,6 +104,9 @@ func (c *Checker) Check(ctx context.Context, tenantID string, repair bool) (Repo
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return out, err
+	}
+	if err := ctx.Err(); err != nil {
 		return out, err
 	}
 	var suspects []store.Case

@@ -62,6 +62,8 @@ type config struct {
 	// ConsistencyEvery: how often the worker holds every open case's record
 	// against its workflow and repairs it (tandem doctor -repair).
 	ConsistencyEvery time.Duration
+	// ConsistencyRate: workflows the periodic check queries a second.
+	ConsistencyRate int64
 	// MasterKeys wrap the data keys of personal data: the first wraps, all unwrap.
 	MasterKeys []store.MasterKey
 	// PayloadKeys encrypt Temporal payloads: the first encrypts, all decrypt.
@@ -244,6 +246,9 @@ func loadConfig() (config, error) {
 		return cfg, err
 	}
 	if cfg.ConsistencyEvery, err = envDuration("TANDEM_CONSISTENCY_EVERY", 10*time.Minute); err != nil {
+		return cfg, err
+	}
+	if cfg.ConsistencyRate, err = envInt("TANDEM_CONSISTENCY_RATE", 20); err != nil {
 		return cfg, err
 	}
 	if cfg.PerKeyLimit, err = envRate("TANDEM_RATE_PER_KEY", 500); err != nil {

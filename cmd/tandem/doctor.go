@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"context"
 	"encoding/json"
 	"flag"
@@ -81,11 +83,14 @@ func consistencyRepairer(st *store.Store, checker *consistency.Checker, log *slo
 			return
 		}
 		for _, t := range tenants {
+			start := time.Now()
 			rep, err := checker.Check(ctx, t, true)
 			if err != nil {
 				log.Warn("consistency check failed", "tenant", t, "err", err)
 				continue
 			}
+			log.Info("consistency check", "tenant", t, "checked", rep.Checked, "differences", len(rep.Differences),
+				"took", time.Since(start).Round(time.Millisecond).String())
 			if rep.Repaired > 0 {
 				log.Warn("consistency check repaired records", "tenant", t, "repaired", rep.Repaired, "differences", len(rep.Differences))
 				if err := auditRepair(ctx, st, rep, "tandem worker"); err != nil {

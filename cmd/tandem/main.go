@@ -249,7 +249,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	if w != nil {
 		loops.Go(func() { every(loopCtx, time.Hour, retention(st, log)) })
 		loops.Go(func() { every(loopCtx, time.Hour, eventPruner(st, cfg.EventBacklog, log)) })
-		checker := &consistency.Checker{Store: st, Temporal: tc}
+		checker := &consistency.Checker{Store: st, Temporal: tc, Rate: float64(cfg.ConsistencyRate)}
 		loops.Go(func() { every(loopCtx, cfg.ConsistencyEvery, consistencyRepairer(st, checker, log)) })
 	}
 
