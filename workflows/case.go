@@ -580,6 +580,14 @@ func (wf *caseWorkflow) appendMessage(now time.Time, m Message) Message {
 	return m
 }
 
+// RetryRecordsFor is how long a record (the projection, a refund's status,
+// a ledger entry) is retried before its workflow gives up: a week of
+// PostgreSQL away is a disaster to recover from, not an outage to wait out.
+// It must be set: without it the SDK ends a local activity's retries when
+// one attempt's StartToCloseTimeout has passed since the first (5 s), and a
+// transition a timer makes then fails the case's workflow.
+const RetryRecordsFor = 7 * 24 * time.Hour
+
 // record writes the projection as a local activity: it is idempotent, short,
 // and on the hot path of every message, so it should not cost a round trip
 // through the server's task queues. It retries until PostgreSQL is back, so
@@ -590,7 +598,8 @@ func (wf *caseWorkflow) appendMessage(now time.Time, m Message) Message {
 func record(ctx workflow.Context, in RecordCaseInput) error {
 	in.Pos = ProjectionPos{Gen: in.Case.Gen, Event: int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())}
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 5 * time.Second,
+		StartToCloseTimeout:    5 * time.Second,
+		ScheduleToCloseTimeout: RetryRecordsFor,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    100 * time.Millisecond,
 			BackoffCoefficient: 2,

@@ -185,6 +185,29 @@ func TestCaseWorkflowRetriesProjectionUntilItSucceeds(t *testing.T) {
 	}
 }
 
+// PostgreSQL away longer than a local activity's start-to-close timeout: the
+// projection write keeps retrying (the SDK would otherwise give the whole
+// retry the 5 s of one attempt, fail it, and with it a timer's transition
+// and the case's workflow).
+func TestCaseWorkflowRetriesProjectionPastOneAttemptsTimeout(t *testing.T) {
+	rec := &recorder{failures: 6} // backoff 0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2 s (test time)
+	env := newEnv(rec)
+	var out updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&out), workflows.PostMessageInput{Body: "hi"})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{})
+	}, time.Hour)
+	env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
+	if out.err != nil || !out.done || env.GetWorkflowError() != nil {
+		t.Fatalf("message done=%v err=%v, workflow %v", out.done, out.err, env.GetWorkflowError())
+	}
+	if rec.calls != 8 || len(rec.records) != 2 {
+		t.Fatalf("%d calls and %d writes; want 6 failures, then the message, then the close", rec.calls, len(rec.records))
+	}
+}
+
 func TestCaseWorkflowCloseIsIdempotent(t *testing.T) {
 	rec := &recorder{}
 	env := newEnv(rec)

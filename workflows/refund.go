@@ -42,7 +42,8 @@ func payOptions(timeout time.Duration) workflow.ActivityOptions {
 }
 
 var localRefundOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout: 5 * time.Second,
+	StartToCloseTimeout:    5 * time.Second,
+	ScheduleToCloseTimeout: RetryRecordsFor,
 	// Records and ledger entries are retried until PostgreSQL takes them:
 	// a payment that went out is always followed by its ledger entry.
 	RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},

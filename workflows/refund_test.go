@@ -37,6 +37,8 @@ type fakeMoney struct {
 	notified []string
 	payments int
 	ledger   []workflows.LedgerMovement
+	// ledgerDown fails this many ledger postings first (PostgreSQL away).
+	ledgerDown int
 }
 
 func (f *fakeMoney) RequestRefund(ctx context.Context, _ workflows.RefundInput) (workflows.RefundRequestResult, error) {
@@ -72,6 +74,10 @@ func (f *fakeMoney) PayRefund(_ context.Context, in workflows.PayRefundInput) (w
 func (f *fakeMoney) PostLedger(_ context.Context, in workflows.PostLedgerInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.ledgerDown > 0 {
+		f.ledgerDown--
+		return errors.New("postgres unavailable")
+	}
 	f.ledger = append(f.ledger, in.Movements...)
 	return nil
 }
@@ -133,6 +139,23 @@ func TestRefundUnderTheLimitIsPaidAndPosted(t *testing.T) {
 	}
 	if fmt.Sprint(f.actions) != "[refund.approve refund.paid]" || fmt.Sprint(f.notified) != "[refund.paid>customer]" {
 		t.Fatalf("steps %v, notified %v", f.actions, f.notified)
+	}
+}
+
+// PostgreSQL is away for longer than one attempt's timeout right after the
+// payment went out: the ledger entry is retried until it is written, and the
+// saga ends paid, posted once.
+func TestRefundPostsItsLedgerEntryPastOneAttemptsTimeout(t *testing.T) {
+	f := &fakeMoney{ledgerDown: 8} // backoff 0.1 + 0.2 + … + 10 s, in test time
+	env := refundEnv(f)
+	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("49.99", limit50))
+	var st workflows.RefundState
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatalf("the saga failed while PostgreSQL was away: %v", err)
+	}
+	if st.Status != workflows.RefundPaid || f.payments != 1 ||
+		fmt.Sprint(f.balances()) != "map[customer_refunds:49.99 psp_clearing:-49.99 refunds_payable:0.00]" {
+		t.Fatalf("state %+v, %d payments, ledger %v", st, f.payments, f.balances())
 	}
 }
 
