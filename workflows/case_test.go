@@ -165,46 +165,32 @@ func TestCaseWorkflowConversationAndClose(t *testing.T) {
 	}
 }
 
+// PostgreSQL refuses the first projection writes; the opening message must
+// still succeed once it is back, then the close, and the workflow never fails.
 func TestCaseWorkflowRetriesProjectionUntilItSucceeds(t *testing.T) {
-	rec := &recorder{failures: 3}
-	env := newEnv(rec)
-	var out updateOutcome
-	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&out), workflows.PostMessageInput{Body: "hi"})
-	}, time.Second)
-	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{})
-	}, time.Hour)
-	env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
-
-	if out.err != nil || !out.done {
-		t.Fatalf("message must succeed once the store is back: done=%v err=%v", out.done, out.err)
-	}
-	if rec.calls != 5 || len(rec.records) != 2 {
-		t.Fatalf("%d calls and %d writes; want 3 failures, then the message, then the close", rec.calls, len(rec.records))
-	}
-}
-
-// PostgreSQL away longer than a local activity's start-to-close timeout: the
-// projection write keeps retrying (the SDK would otherwise give the whole
-// retry the 5 s of one attempt, fail it, and with it a timer's transition
-// and the case's workflow).
-func TestCaseWorkflowRetriesProjectionPastOneAttemptsTimeout(t *testing.T) {
-	rec := &recorder{failures: 6} // backoff 0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2 s (test time)
-	env := newEnv(rec)
-	var out updateOutcome
-	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&out), workflows.PostMessageInput{Body: "hi"})
-	}, time.Second)
-	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{})
-	}, time.Hour)
-	env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
-	if out.err != nil || !out.done || env.GetWorkflowError() != nil {
-		t.Fatalf("message done=%v err=%v, workflow %v", out.done, out.err, env.GetWorkflowError())
-	}
-	if rec.calls != 8 || len(rec.records) != 2 {
-		t.Fatalf("%d calls and %d writes; want 6 failures, then the message, then the close", rec.calls, len(rec.records))
+	for _, failures := range []int{
+		3,
+		// Away longer than one attempt's 5 s: backoff 0.1 + 0.2 + 0.4 + 0.8 +
+		// 1.6 + 3.2 s (test time). Without ScheduleToCloseTimeout the SDK
+		// ends the retries there, and a timer's transition fails the workflow.
+		6,
+	} {
+		rec := &recorder{failures: failures}
+		env := newEnv(rec)
+		var out updateOutcome
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdatePostMessage, "open", callbacks(&out), workflows.PostMessageInput{Body: "hi"})
+		}, time.Second)
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{})
+		}, time.Hour)
+		env.ExecuteWorkflow(workflows.CaseWorkflowName, input)
+		if out.err != nil || !out.done || env.GetWorkflowError() != nil {
+			t.Fatalf("%d failures: message done=%v err=%v, workflow %v", failures, out.done, out.err, env.GetWorkflowError())
+		}
+		if rec.calls != failures+2 || len(rec.records) != 2 {
+			t.Fatalf("%d calls and %d writes; want %d failures, then the message, then the close", rec.calls, len(rec.records), failures)
+		}
 	}
 }
 
