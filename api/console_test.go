@@ -70,7 +70,6 @@ type consoleClient struct {
 	t       *testing.T
 	base    string
 	cookies map[string]string
-	csrf    string
 }
 
 func (cc *consoleClient) do(method, path string, body any, headers ...string) (int, []byte, http.Header) {
