@@ -108,13 +108,13 @@ type Session struct {
 // routeConsole adds the console's pages and sign-in endpoints.
 func (s *Server) routeConsole(r *gin.Engine) {
 	static, _ := fs.Sub(consoleFiles, "console")
+	index, _ := fs.ReadFile(static, "index.html")
 	page := func(c *gin.Context) {
 		// The page runs no script but its own, and no one frames it.
 		c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		c.Header("X-Frame-Options", "DENY")
 		c.Header("Referrer-Policy", "no-referrer")
 		c.Header("Cache-Control", "no-store")
-		index, _ := fs.ReadFile(static, "index.html")
 		c.Data(http.StatusOK, "text/html; charset=utf-8", index)
 	}
 	r.GET("/console/", page)

@@ -601,7 +601,11 @@ func shortSLA(ctx context.Context, st *store.Store, tenant string, d time.Durati
 	if err != nil {
 		return nil, err
 	}
-	p, err := service.Parse(must(json.Marshal(prior))) // a deep copy
+	raw, err := json.Marshal(prior)
+	if err != nil {
+		return nil, err
+	}
+	p, err := service.Parse(raw) // a deep copy
 	if err != nil {
 		return nil, err
 	}
@@ -679,13 +683,6 @@ func printTimers(ctx context.Context, st *store.Store, tenant string, ids []stri
 	fmt.Fprintf(stdout, "timers: %d of %d resolution breaches recorded; after the deadline p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d SLA timers fired while the messages were measured\n",
 		len(lags), len(ids), lags[len(lags)/2], lags[min(len(lags)-1, len(lags)*99/100)], lags[len(lags)-1], during)
 	return nil
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 // printScale reports what open cases cost: the served process's memory and

@@ -553,7 +553,7 @@ async function auditView() {
     ev?.preventDefault();
     try {
       const list = await api('GET', '/v1/cases?limit=50' + (q.value.trim() ? '&customer_ref=' + encodeURIComponent(q.value.trim()) : ''));
-      results.replaceChildren(caseTable(list.cases.map((c) => ({ ...c, _trail: true })), ['subject', 'customer', 'status', 'opened']));
+      results.replaceChildren(caseTable(list.cases, ['subject', 'customer', 'status', 'opened']));
       for (const a of results.querySelectorAll('a[href^="#/case/"]')) a.href = a.href.replace('#/case/', '#/audit/');
     } catch (e) { say(e.message, 'error'); }
   };
