@@ -7,6 +7,7 @@ import (
 
 	"tandem/activities/consistency"
 	"tandem/activities/store"
+	"tandem/api"
 )
 
 // A record that differs from its workflow (as a lost workflow task leaves
@@ -102,7 +103,7 @@ func TestConsistencyCheckReadsNewestFirstAndPaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	newest, err := s.store.CasesToCheck(ctx, tenantA, 3)
+	newest, err := s.store.CasesToCheck(ctx, tenantA, time.Time{}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,5 +125,64 @@ func TestConsistencyCheckReadsNewestFirstAndPaced(t *testing.T) {
 	}
 	if len(rep.Differences) == 0 || rep.Differences[0].CaseID != ids[3] {
 		t.Fatalf("the drift was not found: %+v", rep)
+	}
+}
+
+// The worker's periodic check compares a closed case after it closes and
+// then leaves it: its workflow has finished, so its record cannot drift,
+// and replaying every finished workflow of the last day every period would
+// be a load that grows with the day's cases. Open cases are compared in
+// every pass; a pass that read all it may and left nothing unrepaired
+// moves the watermark.
+func TestPeriodicConsistencyCheckComparesAClosedCaseOnce(t *testing.T) {
+	s := newStack(t)
+	open := s.openCase(tenantA, sampleCase()).Case.ID
+	closed := s.openCase(tenantA, sampleCase()).Case.ID
+	if r := s.do("POST", "/v1/cases/"+closed+"/close", tenantA, api.CloseCaseRequest{Reason: "done"}); r.Status != http.StatusOK {
+		t.Fatalf("close: %d %s", r.Status, r.Body)
+	}
+	// It closed an hour ago, as far as the record says.
+	if err := s.store.DB().Exec(`UPDATE cases SET updated_at = updated_at - interval '1 hour' WHERE id = ?`, closed).Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	checker := &consistency.Checker{Store: s.store, Temporal: s.temporal}
+	checked := func(closedAfter time.Time) (consistency.Report, map[string]bool) {
+		t.Helper()
+		rows, err := s.store.CasesToCheck(ctx, tenantA, closedAfter, consistency.MaxCases)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, r := range rows {
+			ids[r.ID] = true
+		}
+		rep, err := checker.CheckSince(ctx, tenantA, true, closedAfter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep, ids
+	}
+	start := time.Now()
+	first, ids := checked(time.Time{})
+	if !ids[open] || !ids[closed] || !first.Clean {
+		t.Fatalf("the first pass must compare both cases: %v, %+v", ids, first)
+	}
+	mark := checker.Watermark(time.Time{}, start, first)
+	if !mark.Equal(start.Add(-consistency.WatermarkMargin)) {
+		t.Fatalf("watermark after a clean, complete pass: %v, want %v", mark, start.Add(-consistency.WatermarkMargin))
+	}
+	second, ids := checked(mark)
+	if !ids[open] || ids[closed] || !second.Clean {
+		t.Fatalf("the next pass must compare the open case only: %v, %+v", ids, second)
+	}
+	// A pass that left a difference unrepaired, or read as many cases as it
+	// may, keeps the watermark where it was.
+	if got := checker.Watermark(mark, time.Now(), consistency.Report{Checked: 1}); !got.Equal(mark) {
+		t.Fatalf("an unclean pass moved the watermark to %v", got)
+	}
+	limited := &consistency.Checker{Store: s.store, Temporal: s.temporal, Limit: 2}
+	if got := limited.Watermark(mark, time.Now(), consistency.Report{Checked: 2, Clean: true}); !got.Equal(mark) {
+		t.Fatalf("a pass at its limit moved the watermark to %v", got)
 	}
 }

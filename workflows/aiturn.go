@@ -52,7 +52,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 	// The first AI answer of a case says it is an AI and how to reach a
 	// person (EU AI Act, Art. 50), in the customer's language. Runs that
 	// answered before this change replay without it.
-	if !mem.Disclosed && workflow.GetVersion(ctx, "ai-disclosure", workflow.DefaultVersion, 1) == 1 {
+	if !mem.Disclosed && (wf.disclosing || workflow.GetVersion(ctx, "ai-disclosure", workflow.DefaultVersion, 1) == 1) {
 		answer.Body = wf.in.Policy.AI.DisclosureIn(res.Language) + "\n\n" + answer.Body
 		answer.AIDisclosure, mem.Disclosed = true, true
 		details["ai_disclosure"] = cmp.Or(res.Language, "en")
@@ -171,7 +171,7 @@ func (wf *caseWorkflow) feedback(ctx workflow.Context, in FeedbackInput) (CaseSt
 	}
 	mem := &wf.state.AI
 	if slices.Contains(mem.Rated, in.Seq) {
-		return wf.state, nil
+		return wf.state.Reported(), nil
 	}
 	now := workflow.Now(ctx)
 	mem.Rated = lastN(append(mem.Rated, in.Seq), aiRecentAnswers)

@@ -207,14 +207,19 @@ func TestFeedbackResolvesOrEscalates(t *testing.T) {
 				env.UpdateWorkflow(workflows.UpdateFeedback, "f"+itoa(i), callbacks(&outs[i]), workflows.FeedbackInput{Actor: customer, Seq: seq})
 			}, time.Duration(2*i+2)*time.Second)
 		}
+		var afterOne workflows.CaseState // the whole state, by Query: an update reports less
+		env.RegisterDelayedCallback(func() {
+			v, _ := env.QueryWorkflow(workflows.QueryState)
+			_ = v.Get(&afterOne)
+		}, 2*time.Second+time.Millisecond)
 		env.RegisterDelayedCallback(func() {
 			env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{Reason: "end"})
 		}, 10*time.Second)
 		env.ExecuteWorkflow(workflows.CaseWorkflowName, in)
 		one, _ := outs[0].result.(workflows.CaseState)
 		two, _ := outs[1].result.(workflows.CaseState)
-		if one.Status != workflows.StatusAIHandling || one.AI.Unhelpful != 1 {
-			t.Fatalf("after one unhelpful answer: %+v %v", outs[0].result, outs[0].err)
+		if one.Status != workflows.StatusAIHandling || afterOne.AI.Unhelpful != 1 {
+			t.Fatalf("after one unhelpful answer: %+v %v; state %+v", outs[0].result, outs[0].err, afterOne.AI)
 		}
 		if two.Status != workflows.StatusQueued || two.Escalation != workflows.ReasonAIUnhelpful {
 			t.Fatalf("after two: %+v %v", outs[1].result, outs[1].err)

@@ -31,10 +31,14 @@ type caseWorkflow struct {
 	// v2: the run started under change "case-v2" (the AI turn, the SLA clock
 	// and routing), which implies every change before it, so such runs record
 	// one version marker instead of one per change.
-	v2        bool
-	slaOn     bool     // runs before the SLA clock keep none
-	cal       calendar // the pinned policy's business hours
-	routingOn bool     // runs before routing leave cases in the general queue for claims
+	v2 bool
+	// disclosing: the run started under version 2 of "case-v2", which adds
+	// the AI disclosure ("ai-disclosure" in runs started under version 1):
+	// a new case records one version marker, not two.
+	disclosing bool
+	slaOn      bool     // runs before the SLA clock keep none
+	cal        calendar // the pinned policy's business hours
+	routingOn  bool     // runs before routing leave cases in the general queue for claims
 	// refundSignals carries refund sagas' failures (drainRefundSignals).
 	refundSignals workflow.ReceiveChannel
 }
@@ -53,7 +57,8 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	if in.Carried != nil { // a continued run picks up where the last one stopped
 		wf.state = *in.Carried
 	}
-	wf.v2 = workflow.GetVersion(ctx, "case-v2", workflow.DefaultVersion, 1) == 1
+	v := workflow.GetVersion(ctx, "case-v2", workflow.DefaultVersion, 2)
+	wf.v2, wf.disclosing = v >= 1, v >= 2
 	wf.routingOn = wf.v2
 	if wf.v2 {
 		cal, err := newCalendar(in.Policy.BusinessHours)
@@ -256,7 +261,7 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 	updateID := workflow.GetCurrentUpdateInfo(ctx).ID
 	if prior, ok := wf.applied(updateID); ok && workflow.GetVersion(ctx, "applied-messages", workflow.DefaultVersion, 1) == 1 {
 		// A retry from an earlier run (Temporal answers one within a run itself).
-		return PostMessageResult{Case: wf.state, Message: Message{Seq: prior.Seq}, Reply: Message{Seq: prior.Reply}, Duplicate: true}, nil
+		return PostMessageResult{Case: wf.state.Reported(), Message: Message{Seq: prior.Seq}, Reply: Message{Seq: prior.Reply}, Duplicate: true}, nil
 	}
 	handoff := wf.v2 || workflow.GetVersion(ctx, "human-handoff", workflow.DefaultVersion, 1) == 1
 	// Runs before the AI turn answered with a marked placeholder.
@@ -358,7 +363,7 @@ func (wf *caseWorkflow) validateClaim(_ workflow.Context, in ClaimInput) error {
 // together (validated before the first ran) find it taken and fail.
 func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, error) {
 	if wf.claimedBy(in.Actor) {
-		return wf.state, nil
+		return wf.state.Reported(), nil
 	}
 	if wf.state.Status != StatusQueued || (wf.state.OfferedTo != "" && wf.state.OfferedTo != in.Actor.ID) {
 		return CaseState{}, temporal.NewApplicationError("another agent claimed the case first", ErrTypeNotClaimable)
@@ -382,7 +387,7 @@ func (wf *caseWorkflow) close(ctx workflow.Context, in CloseInput) (CaseState, e
 
 func (wf *caseWorkflow) closeCase(ctx workflow.Context, actor Actor, reason string) (CaseState, error) {
 	if wf.state.Status == StatusClosed {
-		return wf.state, nil // closing twice is a retry, not an error
+		return wf.state.Reported(), nil // closing twice is a retry, not an error
 	}
 	return wf.transition(ctx, change{actor: actor, action: AuditCaseClose, reason: reason, apply: func(now time.Time) map[string]string {
 		wf.state.Status = StatusClosed
@@ -435,7 +440,7 @@ func (wf *caseWorkflow) validateResolve(_ workflow.Context, in ResolveInput) err
 func (wf *caseWorkflow) agentMessage(ctx workflow.Context, in AgentMessageInput, status, action string) (PostMessageResult, error) {
 	updateID := workflow.GetCurrentUpdateInfo(ctx).ID
 	if prior, ok := wf.applied(updateID); ok && workflow.GetVersion(ctx, "applied-messages", workflow.DefaultVersion, 1) == 1 {
-		return PostMessageResult{Case: wf.state, Message: Message{Seq: prior.Seq}, Duplicate: true}, nil
+		return PostMessageResult{Case: wf.state.Reported(), Message: Message{Seq: prior.Seq}, Duplicate: true}, nil
 	}
 	if err := wf.validateOwner(in.Actor); err != nil { // re-checked: the case may have moved since validation
 		return PostMessageResult{}, err
@@ -501,15 +506,16 @@ func (wf *caseWorkflow) step(now time.Time) int64 {
 }
 
 // commit records the case as it stands, with a change's messages and audit
-// entries, and returns the state recorded: a snapshot, since another update
-// may change the state while the projection is written (the projection keeps
-// the write with the later position and sequence).
+// entries, and returns the state recorded, as an update reports it: a
+// snapshot, since another update may change the state while the projection
+// is written (the projection keeps the write with the later position and
+// sequence).
 func (wf *caseWorkflow) commit(ctx workflow.Context, msgs []Message, audit ...AuditRecord) (CaseState, error) {
 	snapshot := wf.state
 	if err := record(ctx, RecordCaseInput{Case: snapshot, Messages: msgs, Audit: audit}); err != nil {
 		return CaseState{}, err
 	}
-	return snapshot, nil
+	return snapshot.Reported(), nil
 }
 
 // release puts the case back in its queue for another agent.

@@ -144,6 +144,14 @@ func TestCaseWorkflowConversationAndClose(t *testing.T) {
 		res.Reply.ArticleID != "art-Where is my parcel?" || res.Case.Status != workflows.StatusAIHandling {
 		t.Fatalf("first exchange = %+v", res)
 	}
+	// The result reports what the API shows, not
+	// the workflow's memory, which every update's result would otherwise
+	// write into the history again: the customer's recent messages, the
+	// clocks, the applied update IDs.
+	if res.Case.CaseID != input.CaseID || len(res.Case.AI.Recent) != 0 ||
+		len(res.Case.SLA.Clocks) != 0 || len(res.Case.Applied) != 0 {
+		t.Fatalf("first exchange reports the case as %+v", res.Case)
+	}
 	assertAppError(t, "blank message", empty.rejected, workflows.ErrTypeInvalidMessage)
 	if res2, _ := second.result.(workflows.PostMessageResult); res2.Message.Seq != 3 || res2.Case.Seq != 4 {
 		t.Fatalf("second exchange = %+v (a rejected update must not consume a sequence)", second.result)

@@ -127,6 +127,18 @@ type CaseState struct {
 	Applied []AppliedMessage `json:"applied,omitempty"`
 }
 
+// Reported is the case as an update's result tells its caller: what a
+// person or client is shown, without the workflow's own memory (the AI's
+// recent messages and scores, the SLA clocks, applied update IDs, passed
+// agents, refunds), which would otherwise be written again into the
+// history with every update's result. The Query (QueryState) answers the
+// whole state.
+func (s CaseState) Reported() CaseState {
+	s.AI, s.Applied, s.Passed, s.Refunds = AIMemory{}, nil, nil, nil
+	s.SLA = SLAState{Due: s.SLA.Due, Breach: s.SLA.Breach}
+	return s
+}
+
 // AppliedMessage is a customer message the case took under an update ID
 // the client chose: its sequence and that of the reply to it (0: none).
 type AppliedMessage struct {

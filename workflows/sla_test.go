@@ -238,15 +238,18 @@ func TestSLAResolvedWhileWaiting(t *testing.T) {
 	for i, step := range steps {
 		env.RegisterDelayedCallback(step, time.Duration(i+1)*time.Minute)
 	}
-	var resolved updateOutcome
+	var st workflows.CaseState // the whole state, by Query: an update reports less
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(workflows.UpdateResolve, "resolve", callbacks(&resolved), workflows.ResolveInput{Actor: agent, Code: "no_response"})
+		env.UpdateWorkflow(workflows.UpdateResolve, "resolve", callbacks(&updateOutcome{}), workflows.ResolveInput{Actor: agent, Code: "no_response"})
 	}, 2*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		v, _ := env.QueryWorkflow(workflows.QueryState)
+		_ = v.Get(&st)
+	}, 2*time.Hour+time.Minute)
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{Reason: "end"})
 	}, 3*time.Hour)
 	env.ExecuteWorkflow(workflows.CaseWorkflowName, in)
-	st, _ := resolved.result.(workflows.CaseState)
 	var res *workflows.SLAClock
 	for i, c := range st.SLA.Clocks {
 		if c.Name == workflows.ClockResolution {

@@ -46,6 +46,32 @@ const DefaultSettle = 2 * time.Second
 // MaxCases bounds the cases one check reads.
 const MaxCases = 10_000
 
+func (c *Checker) limit() int {
+	if c.Limit <= 0 || c.Limit > MaxCases {
+		return MaxCases
+	}
+	return c.Limit
+}
+
+// Watermark is the closedAfter for the next periodic check after one that
+// started at start and reported rep: the cases recorded closed before it
+// have been compared since they closed, unless the check read as many cases
+// as it may (then older ones may have been left out) or found a difference
+// it left unrepaired (then it is looked at again). A closed case's workflow
+// has finished, so its record cannot drift after that comparison. The
+// margin covers a close whose record was written just after the check
+// listed the cases.
+func (c *Checker) Watermark(prev, start time.Time, rep Report) time.Time {
+	if rep.Checked >= c.limit() || !rep.Clean {
+		return prev
+	}
+	return start.Add(-WatermarkMargin)
+}
+
+// WatermarkMargin is how far before a periodic check's start its watermark
+// lies.
+const WatermarkMargin = 10 * time.Minute
+
 // Concurrency is how many workflows one check queries at once.
 const Concurrency = 8
 
@@ -74,12 +100,16 @@ type Report struct {
 // Check compares every case of the tenant that may differ (store.CasesToCheck)
 // with its workflow, and with repair set makes the record agree.
 func (c *Checker) Check(ctx context.Context, tenantID string, repair bool) (Report, error) {
+	return c.CheckSince(ctx, tenantID, repair, time.Time{})
+}
+
+// CheckSince is Check leaving out the cases recorded closed before
+// closedAfter: a periodic check that has compared them since they closed
+// need not replay their finished workflows again every period (see
+// Watermark).
+func (c *Checker) CheckSince(ctx context.Context, tenantID string, repair bool, closedAfter time.Time) (Report, error) {
 	out := Report{TenantID: tenantID, Differences: []Difference{}, CheckedAt: time.Now().UTC()}
-	limit := c.Limit
-	if limit <= 0 || limit > MaxCases {
-		limit = MaxCases
-	}
-	rows, err := c.Store.CasesToCheck(ctx, tenantID, limit)
+	rows, err := c.Store.CasesToCheck(ctx, tenantID, closedAfter, c.limit())
 	if err != nil {
 		return out, err
 	}

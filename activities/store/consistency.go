@@ -10,13 +10,17 @@ import (
 
 // CasesToCheck lists the tenant's cases whose record may still differ from
 // their workflow: every case not recorded closed, and those recorded closed
-// in the last day (a close a lost workflow task wrote reads as closed too).
-// At most limit, newest update first: a record a lost workflow task wrote is
+// in the last day (a close a lost workflow task wrote reads as closed too)
+// and after closedAfter (a periodic check has checked those before it). At
+// most limit, newest update first: a record a lost workflow task wrote is
 // among the latest written, so with more open cases than the limit those are
 // the ones checked (oldest first, they were the ones never reached).
-func (s *Store) CasesToCheck(ctx context.Context, tenantID string, limit int) ([]Case, error) {
+func (s *Store) CasesToCheck(ctx context.Context, tenantID string, closedAfter time.Time, limit int) ([]Case, error) {
+	if day := time.Now().Add(-24 * time.Hour); closedAfter.Before(day) {
+		closedAfter = day
+	}
 	var rows []Case
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND (status <> ? OR updated_at > ?)", tenantID, workflows.StatusClosed, time.Now().Add(-24*time.Hour)).
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND (status <> ? OR updated_at > ?)", tenantID, workflows.StatusClosed, closedAfter).
 		Order("updated_at DESC, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("cases to check: %w", err)

@@ -47,6 +47,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	openFirst := fs.Int("open", 0, "first open this many cases and leave them open (AI handling, SLA timers armed), then run the scenarios")
 	slaTarget := fs.Duration("sla", 0, "with -open: give the open cases this resolution target (warned at half, around the clock), so their SLA timers fire during the run, and report how late they fire")
 	metricsURL := fs.String("metrics", "http://127.0.0.1:9464/metrics", "the served process's /metrics, for its memory and workflow cache (\"\": none)")
+	floorPayload := fs.Int("floor-payload", 0, "also run the two-activity floor with payloads of this many bytes in the update's argument, each local activity's result and the update's result, as a message carries")
 	temporalDB := fs.String("temporal-db", ".data/temporal.db", "the dev server's SQLite file, for Temporal's bytes per case (\"\": none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -174,11 +175,27 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	if err != nil {
 		return err
 	}
-	floor, floorStart, floorCounts, floorCPU, err := benchFloor(ctx, tc, queue, len(caseIDs), *conc)
+	floor, floorStart, floorCounts, floorCPU, err := benchFloor(ctx, tc, queue, len(caseIDs), *conc, 1, 0)
 	if err != nil {
 		return err
 	}
 	floor.print(stdout, "floor: update + 1 local act.")
+	// The same with two local activities, as a message runs (the AI turn,
+	// the projection write): what a second one costs.
+	floor2, _, _, floor2CPU, err := benchFloor(ctx, tc, queue, len(caseIDs), *conc, 2, 0)
+	if err != nil {
+		return err
+	}
+	floor2.print(stdout, "floor: update + 2 local act.")
+	var floorPadCPU string
+	if *floorPayload > 0 { // and with payloads as large as a message's
+		var padded benchResult
+		padded, _, _, floorPadCPU, err = benchFloor(ctx, tc, queue, len(caseIDs), *conc, 2, *floorPayload)
+		if err != nil {
+			return err
+		}
+		padded.print(stdout, fmt.Sprintf("  the same, %d-byte payloads", *floorPayload))
+	}
 	if *openFirst > 0 { // the cache after the messages
 		if err := printScale(ctx, st, *metricsURL, "", stdout); err != nil {
 			return err
@@ -188,6 +205,10 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	fmt.Fprintf(stdout, "  history of one floor update:      %s\n", countsText(floorCounts, floorStart))
 	fmt.Fprintf(stdout, "  message + AI reply: %s\n", msgCPU)
 	fmt.Fprintf(stdout, "  floor update: %s\n", floorCPU)
+	fmt.Fprintf(stdout, "  floor update, 2 local act.: %s\n", floor2CPU)
+	if floorPadCPU != "" {
+		fmt.Fprintf(stdout, "  floor update, 2 local act., %d-byte payloads: %s\n", *floorPayload, floorPadCPU)
+	}
 	if floor.perSec > 0 && floor.p50 > 0 {
 		fmt.Fprintf(stdout, "%-28s %8s %9.2fx %8.2fx %8.2fx (throughput, p50, p99: message / floor)\n", "  message / floor", "",
 			msgRes.perSec/floor.perSec, float64(msgRes.p50)/float64(floor.p50), float64(msgRes.p99)/float64(floor.p99))
@@ -359,14 +380,27 @@ func bareWorkflow(ctx workflow.Context, activities int) error {
 
 func noopActivity(context.Context) error { return nil }
 
+// floorPing is the floor update's argument: how many no-op local
+// activities to run (the floor is one) and a payload that each of them and
+// the update return.
+type floorPing struct {
+	LocalActivities int    `json:"local_activities"`
+	Payload         []byte `json:"payload,omitempty"`
+}
+
 // floorWorkflow is the floor under a customer's message: a workflow that
-// answers an Update by running one no-op local activity, as a case answers
-// a message by running its AI turn and projection write. It waits for
-// updates until it is terminated.
+// answers an Update by running no-op local activities one after another, as
+// a case answers a message by running its AI turn and projection write. It
+// waits for updates until it is terminated.
 func floorWorkflow(ctx workflow.Context) error {
-	err := workflow.SetUpdateHandler(ctx, "ping", func(ctx workflow.Context, n int) (int, error) {
+	err := workflow.SetUpdateHandler(ctx, "ping", func(ctx workflow.Context, in floorPing) ([]byte, error) {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 5 * time.Second})
-		return n, workflow.ExecuteLocalActivity(ctx, noopActivity).Get(ctx, nil)
+		for range in.LocalActivities {
+			if err := workflow.ExecuteLocalActivity(ctx, echoActivity, in.Payload).Get(ctx, nil); err != nil {
+				return nil, err
+			}
+		}
+		return in.Payload, nil
 	})
 	if err != nil {
 		return err
@@ -374,11 +408,14 @@ func floorWorkflow(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return false })
 }
 
+func echoActivity(_ context.Context, payload []byte) ([]byte, error) { return payload, nil }
+
 // benchFloor starts n floor workflows (not measured), then measures one
-// Update to each at concurrency c, and terminates them. It also returns what
+// Update to each at concurrency c, running las local activities with
+// payloads of pad random bytes, and terminates them. It also returns what
 // one of their histories held before and after its update.
-func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (res benchResult, before, after map[string]int, cpu string, err error) {
-	id := func(i int) string { return queue + "-floor-" + strconv.Itoa(i) }
+func benchFloor(ctx context.Context, tc client.Client, queue string, n, c, las, pad int) (res benchResult, before, after map[string]int, cpu string, err error) {
+	id := func(i int) string { return fmt.Sprintf("%s-floor%d-%d-%d", queue, las, pad, i) }
 	started := measure(ctx, n, c, func(ctx context.Context, i int) error {
 		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id(i), TaskQueue: queue}, "BenchFloor")
 		return err
@@ -394,9 +431,11 @@ func benchFloor(ctx context.Context, tc client.Client, queue string, n, c int) (
 	if before, err = historyCounts(ctx, tc, id(0), "WORKFLOW_TASK_COMPLETED"); err != nil {
 		return benchResult{}, nil, nil, "", err
 	}
+	ping := floorPing{LocalActivities: las, Payload: make([]byte, pad)}
+	_, _ = rand.Read(ping.Payload) // incompressible, as sealed payloads are
 	cpuBefore := cpuByProcess()
 	res = measure(ctx, n, c, func(ctx context.Context, i int) error {
-		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id(i), UpdateName: "ping", Args: []any{i},
+		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id(i), UpdateName: "ping", Args: []any{ping},
 			WaitForStage: client.WorkflowUpdateStageCompleted})
 		if err != nil {
 			return err
