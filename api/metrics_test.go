@@ -54,6 +54,7 @@ func TestMetricsAfterAStory(t *testing.T) {
 		"tandem_http_requests_total":                       {"route": "/v1/cases", "method": "POST", "status": "201"},
 		"tandem_http_request_duration_seconds":             {"route": "/v1/cases", "method": "POST"},
 		"tandem_cases_opened_total":                        {},
+		"go_sql_max_open_connections":                      {"db_name": "tandem"}, // the pool, and its waits beside
 		"tandem_cases_escalated_total":                     {"reason": workflows.ReasonSLABreach},
 		"tandem_cases_resolved_total":                      {"by": "person"},
 		"tandem_sla_warnings_total":                        {},

@@ -186,6 +186,13 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	var meter metric.Meter
 	if withMetrics {
 		opts.MetricsHandler, meter = metrics.Temporal(), metrics.Meter("tandem/api")
+		pool, err := st.DB().DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := metrics.WatchPool(pool); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var tracer trace.Tracer
 	if tp != nil {

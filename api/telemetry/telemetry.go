@@ -7,6 +7,7 @@ package telemetry
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"net/http"
 
@@ -37,6 +38,13 @@ func New(log *slog.Logger) (*Metrics, error) {
 		return nil, err
 	}
 	return &Metrics{Registry: reg, provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)), log: log}, nil
+}
+
+// WatchPool exports the PostgreSQL connection pool's figures (go_sql_*,
+// db_name "tandem"): connections in use and idle, and how often and how
+// long a query waited for one, the sign of a pool too small for the load.
+func (m *Metrics) WatchPool(db *sql.DB) error {
+	return m.Registry.Register(collectors.NewDBStatsCollector(db, "tandem"))
 }
 
 // Meter records the API's metrics.

@@ -148,11 +148,13 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			return err
 		}
 	}
+	cpuBeforeOpen := cpuByProcess()
 	caseRes := measure(ctx, *n, *conc, openCase)
 	caseRes.print(stdout, "open case (HTTP)")
 	if caseRes.errors > 0 {
 		return fmt.Errorf("bench: %d of %d case openings failed; no figures to compare", caseRes.errors, *n)
 	}
+	fmt.Fprintf(stdout, "  open case: %s\n", cpuText(cpuBeforeOpen, cpuByProcess(), *n))
 
 	// A customer message to each case (with its reply), then one asking for a
 	// person to half of them: the case is in its queue when the call returns.
@@ -163,6 +165,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return err
 	}
 	cpuBefore := cpuByProcess()
+	waitsBefore, waitedBefore := poolWaits(ctx, *metricsURL)
 	msgWindow := [2]time.Time{time.Now()}
 	msgRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
@@ -171,6 +174,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	msgWindow[1] = time.Now()
 	msgRes.print(stdout, "message + AI reply (HTTP)")
 	msgCPU := cpuText(cpuBefore, cpuByProcess(), len(caseIDs))
+	waitsAfter, waitedAfter := poolWaits(ctx, *metricsURL)
 	afterMsg, err := historyCounts(ctx, tc, probe, "")
 	if err != nil {
 		return err
@@ -204,6 +208,8 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	fmt.Fprintf(stdout, "  history of one message + AI reply: %s\n", countsText(afterMsg, beforeMsg))
 	fmt.Fprintf(stdout, "  history of one floor update:      %s\n", countsText(floorCounts, floorStart))
 	fmt.Fprintf(stdout, "  message + AI reply: %s\n", msgCPU)
+	fmt.Fprintf(stdout, "  message + AI reply: waits for a PostgreSQL connection %.2f per message, %.2f ms each on average\n",
+		(waitsAfter-waitsBefore)/float64(len(caseIDs)), 1000*(waitedAfter-waitedBefore)/max(waitsAfter-waitsBefore, 1))
 	fmt.Fprintf(stdout, "  floor update: %s\n", floorCPU)
 	fmt.Fprintf(stdout, "  floor update, 2 local act.: %s\n", floor2CPU)
 	if floorPadCPU != "" {
@@ -323,6 +329,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		fmt.Fprintf(stdout, "ledger of %s: balanced %v, reconciled with the gateway %v, refunds stuck %d\n", *tenant, rec.Balanced, rec.Reconciled, len(rec.Stuck))
 	}
 	for _, k := range counts {
+		cpuBefore := cpuByProcess()
 		res := measure(ctx, *n, *conc, func(ctx context.Context, i int) error {
 			run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID: queue + "-" + strconv.Itoa(k) + "-" + strconv.Itoa(i), TaskQueue: queue,
@@ -333,6 +340,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			return run.Get(ctx, nil)
 		})
 		res.print(stdout, fmt.Sprintf("bare workflow, %d activit%s", k, map[bool]string{true: "y", false: "ies"}[k == 1]))
+		fmt.Fprintf(stdout, "  bare workflow: %s\n", cpuText(cpuBefore, cpuByProcess(), *n))
 		if res.perSec > 0 {
 			fmt.Fprintf(stdout, "%-28s %8s %9.2fx\n", "  open case / bare", "", caseRes.perSec/res.perSec)
 			fmt.Fprintf(stdout, "%-28s %8s %9.2fx\n", "  AI-resolved case / bare", "", resolvedRes.perSec/res.perSec)
@@ -751,20 +759,38 @@ func printScale(ctx context.Context, st *store.Store, metricsURL, temporalDB str
 	if metricsURL == "" {
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	value, err := scrapeMetrics(ctx, metricsURL)
 	if err != nil {
 		fmt.Fprintf(stdout, "scale: no metrics at %s (%v)\n", metricsURL, err)
 		return nil
 	}
+	hit, miss := value("temporal_sticky_cache_hit_total"), value("temporal_sticky_cache_miss_total")
+	fmt.Fprintf(stdout, "scale: worker RSS %.1f MB, Go heap %.1f MB, workflows cached %.0f, sticky cache hits %.0f of %.0f (%.1f%%)\n",
+		value("process_resident_memory_bytes")/1e6, value("go_memstats_heap_inuse_bytes")/1e6, value("temporal_sticky_cache_size"),
+		hit, hit+miss, 100*hit/max(hit+miss, 1))
+	return nil
+}
+
+// scrapeMetrics reads the served process's /metrics once; the function it
+// returns sums a metric's samples (0 for one it does not have).
+func scrapeMetrics(ctx context.Context, url string) (func(name string) float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	value := func(name string) float64 {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(string(body), "\n")
+	return func(name string) float64 {
 		total := 0.0
-		for _, line := range strings.Split(string(body), "\n") {
+		for _, line := range lines {
 			if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
 				fields := strings.Fields(line)
 				if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
@@ -773,12 +799,20 @@ func printScale(ctx context.Context, st *store.Store, metricsURL, temporalDB str
 			}
 		}
 		return total
+	}, nil
+}
+
+// poolWaits is how often, and how long in all, the served process's
+// queries waited for a PostgreSQL connection (0, 0 without metrics).
+func poolWaits(ctx context.Context, url string) (count, seconds float64) {
+	if url == "" {
+		return 0, 0
 	}
-	hit, miss := value("temporal_sticky_cache_hit_total"), value("temporal_sticky_cache_miss_total")
-	fmt.Fprintf(stdout, "scale: worker RSS %.1f MB, Go heap %.1f MB, workflows cached %.0f, sticky cache hits %.0f of %.0f (%.1f%%)\n",
-		value("process_resident_memory_bytes")/1e6, value("go_memstats_heap_inuse_bytes")/1e6, value("temporal_sticky_cache_size"),
-		hit, hit+miss, 100*hit/max(hit+miss, 1))
-	return nil
+	value, err := scrapeMetrics(ctx, url)
+	if err != nil {
+		return 0, 0
+	}
+	return value("go_sql_wait_count_total"), value("go_sql_wait_duration_seconds_total")
 }
 
 // cpuByProcess sums the CPU time (user and system) of this machine's

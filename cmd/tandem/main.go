@@ -185,6 +185,13 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	}
 	defer st.Close()
 	defer tc.Close()
+	pool, err := st.DB().DB()
+	if err != nil {
+		return err
+	}
+	if err := metrics.WatchPool(pool); err != nil {
+		return err
+	}
 
 	// Policies live in PostgreSQL: the defaults as policies/ has them now,
 	// and each tenant's own rules.
