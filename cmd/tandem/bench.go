@@ -279,6 +279,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	// Whole AI-resolved cases: opened, answered by the AI, and resolved by
 	// the customer marking the answer helpful.
 	var resolvedIDs []string
+	cpuBeforeResolved := cpuByProcess()
 	resolvedRes := measure(ctx, *n, *conc, func(ctx context.Context, i int) error {
 		body, _ := json.Marshal(map[string]string{"customer_ref": "bench-ai-" + strconv.Itoa(i), "channel": "api",
 			"subject": "benchmark", "message": "How do I reset my password?"})
@@ -302,6 +303,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			[]byte(`{"helpful":true}`), http.StatusOK, nil)
 	})
 	resolvedRes.print(stdout, "AI-resolved case (HTTP x2)")
+	fmt.Fprintf(stdout, "  AI-resolved case: %s\n", cpuText(cpuBeforeResolved, cpuByProcess(), *n))
 
 	if len(caseIDs) > 1 && len(resolvedIDs) > 0 {
 		for _, c := range []struct{ name, id string }{
