@@ -185,4 +185,37 @@ func TestPeriodicConsistencyCheckComparesAClosedCaseOnce(t *testing.T) {
 	if got := limited.Watermark(mark, time.Now(), consistency.Report{Checked: 2, Clean: true}); !got.Equal(mark) {
 		t.Fatalf("a pass at its limit moved the watermark to %v", got)
 	}
+	// A closed case is compared with its finished workflow's result, which
+	// is its final state: drift in its record is still found.
+	if err := s.store.DB().Exec(`UPDATE cases SET last_seq = last_seq + 1 WHERE id = ?`, closed).Error; err != nil {
+		t.Fatal(err)
+	}
+	rep, err := checker.Check(ctx, tenantA, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Clean || len(rep.Differences) != 1 || rep.Differences[0].CaseID != closed || rep.Differences[0].Field != "last_seq" {
+		t.Fatalf("drift in a closed case's record: %+v", rep)
+	}
+}
+
+// An erased customer's closed cases have nothing left to compare (their
+// workflows' payloads were sealed under the destroyed key): the check
+// passes over them instead of failing the tenant's whole check.
+func TestConsistencyCheckAfterAnErasure(t *testing.T) {
+	s := newStack(t)
+	gone := openFor(s, tenantA, "cust-check-erase", "an issue")
+	kept := s.openCase(tenantA, sampleCase()).Case.ID
+	erase := api.EraseCustomerRequest{CustomerRef: "cust-check-erase", Reason: "customer_request"}
+	if r := s.do("POST", "/v1/customers/erase", tenantA+"/admin+totp", erase); r.Status != http.StatusOK {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	checker := &consistency.Checker{Store: s.store, Temporal: s.temporal}
+	rep, err := checker.Check(t.Context(), tenantA, false)
+	if err != nil {
+		t.Fatalf("check after erasing %s: %v", gone.ID, err)
+	}
+	if !rep.Clean || rep.Checked != 2 {
+		t.Fatalf("check after erasure (kept %s): %+v", kept, rep)
+	}
 }

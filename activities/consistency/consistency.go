@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
@@ -183,11 +184,7 @@ func (c *Checker) CheckSince(ctx context.Context, tenantID string, repair bool, 
 // compare reads the case's record and workflow afresh and lists where they
 // differ; st is the workflow's state (nil when Temporal no longer has it).
 func (c *Checker) compare(ctx context.Context, stale store.Case) ([]Difference, *workflows.CaseState, error) {
-	var st workflows.CaseState
-	resp, err := c.Temporal.QueryWorkflow(ctx, stale.WorkflowID, "", workflows.QueryState)
-	if err == nil {
-		err = resp.Get(&st)
-	}
+	st, err := c.workflowState(ctx, stale)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		if stale.Status == workflows.StatusClosed {
@@ -230,6 +227,32 @@ func (c *Checker) compare(ctx context.Context, stale store.Case) ([]Difference, 
 	slices.Sort(want)
 	add("refunds", fmt.Sprint(refunds), fmt.Sprint(want))
 	return diffs, &st, nil
+}
+
+// workflowState is the case's committed workflow state. A case recorded
+// closed is normally a finished workflow: its result is its final state, read
+// from its last history event, where a Query would have a worker fetch and
+// replay the whole history first — which, for a day's closed cases, is most
+// of a check's cost. Any other case, or one whose workflow is still running
+// or did not complete, is asked by Query.
+func (c *Checker) workflowState(ctx context.Context, stale store.Case) (workflows.CaseState, error) {
+	if stale.Status == workflows.StatusClosed {
+		desc, err := c.Temporal.DescribeWorkflowExecution(ctx, stale.WorkflowID, "")
+		if err != nil {
+			return workflows.CaseState{}, err
+		}
+		if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			var res workflows.CaseResult
+			err := c.Temporal.GetWorkflow(ctx, stale.WorkflowID, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()).Get(ctx, &res)
+			return res.State, err
+		}
+	}
+	var st workflows.CaseState
+	resp, err := c.Temporal.QueryWorkflow(ctx, stale.WorkflowID, "", workflows.QueryState)
+	if err == nil {
+		err = resp.Get(&st)
+	}
+	return st, err
 }
 
 // repairable: the workflow is there to repair from.

@@ -14,7 +14,7 @@ import (
 	"tandem/activities/store"
 )
 
-// runDoctor runs `tandem doctor [-tenant T] [-repair]`: for each tenant with
+// runDoctor runs `tandem doctor [-tenant T] [-repair] [-limit N]`: for each tenant with
 // cases, one JSON line (consistency.Report) comparing every open case's
 // record with its workflow's committed state; with -repair the records are
 // made to agree (audited). Exit 1 while any difference is left unrepaired.
@@ -22,6 +22,7 @@ func runDoctor(ctx context.Context, cfg config, log *slog.Logger, args []string,
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "only this tenant (default: every tenant with cases)")
 	repair := fs.Bool("repair", false, "repair records from their workflows' state")
+	limit := fs.Int("limit", consistency.MaxCases, "read at most this many cases per tenant, the most recently written first")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func runDoctor(ctx context.Context, cfg config, log *slog.Logger, args []string,
 			return err
 		}
 	}
-	checker := &consistency.Checker{Store: st, Temporal: tc}
+	checker := &consistency.Checker{Store: st, Temporal: tc, Limit: *limit}
 	enc := json.NewEncoder(stdout)
 	dirty := 0
 	for _, t := range tenants {
