@@ -1,8 +1,8 @@
 // Package consistency holds each case's record against its workflow: the
-// committed workflow state (read by Query) is the truth, and the PostgreSQL
-// record a projection of it. It reports where they differ and repairs the
-// record from the workflow (invariant 8). `tandem doctor` and
-// GET /v1/admin/consistency run it.
+// committed workflow state (read by Query, or a finished workflow's result)
+// is the truth, and the PostgreSQL record a projection of it. It reports
+// where they differ and repairs the record from the workflow (invariant 8).
+// `tandem doctor` and GET /v1/admin/consistency run it.
 package consistency
 
 import (
