@@ -199,9 +199,10 @@ func TestPeriodicConsistencyCheckComparesAClosedCaseOnce(t *testing.T) {
 	}
 }
 
-// An erased customer's closed cases have nothing left to compare (their
-// workflows' payloads were sealed under the destroyed key): the check
-// passes over them instead of failing the tenant's whole check.
+// Erasure deletes an erased customer's case workflows (their histories
+// held the customer's sealed text): the check passes over those closed
+// cases, as over any Temporal has forgotten, instead of failing the
+// tenant's whole check.
 func TestConsistencyCheckAfterAnErasure(t *testing.T) {
 	s := newStack(t)
 	gone := openFor(s, tenantA, "cust-check-erase", "an issue")

@@ -165,7 +165,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 		return err
 	}
 	cpuBefore := cpuByProcess()
-	waitsBefore, waitedBefore := poolWaits(ctx, *metricsURL)
+	waitsBefore, waitedBefore, poolBefore := poolWaits(ctx, *metricsURL)
 	msgWindow := [2]time.Time{time.Now()}
 	msgRes := measure(ctx, len(caseIDs), *conc, func(ctx context.Context, i int) error {
 		return postJSON(ctx, httpc, *apiURL+"/v1/cases/"+caseIDs[i]+"/messages", apiKey,
@@ -174,7 +174,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	msgWindow[1] = time.Now()
 	msgRes.print(stdout, "message + AI reply (HTTP)")
 	msgCPU := cpuText(cpuBefore, cpuByProcess(), len(caseIDs))
-	waitsAfter, waitedAfter := poolWaits(ctx, *metricsURL)
+	waitsAfter, waitedAfter, poolAfter := poolWaits(ctx, *metricsURL)
 	afterMsg, err := historyCounts(ctx, tc, probe, "")
 	if err != nil {
 		return err
@@ -208,8 +208,10 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	fmt.Fprintf(stdout, "  history of one message + AI reply: %s\n", countsText(afterMsg, beforeMsg))
 	fmt.Fprintf(stdout, "  history of one floor update:      %s\n", countsText(floorCounts, floorStart))
 	fmt.Fprintf(stdout, "  message + AI reply: %s\n", msgCPU)
-	fmt.Fprintf(stdout, "  message + AI reply: waits for a PostgreSQL connection %.2f per message, %.2f ms each on average\n",
-		(waitsAfter-waitsBefore)/float64(len(caseIDs)), 1000*(waitedAfter-waitedBefore)/max(waitsAfter-waitsBefore, 1))
+	if poolBefore && poolAfter {
+		fmt.Fprintf(stdout, "  message + AI reply: waits for a PostgreSQL connection %.2f per message, %.2f ms each on average\n",
+			(waitsAfter-waitsBefore)/float64(len(caseIDs)), 1000*(waitedAfter-waitedBefore)/max(waitsAfter-waitsBefore, 1))
+	}
 	fmt.Fprintf(stdout, "  floor update: %s\n", floorCPU)
 	fmt.Fprintf(stdout, "  floor update, 2 local act.: %s\n", floor2CPU)
 	if floorPadCPU != "" {
@@ -805,16 +807,17 @@ func scrapeMetrics(ctx context.Context, url string) (func(name string) float64, 
 }
 
 // poolWaits is how often, and how long in all, the served process's
-// queries waited for a PostgreSQL connection (0, 0 without metrics).
-func poolWaits(ctx context.Context, url string) (count, seconds float64) {
+// queries waited for a PostgreSQL connection; ok is false without its
+// metrics (a figure of none would read as no waits).
+func poolWaits(ctx context.Context, url string) (count, seconds float64, ok bool) {
 	if url == "" {
-		return 0, 0
+		return 0, 0, false
 	}
 	value, err := scrapeMetrics(ctx, url)
 	if err != nil {
-		return 0, 0
+		return 0, 0, false
 	}
-	return value("go_sql_wait_count_total"), value("go_sql_wait_duration_seconds_total")
+	return value("go_sql_wait_count_total"), value("go_sql_wait_duration_seconds_total"), true
 }
 
 // cpuByProcess sums the CPU time (user and system) of this machine's

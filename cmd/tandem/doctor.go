@@ -14,9 +14,10 @@ import (
 	"tandem/activities/store"
 )
 
-// runDoctor runs `tandem doctor [-tenant T] [-repair] [-limit N]`: for each tenant with
-// cases, one JSON line (consistency.Report) comparing every open case's
-// record with its workflow's committed state; with -repair the records are
+// runDoctor runs `tandem doctor [-tenant T] [-repair] [-limit N]`: for each
+// tenant with cases, one JSON line (consistency.Report) comparing every open
+// case's record, and each closed in the last day (at most N, newest first),
+// with its workflow's committed state; with -repair the records are
 // made to agree (audited). Exit 1 while any difference is left unrepaired.
 func runDoctor(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
