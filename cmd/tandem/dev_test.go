@@ -93,15 +93,35 @@ func startDev(t *testing.T, bin string, env []string, addr string) *devProcess {
 	return nil
 }
 
+// freeAddr is a free 127.0.0.1 address for a server a test starts, and may
+// kill and start again on the same address. Its port lies below the
+// kernel's ephemeral range (32768 and up here), so that while the server
+// is down no outgoing connection can be handed the port and keep it from
+// binding again; ports already given out in this process are not given
+// twice.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	given.Lock()
+	defer given.Unlock()
+	for range 500 {
+		p := 20000 + randInt(12000)
+		if given.ports[p] {
+			continue
+		}
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			ln.Close()
+			given.ports[p] = true
+			return ln.Addr().String()
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port from 20000 to 31999")
+	return ""
 }
+
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 type openResult struct {
 	status int

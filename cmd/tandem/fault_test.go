@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,41 +123,76 @@ func runFault(t *testing.T, spec faultSpec) {
 	if os.Getenv("TANDEM_FAULTS") == "" {
 		t.Skip("fault tests run with TANDEM_FAULTS=1 (make test-faults, which make test runs)")
 	}
-	h := newHarness(t, spec.topology, spec.temporal)
+	// Registered first, so run last: after the processes' logs, which
+	// would otherwise bury why the test failed at the end of CI's output.
+	var h *harness
+	t.Cleanup(func() {
+		if h != nil && len(h.problems) > 0 {
+			t.Logf("%s failed:\n%s", spec.name, strings.Join(h.problems, "\n"))
+		}
+	})
+	h = newHarness(t, spec.topology, spec.temporal)
 	rec := &recorder{}
 	clients := h.loadClients(rec)
 
-	var wg sync.WaitGroup
 	results := make([]caseRun, faultCases)
-	next := make(chan int)
-	for range faultConcurrency {
-		wg.Go(func() {
-			for i := range next {
-				results[i] = clients.run(i)
-			}
-		})
-	}
-	faultAt := make(chan time.Time, 1)
+	loadDone := make(chan struct{})
 	go func() {
-		// The fault strikes 1 to 3 s into the run, with requests in flight.
-		time.Sleep(time.Second + time.Duration(randInt(2000))*time.Millisecond)
-		at := time.Now()
-		rec.mark(at)
-		spec.inject(h)
-		faultAt <- at
+		defer close(loadDone)
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range faultConcurrency {
+			wg.Go(func() {
+				for i := range next {
+					results[i] = clients.run(i)
+				}
+			})
+		}
+		for i := range faultCases {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
 	}()
-	for i := range faultCases {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	at := <-faultAt
-	if rec.acksBefore(at) == 0 {
-		t.Fatal("nothing was acknowledged before the fault: the test did not test a crash under load")
-	}
+	// If the fault cannot be injected (t.Fatal below), the clients give up
+	// at once instead of retrying into the next test.
+	t.Cleanup(func() { clients.stop(); <-loadDone })
 
-	h.check(t, results)
-	rec.report(t, spec.name, at)
+	// The fault strikes 1 to 3 s into the run, with requests in flight; on
+	// the test's goroutine, so that a fault that fails to inject (a server
+	// that does not come back) ends the test.
+	time.Sleep(time.Second + time.Duration(randInt(2000))*time.Millisecond)
+	at := time.Now()
+	rec.mark(at)
+	spec.inject(h)
+	<-loadDone
+
+	rec.report(h, spec.name)
+	if rec.acksBefore() == 0 {
+		h.errorf("nothing was acknowledged before the fault: the test did not test a crash under load")
+	}
+	if failed := failedCases(results); len(failed) > 0 {
+		h.fatalf("%s", strings.Join(failed, "\n"))
+	}
+	h.check(results)
+}
+
+// failedCases says how many customers gave up, and the first few reasons.
+func failedCases(results []caseRun) []string {
+	var out []string
+	n := 0
+	for _, r := range results {
+		if r.failed == "" {
+			continue
+		}
+		if n++; len(out) < 5 {
+			out = append(out, fmt.Sprintf("case %d: %s", r.i, r.failed))
+		}
+	}
+	if n > 0 {
+		out = append(out, fmt.Sprintf("%d of %d customers gave up", n, len(results)))
+	}
+	return out
 }
 
 // harness owns the processes of one fault test.
@@ -173,6 +207,21 @@ type harness struct {
 	apiKey   string
 	staff    string // a token with every staff role
 	store    *store.Store
+	problems []string // what failed, said again after the processes' logs
+}
+
+func (h *harness) errorf(format string, args ...any) {
+	h.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	h.problems = append(h.problems, msg)
+	h.t.Error(msg)
+}
+
+func (h *harness) fatalf(format string, args ...any) {
+	h.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	h.problems = append(h.problems, msg)
+	h.t.Fatal(msg)
 }
 
 type tandemProc struct {
@@ -308,13 +357,18 @@ type caseRun struct {
 }
 
 type loadClients struct {
-	h   *harness
-	rec *recorder
-	run func(i int) caseRun
+	h       *harness
+	rec     *recorder
+	run     func(i int) caseRun
+	stopped chan struct{}
+	once    sync.Once
 }
 
+// stop makes every client give up instead of retrying.
+func (lc *loadClients) stop() { lc.once.Do(func() { close(lc.stopped) }) }
+
 func (h *harness) loadClients(rec *recorder) *loadClients {
-	lc := &loadClients{h: h, rec: rec}
+	lc := &loadClients{h: h, rec: rec, stopped: make(chan struct{})}
 	client := &http.Client{Timeout: 15 * time.Second}
 	// do sends one request until it is answered 2xx: a connection error or
 	// 503 is retried with the same Idempotency-Key, on the next API process.
@@ -350,7 +404,11 @@ func (h *harness) loadClients(rec *recorder) *loadClients {
 			if time.Now().After(deadline) {
 				return 0, fmt.Errorf("%s %s: no answer in 3 minutes", method, path)
 			}
-			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-lc.stopped:
+				return 0, errors.New("the test stopped")
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
 	lc.run = func(i int) caseRun {
@@ -394,13 +452,9 @@ func (h *harness) loadClients(rec *recorder) *loadClients {
 }
 
 // check asserts what a user relies on after the fault.
-func (h *harness) check(t *testing.T, results []caseRun) {
+func (h *harness) check(results []caseRun) {
+	t := h.t
 	t.Helper()
-	for _, r := range results {
-		if r.failed != "" {
-			t.Fatalf("case %d: %s", r.i, r.failed)
-		}
-	}
 	ctx := context.Background()
 	db := h.store.DB()
 
@@ -408,15 +462,15 @@ func (h *harness) check(t *testing.T, results []caseRun) {
 	// once, in the order acknowledged.
 	var cases int64
 	if err := db.Raw(`SELECT count(*) FROM cases WHERE tenant_id = ?`, demoTenant).Scan(&cases).Error; err != nil {
-		t.Fatal(err)
+		h.fatalf("%v", err)
 	}
 	if cases != faultCases {
-		t.Errorf("%d cases for %d opening keys", cases, faultCases)
+		h.errorf("%d cases for %d opening keys", cases, faultCases)
 	}
 	for _, r := range results {
 		_, msgs, err := h.store.GetCase(ctx, demoTenant, r.caseID)
 		if err != nil {
-			t.Fatalf("case %d: %v", r.i, err)
+			h.fatalf("case %d: %v", r.i, err)
 		}
 		var said []string
 		for _, m := range msgs {
@@ -425,7 +479,7 @@ func (h *harness) check(t *testing.T, results []caseRun) {
 			}
 		}
 		if !slices.Equal(said, r.acked) {
-			t.Errorf("case %d (%s): the records hold %q, the customer was answered for %q", r.i, r.caseID, said, r.acked)
+			h.errorf("case %d (%s): the records hold %q, the customer was answered for %q", r.i, r.caseID, said, r.acked)
 		}
 		// The trail has one entry per acknowledged message's committed sequence.
 		var dup []struct {
@@ -435,10 +489,10 @@ func (h *harness) check(t *testing.T, results []caseRun) {
 		if err := db.Raw(`SELECT details::jsonb->>'message_seq' AS seq, count(*) AS n FROM audit_events
 			WHERE tenant_id = ? AND case_id = ? AND action IN ('case.open', 'case.message')
 			GROUP BY 1 HAVING count(*) > 1`, demoTenant, r.caseID).Scan(&dup).Error; err != nil {
-			t.Fatal(err)
+			h.fatalf("%v", err)
 		}
 		if len(dup) > 0 {
-			t.Errorf("case %d: messages audited more than once: %+v", r.i, dup)
+			h.errorf("case %d: messages audited more than once: %+v", r.i, dup)
 		}
 	}
 
@@ -457,19 +511,19 @@ func (h *harness) check(t *testing.T, results []caseRun) {
 			}
 		}
 		if status != "paid" {
-			t.Errorf("refund %s of case %d stands %q, want paid", r.refundID, r.i, status)
+			h.errorf("refund %s of case %d stands %q, want paid", r.refundID, r.i, status)
 		}
 		var payments int64
 		if err := db.Raw(`SELECT count(*) FROM gateway_payments WHERE tenant_id = ? AND idempotency_key = ?`, demoTenant, r.refundID).Scan(&payments).Error; err != nil {
-			t.Fatal(err)
+			h.fatalf("%v", err)
 		}
 		if payments != 1 {
-			t.Errorf("refund %s: %d payments, want 1", r.refundID, payments)
+			h.errorf("refund %s: %d payments, want 1", r.refundID, payments)
 		}
 	}
 	var rec store.Reconciliation
 	if code := h.get("/v1/ledger/reconciliation?stuck_after=1s", &rec); code != http.StatusOK || !rec.OK() {
-		t.Errorf("reconciliation: %d %+v", code, rec)
+		h.errorf("reconciliation: %d %+v", code, rec)
 	}
 
 	// The records agree with the workflows: clean at once, or after the one
@@ -489,22 +543,22 @@ func (h *harness) check(t *testing.T, results []caseRun) {
 		code = h.get("/v1/admin/consistency?limit=10000", &rep)
 	}
 	if code != http.StatusOK {
-		t.Fatalf("consistency: %d", code)
+		h.fatalf("consistency: %d", code)
 	}
 	if !rep.Clean {
 		t.Logf("consistency: %d differences before repair: %v", len(rep.Differences), rep.Differences)
 		if code := h.post("/v1/admin/consistency/repair?limit=10000", &rep); code != http.StatusOK || !rep.Clean {
-			t.Errorf("consistency after repair: %d %+v", code, rep)
+			h.errorf("consistency after repair: %d %+v", code, rep)
 		}
 		if code := h.get("/v1/admin/consistency?limit=10000", &rep); code != http.StatusOK || !rep.Clean {
-			t.Errorf("consistency after repair: %d %+v", code, rep)
+			h.errorf("consistency after repair: %d %+v", code, rep)
 		}
 	}
 	t.Logf("projection conflicts detected and repaired: %d", rep.Conflicts)
 
 	var v store.Verification
 	if code := h.get("/v1/audit/verify", &v); code != http.StatusOK || !v.OK {
-		t.Errorf("audit chain: %d %+v", code, v)
+		h.errorf("audit chain: %d %+v", code, v)
 	}
 }
 
@@ -577,7 +631,7 @@ func (r *recorder) answered(began time.Time) {
 	}
 }
 
-func (r *recorder) acksBefore(time.Time) int {
+func (r *recorder) acksBefore() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.before
@@ -585,11 +639,12 @@ func (r *recorder) acksBefore(time.Time) int {
 
 // report fails on any answer that was neither 2xx nor 503, and logs how
 // the service answered through the fault and how soon it recovered.
-func (r *recorder) report(t *testing.T, name string, at time.Time) {
+func (r *recorder) report(h *harness, name string) {
+	h.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.other) > 0 {
-		t.Errorf("%s: answers other than 2xx and 503 during the fault: %v", name, r.other)
+		h.errorf("%s: answers other than 2xx and 503: %v", name, r.other)
 	}
 	codes := make([]int, 0, len(r.byCode))
 	for c := range r.byCode {
@@ -604,7 +659,7 @@ func (r *recorder) report(t *testing.T, name string, at time.Time) {
 		}
 		parts = append(parts, fmt.Sprintf("%s×%d", label, r.byCode[c]))
 	}
-	t.Logf("%s: %d acknowledged before the fault; after it: %s; the last refusal %.1fs after the fault; the longest wait for a 2xx %.1fs",
+	h.t.Logf("%s: %d acknowledged before the fault; after it: %s; the last refusal %.1fs after the fault; the longest wait for a 2xx %.1fs",
 		name, r.before, strings.Join(parts, ", "), r.lastBad.Seconds(), r.longest.Seconds())
 }
 
@@ -778,7 +833,7 @@ func newTemporalCluster(t *testing.T, pg *pgCluster) *temporalCluster {
 	if _, err := os.Stat(filepath.Join(dir, "server")); err != nil {
 		t.Fatalf("the Temporal server is not built in %s: make test-faults builds it (TANDEM_TEMPORAL_SERVER_DIR names another)", dir)
 	}
-	c := &temporalCluster{dir: dir, root: t.TempDir(), addr: "127.0.0.1:" + lowPort(t)}
+	c := &temporalCluster{dir: dir, root: t.TempDir(), addr: freeAddr(t)}
 	pgAddr := fmt.Sprintf("127.0.0.1:%d", pg.port)
 	for db, schema := range map[string]string{"tandem_temporal": "postgresql/v12/temporal", "tandem_temporal_visibility": "postgresql/v12/visibility"} {
 		for _, args := range [][]string{{"create-database"}, {"setup-schema", "-v", "0.0"}, {"update-schema", "--schema-name", schema}} {
@@ -792,7 +847,8 @@ func newTemporalCluster(t *testing.T, pg *pgCluster) *temporalCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := func() string { return lowPort(t) }
+	// Temporal keeps membership ports in a smallint column: freeAddr's are below 32768.
+	port := func() string { _, p, _ := strings.Cut(freeAddr(t), ":"); return p }
 	_, frontend, _ := strings.Cut(c.addr, ":")
 	http := port()
 	cfg := strings.NewReplacer("127.0.0.1:5432", pgAddr, "@HOST@", "127.0.0.1", "@PORT@", frontend, "@HTTP@", http,
@@ -839,21 +895,6 @@ func (c *temporalCluster) start(t *testing.T) {
 	if !awaitTemporal(c.addr, true) {
 		t.Fatalf("namespace default did not become usable:\n%s", tail(c.log.String(), 4000))
 	}
-}
-
-// lowPort finds a free port below 32768: Temporal keeps membership ports in
-// a smallint column, and the kernel hands out ephemeral ports above it.
-func lowPort(t *testing.T) string {
-	t.Helper()
-	for range 200 {
-		p := strconv.Itoa(20000 + randInt(12000))
-		if ln, err := net.Listen("tcp", "127.0.0.1:"+p); err == nil {
-			ln.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port below 32768")
-	return ""
 }
 
 // kill kills the server this test started, by its PID.
