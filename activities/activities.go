@@ -31,6 +31,12 @@ type Activities struct {
 	LLM     ai.Engine            // the LLM engine, for tenants whose policy chooses it; nil if not configured
 	Orders  payments.OrderSystem // says what customers bought; nil: the built-in order book
 	Gateway payments.Gateway     // pays refunds out
+	// Due wakes webhook delivery loops when a delivery is written; nil:
+	// they poll (every 50 ms).
+	Due *store.DeliveriesDue
+	// WebhookRecheck bounds how long an idle delivery loop waits for a
+	// notification; zero: 10 s.
+	WebhookRecheck time.Duration
 }
 
 // Register registers every activity under the name the workflows use.

@@ -24,8 +24,14 @@ const (
 	MetricWebhookLag        = "tandem_webhook_delivery_lag" // from the transition to the receiver's 2xx
 )
 
-// webhookIdle is how long the delivery loop waits when nothing is due.
-const webhookIdle = 50 * time.Millisecond
+// How long the delivery loop waits when nothing is due: woken by
+// PostgreSQL when a delivery is written (Activities.Due), it looks again
+// at least every webhookRecheck (a retry's backoff ends on its own clock);
+// without notifications, every webhookIdle.
+const (
+	webhookIdle    = 50 * time.Millisecond
+	webhookRecheck = 10 * time.Second
+)
 
 // DeliverWebhooks sends an endpoint's due deliveries until in.RunFor has
 // passed or the endpoint is disabled or deleted, heartbeating as it goes.
@@ -40,6 +46,12 @@ func (a *Activities) DeliverWebhooks(ctx context.Context, in workflows.DeliverWe
 	}
 	client := webhooks.Client(allow)
 	metrics := activity.GetMetricsHandler(ctx)
+	var woken <-chan struct{}
+	if a.Due != nil {
+		var stop func()
+		woken, stop = a.Due.Subscribe(in.TenantID, in.EndpointID)
+		defer stop()
+	}
 	until := time.Now().Add(in.RunFor)
 	for time.Now().Before(until) {
 		activity.RecordHeartbeat(ctx)
@@ -58,10 +70,15 @@ func (a *Activities) DeliverWebhooks(ctx context.Context, in workflows.DeliverWe
 			return workflows.DeliverWebhooksResult{}, err
 		}
 		if len(due) == 0 {
+			wait, err := a.idleWait(ctx, in)
+			if err != nil {
+				return workflows.DeliverWebhooksResult{}, err
+			}
 			select {
 			case <-ctx.Done():
 				return workflows.DeliverWebhooksResult{}, ctx.Err()
-			case <-time.After(webhookIdle):
+			case <-woken:
+			case <-time.After(min(wait, time.Until(until))):
 			}
 			continue
 		}
@@ -106,6 +123,29 @@ func (a *Activities) DeliverWebhooks(ctx context.Context, in workflows.DeliverWe
 		}
 	}
 	return workflows.DeliverWebhooksResult{}, nil
+}
+
+// idleWait is how long an endpoint's loop may wait with nothing due: until
+// its next retry is due, or webhookRecheck, when notifications will wake it
+// for anything new; webhookIdle when they are not being received.
+func (a *Activities) idleWait(ctx context.Context, in workflows.DeliverWebhooksInput) (time.Duration, error) {
+	if a.Due == nil || !a.Due.Listening() {
+		return webhookIdle, nil
+	}
+	wait := a.WebhookRecheck
+	if wait == 0 {
+		wait = webhookRecheck
+	}
+	next, err := a.Store.NextDeliveryAt(ctx, in.TenantID, in.EndpointID)
+	if err != nil {
+		return 0, err
+	}
+	if !next.IsZero() {
+		// Not less than webhookIdle: a clock a little ahead of PostgreSQL's
+		// must not make the loop spin.
+		wait = min(wait, max(time.Until(next), webhookIdle))
+	}
+	return wait, nil
 }
 
 // post sends one delivery; its error says why it did not count as delivered.

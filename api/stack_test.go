@@ -69,6 +69,7 @@ type stack struct {
 	gateway      *payments.Simulated // the worker's payment gateway, to be told how to behave
 	engine       ai.Engine
 	llm          ai.Engine
+	due          *store.DeliveriesDue
 	codec        *codec.Codec // the stack's payload codec, with its store's data keys
 	metrics      *telemetry.Metrics
 }
@@ -228,7 +229,15 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 		t.Fatal(err)
 	}
 	gateway := &payments.Simulated{Store: st}
-	(&activities.Activities{Store: st, AI: engine, LLM: llm, Gateway: gateway}).Register(w)
+	// Webhook loops wake on PostgreSQL's notifications; with the recheck an
+	// hour the webhook tests rely on them (until the listener has connected,
+	// loops poll).
+	due := st.DeliveriesDue(log)
+	listenCtx, stopListening := context.WithCancel(ctx)
+	listening := make(chan struct{})
+	go func() { due.Listen(listenCtx); close(listening) }()
+	t.Cleanup(func() { stopListening(); <-listening })
+	(&activities.Activities{Store: st, AI: engine, LLM: llm, Gateway: gateway, Due: due, WebhookRecheck: time.Hour}).Register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +252,7 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	srv.Start()
 	t.Cleanup(srv.Close)
 	s := &stack{t: t, store: st, temporal: tc, codec: pc, metrics: metrics, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
-		worker: w, gateway: gateway, engine: engine, llm: llm}
+		worker: w, gateway: gateway, engine: engine, llm: llm, due: due}
 	t.Cleanup(func() { s.worker.Stop() })
 	return s
 }
@@ -255,7 +264,7 @@ func (s *stack) restartWorker(gateway payments.Gateway) {
 	s.worker.Stop()
 	s.worker = worker.New(s.temporal, s.queue, worker.Options{})
 	workflows.Register(s.worker)
-	(&activities.Activities{Store: s.store, AI: s.engine, LLM: s.llm, Gateway: gateway}).Register(s.worker)
+	(&activities.Activities{Store: s.store, AI: s.engine, LLM: s.llm, Gateway: gateway, Due: s.due, WebhookRecheck: time.Hour}).Register(s.worker)
 	if err := s.worker.Start(); err != nil {
 		s.t.Fatal(err)
 	}

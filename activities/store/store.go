@@ -54,6 +54,7 @@ func NotFound(what string) error { return &NotFoundError{What: what} }
 type Store struct {
 	db   *gorm.DB
 	keys *Keyring
+	dsn  string // for connections of their own (DeliveriesDue)
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.
@@ -73,7 +74,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	sqlDB.SetMaxOpenConns(20)
 	sqlDB.SetMaxIdleConns(20)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db}
+	s := &Store{db: db, dsn: dsn}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err

@@ -215,6 +215,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		return err
 	}
 	var w worker.Worker
+	var due *store.DeliveriesDue
 	if mode == "worker" || mode == "dev" {
 		// One cache for the process's workers: a cached case costs about
 		// 70 kB (docs/benchmarks.md), so the cache bounds the worker's memory.
@@ -228,7 +229,8 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		})
 		workflows.Register(w)
 		// The simulated gateway until a real payment service provider is plugged in (see activities/payments).
-		acts := &activities.Activities{Store: st, AI: engine, Gateway: &payments.Simulated{Store: st}}
+		due = st.DeliveriesDue(log)
+		acts := &activities.Activities{Store: st, AI: engine, Gateway: &payments.Simulated{Store: st}, Due: due}
 		if cfg.LLMBaseURL != "" {
 			llm, err := ai.NewLLM(ai.LLMConfig{BaseURL: cfg.LLMBaseURL, Model: cfg.LLMModel, APIKey: cfg.LLMAPIKey, Timeout: cfg.LLMTimeout}, engine)
 			if err != nil {
@@ -254,6 +256,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		})
 	}
 	if w != nil {
+		loops.Go(func() { due.Listen(loopCtx) })
 		loops.Go(func() { every(loopCtx, time.Hour, retention(st, log)) })
 		loops.Go(func() { every(loopCtx, time.Hour, eventPruner(st, cfg.EventBacklog, log)) })
 		checker := &consistency.Checker{Store: st, Temporal: tc, Rate: float64(cfg.ConsistencyRate)}
