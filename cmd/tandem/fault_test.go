@@ -872,13 +872,24 @@ func (c *temporalCluster) address() string { return c.addr }
 
 func (c *temporalCluster) start(t *testing.T) {
 	t.Helper()
-	c.cmd = exec.Command(filepath.Join(c.dir, "server"), "--root", c.root, "--config", "config", "--env", "cluster", "--allow-no-auth", "start")
-	c.cmd.Stdout, c.cmd.Stderr = &c.log, &c.log
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !awaitTemporal(c.addr, false) {
-		t.Fatalf("temporal server did not come up:\n%s", tail(c.log.String(), 4000))
+	// Once in CI the server did not come up, with only a stack in its log;
+	// the same commit passed next time. What the tests check begins once
+	// the server is up, so a start that fails is logged and tried once more.
+	for attempt := 1; ; attempt++ {
+		c.cmd = exec.Command(filepath.Join(c.dir, "server"), "--root", c.root, "--config", "config", "--env", "cluster", "--allow-no-auth", "start")
+		c.cmd.Stdout, c.cmd.Stderr = &c.log, &c.log
+		if err := c.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if awaitTemporal(c.addr, false) {
+			break
+		}
+		if attempt == 2 {
+			t.Fatalf("temporal server did not come up, twice:\n%s", tail(c.log.String(), 4000))
+		}
+		t.Logf("temporal server did not come up; starting it again. Its log:\n%s", tail(c.log.String(), 4000))
+		c.kill(t)
+		c.log.Reset()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
