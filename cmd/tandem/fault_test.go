@@ -239,7 +239,12 @@ func newHarness(t *testing.T, topo topology, kind temporalKind) *harness {
 		h.temporal = &temporalServer{bin: temporalBinary(t), db: filepath.Join(t.TempDir(), "temporal.db"), addr: freeAddr(t)}
 	}
 	h.temporal.start(t)
-	t.Cleanup(func() { h.temporal.kill(t) })
+	t.Cleanup(func() {
+		h.temporal.kill(t)
+		if t.Failed() {
+			t.Logf("--- temporal server log:\n%s", tail(h.temporal.output(), 4000))
+		}
+	})
 	h.bin = buildBinary(t)
 
 	secret := make([]byte, 32)
@@ -704,7 +709,20 @@ func startPostgres(t *testing.T) *pgCluster {
 	}
 	c.run(t, "initdb", "-D", c.data, "-U", "tandem", "--auth=trust", "-E", "UTF8", "--no-sync")
 	c.start(t)
-	t.Cleanup(func() { c.ctl(t, "stop", "-m", "immediate") })
+	t.Cleanup(func() {
+		c.ctl(t, "stop", "-m", "immediate")
+		if t.Failed() {
+			// Less the refusals while it starts, which the clients saw as 503s.
+			log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+			var keep []string
+			for _, line := range strings.Split(string(log), "\n") {
+				if !strings.Contains(line, "FATAL:  the database system is") && !strings.Contains(line, "DETAIL:  Consistent recovery state") {
+					keep = append(keep, line)
+				}
+			}
+			t.Logf("--- postgresql log:\n%s", tail(strings.Join(keep, "\n"), 4000))
+		}
+	})
 	db, err := sql.Open("pgx", fmt.Sprintf("postgres://tandem@127.0.0.1:%d/postgres?sslmode=disable", c.port))
 	if err != nil {
 		t.Fatal(err)
@@ -749,6 +767,7 @@ type temporalProcess interface {
 	start(t *testing.T)
 	kill(t *testing.T)
 	address() string
+	output() string // what it logged
 }
 
 // temporalServer is a Temporal dev server of the test's own, on its own
@@ -776,6 +795,7 @@ func temporalBinary(t *testing.T) string {
 }
 
 func (s *temporalServer) address() string { return s.addr }
+func (s *temporalServer) output() string  { return s.log.String() }
 
 func (s *temporalServer) start(t *testing.T) {
 	t.Helper()
@@ -869,6 +889,7 @@ func newTemporalCluster(t *testing.T, pg *pgCluster) *temporalCluster {
 }
 
 func (c *temporalCluster) address() string { return c.addr }
+func (c *temporalCluster) output() string  { return c.log.String() }
 
 func (c *temporalCluster) start(t *testing.T) {
 	t.Helper()
