@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -260,4 +262,53 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Errorf("the log shows a secret:\n%s", p.log)
 		}
 	}
+}
+
+// The worker listens for webhook deliveries on a connection of its own,
+// says so on /metrics, and listens again when that connection is cut.
+func TestWorkerListensForWebhookDeliveries(t *testing.T) {
+	f := newFixture(t)
+	metricsAddr := freeAddr(t)
+	p := startDev(t, f.bin, append(f.env, "TANDEM_METRICS_ADDR="+metricsAddr), freeAddr(t))
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	})
+	listener := func() (pid int) {
+		t.Helper()
+		err := f.db.DB().Raw(`SELECT coalesce(max(pid), 0) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN tandem_webhook_due'`).Scan(&pid).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	gauge := func() string {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for line := range strings.SplitSeq(string(body), "\n") {
+			if v, ok := strings.CutPrefix(line, "tandem_webhook_notifications_listening "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	await := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 30 s (gauge %q)", what, gauge())
+			}
+		}
+	}
+	await("listening", func() bool { return listener() != 0 && gauge() == "1" })
+	first := listener()
+	if err := f.db.DB().Exec(`SELECT pg_terminate_backend(?)`, first).Error; err != nil {
+		t.Fatal(err)
+	}
+	await("listening again on a new connection", func() bool { pid := listener(); return pid != 0 && pid != first && gauge() == "1" })
 }

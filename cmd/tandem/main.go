@@ -20,6 +20,7 @@ import (
 	_ "time/tzdata" // service policies name time zones; the binary must not depend on the host's
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
@@ -230,6 +231,9 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		workflows.Register(w)
 		// The simulated gateway until a real payment service provider is plugged in (see activities/payments).
 		due = st.DeliveriesDue(log)
+		if err := watchDeliveriesDue(metrics, due); err != nil {
+			return err
+		}
 		acts := &activities.Activities{Store: st, AI: engine, Gateway: &payments.Simulated{Store: st}, Due: due}
 		if cfg.LLMBaseURL != "" {
 			llm, err := ai.NewLLM(ai.LLMConfig{BaseURL: cfg.LLMBaseURL, Model: cfg.LLMModel, APIKey: cfg.LLMAPIKey, Timeout: cfg.LLMTimeout}, engine)
@@ -356,6 +360,23 @@ func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
 			fn(ctx)
 		}
 	}
+}
+
+// watchDeliveriesDue exports whether the worker receives PostgreSQL's
+// notifications of webhook deliveries: while it does not, every endpoint's
+// loop polls every 50 ms.
+func watchDeliveriesDue(m *telemetry.Metrics, due *store.DeliveriesDue) error {
+	_, err := m.Meter("tandem/worker").Int64ObservableGauge("tandem_webhook_notifications_listening",
+		metric.WithDescription("1 while the worker receives PostgreSQL's notifications of webhook deliveries; 0 while its delivery loops poll"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			v := int64(0)
+			if due.Listening() {
+				v = 1
+			}
+			o.Observe(v)
+			return nil
+		}))
+	return err
 }
 
 // policySyncer picks up policy changes other instances made.
