@@ -37,10 +37,13 @@ func (s *Store) DeliveriesDue(log *slog.Logger) *DeliveriesDue {
 // Listen receives notifications until ctx ends, connecting again (after a
 // pause that grows to 10 s) whenever the connection is lost.
 func (d *DeliveriesDue) Listen(ctx context.Context) {
-	pause := 100 * time.Millisecond
+	const firstPause = 100 * time.Millisecond
+	pause := firstPause
 	for ctx.Err() == nil {
 		err := d.listenOnce(ctx)
-		d.connected.Store(false)
+		if d.connected.Swap(false) {
+			pause = firstPause // it was listening: a new outage
+		}
 		if ctx.Err() != nil {
 			return
 		}
