@@ -29,13 +29,14 @@ func TestDeliveriesDueWakesTheEndpointsLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	due := st.DeliveriesDue(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	listening := make(chan struct{})
-	go func() { due.Listen(ctx); close(listening) }()
-	defer func() { cancel(); <-listening }()
+	// Subscribed before it listens, so that connecting wakes both.
 	woken, stop := due.Subscribe("acme", opened.ID)
 	defer stop()
 	other, stopOther := due.Subscribe("acme", closed.ID)
 	defer stopOther()
+	listening := make(chan struct{})
+	go func() { due.Listen(ctx); close(listening) }()
+	defer func() { cancel(); <-listening }()
 
 	awaitListening := func() {
 		t.Helper()
