@@ -1,13 +1,17 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"tandem/activities/consistency"
 	"tandem/activities/store"
 	"tandem/api"
+	"tandem/workflows"
 )
 
 // A record that differs from its workflow (as a lost workflow task leaves
@@ -218,5 +222,106 @@ func TestConsistencyCheckAfterAnErasure(t *testing.T) {
 	}
 	if !rep.Clean || rep.Checked != 2 {
 		t.Fatalf("check after erasure (kept %s): %+v", kept, rep)
+	}
+}
+
+// A repair writes the state it read at the position it read it at: an
+// update committed between the repair's read and its write (here a
+// customer's message) is neither overwritten nor deleted, and a retry of
+// that message is still answered with it.
+func TestRepairNeverMovesARecordBackwards(t *testing.T) {
+	s := newStack(t)
+	ctx := t.Context()
+	ex := s.openCase(tenantA, sampleCase())
+	row, err := s.store.CaseRecord(ctx, tenantA, ex.Case.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.temporal.QueryWorkflow(ctx, row.WorkflowID, "", workflows.QueryState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read workflows.CaseState
+	if err := resp.Get(&read); err != nil {
+		t.Fatal(err)
+	}
+	if read.ReadAt == nil {
+		t.Fatal("the Query's state does not say where it was read")
+	}
+	// Committed after the state was read, before the repair writes.
+	msg := api.PostMessageRequest{Body: inScope(1)}
+	first := s.do("POST", "/v1/cases/"+ex.Case.ID+"/messages", tenantA, msg, "Idempotency-Key", "after-the-read")
+	if first.Status != http.StatusOK {
+		t.Fatalf("message: %d %s", first.Status, first.Body)
+	}
+	var posted api.ExchangeJSON
+	first.decode(t, &posted)
+	last := posted.Message.Seq
+	if posted.Reply != nil {
+		last = posted.Reply.Seq
+	}
+
+	checker := &consistency.Checker{Store: s.store, Temporal: s.temporal}
+	if _, err := checker.Repair(ctx, row, read); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.store.CaseRecord(ctx, tenantA, ex.Case.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.LastSeq != last || after.LastSeq <= read.Seq {
+		t.Fatalf("the repair moved the record back: last_seq %d, the committed message made it %d (the state read had %d)",
+			after.LastSeq, last, read.Seq)
+	}
+	upTo, past, err := s.store.MessageCounts(ctx, tenantA, ex.Case.ID, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(upTo) != read.Messages+2 || len(past) != 0 {
+		t.Fatalf("messages after the repair: %d up to %d, %v past it; want %d", upTo, last, past, read.Messages+2)
+	}
+	retry := s.do("POST", "/v1/cases/"+ex.Case.ID+"/messages", tenantA, msg, "Idempotency-Key", "after-the-read")
+	if retry.Status != http.StatusOK {
+		t.Fatalf("retry after the repair: %d %s", retry.Status, retry.Body)
+	}
+	if rep, err := checker.Check(ctx, tenantA, false); err != nil || !rep.Clean {
+		t.Fatalf("after the repair: %+v, %v", rep, err)
+	}
+}
+
+// A case whose workflow cannot answer (its workflow tasks fail, as a panic
+// or a non-determinism makes them) is reported as a difference of its own;
+// the check goes on and repairs the tenant's other cases.
+func TestConsistencyCheckCarriesOnPastABadCase(t *testing.T) {
+	s := newStack(t)
+	ctx := t.Context()
+	good := s.openCase(tenantA, sampleCase()).Case.ID
+	bad := s.openCase(tenantA, sampleCase()).Case.ID
+	// The bad case's record names a workflow whose every task fails: its
+	// type is one no worker knows.
+	wfID := "case:" + tenantA + ":stuck-" + randomHex(4)
+	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.queue}, "NoSuchWorkflowType"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.temporal.TerminateWorkflow(context.Background(), wfID, "", "test over") })
+	db := s.store.DB()
+	if err := db.Exec(`UPDATE cases SET workflow_id = ? WHERE id = ?`, wfID, bad).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(`UPDATE cases SET status = 'queued', queue = 'general' WHERE id = ?`, good).Error; err != nil {
+		t.Fatal(err)
+	}
+	checker := &consistency.Checker{Store: s.store, Temporal: s.temporal, Settle: time.Millisecond}
+	rep, err := checker.Check(ctx, tenantA, true)
+	if err != nil {
+		t.Fatalf("one bad case ended the check: %v", err)
+	}
+	var badSeen, goodRepaired bool
+	for _, d := range rep.Differences {
+		badSeen = badSeen || d.CaseID == bad && d.Field == "workflow" && d.Workflow == "unreadable" && !d.Repaired
+		goodRepaired = goodRepaired || d.CaseID == good && d.Field == "status" && d.Repaired
+	}
+	if rep.Checked != 2 || !badSeen || !goodRepaired || rep.Clean {
+		t.Fatalf("report: %+v", rep)
 	}
 }

@@ -72,7 +72,9 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	}
 	wf.refundSignals = workflow.GetSignalChannel(ctx, SignalRefundFailed)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) {
-		return wf.state, nil
+		st := wf.state
+		st.ReadAt = &ProjectionPos{Gen: st.Gen, Event: int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())}
+		return st, nil
 	}); err != nil {
 		return err
 	}

@@ -125,6 +125,12 @@ type CaseState struct {
 	// key (and the opening), so a retry that reaches a later run, where
 	// Temporal no longer knows its update ID, is answered and not applied again.
 	Applied []AppliedMessage `json:"applied,omitempty"`
+	// ReadAt is where in the history the Query (QueryState) read the state:
+	// every projection write of a task the state includes was made at or
+	// before it, and any later one after it. A repair from this state writes
+	// at ReadAt, so it never overwrites or deletes what a later update
+	// committed. Only the Query's answer sets it.
+	ReadAt *ProjectionPos `json:"read_at,omitempty"`
 }
 
 // Reported is the case as an update's result tells its caller: what a

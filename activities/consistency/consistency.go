@@ -129,7 +129,7 @@ func (c *Checker) CheckSince(ctx context.Context, tenantID string, repair bool, 
 			break // the group's error, or the context's, is returned below
 		}
 		g.Go(func() error {
-			diffs, _, err := c.compare(gctx, row)
+			diffs, _, err := c.compareOne(gctx, row)
 			differs[i] = len(diffs) > 0
 			return err
 		})
@@ -159,18 +159,21 @@ func (c *Checker) CheckSince(ctx context.Context, tenantID string, repair bool, 
 		}
 	}
 	for _, row := range suspects {
-		diffs, st, err := c.compare(ctx, row)
+		diffs, st, err := c.compareOne(ctx, row)
 		if err != nil {
 			return out, err
 		}
 		if repair && st != nil && repairable(diffs) {
-			if err := c.repair(ctx, row, *st); err != nil {
+			repaired, err := c.Repair(ctx, row, *st)
+			if err != nil {
 				return out, err
 			}
-			for i := range diffs {
-				diffs[i].Repaired = diffs[i].Field != "messages" && diffs[i].Field != "refunds"
+			if repaired {
+				for i := range diffs {
+					diffs[i].Repaired = diffs[i].Field != "messages" && diffs[i].Field != "refunds"
+				}
+				out.Repaired++
 			}
-			out.Repaired++
 		}
 		out.Differences = append(out.Differences, diffs...)
 	}
@@ -179,6 +182,48 @@ func (c *Checker) CheckSince(ctx context.Context, tenantID string, repair bool, 
 		return out, err
 	}
 	return out, nil
+}
+
+// QueryTimeout bounds how long one case's workflow is waited for. A
+// workflow whose tasks fail (a panic, a non-determinism) never answers a
+// Query; it is reported and the check goes on to the next case.
+const QueryTimeout = 10 * time.Second
+
+// compareOne is compare for one case of many: a case whose workflow cannot
+// be read is a difference of its own ("workflow": "unreadable"), not the
+// end of the tenant's check. Temporal or PostgreSQL being down, or the
+// check's own context ending, still ends it.
+func (c *Checker) compareOne(ctx context.Context, row store.Case) ([]Difference, *workflows.CaseState, error) {
+	qctx, cancel := context.WithTimeout(ctx, QueryTimeout)
+	defer cancel()
+	diffs, st, err := c.compare(qctx, row)
+	var unreadable *unreadableError
+	switch {
+	case err == nil:
+		return diffs, st, nil
+	case ctx.Err() != nil:
+		return nil, nil, ctx.Err()
+	case errors.As(err, &unreadable) && !temporalDown(unreadable.err):
+		return []Difference{{CaseID: row.ID, Field: "workflow", Record: row.Status, Workflow: "unreadable"}}, nil, nil
+	}
+	return nil, nil, err
+}
+
+// unreadableError is a case's workflow state that could not be read.
+type unreadableError struct {
+	caseID string
+	err    error
+}
+
+func (e *unreadableError) Error() string { return "query case " + e.caseID + ": " + e.err.Error() }
+func (e *unreadableError) Unwrap() error { return e.err }
+
+// temporalDown says err is the Temporal service being unavailable, not one
+// workflow failing to answer.
+func temporalDown(err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var exhausted *serviceerror.ResourceExhausted
+	return errors.As(err, &unavailable) || errors.As(err, &exhausted)
 }
 
 // compare reads the case's record and workflow afresh and lists where they
@@ -193,7 +238,7 @@ func (c *Checker) compare(ctx context.Context, stale store.Case) ([]Difference, 
 		return []Difference{{CaseID: stale.ID, Field: "workflow", Record: stale.Status, Workflow: "missing"}}, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("query case %s: %w", stale.ID, err)
+		return nil, nil, &unreadableError{caseID: stale.ID, err: err}
 	}
 	// The record is read after the workflow: a write in flight is then at
 	// least as new as the state, and settles to it.
@@ -244,6 +289,8 @@ func (c *Checker) workflowState(ctx context.Context, stale store.Case) (workflow
 		if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 			var res workflows.CaseResult
 			err := c.Temporal.GetWorkflow(ctx, stale.WorkflowID, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()).Get(ctx, &res)
+			// Nothing is written after a finished workflow's last task.
+			res.State.ReadAt = &workflows.ProjectionPos{Gen: res.State.Gen, Event: desc.GetWorkflowExecutionInfo().GetHistoryLength()}
 			return res.State, err
 		}
 	}
@@ -260,20 +307,22 @@ func repairable(diffs []Difference) bool {
 	return !slices.ContainsFunc(diffs, func(d Difference) bool { return d.Field == "workflow" })
 }
 
-// repair writes the workflow's state to the record at the workflow's
-// current position, and removes messages past its sequence that lost
-// workflow tasks wrote. Messages the record lacks and refunds are reported,
+// Repair writes st, a case's workflow state as the Query read it, to the
+// record at the position it was read at (st.ReadAt), and removes messages
+// past its sequence written before that position, which only lost workflow
+// tasks wrote. A record already written past that position (an update
+// committed since the state was read) is left as it is: repair never moves
+// a record backwards. Messages the record lacks and refunds are reported,
 // not invented: their text is in the history, not the state.
-func (c *Checker) repair(ctx context.Context, row store.Case, st workflows.CaseState) error {
-	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, row.WorkflowID, "")
+func (c *Checker) Repair(ctx context.Context, row store.Case, st workflows.CaseState) (repaired bool, err error) {
+	if st.ReadAt == nil {
+		return false, fmt.Errorf("repair case %s: the state does not say where it was read", row.ID)
+	}
+	conflicts, err := c.Store.RepairCase(ctx, activities.CaseRow(st, *st.ReadAt))
 	if err != nil {
-		return fmt.Errorf("describe case %s: %w", row.ID, err)
+		return false, fmt.Errorf("repair case %s: %w", row.ID, err)
 	}
-	pos := workflows.ProjectionPos{Gen: st.Gen, Event: desc.GetWorkflowExecutionInfo().GetHistoryLength()}
-	if _, err := c.Store.RepairCase(ctx, activities.CaseRow(st, pos)); err != nil {
-		return fmt.Errorf("repair case %s: %w", row.ID, err)
-	}
-	return nil
+	return conflicts != nil, nil
 }
 
 func deref(s *string) string {

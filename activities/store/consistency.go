@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm/clause"
 
 	"tandem/workflows"
 )
@@ -52,24 +55,33 @@ func (s *Store) CaseRefundIDs(ctx context.Context, tenantID, caseID string) ([]s
 }
 
 // RepairCase makes a case's record agree with its workflow's committed
-// state: the row c (at the workflow's current position, so a later
-// committed write still wins) and no message after c.LastSeq written before
-// that position (what lost workflow tasks wrote). Each repair is recorded
-// and audited as a conflict.
+// state c, read at the position (c.ProjGen, c.ProjEvent): the row, unless a
+// write at a later position has already moved it on (an update committed
+// since the state was read: the record never moves backwards), and no
+// message after c.LastSeq written before that position (only lost workflow
+// tasks wrote those; a later committed write is after it). Each repair is
+// recorded and audited as a conflict; none returned means nothing changed.
 func (s *Store) RepairCase(ctx context.Context, c Case) ([]Conflict, error) {
-	var before Case
-	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", c.TenantID, c.ID).Take(&before).Error; err != nil {
-		return nil, fmt.Errorf("read case: %w", err)
-	}
-	if _, err := s.RecordCase(ctx, c, nil, nil); err != nil {
-		return nil, err
-	}
 	var conflicts []Conflict
-	if before.LastSeq != c.LastSeq || before.Status != c.Status || deref(before.Queue) != deref(c.Queue) ||
-		deref(before.AssigneeID) != deref(c.AssigneeID) {
-		conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: c.LastSeq, Kind: ConflictCaseRepaired})
-	}
 	err := s.InTx(ctx, func(tx *Store) error {
+		conflicts = nil
+		var before Case
+		if err := tx.db.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).
+			Where("tenant_id = ? AND id = ?", c.TenantID, c.ID).Take(&before).Error; err != nil {
+			return fmt.Errorf("read case: %w", err)
+		}
+		// A write at the state's own position that the state does not hold
+		// is a lost task's (a task started there and committed is in the
+		// state), whatever its sequence: only a later position is ahead.
+		ahead := cmp.Compare(before.ProjGen, c.ProjGen) > 0 || before.ProjGen == c.ProjGen && before.ProjEvent > c.ProjEvent
+		if !ahead && (before.LastSeq != c.LastSeq || before.Status != c.Status || deref(before.Queue) != deref(c.Queue) ||
+			deref(before.AssigneeID) != deref(c.AssigneeID)) {
+			if err := tx.db.WithContext(ctx).Model(&Case{}).Where("tenant_id = ? AND id = ?", c.TenantID, c.ID).
+				Updates(caseState(c)).Error; err != nil {
+				return fmt.Errorf("repair case: %w", err)
+			}
+			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: c.LastSeq, Kind: ConflictCaseRepaired})
+		}
 		var removed []int64
 		if err := tx.db.WithContext(ctx).Raw(`DELETE FROM messages WHERE tenant_id = ? AND case_id = ? AND seq > ?
 			AND (proj_gen, proj_event) < (?, ?) RETURNING seq`, c.TenantID, c.ID, c.LastSeq, c.ProjGen, c.ProjEvent).Scan(&removed).Error; err != nil {

@@ -311,10 +311,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 func (s *Store) recordErasedCase(ctx context.Context, c Case, audit []AuditEvent) error {
 	err := s.db.WithContext(ctx).Model(&Case{}).
 		Where("tenant_id = ? AND id = ? AND (proj_gen, proj_event, last_seq) <= (?, ?, ?)", c.TenantID, c.ID, c.ProjGen, c.ProjEvent, c.LastSeq).
-		Updates(map[string]any{"priority": c.Priority, "status": c.Status, "last_seq": c.LastSeq, "updated_at": c.UpdatedAt,
-			"closed_at": c.ClosedAt, "assignee_id": c.AssigneeID, "queue": c.Queue, "escalation_reason": c.EscalationReason,
-			"resolved_at": c.ResolvedAt, "sla_due_at": c.SLADueAt, "sla_breached_at": c.SLABreachedAt, "offered_to": c.OfferedTo,
-			"proj_gen": c.ProjGen, "proj_event": c.ProjEvent}).Error
+		Updates(caseState(c)).Error
 	if err != nil {
 		return fmt.Errorf("update erased case: %w", err)
 	}
@@ -324,6 +321,15 @@ func (s *Store) recordErasedCase(ctx context.Context, c Case, audit []AuditEvent
 		}
 	}
 	return nil
+}
+
+// caseState is what a write of the projection changes in an existing case
+// row: the case's state and the position that wrote it.
+func caseState(c Case) map[string]any {
+	return map[string]any{"priority": c.Priority, "status": c.Status, "last_seq": c.LastSeq, "updated_at": c.UpdatedAt,
+		"closed_at": c.ClosedAt, "assignee_id": c.AssigneeID, "queue": c.Queue, "escalation_reason": c.EscalationReason,
+		"resolved_at": c.ResolvedAt, "sla_due_at": c.SLADueAt, "sla_breached_at": c.SLABreachedAt, "offered_to": c.OfferedTo,
+		"proj_gen": c.ProjGen, "proj_event": c.ProjEvent}
 }
 
 // Kinds of Conflict.
