@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -189,10 +190,11 @@ func dependencyDown(err error) bool {
 		// 08: connection exception; 53: insufficient resources (too many
 		// connections, out of memory or disk); 57P01-57P03: the server is
 		// shutting down, crashed or starting; 40001/40P01: serialization
-		// failure or deadlock, which a retry resolves.
+		// failure or deadlock, which a retry resolves; 57014: a statement
+		// cancelled by its timeout (the server is too slow); 55P03: a lock
+		// not had within lock_timeout.
 		class := pgErr.Code[:min(2, len(pgErr.Code))]
-		return class == "08" || class == "53" || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
-			pgErr.Code == "57P03" || pgErr.Code == "40001" || pgErr.Code == "40P01"
+		return class == "08" || class == "53" || slices.Contains(retryablePgCodes, pgErr.Code)
 	case errors.As(err, &pgConnect), pgconn.Timeout(err), errors.As(err, &netErr),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, driver.ErrBadConn), errors.Is(err, context.DeadlineExceeded),
@@ -207,6 +209,10 @@ func dependencyDown(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "failed to receive message")
 }
+
+// retryablePgCodes are the SQLSTATEs, outside classes 08 and 53, that a
+// retry a moment later resolves.
+var retryablePgCodes = []string{"57P01", "57P02", "57P03", "40001", "40P01", "57014", "55P03"}
 
 // retryAfterSeconds is what a 503 asks clients to wait: PostgreSQL and the
 // Temporal server come back from a restart in seconds.

@@ -28,6 +28,8 @@ func TestDependencyFailuresAre503(t *testing.T) {
 		"postgres too many clients":     wrap(&pgconn.PgError{Code: "53300"}),
 		"postgres connection failure":   wrap(&pgconn.PgError{Code: "08006"}),
 		"serialization failure":         wrap(&pgconn.PgError{Code: "40001"}),
+		"statement timeout":             wrap(&pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"}),
+		"lock timeout":                  wrap(&pgconn.PgError{Code: "55P03", Message: "could not obtain lock on row"}),
 		"connection refused":            wrap(syscall.ECONNREFUSED),
 		"connection reset":              wrap(syscall.ECONNRESET),
 		"connection dropped mid-query":  wrap(io.ErrUnexpectedEOF),

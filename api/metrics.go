@@ -14,6 +14,9 @@ import (
 type httpMetrics struct {
 	requests metric.Int64Counter
 	duration metric.Float64Histogram
+	// failingTasks counts updates that timed out on a workflow whose
+	// workflow task keeps failing: a bug to look at, not an outage.
+	failingTasks metric.Int64Counter
 }
 
 func newHTTPMetrics(m metric.Meter) *httpMetrics {
@@ -24,7 +27,8 @@ func newHTTPMetrics(m metric.Meter) *httpMetrics {
 	duration, _ := m.Float64Histogram("tandem_http_request_duration", metric.WithUnit("s"),
 		metric.WithDescription("HTTP request latency by route and method"),
 		metric.WithExplicitBucketBoundaries(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
-	return &httpMetrics{requests: requests, duration: duration}
+	failing, _ := m.Int64Counter("tandem_workflow_task_failing", metric.WithDescription("updates answered 500 because their workflow's task keeps failing (a panic or non-determinism in the worker)"))
+	return &httpMetrics{requests: requests, duration: duration, failingTasks: failing}
 }
 
 func (h *httpMetrics) record(c *gin.Context, took time.Duration) {

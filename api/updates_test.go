@@ -1,0 +1,107 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"tandem/api"
+	"tandem/workflows"
+)
+
+// An update that finds no running workflow means a closed case only when
+// the case's run completed (or, once Temporal has forgotten it, when the
+// record says it closed). A run that was terminated left the case neither
+// closed nor workable: a fault, 500, never 409 case_closed.
+func TestUpdateToAnEndedCaseWorkflow(t *testing.T) {
+	t.Parallel() // Temporal deletes a run in the background, in seconds
+	s := newStack(t)
+	ctx := t.Context()
+	msg := api.PostMessageRequest{Body: inScope(2)}
+	post := func(id string) response {
+		t.Helper()
+		return s.do("POST", "/v1/cases/"+id+"/messages", tenantA, msg)
+	}
+
+	terminated := s.openCase(tenantA, sampleCase()).Case.ID
+	if err := s.temporal.TerminateWorkflow(ctx, workflows.CaseWorkflowID(tenantA, terminated), "", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if r := post(terminated); r.Status != http.StatusInternalServerError || r.errorCode(t) != "internal" {
+		t.Fatalf("message to a terminated case: %d %s, want 500 internal", r.Status, r.Body)
+	}
+
+	closed := s.openCase(tenantA, sampleCase()).Case.ID
+	if r := s.do("POST", "/v1/cases/"+closed+"/close", tenantA, api.CloseCaseRequest{Reason: "done"}); r.Status != http.StatusOK {
+		t.Fatalf("close: %d %s", r.Status, r.Body)
+	}
+	if r := post(closed); r.Status != http.StatusConflict || r.errorCode(t) != "case_closed" {
+		t.Fatalf("message to a closed case: %d %s, want 409 case_closed", r.Status, r.Body)
+	}
+	// Temporal forgets the closed run, as its retention does: the record says it closed.
+	if _, err := s.temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflows.CaseWorkflowID(tenantA, closed)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, s.temporal, workflows.CaseWorkflowID(tenantA, closed))
+	if r := post(closed); r.Status != http.StatusConflict || r.errorCode(t) != "case_closed" {
+		t.Fatalf("message to a closed case Temporal forgot: %d %s, want 409 case_closed", r.Status, r.Body)
+	}
+}
+
+// An update that times out on a workflow whose task keeps failing (a panic
+// or a non-determinism in the worker) is a bug no retry fixes: 500, counted
+// and logged, not 503 with Retry-After.
+func TestUpdateToAFailingWorkflowIs500(t *testing.T) {
+	t.Parallel() // the task's attempts back off: half a minute to the fifth
+	s := newStack(t)
+	ctx := t.Context()
+	id := s.openCase(tenantA, sampleCase()).Case.ID
+	// The case's record names a workflow whose every task fails: no worker
+	// knows its type.
+	wfID := "case:" + tenantA + ":failing-" + randomHex(4)
+	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.queue}, "NoSuchWorkflowType"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.temporal.TerminateWorkflow(context.Background(), wfID, "", "test over") })
+	if err := s.store.DB().Exec(`UPDATE cases SET workflow_id = ? WHERE id = ?`, wfID, id).Error; err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		desc, err := s.temporal.DescribeWorkflowExecution(ctx, wfID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.GetPendingWorkflowTask().GetAttempt() >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workflow task has not failed five times: %+v", desc.GetPendingWorkflowTask())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r := s.do("POST", "/v1/cases/"+id+"/messages", tenantA, api.PostMessageRequest{Body: inScope(0)})
+	if r.Status != http.StatusInternalServerError || r.errorCode(t) != "internal" || r.Header.Get("Retry-After") != "" {
+		t.Fatalf("message to a case whose workflow task fails: %d %v %s, want 500 internal without Retry-After", r.Status, r.Header, r.Body)
+	}
+}
+
+// waitGone waits until Temporal no longer describes the workflow (a delete
+// is carried out in the background).
+func waitGone(t *testing.T, tc client.Client, wfID string) {
+	t.Helper()
+	for range 600 {
+		if _, err := tc.DescribeWorkflowExecution(t.Context(), wfID, ""); err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("workflow %s is still there", wfID)
+}
