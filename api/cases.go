@@ -247,7 +247,18 @@ func (s *Server) openCase(c *gin.Context) error {
 	// A retry goes to Temporal like the first request (invariant 8): the
 	// opening update's ID is fixed, so the workflow answers it from its own
 	// committed state, whichever run it is in; never from the records, which
-	// may hold what a lost workflow task wrote.
+	// may hold what a lost workflow task wrote. Only a closed case is
+	// answered from its records, which are final: once Temporal has
+	// forgotten its run, an update-with-start would start it again.
+	if !first {
+		closed, err := s.closedForGood(ctx, tenant, caseID)
+		if err != nil {
+			return err
+		}
+		if closed {
+			return s.replayOpen(c, tenant, caseID)
+		}
+	}
 
 	// The case's workflow seals its payloads with the customer's data key,
 	// so an erasure makes its history unreadable too; an erased customer's
@@ -363,6 +374,31 @@ func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workfl
 		out.Reply = &reply
 	}
 	return out, nil
+}
+
+// closedForGood says the case is closed and its workflow finished (or
+// forgotten by Temporal), so its records are final. A record that says
+// closed while the workflow still runs was written by a lost workflow task.
+func (s *Server) closedForGood(ctx context.Context, tenant, caseID string) (bool, error) {
+	row, err := s.store.GetCaseRowSealed(ctx, tenant, caseID)
+	var missing *store.NotFoundError
+	switch {
+	case errors.As(err, &missing):
+		return false, nil // the first request has not recorded it yet
+	case err != nil:
+		return false, err
+	case row.Status != workflows.StatusClosed:
+		return false, nil
+	}
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, row.WorkflowID, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
 }
 
 // replayOpen answers a retried opening request of a closed case from the

@@ -105,3 +105,50 @@ func waitGone(t *testing.T, tc client.Client, wfID string) {
 	}
 	t.Fatalf("workflow %s is still there", wfID)
 }
+
+// Closed is final: an opening retried with its Idempotency-Key after the
+// case closed and Temporal forgot its run (as retention does) is answered
+// from the closed case's records, and never starts the case again.
+func TestLateOpeningRetryOfAClosedCase(t *testing.T) {
+	t.Parallel() // Temporal deletes a run in the background, in seconds
+	s := newStack(t)
+	ctx := t.Context()
+	req := sampleCase()
+	first := s.do("POST", "/v1/cases", tenantA, req, "Idempotency-Key", "late-retry")
+	if first.Status != http.StatusCreated {
+		t.Fatalf("open: %d %s", first.Status, first.Body)
+	}
+	var opened api.ExchangeJSON
+	first.decode(t, &opened)
+	if r := s.do("POST", "/v1/cases/"+opened.Case.ID+"/close", tenantA, api.CloseCaseRequest{Reason: "done"}); r.Status != http.StatusOK {
+		t.Fatalf("close: %d %s", r.Status, r.Body)
+	}
+	wfID := workflows.CaseWorkflowID(tenantA, opened.Case.ID)
+	retry := func(what string) {
+		t.Helper()
+		r := s.do("POST", "/v1/cases", tenantA, req, "Idempotency-Key", "late-retry")
+		var got api.ExchangeJSON
+		if r.Status == http.StatusOK {
+			r.decode(t, &got)
+		}
+		if r.Status != http.StatusOK || got.Case.ID != opened.Case.ID || got.Case.Status != workflows.StatusClosed ||
+			got.Message.Body != req.Message {
+			t.Fatalf("%s: %d %s, want 200 with the closed case", what, r.Status, r.Body)
+		}
+	}
+	retry("retry while Temporal has the closed run")
+	if _, err := s.temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: wfID},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, s.temporal, wfID)
+	retry("retry after Temporal forgot the run")
+	if _, err := s.temporal.DescribeWorkflowExecution(ctx, wfID, ""); err == nil {
+		t.Fatal("the late retry started the closed case's workflow again")
+	}
+	row, err := s.store.CaseRecord(ctx, tenantA, opened.Case.ID)
+	if err != nil || row.Status != workflows.StatusClosed {
+		t.Fatalf("record after the late retry: %+v, %v", row, err)
+	}
+}
