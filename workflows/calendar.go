@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	_ "time/tzdata" // zone rules in the binary: every worker and replay computes the same deadlines
 
 	"tandem/policies/service"
 )
 
 // calendar is a tenant's business hours: SLA clocks run only inside them.
 // Its arithmetic is pure (the location's rules are data embedded in the
-// binary), so workflow code may use it.
+// binary, never the host's: service.Zone), so workflow code may use it.
 type calendar struct {
 	loc         *time.Location
 	days        [7]bool // by time.Weekday
@@ -30,7 +29,7 @@ func newCalendar(bh service.BusinessHours) (calendar, error) {
 	if bh.TimeZone == "" && len(bh.Weekdays) == 0 { // no business hours: clocks always run
 		return calendar{loc: time.UTC, days: [7]bool{true, true, true, true, true, true, true}, close: 24 * 60}, nil
 	}
-	loc, err := time.LoadLocation(bh.TimeZone) //workflowcheck:ignore zone rules are data embedded in the binary (time/tzdata), the same on every replay
+	loc, err := service.Zone(bh.TimeZone) //workflowcheck:ignore zone rules are data embedded in the binary, the same on every machine and replay
 	if err != nil {
 		return calendar{}, fmt.Errorf("business hours: %w", err)
 	}

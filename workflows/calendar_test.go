@@ -1,6 +1,9 @@
 package workflows
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -53,5 +56,47 @@ func TestCalendarAdd(t *testing.T) {
 	}
 	if got := c.between(at("2026-11-28 08:00"), at("2026-11-29 20:00")); got != 0 {
 		t.Errorf("a weekend holds %v of business time", got)
+	}
+}
+
+// A worker's deadlines come from the zone rules embedded in the binary,
+// never from the host's: a worker whose system tzdata differs (here a host
+// whose Europe/Paris is UTC) computes the same deadlines on replay. The
+// test runs itself again in a process whose zoneinfo is that host's.
+func TestCalendarIgnoresTheHostsZoneRules(t *testing.T) {
+	if dir := os.Getenv("TANDEM_TEST_FAKE_ZONEINFO"); dir != "" {
+		host, err := time.LoadLocation("Europe/Paris")
+		if err != nil {
+			t.Fatal(err)
+		}
+		winter := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+		if _, off := winter.In(host).Zone(); off != 0 {
+			t.Fatalf("the fake host zoneinfo was not used (offset %d): the test proves nothing", off)
+		}
+		c, err := newCalendar(service.BusinessHours{TimeZone: "Europe/Paris", Weekdays: []string{"mon"}, Open: "09:00", Close: "17:00"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, off := winter.In(c.loc).Zone(); off != 3600 {
+			t.Fatalf("the calendar took the host's rules for Europe/Paris: offset %d s in January, want 3600", off)
+		}
+		return
+	}
+	// The fake host: Europe/Paris holds UTC's rules.
+	utc, err := service.ZoneData("Etc/UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "Europe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Europe", "Paris"), utc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCalendarIgnoresTheHostsZoneRules$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "ZONEINFO="+dir, "TANDEM_TEST_FAKE_ZONEINFO="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("with the host's zoneinfo changed: %v\n%s", err, out)
 	}
 }

@@ -256,7 +256,7 @@ func (p Policy) Validate() []string {
 		bad("sla.on_breach", "one of "+strings.Join(onBreach, ", "))
 	}
 	bh := p.BusinessHours
-	if _, err := time.LoadLocation(bh.TimeZone); err != nil || bh.TimeZone == "" {
+	if _, err := Zone(bh.TimeZone); err != nil || bh.TimeZone == "" {
 		bad("business_hours.time_zone", "an IANA time zone such as Europe/Berlin")
 	}
 	if len(bh.Weekdays) == 0 {
