@@ -133,7 +133,7 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	}
 	id := uuid.NewString()
 	if key != "" {
-		id = uuid.NewSHA1(refundIDSpace, []byte(row.TenantID+"\x00"+row.ID+"\x00"+key)).String()
+		id = keyedRefundID(row.TenantID, row.ID, key)
 	}
 	in := workflows.RequestRefundInput{Actor: actorOf(c), Via: principalOf(c).CreatedBy, RefundID: id, OrderRef: req.OrderRef, Kind: req.Kind, Amount: req.Amount,
 		Currency: req.Currency, ReasonCode: req.ReasonCode, Items: req.Items, Evidence: req.Evidence}
@@ -436,4 +436,10 @@ func sameRefund(st workflows.RefundState, req RefundRequest) bool {
 	b, ok2 := new(big.Rat).SetString(req.Amount)
 	return ok1 && ok2 && a.Cmp(b) == 0 && st.OrderRef == req.OrderRef && st.Currency == req.Currency &&
 		st.Kind == req.Kind && st.ReasonCode == req.ReasonCode
+}
+
+// keyedRefundID is the ID of the refund a case's request with this
+// Idempotency-Key asks for: a retry asks for the same refund.
+func keyedRefundID(tenant, caseID, key string) string {
+	return uuid.NewSHA1(refundIDSpace, []byte(tenant+"\x00"+caseID+"\x00"+key)).String()
 }
