@@ -43,6 +43,10 @@ type scriptedGateway struct {
 	plan map[string]*script
 }
 
+func (g *scriptedGateway) Lookup(ctx context.Context, tenantID, key string) (payments.Found, error) {
+	return g.sim.Lookup(ctx, tenantID, key)
+}
+
 func (g *scriptedGateway) Pay(ctx context.Context, tenantID, key, amount, currency string) (payments.Payment, error) {
 	g.mu.Lock()
 	sc := g.plan[key]
@@ -155,7 +159,7 @@ func runSaga(t *testing.T, acts *activities.Activities, in workflows.RefundInput
 func checkLedger(t *testing.T, st *store.Store, order, total string, asked []workflows.RefundInput) {
 	t.Helper()
 	ctx := context.Background()
-	rec, err := st.CheckLedger(ctx, "acme", store.DefaultStuckAfter)
+	rec, err := payments.Reconcile(ctx, st, &payments.Simulated{Store: st}, "acme", store.DefaultStuckAfter)
 	if err != nil || !rec.Balanced || !rec.Reconciled {
 		t.Fatalf("order %s: ledger %+v %v", order, rec, err)
 	}

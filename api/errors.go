@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/workflows"
 )
@@ -67,6 +68,10 @@ var (
 	errUnavailable = errorf(http.StatusServiceUnavailable, "unavailable",
 		"a dependency is unavailable or slow; retry later (with the same Idempotency-Key, if you sent one)")
 	errInternal = errorf(http.StatusInternalServerError, "internal", "internal error; it has been logged")
+	// errProviderUnavailable: the payment provider did not answer a question
+	// about a payment (it may be down); ask again later.
+	errProviderUnavailable = errorf(http.StatusServiceUnavailable, "provider_unavailable",
+		"the payment provider did not answer; retry later")
 )
 
 // storeErrors are the store's errors a client can cause, and what they see.
@@ -135,11 +140,14 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 	var maxBytes *http.MaxBytesError
 	var appErr *temporal.ApplicationError
 	var locked *store.TOTPLockedError
+	var provider *payments.ProviderError
 	switch {
 	case errors.As(err, &e):
 		return e, true
 	case dependencyDown(err):
 		return errUnavailable, true
+	case errors.As(err, &provider):
+		return errProviderUnavailable, true
 	case errors.As(err, &notFound):
 		return errorf(http.StatusNotFound, notFound.What+"_not_found", "no such "+strings.ReplaceAll(notFound.What, "_", " ")), true
 	case errors.As(err, &maxBytes):

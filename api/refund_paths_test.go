@@ -2,9 +2,12 @@ package api_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
+	"tandem/activities/payments"
+	"tandem/activities/store"
 	"tandem/api"
 	"tandem/policies/service"
 	"tandem/workflows"
@@ -64,4 +67,58 @@ func TestRefundGoesOnPastALostTasksRecord(t *testing.T) {
 	}
 	s.ledgerOK(tenantA)
 	s.recordHistory(workflows.RefundWorkflowID(tenantA, id), "v2_past_lost_record")
+}
+
+// Uncertain is never failed. The provider pays and its answer is lost,
+// then answers nothing but 5xx: the refund is not reversed, it is parked as
+// payment_unknown for finance once the policy's time has passed, while
+// reconciliation says the provider cannot be asked (503). When the provider
+// is back, the saga finds the payment by its key, pays nothing twice and
+// posts it; the ledger then agrees with the provider.
+func TestRefundWhosePaymentIsUnknownIsParkedNotReversed(t *testing.T) {
+	s := newStack(t)
+	p, _ := service.Profile("efficiency-first")
+	p.Refunds.PaymentUnknownAfter = service.Duration(3 * time.Second)
+	if r := s.do("PUT", "/v1/admin/service-policy", tenantA+"/admin+totp", p); r.Status != http.StatusOK {
+		t.Fatalf("set policy: %d %s", r.Status, r.Body)
+	}
+	c := s.openCase(tenantA, sampleCase()).Case
+	if err := s.store.PutOrder(t.Context(), tenantA, "1001", "cust-42", "EUR", "100.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s.gateway.Behave(tenantA, payments.Behaviour{LoseReplies: 1, Unavailable: 1_000_000})
+	_, asked := s.askRefund(c.ID, tenantA, refundBody("1001", "20.00"), "unknown")
+	parked := s.waitRefund(asked.RefundID, tenantA, func(r workflows.RefundState) bool {
+		return r.Status != workflows.RefundRequested && r.Status != workflows.RefundApproved
+	})
+	if parked.Status != workflows.RefundPaymentUnknown || parked.Rule != workflows.RulePaymentUnknown {
+		t.Fatalf("refund while the provider does not say: %+v, want %s", parked, workflows.RefundPaymentUnknown)
+	}
+	if r := s.do("GET", "/v1/ledger/reconciliation", tenantA+"/finance", nil); r.Status != http.StatusServiceUnavailable ||
+		r.errorCode(t) != "provider_unavailable" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("reconciliation with the provider down: %d %s", r.Status, r.Body)
+	}
+	notes, err := s.store.CaseNotifications(t.Context(), tenantA, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(notes, func(n store.Notification) bool {
+		return n.Recipient == "finance" && n.Kind == workflows.AuditRefundPaymentUnknown
+	}) {
+		t.Fatalf("finance was not told: %+v", notes)
+	}
+
+	s.gateway.Behave(tenantA, payments.Behaviour{})
+	if done := s.waitRefund(asked.RefundID, tenantA, final); done.Status != workflows.RefundPaid {
+		t.Fatalf("refund once the provider answers: %+v, want paid", done)
+	}
+	var n int64
+	if err := s.store.DB().Table("gateway_payments").Where("idempotency_key = ?", asked.RefundID).Count(&n).Error; err != nil || n != 1 {
+		t.Fatalf("%d payments under the key, want 1 (%v)", n, err)
+	}
+	rec := s.ledgerOK(tenantA)
+	if len(rec.PaymentUnknown) != 0 || len(rec.RuleBreaches) != 0 {
+		t.Fatalf("reconciliation after: %+v", rec)
+	}
+	s.recordHistory(workflows.RefundWorkflowID(tenantA, asked.RefundID), "v2_payment_unknown_then_paid")
 }

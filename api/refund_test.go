@@ -67,7 +67,7 @@ func refundBody(order, amount string) map[string]string {
 // ledgerOK checks that the tenant's ledger balances and agrees with the gateway.
 func (s *stack) ledgerOK(tenant string) store.Reconciliation {
 	s.t.Helper()
-	rec, err := s.store.CheckLedger(context.Background(), tenant, store.DefaultStuckAfter)
+	rec, err := payments.Reconcile(context.Background(), s.store, s.gateway, tenant, store.DefaultStuckAfter)
 	if err != nil || !rec.Balanced || !rec.Reconciled {
 		s.t.Fatalf("ledger of %s: %+v %v", tenant, rec, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/policies"
 	"tandem/policies/service"
@@ -360,7 +361,8 @@ func (s *Server) listRefunds(c *gin.Context) error {
 	return nil
 }
 
-// reconcile answers GET /v1/ledger/reconciliation (store.Reconciliation);
+// reconcile answers GET /v1/ledger/reconciliation (store.Reconciliation,
+// checked against the payment provider: payments.Reconcile);
 // ?stuck_after= (a Go duration, 1s to 720h; default 15m) says how long a
 // refund may stand requested or approved before it is reported stuck.
 func (s *Server) reconcile(c *gin.Context) error {
@@ -372,7 +374,7 @@ func (s *Server) reconcile(c *gin.Context) error {
 		}
 		stuckAfter = d
 	}
-	out, err := s.store.CheckLedger(c.Request.Context(), principalOf(c).Tenant, stuckAfter)
+	out, err := payments.Reconcile(c.Request.Context(), s.store, s.payments, principalOf(c).Tenant, stuckAfter)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"tandem/activities/ai"
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/policies"
 	"tandem/workflows"
@@ -43,9 +44,12 @@ type Config struct {
 	PerKeyLimit    RateLimit     // requests per credential (an API key, a person); zero: none
 	PerTenantLimit RateLimit     // requests per tenant, all credentials together; zero: none
 	AI             ai.Engine     // for the knowledge-base search console; nil: 503 there
-	Meter          metric.Meter  // HTTP metrics; nil: none
-	Tracer         trace.Tracer  // a span per request; nil: none
-	Console        ConsoleConfig // how people sign in to the console
+	// Payments is the payment provider reconciliation asks about each
+	// payment; nil: the built-in simulated one over Store.
+	Payments payments.Gateway
+	Meter    metric.Meter  // HTTP metrics; nil: none
+	Tracer   trace.Tracer  // a span per request; nil: none
+	Console  ConsoleConfig // how people sign in to the console
 }
 
 // Server serves the HTTP API.
@@ -64,6 +68,7 @@ type Server struct {
 	historyLimit int
 	timeout      time.Duration
 	ai           ai.Engine
+	payments     payments.Gateway
 	perKey       *limiters
 	perTenant    *limiters
 	metrics      *httpMetrics
@@ -90,8 +95,12 @@ func New(cfg Config) http.Handler {
 		perKey:       newLimiters(cfg.PerKeyLimit),
 		perTenant:    newLimiters(cfg.PerTenantLimit),
 		ai:           cfg.AI,
+		payments:     cfg.Payments,
 		metrics:      newHTTPMetrics(cfg.Meter),
 		console:      cfg.Console,
+	}
+	if s.payments == nil {
+		s.payments = &payments.Simulated{Store: cfg.Store}
 	}
 	if cfg.Console.OIDC != nil {
 		s.oidc = newOIDCClient(*cfg.Console.OIDC)

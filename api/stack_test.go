@@ -243,7 +243,7 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	}
 
 	srv := httptest.NewUnstartedServer(nil)
-	extra := api.Config{Meter: meter, Tracer: tracer}
+	extra := api.Config{Meter: meter, Tracer: tracer, Payments: gateway}
 	if console != nil {
 		extra.Console = console("http://" + srv.Listener.Addr().String())
 	}
@@ -274,7 +274,7 @@ func newAPI(t testing.TB, st *store.Store, tc client.Client, queue string, log *
 	return newAPIWith(t, st, tc, queue, log, timeout, historyLimit, api.Config{})
 }
 
-// newAPIWith is newAPI with the rate limits of extra.
+// newAPIWith is newAPI with the rate limits, telemetry, console and payment provider of extra.
 func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, log *slog.Logger, timeout time.Duration, historyLimit int, extra api.Config) http.Handler {
 	defaults, err := policies.DefaultRules()
 	if err != nil {
@@ -299,6 +299,7 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer, Console: extra.Console,
+		Payments: extra.Payments,
 	})
 }
 

@@ -135,6 +135,8 @@ const (
 	AuditRefundPaid         = "refund.paid"
 	AuditRefundIssued       = "refund.issued"
 	AuditRefundFailed       = "refund.failed"
+	// AuditRefundPaymentUnknown: the payment's outcome is unknown; finance is told.
+	AuditRefundPaymentUnknown = "refund.payment_unknown"
 )
 
 // TimelineActions are the audited actions that change a case's state: its
@@ -143,7 +145,7 @@ var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseEscalate,
 	AuditCaseRequestInfo, AuditCaseRelease, AuditCaseReassign, AuditCaseFeedback, AuditCaseResolve, AuditCaseReopen,
 	AuditCaseClose, AuditSLAWarning, AuditSLABreach,
 	AuditRefundRequest, AuditRefundAwaiting, AuditRefundOverdue, AuditRefundApprove, AuditRefundReject, AuditRefundAppeal, AuditRefundAppealClosed,
-	AuditRefundPaid, AuditRefundIssued, AuditRefundFailed}
+	AuditRefundPaid, AuditRefundIssued, AuditRefundFailed, AuditRefundPaymentUnknown}
 
 // Application error types the workflows return, mapped to HTTP by the API.
 const (

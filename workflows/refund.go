@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"math/big"
 	"slices"
 	"time"
@@ -221,12 +222,21 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 		return r.finish(ctx, r.record(ctx, AuditRefundIssued, SystemActor, "customer"))
 	}
 
-	// A gateway call that has not answered in 10 s is retried with the same
-	// key: a payment that went out is found, not made again.
-	pay := workflow.WithActivityOptions(ctx, payOptions(10*time.Second))
 	var paid PayRefundResult
-	if err := workflow.ExecuteActivity(pay, ActivityPayRefund,
-		PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}).Get(ctx, &paid); err != nil {
+	var err error
+	unknownIsNotFailed := workflow.GetVersion(ctx, "refund-payment-unknown", workflow.DefaultVersion, 1) == 1
+	if unknownIsNotFailed {
+		paid, err = r.payUntilKnown(ctx)
+	} else {
+		// Runs that reached the payment before: ten attempts, then failed.
+		pay := workflow.WithActivityOptions(ctx, payOptions(10*time.Second))
+		err = workflow.ExecuteActivity(pay, ActivityPayRefund,
+			PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}).Get(ctx, &paid)
+	}
+	if err != nil {
+		if unknownIsNotFailed && !isDeclined(err) {
+			return *st, err // the saga's own failure; never a payment's
+		}
 		// Compensate in reverse order: reverse the booking, then release the
 		// hold on the order (a failed refund no longer counts against it)
 		// and tell the customer and the case.
@@ -258,6 +268,44 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 	st.Steps = append(st.Steps, "posted")
 	st.Status = RefundPaid
 	return r.finish(ctx, r.record(ctx, AuditRefundPaid, SystemActor, "customer"))
+}
+
+// payUntilKnown pays the refund and does not stop until the provider has
+// said paid or declined: an error or a timeout leaves the payment unknown
+// (it may have gone out and its answer been lost), so each attempt after
+// the first looks the payment up by its key before paying. Past the
+// policy's PaymentUnknownAfter the refund is parked as payment_unknown,
+// finance is told, and the saga goes on asking, more slowly, for as long as
+// it takes. Only a decline fails the refund (the error returned).
+func (r *refundSaga) payUntilKnown(ctx workflow.Context) (PayRefundResult, error) {
+	in := PayRefundInput{TenantID: r.in.TenantID, Key: r.in.RefundID, Amount: r.in.Amount, Currency: r.in.Currency}
+	unknownAfter := durationOr(r.in.Policy.PaymentUnknownAfter, service.DefaultPaymentUnknownAfter)
+	var paid PayRefundResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: unknownAfter,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			NonRetryableErrorTypes: []string{ErrTypeDeclined}},
+	}), ActivityPayRefund, in).Get(ctx, &paid)
+	if err == nil || isDeclined(err) {
+		return paid, err
+	}
+	r.st.Status, r.st.Rule = RefundPaymentUnknown, RulePaymentUnknown
+	if err := r.record(ctx, AuditRefundPaymentUnknown, SystemActor, "finance"); err != nil {
+		return paid, err
+	}
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: min(time.Minute, unknownAfter), BackoffCoefficient: 2, MaximumInterval: time.Hour,
+			NonRetryableErrorTypes: []string{ErrTypeDeclined}},
+	}), ActivityPayRefund, in).Get(ctx, &paid)
+	return paid, err
+}
+
+// isDeclined says the provider refused the payment for good.
+func isDeclined(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == ErrTypeDeclined
 }
 
 // personDecides waits for a person's decision and records a rejection

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/big"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +40,12 @@ type fakeMoney struct {
 	ledger   []workflows.LedgerMovement
 	// ledgerDown fails this many ledger postings first (PostgreSQL away).
 	ledgerDown int
+	// unknown: this many payment attempts end without an answer, as a
+	// provider that times out or answers 5xx does; onAnswer runs (locked)
+	// before the first attempt that is answered.
+	unknown  int
+	onAnswer func()
+	attempts int
 }
 
 func (f *fakeMoney) RequestRefund(ctx context.Context, _ workflows.RefundInput) (workflows.RefundRequestResult, error) {
@@ -64,6 +71,13 @@ func (f *fakeMoney) SetRefundStatus(_ context.Context, in workflows.RefundStatus
 func (f *fakeMoney) PayRefund(_ context.Context, in workflows.PayRefundInput) (workflows.PayRefundResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.attempts++
+	if f.attempts <= f.unknown {
+		return workflows.PayRefundResult{}, errors.New("payment gateway: 503 service unavailable")
+	}
+	if f.attempts == f.unknown+1 && f.onAnswer != nil {
+		f.onAnswer()
+	}
 	if f.decline {
 		return workflows.PayRefundResult{}, temporal.NewNonRetryableApplicationError("declined", workflows.ErrTypeDeclined, errors.New("no"))
 	}
@@ -432,5 +446,42 @@ func TestMoneyRulesSendRequestsToAPerson(t *testing.T) {
 	var st workflows.RefundState
 	if err := env.GetWorkflowResult(&st); err != nil || st.Status != workflows.RefundIssued || st.Rule != workflows.RuleAutoApprove {
 		t.Fatalf("coupon at the limit: %+v %v", st, err)
+	}
+}
+
+// A payment whose outcome the provider does not tell is never taken for a
+// failure: it is retried past any attempt count, parked as payment_unknown
+// for finance once the policy's time has passed, never reversed, and paid
+// (once) when the provider answers, hours later.
+func TestRefundPaymentUnknownIsNeverReversed(t *testing.T) {
+	var parked []string
+	f := &fakeMoney{unknown: 15}
+	f.onAnswer = func() { parked = slices.Clone(f.statuses) }
+	env := refundEnv(f)
+	policy := service.Refunds{AutoApproveLimit: "50.00", Currency: "EUR", PaymentUnknownAfter: service.Duration(10 * time.Minute)}
+	env.ExecuteWorkflow(workflows.RefundWorkflowName, refundInput("20.00", policy))
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("%v (statuses %v, %d attempts)", err, f.statuses, f.attempts)
+	}
+	var st workflows.RefundState
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	if len(parked) == 0 || parked[len(parked)-1] != workflows.RefundPaymentUnknown {
+		t.Fatalf("statuses when the provider answered: %v, want the last to be %s", parked, workflows.RefundPaymentUnknown)
+	}
+	if !slices.Contains(f.notified, workflows.AuditRefundPaymentUnknown+">finance") {
+		t.Fatalf("finance not told: %v", f.notified)
+	}
+	if st.Status != workflows.RefundPaid || f.payments != 1 || f.attempts <= 10 {
+		t.Fatalf("saga ended %s after %d attempts, %d payments; want paid once, after more than 10 attempts", st.Status, f.attempts, f.payments)
+	}
+	for _, m := range f.ledger {
+		if strings.HasSuffix(m.ID, ":reversed") {
+			t.Fatalf("an unknown payment was reversed: %+v", f.ledger)
+		}
+	}
+	if b := f.balances(); b[workflows.AccountPayable] != "0.00" || b[workflows.AccountClearing] != "-20.00" {
+		t.Fatalf("ledger: %v", b)
 	}
 }

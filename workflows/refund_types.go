@@ -16,12 +16,16 @@ const (
 	RefundPaid             = "paid"     // money went out through the gateway
 	RefundIssued           = "issued"   // a compensation (credit, coupon, waiver) was granted
 	RefundFailed           = "failed"   // the payment failed; what was done was reversed
+	// RefundPaymentUnknown: the provider has not said whether the payment
+	// went out within the policy's time; finance looks at it while the saga
+	// goes on asking. Never reversed while unknown.
+	RefundPaymentUnknown = "payment_unknown"
 )
 
 // RefundStatuses lists every status a refund can have (the database's check
 // holds the same list).
 var RefundStatuses = []string{RefundRequested, RefundAwaitingApproval, RefundApproved, RefundRejected, RefundAppealed,
-	RefundPaid, RefundIssued, RefundFailed}
+	RefundPaid, RefundIssued, RefundFailed, RefundPaymentUnknown}
 
 // RefundsInFlight are the statuses a saga passes through in seconds (or a
 // few minutes of payment retries): a refund standing in one for long is stuck.
@@ -39,7 +43,8 @@ const (
 	RuleRejectedByPerson  = "rejected_by_person"
 	RuleOverturned        = "overturned_on_appeal"
 	RuleUpheld            = "upheld_on_appeal"
-	RulePaymentFailed     = "payment_failed"
+	RulePaymentFailed     = "payment_failed"  // the provider declined the payment
+	RulePaymentUnknown    = "payment_unknown" // the provider has not said, within the policy's time
 	// A compensation over the policy's compensation limit, and a request in
 	// another currency than the policy's (whose limits are in its currency).
 	RuleCompensationOverLimit = "compensation_over_limit"

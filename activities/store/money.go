@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -283,6 +284,20 @@ func (s *Store) GatewayPay(ctx context.Context, tenantID, key, amount, currency,
 	return p, res.RowsAffected == 1, err
 }
 
+// GatewayPayment returns the simulated gateway's payment under key, if any.
+func (s *Store) GatewayPayment(ctx context.Context, tenantID, key string) (GatewayPayment, bool, error) {
+	var ps []GatewayPayment
+	err := s.db.WithContext(ctx).Raw(`SELECT tenant_id, idempotency_key, amount::text AS amount, currency, reference, created_at
+		FROM gateway_payments WHERE tenant_id = ? AND idempotency_key = ?`, tenantID, key).Scan(&ps).Error
+	if err != nil {
+		return GatewayPayment{}, false, fmt.Errorf("gateway payment: %w", err)
+	}
+	if len(ps) == 0 {
+		return GatewayPayment{}, false, nil
+	}
+	return ps[0], true, nil
+}
+
 // LedgerEntry is one movement: Amount leaves CreditAccount for DebitAccount.
 type LedgerEntry struct {
 	TenantID      string    `json:"tenant_id"`
@@ -332,40 +347,114 @@ func (s *Store) TrialBalance(ctx context.Context, tenantID string) ([]AccountBal
 	return out, nil
 }
 
-// Mismatch is a difference between the ledger and the gateway's records.
+// Mismatch is a difference between the ledger and the payment provider
+// over one payment.
 type Mismatch struct {
-	Key     string `json:"key"` // the payment's idempotency key (a refund ID)
-	Ledger  string `json:"ledger_amount"`
-	Gateway string `json:"gateway_amount"`
+	Key      string `json:"key"` // the payment's idempotency key (a refund ID)
+	Status   string `json:"status"`
+	Ledger   string `json:"ledger_amount"`   // what the ledger says left through the provider
+	Provider string `json:"provider_amount"` // what the provider says it paid ("0": nothing)
 }
 
 // ClearingAccount is the ledger account money leaves by through the gateway.
 const ClearingAccount = "psp_clearing"
 
-// Reconcile compares, refund by refund, what the ledger says left through
-// the gateway with what the gateway paid, and lists every difference.
-func (s *Store) Reconcile(ctx context.Context, tenantID string) ([]Mismatch, error) {
-	var out []Mismatch
-	err := s.db.WithContext(ctx).Raw(`
-WITH l AS (SELECT refund_id::text AS key, sum(amount) AS amount FROM ledger_entries
-           WHERE tenant_id = @t AND credit_account = @acct AND refund_id IS NOT NULL GROUP BY refund_id),
-     g AS (SELECT idempotency_key AS key, amount FROM gateway_payments WHERE tenant_id = @t)
-SELECT coalesce(l.key, g.key) AS key, coalesce(l.amount, 0)::text AS ledger, coalesce(g.amount, 0)::text AS gateway
-FROM l FULL OUTER JOIN g ON l.key = g.key
-WHERE coalesce(l.amount, 0) <> coalesce(g.amount, 0)
-ORDER BY 1`, map[string]any{"t": tenantID, "acct": ClearingAccount}).Scan(&out).Error
+// RefundBooks is what the ledger holds of one refund: its movements by
+// step (booked, paid, reversed), each the amount posted or "".
+type RefundBooks struct {
+	ID       string `json:"id"`
+	CaseID   string `json:"case_id"`
+	Kind     string `json:"kind"`
+	Status   string `json:"status"`
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+	Booked   string `json:"booked,omitempty"`
+	Paid     string `json:"paid,omitempty"`
+	Reversed string `json:"reversed,omitempty"`
+	// UpdatedAt is when the refund's record last moved.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// RefundLedgers lists every refund of the tenant with its ledger movements.
+func (s *Store) RefundLedgers(ctx context.Context, tenantID string) ([]RefundBooks, error) {
+	var out []RefundBooks
+	err := s.db.WithContext(ctx).Raw(`SELECT r.id, r.case_id, r.kind, r.status, r.amount::text AS amount, r.currency, r.updated_at,
+			coalesce(max(l.amount) FILTER (WHERE l.id = r.id || ':booked')::text, '') AS booked,
+			coalesce(max(l.amount) FILTER (WHERE l.id = r.id || ':paid')::text, '') AS paid,
+			coalesce(max(l.amount) FILTER (WHERE l.id = r.id || ':reversed')::text, '') AS reversed
+		FROM refunds r LEFT JOIN ledger_entries l ON l.tenant_id = r.tenant_id AND l.refund_id = r.id
+		WHERE r.tenant_id = ? GROUP BY r.tenant_id, r.id ORDER BY r.created_at, r.id`, tenantID).Scan(&out).Error
 	if err != nil {
-		return nil, fmt.Errorf("reconcile: %w", err)
+		return nil, fmt.Errorf("refund ledgers: %w", err)
 	}
 	return out, nil
 }
 
-// Reconciliation is a check of a tenant's ledger.
+// RuleBreach is a refund whose ledger movements do not match its status.
+type RuleBreach struct {
+	RefundID string `json:"refund_id"`
+	Status   string `json:"status"`
+	Want     string `json:"want"` // what the status requires of the ledger
+	Has      string `json:"has"`  // the movements the ledger holds
+}
+
+// LedgerRule says what a refund's status requires of its ledger
+// movements, and whether b holds it: paid is booked and paid (what was
+// payable is paid out: nothing left payable), failed is booked and
+// reversed, issued is booked, payment_unknown is booked and neither paid
+// nor reversed (money may be out), rejected and every status before a
+// decision is nothing booked, and approved may be booked but not paid or
+// reversed yet. Each movement is for the refund's amount.
+func LedgerRule(b RefundBooks) (want string, ok bool) {
+	has := func(amount string) bool { return amount != "" && SameAmount(amount, b.Amount) }
+	none := func(amount string) bool { return amount == "" }
+	switch b.Status {
+	case workflows.RefundPaid:
+		return "booked and paid, nothing reversed", has(b.Booked) && has(b.Paid) && none(b.Reversed)
+	case workflows.RefundFailed:
+		return "booked and reversed, nothing paid", has(b.Booked) && has(b.Reversed) && none(b.Paid)
+	case workflows.RefundIssued, workflows.RefundPaymentUnknown:
+		return "booked, neither paid nor reversed", has(b.Booked) && none(b.Paid) && none(b.Reversed)
+	case workflows.RefundApproved:
+		return "at most booked", (none(b.Booked) || has(b.Booked)) && none(b.Paid) && none(b.Reversed)
+	}
+	return "nothing booked", none(b.Booked) && none(b.Paid) && none(b.Reversed)
+}
+
+// Movements names the movements b holds, for a report.
+func (b RefundBooks) Movements() string {
+	var have []string
+	for _, m := range []struct{ name, amount string }{{"booked", b.Booked}, {"paid", b.Paid}, {"reversed", b.Reversed}} {
+		if m.amount != "" {
+			have = append(have, m.name+" "+m.amount)
+		}
+	}
+	if len(have) == 0 {
+		return "nothing"
+	}
+	return strings.Join(have, ", ")
+}
+
+// SameAmount says two decimal amounts are equal ("12.5" and "12.5000" are).
+func SameAmount(a, b string) bool {
+	x, ok1 := new(big.Rat).SetString(a)
+	y, ok2 := new(big.Rat).SetString(b)
+	return ok1 && ok2 && x.Cmp(y) == 0
+}
+
+// Reconciliation is a check of a tenant's ledger against each refund's
+// status and against the payment provider.
 type Reconciliation struct {
-	Balanced     bool             `json:"balanced"`   // every currency's balances sum to zero
-	Reconciled   bool             `json:"reconciled"` // the ledger and the gateway agree on every payment
+	Balanced bool `json:"balanced"` // every currency's balances sum to zero
+	// Reconciled: every refund's movements match its status (RuleBreaches)
+	// and the provider agrees with the ledger on every payment (Mismatches).
+	Reconciled   bool             `json:"reconciled"`
 	TrialBalance []AccountBalance `json:"trial_balance"`
+	RuleBreaches []RuleBreach     `json:"rule_breaches"`
 	Mismatches   []Mismatch       `json:"mismatches"`
+	// PaymentUnknown lists refunds whose payment the provider has not
+	// confirmed or declined in time: finance looks at each.
+	PaymentUnknown []StuckRefund `json:"payment_unknown"`
 	// Stuck lists refunds that have stood in a state their saga passes
 	// through in seconds (requested, approved) for longer than StuckAfter.
 	Stuck      []StuckRefund `json:"stuck"`
@@ -386,61 +475,44 @@ type StuckRefund struct {
 // payment for some minutes.
 const DefaultStuckAfter = 15 * time.Minute
 
-// StuckRefunds lists the tenant's refunds requested or approved longer ago than after.
-func (s *Store) StuckRefunds(ctx context.Context, tenantID string, after time.Duration) ([]StuckRefund, error) {
+// RefundsIn lists the tenant's refunds that have stood in one of statuses
+// since before the given time, oldest first.
+func (s *Store) RefundsIn(ctx context.Context, tenantID string, statuses []string, before time.Time) ([]StuckRefund, error) {
 	out := []StuckRefund{}
 	err := s.db.WithContext(ctx).Raw(`SELECT id, case_id, status, updated_at FROM refunds
 		WHERE tenant_id = ? AND status IN ? AND updated_at < ? ORDER BY updated_at, id`,
-		tenantID, workflows.RefundsInFlight, time.Now().Add(-after)).Scan(&out).Error
+		tenantID, statuses, before).Scan(&out).Error
 	if err != nil {
-		return nil, fmt.Errorf("stuck refunds: %w", err)
+		return nil, fmt.Errorf("refunds by status: %w", err)
 	}
 	return out, nil
 }
 
-// OK says the ledger balances, agrees with the gateway and has nothing stuck.
-func (r Reconciliation) OK() bool { return r.Balanced && r.Reconciled && len(r.Stuck) == 0 }
+// OK says the ledger balances, agrees with every refund's status and with
+// the provider, and has nothing stuck or unknown.
+func (r Reconciliation) OK() bool {
+	return r.Balanced && r.Reconciled && len(r.Stuck) == 0 && len(r.PaymentUnknown) == 0
+}
 
-// CheckLedger checks a tenant's ledger: that it balances, that what it
-// says left through the gateway is what the gateway paid, payment by
-// payment, and that no refund is stuck for longer than stuckAfter.
-func (s *Store) CheckLedger(ctx context.Context, tenantID string, stuckAfter time.Duration) (Reconciliation, error) {
-	out := Reconciliation{CheckedAt: time.Now().UTC(), StuckAfter: stuckAfter.String()}
-	tb, err := s.TrialBalance(ctx, tenantID)
-	if err != nil {
-		return out, err
-	}
-	m, err := s.Reconcile(ctx, tenantID)
-	if err != nil {
-		return out, err
-	}
-	if out.Stuck, err = s.StuckRefunds(ctx, tenantID, stuckAfter); err != nil {
-		return out, err
-	}
-	out.TrialBalance, out.Mismatches = tb, m
-	if out.TrialBalance == nil {
-		out.TrialBalance = []AccountBalance{}
-	}
-	if out.Mismatches == nil {
-		out.Mismatches = []Mismatch{}
-	}
+// Balanced says each currency's balances sum to zero.
+func Balanced(tb []AccountBalance) (bool, error) {
 	sums := map[string]*big.Rat{}
 	for _, b := range tb {
 		v, ok := new(big.Rat).SetString(b.Balance)
 		if !ok {
-			return out, fmt.Errorf("balance %q of %s is not a number", b.Balance, b.Account)
+			return false, fmt.Errorf("balance %q of %s is not a number", b.Balance, b.Account)
 		}
 		if sums[b.Currency] == nil {
 			sums[b.Currency] = new(big.Rat)
 		}
 		sums[b.Currency].Add(sums[b.Currency], v)
 	}
-	out.Balanced = true
 	for _, sum := range sums {
-		out.Balanced = out.Balanced && sum.Sign() == 0
+		if sum.Sign() != 0 {
+			return false, nil
+		}
 	}
-	out.Reconciled = len(m) == 0
-	return out, nil
+	return true, nil
 }
 
 // LedgerTenants lists the tenants with ledger entries or gateway payments.

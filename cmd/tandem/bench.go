@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/webhooks"
 	"tandem/policies"
@@ -326,11 +327,11 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			return err
 		}
 		fmt.Fprintf(stdout, "history events, refund saga (auto-approved, paid): %d\n", n)
-		rec, err := st.CheckLedger(ctx, *tenant, store.DefaultStuckAfter)
+		rec, err := payments.Reconcile(ctx, st, &payments.Simulated{Store: st}, *tenant, store.DefaultStuckAfter)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "ledger of %s: balanced %v, reconciled with the gateway %v, refunds stuck %d\n", *tenant, rec.Balanced, rec.Reconciled, len(rec.Stuck))
+		fmt.Fprintf(stdout, "ledger of %s: balanced %v, reconciled with the provider %v, refunds stuck %d\n", *tenant, rec.Balanced, rec.Reconciled, len(rec.Stuck))
 	}
 	for _, k := range counts {
 		cpuBefore := cpuByProcess()

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 
+	"tandem/activities/payments"
 	"tandem/activities/store"
 )
 
 // runReconcile runs `tandem reconcile [-tenant T]`: for each tenant with
 // money on its books, one JSON line (store.Reconciliation with the tenant);
-// exit 1 when any ledger does not balance, disagrees with the gateway, or
-// has a refund stuck requested or approved for longer than -stuck-after.
+// exit 1 when any ledger does not balance, breaks a refund's ledger rule,
+// disagrees with the payment provider, has a payment whose outcome is
+// unknown, or has a refund stuck requested or approved for longer than
+// -stuck-after.
 func runReconcile(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "only this tenant (default: every tenant with ledger entries or gateway payments)")
@@ -36,7 +39,7 @@ func runReconcile(ctx context.Context, cfg config, args []string, stdout io.Writ
 	enc := json.NewEncoder(stdout)
 	bad := 0
 	for _, t := range tenants {
-		rec, err := st.CheckLedger(ctx, t, *stuckAfter)
+		rec, err := payments.Reconcile(ctx, st, &payments.Simulated{Store: st}, t, *stuckAfter)
 		if err != nil {
 			return err
 		}

@@ -120,6 +120,11 @@ type Refunds struct {
 	EscalateTo  string   `json:"escalate_to,omitempty"`
 	// AppealWindow: how long after a rule rejected a request it may be appealed.
 	AppealWindow Duration `json:"appeal_window,omitempty"`
+	// PaymentUnknownAfter: how long a payment whose outcome the provider has
+	// not told (timeouts, errors, lost replies) is retried and looked up
+	// before the refund is parked as payment_unknown for finance. It is
+	// never reversed while unknown; the saga goes on asking the provider.
+	PaymentUnknownAfter Duration `json:"payment_unknown_after,omitempty"`
 	// CompensationAutoLimit: compensations (credits, coupons, waivers) up to
 	// this are granted without a person; "": DefaultCompensationAutoLimit.
 	CompensationAutoLimit string `json:"compensation_auto_limit,omitempty"`
@@ -170,6 +175,7 @@ const (
 	DefaultApprovalSLA           = 4 * time.Hour
 	DefaultEscalateTo            = "finance"
 	DefaultAppealWindow          = 14 * 24 * time.Hour
+	DefaultPaymentUnknownAfter   = time.Hour
 )
 
 // ApproverRoles are the roles that approve refunds, lowest limit first.
@@ -310,7 +316,8 @@ func (p Policy) Validate() []string {
 	}
 	r := p.Refunds
 	for name, d := range map[string]Duration{"refunds.refund_window": r.RefundWindow, "refunds.reject_after": r.RejectAfter,
-		"refunds.approval_sla": r.ApprovalSLA, "refunds.appeal_window": r.AppealWindow, "refunds.compensation_period": r.CompensationPeriod} {
+		"refunds.approval_sla": r.ApprovalSLA, "refunds.appeal_window": r.AppealWindow, "refunds.compensation_period": r.CompensationPeriod,
+		"refunds.payment_unknown_after": r.PaymentUnknownAfter} {
 		if d < 0 || time.Duration(d) > 5*365*24*time.Hour {
 			bad(name, "a duration from 0 (the default) to 5 years, e.g. \"720h\"")
 		}
