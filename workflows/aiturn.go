@@ -101,17 +101,26 @@ func (wf *caseWorkflow) queue(reason string, now time.Time) {
 
 // askAI runs the AI turn as a local activity: it reads an in-memory index
 // and answers in milliseconds, so a round trip through the server's task
-// queue would cost more than the work. A slow or failing engine is retried
-// once; after that the case goes to people rather than keep the customer waiting.
+// queue would cost more than the work. A failing engine is retried for
+// AIBudget: the AI reads PostgreSQL, and a restart of it (seconds) must not
+// hand a case to people that the AI can answer. A customer whose request
+// times out meanwhile is answered 503 and retries with the same key, which
+// finds this update still running and gets its answer. Past the budget the
+// case goes to people (ai_failure).
 func askAI(ctx workflow.Context, in AITurnInput) (AITurnResult, error) {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 3 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumAttempts: 2},
+		StartToCloseTimeout:    3 * time.Second,
+		ScheduleToCloseTimeout: AIBudget,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 2 * time.Second},
 	})
 	var res AITurnResult
 	err := workflow.ExecuteLocalActivity(ctx, ActivityAITurn, in).Get(ctx, &res)
 	return res, err
 }
+
+// AIBudget is how long an AI turn is retried before the case is handed to
+// people as ai_failure: longer than a dependency's restart.
+const AIBudget = 30 * time.Second
 
 // decisionDetails is what the audit trail keeps of an AI decision: engine,
 // model, article, confidence and emotion, never the message text.

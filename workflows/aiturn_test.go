@@ -32,9 +32,10 @@ func converse(t *testing.T, policy service.Policy, ai *fakeAI, msgs ...string) (
 			env.UpdateWorkflow(workflows.UpdatePostMessage, "m"+itoa(i), callbacks(&outs[i]), workflows.PostMessageInput{Body: m})
 		}, time.Duration(i+1)*time.Second)
 	}
+	// Closed once every AI turn has had its budget.
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(workflows.UpdateClose, "close", callbacks(&updateOutcome{}), workflows.CloseInput{Reason: "end of test"})
-	}, time.Duration(len(msgs)+1)*time.Second)
+	}, time.Duration(len(msgs)+1)*time.Second+workflows.AIBudget)
 	env.ExecuteWorkflow(workflows.CaseWorkflowName, in)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
@@ -267,5 +268,23 @@ func TestDomainModules(t *testing.T) {
 		if got := res[0].Case.Escalation; got != tc.want {
 			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// An AI turn rides out a dependency's blip: an engine that fails for some
+// seconds (PostgreSQL restarting under it) is retried within the AI budget,
+// and the customer gets its answer; the case is not handed to people.
+func TestAITurnRidesOutABlip(t *testing.T) {
+	failures := 8 // about ten seconds of retries
+	ai := &fakeAI{answer: func(in workflows.AITurnInput) (workflows.AITurnResult, error) {
+		if failures > 0 {
+			failures--
+			return workflows.AITurnResult{}, errors.New("read knowledge base: connection refused")
+		}
+		return confidentAnswer(in)
+	}}
+	res, rec := converse(t, profile(t, "efficiency-first"), ai, "How long does a refund take?")
+	if failures != 0 || res[0].Reply.AuthorKind != workflows.AuthorAI || rec.escalatedFor(workflows.ReasonAIFailure) {
+		t.Fatalf("reply %+v after a blip (%d failures left); want the AI's answer, no ai_failure", res[0].Reply, failures)
 	}
 }
