@@ -32,11 +32,16 @@ func (s *Server) claimCase(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	p := principalOf(c)
+	// The update ID is the request's, never the agent's: an agent who
+	// claimed, released and claims again makes a new claim. A retry with the
+	// same Idempotency-Key is the same update; one without a key finds the
+	// case held by its agent, which the workflow answers as a retry.
+	id, err := updateID(c, workflows.UpdateClaim)
+	if err != nil {
+		return err
+	}
 	var state workflows.CaseState
-	// One update ID per agent: a retry in the same run is the same claim,
-	// and the workflow answers a retry in a later run with the case it holds.
-	if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, workflows.UpdateClaim, "claim:"+p.ID, workflows.ClaimInput{Actor: actorOf(c)}), &state); err != nil {
+	if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, workflows.UpdateClaim, id, workflows.ClaimInput{Actor: actorOf(c)}), &state); err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"case": caseFromState(state)})

@@ -152,3 +152,34 @@ func TestLateOpeningRetryOfAClosedCase(t *testing.T) {
 		t.Fatalf("record after the late retry: %+v, %v", row, err)
 	}
 }
+
+// An agent who claimed a case, released it and claims it again holds it:
+// the second claim is a new request, not a retry of the first (whose
+// answer, "assigned to you", would no longer be true). A retry of a claim
+// sent with its Idempotency-Key is still the same claim.
+func TestClaimAfterReleaseIsANewClaim(t *testing.T) {
+	s := newStack(t)
+	c := s.openCase(tenantA, sampleCase()).Case
+	s.handTo(tenantA+"/agent", c.ID)
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/release", tenantA+"/agent", nil); r.Status != http.StatusOK {
+		t.Fatalf("release: %d %s", r.Status, r.Body)
+	}
+	claim := func(headers ...string) api.CaseJSON {
+		t.Helper()
+		r := s.do("POST", "/v1/cases/"+c.ID+"/claim", tenantA+"/agent", nil, headers...)
+		var out struct{ Case api.CaseJSON }
+		if r.Status != http.StatusOK {
+			t.Fatalf("claim: %d %s", r.Status, r.Body)
+		}
+		r.decode(t, &out)
+		return out.Case
+	}
+	answered := claim("Idempotency-Key", "claim-again")
+	held := s.staffCase(tenantA, c.ID)
+	if answered.Status != workflows.StatusAssigned || held.Status != workflows.StatusAssigned || held.Assignee != "agent-1" {
+		t.Fatalf("claim after release answered %s; the case is %s with %q", answered.Status, held.Status, held.Assignee)
+	}
+	if again := claim("Idempotency-Key", "claim-again"); again.Status != workflows.StatusAssigned {
+		t.Fatalf("a retry of the claim: %+v", again)
+	}
+}
