@@ -456,6 +456,9 @@ func (s *Server) postMessage(c *gin.Context) error {
 	updateID := uuid.NewString()
 	if key != "" {
 		updateID = workflows.MessageUpdateID(key)
+		if err := s.keyInTime(c, row, updateID); err != nil {
+			return err
+		}
 	}
 	// Retries go to Temporal too: within a run it answers an update ID it
 	// has seen, and the workflow remembers keyed messages across runs.

@@ -59,6 +59,8 @@ var (
 	errCustomerErased = errorf(http.StatusConflict, "customer_erased", "this customer's personal data was erased at their request; nothing more is recorded for them")
 	errKeyReused      = errorf(http.StatusUnprocessableEntity, "idempotency_key_reused",
 		"this Idempotency-Key was already used with a different request")
+	errKeyExpired = errorf(http.StatusConflict, "idempotency_key_expired",
+		"this Idempotency-Key was first used more than 24 hours ago; a request sent with it then is not taken again: send a new key if this is a new request")
 	errStepUpRequired = errorf(http.StatusUnauthorized, "step_up_required",
 		"this action needs a recent second factor: POST a TOTP code to /v1/auth/step-up and use the token it returns")
 	errFourEyes      = errorf(http.StatusForbidden, "four_eyes", "the person who requested or appealed a refund, or made the API key it was requested with, may not decide it")

@@ -135,6 +135,9 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	id := uuid.NewString()
 	if key != "" {
 		id = keyedRefundID(row.TenantID, row.ID, key)
+		if err := s.keyInTime(c, row, "refund:"+id); err != nil {
+			return err
+		}
 	}
 	in := workflows.RequestRefundInput{Actor: actorOf(c), Via: principalOf(c).CreatedBy, RefundID: id, OrderRef: req.OrderRef, Kind: req.Kind, Amount: req.Amount,
 		Currency: req.Currency, ReasonCode: req.ReasonCode, Items: req.Items, Evidence: req.Evidence}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -36,7 +37,7 @@ func (s *Server) claimCase(c *gin.Context) error {
 	// claimed, released and claims again makes a new claim. A retry with the
 	// same Idempotency-Key is the same update; one without a key finds the
 	// case held by its agent, which the workflow answers as a retry.
-	id, err := updateID(c, workflows.UpdateClaim)
+	id, err := s.updateID(c, row, workflows.UpdateClaim)
 	if err != nil {
 		return err
 	}
@@ -78,14 +79,31 @@ type ResolveRequest struct {
 	Code string `json:"code"`
 }
 
-// updateID is "<action>:<Idempotency-Key>", so a retry is the same update
-// within a run, or a fresh ID when the caller sent no key.
-func updateID(c *gin.Context, action string) (string, error) {
+// updateID is "<action>:<Idempotency-Key>", so a retry is the same update,
+// or a fresh ID when the caller sent no key. A key first used longer than
+// workflows.KeyRetention ago is refused (409 idempotency_key_expired).
+func (s *Server) updateID(c *gin.Context, row store.Case, action string) (string, error) {
 	key, err := idempotencyKey(c)
 	if err != nil || key == "" {
 		return action + ":" + uuid.NewString(), err
 	}
-	return action + ":" + key, nil
+	id := action + ":" + key
+	return id, s.keyInTime(c, row, id)
+}
+
+// keyInTime records the first use of a keyed update of the case and
+// refuses it once workflows.KeyRetention has passed since: the workflow
+// remembers a key that long, and a retry it no longer knows would be
+// applied again.
+func (s *Server) keyInTime(c *gin.Context, row store.Case, updateID string) error {
+	first, err := s.store.UseUpdateKey(c.Request.Context(), row.TenantID, row.ID, updateID)
+	if err != nil {
+		return err
+	}
+	if time.Since(first) > workflows.KeyRetention {
+		return errKeyExpired
+	}
+	return nil
 }
 
 // agentMessage handles reply and request-info: a person's message to the customer.
@@ -95,7 +113,7 @@ func (s *Server) agentMessage(update string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		id, err := updateID(c, update)
+		id, err := s.updateID(c, row, update)
 		if err != nil {
 			return err
 		}
@@ -127,7 +145,7 @@ func (s *Server) caseAction(c *gin.Context, name string, arg func() (any, error)
 	if err != nil {
 		return err
 	}
-	id, err := updateID(c, name)
+	id, err := s.updateID(c, row, name)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,9 @@ type caseWorkflow struct {
 	// the AI disclosure ("ai-disclosure" in runs started under version 1):
 	// a new case records one version marker, not two.
 	disclosing bool
+	// keysByTime: the run started under version 3 of "case-v2", which
+	// remembers every keyed update for KeyRetention, staff actions too.
+	keysByTime bool
 	slaOn      bool     // runs before the SLA clock keep none
 	cal        calendar // the pinned policy's business hours
 	routingOn  bool     // runs before routing leave cases in the general queue for claims
@@ -57,8 +60,8 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 	if in.Carried != nil { // a continued run picks up where the last one stopped
 		wf.state = *in.Carried
 	}
-	v := workflow.GetVersion(ctx, "case-v2", workflow.DefaultVersion, 2)
-	wf.v2, wf.disclosing = v >= 1, v >= 2
+	v := workflow.GetVersion(ctx, "case-v2", workflow.DefaultVersion, 3)
+	wf.v2, wf.disclosing, wf.keysByTime = v >= 1, v >= 2, v >= 3
 	wf.routingOn = wf.v2
 	if wf.v2 {
 		cal, err := newCalendar(in.Policy.BusinessHours)
@@ -100,7 +103,7 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRelease, wf.release,
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, in ActorInput) error { return wf.validateOwner(in.Actor) }}); err != nil {
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, in ActorInput) error { return wf.validateOwnerAction(ctx, in.Actor) }}); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve, wf.resolve,
@@ -116,7 +119,7 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateEscalate, wf.escalate,
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, in EscalateInput) error { return wf.validateOwner(in.Actor) }}); err != nil {
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, in EscalateInput) error { return wf.validateOwnerAction(ctx, in.Actor) }}); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequestRefund, wf.requestRefund,
@@ -314,7 +317,7 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "placeholder"}})
 	}
 	if updateID == OpenUpdateID || in.ClientKey != "" {
-		wf.remember(AppliedMessage{UpdateID: updateID, Seq: customer.Seq, Reply: reply.Seq})
+		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: customer.Seq, Reply: reply.Seq})
 	}
 	msgs := []Message{customer}
 	if reply.Seq != 0 {
@@ -337,16 +340,49 @@ func (wf *caseWorkflow) applied(updateID string) (AppliedMessage, bool) {
 	return AppliedMessage{}, false
 }
 
-// remember keeps the last maxApplied keyed messages.
-func (wf *caseWorkflow) remember(a AppliedMessage) {
-	wf.state.Applied = append(wf.state.Applied, a)
-	if n := len(wf.state.Applied); n > maxApplied {
-		wf.state.Applied = slices.Clone(wf.state.Applied[n-maxApplied:])
+// remember keeps a keyed update taken at now: for KeyRetention (and a
+// margin) in runs under case-v2 version 3, at most maxAppliedByTime of them;
+// the last maxApplied messages in earlier runs. Entries carried from an
+// earlier run have no time: their retention starts now.
+func (wf *caseWorkflow) remember(now time.Time, a AppliedMessage) {
+	if !wf.keysByTime {
+		wf.state.Applied = append(wf.state.Applied, a)
+		if n := len(wf.state.Applied); n > maxApplied {
+			wf.state.Applied = slices.Clone(wf.state.Applied[n-maxApplied:])
+		}
+		return
 	}
+	a.At = now
+	kept := make([]AppliedMessage, 0, len(wf.state.Applied)+1)
+	for _, e := range wf.state.Applied {
+		if e.At.IsZero() {
+			e.At = now
+		}
+		if now.Sub(e.At) <= KeyRetention+keyMargin {
+			kept = append(kept, e)
+		}
+	}
+	kept = append(kept, a)
+	if n := len(kept); n > maxAppliedByTime {
+		kept = kept[n-maxAppliedByTime:]
+	}
+	wf.state.Applied = kept
 }
 
-func (wf *caseWorkflow) validateClaim(_ workflow.Context, in ClaimInput) error {
-	if wf.claimedBy(in.Actor) {
+// keyedRetry says the update being handled is one the case took before, in
+// an earlier run (within a run Temporal answers a known update ID itself):
+// it is answered with the case as it stands, not applied again. Runs
+// before case-v2 version 3 remember only messages.
+func (wf *caseWorkflow) keyedRetry(ctx workflow.Context) bool {
+	if !wf.keysByTime {
+		return false
+	}
+	_, ok := wf.applied(updateOf(ctx))
+	return ok
+}
+
+func (wf *caseWorkflow) validateClaim(ctx workflow.Context, in ClaimInput) error {
+	if wf.claimedBy(in.Actor) || wf.keyedRetry(ctx) {
 		return nil // a retry: the claim answers with the case
 	}
 	if wf.state.Status != StatusQueued {
@@ -364,13 +400,13 @@ func (wf *caseWorkflow) validateClaim(_ workflow.Context, in ClaimInput) error {
 // claim gives the case to the first agent whose claim runs; claims accepted
 // together (validated before the first ran) find it taken and fail.
 func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, error) {
-	if wf.claimedBy(in.Actor) {
+	if wf.claimedBy(in.Actor) || wf.keyedRetry(ctx) {
 		return wf.state.Reported(), nil
 	}
 	if wf.state.Status != StatusQueued || (wf.state.OfferedTo != "" && wf.state.OfferedTo != in.Actor.ID) {
 		return CaseState{}, temporal.NewApplicationError("another agent claimed the case first", ErrTypeNotClaimable)
 	}
-	return wf.transition(ctx, change{actor: in.Actor, action: AuditCaseClaim, apply: func(time.Time) map[string]string {
+	return wf.transition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseClaim, apply: func(time.Time) map[string]string {
 		wf.state.Status, wf.state.Assignee = StatusAssigned, in.Actor.ID
 		wf.clearOffer()
 		wf.state.Passed, wf.state.RoutePending = nil, false
@@ -411,6 +447,15 @@ func (wf *caseWorkflow) validateOwner(actor Actor) error {
 	return nil
 }
 
+// validateOwnerAction validates an action only the case's owner takes; a
+// retry of one the case took is answered, not refused.
+func (wf *caseWorkflow) validateOwnerAction(ctx workflow.Context, actor Actor) error {
+	if wf.keyedRetry(ctx) {
+		return nil
+	}
+	return wf.validateOwner(actor)
+}
+
 func (wf *caseWorkflow) validateAgentMessage(ctx workflow.Context, in AgentMessageInput) error {
 	if _, ok := wf.applied(workflow.GetCurrentUpdateInfo(ctx).ID); ok {
 		return nil // a retry from an earlier run: answered, not applied again
@@ -427,7 +472,10 @@ func (wf *caseWorkflow) validateAgentMessage(ctx workflow.Context, in AgentMessa
 	return nil
 }
 
-func (wf *caseWorkflow) validateResolve(_ workflow.Context, in ResolveInput) error {
+func (wf *caseWorkflow) validateResolve(ctx workflow.Context, in ResolveInput) error {
+	if wf.keyedRetry(ctx) {
+		return nil
+	}
 	if err := wf.validateOwner(in.Actor); err != nil {
 		return err
 	}
@@ -450,7 +498,7 @@ func (wf *caseWorkflow) agentMessage(ctx workflow.Context, in AgentMessageInput,
 	now := workflow.Now(ctx)
 	msg := wf.appendMessage(now, Message{AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
 	if in.ClientKey != "" {
-		wf.remember(AppliedMessage{UpdateID: updateID, Seq: msg.Seq})
+		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: msg.Seq})
 	}
 	wf.state.Status = status
 	wf.stopClock(ClockFirstResponse, now, true)
@@ -478,10 +526,14 @@ func (wf *caseWorkflow) requestInfo(ctx workflow.Context, in AgentMessageInput) 
 // what it does to the state (apply returns the audit entry's details).
 type change struct {
 	actor  Actor
+	update string // the ID of the update that asks for it, remembered for its retries; "": none
 	action string
 	reason string
 	apply  func(now time.Time) map[string]string
 }
+
+// updateOf is the ID of the update being handled (only in an update's handler).
+func updateOf(ctx workflow.Context) string { return workflow.GetCurrentUpdateInfo(ctx).ID }
 
 // transition makes c at the workflow's now: it applies the change, takes the
 // next sequence and records the case with the change's audit entry.
@@ -489,11 +541,17 @@ func (wf *caseWorkflow) transition(ctx workflow.Context, c change) (CaseState, e
 	now := workflow.Now(ctx)
 	details := c.apply(now)
 	seq := wf.step(now)
+	if c.update != "" && wf.keysByTime {
+		wf.remember(now, AppliedMessage{UpdateID: c.update, Seq: seq})
+	}
 	return wf.commit(ctx, nil, AuditRecord{Seq: seq, Action: c.action, Actor: c.actor, Reason: c.reason, At: now, Details: details})
 }
 
 // ownerTransition is a transition that only the person who owns the case makes.
 func (wf *caseWorkflow) ownerTransition(ctx workflow.Context, c change) (CaseState, error) {
+	if wf.keyedRetry(ctx) {
+		return wf.state.Reported(), nil
+	}
 	if err := wf.validateOwner(c.actor); err != nil { // re-checked: the case may have moved since validation
 		return CaseState{}, err
 	}
@@ -522,7 +580,7 @@ func (wf *caseWorkflow) commit(ctx workflow.Context, msgs []Message, audit ...Au
 
 // release puts the case back in its queue for another agent.
 func (wf *caseWorkflow) release(ctx workflow.Context, in ActorInput) (CaseState, error) {
-	return wf.ownerTransition(ctx, change{actor: in.Actor, action: AuditCaseRelease, apply: func(time.Time) map[string]string {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseRelease, apply: func(time.Time) map[string]string {
 		queue := wf.state.Queue
 		if queue == "" {
 			queue = DefaultQueue
@@ -533,7 +591,10 @@ func (wf *caseWorkflow) release(ctx workflow.Context, in ActorInput) (CaseState,
 	}})
 }
 
-func (wf *caseWorkflow) validateReassign(_ workflow.Context, in ReassignInput) error {
+func (wf *caseWorkflow) validateReassign(ctx workflow.Context, in ReassignInput) error {
+	if wf.keyedRetry(ctx) {
+		return nil
+	}
 	if wf.state.Status != StatusQueued && !slices.Contains(WithPerson, wf.state.Status) {
 		return temporal.NewApplicationError("only a case waiting for or with a person can be reassigned", ErrTypeWrongState)
 	}
@@ -545,10 +606,13 @@ func (wf *caseWorkflow) validateReassign(_ workflow.Context, in ReassignInput) e
 
 // reassign gives the case to another agent, from a queue or from its owner.
 func (wf *caseWorkflow) reassign(ctx workflow.Context, in ReassignInput) (CaseState, error) {
+	if wf.keyedRetry(ctx) {
+		return wf.state.Reported(), nil
+	}
 	if err := wf.validateReassign(ctx, in); err != nil {
 		return CaseState{}, err
 	}
-	return wf.transition(ctx, change{actor: in.Actor, action: AuditCaseReassign, apply: func(time.Time) map[string]string {
+	return wf.transition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseReassign, apply: func(time.Time) map[string]string {
 		from := wf.state.Assignee
 		if wf.state.Status == StatusQueued {
 			wf.state.Status = StatusAssigned
@@ -562,7 +626,7 @@ func (wf *caseWorkflow) reassign(ctx workflow.Context, in ReassignInput) (CaseSt
 
 // escalate sends the case from its owner to the supervisors' queue.
 func (wf *caseWorkflow) escalate(ctx workflow.Context, in EscalateInput) (CaseState, error) {
-	return wf.ownerTransition(ctx, change{actor: in.Actor, action: AuditCaseEscalate, reason: ReasonAgentEscalated, apply: func(time.Time) map[string]string {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseEscalate, reason: ReasonAgentEscalated, apply: func(time.Time) map[string]string {
 		wf.enqueue(SupervisorQueue)
 		wf.state.Escalation = ReasonAgentEscalated
 		return nil
@@ -570,7 +634,7 @@ func (wf *caseWorkflow) escalate(ctx workflow.Context, in EscalateInput) (CaseSt
 }
 
 func (wf *caseWorkflow) resolve(ctx workflow.Context, in ResolveInput) (CaseState, error) {
-	return wf.ownerTransition(ctx, change{actor: in.Actor, action: AuditCaseResolve, reason: in.Code, apply: func(now time.Time) map[string]string {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseResolve, reason: in.Code, apply: func(now time.Time) map[string]string {
 		wf.state.Status, wf.state.Resolution, wf.state.ResolvedAt = StatusResolved, in.Code, &now
 		wf.stopAllClocks(now, true)
 		return nil

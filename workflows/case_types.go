@@ -121,9 +121,12 @@ type CaseState struct {
 	// Gen counts the runs before this one; with the history length it
 	// orders the projection's writes (ProjectionPos).
 	Gen int64 `json:"gen,omitempty"`
-	// Applied remembers the last customer messages sent with an idempotency
-	// key (and the opening), so a retry that reaches a later run, where
-	// Temporal no longer knows its update ID, is answered and not applied again.
+	// Applied remembers the keyed updates the case took (messages sent with
+	// an idempotency key, the opening, and, in runs started under case-v2
+	// version 3, every staff action), so a retry that reaches a later run,
+	// where Temporal no longer knows its update ID, is answered and not
+	// applied again. Version 3 keeps each for KeyRetention; earlier runs
+	// keep the last 100 messages.
 	Applied []AppliedMessage `json:"applied,omitempty"`
 	// ReadAt is where in the history the Query (QueryState) read the state:
 	// every projection write of a task the state includes was made at or
@@ -145,17 +148,33 @@ func (s CaseState) Reported() CaseState {
 	return s
 }
 
-// AppliedMessage is a customer message the case took under an update ID
-// the client chose: its sequence and that of the reply to it (0: none).
+// AppliedMessage is an update the case took under an update ID the client
+// chose: the sequence it made (a message's; a staff action's step), that of
+// the reply to a customer's message (0: none), and when it was taken.
 type AppliedMessage struct {
-	UpdateID string `json:"update_id"`
-	Seq      int64  `json:"seq"`
-	Reply    int64  `json:"reply,omitempty"`
+	UpdateID string    `json:"update_id"`
+	Seq      int64     `json:"seq"`
+	Reply    int64     `json:"reply,omitempty"`
+	At       time.Time `json:"at,omitzero"`
 }
 
-// maxApplied bounds CaseState.Applied: a client retries within minutes, not
-// a hundred messages later.
+// maxApplied bounds CaseState.Applied in runs before case-v2 version 3.
 const maxApplied = 100
+
+// KeyRetention is how long a keyed update is remembered: a retry within it
+// is answered with what the first request did; the API refuses one past it
+// (409 idempotency_key_expired) before the workflow sees it, as payment
+// APIs expire their keys after a day.
+const KeyRetention = 24 * time.Hour
+
+// keyMargin keeps an update a little longer than KeyRetention: the API
+// measures a key's age on its own clock from its first use, before the
+// workflow took it.
+const keyMargin = time.Hour
+
+// maxAppliedByTime bounds the memory of a case under KeyRetention: no case
+// takes more keyed updates in a day than it may hold messages.
+const maxAppliedByTime = MaxMessagesPerCase
 
 // RefundFailedSignal is the argument of SignalRefundFailed.
 type RefundFailedSignal struct {

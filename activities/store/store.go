@@ -777,6 +777,19 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, tenantID, key, requestH
 	return false, nil
 }
 
+// UseUpdateKey records the first use of a keyed update of a case and
+// returns when that was (now, the first time).
+func (s *Store) UseUpdateKey(ctx context.Context, tenantID, caseID, updateID string) (time.Time, error) {
+	var first time.Time
+	err := s.db.WithContext(ctx).Raw(`INSERT INTO update_keys (tenant_id, case_id, update_id) VALUES (?, ?, ?)
+		ON CONFLICT (tenant_id, case_id, update_id) DO UPDATE SET first_used = update_keys.first_used
+		RETURNING first_used`, tenantID, caseID, updateID).Scan(&first).Error
+	if err != nil {
+		return time.Time{}, fmt.Errorf("use update key: %w", err)
+	}
+	return first, nil
+}
+
 // ProjectionConflicts counts the conflicts the tenant's projection has
 // detected and repaired.
 func (s *Store) ProjectionConflicts(ctx context.Context, tenantID string) (int64, error) {
