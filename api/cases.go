@@ -494,12 +494,48 @@ func (s *Server) closedBecause(c *gin.Context, row store.Case) error {
 }
 
 // replayClosedMessage answers a message to a closed case: the exchange a
-// retry of it asks for, or 409 case_closed.
+// retry of it asks for, or 409 case_closed. While Temporal keeps the
+// finished run, only a key in its final state's list of keyed messages is
+// one the case took (a message row with the key may be a lost task's);
+// once Temporal has forgotten it, the records are final (the consistency
+// check compared them with the final state when the case closed).
 func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body string) error {
 	if key == "" {
 		return s.closedBecause(c, row)
 	}
-	msg, reply, found, err := s.store.ExchangeByClientKey(c.Request.Context(), row.TenantID, row.ID, key)
+	ctx := c.Request.Context()
+	var (
+		msg   store.Message
+		reply *store.Message
+		found bool
+	)
+	final, retained, err := s.finalState(ctx, row.WorkflowID)
+	switch {
+	case err != nil:
+		return err
+	case retained:
+		i := slices.IndexFunc(final.Applied, func(a workflows.AppliedMessage) bool { return a.UpdateID == workflows.MessageUpdateID(key) })
+		if i < 0 {
+			return s.closedBecause(c, row)
+		}
+		seqs := []int64{final.Applied[i].Seq}
+		if r := final.Applied[i].Reply; r != 0 {
+			seqs = append(seqs, r)
+		}
+		msgs, err := s.store.MessagesBySeq(ctx, row.TenantID, row.ID, seqs...)
+		if err != nil {
+			return err
+		}
+		if len(msgs) != len(seqs) {
+			return fmt.Errorf("case %s: committed messages %v are missing from the projection", row.ID, seqs)
+		}
+		msg, found = msgs[0], true
+		if len(msgs) > 1 {
+			reply = &msgs[1]
+		}
+	default:
+		msg, reply, found, err = s.store.ExchangeByClientKey(ctx, row.TenantID, row.ID, key)
+	}
 	switch {
 	case err != nil:
 		return err
@@ -518,6 +554,34 @@ func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body s
 	}
 	c.JSON(http.StatusOK, exchangeFor(c, out))
 	return nil
+}
+
+// finalState is a closed case's final state: its finished workflow's
+// result (or, while it finishes its last handlers, its state by Query);
+// retained is false once Temporal has forgotten the run.
+func (s *Server) finalState(ctx context.Context, workflowID string) (st workflows.CaseState, retained bool, err error) {
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return st, false, nil
+	case err != nil:
+		return st, false, err
+	case desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		// Closed, and finishing its last handlers: its state is final.
+		resp, err := s.temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryState)
+		if err == nil {
+			err = resp.Get(&st)
+		}
+		return st, err == nil, err
+	case desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return st, false, fmt.Errorf("workflow %s: ended without completing (%s)", workflowID, desc.GetWorkflowExecutionInfo().GetStatus())
+	}
+	var res workflows.CaseResult
+	if err := s.temporal.GetWorkflow(ctx, workflowID, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()).Get(ctx, &res); err != nil {
+		return st, false, err
+	}
+	return res.State, true, nil
 }
 
 // isCaseClosed says the case is closed: its workflow has finished, or refused

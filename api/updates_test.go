@@ -183,3 +183,29 @@ func TestClaimAfterReleaseIsANewClaim(t *testing.T) {
 		t.Fatalf("a retry of the claim: %+v", again)
 	}
 }
+
+// A closed case answers a message's retry only for a key its committed run
+// took: a message row a lost workflow task wrote under a key is not taken
+// for an answer while Temporal keeps the finished run.
+func TestClosedCaseAnswersOnlyCommittedKeys(t *testing.T) {
+	s := newStack(t)
+	c := s.openCase(tenantA, sampleCase()).Case
+	msg := api.PostMessageRequest{Body: inScope(1)}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, msg, "Idempotency-Key", "taken"); r.Status != http.StatusOK {
+		t.Fatalf("message: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA, api.CloseCaseRequest{Reason: "done"}); r.Status != http.StatusOK {
+		t.Fatalf("close: %d %s", r.Status, r.Body)
+	}
+	// What a lost workflow task left: a message under a key the committed run never took.
+	if err := s.store.DB().Exec(`INSERT INTO messages (tenant_id, case_id, seq, author_kind, author_id, body_ct, key_id, client_key, created_at, proj_event)
+		SELECT tenant_id, case_id, 99, author_kind, author_id, body_ct, key_id, 'ghost', created_at, 1 FROM messages WHERE case_id = ? AND client_key = 'taken'`, c.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, msg, "Idempotency-Key", "taken"); r.Status != http.StatusOK {
+		t.Fatalf("a retry of a message the case took: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, msg, "Idempotency-Key", "ghost"); r.Status != http.StatusConflict || r.errorCode(t) != "case_closed" {
+		t.Fatalf("a key only a lost task's row holds: %d %s, want 409 case_closed", r.Status, r.Body)
+	}
+}
