@@ -147,6 +147,7 @@ func (a *Activities) SetRefundStatus(ctx context.Context, in workflows.RefundSta
 	}
 	return a.Store.RecordRefundStep(ctx, store.RefundStep{
 		Refund: r,
+		Step:   in.Step,
 		Audit: store.AuditEvent{
 			TenantID: in.TenantID, ID: fmt.Sprintf("%s:%d:%s", workflows.RefundWorkflowID(in.TenantID, in.RefundID), in.Step, in.Action),
 			OccurredAt: in.At, ActorKind: in.Actor.Kind, ActorID: in.Actor.ID, Action: in.Action, ObjectType: "refund", ObjectID: in.RefundID,

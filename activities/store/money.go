@@ -556,26 +556,36 @@ func (s *Store) SetRefundStatus(ctx context.Context, tenantID, id, status string
 // its entry on the case's audit trail (and so its timeline), and whom to tell.
 type RefundStep struct {
 	Refund    Refund // TenantID, ID and the fields the saga owns
+	Step      int    // the saga's step: a write of an earlier one than recorded changes nothing
 	Audit     AuditEvent
 	NotifyTo  []string
 	Notifying string // the notification's kind
 }
 
 // RecordRefundStep writes a step in one transaction. The audit entry's and
-// notifications' IDs come from the step, so a retried step writes once.
+// notifications' IDs come from the step, so a retried step writes once. A
+// step earlier than the one recorded (a lost workflow task's write arriving
+// late) changes nothing: a refund's status never moves back.
 func (s *Store) RecordRefundStep(ctx context.Context, step RefundStep) error {
 	r := step.Refund
 	return s.InTx(ctx, func(tx *Store) error {
 		res := tx.db.WithContext(ctx).Exec(`UPDATE refunds SET status = ?, rule = ?, auto_rejected = ?, appealable = ?, decided_by = ?,
-				appealed_by = ?, appealed_at = ?, overturned = ?, escalated_at = ?, payment_ref = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ?`,
+				appealed_by = ?, appealed_at = ?, overturned = ?, escalated_at = ?, payment_ref = ?, updated_at = ?, last_step = ?
+			WHERE tenant_id = ? AND id = ? AND last_step <= ?`,
 			r.Status, r.Rule, r.AutoRejected, r.Appealable, r.DecidedBy, r.AppealedBy, r.AppealedAt, r.Overturned, r.EscalatedAt,
-			r.PaymentRef, step.Audit.OccurredAt, r.TenantID, r.ID)
+			r.PaymentRef, step.Audit.OccurredAt, step.Step, r.TenantID, r.ID, step.Step)
 		if res.Error != nil {
 			return fmt.Errorf("record refund step: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return NotFound("refund")
+			var n int64
+			if err := tx.db.WithContext(ctx).Raw(`SELECT count(*) FROM refunds WHERE tenant_id = ? AND id = ?`, r.TenantID, r.ID).Scan(&n).Error; err != nil {
+				return fmt.Errorf("read refund: %w", err)
+			}
+			if n == 0 {
+				return NotFound("refund")
+			}
+			return nil // a later step is recorded
 		}
 		if _, err := tx.appendAudit(ctx, step.Audit); err != nil {
 			return err

@@ -208,7 +208,7 @@ func TestRefundStepsAndTheApprovalQueue(t *testing.T) {
 			Refund: store.Refund{TenantID: "acme", ID: id, CaseID: caseID, Status: status, Rule: "outside_refund_period", AutoRejected: status == "rejected", Appealable: appealable},
 			Audit: store.AuditEvent{TenantID: "acme", ID: fmt.Sprintf("refund:acme:%s:%d:%s", id, n, action), Action: action, ActorKind: "system",
 				ActorID: "tandem", ObjectType: "refund", ObjectID: id, CaseID: caseID, Decision: "allow", Outcome: "success", OccurredAt: time.Now()},
-			NotifyTo: []string{"customer", "finance"}, Notifying: action,
+			NotifyTo: []string{"customer", "finance"}, Notifying: action, Step: n,
 		}
 	}
 	for range 2 { // a retried step
@@ -228,6 +228,13 @@ func TestRefundStepsAndTheApprovalQueue(t *testing.T) {
 	}
 	if rem, _ := st.RefundableRemainder(ctx, "acme", "1001"); rem != "40.0000" {
 		t.Fatalf("remainder once final: %s", rem)
+	}
+	// A lost task's write of an earlier step, arriving late, moves nothing back.
+	if err := st.RecordRefundStep(ctx, step(ids[0], "rejected", "refund.reject", true, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.GetRefund(ctx, "acme", ids[0]); err != nil || r.Appealable {
+		t.Fatalf("after a late earlier step: %+v %v; want the final rejection", r, err)
 	}
 	trail, err := st.ListAudit(ctx, "acme", store.AuditFilter{CaseID: caseID, Limit: 100})
 	if err != nil || len(trail) != 3 {
