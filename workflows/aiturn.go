@@ -114,7 +114,7 @@ func askAI(ctx workflow.Context, in AITurnInput) (AITurnResult, error) {
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 2 * time.Second},
 	})
 	var res AITurnResult
-	err := workflow.ExecuteLocalActivity(ctx, ActivityAITurn, in).Get(ctx, &res)
+	err := result(ctx, workflow.ExecuteLocalActivity(ctx, ActivityAITurn, in), &res)
 	return res, err
 }
 

@@ -2,8 +2,12 @@ package workflows_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
 
 	"tandem/policies/service"
 	"tandem/workflows"
@@ -286,5 +290,50 @@ func TestAITurnRidesOutABlip(t *testing.T) {
 	res, rec := converse(t, profile(t, "efficiency-first"), ai, "How long does a refund take?")
 	if failures != 0 || res[0].Reply.AuthorKind != workflows.AuthorAI || rec.escalatedFor(workflows.ReasonAIFailure) {
 		t.Fatalf("reply %+v after a blip (%d failures left); want the AI's answer, no ai_failure", res[0].Reply, failures)
+	}
+}
+
+// failingDecode is the default data converter, except that it cannot
+// decode an AI turn's result: what a payload codec that could not read the
+// customer's data key does.
+type failingDecode struct{ converter.DataConverter }
+
+func (f failingDecode) FromPayload(p *commonpb.Payload, v any) error {
+	if _, ok := v.(*workflows.AITurnResult); ok {
+		return errors.New(`data key "dk_1": read data key: context deadline exceeded`)
+	}
+	return f.DataConverter.FromPayload(p, v)
+}
+
+func (f failingDecode) FromPayloads(ps *commonpb.Payloads, vs ...any) error {
+	for _, v := range vs {
+		if _, ok := v.(*workflows.AITurnResult); ok {
+			return errors.New(`data key "dk_1": read data key: context deadline exceeded`)
+		}
+	}
+	return f.DataConverter.FromPayloads(ps, vs...)
+}
+
+// A result the workflow cannot decode is no outcome to decide on: the
+// workflow task fails (and Temporal retries it), and the case is not
+// handed to people as if the AI had failed — a replay that could read the
+// key would have decided otherwise.
+func TestUndecodableAIResultDecidesNothing(t *testing.T) {
+	rec := &recorder{}
+	env := newEnvWithAI(rec, &fakeAI{})
+	env.SetDataConverter(failingDecode{converter.GetDefaultDataConverter()})
+	in := input
+	in.Policy = profile(t, "efficiency-first")
+	var out updateOutcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdatePostMessage, "m0", callbacks(&out), workflows.PostMessageInput{Body: "How long does a refund take?"})
+	}, time.Second)
+	env.ExecuteWorkflow(workflows.CaseWorkflowName, in)
+	err := env.GetWorkflowError()
+	if err == nil || !strings.Contains(err.Error(), "could not be decoded") {
+		t.Fatalf("workflow error %v, want the task failed on the undecodable result", err)
+	}
+	if rec.escalatedFor(workflows.ReasonAIFailure) {
+		t.Fatal("an undecodable result was taken for an AI failure and the case handed to people")
 	}
 }

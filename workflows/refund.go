@@ -142,7 +142,7 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 	local := workflow.WithLocalActivityOptions(ctx, localRefundOptions)
 
 	var req RefundRequestResult
-	if err := workflow.ExecuteLocalActivity(local, ActivityRequestRefund, in).Get(ctx, &req); err != nil {
+	if err := result(ctx, workflow.ExecuteLocalActivity(local, ActivityRequestRefund, in), &req); err != nil {
 		return *st, err
 	}
 	// A record past "requested" that only the saga's first workflow task
@@ -230,8 +230,8 @@ func (r *refundSaga) run(ctx workflow.Context) (RefundState, error) {
 	} else {
 		// Runs that reached the payment before: ten attempts, then failed.
 		pay := workflow.WithActivityOptions(ctx, payOptions(10*time.Second))
-		err = workflow.ExecuteActivity(pay, ActivityPayRefund,
-			PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}).Get(ctx, &paid)
+		err = result(ctx, workflow.ExecuteActivity(pay, ActivityPayRefund,
+			PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}), &paid)
 	}
 	if err != nil {
 		if unknownIsNotFailed && !isDeclined(err) {
@@ -281,12 +281,12 @@ func (r *refundSaga) payUntilKnown(ctx workflow.Context) (PayRefundResult, error
 	in := PayRefundInput{TenantID: r.in.TenantID, Key: r.in.RefundID, Amount: r.in.Amount, Currency: r.in.Currency}
 	unknownAfter := durationOr(r.in.Policy.PaymentUnknownAfter, service.DefaultPaymentUnknownAfter)
 	var paid PayRefundResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	err := result(ctx, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    10 * time.Second,
 		ScheduleToCloseTimeout: unknownAfter,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			NonRetryableErrorTypes: []string{ErrTypeDeclined}},
-	}), ActivityPayRefund, in).Get(ctx, &paid)
+	}), ActivityPayRefund, in), &paid)
 	if err == nil || isDeclined(err) {
 		return paid, err
 	}
@@ -294,11 +294,11 @@ func (r *refundSaga) payUntilKnown(ctx workflow.Context) (PayRefundResult, error
 	if err := r.record(ctx, AuditRefundPaymentUnknown, SystemActor, "finance"); err != nil {
 		return paid, err
 	}
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	err = result(ctx, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: min(time.Minute, unknownAfter), BackoffCoefficient: 2, MaximumInterval: time.Hour,
 			NonRetryableErrorTypes: []string{ErrTypeDeclined}},
-	}), ActivityPayRefund, in).Get(ctx, &paid)
+	}), ActivityPayRefund, in), &paid)
 	return paid, err
 }
 

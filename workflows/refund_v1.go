@@ -20,7 +20,7 @@ func (r *refundSaga) runV1(ctx workflow.Context) (RefundState, error) {
 	}
 
 	var req RefundRequestResult
-	if err := workflow.ExecuteLocalActivity(local, ActivityRequestRefund, in).Get(ctx, &req); err != nil {
+	if err := result(ctx, workflow.ExecuteLocalActivity(local, ActivityRequestRefund, in), &req); err != nil {
 		return *st, err
 	}
 	if req.Refused != "" {
@@ -50,8 +50,8 @@ func (r *refundSaga) runV1(ctx workflow.Context) (RefundState, error) {
 
 	pay := workflow.WithActivityOptions(ctx, payOptions(30*time.Second))
 	var paid PayRefundResult
-	if err := workflow.ExecuteActivity(pay, ActivityPayRefund,
-		PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}).Get(ctx, &paid); err != nil {
+	if err := result(ctx, workflow.ExecuteActivity(pay, ActivityPayRefund,
+		PayRefundInput{TenantID: in.TenantID, Key: in.RefundID, Amount: in.Amount, Currency: in.Currency}), &paid); err != nil {
 		st.Rule = RulePaymentFailed
 		return r.finish(ctx, setStatus(RefundFailed))
 	}

@@ -81,7 +81,7 @@ func (wf *caseWorkflow) route(ctx workflow.Context) error {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumAttempts: 3},
 	})
 	var res PickAgentResult
-	if err := workflow.ExecuteLocalActivity(lctx, ActivityPickAgent, in).Get(ctx, &res); err != nil {
+	if err := result(ctx, workflow.ExecuteLocalActivity(lctx, ActivityPickAgent, in), &res); err != nil {
 		workflow.GetLogger(ctx).Warn("routing failed; the case waits in its queue", "case", wf.state.CaseID, "error", err)
 		return nil
 	}

@@ -47,8 +47,8 @@ func WebhookWorkflow(ctx workflow.Context, in WebhookInput) error {
 	})
 	for range webhookRuns {
 		var res DeliverWebhooksResult
-		err := workflow.ExecuteActivity(ctx, ActivityDeliverWebhooks,
-			DeliverWebhooksInput{TenantID: in.TenantID, EndpointID: in.EndpointID, RunFor: webhookRunFor}).Get(ctx, &res)
+		err := result(ctx, workflow.ExecuteActivity(ctx, ActivityDeliverWebhooks,
+			DeliverWebhooksInput{TenantID: in.TenantID, EndpointID: in.EndpointID, RunFor: webhookRunFor}), &res)
 		if err != nil {
 			return err
 		}
