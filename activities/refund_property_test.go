@@ -47,6 +47,10 @@ func (g *scriptedGateway) Lookup(ctx context.Context, tenantID, key string) (pay
 	return g.sim.Lookup(ctx, tenantID, key)
 }
 
+func (g *scriptedGateway) Payments(ctx context.Context, tenantID string) ([]payments.Found, error) {
+	return g.sim.Payments(ctx, tenantID)
+}
+
 func (g *scriptedGateway) Pay(ctx context.Context, tenantID, key, amount, currency string) (payments.Payment, error) {
 	g.mu.Lock()
 	sc := g.plan[key]

@@ -114,7 +114,8 @@ func TestLateOpeningRetryOfAClosedCase(t *testing.T) {
 	s := newStack(t)
 	ctx := t.Context()
 	req := sampleCase()
-	first := s.do("POST", "/v1/cases", tenantA, req, "Idempotency-Key", "late-retry")
+	key := "late-retry-" + randomHex(6) // the case's workflow ID is the key's: one of its own on a shared server
+	first := s.do("POST", "/v1/cases", tenantA, req, "Idempotency-Key", key)
 	if first.Status != http.StatusCreated {
 		t.Fatalf("open: %d %s", first.Status, first.Body)
 	}
@@ -126,7 +127,7 @@ func TestLateOpeningRetryOfAClosedCase(t *testing.T) {
 	wfID := workflows.CaseWorkflowID(tenantA, opened.Case.ID)
 	retry := func(what string) {
 		t.Helper()
-		r := s.do("POST", "/v1/cases", tenantA, req, "Idempotency-Key", "late-retry")
+		r := s.do("POST", "/v1/cases", tenantA, req, "Idempotency-Key", key)
 		var got api.ExchangeJSON
 		if r.Status == http.StatusOK {
 			r.decode(t, &got)

@@ -10,9 +10,10 @@
 // anything uncertain (a timeout, a 5xx, a dropped connection) to a plain
 // error; Lookup asks the provider what it did under a key (a payment
 // retrieved by its idempotency key or by the metadata it was sent with).
-// The refund saga looks a payment up before trying it again, never takes
-// an uncertain answer for a failure, and reconciliation compares the
-// ledger with what Lookup says.
+// Payments lists what the provider paid for a tenant (its settlement
+// report). The refund saga looks a payment up before trying it again and
+// never takes an uncertain answer for a failure; reconciliation compares
+// the ledger with the provider's payments.
 package payments
 
 import (
@@ -39,6 +40,7 @@ type Payment struct {
 
 // Found is what a provider says it did under a key.
 type Found struct {
+	Key       string `json:"key"`
 	Paid      bool   `json:"paid"` // false: the provider has no payment under the key
 	Reference string `json:"reference,omitempty"`
 	Amount    string `json:"amount,omitempty"` // decimal, as paid
@@ -51,10 +53,13 @@ var ErrDeclined = errors.New("the payment gateway declined the refund")
 
 // Gateway pays refunds out. Pay must be idempotent by key: a repeated call
 // with a key it has seen returns the first payment. Lookup says whether a
-// payment went out under key; an error means the provider did not say.
+// payment went out under key; Payments lists every payment made for the
+// tenant (a provider's settlement report), for reconciliation. An error
+// means the provider did not say.
 type Gateway interface {
 	Pay(ctx context.Context, tenantID, key, amount, currency string) (Payment, error)
 	Lookup(ctx context.Context, tenantID, key string) (Found, error)
+	Payments(ctx context.Context, tenantID string) ([]Found, error)
 }
 
 // Orders is the built-in order system: the order book in PostgreSQL.
@@ -170,7 +175,24 @@ func (g *Simulated) Lookup(ctx context.Context, tenantID, key string) (Found, er
 	if err != nil || !ok {
 		return Found{}, err
 	}
-	return Found{Paid: true, Reference: p.Reference, Amount: p.Amount, Currency: p.Currency}, nil
+	return Found{Key: key, Paid: true, Reference: p.Reference, Amount: p.Amount, Currency: p.Currency}, nil
+}
+
+// Payments lists every payment the simulated provider made for the tenant.
+func (g *Simulated) Payments(ctx context.Context, tenantID string) ([]Found, error) {
+	b, m := g.next(tenantID, false)
+	if err := g.wait(ctx, b, m); err != nil {
+		return nil, err
+	}
+	ps, err := g.Store.GatewayPayments(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Found, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, Found{Key: p.IdempotencyKey, Paid: true, Reference: p.Reference, Amount: p.Amount, Currency: p.Currency})
+	}
+	return out, nil
 }
 
 // wait behaves as told before a call does its work: an error is the

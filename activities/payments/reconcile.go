@@ -1,8 +1,9 @@
 package payments
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -12,11 +13,13 @@ import (
 
 // Reconcile checks a tenant's books: that the ledger balances, that each
 // refund's movements are what its status requires (store.LedgerRule), and
-// that the provider, asked through Lookup for every payment the books say
-// went out or may have (paid, failed, payment unknown), agrees with the
-// ledger. It lists refunds parked as payment_unknown and those standing
-// requested or approved for longer than stuckAfter. A real provider's
-// adapter is checked the same way as the simulated one.
+// that the provider's payments (its settlement report, Gateway.Payments)
+// and what the ledger says left through it agree refund by refund — a
+// payment the ledger lacks (a refund recorded failed whose payment went
+// out, a payment for no refund) or one the provider never made. It lists
+// refunds parked as payment_unknown and those standing requested or
+// approved for longer than stuckAfter. A real provider's adapter is checked
+// the same way as the simulated one.
 func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID string, stuckAfter time.Duration) (store.Reconciliation, error) {
 	now := time.Now().UTC()
 	out := store.Reconciliation{CheckedAt: now, StuckAfter: stuckAfter.String(),
@@ -35,27 +38,36 @@ func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID 
 	if err != nil {
 		return out, err
 	}
+	status := map[string]string{}
 	for _, b := range books {
+		status[b.ID] = b.Status
 		if want, ok := store.LedgerRule(b); !ok {
 			out.RuleBreaches = append(out.RuleBreaches, store.RuleBreach{RefundID: b.ID, Status: b.Status, Want: want, Has: b.Movements()})
 		}
-		if !workflows.PaysOut(b.Kind) || !slices.Contains(askProvider, b.Status) {
-			continue
+	}
+	ledger, err := st.ClearingByRefund(ctx, tenantID)
+	if err != nil {
+		return out, err
+	}
+	paid, err := provider.Payments(ctx, tenantID)
+	if err != nil {
+		return out, &ProviderError{Err: err}
+	}
+	byKey := map[string]Found{}
+	for _, p := range paid {
+		byKey[p.Key] = p
+	}
+	keys := maps.Clone(ledger)
+	for k := range byKey {
+		keys[k] = ""
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		l, p := cmp.Or(ledger[k], "0"), "0"
+		if f, ok := byKey[k]; ok {
+			p = f.Amount
 		}
-		found, err := provider.Lookup(ctx, tenantID, b.ID)
-		if err != nil {
-			return out, &ProviderError{Key: b.ID, Err: err}
-		}
-		paid := "0"
-		if found.Paid {
-			paid = found.Amount
-		}
-		ledger := b.Paid
-		if ledger == "" {
-			ledger = "0"
-		}
-		if !store.SameAmount(paid, ledger) || found.Paid && found.Currency != b.Currency {
-			out.Mismatches = append(out.Mismatches, store.Mismatch{Key: b.ID, Status: b.Status, Ledger: ledger, Provider: paid})
+		if !store.SameAmount(l, p) {
+			out.Mismatches = append(out.Mismatches, store.Mismatch{Key: k, Status: status[k], Ledger: l, Provider: p})
 		}
 	}
 	out.Reconciled = len(out.RuleBreaches) == 0 && len(out.Mismatches) == 0
@@ -70,17 +82,8 @@ func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID 
 
 // ProviderError is the payment provider not answering a reconciliation's
 // question: a dependency down, to ask again later.
-type ProviderError struct {
-	Key string
-	Err error
-}
+type ProviderError struct{ Err error }
 
-func (e *ProviderError) Error() string {
-	return fmt.Sprintf("look up payment %s at the provider: %v", e.Key, e.Err)
-}
+func (e *ProviderError) Error() string { return "list payments at the provider: " + e.Err.Error() }
 
 func (e *ProviderError) Unwrap() error { return e.Err }
-
-// askProvider are the statuses whose payment the provider is asked about:
-// the books say it went out (paid), did not (failed), or may have.
-var askProvider = []string{workflows.RefundPaid, workflows.RefundFailed, workflows.RefundPaymentUnknown}

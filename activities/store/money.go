@@ -298,6 +298,33 @@ func (s *Store) GatewayPayment(ctx context.Context, tenantID, key string) (Gatew
 	return ps[0], true, nil
 }
 
+// GatewayPayments lists the simulated gateway's payments for a tenant.
+func (s *Store) GatewayPayments(ctx context.Context, tenantID string) ([]GatewayPayment, error) {
+	var ps []GatewayPayment
+	err := s.db.WithContext(ctx).Raw(`SELECT tenant_id, idempotency_key, amount::text AS amount, currency, reference, created_at
+		FROM gateway_payments WHERE tenant_id = ? ORDER BY created_at, idempotency_key`, tenantID).Scan(&ps).Error
+	if err != nil {
+		return nil, fmt.Errorf("gateway payments: %w", err)
+	}
+	return ps, nil
+}
+
+// ClearingByRefund is what the ledger says left through the provider
+// (credits to ClearingAccount), by refund.
+func (s *Store) ClearingByRefund(ctx context.Context, tenantID string) (map[string]string, error) {
+	var rows []struct{ Key, Amount string }
+	err := s.db.WithContext(ctx).Raw(`SELECT refund_id::text AS key, sum(amount)::text AS amount FROM ledger_entries
+		WHERE tenant_id = ? AND credit_account = ? AND refund_id IS NOT NULL GROUP BY refund_id`, tenantID, ClearingAccount).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("ledger payments: %w", err)
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.Key] = r.Amount
+	}
+	return out, nil
+}
+
 // LedgerEntry is one movement: Amount leaves CreditAccount for DebitAccount.
 type LedgerEntry struct {
 	TenantID      string    `json:"tenant_id"`
