@@ -90,9 +90,12 @@ func Verify(secret string, header http.Header, body []byte, now time.Time) error
 	return errors.New("no valid signature")
 }
 
-// ErrPrivateTarget: the URL points at loopback, link-local or a private
-// network, which the tenant does not allow.
-var ErrPrivateTarget = errors.New("the webhook URL is on a loopback, link-local or private network")
+// ErrPrivateTarget: the URL's host does not resolve to public internet
+// addresses only (a loopback, link-local, private, reserved or translated
+// range), which the tenant does not allow. A name that does not resolve
+// gets the same answer, so the check tells nobody which internal names
+// exist.
+var ErrPrivateTarget = errors.New("the webhook URL's host must resolve to public internet addresses only")
 
 // CheckURL says whether raw may be a webhook target: http or https, a host,
 // no credentials, and (unless allowPrivate) no address it resolves to on a
@@ -106,8 +109,8 @@ func CheckURL(ctx context.Context, raw string, allowPrivate bool) error {
 		return nil
 	}
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
-	if err != nil {
-		return fmt.Errorf("the webhook URL's host does not resolve: %w", err)
+	if err != nil || len(addrs) == 0 {
+		return ErrPrivateTarget
 	}
 	for _, a := range addrs {
 		if private(a) {
@@ -119,9 +122,32 @@ func CheckURL(ctx context.Context, raw string, allowPrivate bool) error {
 
 func private(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsUnspecified() || a.IsMulticast() || a.IsInterfaceLocalMulticast() ||
-		netip.MustParsePrefix("100.64.0.0/10").Contains(a) // carrier-grade NAT
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsUnspecified() || a.IsMulticast() || a.IsInterfaceLocalMulticast() {
+		return true
+	}
+	for _, p := range reserved {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// reserved are ranges besides the standard library's private, loopback and
+// link-local ones that reach no public host, or reach any host through a
+// translator or tunnel (an IPv4 address inside them may be private).
+var reserved = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and the broadcast address
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64, well-known prefix
+	netip.MustParsePrefix("64:ff9b:1::/48"), // NAT64, local use
+	netip.MustParsePrefix("2002::/16"),      // 6to4
+	netip.MustParsePrefix("2001::/32"),      // Teredo
+	netip.MustParsePrefix("100::/64"),       // discard-only
 }
 
 // Client sends deliveries: a 10-second bound, no redirects followed (a

@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,9 +47,12 @@ func TestSignatureAndVerify(t *testing.T) {
 func TestCheckURL(t *testing.T) {
 	ctx := context.Background()
 	for _, raw := range []string{"http://127.0.0.1:8080/x", "http://localhost/x", "http://10.0.0.7/", "http://192.168.1.1/", "http://169.254.169.254/latest",
-		"http://[::1]/", "http://100.64.0.1/"} {
-		if err := webhooks.CheckURL(ctx, raw, false); err == nil {
-			t.Errorf("%s accepted", raw)
+		"http://[::1]/", "http://100.64.0.1/",
+		// Translated, tunnelled and reserved ranges.
+		"http://[64:ff9b::a00:1]/", "http://[64:ff9b:1::1]/", "http://[2002:a00:1::1]/", "http://[2001:0:4136:e378::1]/",
+		"http://192.0.0.8/", "http://198.18.0.1/", "http://198.19.255.254/", "http://240.0.0.1/", "http://255.255.255.255/", "http://0.1.2.3/"} {
+		if err := webhooks.CheckURL(ctx, raw, false); !errors.Is(err, webhooks.ErrPrivateTarget) {
+			t.Errorf("%s: %v, want ErrPrivateTarget", raw, err)
 		}
 		if err := webhooks.CheckURL(ctx, raw, true); err != nil {
 			t.Errorf("%s refused though private targets are allowed: %v", raw, err)
@@ -61,6 +65,13 @@ func TestCheckURL(t *testing.T) {
 	}
 	if err := webhooks.CheckURL(ctx, "http://8.8.8.8/hook", false); err != nil {
 		t.Errorf("a public address refused: %v", err)
+	}
+	// A name that does not resolve gets the answer a private one does: the
+	// check does not tell which internal names exist.
+	lookup, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := webhooks.CheckURL(lookup, "http://no-such-host.invalid/hook", false); !errors.Is(err, webhooks.ErrPrivateTarget) {
+		t.Errorf("an unresolvable name: %v, want the same error as a private one", err)
 	}
 }
 
