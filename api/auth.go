@@ -135,8 +135,8 @@ var errInvalidCredentials = errorf(http.StatusUnauthorized, "invalid_credentials
 var errTokenTooLongLived = errorf(http.StatusUnauthorized, "token_too_long_lived",
 	"the token lives longer than this server accepts: ask the identity provider for a shorter-lived one")
 
-// verifyToken checks signature, algorithm, exp, nbf, iss, aud, lifetime and
-// revocation. With an identity provider's keys configured only its
+// verifyToken checks signature, algorithm, exp, nbf, iat, iss, aud, lifetime
+// and revocation. With an identity provider's keys configured only its
 // algorithms and issuer are accepted for sign-ins; HS256 then proves only
 // this server's own step-up tokens.
 func (s *Server) verifyToken(ctx context.Context, raw string) (Principal, error) {
@@ -157,13 +157,17 @@ func (s *Server) verifyJWT(ctx context.Context, raw string, session bool) (Princ
 	if s.tokens.Keys != nil {
 		methods = append(methods, "RS256", "ES256")
 	}
+	// iat is required and may not be in the future: revoking every token
+	// of a person refuses those issued before the revocation, which a
+	// token without iat, or one dated ahead, would escape.
 	tok, err := jwt.ParseWithClaims(raw, &claims, s.tokenKey,
 		jwt.WithValidMethods(methods),
 		jwt.WithAudience(s.tokens.Audience),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(30*time.Second),
 	)
-	if err != nil || claims.Subject == "" || !tenantPattern.MatchString(claims.Tenant) || len(claims.Roles) == 0 {
+	if err != nil || claims.IssuedAt == nil || claims.Subject == "" || !tenantPattern.MatchString(claims.Tenant) || len(claims.Roles) == 0 {
 		return Principal{}, errInvalidCredentials
 	}
 	hs := tok.Method.Alg() == "HS256"
@@ -178,10 +182,7 @@ func (s *Server) verifyJWT(ctx context.Context, raw string, session bool) (Princ
 		return Principal{}, errInvalidCredentials
 	}
 	maxLife := cmp.Or(s.tokens.MaxLifetime, DefaultMaxTokenLifetime)
-	issued := time.Now()
-	if claims.IssuedAt != nil {
-		issued = claims.IssuedAt.Time
-	}
+	issued := claims.IssuedAt.Time
 	if claims.ExpiresAt.Sub(issued) > maxLife+30*time.Second {
 		return Principal{}, errTokenTooLongLived
 	}
@@ -199,11 +200,8 @@ func (s *Server) verifyJWT(ctx context.Context, raw string, session bool) (Princ
 		}
 	}
 	p := Principal{Kind: "user", ID: claims.Subject, Tenant: claims.Tenant, Roles: slices.Clone(claims.Roles),
-		ExpiresAt: claims.ExpiresAt.Time}
-	if claims.IssuedAt != nil {
-		p.IssuedAt = claims.IssuedAt.Time
-	}
-	if stepUp && claims.IssuedAt != nil && time.Since(claims.IssuedAt.Time) < StepUpTTL+30*time.Second {
+		ExpiresAt: claims.ExpiresAt.Time, IssuedAt: issued}
+	if stepUp && time.Since(issued) < StepUpTTL+30*time.Second {
 		p.StepUp, p.StepUpFor = true, slices.Clone(claims.StepUpFor)
 	}
 	p.TokenID, p.Session = claims.ID, session

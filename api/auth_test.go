@@ -18,7 +18,7 @@ func signed(t *testing.T, method jwt.SigningMethod, key any, mutate func(*api.Cl
 	t.Helper()
 	now := time.Now()
 	c := api.Claims{Tenant: tenantA, Roles: []string{"agent"}, RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: tokens.Issuer, Subject: "agent-9", Audience: jwt.ClaimStrings{tokens.Audience},
+		Issuer: tokens.Issuer, Subject: "agent-9", Audience: jwt.ClaimStrings{tokens.Audience}, IssuedAt: jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
 	}}
 	if mutate != nil {
@@ -83,9 +83,13 @@ func TestAuthentication(t *testing.T) {
 			c.IssuedAt = jwt.NewNumericDate(time.Now())
 			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(10 * 365 * 24 * time.Hour))
 		}), 401, "token_too_long_lived"},
-		{"JWT with no iat living a day", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
-			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(24 * time.Hour))
-		}), 401, "token_too_long_lived"},
+		{"JWT without iat", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.IssuedAt = nil }), 401, "invalid_credentials"},
+		{"JWT issued in the future", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
+			c.IssuedAt = jwt.NewNumericDate(time.Now().Add(time.Hour))
+		}), 401, "invalid_credentials"},
+		{"JWT of a revoked person, dated after the revocation", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
+			c.Subject, c.IssuedAt = "gone-1", jwt.NewNumericDate(time.Now().Add(10*time.Minute))
+		}), 401, "invalid_credentials"},
 		{"revoked JWT", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) { c.ID = "revoked-jti" }), 401, "invalid_credentials"},
 		{"JWT of a revoked person", signed(t, jwt.SigningMethodHS256, secret, func(c *api.Claims) {
 			c.Subject, c.IssuedAt = "gone-1", jwt.NewNumericDate(time.Now().Add(-time.Minute))

@@ -55,7 +55,7 @@ func idpToken(t *testing.T, method jwt.SigningMethod, kid string, key any) strin
 	t.Helper()
 	tok := jwt.NewWithClaims(method, api.Claims{Tenant: tenantA, Roles: []string{"agent"}, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: tokens.Issuer, Subject: "sso-user", Audience: jwt.ClaimStrings{tokens.Audience},
-		ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+		IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
 	}})
 	tok.Header["kid"] = kid
 	s, err := tok.SignedString(key)
