@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -232,7 +233,13 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
 	if workflows.PaysOut(r.Kind) || budget.Amount == "" || budget.Currency != "" && r.Currency != budget.Currency {
 		return nil
 	}
-	// A customer's compensations, over all their orders, within the budget.
+	// A customer's compensations, over all their orders, within the budget:
+	// serialised per customer (the order's lock only serialises its own
+	// requests), always after the order's lock, so no two wait on each other.
+	if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
+		"budget:"+r.TenantID+":"+hex.EncodeToString(order.CustomerHash)).Error; err != nil {
+		return fmt.Errorf("lock the customer's budget: %w", err)
+	}
 	if err := tx.Raw(`SELECT ?::numeric - coalesce((SELECT sum(f.amount) FROM refunds f JOIN cases c ON c.tenant_id = f.tenant_id AND c.id = f.case_id
 			WHERE f.tenant_id = ? AND c.customer_hash = ? AND f.kind NOT IN `+paidOut+` AND f.currency = ? AND f.created_at >= ? AND `+holdsRemainderOf("f")+`), 0) >= ?::numeric`,
 		budget.Amount, r.TenantID, order.CustomerHash, r.Currency, budget.Since, r.Amount).Scan(&fits).Error; err != nil {

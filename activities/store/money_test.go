@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,5 +357,46 @@ func TestGetRefundAndCaseRefunds(t *testing.T) {
 	list, err := st.CaseRefunds(ctx, "acme", caseID)
 	if err != nil || len(list) != 1 || list[0].ID != id {
 		t.Fatalf("case refunds: %+v %v", list, err)
+	}
+}
+
+// One customer's compensations asked at once on different orders (each
+// order's lock lets them all through together) stay within the budget.
+func TestConcurrentCompensationsStayWithinTheBudget(t *testing.T) {
+	db := newStore(t)
+	st := db.Store
+	ctx := context.Background()
+	const n = 10
+	for i := range n {
+		if err := st.PutOrder(ctx, "acme", fmt.Sprintf("O%d", i), "cust-1", "EUR", "120.00", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine := moneyCase(t, st, "cust-1")
+	budget := store.Budget{Amount: "100.00", Since: time.Now().Add(-time.Hour)}
+	var wg sync.WaitGroup
+	var granted, refused atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			o, err := st.GetOrder(ctx, "acme", fmt.Sprintf("O%d", i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _, err = st.RequestRefund(ctx, store.Refund{TenantID: "acme", ID: uuid.NewString(), CaseID: mine, OrderRef: o.OrderRef, Kind: "coupon",
+				Amount: "30.00", Currency: "EUR", ReasonCode: "late", RequestedBy: "a"}, &o, budget)
+			switch {
+			case err == nil:
+				granted.Add(1)
+			case errors.Is(err, store.ErrOverBudget):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if granted.Load() != 3 || refused.Load() != n-3 {
+		t.Fatalf("%d granted, %d refused: a budget of 100.00 grants three coupons of 30.00", granted.Load(), refused.Load())
 	}
 }
