@@ -64,6 +64,13 @@ func (s *Server) listAuditEvents(c *gin.Context) error {
 	if f.Limit, limitErr = pageLimit(c); limitErr != nil {
 		errs = append(errs, *limitErr)
 	}
+	// The filter goes onto the permanent trail (audit.read): only a case ID.
+	if f.CaseID != "" && !canonicalUUID(f.CaseID) {
+		errs = append(errs, FieldError{"case_id", "must be a case ID (a UUID)"})
+	}
+	if len(f.ActorID) > 200 || len(f.Action) > 100 {
+		errs = append(errs, FieldError{"actor_id", "actor_id at most 200 and action at most 100 characters"})
+	}
 	if raw := c.Query("cursor"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 0 {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -925,7 +927,15 @@ func (s *Server) loadCaseWith(c *gin.Context, load func(ctx context.Context, ten
 
 // decodeJSON reads exactly one JSON object with only known fields.
 func decodeJSON(c *gin.Context, dst any) error {
-	dec := json.NewDecoder(c.Request.Body)
+	raw, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return requestBodyError(err)
+	}
+	// The decoder would quietly replace bytes that are not UTF-8.
+	if !utf8.Valid(raw) {
+		return errBadText("body", "must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -937,7 +947,17 @@ func decodeJSON(c *gin.Context, dst any) error {
 	if dec.More() {
 		return errorf(http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object")
 	}
-	return nil
+	return checkBodyText(dst)
+}
+
+// requestBodyError is what reading a request's body failed with: too large
+// (413), or the client's connection (a dependency of sorts: 503, retried).
+func requestBodyError(err error) error {
+	var maxBytes *http.MaxBytesError
+	if errors.As(err, &maxBytes) {
+		return err
+	}
+	return fmt.Errorf("read the request body: %w", err)
 }
 
 func idempotencyKey(c *gin.Context) (string, error) {

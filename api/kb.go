@@ -259,10 +259,18 @@ func (s *Server) importArticles(c *gin.Context) error {
 			return validationError([]FieldError{{"body", fmt.Sprintf("at most %d articles per import", maxImportLines)}})
 		}
 		var req ArticleRequest
+		if !utf8.Valid(raw) {
+			errs = append(errs, FieldError{fmt.Sprintf("line %d", line), "must be valid UTF-8"})
+			continue
+		}
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			errs = append(errs, FieldError{fmt.Sprintf("line %d", line), "is not an article object: " + jsonProblem(err)})
+			continue
+		}
+		if field, why := textProblem(&req); why != "" {
+			errs = append(errs, FieldError{fmt.Sprintf("line %d: %s", line, field), why})
 			continue
 		}
 		req.normalise()
@@ -270,7 +278,10 @@ func (s *Server) importArticles(c *gin.Context) error {
 		reqs = append(reqs, req)
 	}
 	if err := sc.Err(); err != nil {
-		return err
+		if errors.Is(err, bufio.ErrTooLong) {
+			return errorf(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("line %d is longer than an import may be", line+1))
+		}
+		return requestBodyError(err)
 	}
 	if len(errs) > 0 || len(reqs) == 0 {
 		if len(reqs) == 0 && len(errs) == 0 {

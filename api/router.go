@@ -129,7 +129,7 @@ func New(cfg Config) http.Handler {
 	// Every /v1 route authenticates, then checks the caller's roles for its
 	// (object, action) and step-up class in Endpoints (contract.go);
 	// handlers then scope every read to the caller's tenant.
-	v1 := r.Group("/v1", s.authenticate, s.rateLimit, s.checkPathIDs, s.authorize)
+	v1 := r.Group("/v1", s.authenticate, s.rateLimit, s.checkPathIDs, s.checkQueryText, s.authorize)
 	v1.POST("/cases", s.h(s.openCase))
 	v1.GET("/cases", s.h(s.listCases))
 	v1.GET("/cases/:id", s.h(s.getCase))
