@@ -927,6 +927,12 @@ func (s *Server) loadCaseWith(c *gin.Context, load func(ctx context.Context, ten
 
 // decodeJSON reads exactly one JSON object with only known fields.
 func decodeJSON(c *gin.Context, dst any) error {
+	// Only JSON: a page elsewhere can send a form without asking, but not
+	// JSON (that needs a CORS preflight), so no form can sign a person in
+	// or act for them.
+	if c.ContentType() != "application/json" {
+		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+	}
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		return requestBodyError(err)

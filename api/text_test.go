@@ -175,3 +175,18 @@ func bodyWith(path string, v string) map[string]any {
 	}
 	return root
 }
+
+// A body that is not declared JSON is refused (415) before anything reads
+// it: a page elsewhere can post a form without asking, but not JSON.
+func TestOnlyJSONBodies(t *testing.T) {
+	s := newStack(t)
+	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", ""} {
+		r := s.do("POST", "/v1/cases", tenantA, sampleCase(), "Content-Type", ct)
+		if r.Status != http.StatusUnsupportedMediaType || r.errorCode(t) != "unsupported_media_type" {
+			t.Errorf("Content-Type %q: %d %s, want 415", ct, r.Status, r.Body)
+		}
+	}
+	if r := s.do("POST", "/v1/cases", tenantA, sampleCase(), "Content-Type", "application/json; charset=utf-8"); r.Status != http.StatusCreated {
+		t.Errorf("JSON with a charset: %d %s", r.Status, r.Body)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -200,6 +202,11 @@ func loadConfig() (config, error) {
 		return cfg, err
 	}
 	cfg.ConsoleDevUsers = env("TANDEM_CONSOLE_DEV_USERS", "") == "1"
+	if cfg.ConsoleDevUsers && (!loopback(cfg.HTTPAddr) || env("TANDEM_OIDC_ISSUER", "") != "" || cfg.JWKSFile != "" || cfg.JWKSURL != "") {
+		// Anyone may sign in as anyone with it: only the development stack,
+		// serving this machine alone, without a real identity provider.
+		return cfg, errors.New("TANDEM_CONSOLE_DEV_USERS=1 is for the development stack only: it needs TANDEM_HTTP_ADDR on a loopback address and no identity provider (TANDEM_OIDC_ISSUER, TANDEM_JWKS_*)")
+	}
 	if issuer := env("TANDEM_OIDC_ISSUER", ""); issuer != "" {
 		secret, err := secretSetting("TANDEM_OIDC_CLIENT_SECRET")
 		if err != nil {
@@ -454,4 +461,17 @@ func oidcIssuer(o *api.OIDCConfig) string {
 		return "(unset: no OpenID Connect sign-in to the console)"
 	}
 	return o.Issuer
+}
+
+// loopback says addr (host:port) listens on this machine only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -134,6 +134,7 @@ func openWithKey(addr, apiKey, key string) openResult {
 	body := `{"customer_ref":"crash-test","channel":"api","message":"is my case safe?"}`
 	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/cases", bytes.NewBufferString(body))
 	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
 	c := &http.Client{Timeout: 20 * time.Second}
 	resp, err := c.Do(req)
