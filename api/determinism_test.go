@@ -67,7 +67,8 @@ func TestCaseHistoriesReplayAfterFailingTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc, err := client.Dial(client.Options{HostPort: s.temporalAddr, Logger: nopLogger{}, DataConverter: flaky.DataConverter()})
+	wc, err := client.Dial(client.Options{HostPort: s.temporalAddr, Logger: nopLogger{}, DataConverter: flaky.DataConverter(),
+		FailureConverter: flaky.FailureConverter()})
 	if err != nil {
 		t.Fatal(err)
 	}

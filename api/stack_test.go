@@ -183,7 +183,7 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter()}
+	opts := client.Options{HostPort: addr, Logger: nopLogger{}, DataConverter: pc.DataConverter(), FailureConverter: pc.FailureConverter()}
 	var meter metric.Meter
 	if withMetrics {
 		opts.MetricsHandler, meter = metrics.Temporal(), metrics.Meter("tandem/api")

@@ -456,12 +456,13 @@ func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.S
 		return nil, err
 	}
 	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:       cfg.TemporalAddress,
-		Namespace:      cfg.TemporalNamespace,
-		Logger:         tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		DataConverter:  pc.DataConverter(),
-		MetricsHandler: obs.metrics,
-		Interceptors:   obs.interceptors,
+		HostPort:         cfg.TemporalAddress,
+		Namespace:        cfg.TemporalNamespace,
+		Logger:           tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		DataConverter:    pc.DataConverter(),
+		FailureConverter: pc.FailureConverter(),
+		MetricsHandler:   obs.metrics,
+		Interceptors:     obs.interceptors,
 		// Payloads are AES-GCM ciphertext, which gzip cannot shrink: compressing
 		// every request only spent CPU on both sides (about 8% of the worker's).
 		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},

@@ -23,6 +23,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -114,6 +115,16 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 // DataConverter is the SDK's default converter with this codec after it.
 func (c *Codec) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
+}
+
+// FailureConverter keeps failures' messages and stack traces out of
+// workflow history in clear: they travel in the failure's encoded
+// attributes, a payload this codec seals like any other, since a message
+// can quote what a customer wrote. Every client and worker must use it
+// (as the data converter) to read them back.
+func (c *Codec) FailureConverter() converter.FailureConverter {
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+		DataConverter: c.DataConverter(), EncodeCommonAttributes: true})
 }
 
 // WithSerializationContext implements converter.PayloadCodecWithSerializationContext:
