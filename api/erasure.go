@@ -70,7 +70,7 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	if err != nil {
 		return err // nothing is erased yet; erasing again closes what is left open
 	}
-	var destroyed int64
+	var destroyed []string
 	err = s.store.InTx(ctx, func(tx *store.Store) error {
 		var err error
 		if destroyed, err = tx.EraseCustomer(c.Request.Context(), principalOf(c).Tenant, req.CustomerRef); err != nil {
@@ -78,13 +78,18 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 		}
 		// The audit entry names no personal data: the erased reference stays erased.
 		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, auditEntry{Action: "customer.erase", ObjectType: "customer", Reason: req.Reason,
-			Details: map[string]string{"keys_destroyed": strconv.FormatInt(destroyed, 10)}}))
+			Details: map[string]string{"keys_destroyed": strconv.Itoa(len(destroyed))}}))
 	})
 	if errors.Is(err, store.ErrLegalHold) {
 		return s.refused(c, "customer.erase", "legal_hold", errLegalHold)
 	}
 	if err != nil {
 		return err
+	}
+	// This process reads payloads no more with the destroyed keys; others
+	// drop them from their caches within a minute.
+	if s.forgetKeys != nil {
+		s.forgetKeys(destroyed...)
 	}
 	if cases, err = s.store.CasesOf(ctx, tenant, req.CustomerRef); err != nil { // and any opened meanwhile
 		return err
@@ -93,7 +98,7 @@ func (s *Server) eraseCustomer(c *gin.Context) error {
 	if err != nil {
 		return err // erasing again deletes what is left
 	}
-	c.JSON(http.StatusOK, gin.H{"keys_destroyed": destroyed, "cases_closed": closed,
+	c.JSON(http.StatusOK, gin.H{"keys_destroyed": len(destroyed), "cases_closed": closed,
 		"workflow_runs_deleted": deleted, "workflow_runs_running": running})
 	return nil
 }

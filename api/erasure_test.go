@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.temporal.io/sdk/converter"
+
 	"tandem/api"
 )
 
@@ -200,5 +202,32 @@ func TestAuditReasonsAreCodes(t *testing.T) {
 	}
 	if r := s.do("POST", "/v1/cases/"+c.ID+"/close", tenantA+"/supervisor", api.CloseCaseRequest{Reason: "parcel_found"}); r.Status != http.StatusOK {
 		t.Fatalf("close with a code: %d %s", r.Status, r.Body)
+	}
+}
+
+// The process that erases a customer forgets the destroyed key at once: a
+// payload sealed under it no longer opens there, though its cache held the
+// key a moment before.
+func TestErasingProcessForgetsTheKey(t *testing.T) {
+	s := newStack(t)
+	c := openFor(s, tenantA, "cust-forget", "an issue")
+	sealer := s.codec.WithSerializationContext(converter.WorkflowSerializationContext{Namespace: "default", WorkflowID: c.WorkflowID})
+	plain, err := converter.GetDefaultDataConverter().ToPayloads("what the customer wrote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := sealer.Encode(plain.GetPayloads())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.codec.Decode(sealed); err != nil { // the key is in the cache now
+		t.Fatal(err)
+	}
+	erase := api.EraseCustomerRequest{CustomerRef: "cust-forget", Reason: "customer_request"}
+	if r := s.do("POST", "/v1/customers/erase", tenantA+"/admin+totp", erase); r.Status != http.StatusOK {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	if _, err := s.codec.Decode(sealed); err == nil {
+		t.Fatal("the erasing process still opens payloads with the destroyed key")
 	}
 }

@@ -47,9 +47,12 @@ type Config struct {
 	// Payments is the payment provider reconciliation asks about each
 	// payment; nil: the built-in simulated one over Store.
 	Payments payments.Gateway
-	Meter    metric.Meter  // HTTP metrics; nil: none
-	Tracer   trace.Tracer  // a span per request; nil: none
-	Console  ConsoleConfig // how people sign in to the console
+	// ForgetKeys drops destroyed data keys from this process's payload
+	// codec (codec.Codec.Forget) when an erasure destroys them; nil: none.
+	ForgetKeys func(keyIDs ...string)
+	Meter      metric.Meter  // HTTP metrics; nil: none
+	Tracer     trace.Tracer  // a span per request; nil: none
+	Console    ConsoleConfig // how people sign in to the console
 }
 
 // Server serves the HTTP API.
@@ -69,6 +72,7 @@ type Server struct {
 	timeout      time.Duration
 	ai           ai.Engine
 	payments     payments.Gateway
+	forgetKeys   func(keyIDs ...string)
 	perKey       *limiters
 	perTenant    *limiters
 	metrics      *httpMetrics
@@ -96,6 +100,7 @@ func New(cfg Config) http.Handler {
 		perTenant:    newLimiters(cfg.PerTenantLimit),
 		ai:           cfg.AI,
 		payments:     cfg.Payments,
+		forgetKeys:   cfg.ForgetKeys,
 		metrics:      newHTTPMetrics(cfg.Meter),
 		console:      cfg.Console,
 	}

@@ -243,7 +243,7 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	}
 
 	srv := httptest.NewUnstartedServer(nil)
-	extra := api.Config{Meter: meter, Tracer: tracer, Payments: gateway}
+	extra := api.Config{Meter: meter, Tracer: tracer, Payments: gateway, ForgetKeys: pc.Forget}
 	if console != nil {
 		extra.Console = console("http://" + srv.Listener.Addr().String())
 	}
@@ -299,7 +299,7 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer, Console: extra.Console,
-		Payments: extra.Payments,
+		Payments: extra.Payments, ForgetKeys: extra.ForgetKeys,
 	})
 }
 

@@ -173,9 +173,9 @@ func (s *Store) held(ctx context.Context, tenantID string, custHash []byte) (boo
 // customer, so their messages and references can never be read again, while
 // every row, and the audit chain, stays in place. It refuses with
 // ErrLegalHold while a hold is on the customer or on any of their cases.
-// It returns how many keys it destroyed (0 when already erased).
-func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string) (int64, error) {
-	var destroyed int64
+// It returns the IDs of the keys it destroyed (none when already erased).
+func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string) ([]string, error) {
+	var destroyed []string
 	err := s.InTx(ctx, func(tx *Store) error {
 		if err := tx.lockTenantKeys(ctx, tenantID); err != nil {
 			return err
@@ -187,12 +187,10 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 		if held, err := tx.held(ctx, tenantID, h); err != nil || held {
 			return cmp.Or(err, ErrLegalHold)
 		}
-		res := tx.db.WithContext(ctx).Model(&dataKey{}).
-			Where("tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL", tenantID, h).
-			Updates(map[string]any{"wrapped_key": nil, "destroyed_at": time.Now().UTC()})
-		destroyed = res.RowsAffected
-		if res.Error != nil {
-			return res.Error
+		destroyed = nil
+		if err := tx.db.WithContext(ctx).Raw(`UPDATE data_keys SET wrapped_key = NULL, destroyed_at = ?
+			WHERE tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL RETURNING id`, time.Now().UTC(), tenantID, h).Scan(&destroyed).Error; err != nil {
+			return fmt.Errorf("destroy data keys: %w", err)
 		}
 		return tx.pseudonymiseOrders(ctx, tenantID, h)
 	})

@@ -77,7 +77,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 	}
 	defer st.RevokeAPIKey(context.WithoutCancel(ctx), *tenant, key.ID) //nolint:errcheck // best effort
 
-	tc, err := dialTemporal(ctx, cfg, log, st, observe{})
+	tc, _, err := dialTemporal(ctx, cfg, log, st, observe{})
 	if err != nil {
 		return err
 	}

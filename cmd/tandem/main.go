@@ -36,6 +36,7 @@ import (
 	"tandem/migrations"
 	"tandem/policies"
 	"tandem/workflows"
+	"tandem/workflows/codec"
 )
 
 // version is set at build time by .ci/stack.sh (git describe).
@@ -175,7 +176,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		}
 		obs.interceptors = []interceptor.ClientInterceptor{tracing}
 	}
-	st, tc, err := connectWith(ctx, cfg, log, obs)
+	st, tc, pc, err := connectWith(ctx, cfg, log, obs)
 	if err != nil {
 		return err
 	}
@@ -290,7 +291,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit,
 				AI: engine, Meter: metrics.Meter("tandem/api"), Tracer: tp.Tracer("tandem/api"),
-				Console: api.ConsoleConfig{DevUsers: cfg.ConsoleDevUsers, OIDC: cfg.OIDC},
+				Console: api.ConsoleConfig{DevUsers: cfg.ConsoleDevUsers, OIDC: cfg.OIDC}, ForgetKeys: pc.Forget,
 			}),
 			// A slow client may not hold a connection: headers in 10 s, the
 			// body in 30 s, the answer written within the request's own bound.
@@ -409,7 +410,8 @@ func jwksRefresher(cfg config, ks *api.KeySet, log *slog.Logger) func(context.Co
 
 // connect opens PostgreSQL (with the keyring) and dials Temporal.
 func connect(ctx context.Context, cfg config, log *slog.Logger) (*store.Store, client.Client, error) {
-	return connectWith(ctx, cfg, log, observe{})
+	st, tc, _, err := connectWith(ctx, cfg, log, observe{})
+	return st, tc, err
 }
 
 // observe is where the Temporal client's metrics and traces go (none: nowhere).
@@ -418,18 +420,18 @@ type observe struct {
 	interceptors []interceptor.ClientInterceptor
 }
 
-// connectWith is connect, observed.
-func connectWith(ctx context.Context, cfg config, log *slog.Logger, obs observe) (*store.Store, client.Client, error) {
+// connectWith is connect, observed, with the client's payload codec.
+func connectWith(ctx context.Context, cfg config, log *slog.Logger, obs observe) (*store.Store, client.Client, *codec.Codec, error) {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	tc, err := dialTemporal(ctx, cfg, log, st, obs)
+	tc, pc, err := dialTemporal(ctx, cfg, log, st, obs)
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return st, tc, nil
+	return st, tc, pc, nil
 }
 
 // openStore opens PostgreSQL with the master keyring, which every command
@@ -450,10 +452,10 @@ func openStore(ctx context.Context, cfg config) (*store.Store, error) {
 // dialTemporal connects with the encrypting payload codec: every client and
 // worker of Tandem must, or history would mix clear and encrypted payloads.
 // st gives the codec customers' data keys.
-func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, obs observe) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, obs observe) (client.Client, *codec.Codec, error) {
 	pc, err := cfg.payloadCodec(st)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tc, err := client.DialContext(ctx, client.Options{
 		HostPort:         cfg.TemporalAddress,
@@ -468,9 +470,9 @@ func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.S
 		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 	}
-	return tc, nil
+	return tc, pc, nil
 }
 
 func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
