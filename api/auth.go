@@ -242,7 +242,7 @@ func (s *Server) authenticate(c *gin.Context) {
 				err = s.tenantMustExist(ctx, p.Tenant)
 			}
 			if err != nil {
-				respondError(c, s.log, err)
+				s.authFailed(c, err)
 				return
 			}
 			c.Set(principalKey, p)
@@ -252,7 +252,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	if !ok || raw == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="tandem"`)
-		respondError(c, s.log, errorf(http.StatusUnauthorized, "unauthenticated", "send a bearer token or API key in the Authorization header"))
+		s.authFailed(c, errorf(http.StatusUnauthorized, "unauthenticated", "send a bearer token or API key in the Authorization header"))
 		return
 	}
 	var p Principal
@@ -262,30 +262,42 @@ func (s *Server) authenticate(c *gin.Context) {
 			err = errInvalidCredentials
 		}
 		if err != nil {
-			respondError(c, s.log, err)
+			s.authFailed(c, err)
 			return
 		}
 		p = Principal{Kind: "service", ID: key.ID, Tenant: key.TenantID, Roles: []string{key.Role}, Channels: key.ChannelList(), CreatedBy: key.CreatedBy}
 		if key.AssertionKey != nil {
 			if p.Customer, err = customerAssertion(c.GetHeader(CustomerAssertionHeader), ed25519.PublicKey(key.AssertionKey)); err != nil {
-				respondError(c, s.log, err)
+				s.authFailed(c, err)
 				return
 			}
 		}
 	} else {
 		var err error
 		if p, err = s.verifyToken(ctx, raw); err != nil {
-			respondError(c, s.log, err)
+			s.authFailed(c, err)
 			return
 		}
 		if err := s.tenantMustExist(ctx, p.Tenant); err != nil {
-			respondError(c, s.log, err)
+			s.authFailed(c, err)
 			return
 		}
 	}
 	c.Set(principalKey, p)
 	c.Next()
 }
+
+// authFailed answers a request whose credential failed; a 401 counts
+// against its client address (badCredentialsGate).
+func (s *Server) authFailed(c *gin.Context, err error) {
+	if apiErr, _ := toAPIError(err); apiErr.Status == http.StatusUnauthorized {
+		c.Set(badCredentialKey, true)
+	}
+	respondError(c, s.log, err)
+}
+
+// badCredentialKey marks a request whose credential failed.
+const badCredentialKey = "tandem.bad_credential"
 
 func (s *Server) tenantMustExist(ctx context.Context, tenant string) error {
 	exists, err := s.store.TenantExists(ctx, tenant)

@@ -65,6 +65,43 @@ func (ls *limiters) take(key string, now time.Time) (ok bool, remaining int, wai
 	return true, int(b.l.TokensAt(now)), 0
 }
 
+// ready says key has a token now, without taking it, or how long until it will.
+func (ls *limiters) ready(key string, now time.Time) (bool, time.Duration) {
+	if ls.limit.Rate <= 0 {
+		return true, 0
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	b := ls.by[key]
+	if b == nil {
+		return true, 0
+	}
+	if tokens := b.l.TokensAt(now); tokens < 1 {
+		return false, time.Duration((1 - tokens) / ls.limit.Rate * float64(time.Second))
+	}
+	return true, 0
+}
+
+// DefaultBadCredentialLimit bounds failed authentications per client
+// address: sixty, then one a second.
+var DefaultBadCredentialLimit = RateLimit{Rate: 1, Burst: 60}
+
+// badCredentialsGate refuses, before any credential is checked, a client
+// address whose failed authentications have used up its budget: guessing
+// keys or tokens costs a second a guess.
+func (s *Server) badCredentialsGate(c *gin.Context) {
+	if ok, wait := s.badCreds.ready(c.ClientIP(), time.Now()); !ok {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		respondError(c, s.log, errorf(http.StatusTooManyRequests, "too_many_failed_attempts",
+			"too many failed authentications from this address; retry after the time in Retry-After"))
+		return
+	}
+	c.Next()
+	if c.GetBool(badCredentialKey) {
+		s.badCreds.take(c.ClientIP(), time.Now())
+	}
+}
+
 // rateLimit refuses a caller over its credential's or its tenant's limit
 // with 429 and Retry-After, and tells every caller where it stands in the
 // RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset headers (the

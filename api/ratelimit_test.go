@@ -58,3 +58,33 @@ func TestRateLimits(t *testing.T) {
 		t.Fatalf("another tenant: %d %s", r.Status, r.Body)
 	}
 }
+
+// Guessing credentials is rate limited by client address before any
+// credential is checked: past the budget of failures every request from the
+// address is 429 with Retry-After, a good credential too, until the budget
+// refills; requests with good credentials use none of it.
+func TestFailedAuthenticationsAreLimitedByAddress(t *testing.T) {
+	s := newStack(t)
+	h := newAPIWith(t, s.store, s.temporal, s.queue, slog.New(slog.NewTextHandler(io.Discard, nil)), 5*time.Second, 0,
+		api.Config{BadCredentialLimit: api.RateLimit{Rate: 0.01, Burst: 3}})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	for i := range 5 { // good credentials spend nothing
+		if r := s.do("GET", "/v1/cases", tenantA, nil); r.Status != http.StatusOK {
+			t.Fatalf("good request %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	for i := range 3 {
+		if r := s.do("GET", "/v1/cases", "raw:Bearer tdm_guess_"+strconv.Itoa(i), nil); r.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	for _, who := range []string{"raw:Bearer tdm_guess_again", tenantA} {
+		r := s.do("GET", "/v1/cases", who, nil)
+		if wait, err := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests ||
+			r.errorCode(t) != "too_many_failed_attempts" || err != nil || wait < 1 {
+			t.Fatalf("%s after the budget: %d %v %s", who, r.Status, r.Header, r.Body)
+		}
+	}
+}

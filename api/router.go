@@ -43,7 +43,10 @@ type Config struct {
 	RequestTimeout time.Duration // bound on each request's work, Temporal round trips included
 	PerKeyLimit    RateLimit     // requests per credential (an API key, a person); zero: none
 	PerTenantLimit RateLimit     // requests per tenant, all credentials together; zero: none
-	AI             ai.Engine     // for the knowledge-base search console; nil: 503 there
+	// BadCredentialLimit bounds failed authentications per client address;
+	// zero: DefaultBadCredentialLimit.
+	BadCredentialLimit RateLimit
+	AI                 ai.Engine // for the knowledge-base search console; nil: 503 there
 	// Payments is the payment provider reconciliation asks about each
 	// payment; nil: the built-in simulated one over Store.
 	Payments payments.Gateway
@@ -75,6 +78,7 @@ type Server struct {
 	forgetKeys   func(keyIDs ...string)
 	perKey       *limiters
 	perTenant    *limiters
+	badCreds     *limiters
 	metrics      *httpMetrics
 	console      ConsoleConfig
 	oidc         *oidcClient
@@ -98,6 +102,7 @@ func New(cfg Config) http.Handler {
 		timeout:      cfg.RequestTimeout,
 		perKey:       newLimiters(cfg.PerKeyLimit),
 		perTenant:    newLimiters(cfg.PerTenantLimit),
+		badCreds:     newLimiters(cmp.Or(cfg.BadCredentialLimit, DefaultBadCredentialLimit)),
 		ai:           cfg.AI,
 		payments:     cfg.Payments,
 		forgetKeys:   cfg.ForgetKeys,
@@ -134,7 +139,7 @@ func New(cfg Config) http.Handler {
 	// Every /v1 route authenticates, then checks the caller's roles for its
 	// (object, action) and step-up class in Endpoints (contract.go);
 	// handlers then scope every read to the caller's tenant.
-	v1 := r.Group("/v1", s.authenticate, s.rateLimit, s.checkPathIDs, s.checkQueryText, s.authorize)
+	v1 := r.Group("/v1", s.badCredentialsGate, s.authenticate, s.rateLimit, s.checkPathIDs, s.checkQueryText, s.authorize)
 	v1.POST("/cases", s.h(s.openCase))
 	v1.GET("/cases", s.h(s.listCases))
 	v1.GET("/cases/:id", s.h(s.getCase))

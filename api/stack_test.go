@@ -299,7 +299,7 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer, Console: extra.Console,
-		Payments: extra.Payments, ForgetKeys: extra.ForgetKeys,
+		Payments: extra.Payments, ForgetKeys: extra.ForgetKeys, BadCredentialLimit: extra.BadCredentialLimit,
 	})
 }
 
