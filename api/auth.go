@@ -233,6 +233,24 @@ func (s *Server) tokenKey(t *jwt.Token) (any, error) {
 // key (tdm_…) or a JWT; without that header, from the console's session
 // cookie. Its tenant must exist.
 func (s *Server) authenticate(c *gin.Context) {
+	p, err := s.identify(c)
+	if err != nil {
+		if errors.Is(err, errNoCredential) {
+			c.Header("WWW-Authenticate", `Bearer realm="tandem"`)
+		}
+		s.authFailed(c, err)
+		return
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+// errNoCredential: the request sent no credential at all.
+var errNoCredential = errorf(http.StatusUnauthorized, "unauthenticated", "send a bearer token or API key in the Authorization header")
+
+// identify is who the request's credential says the caller is, checked
+// afresh (a long-lived request, the event stream, asks again as it goes).
+func (s *Server) identify(c *gin.Context) (Principal, error) {
 	ctx := c.Request.Context()
 	raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if c.GetHeader("Authorization") == "" {
@@ -241,50 +259,33 @@ func (s *Server) authenticate(c *gin.Context) {
 			if err == nil {
 				err = s.tenantMustExist(ctx, p.Tenant)
 			}
-			if err != nil {
-				s.authFailed(c, err)
-				return
-			}
-			c.Set(principalKey, p)
-			c.Next()
-			return
+			return p, err
 		}
 	}
 	if !ok || raw == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="tandem"`)
-		s.authFailed(c, errorf(http.StatusUnauthorized, "unauthenticated", "send a bearer token or API key in the Authorization header"))
-		return
+		return Principal{}, errNoCredential
 	}
-	var p Principal
 	if strings.HasPrefix(raw, store.APIKeyPrefix) {
 		key, err := s.store.AuthenticateAPIKey(ctx, raw)
 		if errors.Is(err, store.ErrInvalidAPIKey) {
 			err = errInvalidCredentials
 		}
 		if err != nil {
-			s.authFailed(c, err)
-			return
+			return Principal{}, err
 		}
-		p = Principal{Kind: "service", ID: key.ID, Tenant: key.TenantID, Roles: []string{key.Role}, Channels: key.ChannelList(), CreatedBy: key.CreatedBy}
+		p := Principal{Kind: "service", ID: key.ID, Tenant: key.TenantID, Roles: []string{key.Role}, Channels: key.ChannelList(), CreatedBy: key.CreatedBy}
 		if key.AssertionKey != nil {
 			if p.Customer, err = customerAssertion(c.GetHeader(CustomerAssertionHeader), ed25519.PublicKey(key.AssertionKey)); err != nil {
-				s.authFailed(c, err)
-				return
+				return Principal{}, err
 			}
 		}
-	} else {
-		var err error
-		if p, err = s.verifyToken(ctx, raw); err != nil {
-			s.authFailed(c, err)
-			return
-		}
-		if err := s.tenantMustExist(ctx, p.Tenant); err != nil {
-			s.authFailed(c, err)
-			return
-		}
+		return p, nil
 	}
-	c.Set(principalKey, p)
-	c.Next()
+	p, err := s.verifyToken(ctx, raw)
+	if err != nil {
+		return Principal{}, err
+	}
+	return p, s.tenantMustExist(ctx, p.Tenant)
 }
 
 // authFailed answers a request whose credential failed; a 401 counts

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tandem/activities/store"
 	"tandem/api"
 )
 
@@ -77,5 +78,43 @@ func TestEventStream(t *testing.T) {
 	}
 	if r := s.openStream(tenantA+"/supervisor", "not-a-position"); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("a bad Last-Event-ID: %d", r.Status)
+	}
+}
+
+// A stream is held to its credential while it lasts: revoking the token
+// ends it within seconds (it sends credential_ended), one credential opens
+// at most five at once, and opening one is on the trail like a case read.
+func TestEventStreamHeldToItsCredential(t *testing.T) {
+	s := newStack(t)
+	tok, err := api.MintToken(tokens, tenantA, "sup-stream", []string{"supervisor"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := "raw:Bearer " + tok
+	var streams []*stream
+	for i := range 5 {
+		st := s.openStream(who, "")
+		if st.Status != http.StatusOK {
+			t.Fatalf("stream %d: %d %s", i, st.Status, st.Body)
+		}
+		streams = append(streams, st)
+	}
+	if sixth := s.openStream(who, ""); sixth.Status != http.StatusTooManyRequests || sixth.errorCode(t) != "too_many_streams" {
+		t.Fatalf("a sixth stream: %d %s", sixth.Status, sixth.Body)
+	}
+	streams[4].cancel()
+	time.Sleep(300 * time.Millisecond) // the server notices the closed connection
+	if again := s.openStream(who, ""); again.Status != http.StatusOK {
+		t.Fatalf("a stream after one closed: %d %s", again.Status, again.Body)
+	}
+	reads, err := s.store.ListAudit(t.Context(), tenantA, store.AuditFilter{Action: "events.stream", ActorID: "sup-stream", Limit: 10})
+	if err != nil || len(reads) != 6 {
+		t.Fatalf("%d stream reads on the trail, want 6 (%v)", len(reads), err)
+	}
+	if err := s.store.RevokeSubject(t.Context(), tenantA, "sup-stream", "test", time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if ended := streams[0].next(t, "credential_ended"); ended.Type != "credential_ended" {
+		t.Fatalf("after the revocation: %+v", ended)
 	}
 }

@@ -79,6 +79,7 @@ type Server struct {
 	perKey       *limiters
 	perTenant    *limiters
 	badCreds     *limiters
+	streams      streamCounts // open event streams per caller
 	metrics      *httpMetrics
 	console      ConsoleConfig
 	oidc         *oidcClient

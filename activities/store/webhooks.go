@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -426,20 +427,32 @@ type StreamEvent struct {
 // EventsAfter returns the tenant's events after position after, oldest
 // first, that scope lets the caller see (nil: the whole tenant), with
 // payloads opened. Events of cases the caller may not see are skipped but
+// EventFilter is what a caller of the event stream may see: an agent's
+// scope, a front end's channels, the one customer a request is bound to
+// (nil: no such bound). Events of no case pass only a caller bound by none.
+type EventFilter struct {
+	Scope        *policies.AgentScope
+	Channels     []string
+	CustomerHash []byte
+}
+
 // move the position on (the last returned position is in next).
-func (s *Store) EventsAfter(ctx context.Context, tenantID string, after int64, scope *policies.AgentScope, limit int) (events []StreamEvent, next int64, err error) {
-	q := `SELECT ev.seq, ev.id, ev.type, ev.payload, ev.key_id, ev.case_id::text AS case_id, c.assignee_id, c.queue
+func (s *Store) EventsAfter(ctx context.Context, tenantID string, after int64, f EventFilter, limit int) (events []StreamEvent, next int64, err error) {
+	q := `SELECT ev.seq, ev.id, ev.type, ev.payload, ev.key_id, ev.case_id::text AS case_id, c.assignee_id, c.queue,
+			c.channel, c.customer_hash
 		FROM webhook_events ev LEFT JOIN cases c ON c.tenant_id = ev.tenant_id AND c.id = ev.case_id
 		WHERE ev.tenant_id = ? AND ev.seq > ? ORDER BY ev.seq LIMIT ?`
 	var rows []struct {
-		Seq        int64
-		ID         string
-		Type       string
-		Payload    []byte
-		KeyID      *string
-		CaseID     *string
-		AssigneeID *string
-		Queue      *string
+		Seq          int64
+		ID           string
+		Type         string
+		Payload      []byte
+		KeyID        *string
+		CaseID       *string
+		AssigneeID   *string
+		Queue        *string
+		Channel      *string
+		CustomerHash []byte
 	}
 	if err := s.db.WithContext(ctx).Raw(q, tenantID, after, limit).Scan(&rows).Error; err != nil {
 		return nil, after, fmt.Errorf("events: %w", err)
@@ -448,7 +461,9 @@ func (s *Store) EventsAfter(ctx context.Context, tenantID string, after int64, s
 	keys := map[string][]byte{}
 	for _, r := range rows {
 		next = r.Seq
-		if scope != nil && !scope.Sees(deref(r.AssigneeID), deref(r.Queue)) {
+		if f.Scope != nil && !f.Scope.Sees(deref(r.AssigneeID), deref(r.Queue)) ||
+			f.Channels != nil && !slices.Contains(f.Channels, deref(r.Channel)) ||
+			f.CustomerHash != nil && !bytes.Equal(f.CustomerHash, r.CustomerHash) {
 			continue
 		}
 		e := StreamEvent{Seq: r.Seq, ID: r.ID, Type: r.Type, Payload: r.Payload}

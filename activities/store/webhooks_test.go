@@ -35,7 +35,7 @@ func TestEventsDeliveriesAndPruning(t *testing.T) {
 	old, fresh := "22222222-0000-4000-8000-000000000001", "22222222-0000-4000-8000-000000000002"
 	write(old, time.Now().Add(-100*time.Hour))
 	write(fresh, time.Now())
-	events, _, err := st.EventsAfter(ctx, "acme", 0, nil, 100)
+	events, _, err := st.EventsAfter(ctx, "acme", 0, store.EventFilter{}, 100)
 	if err != nil || len(events) != 2 || events[0].Type != "case.opened" || events[1].Type != "case.opened" {
 		t.Fatalf("events after two writes, each twice: %+v %v", events, err)
 	}
@@ -55,7 +55,7 @@ func TestEventsDeliveriesAndPruning(t *testing.T) {
 	if n, err := st.PruneEvents(ctx, 72*time.Hour); err != nil || n != 1 {
 		t.Fatalf("pruned %d events, want the old one (%v)", n, err)
 	}
-	left, _, err := st.EventsAfter(ctx, "acme", 0, nil, 100)
+	left, _, err := st.EventsAfter(ctx, "acme", 0, store.EventFilter{}, 100)
 	if err != nil || len(left) != 1 || left[0].ID != "case:acme:"+fresh+":1:case.open" {
 		t.Fatalf("left after pruning: %+v %v", left, err)
 	}
