@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/converter"
 
@@ -229,5 +230,53 @@ func TestErasingProcessForgetsTheKey(t *testing.T) {
 	}
 	if _, err := s.codec.Decode(sealed); err == nil {
 		t.Fatal("the erasing process still opens payloads with the destroyed key")
+	}
+}
+
+// Erasure leaves nothing of the customer outside their destroyed key:
+// refunds' evidence, the hash of their opening request, the keys their
+// front end chose for messages are cleared; a retried opening is 409
+// customer_erased.
+func TestErasureClearsWhatNoKeySeals(t *testing.T) {
+	s := newStack(t)
+	ctx := t.Context()
+	req := sampleCase()
+	req.CustomerRef = "cust-traces"
+	key := "open-" + randomHex(6)
+	r := s.do("POST", "/v1/cases", tenantA, req, "Idempotency-Key", key)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("open: %d %s", r.Status, r.Body)
+	}
+	var ex api.ExchangeJSON
+	r.decode(t, &ex)
+	if r := s.do("POST", "/v1/cases/"+ex.Case.ID+"/messages", tenantA, api.PostMessageRequest{Body: inScope(1)}, "Idempotency-Key", "jane-doe-msg-1"); r.Status != http.StatusOK {
+		t.Fatalf("message: %d %s", r.Status, r.Body)
+	}
+	if err := s.store.PutOrder(ctx, tenantA, "7001", "cust-traces", "EUR", "100.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	body := refundBody("7001", "20.00")
+	refund := map[string]any{"order_ref": body["order_ref"], "amount": body["amount"], "currency": body["currency"], "reason_code": body["reason_code"],
+		"evidence": []string{"https://photos.example/jane-doe-broken-lamp.jpg"}}
+	if code, _ := s.askRefund(ex.Case.ID, tenantA, refund, "refund-traces"); code >= 300 {
+		t.Fatalf("refund: %d", code)
+	}
+	erase := api.EraseCustomerRequest{CustomerRef: "cust-traces", Reason: "customer_request"}
+	if r := s.do("POST", "/v1/customers/erase", tenantA+"/admin+totp", erase); r.Status != http.StatusOK {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	var left struct{ Evidence, Hashes, ClientKeys, UpdateKeys int }
+	if err := s.store.DB().Raw(`SELECT
+			(SELECT count(*) FROM refunds WHERE case_id = ? AND evidence <> '[]'::jsonb) AS evidence,
+			(SELECT count(*) FROM idempotency_keys WHERE case_id = ? AND request_hash <> 'erased') AS hashes,
+			(SELECT count(*) FROM messages WHERE case_id = ? AND client_key IS NOT NULL) AS client_keys,
+			(SELECT count(*) FROM update_keys WHERE case_id = ?) AS update_keys`, ex.Case.ID, ex.Case.ID, ex.Case.ID, ex.Case.ID).Scan(&left).Error; err != nil {
+		t.Fatal(err)
+	}
+	if left != (struct{ Evidence, Hashes, ClientKeys, UpdateKeys int }{}) {
+		t.Fatalf("left after erasure: %+v", left)
+	}
+	if r := s.do("POST", "/v1/cases", tenantA, req, "Idempotency-Key", key); r.Status != http.StatusConflict || r.errorCode(t) != "customer_erased" {
+		t.Fatalf("a retried opening after erasure: %d %s", r.Status, r.Body)
 	}
 }

@@ -192,10 +192,38 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 			WHERE tenant_id = ? AND customer_hash = ? AND destroyed_at IS NULL RETURNING id`, time.Now().UTC(), tenantID, h).Scan(&destroyed).Error; err != nil {
 			return fmt.Errorf("destroy data keys: %w", err)
 		}
-		return tx.pseudonymiseOrders(ctx, tenantID, h)
+		if err := tx.pseudonymiseOrders(ctx, tenantID, h); err != nil {
+			return err
+		}
+		return tx.clearTraces(ctx, tenantID, h)
 	})
 	return destroyed, err
 }
+
+// clearTraces removes what is left of the customer in clear or under no
+// key of theirs: refunds' evidence (free text: references, links), the
+// hash of their opening requests (an unkeyed digest of what they wrote,
+// which a guess could be checked against), and the idempotency keys their
+// front end chose for their messages. A retried opening then finds the key
+// erased (409 customer_erased).
+func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byte) error {
+	db := s.db.WithContext(ctx)
+	theirs := `case_id IN (SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?)`
+	for _, q := range []struct{ what, sql string }{
+		{"refunds' evidence", `UPDATE refunds SET evidence = '[]'::jsonb WHERE tenant_id = ? AND ` + theirs},
+		{"opening requests' hashes", `UPDATE idempotency_keys SET request_hash = '` + erasedRequestHash + `' WHERE tenant_id = ? AND ` + theirs},
+		{"messages' keys", `UPDATE messages SET client_key = NULL WHERE tenant_id = ? AND client_key IS NOT NULL AND ` + theirs},
+		{"updates' keys", `DELETE FROM update_keys WHERE tenant_id = ? AND ` + theirs},
+	} {
+		if err := db.Exec(q.sql, tenantID, tenantID, custHash).Error; err != nil {
+			return fmt.Errorf("clear %s: %w", q.what, err)
+		}
+	}
+	return nil
+}
+
+// erasedRequestHash stands for an erased customer's opening request.
+const erasedRequestHash = "erased"
 
 // pseudonymiseOrders renames the customer's orders, in the order book and in
 // the refunds against them, to random references, and unlinks them from the

@@ -792,6 +792,9 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, tenantID, key, requestH
 	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND key = ?", tenantID, key).Take(&have).Error; err != nil {
 		return false, fmt.Errorf("read idempotency key: %w", err)
 	}
+	if have.RequestHash == erasedRequestHash {
+		return false, ErrCustomerErased
+	}
 	if have.RequestHash != requestHash || have.CaseID != caseID {
 		return false, ErrIdempotencyMismatch
 	}
