@@ -300,6 +300,9 @@ func TestConsistencyCheckCarriesOnPastABadCase(t *testing.T) {
 	// The bad case's record names a workflow whose every task fails: its
 	// type is one no worker knows.
 	wfID := "case:" + tenantA + ":stuck-" + randomHex(4)
+	if err := s.store.BindCaseKey(ctx, tenantA, "cust-42", wfID); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.queue}, "NoSuchWorkflowType"); err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,9 @@ func TestUpdateToAFailingWorkflowIs500(t *testing.T) {
 	// The case's record names a workflow whose every task fails: no worker
 	// knows its type.
 	wfID := "case:" + tenantA + ":failing-" + randomHex(4)
+	if err := s.store.BindCaseKey(ctx, tenantA, "cust-42", wfID); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.queue}, "NoSuchWorkflowType"); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,10 @@ import (
 // benchmark's, are sealed with the deployment's payload key and never looked up.
 var customerWorkflowPrefixes = []string{"case:", "refund:"}
 
+// ErrNoPayloadKey: a customer's workflow has no data key bound, so nothing
+// of it may be sealed (the API binds one before starting it).
+var ErrNoPayloadKey = errors.New("no payload key is bound to this customer's workflow")
+
 // BindCaseKey makes the customer's data key the one a case's workflow seals
 // its payloads with, creating the key if the customer has none. It must run
 // before the workflow is started; ErrCustomerErased for an erased customer.
@@ -48,7 +52,8 @@ func (s *Store) BindChildKey(ctx context.Context, parentID, childID string) erro
 }
 
 // WorkflowKey implements codec.Keys: the live data key bound to the
-// workflow; ErrCustomerErased once it was destroyed.
+// workflow; ErrCustomerErased once it was destroyed, ErrNoPayloadKey for a
+// customer's workflow with none bound. Other workflows have none (ok false).
 func (s *Store) WorkflowKey(ctx context.Context, workflowID string) (string, []byte, bool, error) {
 	if !customerWorkflow(workflowID) {
 		return "", nil, false, nil
@@ -57,7 +62,9 @@ func (s *Store) WorkflowKey(ctx context.Context, workflowID string) (string, []b
 	err := s.db.WithContext(ctx).Raw(`SELECT key_id FROM payload_keys WHERE workflow_id = ?`, workflowID).Row().Scan(&keyID)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return "", nil, false, nil
+			// Never the deployment's key instead: what the workflow writes
+			// would outlive its customer's erasure.
+			return "", nil, false, fmt.Errorf("%w: %s", ErrNoPayloadKey, workflowID)
 		}
 		return "", nil, false, fmt.Errorf("read the payload key of %s: %w", workflowID, err)
 	}

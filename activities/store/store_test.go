@@ -250,3 +250,25 @@ func TestSyncDefaultPolicyRules(t *testing.T) {
 		t.Errorf("a dropped default survived: %s", got)
 	}
 }
+
+// A customer's workflow is sealed with its customer's key or not at all:
+// one with no key bound is refused, never given the deployment's key, whose
+// payloads an erasure could not reach. Other workflows have no key.
+func TestUnboundCustomerWorkflowHasNoKey(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	for _, wf := range []string{"case:acme:" + caseID, "refund:acme:" + caseID} {
+		if _, _, _, err := st.WorkflowKey(ctx, wf); !errors.Is(err, store.ErrNoPayloadKey) {
+			t.Errorf("%s unbound: %v, want ErrNoPayloadKey", wf, err)
+		}
+	}
+	if _, _, ok, err := st.WorkflowKey(ctx, "webhook:acme:wh_1"); ok || err != nil {
+		t.Errorf("a webhook's workflow: %v %v, want no key and no error", ok, err)
+	}
+	if err := st.BindCaseKey(ctx, "acme", "cust-1", "case:acme:"+caseID); err != nil {
+		t.Fatal(err)
+	}
+	if id, key, ok, err := st.WorkflowKey(ctx, "case:acme:"+caseID); !ok || err != nil || id == "" || len(key) != 32 {
+		t.Errorf("bound: %q %d %v %v", id, len(key), ok, err)
+	}
+}

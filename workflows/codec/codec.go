@@ -162,6 +162,9 @@ type workflowCodec struct {
 }
 
 func (w workflowCodec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	if len(payloads) == 0 {
+		return payloads, nil
+	}
 	id, aead, err := w.c.sealer(w.workflowID)
 	if err != nil {
 		return nil, err
