@@ -159,11 +159,11 @@ func (a *Activities) SetRefundStatus(ctx context.Context, in workflows.RefundSta
 }
 
 // PayRefund pays through the gateway; a decline is final. An attempt after
-// the first asks the provider first: the last one may have paid and lost
+// the first (or any, with LookUpFirst) asks the provider first: the last one may have paid and lost
 // its answer, and a provider's idempotency keys expire (Stripe's after a
 // day), so a payment found is not sent again.
 func (a *Activities) PayRefund(ctx context.Context, in workflows.PayRefundInput) (workflows.PayRefundResult, error) {
-	if activity.GetInfo(ctx).Attempt > 1 {
+	if activity.GetInfo(ctx).Attempt > 1 || in.LookUpFirst {
 		found, err := a.Gateway.Lookup(ctx, in.TenantID, in.Key)
 		if err != nil {
 			return workflows.PayRefundResult{}, fmt.Errorf("look up payment %s: %w", in.Key, err)

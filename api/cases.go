@@ -716,6 +716,11 @@ func (s *Server) updateNotTaken(ctx context.Context, u workflowUpdate, err error
 	if task == nil || task.GetAttempt() < failingTaskAttempts {
 		return err
 	}
+	// A task that keeps failing while PostgreSQL is away (its payloads'
+	// keys cannot be read) waits for it: that is an outage, not a bug.
+	if perr := s.store.Ping(dctx); perr != nil {
+		return err
+	}
 	s.metrics.failingTasks.Add(ctx, 1)
 	s.log.ErrorContext(ctx, "workflow task failing: update cannot be taken", "workflow_id", u.WorkflowID, "update", u.Name,
 		"attempt", task.GetAttempt(), "err", err)
@@ -930,7 +935,7 @@ func decodeJSON(c *gin.Context, dst any) error {
 	// Only JSON: a page elsewhere can send a form without asking, but not
 	// JSON (that needs a CORS preflight), so no form can sign a person in
 	// or act for them.
-	if c.ContentType() != "application/json" {
+	if !strings.EqualFold(c.ContentType(), "application/json") {
 		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
 	}
 	raw, err := io.ReadAll(c.Request.Body)

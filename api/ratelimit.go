@@ -65,21 +65,28 @@ func (ls *limiters) take(key string, now time.Time) (ok bool, remaining int, wai
 	return true, int(b.l.TokensAt(now)), 0
 }
 
-// ready says key has a token now, without taking it, or how long until it will.
-func (ls *limiters) ready(key string, now time.Time) (bool, time.Duration) {
+// reserve takes a token for key now if there is one, to be given back with
+// cancel; otherwise it says how long until one is there.
+func (ls *limiters) reserve(key string, now time.Time) (cancel func(), ok bool, wait time.Duration) {
 	if ls.limit.Rate <= 0 {
-		return true, 0
+		return func() {}, true, 0
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	b := ls.by[key]
 	if b == nil {
-		return true, 0
+		b = &bucket{l: rate.NewLimiter(rate.Limit(ls.limit.Rate), ls.limit.Burst)}
+		ls.by[key] = b
 	}
-	if tokens := b.l.TokensAt(now); tokens < 1 {
-		return false, time.Duration((1 - tokens) / ls.limit.Rate * float64(time.Second))
+	b.used = now
+	r := b.l.ReserveN(now, 1)
+	if delay := r.DelayFrom(now); delay > 0 {
+		r.CancelAt(now)
+		return nil, false, delay
 	}
-	return true, 0
+	// Cancelled as of the moment it was taken: the rate package gives back
+	// only a reservation whose time has not passed.
+	return func() { r.CancelAt(now) }, true, 0
 }
 
 // DefaultBadCredentialLimit bounds failed authentications per client
@@ -90,15 +97,18 @@ var DefaultBadCredentialLimit = RateLimit{Rate: 1, Burst: 60}
 // address whose failed authentications have used up its budget: guessing
 // keys or tokens costs a second a guess.
 func (s *Server) badCredentialsGate(c *gin.Context) {
-	if ok, wait := s.badCreds.ready(c.ClientIP(), time.Now()); !ok {
+	// Each request holds a token while it authenticates (so parallel
+	// guesses cannot share one) and gives it back when its credential holds.
+	giveBack, ok, wait := s.badCreds.reserve(c.ClientIP(), time.Now())
+	if !ok {
 		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 		respondError(c, s.log, errorf(http.StatusTooManyRequests, "too_many_failed_attempts",
 			"too many failed authentications from this address; retry after the time in Retry-After"))
 		return
 	}
 	c.Next()
-	if c.GetBool(badCredentialKey) {
-		s.badCreds.take(c.ClientIP(), time.Now())
+	if !c.GetBool(badCredentialKey) {
+		giveBack()
 	}
 }
 

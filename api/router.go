@@ -8,6 +8,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -46,7 +47,11 @@ type Config struct {
 	// BadCredentialLimit bounds failed authentications per client address;
 	// zero: DefaultBadCredentialLimit.
 	BadCredentialLimit RateLimit
-	AI                 ai.Engine // for the knowledge-base search console; nil: 503 there
+	// TrustedProxies are the addresses (IPs or CIDRs) of the proxies whose
+	// X-Forwarded-For names the client; none: the connection's peer is the
+	// client, and no header can change that.
+	TrustedProxies []string
+	AI             ai.Engine // for the knowledge-base search console; nil: 503 there
 	// Payments is the payment provider reconciliation asks about each
 	// payment; nil: the built-in simulated one over Store.
 	Payments payments.Gateway
@@ -117,6 +122,9 @@ func New(cfg Config) http.Handler {
 		s.oidc = newOIDCClient(*cfg.Console.OIDC)
 	}
 	r := gin.New()
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		panic(fmt.Sprintf("trusted proxies %v: %v", cfg.TrustedProxies, err)) // checked when the configuration is read
+	}
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	r.Use(traceRequests(cfg.Tracer), s.requestLog, s.recoverPanic, s.limits)

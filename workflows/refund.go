@@ -294,6 +294,7 @@ func (r *refundSaga) payUntilKnown(ctx workflow.Context) (PayRefundResult, error
 	if err := r.record(ctx, AuditRefundPaymentUnknown, SystemActor, "finance"); err != nil {
 		return paid, err
 	}
+	in.LookUpFirst = true
 	err = result(ctx, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: min(time.Minute, unknownAfter), BackoffCoefficient: 2, MaximumInterval: time.Hour,

@@ -113,6 +113,9 @@ type PayRefundInput struct {
 	Key      string `json:"key"`
 	Amount   string `json:"amount"`
 	Currency string `json:"currency"`
+	// LookUpFirst: an earlier activity may have paid under the key (its
+	// answer lost), so even the first attempt asks the provider first.
+	LookUpFirst bool `json:"look_up_first,omitempty"`
 }
 
 // PayRefundResult is the gateway's reference for the payment.

@@ -190,7 +190,16 @@ func blindIndex(idx []byte, customerRef string) []byte {
 
 // ErrCustomerErased refuses a write for a customer whose data was erased:
 // a fresh key would make what is written after the erasure readable again.
-var ErrCustomerErased = errors.New("the customer's personal data was erased")
+var ErrCustomerErased error = keyGone("the customer's personal data was erased")
+
+// keyGone is an error no retry of a key lookup will change (the payload
+// codec stops retrying on it).
+type keyGone string
+
+func (e keyGone) Error() string { return string(e) }
+
+// KeyGone says the key will never be there.
+func (keyGone) KeyGone() bool { return true }
 
 // customerKey returns the live data key of a customer, creating it if
 // needed; ErrCustomerErased if the customer's key was destroyed.

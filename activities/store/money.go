@@ -434,19 +434,22 @@ type RuleBreach struct {
 
 // LedgerRule says what a refund's status requires of its ledger
 // movements, and whether b holds it: paid is booked and paid (what was
-// payable is paid out: nothing left payable), failed is booked and
-// reversed, issued is booked, payment_unknown is booked and neither paid
+// payable is paid out: nothing left payable; a saga before refund-v2 paid
+// without booking), failed is booked and reversed (or, before refund-v2,
+// nothing), issued is booked, payment_unknown is booked and neither paid
 // nor reversed (money may be out), rejected and every status before a
 // decision is nothing booked, and approved may be booked but not paid or
 // reversed yet. Each movement is for the refund's amount.
 func LedgerRule(b RefundBooks) (want string, ok bool) {
 	has := func(amount string) bool { return amount != "" && SameAmount(amount, b.Amount) }
 	none := func(amount string) bool { return amount == "" }
+	// Sagas before refund-v2 paid straight from the expense account without
+	// booking, and posted nothing for a failed payment: those shapes stand.
 	switch b.Status {
 	case workflows.RefundPaid:
-		return "booked and paid, nothing reversed", has(b.Booked) && has(b.Paid) && none(b.Reversed)
+		return "booked and paid, nothing reversed", (has(b.Booked) || none(b.Booked)) && has(b.Paid) && none(b.Reversed)
 	case workflows.RefundFailed:
-		return "booked and reversed, nothing paid", has(b.Booked) && has(b.Reversed) && none(b.Paid)
+		return "booked and reversed, nothing paid", (has(b.Booked) && has(b.Reversed) || none(b.Booked) && none(b.Reversed)) && none(b.Paid)
 	case workflows.RefundIssued, workflows.RefundPaymentUnknown:
 		return "booked, neither paid nor reversed", has(b.Booked) && none(b.Paid) && none(b.Reversed)
 	case workflows.RefundApproved:

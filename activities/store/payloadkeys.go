@@ -17,7 +17,7 @@ var customerWorkflowPrefixes = []string{"case:", "refund:"}
 
 // ErrNoPayloadKey: a customer's workflow has no data key bound, so nothing
 // of it may be sealed (the API binds one before starting it).
-var ErrNoPayloadKey = errors.New("no payload key is bound to this customer's workflow")
+var ErrNoPayloadKey error = keyGone("no payload key is bound to this customer's workflow")
 
 // BindCaseKey makes the customer's data key the one a case's workflow seals
 // its payloads with, creating the key if the customer has none. It must run
@@ -81,7 +81,7 @@ func (s *Store) DataKey(ctx context.Context, id string) ([]byte, error) {
 	var dk dataKey
 	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&dk).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("data key %s does not exist", id)
+		return nil, fmt.Errorf("data key %s: %w", id, keyGone("no such data key"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read data key: %w", err)

@@ -249,22 +249,6 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		if upsert.Error != nil {
 			return fmt.Errorf("upsert case: %w", upsert.Error)
 		}
-		// Refused: a write at a later position got there first. One at the
-		// same position (another update of the same workflow task) is only
-		// older; one at an earlier position is a lost workflow task's,
-		// arriving after the task done again was committed: a conflict, and
-		// none of its events go out.
-		lost := false
-		if upsert.RowsAffected == 0 {
-			var now struct{ ProjGen, ProjEvent int64 }
-			if err := gtx.Raw(`SELECT proj_gen, proj_event FROM cases WHERE tenant_id = ? AND id = ?`, c.TenantID, c.ID).Scan(&now).Error; err != nil {
-				return fmt.Errorf("read case position: %w", err)
-			}
-			lost = now.ProjGen > c.ProjGen || now.ProjGen == c.ProjGen && now.ProjEvent > c.ProjEvent
-			if lost {
-				conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: c.LastSeq, Kind: ConflictWriteLost})
-			}
-		}
 		for i := range msgs {
 			m := &msgs[i]
 			if m.BodyCT, err = seal(dek, []byte(m.Body), messageAAD(m.TenantID, m.CaseID, m.Seq)); err != nil {
@@ -310,10 +294,8 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		}
 		written = append(written, diverged...)
 		// The events feed webhooks and the live stream (GET /v1/events).
-		if !lost {
-			if err := emitWebhookEvents(ctx, gtx, c.TenantID, caseWebhookEvents(c, msgs, written), keyID, dek); err != nil {
-				return err
-			}
+		if err := emitWebhookEvents(ctx, gtx, c.TenantID, caseWebhookEvents(c, msgs, written), keyID, dek); err != nil {
+			return err
 		}
 		return tx.noteConflicts(ctx, c.TenantID, c.WorkflowID, c.ProjGen, c.ProjEvent, conflicts)
 	})
@@ -357,9 +339,6 @@ const (
 	ConflictCaseRepaired    = "case_repaired"
 	ConflictMessageRemoved  = "message_removed"
 	ConflictMessageRestored = "message_restored"
-	// ConflictWriteLost: a lost workflow task's write arrived after a later,
-	// committed one; it changed nothing of the case and sent no event.
-	ConflictWriteLost = "write_lost"
 )
 
 // AuditProjectionRepaired is the audit action of a repaired projection row.

@@ -46,6 +46,7 @@ type config struct {
 	JWKSRefresh       time.Duration // how often JWKSURL is fetched again
 	// Console: development sign-ins (make run only) and the OIDC provider.
 	ConsoleDevUsers bool
+	TrustedProxies  []string // proxies whose X-Forwarded-For names the client
 	OIDC            *api.OIDCConfig
 	// AuditSigningKey signs audit checkpoints (worker, dev); AuditVerifyKey
 	// checks them (derived from the signing key when only that is set).
@@ -200,6 +201,17 @@ func loadConfig() (config, error) {
 	}
 	if cfg.JWKSRefresh, err = envDuration("TANDEM_JWKS_REFRESH", 10*time.Minute); err != nil {
 		return cfg, err
+	}
+	for _, p := range strings.Split(env("TANDEM_TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return cfg, fmt.Errorf("TANDEM_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
+			}
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
 	cfg.ConsoleDevUsers = env("TANDEM_CONSOLE_DEV_USERS", "") == "1"
 	if cfg.ConsoleDevUsers && (!loopback(cfg.HTTPAddr) || env("TANDEM_OIDC_ISSUER", "") != "" || cfg.JWKSFile != "" || cfg.JWKSURL != "") {

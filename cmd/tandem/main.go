@@ -289,7 +289,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Namespace: cfg.TemporalNamespace, Logger: log,
 				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, ExportSigner: cfg.ExportSigningKey, Checkpoints: cfg.checkpointLog(),
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
-				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit,
+				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit, TrustedProxies: cfg.TrustedProxies,
 				AI: engine, Meter: metrics.Meter("tandem/api"), Tracer: tp.Tracer("tandem/api"),
 				Console: api.ConsoleConfig{DevUsers: cfg.ConsoleDevUsers, OIDC: cfg.OIDC}, ForgetKeys: pc.Forget,
 			}),

@@ -58,7 +58,7 @@ const (
 	workflowTTL = 10 * time.Minute
 	noKeyTTL    = 10 * time.Second
 	cacheLimit  = 100_000
-	lookupLimit = 5 * time.Second
+	lookupLimit = 10 * time.Second
 )
 
 // Codec encrypts with the first payload key, or a workflow's data key, and
@@ -248,9 +248,13 @@ func (c *Codec) sealer(workflowID string) (string, cipher.AEAD, error) {
 		aead, err := c.opener(e.keyID)
 		return e.keyID, aead, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupLimit)
-	defer cancel()
-	id, key, found, err := c.keys.WorkflowKey(ctx, workflowID)
+	var id string
+	var key []byte
+	var found bool
+	err := retryLookup(func(ctx context.Context) (err error) {
+		id, key, found, err = c.keys.WorkflowKey(ctx, workflowID)
+		return err
+	})
 	if err != nil {
 		return "", nil, fmt.Errorf("payload key of %s: %w", workflowID, err)
 	}
@@ -284,9 +288,11 @@ func (c *Codec) opener(id string) (cipher.AEAD, error) {
 	if ok && now.Before(e.until) {
 		return e.aead, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupLimit)
-	defer cancel()
-	key, err := c.keys.DataKey(ctx, id)
+	var key []byte
+	err := retryLookup(func(ctx context.Context) (err error) {
+		key, err = c.keys.DataKey(ctx, id)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("data key %q: %w", id, err)
 	}
@@ -296,6 +302,30 @@ func (c *Codec) opener(id string) (cipher.AEAD, error) {
 	}
 	c.remember("", cachedWorkflow{}, id, aead)
 	return aead, nil
+}
+
+// retryLookup runs a key lookup until it succeeds, fails for good (an error
+// with a KeyGone method saying so: the key is erased, or not there), or
+// lookupLimit has passed: the SDK fails a
+// workflow whose input cannot be decoded, rather than retrying its task, so
+// a lookup must ride out a database's blip instead of failing at once.
+func retryLookup(lookup func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupLimit)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		err := lookup(ctx)
+		var gone interface{ KeyGone() bool }
+		if err == nil || errors.As(err, &gone) && gone.KeyGone() || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 func (c *Codec) remember(workflowID string, wf cachedWorkflow, keyID string, aead cipher.AEAD) {
