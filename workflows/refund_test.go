@@ -46,6 +46,8 @@ type fakeMoney struct {
 	unknown  int
 	onAnswer func()
 	attempts int
+	// askedFirst counts attempts told to look the payment up before paying.
+	askedFirst int
 }
 
 func (f *fakeMoney) RequestRefund(ctx context.Context, _ workflows.RefundInput) (workflows.RefundRequestResult, error) {
@@ -72,6 +74,9 @@ func (f *fakeMoney) PayRefund(_ context.Context, in workflows.PayRefundInput) (w
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.attempts++
+	if in.LookUpFirst {
+		f.askedFirst++
+	}
 	if f.attempts <= f.unknown {
 		return workflows.PayRefundResult{}, errors.New("payment gateway: 503 service unavailable")
 	}
@@ -472,6 +477,9 @@ func TestRefundPaymentUnknownIsNeverReversed(t *testing.T) {
 	}
 	if !slices.Contains(f.notified, workflows.AuditRefundPaymentUnknown+">finance") {
 		t.Fatalf("finance not told: %v", f.notified)
+	}
+	if f.askedFirst == 0 {
+		t.Fatal("the attempts after parking did not look the payment up first: a provider's expired key could pay twice")
 	}
 	if st.Status != workflows.RefundPaid || f.payments != 1 || f.attempts <= 10 {
 		t.Fatalf("saga ended %s after %d attempts, %d payments; want paid once, after more than 10 attempts", st.Status, f.attempts, f.payments)
