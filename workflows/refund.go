@@ -290,10 +290,12 @@ func (r *refundSaga) payUntilKnown(ctx workflow.Context) (PayRefundResult, error
 	if err == nil || isDeclined(err) {
 		return paid, err
 	}
+	approvedBy := r.st.Rule // the rule that approved it stands once the provider answers
 	r.st.Status, r.st.Rule = RefundPaymentUnknown, RulePaymentUnknown
 	if err := r.record(ctx, AuditRefundPaymentUnknown, SystemActor, "finance"); err != nil {
 		return paid, err
 	}
+	defer func() { r.st.Rule = approvedBy }()
 	in.LookUpFirst = true
 	err = result(ctx, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
