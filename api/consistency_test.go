@@ -1,12 +1,9 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/client"
 
 	"tandem/activities/consistency"
 	"tandem/activities/store"
@@ -297,20 +294,8 @@ func TestConsistencyCheckCarriesOnPastABadCase(t *testing.T) {
 	ctx := t.Context()
 	good := s.openCase(tenantA, sampleCase()).Case.ID
 	bad := s.openCase(tenantA, sampleCase()).Case.ID
-	// The bad case's record names a workflow whose every task fails: its
-	// type is one no worker knows.
-	wfID := "case:" + tenantA + ":stuck-" + randomHex(4)
-	if err := s.store.BindCaseKey(ctx, tenantA, "cust-42", wfID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.queue}, "NoSuchWorkflowType"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.temporal.TerminateWorkflow(context.Background(), wfID, "", "test over") })
+	s.caseOnAFailingWorkflow(bad)
 	db := s.store.DB()
-	if err := db.Exec(`UPDATE cases SET workflow_id = ? WHERE id = ?`, wfID, bad).Error; err != nil {
-		t.Fatal(err)
-	}
 	if err := db.Exec(`UPDATE cases SET status = 'queued', queue = 'general' WHERE id = ?`, good).Error; err != nil {
 		t.Fatal(err)
 	}

@@ -43,20 +43,7 @@ func (ls *limiters) take(key string, now time.Time) (ok bool, remaining int, wai
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	if now.Sub(ls.swept) > time.Minute {
-		for k, b := range ls.by {
-			if now.Sub(b.used) > time.Minute {
-				delete(ls.by, k)
-			}
-		}
-		ls.swept = now
-	}
-	b := ls.by[key]
-	if b == nil {
-		b = &bucket{l: rate.NewLimiter(rate.Limit(ls.limit.Rate), ls.limit.Burst)}
-		ls.by[key] = b
-	}
-	b.used = now
+	b := ls.bucket(key, now)
 	r := b.l.ReserveN(now, 1)
 	if delay := r.DelayFrom(now); delay > 0 {
 		r.CancelAt(now)
@@ -73,13 +60,7 @@ func (ls *limiters) reserve(key string, now time.Time) (cancel func(), ok bool, 
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	b := ls.by[key]
-	if b == nil {
-		b = &bucket{l: rate.NewLimiter(rate.Limit(ls.limit.Rate), ls.limit.Burst)}
-		ls.by[key] = b
-	}
-	b.used = now
-	r := b.l.ReserveN(now, 1)
+	r := ls.bucket(key, now).l.ReserveN(now, 1)
 	if delay := r.DelayFrom(now); delay > 0 {
 		r.CancelAt(now)
 		return nil, false, delay
@@ -87,6 +68,26 @@ func (ls *limiters) reserve(key string, now time.Time) (cancel func(), ok bool, 
 	// Cancelled as of the moment it was taken: the rate package gives back
 	// only a reservation whose time has not passed.
 	return func() { r.CancelAt(now) }, true, 0
+}
+
+// bucket is key's bucket, made on first use; buckets unused for a minute
+// are forgotten. The caller holds ls.mu.
+func (ls *limiters) bucket(key string, now time.Time) *bucket {
+	if now.Sub(ls.swept) > time.Minute {
+		for k, b := range ls.by {
+			if now.Sub(b.used) > time.Minute {
+				delete(ls.by, k)
+			}
+		}
+		ls.swept = now
+	}
+	b := ls.by[key]
+	if b == nil {
+		b = &bucket{l: rate.NewLimiter(rate.Limit(ls.limit.Rate), ls.limit.Burst)}
+		ls.by[key] = b
+	}
+	b.used = now
+	return b
 }
 
 // DefaultBadCredentialLimit bounds failed authentications per client

@@ -63,19 +63,7 @@ func TestUpdateToAFailingWorkflowIs500(t *testing.T) {
 	s := newStack(t)
 	ctx := t.Context()
 	id := s.openCase(tenantA, sampleCase()).Case.ID
-	// The case's record names a workflow whose every task fails: no worker
-	// knows its type.
-	wfID := "case:" + tenantA + ":failing-" + randomHex(4)
-	if err := s.store.BindCaseKey(ctx, tenantA, "cust-42", wfID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.queue}, "NoSuchWorkflowType"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.temporal.TerminateWorkflow(context.Background(), wfID, "", "test over") })
-	if err := s.store.DB().Exec(`UPDATE cases SET workflow_id = ? WHERE id = ?`, wfID, id).Error; err != nil {
-		t.Fatal(err)
-	}
+	wfID := s.caseOnAFailingWorkflow(id)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		desc, err := s.temporal.DescribeWorkflowExecution(ctx, wfID, "")
@@ -212,4 +200,24 @@ func TestClosedCaseAnswersOnlyCommittedKeys(t *testing.T) {
 	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, msg, "Idempotency-Key", "ghost"); r.Status != http.StatusConflict || r.errorCode(t) != "case_closed" {
 		t.Fatalf("a key only a lost task's row holds: %d %s, want 409 case_closed", r.Status, r.Body)
 	}
+}
+
+// caseOnAFailingWorkflow points the case's record at a workflow of its own
+// whose every task fails (no worker knows its type), as a panic or a
+// non-determinism in the worker makes them, and returns its ID.
+func (s *stack) caseOnAFailingWorkflow(caseID string) string {
+	s.t.Helper()
+	ctx := context.Background()
+	wfID := "case:" + tenantA + ":failing-" + randomHex(4)
+	if err := s.store.BindCaseKey(ctx, tenantA, "cust-42", wfID); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.queue}, "NoSuchWorkflowType"); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { _ = s.temporal.TerminateWorkflow(context.Background(), wfID, "", "test over") })
+	if err := s.store.DB().Exec(`UPDATE cases SET workflow_id = ? WHERE id = ?`, wfID, caseID).Error; err != nil {
+		s.t.Fatal(err)
+	}
+	return wfID
 }
