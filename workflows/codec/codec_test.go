@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 
 	"tandem/workflows/codec"
@@ -74,7 +75,13 @@ type customerKeys struct {
 	lookups   int
 }
 
-var errDestroyed = errors.New("destroyed")
+// errDestroyed is a destroyed key: gone for good, so the codec does not retry.
+var errDestroyed error = keyGone("destroyed")
+
+type keyGone string
+
+func (e keyGone) Error() string { return string(e) }
+func (keyGone) KeyGone() bool   { return true }
 
 func (k *customerKeys) WorkflowKey(_ context.Context, wf string) (string, []byte, bool, error) {
 	k.mu.Lock()
@@ -165,5 +172,44 @@ func TestCustomerKeys(t *testing.T) {
 	var n string
 	if err := fresh.DataConverter().FromPayload(q, &n); err != nil || n != "not personal" {
 		t.Fatalf("other payloads after the erasure: %q %v", n, err)
+	}
+}
+
+// blinkingKeys fails its first lookups as a database in a blip does.
+type blinkingKeys struct {
+	customerKeys
+	failures int
+}
+
+func (k *blinkingKeys) DataKey(ctx context.Context, id string) ([]byte, error) {
+	if k.failures > 0 {
+		k.failures--
+		return nil, errors.New("read data key: connection refused")
+	}
+	return k.customerKeys.DataKey(ctx, id)
+}
+
+// A key lookup that fails for a moment is retried: the SDK fails a workflow
+// whose input it cannot decode, so a blip must not reach it.
+func TestKeyLookupRidesOutABlip(t *testing.T) {
+	keys := &blinkingKeys{customerKeys: customerKeys{keys: map[string][]byte{"dk_1": bytes.Repeat([]byte{7}, 32)},
+		workflows: map[string]string{"case:acme:1": "dk_1"}}}
+	sealer, err := codec.New(&keys.customerKeys, codec.Key{ID: "p", Key: bytes.Repeat([]byte{1}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := sealer.WithSerializationContext(converter.WorkflowSerializationContext{WorkflowID: "case:acme:1"}).
+		Encode([]*commonpb.Payload{{Data: []byte("hello")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.failures = 3
+	opener, err := codec.New(keys, codec.Key{ID: "p", Key: bytes.Repeat([]byte{1}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := opener.Decode(sealed)
+	if err != nil || string(out[0].GetData()) != "hello" || keys.failures != 0 {
+		t.Fatalf("decode through a blip: %v %v (%d failures left)", out, err, keys.failures)
 	}
 }
