@@ -52,22 +52,21 @@ func (ls *limiters) take(key string, now time.Time) (ok bool, remaining int, wai
 	return true, int(b.l.TokensAt(now)), 0
 }
 
-// reserve takes a token for key now if there is one, to be given back with
-// cancel; otherwise it says how long until one is there.
-func (ls *limiters) reserve(key string, now time.Time) (cancel func(), ok bool, wait time.Duration) {
+// ready says key has a token now, without taking it, or how long until it will.
+func (ls *limiters) ready(key string, now time.Time) (bool, time.Duration) {
 	if ls.limit.Rate <= 0 {
-		return func() {}, true, 0
+		return true, 0
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	r := ls.bucket(key, now).l.ReserveN(now, 1)
-	if delay := r.DelayFrom(now); delay > 0 {
-		r.CancelAt(now)
-		return nil, false, delay
+	b := ls.by[key]
+	if b == nil {
+		return true, 0
 	}
-	// Cancelled as of the moment it was taken: the rate package gives back
-	// only a reservation whose time has not passed.
-	return func() { r.CancelAt(now) }, true, 0
+	if tokens := b.l.TokensAt(now); tokens < 1 {
+		return false, time.Duration((1 - tokens) / ls.limit.Rate * float64(time.Second))
+	}
+	return true, 0
 }
 
 // bucket is key's bucket, made on first use; buckets unused for a minute
@@ -98,18 +97,18 @@ var DefaultBadCredentialLimit = RateLimit{Rate: 1, Burst: 60}
 // address whose failed authentications have used up its budget: guessing
 // keys or tokens costs a second a guess.
 func (s *Server) badCredentialsGate(c *gin.Context) {
-	// Each request holds a token while it authenticates (so parallel
-	// guesses cannot share one) and gives it back when its credential holds.
-	giveBack, ok, wait := s.badCreds.reserve(c.ClientIP(), time.Now())
-	if !ok {
+	// Only failures spend the budget: a front end sends every customer's
+	// requests from one address, and many at once. Guesses sent in
+	// parallel may overshoot it by as many as are in flight together.
+	if ok, wait := s.badCreds.ready(c.ClientIP(), time.Now()); !ok {
 		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 		respondError(c, s.log, errorf(http.StatusTooManyRequests, "too_many_failed_attempts",
 			"too many failed authentications from this address; retry after the time in Retry-After"))
 		return
 	}
 	c.Next()
-	if !c.GetBool(badCredentialKey) {
-		giveBack()
+	if c.GetBool(badCredentialKey) {
+		s.badCreds.take(c.ClientIP(), time.Now())
 	}
 }
 
