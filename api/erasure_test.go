@@ -258,9 +258,11 @@ func TestErasureClearsWhatNoKeySeals(t *testing.T) {
 	body := refundBody("7001", "20.00")
 	refund := map[string]any{"order_ref": body["order_ref"], "amount": body["amount"], "currency": body["currency"], "reason_code": body["reason_code"],
 		"evidence": []string{"https://photos.example/jane-doe-broken-lamp.jpg"}}
-	if code, _ := s.askRefund(ex.Case.ID, tenantA, refund, "refund-traces"); code >= 300 {
+	code, asked := s.askRefund(ex.Case.ID, tenantA, refund, "refund-traces")
+	if code >= 300 {
 		t.Fatalf("refund: %d", code)
 	}
+	s.waitRefund(asked.RefundID, tenantA, final) // its saga done: the erasure is not raced
 	erase := api.EraseCustomerRequest{CustomerRef: "cust-traces", Reason: "customer_request"}
 	if r := s.do("POST", "/v1/customers/erase", tenantA+"/admin+totp", erase); r.Status != http.StatusOK {
 		t.Fatalf("erase: %d %s", r.Status, r.Body)
