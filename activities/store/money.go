@@ -405,14 +405,12 @@ type RefundBooks struct {
 	Booked   string `json:"booked,omitempty"`
 	Paid     string `json:"paid,omitempty"`
 	Reversed string `json:"reversed,omitempty"`
-	// UpdatedAt is when the refund's record last moved.
-	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // RefundLedgers lists every refund of the tenant with its ledger movements.
 func (s *Store) RefundLedgers(ctx context.Context, tenantID string) ([]RefundBooks, error) {
 	var out []RefundBooks
-	err := s.db.WithContext(ctx).Raw(`SELECT r.id, r.case_id, r.kind, r.status, r.amount::text AS amount, r.currency, r.updated_at,
+	err := s.db.WithContext(ctx).Raw(`SELECT r.id, r.case_id, r.kind, r.status, r.amount::text AS amount, r.currency,
 			coalesce(max(l.amount) FILTER (WHERE l.id = r.id || ':booked')::text, '') AS booked,
 			coalesce(max(l.amount) FILTER (WHERE l.id = r.id || ':paid')::text, '') AS paid,
 			coalesce(max(l.amount) FILTER (WHERE l.id = r.id || ':reversed')::text, '') AS reversed
