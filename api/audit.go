@@ -108,30 +108,14 @@ func (s *Server) listAuditEvents(c *gin.Context) error {
 	return nil
 }
 
-func (s *Server) verifyAudit(c *gin.Context) error {
-	if err := s.audit(c, auditEntry{Action: "audit.verify", ObjectType: "audit"}); err != nil {
-		return err
-	}
-	var external *store.AuditCheckpoint
-	if s.checkpoints != nil {
-		var err error
-		if external, err = s.checkpoints.Last(c.Request.Context(), principalOf(c).Tenant); err != nil {
-			return err
-		}
-	}
-	v, err := s.store.VerifyAudit(c.Request.Context(), principalOf(c).Tenant, s.auditKey, external)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, v)
-	return nil
-}
-
 // TrailEntry is one step of a case's trail: an audit entry, with the message
 // it concerns when it concerns one.
 type TrailEntry struct {
 	Event   store.AuditEvent `json:"event"`
 	Message *MessageJSON     `json:"message,omitempty"`
+	// Proof (exports only) is the entry's inclusion proof in the tree the
+	// export's checkpoint signs; absent for entries newer than it.
+	Proof []string `json:"proof,omitempty"`
 }
 
 // CaseTrail is the body of GET /v1/cases/{id}/trail.

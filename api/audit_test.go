@@ -52,7 +52,7 @@ func TestCaseChangesReadsAndDenialsAreAudited(t *testing.T) {
 	if e := events[0]; e.ActorID != "compliance-1" || e.ObjectID != c.ID || e.Decision != "deny" || !strings.Contains(e.Details, `"action":"close"`) {
 		t.Fatalf("denial entry = %+v", e)
 	}
-	if v, err := s.store.VerifyAudit(context.Background(), tenantA, nil, nil); err != nil || !v.OK {
+	if v, err := s.store.VerifyAudit(context.Background(), tenantA, store.VerifyOptions{Key: auditPub}); err != nil || !v.OK {
 		t.Fatalf("verify = %+v, %v", v, err)
 	}
 }
@@ -97,7 +97,7 @@ func TestComplianceAPI(t *testing.T) {
 		t.Fatalf("trail content = %+v", trail.Trail)
 	}
 
-	if _, err := s.store.CheckpointAudit(context.Background(), tenantA, auditKey); err != nil {
+	if _, err := s.store.CheckpointAudit(context.Background(), tenantA, auditSigner, auditVerifier, nil); err != nil {
 		t.Fatal(err)
 	}
 	var v store.Verification

@@ -2,12 +2,14 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,13 +17,16 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tandem/activities/auditlog"
 	"tandem/activities/store"
 )
 
 // ExportManifest describes an export so that a regulator can check it came
 // from Tandem unaltered: SHA256 is over the export's body (for JSON lines,
-// every line before the manifest's), and Signature is Ed25519 by the audit
-// key over ExportManifest.Message().
+// every line before the manifest's), and Signature is Ed25519 by the export
+// key over ExportManifest.Message(). Checkpoint is the audit log's signed
+// checkpoint that each JSON line's inclusion proof leads to, so the entries
+// are shown to be in the log everyone else sees, not only in this file.
 type ExportManifest struct {
 	Format     string    `json:"format"` // jsonl or csv
 	TenantID   string    `json:"tenant_id"`
@@ -32,13 +37,15 @@ type ExportManifest struct {
 	ExportedBy string    `json:"exported_by"`
 	AuditSeq   int64     `json:"audit_seq"` // position of the export's own audit entry
 	KeyID      string    `json:"key_id"`
+	Checkpoint string    `json:"checkpoint,omitempty"`
 }
 
 // Message is the byte string the manifest's signature covers.
 func (m ExportManifest) Message() []byte {
-	return []byte(strings.Join([]string{"tandem-export/v1", m.Format, m.TenantID, m.CaseID,
+	cp := sha256.Sum256([]byte(m.Checkpoint))
+	return []byte(strings.Join([]string{"tandem-export/v2", m.Format, m.TenantID, m.CaseID,
 		strconv.Itoa(m.Entries), m.SHA256, m.ExportedAt.UTC().Format(time.RFC3339Nano), m.ExportedBy,
-		strconv.FormatInt(m.AuditSeq, 10), m.KeyID}, "\n"))
+		strconv.FormatInt(m.AuditSeq, 10), m.KeyID, hex.EncodeToString(cp[:])}, "\n"))
 }
 
 // SignedManifest is the last line of a JSON-lines export.
@@ -61,6 +68,10 @@ func (s *Server) exportTrail(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	checkpoint, err := s.proveTrail(c.Request.Context(), principalOf(c).Tenant, trail.Trail)
+	if err != nil {
+		return err
+	}
 	var body bytes.Buffer
 	if format == "jsonl" {
 		enc := json.NewEncoder(&body)
@@ -78,7 +89,8 @@ func (s *Server) exportTrail(c *gin.Context) error {
 		Format: format, TenantID: p.Tenant, CaseID: trail.Case.ID, Entries: len(trail.Trail),
 		SHA256: hex.EncodeToString(sum[:]), ExportedAt: time.Now().UTC(), ExportedBy: p.ID,
 		AuditSeq: trail.Trail[len(trail.Trail)-1].Event.Seq, // the export's own entry is the last
-		KeyID:    store.KeyID(s.exportSigner.Public().(ed25519.PublicKey)),
+		KeyID:      store.KeyID(s.exportSigner.Public().(ed25519.PublicKey)),
+		Checkpoint: checkpoint,
 	}
 	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(s.exportSigner, m.Message()))
 	name := "case-" + trail.Case.ID + "-trail." + format
@@ -94,6 +106,43 @@ func (s *Server) exportTrail(c *gin.Context) error {
 	body.Write(append(last, '\n'))
 	c.Data(http.StatusOK, "application/x-ndjson", body.Bytes())
 	return nil
+}
+
+// proveTrail adds to each entry of the trail its inclusion proof in the
+// newest checkpoint, and returns that checkpoint. When this process holds
+// the audit key it first signs one that covers the whole trail (the
+// export's own entry included); otherwise entries newer than the worker's
+// last checkpoint go without a proof.
+func (s *Server) proveTrail(ctx context.Context, tenant string, trail []TrailEntry) (string, error) {
+	if s.auditLog.Signer != nil && s.auditLog.VerifyKey != nil {
+		verifier, err := auditlog.Verifier(s.auditLog.VerifyKey)
+		if err != nil {
+			return "", err
+		}
+		var refused *store.CheckpointRefusedError
+		_, err = s.store.CheckpointAudit(ctx, tenant, s.auditLog.Signer, verifier, s.auditLog.External)
+		if errors.As(err, &refused) {
+			return "", errorf(http.StatusConflict, "audit_log_inconsistent",
+				"the audit log no longer extends its last checkpoint; run `tandem audit verify`")
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	cp, err := s.store.LatestLogCheckpoint(ctx, tenant)
+	if err != nil || cp == nil {
+		return "", err
+	}
+	for i := range trail {
+		if seq := trail[i].Event.Seq; seq <= cp.Seq {
+			proof, err := s.store.ProveInclusion(ctx, tenant, seq, cp.Seq)
+			if err != nil {
+				return "", err
+			}
+			trail[i].Proof = auditlog.EncodeProof(proof)
+		}
+	}
+	return s.store.Cosigned(ctx, *cp)
 }
 
 func writeTrailCSV(buf *bytes.Buffer, trail CaseTrail) error {

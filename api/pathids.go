@@ -20,6 +20,7 @@ var pathIDRules = []struct {
 }{
 	{"/v1/cases/", "id", canonicalUUID, errCaseNotFound},
 	{"/v1/cases/", "seq", sequence, errorf(http.StatusNotFound, "message_not_found", "no such message")},
+	{"/v1/audit/events/", "seq", sequence, errorf(http.StatusNotFound, "audit_event_not_found", "no such audit entry")},
 	{"/v1/refunds/", "id", canonicalUUID, errorf(http.StatusNotFound, "refund_not_found", "no such refund")},
 	{"/v1/kb/articles/", "id", canonicalUUID, errorf(http.StatusNotFound, "article_not_found", "no such article")},
 	{"/v1/legal-holds/", "id", textID, errorf(http.StatusNotFound, "legal_hold_not_found", "no such legal hold")},

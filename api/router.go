@@ -33,9 +33,8 @@ type Config struct {
 	Temporal       client.Client
 	Authorizer     *policies.Authorizer
 	Tokens         TokenConfig
-	AuditKey       ed25519.PublicKey   // checks signed audit checkpoints; nil: not checked
-	ExportSigner   ed25519.PrivateKey  // signs trail exports (not the checkpoints' key); nil: exports are refused
-	Checkpoints    store.CheckpointLog // the checkpoints kept outside the database; nil: none
+	Audit          AuditLog           // how the audit log is checked and proved
+	ExportSigner   ed25519.PrivateKey // signs trail exports (not the checkpoints' key); nil: exports are refused
 	TaskQueue      string
 	Namespace      string // the Temporal namespace; "": default
 	Logger         *slog.Logger
@@ -69,9 +68,8 @@ type Server struct {
 	temporal     client.Client
 	authz        *policies.Authorizer
 	tokens       TokenConfig
-	auditKey     ed25519.PublicKey
+	auditLog     AuditLog
 	exportSigner ed25519.PrivateKey
-	checkpoints  store.CheckpointLog
 	taskQueue    string
 	namespace    string
 	log          *slog.Logger
@@ -97,9 +95,8 @@ func New(cfg Config) http.Handler {
 		temporal:     cfg.Temporal,
 		authz:        cfg.Authorizer,
 		tokens:       cfg.Tokens,
-		auditKey:     cfg.AuditKey,
+		auditLog:     cfg.Audit,
 		exportSigner: cfg.ExportSigner,
-		checkpoints:  cfg.Checkpoints,
 		taskQueue:    cfg.TaskQueue,
 		namespace:    cmp.Or(cfg.Namespace, "default"),
 		log:          cfg.Logger,
@@ -179,6 +176,8 @@ func New(cfg Config) http.Handler {
 	v1.GET("/cases/:id/trail/export", s.h(s.exportTrail))
 	v1.GET("/audit/events", s.h(s.listAuditEvents))
 	v1.GET("/audit/verify", s.h(s.verifyAudit))
+	v1.GET("/audit/checkpoint", s.h(s.auditCheckpoint))
+	v1.GET("/audit/events/:seq/proof", s.h(s.auditProof))
 	v1.POST("/customers/erase", s.h(s.eraseCustomer))
 	v1.GET("/legal-holds", s.h(s.listHolds))
 	v1.POST("/legal-holds", s.h(s.placeHold))

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"tandem/activities"
+	"tandem/activities/auditlog"
 	"tandem/activities/ai"
 	"tandem/activities/payments"
 	"tandem/activities/store"
@@ -76,6 +77,10 @@ type stack struct {
 
 // auditPub and auditKey sign and check the test stacks' audit checkpoints.
 var auditPub, auditKey, _ = ed25519.GenerateKey(rand.Reader)
+
+// auditSigner and auditVerifier are that key as a checkpoint signer and verifier.
+var auditSigner, _ = auditlog.Signer(auditKey)
+var auditVerifier, _ = auditlog.Verifier(auditPub)
 
 // testPayloadKey encrypts the test stacks' workflow payloads that no customer
 // owns. Test-only key; it must match the one in workflows/replay_test.go,
@@ -296,7 +301,7 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 		toks = extra.Tokens
 	}
 	return api.New(api.Config{
-		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, AuditKey: auditPub, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
+		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, Audit: api.AuditLog{VerifyKey: auditPub, Signer: auditSigner}, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer, Console: extra.Console,
 		Payments: extra.Payments, ForgetKeys: extra.ForgetKeys, BadCredentialLimit: extra.BadCredentialLimit,

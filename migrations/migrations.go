@@ -224,7 +224,7 @@ func GrantApp(ctx context.Context, db *sql.DB, role string) error {
 		`GRANT USAGE ON SCHEMA public TO ` + role,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
 		`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ` + role,
-		`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints, ledger_entries FROM ` + role,
+		`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints, audit_tree_hashes, audit_cosignatures, ledger_entries FROM ` + role,
 		`REVOKE ALL ON schema_migrations FROM ` + role,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {

@@ -10,12 +10,17 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"slices"
 	"strconv"
 	"time"
 
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"tandem/activities/auditlog"
 )
 
 // AuditEvent is one entry of a tenant's audit chain.
@@ -249,48 +254,96 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, f AuditFilter) (
 	return out, nil
 }
 
-// Verification is the result of checking a tenant's chain.
+// Verification is the result of checking a tenant's chain and log.
 type Verification struct {
 	TenantID    string `json:"tenant_id"`
 	OK          bool   `json:"ok"`
 	Checked     int64  `json:"checked"`
-	Checkpoints int    `json:"checkpoints"` // signed checkpoints that matched
+	Checkpoints int    `json:"checkpoints"` // signed checkpoints the chain still contains
+	TreeSize    int64  `json:"tree_size"`   // entries integrated into the Merkle tree
+	// Witnessed is the size of the newest checkpoint with the required
+	// witness cosignatures (absent when none are required).
+	Witnessed int64 `json:"witnessed,omitempty"`
 	// BrokenAt is the position of the first entry that does not follow from
-	// the one before it (0 when OK); Problem says how.
+	// the one before it, or the size of the first checkpoint the log no
+	// longer contains (0 when OK); Problem says how.
 	BrokenAt int64  `json:"broken_at,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+}
+
+// ErrNoVerifyKey is a verification asked of a deployment that has no audit
+// verify key: without it the checkpoints cannot be checked, and a chain
+// rewritten and re-hashed would pass.
+var ErrNoVerifyKey = errors.New("audit verification needs the audit verify key (TANDEM_AUDIT_VERIFY_KEY)")
+
+// VerifyOptions are what a verification checks the chain against.
+type VerifyOptions struct {
+	Key ed25519.PublicKey // the audit key's public half; required
+	// External are the checkpoints kept outside the database (every one
+	// ever published, from a CheckpointLog).
+	External []AuditCheckpoint
+	// Witnesses whose cosignatures count, and how many some checkpoint
+	// needs (0: none required).
+	Witnesses []note.Verifier
+	Quorum    int
 }
 
 // VerifyAudit walks the tenant's chain from the start and reports the first
 // broken link: a gap or repeat in positions (a removed, inserted or reordered
 // entry), a previous-hash that is not the previous entry's hash, a hash that
-// does not match the entry's content, a chain that ends before its head, or —
-// when pub is given — an entry whose hash differs from a checkpoint signed by
-// pub (the chain was rewritten and re-hashed) or a checkpoint not signed by pub.
-//
-// external is the newest checkpoint kept outside the database (a
-// CheckpointLog), or nil: the chain must reach its position with its hash,
-// so that a chain cut short with its checkpoints in the database is found.
-func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.PublicKey, external *AuditCheckpoint) (Verification, error) {
+// does not match the entry's content, a chain that ends before its head. It
+// recomputes the Merkle tree's root as it goes and checks it against every
+// checkpoint, in the database and outside it (opts.External): each must be
+// signed by the audit key and contained in the log (its size reached with
+// its root), so a chain cut back and carried on, or rewritten and re-hashed,
+// fails at the first checkpoint it no longer contains. The stored tree must
+// agree with the chain and prove itself consistent with each checkpoint; with
+// a quorum, some checkpoint must carry that many witness cosignatures.
+func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOptions) (Verification, error) {
 	v := Verification{TenantID: tenantID}
-	var cps []AuditCheckpoint
-	if pub != nil {
-		var err error
-		if cps, err = s.checkpoints(ctx, tenantID); err != nil {
+	if opts.Key == nil {
+		return v, ErrNoVerifyKey
+	}
+	logKey, err := auditlog.Verifier(opts.Key)
+	if err != nil {
+		return v, err
+	}
+	inDB, err := s.checkpoints(ctx, tenantID)
+	if err != nil {
+		return v, err
+	}
+	cps := sortCheckpoints(append(inDB, opts.External...))
+	roots := make(map[int64]tlog.Hash, len(cps))
+	witnessed := map[int64]int{}
+	for _, cp := range cps {
+		if cp.TenantID != tenantID {
+			return v.broken(cp.Seq, fmt.Sprintf("a checkpoint of %d entries is of another tenant", cp.Seq)), nil
+		}
+		if cp.Note == "" {
+			if !ed25519.Verify(opts.Key, CheckpointMessage(cp.TenantID, cp.Seq, cp.Hash), cp.Signature) {
+				return v.broken(cp.Seq, fmt.Sprintf("the checkpoint at position %d is not signed by the audit key", cp.Seq)), nil
+			}
+			continue
+		}
+		cosigned, err := s.Cosigned(ctx, cp)
+		if err != nil {
 			return v, err
 		}
-		if external != nil {
-			if !ed25519.Verify(pub, CheckpointMessage(external.TenantID, external.Seq, external.Hash), external.Signature) || external.TenantID != tenantID {
-				return v.broken(external.Seq, "the checkpoint kept outside the database is not signed by the audit key"), nil
-			}
-			cps = mergeCheckpoint(cps, *external)
+		opened, err := auditlog.Open(cosigned, tenantID, logKey, opts.Witnesses...)
+		if err != nil || opened.Size != cp.Seq {
+			return v.broken(cp.Seq, fmt.Sprintf("the checkpoint of %d entries signed %s is not a checkpoint of this log signed by the audit key",
+				cp.Seq, cp.SignedAt.Format(time.RFC3339))), nil
 		}
-		for _, cp := range cps {
-			if !ed25519.Verify(pub, CheckpointMessage(cp.TenantID, cp.Seq, cp.Hash), cp.Signature) {
-				return v.broken(cp.Seq, "the checkpoint at this position is not signed by the audit key"), nil
-			}
-		}
+		roots[cp.Seq] = opened.Root
+		witnessed[cp.Seq] = max(witnessed[cp.Seq], len(opened.Witnesses))
 	}
+	tree, err := s.GetAuditTree(ctx, tenantID)
+	if err != nil {
+		return v, err
+	}
+	v.TreeSize = tree.Size
+	var treeRoot []byte // the recomputed root at the stored tree's size
+
 	// Raw rows scanned into reused variables: this loop reads every entry.
 	rows, err := s.db.WithContext(ctx).Raw(`SELECT seq, id, occurred_at, actor_kind, actor_id, action,
 		object_type, object_id, case_id, decision, outcome, reason, details, prev_hash, hash
@@ -300,9 +353,11 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.Pu
 	}
 	defer rows.Close()
 	hasher := &chainHasher{h: sha256.New(), buf: make([]byte, 0, 512)}
+	merkle := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
 	prev := genesis
 	var want int64 = 1
 	e := AuditEvent{TenantID: tenantID}
+	pending := cps
 	for rows.Next() {
 		if err := rows.Scan(&e.Seq, &e.ID, &e.OccurredAt, &e.ActorKind, &e.ActorID, &e.Action,
 			&e.ObjectType, &e.ObjectID, &e.CaseID, &e.Decision, &e.Outcome, &e.Reason, &e.Details,
@@ -318,12 +373,28 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.Pu
 		case !bytes.Equal(e.Hash, hasher.sum(prev, &e)):
 			return v.broken(e.Seq, "its content does not match its hash: the entry was altered"), nil
 		}
-		for len(cps) > 0 && cps[0].Seq == e.Seq {
-			if !bytes.Equal(cps[0].Hash, e.Hash) {
+		leaf := auditlog.LeafHash(e.Hash)
+		if err := merkle.Append(leaf[:], nil); err != nil {
+			return v, err
+		}
+		for len(pending) > 0 && pending[0].Seq == e.Seq {
+			cp := pending[0]
+			if cp.Note == "" && !bytes.Equal(cp.Hash, e.Hash) {
 				return v.broken(e.Seq, "its hash differs from the signed checkpoint: the chain was rewritten up to here"), nil
 			}
+			if cp.Note != "" {
+				root, _ := merkle.GetRootHash(nil) // a range from 0 always has a root
+				if want := roots[cp.Seq]; !bytes.Equal(root, want[:]) {
+					return v.broken(cp.Seq, fmt.Sprintf("the log no longer contains the checkpoint of %d entries signed %s: "+
+						"its first %d entries hash to another root (entries removed, changed or rewritten at or before %d)",
+						cp.Seq, cp.SignedAt.Format(time.RFC3339), cp.Seq, cp.Seq)), nil
+				}
+			}
 			v.Checkpoints++
-			cps = cps[1:]
+			pending = pending[1:]
+		}
+		if e.Seq == tree.Size {
+			treeRoot, _ = merkle.GetRootHash(nil)
 		}
 		prev = e.Hash
 		e.Hash = nil // Scan must not reuse the array prev now points to
@@ -332,8 +403,10 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.Pu
 	if err := rows.Err(); err != nil {
 		return v, fmt.Errorf("read audit chain: %w", err)
 	}
-	if len(cps) > 0 {
-		return v.broken(want, fmt.Sprintf("a signed checkpoint is at position %d but the chain ends at %d: entries removed", cps[0].Seq, want-1)), nil
+	if len(pending) > 0 {
+		cp := pending[0]
+		return v.broken(cp.Seq, fmt.Sprintf("the log no longer contains the checkpoint of %d entries signed %s: the chain ends at %d (entries removed)",
+			cp.Seq, cp.SignedAt.Format(time.RFC3339), want-1)), nil
 	}
 	var head auditHead
 	err = s.db.WithContext(ctx).Where("tenant_id = ?", tenantID).Take(&head).Error
@@ -347,21 +420,38 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, pub ed25519.Pu
 	case head.Seq != want-1 || !bytes.Equal(head.Hash, prev):
 		return v.broken(want, fmt.Sprintf("the chain ends at position %d but its head is at %d: entries removed from the end", want-1, head.Seq)), nil
 	}
+	if tree.Size > 0 {
+		// The stored tree is what proofs are made from: it must be this chain's.
+		if tree.Size > v.Checked || !bytes.Equal(treeRoot, tree.Root) {
+			return v.broken(tree.Size, fmt.Sprintf("the stored Merkle tree of %d entries is not the tree of the chain's first %d entries", tree.Size, tree.Size)), nil
+		}
+		var root tlog.Hash
+		copy(root[:], tree.Root)
+		for _, cp := range cps {
+			if cp.Note == "" || cp.Seq > tree.Size {
+				continue
+			}
+			proof, err := s.ProveConsistency(ctx, tenantID, cp.Seq, tree.Size)
+			if err == nil {
+				err = auditlog.CheckConsistency(proof, tree.Size, root, cp.Seq, roots[cp.Seq])
+			}
+			if err != nil {
+				return v.broken(cp.Seq, fmt.Sprintf("the stored tree does not prove itself consistent with the checkpoint of %d entries: %v", cp.Seq, err)), nil
+			}
+		}
+	}
+	if opts.Quorum > 0 {
+		for _, cp := range cps {
+			if witnessed[cp.Seq] >= opts.Quorum {
+				v.Witnessed = cp.Seq
+			}
+		}
+		if v.Witnessed == 0 {
+			return v.broken(0, fmt.Sprintf("no checkpoint carries %d witness cosignature(s)", opts.Quorum)), nil
+		}
+	}
 	v.OK = true
 	return v, nil
-}
-
-// mergeCheckpoint adds ext to cps in position order, unless the database
-// holds it already (then both must agree, which the walk checks).
-func mergeCheckpoint(cps []AuditCheckpoint, ext AuditCheckpoint) []AuditCheckpoint {
-	i := 0
-	for i < len(cps) && cps[i].Seq < ext.Seq {
-		i++
-	}
-	if i < len(cps) && cps[i].Seq == ext.Seq && bytes.Equal(cps[i].Hash, ext.Hash) {
-		return cps
-	}
-	return slices.Insert(cps, i, ext)
 }
 
 func (v Verification) broken(at int64, problem string) Verification {

@@ -30,9 +30,12 @@ func appendN(t *testing.T, st *storetest.DB, n int) {
 	}
 }
 
+// testPub and testKey are the audit key of the store's tests.
+var testPub, testKey, _ = ed25519.GenerateKey(rand.Reader)
+
 func verify(t *testing.T, st *storetest.DB) store.Verification {
 	t.Helper()
-	v, err := st.VerifyAudit(context.Background(), "acme", nil, nil)
+	v, err := st.VerifyAudit(context.Background(), "acme", store.VerifyOptions{Key: testPub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +69,7 @@ func TestAuditAppendIsIdempotentAndChained(t *testing.T) {
 func TestAuditTableRefusesChanges(t *testing.T) {
 	st := newStore(t)
 	appendN(t, st, 2)
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := st.CheckpointAudit(context.Background(), "acme", key); err != nil {
+	if _, err := signCheckpoint(st, nil); err != nil {
 		t.Fatal(err)
 	}
 	changes := []string{
@@ -201,7 +203,7 @@ func BenchmarkVerifyAudit(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		v, err := st.VerifyAudit(ctx, "acme", nil, nil)
+		v, err := st.VerifyAudit(ctx, "acme", store.VerifyOptions{Key: testPub})
 		if err != nil || !v.OK || v.Checked != int64(n) {
 			b.Fatalf("verify = %+v, %v", v, err)
 		}

@@ -22,6 +22,8 @@ type CheckpointLog interface {
 	Append(ctx context.Context, cp AuditCheckpoint) error
 	// Last returns the tenant's newest checkpoint, or nil.
 	Last(ctx context.Context, tenantID string) (*AuditCheckpoint, error)
+	// All returns every checkpoint of the tenant's, oldest first.
+	All(ctx context.Context, tenantID string) ([]AuditCheckpoint, error)
 }
 
 // DirLog keeps one JSON-lines file per tenant in a directory, only ever
@@ -85,6 +87,21 @@ func (l *DirLog) Last(ctx context.Context, tenantID string) (*AuditCheckpoint, e
 }
 
 func (l *DirLog) last(tenantID string) (*AuditCheckpoint, error) {
+	all, err := l.all(tenantID)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	return &all[len(all)-1], nil
+}
+
+// All reads the tenant's file whole.
+func (l *DirLog) All(ctx context.Context, tenantID string) ([]AuditCheckpoint, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.all(tenantID)
+}
+
+func (l *DirLog) all(tenantID string) ([]AuditCheckpoint, error) {
 	p, err := l.path(tenantID)
 	if err != nil {
 		return nil, err
@@ -97,19 +114,20 @@ func (l *DirLog) last(tenantID string) (*AuditCheckpoint, error) {
 		return nil, fmt.Errorf("checkpoint log: %w", err)
 	}
 	defer f.Close()
-	var last *AuditCheckpoint
+	var all []AuditCheckpoint
 	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		var cp AuditCheckpoint
 		if err := json.Unmarshal(sc.Bytes(), &cp); err != nil {
 			return nil, fmt.Errorf("checkpoint log %s: a line is not a checkpoint: %w", p, err)
 		}
-		last = &cp
+		all = append(all, cp)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("checkpoint log: %w", err)
 	}
-	return last, nil
+	return all, nil
 }
 
 // LatestCheckpoint returns the tenant's newest checkpoint in the database, or nil.

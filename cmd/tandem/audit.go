@@ -11,12 +11,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
+	"tandem/activities/auditlog"
 	"tandem/activities/store"
+	"tandem/api"
 )
 
-const auditUsage = "usage: tandem audit verify [-tenant T [-case ID]] | checkpoint [-tenant T] | keygen"
+const auditUsage = "usage: tandem audit verify [-tenant T [-case ID]] | checkpoint [-tenant T] | keygen | verify-export ... FILE"
 
 // runAudit runs `tandem audit verify|checkpoint|keygen`.
 func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
@@ -32,21 +35,31 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 			return err
 		}
 		pub := priv.Public().(ed25519.PublicKey)
-		fmt.Fprintf(stdout, "TANDEM_AUDIT_SIGNING_KEY=%s\nTANDEM_AUDIT_VERIFY_KEY=%s\n",
-			base64.StdEncoding.EncodeToString(priv.Seed()), base64.StdEncoding.EncodeToString(pub))
+		vkey, err := auditlog.VerifierKey(pub)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "TANDEM_AUDIT_SIGNING_KEY=%s\nTANDEM_AUDIT_VERIFY_KEY=%s\n# as a note verifier key: %s\n",
+			base64.StdEncoding.EncodeToString(priv.Seed()), base64.StdEncoding.EncodeToString(pub), vkey)
 		return nil
 	case "verify", "checkpoint":
 	default:
 		return errors.New(auditUsage)
 	}
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
-	tenant := fs.String("tenant", "", "only this tenant's chain (default: every chain)")
+	tenant := fs.String("tenant", "", "only this tenant's log (default: every log)")
 	caseID := fs.String("case", "", "with -tenant: also count the case's entries the check covered")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if *caseID != "" && *tenant == "" {
 		return errors.New("audit verify: -case needs -tenant")
+	}
+	if args[0] == "verify" && cfg.AuditVerifyKey == nil {
+		return errors.New("audit verify: " + store.ErrNoVerifyKey.Error() + "; without it a rewritten trail would pass")
+	}
+	if args[0] == "checkpoint" && cfg.AuditSigningKey == nil {
+		return errors.New("audit checkpoint: set TANDEM_AUDIT_SIGNING_KEY or _FILE")
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -60,32 +73,37 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		}
 	}
 	if args[0] == "checkpoint" {
-		if cfg.AuditSigningKey == nil {
-			return errors.New("audit checkpoint: set TANDEM_AUDIT_SIGNING_KEY or _FILE")
+		cp, err := newCheckpointer(st, cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return err
 		}
+		failed := 0
 		for _, t := range tenants {
-			cp, err := checkpoint(ctx, st, t, cfg.AuditSigningKey, cfg.checkpointLog())
+			signed, err := cp.checkpoint(ctx, t)
 			if err != nil {
-				return err
+				fmt.Fprintf(stdout, "%s: %v\n", t, err)
+				failed++
+				continue
 			}
-			if cp != nil {
-				fmt.Fprintf(stdout, "%s: signed position %d\n", t, cp.Seq)
+			if signed != nil {
+				fmt.Fprintf(stdout, "%s: signed %d entries\n", t, signed.Seq)
 			}
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d of %d audit logs were not checkpointed", failed, len(tenants))
 		}
 		return nil
 	}
 	enc := json.NewEncoder(stdout)
 	broken := 0
 	for _, t := range tenants {
-		// A case's entries are links of its tenant's chain: checking them is
-		// checking the chain, which also shows what was removed between them.
-		var external *store.AuditCheckpoint
+		opts := store.VerifyOptions{Key: cfg.AuditVerifyKey, Witnesses: cfg.witnessVerifiers(), Quorum: cfg.AuditWitnessQuorum}
 		if log := cfg.checkpointLog(); log != nil {
-			if external, err = log.Last(ctx, t); err != nil {
+			if opts.External, err = log.All(ctx, t); err != nil {
 				return err
 			}
 		}
-		v, err := st.VerifyAudit(ctx, t, cfg.AuditVerifyKey, external)
+		v, err := st.VerifyAudit(ctx, t, opts)
 		if err != nil {
 			return err
 		}
@@ -94,6 +112,8 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		}
 		out := any(v)
 		if *caseID != "" {
+			// A case's entries are links of its tenant's chain: checking them is
+			// checking the chain, which also shows what was removed between them.
 			n, err := st.CountAudit(ctx, t, *caseID, v.Checked)
 			if err != nil {
 				return err
@@ -109,41 +129,68 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		}
 	}
 	if broken > 0 {
-		return fmt.Errorf("%d of %d audit chains are broken", broken, len(tenants))
+		return fmt.Errorf("%d of %d audit logs are broken", broken, len(tenants))
 	}
 	return nil
 }
 
-// checkpointer signs every chain's head that moved since its last checkpoint.
-func checkpointer(st *store.Store, key ed25519.PrivateKey, external store.CheckpointLog, log *slog.Logger) func(context.Context) {
-	return func(ctx context.Context) {
-		tenants, err := st.AuditTenants(ctx)
-		if err != nil {
-			log.Warn("audit checkpoint", "err", err)
-			return
-		}
-		for _, tenant := range tenants {
-			if cp, err := checkpoint(ctx, st, tenant, key, external); err != nil {
-				log.Warn("audit checkpoint", "tenant", tenant, "err", err)
-			} else if cp != nil {
-				log.Debug("audit checkpoint signed", "tenant", tenant, "seq", cp.Seq)
-			}
-		}
+// runVerifyExport checks a JSON-lines trail export offline:
+// `tandem audit verify-export -export-key K -audit-key K [-witness VKEY]... [-quorum N] FILE`.
+func runVerifyExport(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("audit verify-export", flag.ContinueOnError)
+	exportKey := fs.String("export-key", "", "the export key's public half (base64 Ed25519)")
+	auditKey := fs.String("audit-key", "", "the audit key's public half (base64 Ed25519, TANDEM_AUDIT_VERIFY_KEY)")
+	quorum := fs.Int("quorum", 0, "witness cosignatures the checkpoint must carry")
+	var witnesses []string
+	fs.Func("witness", "a witness's note verifier key (repeat for more)", func(v string) error {
+		witnesses = append(witnesses, v)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: tandem audit verify-export -export-key K -audit-key K [-witness VKEY]... [-quorum N] FILE")
+	}
+	var keys api.ExportKeys
+	var err error
+	if keys.Export, err = publicKey("-export-key", *exportKey); err != nil {
+		return err
+	}
+	if keys.Audit, err = publicKey("-audit-key", *auditKey); err != nil {
+		return err
+	}
+	for _, w := range witnesses {
+		v, err := auditlog.WitnessVerifier(w)
+		if err != nil {
+			return fmt.Errorf("-witness %q: %w", w, err)
+		}
+		keys.Witnesses = append(keys.Witnesses, v)
+	}
+	if *quorum < 0 || *quorum > len(keys.Witnesses) {
+		return fmt.Errorf("-quorum must be between 0 and the %d witnesses given", len(keys.Witnesses))
+	}
+	keys.Quorum = *quorum
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	v := api.VerifyExport(data, keys)
+	if err := json.NewEncoder(stdout).Encode(v); err != nil {
+		return err
+	}
+	if !v.OK {
+		return fmt.Errorf("the export does not verify: %s", v.Problem)
+	}
+	return nil
 }
 
-// checkpoint signs the tenant's chain head (if it moved) and keeps the
-// newest checkpoint outside the database too, when there is a place for it.
-func checkpoint(ctx context.Context, st *store.Store, tenant string, key ed25519.PrivateKey, external store.CheckpointLog) (*store.AuditCheckpoint, error) {
-	cp, err := st.CheckpointAudit(ctx, tenant, key)
-	if err != nil || external == nil {
-		return cp, err
+func publicKey(flagName, b64 string) (ed25519.PublicKey, error) {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%s must be a base64 Ed25519 public key", flagName)
 	}
-	latest, err := st.LatestCheckpoint(ctx, tenant)
-	if err != nil || latest == nil {
-		return cp, err
-	}
-	return cp, external.Append(ctx, *latest)
+	return raw, nil
 }
 
 // runRetention purges the content of cases past their tenant's retention

@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"tandem/activities/auditlog"
 	"tandem/activities/store"
 	"tandem/api"
 	"tandem/workflows"
@@ -59,6 +62,10 @@ type config struct {
 	// never the checkpoints' signing key.
 	ExportSigningKey   ed25519.PrivateKey
 	AuditCheckpointGap time.Duration
+	// AuditWitnesses cosign each checkpoint (the checkpointer sends them
+	// there); verification needs AuditWitnessQuorum of their cosignatures.
+	AuditWitnesses     []witnessConfig
+	AuditWitnessQuorum int
 	// Rate limits of the API: requests a second per credential and per
 	// tenant (bursts of twice as many); zero: none.
 	PerKeyLimit, PerTenantLimit api.RateLimit
@@ -264,6 +271,17 @@ func loadConfig() (config, error) {
 	if cfg.AuditCheckpointGap, err = envDuration("TANDEM_AUDIT_CHECKPOINT_EVERY", time.Minute); err != nil {
 		return cfg, err
 	}
+	if cfg.AuditWitnesses, err = parseWitnesses(env("TANDEM_AUDIT_WITNESSES", "")); err != nil {
+		return cfg, err
+	}
+	quorum, err := envInt("TANDEM_AUDIT_WITNESS_QUORUM", 0)
+	if err != nil {
+		return cfg, err
+	}
+	if quorum < 0 || quorum > int64(len(cfg.AuditWitnesses)) {
+		return cfg, fmt.Errorf("TANDEM_AUDIT_WITNESS_QUORUM must be between 0 and the %d witnesses of TANDEM_AUDIT_WITNESSES", len(cfg.AuditWitnesses))
+	}
+	cfg.AuditWitnessQuorum = int(quorum)
 	if cfg.ConsistencyEvery, err = envDuration("TANDEM_CONSISTENCY_EVERY", 10*time.Minute); err != nil {
 		return cfg, err
 	}
@@ -350,6 +368,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_AUDIT_VERIFY_KEY", keyState(c.AuditVerifyKey != nil, "checkpoints are not checked"),
 		"TANDEM_EXPORT_SIGNING_KEY", keyState(c.ExportSigningKey != nil, "trail exports are refused"),
 		"TANDEM_AUDIT_CHECKPOINT_DIR", cmp.Or(c.AuditCheckpointDir, "(unset: checkpoints are kept in the database only)"),
+		"TANDEM_AUDIT_WITNESSES", len(c.AuditWitnesses), "TANDEM_AUDIT_WITNESS_QUORUM", c.AuditWitnessQuorum,
 		"TANDEM_MASTER_KEY", masterKeyState(c.MasterKeys),
 		"TANDEM_PAYLOAD_KEY", keyState(len(c.PayloadKeys) > 0, "Temporal payloads cannot be encrypted"),
 		"TANDEM_CODEC_ADDR", c.CodecAddr, "TANDEM_METRICS_ADDR", c.MetricsAddr, "TANDEM_OTLP_TRACES_URL", c.TracesURL, "TANDEM_WORKFLOW_CACHE", c.WorkflowCacheSize,
@@ -458,6 +477,54 @@ func envDuration(name string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s must be a positive duration such as 15s, got %q", name, v)
 	}
 	return d, nil
+}
+
+// witnessConfig is a witness: where the checkpointer sends checkpoints,
+// and the key its cosignatures are checked with.
+type witnessConfig struct {
+	URL      string
+	Verifier note.Verifier
+}
+
+// parseWitnesses reads TANDEM_AUDIT_WITNESSES: comma-separated
+// VKEY@URL, each the witness's note verifier key (tandem witness prints it)
+// and its address.
+func parseWitnesses(v string) ([]witnessConfig, error) {
+	var out []witnessConfig
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		vkey, addr, ok := strings.Cut(item, "@")
+		verifier, err := auditlog.WitnessVerifier(vkey)
+		if !ok || err != nil || (!strings.HasPrefix(addr, "http://") && !strings.HasPrefix(addr, "https://")) {
+			return nil, fmt.Errorf("TANDEM_AUDIT_WITNESSES: %q is not VKEY@URL (the witness's verifier key, its http(s) address)", item)
+		}
+		out = append(out, witnessConfig{URL: addr, Verifier: verifier})
+	}
+	return out, nil
+}
+
+func (c config) witnessVerifiers() []note.Verifier {
+	var out []note.Verifier
+	for _, w := range c.AuditWitnesses {
+		out = append(out, w.Verifier)
+	}
+	return out
+}
+
+// auditLog is how the API checks and proves the audit log.
+func (c config) auditLog() (api.AuditLog, error) {
+	out := api.AuditLog{VerifyKey: c.AuditVerifyKey, External: c.checkpointLog(), Witnesses: c.witnessVerifiers(), Quorum: c.AuditWitnessQuorum}
+	if c.AuditSigningKey != nil {
+		signer, err := auditlog.Signer(c.AuditSigningKey)
+		if err != nil {
+			return out, err
+		}
+		out.Signer = signer
+	}
+	return out, nil
 }
 
 // checkpointLog is where signed checkpoints are kept outside the database, or nil.

@@ -58,8 +58,13 @@ commands:
   apikey create -tenant T -name N | list -tenant T | revoke -tenant T -id ID
                         manage service clients' API keys
   audit verify [-tenant T] | checkpoint [-tenant T] | keygen
-                        check audit chains (exit 1 naming the first broken entry),
-                        sign their heads now, or make a signing key
+                        check audit logs against every checkpoint (exit 1 naming the
+                        first broken entry or checkpoint), sign checkpoints now, or make
+                        a signing key
+  audit verify-export -export-key K -audit-key K [-witness VKEY]... [-quorum N] FILE
+                        check a trail export offline with only the public keys
+  witness -state DIR -log-key K [-addr :8091]
+                        cosign the audit log's checkpoints that extend the last one seen
   reconcile [-tenant T] [-stuck-after 15m]
                         check that each ledger balances and agrees with the payment
                         gateway, payment by payment, and that no refund is stuck
@@ -110,6 +115,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runEval(ctx, args[1:], stdout)
 	case "train-emotion":
 		return runTrainEmotion(args[1:], stdout)
+	case "witness":
+		return runWitness(ctx, args[1:], stdout)
+	}
+	if len(args) > 1 && args[0] == "audit" && args[1] == "verify-export" {
+		return runVerifyExport(args[2:], stdout) // on a machine with only the export and the public keys
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -256,9 +266,12 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	defer func() { stopLoop(); loops.Wait() }()
 	// The worker side signs audit checkpoints, when it holds the key.
 	if w != nil && cfg.AuditSigningKey != nil {
-		loops.Go(func() {
-			every(loopCtx, cfg.AuditCheckpointGap, checkpointer(st, cfg.AuditSigningKey, cfg.checkpointLog(), log))
-		})
+		cp, err := newCheckpointer(st, cfg, metrics.Meter("tandem/audit"), log)
+		if err != nil {
+			w.Stop()
+			return err
+		}
+		loops.Go(func() { every(loopCtx, cfg.AuditCheckpointGap, cp.run) })
 	}
 	if w != nil {
 		loops.Go(func() { due.Listen(loopCtx) })
@@ -282,12 +295,19 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			loops.Go(func() { every(loopCtx, cfg.JWKSRefresh, jwksRefresher(cfg, tokens.Keys, log)) })
 		}
 		loops.Go(func() { every(loopCtx, 5*time.Second, policySyncer(st, authz, policyVersion, log)) })
+		auditLog, err := cfg.auditLog()
+		if err != nil {
+			if w != nil {
+				w.Stop()
+			}
+			return err
+		}
 		gin.SetMode(gin.ReleaseMode)
 		srv = &http.Server{
 			Addr: cfg.HTTPAddr,
 			Handler: api.New(api.Config{
 				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Namespace: cfg.TemporalNamespace, Logger: log,
-				Authorizer: authz, Tokens: tokens, AuditKey: cfg.AuditVerifyKey, ExportSigner: cfg.ExportSigningKey, Checkpoints: cfg.checkpointLog(),
+				Authorizer: authz, Tokens: tokens, Audit: auditLog, ExportSigner: cfg.ExportSigningKey,
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit, TrustedProxies: cfg.TrustedProxies,
 				AI: engine, Meter: metrics.Meter("tandem/api"), Tracer: tp.Tracer("tandem/api"),
