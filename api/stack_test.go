@@ -300,8 +300,12 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 	if extra.Tokens.Issuer != "" {
 		toks = extra.Tokens
 	}
+	audit := api.AuditLog{VerifyKey: auditPub, Signer: auditSigner}
+	if extra.Audit.External != nil {
+		audit = extra.Audit
+	}
 	return api.New(api.Config{
-		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, Audit: api.AuditLog{VerifyKey: auditPub, Signer: auditSigner}, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
+		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, Audit: audit, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer, Console: extra.Console,
 		Payments: extra.Payments, ForgetKeys: extra.ForgetKeys, BadCredentialLimit: extra.BadCredentialLimit,
