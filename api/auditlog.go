@@ -19,9 +19,10 @@ type AuditLog struct {
 	// VerifyKey is the audit key's public half. Without it verification is
 	// refused (409 audit_verify_key_missing), never reported as passing.
 	VerifyKey ed25519.PublicKey
-	// Signer signs a checkpoint when an export needs its newest entries
-	// proved; nil: exports prove what the worker's checkpoints cover.
-	Signer note.Signer
+	// Checkpoint signs the tenant's log now (and has the witnesses cosign
+	// it) when an export needs its newest entries proved; nil: exports prove
+	// what the worker's checkpoints cover.
+	Checkpoint func(ctx context.Context, tenantID string) error
 	// External holds every checkpoint published outside the database; nil: none.
 	External store.CheckpointLog
 	// Witnesses whose cosignatures count, and how many a checkpoint needs

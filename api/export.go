@@ -114,13 +114,9 @@ func (s *Server) exportTrail(c *gin.Context) error {
 // export's own entry included); otherwise entries newer than the worker's
 // last checkpoint go without a proof.
 func (s *Server) proveTrail(ctx context.Context, tenant string, trail []TrailEntry) (string, error) {
-	if s.auditLog.Signer != nil && s.auditLog.VerifyKey != nil {
-		verifier, err := auditlog.Verifier(s.auditLog.VerifyKey)
-		if err != nil {
-			return "", err
-		}
+	if s.auditLog.Checkpoint != nil {
 		var refused *store.CheckpointRefusedError
-		_, err = s.store.CheckpointAudit(ctx, tenant, s.auditLog.Signer, verifier, s.auditLog.External)
+		err := s.auditLog.Checkpoint(ctx, tenant)
 		if errors.As(err, &refused) {
 			return "", errorf(http.StatusConflict, "audit_log_inconsistent",
 				"the audit log no longer extends its last checkpoint; run `tandem audit verify`")

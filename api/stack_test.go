@@ -300,7 +300,10 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 	if extra.Tokens.Issuer != "" {
 		toks = extra.Tokens
 	}
-	audit := api.AuditLog{VerifyKey: auditPub, Signer: auditSigner}
+	audit := api.AuditLog{VerifyKey: auditPub, Checkpoint: func(ctx context.Context, tenantID string) error {
+		_, err := st.CheckpointAudit(ctx, tenantID, auditSigner, auditVerifier, nil)
+		return err
+	}}
 	if extra.Audit.External != nil {
 		audit = extra.Audit
 	}

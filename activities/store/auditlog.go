@@ -320,6 +320,17 @@ func (s *Store) AddCosignature(ctx context.Context, tenantID string, seq int64, 
 	return nil
 }
 
+// LastCosigned is the size of the tenant's newest checkpoint the witness
+// has cosigned, or 0.
+func (s *Store) LastCosigned(ctx context.Context, tenantID, witness string) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Raw(`SELECT coalesce(max(seq), 0) FROM audit_cosignatures WHERE tenant_id = ? AND witness = ?`,
+		tenantID, witness).Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("read cosignatures: %w", err)
+	}
+	return n, nil
+}
+
 // Cosigned returns a checkpoint's note with the cosignatures kept for it added.
 func (s *Store) Cosigned(ctx context.Context, cp AuditCheckpoint) (string, error) {
 	var lines []string

@@ -125,7 +125,13 @@ func (c *checkpointer) cosign(ctx context.Context, tenant string) {
 }
 
 func (c *checkpointer) askWitness(ctx context.Context, tenant string, cp store.AuditCheckpoint, w witnessConfig, key string) error {
-	old := c.witnessAt[key]
+	old, ok := c.witnessAt[key]
+	if !ok { // a process that has not asked it yet starts from what it cosigned before
+		var err error
+		if old, err = c.st.LastCosigned(ctx, tenant, w.Verifier.Name()); err != nil {
+			return err
+		}
+	}
 	for range 2 { // once more from the size a 409 names
 		if old > cp.Seq {
 			return fmt.Errorf("the witness has cosigned %d entries, more than the newest checkpoint's %d", old, cp.Seq)

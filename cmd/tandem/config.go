@@ -514,17 +514,17 @@ func (c config) witnessVerifiers() []note.Verifier {
 	return out
 }
 
-// auditLog is how the API checks and proves the audit log.
-func (c config) auditLog() (api.AuditLog, error) {
+// auditLog is how the API checks and proves the audit log: with the
+// signing key, an export has its checkpoint signed and witnessed at once.
+func (c config) auditLog(cp *checkpointer) api.AuditLog {
 	out := api.AuditLog{VerifyKey: c.AuditVerifyKey, External: c.checkpointLog(), Witnesses: c.witnessVerifiers(), Quorum: c.AuditWitnessQuorum}
-	if c.AuditSigningKey != nil {
-		signer, err := auditlog.Signer(c.AuditSigningKey)
-		if err != nil {
-			return out, err
+	if cp != nil {
+		out.Checkpoint = func(ctx context.Context, tenantID string) error {
+			_, err := cp.checkpoint(ctx, tenantID)
+			return err
 		}
-		out.Signer = signer
 	}
-	return out, nil
+	return out
 }
 
 // checkpointLog is where signed checkpoints are kept outside the database, or nil.

@@ -295,13 +295,16 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			loops.Go(func() { every(loopCtx, cfg.JWKSRefresh, jwksRefresher(cfg, tokens.Keys, log)) })
 		}
 		loops.Go(func() { every(loopCtx, 5*time.Second, policySyncer(st, authz, policyVersion, log)) })
-		auditLog, err := cfg.auditLog()
-		if err != nil {
-			if w != nil {
-				w.Stop()
+		var cp *checkpointer
+		if cfg.AuditSigningKey != nil {
+			if cp, err = newCheckpointer(st, cfg, metrics.Meter("tandem/audit"), log); err != nil {
+				if w != nil {
+					w.Stop()
+				}
+				return err
 			}
-			return err
 		}
+		auditLog := cfg.auditLog(cp)
 		gin.SetMode(gin.ReleaseMode)
 		srv = &http.Server{
 			Addr: cfg.HTTPAddr,

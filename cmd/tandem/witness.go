@@ -106,7 +106,7 @@ func witnessKey(dir, name string) (note.Signer, string, error) {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	// The verifier key is the key's public half under the same name.
-	parts := strings.Split(skey, "+") // PRIVATE+KEY+name+hash+key
+	parts := strings.SplitN(skey, "+", 5) // PRIVATE+KEY+name+hash+key (base64 has + too)
 	if len(parts) != 5 {
 		return nil, "", fmt.Errorf("%s is not a note signer key", path)
 	}
