@@ -270,6 +270,7 @@ stop_started() {
     case "$s" in
       temporal) stop_temporal ;;
       postgres) stop_postgres ;;
+      witness) kill "$WITNESS_PID" 2>/dev/null && wait "$WITNESS_PID" 2>/dev/null || true ;;
     esac
   done
 }
@@ -320,6 +321,28 @@ dev_secret() {
     export TANDEM_PAYLOAD_KEY_FILE="$DATA/payload-key"
   fi
   export TANDEM_CODEC_ADDR="${TANDEM_CODEC_ADDR:-127.0.0.1:8234}"
+}
+
+# start_witness runs an audit witness beside tandem: its own process, key
+# and state (in $DATA/witness), cosigning each checkpoint that extends the
+# last one it saw; the checkpointer is told where it is.
+start_witness() {
+  local pub addr="${TANDEM_WITNESS_ADDR:-127.0.0.1:8091}"
+  pub=$("$DATA/bin/tandem" audit verify-key)
+  "$DATA/bin/tandem" witness -state "$DATA/witness" -log-key "$pub" -addr "$addr" >"$DATA/witness.out" 2>"$DATA/witness.log" &
+  WITNESS_PID=$!
+  STARTED+=(witness)
+  for _ in $(seq 50); do
+    [ -s "$DATA/witness.out" ] && break
+    sleep 0.1
+  done
+  if [ ! -s "$DATA/witness.out" ]; then
+    cat "$DATA/witness.log" >&2
+    log "the audit witness did not start (above)"
+    exit 1
+  fi
+  export TANDEM_AUDIT_WITNESSES="${TANDEM_AUDIT_WITNESSES:-$(head -1 "$DATA/witness.out")}"
+  log "audit witness on http://$addr (key and state in $DATA/witness, log in $DATA/witness.log)"
 }
 
 # lint: no tracked file over 5 MB, go vet, staticcheck, and workflowcheck,
@@ -406,6 +429,7 @@ case "${1:-}" in
     fi
     # Development sign-ins to the console (pick a demo user): make run only.
     export TANDEM_CONSOLE_DEV_USERS="${TANDEM_CONSOLE_DEV_USERS:-1}"
+    start_witness
     if [ "$TOPOLOGY" = multi ]; then
       run_multi
       exit 0

@@ -35,8 +35,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"tandem/activities"
-	"tandem/activities/auditlog"
 	"tandem/activities/ai"
+	"tandem/activities/auditlog"
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"

@@ -262,7 +262,7 @@ type Verification struct {
 	Checkpoints int    `json:"checkpoints"` // signed checkpoints the chain still contains
 	TreeSize    int64  `json:"tree_size"`   // entries integrated into the Merkle tree
 	// Witnessed is the size of the newest checkpoint with the required
-	// witness cosignatures (absent when none are required).
+	// witness cosignatures (at least one; absent without witnesses).
 	Witnessed int64 `json:"witnessed,omitempty"`
 	// BrokenAt is the position of the first entry that does not follow from
 	// the one before it, or the size of the first checkpoint the log no
@@ -440,13 +440,13 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 			}
 		}
 	}
-	if opts.Quorum > 0 {
+	if len(opts.Witnesses) > 0 {
 		for _, cp := range cps {
-			if witnessed[cp.Seq] >= opts.Quorum {
+			if witnessed[cp.Seq] >= max(opts.Quorum, 1) {
 				v.Witnessed = cp.Seq
 			}
 		}
-		if v.Witnessed == 0 {
+		if opts.Quorum > 0 && v.Witnessed == 0 {
 			return v.broken(0, fmt.Sprintf("no checkpoint carries %d witness cosignature(s)", opts.Quorum)), nil
 		}
 	}

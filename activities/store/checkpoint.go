@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
 )
 
 // AuditCheckpoint is a signed statement of a tenant's log: with a Note, a

@@ -19,7 +19,7 @@ import (
 	"tandem/api"
 )
 
-const auditUsage = "usage: tandem audit verify [-tenant T [-case ID]] | checkpoint [-tenant T] | keygen | verify-export ... FILE"
+const auditUsage = "usage: tandem audit verify [-tenant T [-case ID]] | checkpoint [-tenant T] | keygen | verify-key [-export] | verify-export ... FILE"
 
 // runAudit runs `tandem audit verify|checkpoint|keygen`.
 func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
@@ -41,6 +41,21 @@ func runAudit(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 		}
 		fmt.Fprintf(stdout, "TANDEM_AUDIT_SIGNING_KEY=%s\nTANDEM_AUDIT_VERIFY_KEY=%s\n# as a note verifier key: %s\n",
 			base64.StdEncoding.EncodeToString(priv.Seed()), base64.StdEncoding.EncodeToString(pub), vkey)
+		return nil
+	case "verify-key":
+		// The public half of the configured audit key (or, with -export, of
+		// the export key), for a witness or a verifier.
+		if len(args) > 1 && args[1] == "-export" {
+			if cfg.ExportSigningKey == nil {
+				return errors.New("audit verify-key -export: set TANDEM_EXPORT_SIGNING_KEY or _FILE")
+			}
+			fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(cfg.ExportSigningKey.Public().(ed25519.PublicKey)))
+			return nil
+		}
+		if cfg.AuditVerifyKey == nil {
+			return errors.New("audit verify-key: " + store.ErrNoVerifyKey.Error())
+		}
+		fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(cfg.AuditVerifyKey))
 		return nil
 	case "verify", "checkpoint":
 	default:

@@ -57,10 +57,10 @@ commands:
                         revoke one token, or every token of a person issued until now
   apikey create -tenant T -name N | list -tenant T | revoke -tenant T -id ID
                         manage service clients' API keys
-  audit verify [-tenant T] | checkpoint [-tenant T] | keygen
+  audit verify [-tenant T] | checkpoint [-tenant T] | keygen | verify-key [-export]
                         check audit logs against every checkpoint (exit 1 naming the
-                        first broken entry or checkpoint), sign checkpoints now, or make
-                        a signing key
+                        first broken entry or checkpoint), sign checkpoints now, make
+                        a signing key, or print the configured key's public half
   audit verify-export -export-key K -audit-key K [-witness VKEY]... [-quorum N] FILE
                         check a trail export offline with only the public keys
   witness -state DIR -log-key K [-addr :8091]
