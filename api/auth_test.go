@@ -133,6 +133,8 @@ var allowed = map[string][]string{
 	"trail":       {"compliance"},
 	"export":      {"compliance"},
 	"events":      {"compliance"},
+	"checkpoint":  {"compliance"},
+	"proof":       {"compliance"},
 	"verify":      {"compliance", "admin"},
 	"erase":       {"admin"},
 	"list holds":  {"compliance", "admin"},
@@ -240,6 +242,7 @@ var routeNames = map[string]string{
 	"GET /v1/ledger/reconciliation": "reconciliation", "GET /v1/notifications": "notifications",
 	"POST /v1/notifications/:id/sent": "notification sent", "GET /v1/stats": "stats", "GET /v1/queues/:queue/tasks": "queue tasks",
 	"GET /v1/cases/:id/trail": "trail", "GET /v1/cases/:id/trail/export": "export", "GET /v1/audit/events": "events",
+	"GET /v1/audit/checkpoint": "checkpoint", "GET /v1/audit/events/:seq/proof": "proof",
 	"GET /v1/audit/verify": "verify", "POST /v1/customers/erase": "erase", "GET /v1/legal-holds": "list holds",
 	"POST /v1/legal-holds": "place hold", "DELETE /v1/legal-holds/:id": "release hold", "GET /v1/agents": "agents",
 	"GET /v1/agents/:id": "agent", "PUT /v1/agents/:id/availability": "availability", "PUT /v1/agents/:id/queues": "queues",
@@ -320,10 +323,12 @@ func TestRoleMatrix(t *testing.T) {
 			"close": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/close", who, api.CloseCaseRequest{})
 			},
-			"trail":  func(who string) response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
-			"export": func(who string) response { return s.do("GET", "/v1/cases/"+c.ID+"/trail/export", who, nil) },
-			"events": func(who string) response { return s.do("GET", "/v1/audit/events", who, nil) },
-			"verify": func(who string) response { return s.do("GET", "/v1/audit/verify", who, nil) },
+			"trail":      func(who string) response { return s.do("GET", "/v1/cases/"+c.ID+"/trail", who, nil) },
+			"export":     func(who string) response { return s.do("GET", "/v1/cases/"+c.ID+"/trail/export", who, nil) },
+			"events":     func(who string) response { return s.do("GET", "/v1/audit/events", who, nil) },
+			"checkpoint": func(who string) response { return s.do("GET", "/v1/audit/checkpoint", who, nil) },
+			"proof":      func(who string) response { return s.do("GET", "/v1/audit/events/1/proof", who, nil) },
+			"verify":     func(who string) response { return s.do("GET", "/v1/audit/verify", who, nil) },
 			"erase": func(who string) response {
 				return s.do("POST", "/v1/customers/erase", who, api.EraseCustomerRequest{CustomerRef: "nobody-" + role, Reason: "test"})
 			},
@@ -452,7 +457,7 @@ func TestRoleMatrix(t *testing.T) {
 		}
 		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status",
-			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp"}
+			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp", "checkpoint", "proof"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
 			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency", "revoke token"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
