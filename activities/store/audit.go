@@ -18,7 +18,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"tandem/activities/auditlog"
 )
@@ -91,23 +90,59 @@ func (c *chainHasher) sum(prev []byte, e *AuditEvent) []byte {
 }
 
 // InTx runs fn with a Store whose every call is part of one transaction.
+// Audit entries it appends are queued with it and, once it has committed,
+// sequenced into their chains.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, keys: s.keys})
+	return s.inTx(ctx, true, fn)
+}
+
+// inTx is InTx; without sequence, entries queued wait for the sequencer's
+// round or the next reader (ListAudit sequences before it reads).
+func (s *Store) inTx(ctx context.Context, sequence bool, fn func(tx *Store) error) error {
+	tx := &Store{keys: s.keys, queued: map[string]bool{}}
+	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+		tx.db = gtx
+		clear(tx.queued) // a retried function queues again
+		return fn(tx)
 	})
+	if err != nil {
+		return err
+	}
+	if sequence {
+		s.sequenceQueued(ctx, tx.queued)
+	}
+	return nil
+}
+
+// sequenceQueued sequences the tenants' queued entries after the
+// transaction that queued them has committed, so that its caller reads
+// its own entries. If that fails the entries wait, durably, for the
+// sequencer's next round (SequenceAll).
+func (s *Store) sequenceQueued(ctx context.Context, tenants map[string]bool) {
+	for tenant := range tenants {
+		_, _ = s.SequenceAudit(ctx, tenant)
+	}
 }
 
 // AppendAudit adds e to the end of its tenant's chain and returns it as
 // stored. Appending an ID that is already in the chain returns the stored
 // entry and adds nothing, so a retried caller never duplicates an entry.
 func (s *Store) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
-	var out AuditEvent
 	err := s.InTx(ctx, func(tx *Store) error {
-		var err error
-		out, err = tx.appendAudit(ctx, e)
+		_, err := tx.appendAudit(ctx, e)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return AuditEvent{}, err
+	}
+	var out []AuditEvent
+	if err := s.db.WithContext(ctx).Where("id = ?", e.ID).Limit(1).Find(&out).Error; err != nil {
+		return AuditEvent{}, fmt.Errorf("read audit event: %w", err)
+	}
+	if len(out) == 0 { // queued, not yet sequenced: the sequencer will
+		return e, nil
+	}
+	return out[0], nil
 }
 
 // AppendAuditEvent appends e within the caller's transaction (see InTx).
@@ -124,11 +159,12 @@ func (s *Store) appendAudit(ctx context.Context, e AuditEvent) (AuditEvent, erro
 	return out[0], nil
 }
 
-// appendAudits appends one tenant's entries in order and returns each as
-// stored: an ID already in the chain (a retry) adds nothing and returns the
-// stored entry. The chain's head is locked once and the new entries go in
-// one statement, so a projection write holds the tenant's chain for as short
-// a time as one entry's did.
+// appendAudits queues one tenant's entries, in order, for its chain and
+// returns each as stored: an ID already in the chain or the queue (a
+// retry) adds nothing and returns the stored entry; a new one is returned
+// as queued, without a position yet. Nothing tenant-wide is locked: the
+// sequencer (SequenceAudit) gives positions, a batch at a time, once the
+// caller's transaction has committed.
 func (s *Store) appendAudits(ctx context.Context, entries []AuditEvent) ([]AuditEvent, error) {
 	if len(entries) == 0 {
 		return nil, nil
@@ -158,55 +194,57 @@ func (s *Store) appendAudits(ctx context.Context, entries []AuditEvent) ([]Audit
 		}
 		ids = append(ids, e.ID)
 	}
-
-	db := s.db.WithContext(ctx)
-	var head auditHead
-	err := db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", tenantID).Take(&head).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) { // the tenant's first entry
-		if err := db.Clauses(clause.OnConflict{DoNothing: true}).
-			Create(&auditHead{TenantID: tenantID, Seq: 0, Hash: genesis}).Error; err != nil {
-			return nil, fmt.Errorf("create audit head: %w", err)
-		}
-		head = auditHead{}
-		err = db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", tenantID).Take(&head).Error
-	}
+	stored, err := s.storedAudits(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("lock audit head: %w", err)
-	}
-	var found []AuditEvent
-	if err := db.Where("id IN ?", ids).Find(&found).Error; err != nil {
-		return nil, fmt.Errorf("look up audit events: %w", err)
-	}
-	stored := make(map[string]AuditEvent, len(found)+len(entries))
-	for _, e := range found {
-		stored[e.ID] = e
+		return nil, err
 	}
 	out := make([]AuditEvent, len(entries))
-	var fresh []AuditEvent
-	seq, prev := head.Seq, head.Hash
+	var fresh []queuedAudit
 	for i, e := range entries {
 		if had, ok := stored[e.ID]; ok {
 			out[i] = had
 			continue
 		}
-		seq++
-		e.Seq, e.PrevHash = seq, prev
-		e.Hash = ChainHash(prev, e)
-		prev = e.Hash
 		stored[e.ID], out[i] = e, e
-		fresh = append(fresh, e)
+		fresh = append(fresh, queuedAudit{TenantID: e.TenantID, ID: e.ID, OccurredAt: e.OccurredAt, ActorKind: e.ActorKind, ActorID: e.ActorID,
+			Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID, CaseID: e.CaseID, Decision: e.Decision, Outcome: e.Outcome,
+			Reason: e.Reason, Details: e.Details})
 	}
 	if len(fresh) == 0 {
 		return out, nil
 	}
-	if err := db.Create(&fresh).Error; err != nil {
-		return nil, fmt.Errorf("append audit events: %w", err)
+	if err := s.db.WithContext(ctx).Create(&fresh).Error; err != nil {
+		return nil, fmt.Errorf("queue audit events: %w", err)
 	}
-	if err := db.Model(&auditHead{}).Where("tenant_id = ?", tenantID).
-		Updates(map[string]any{"seq": seq, "hash": prev}).Error; err != nil {
-		return nil, fmt.Errorf("advance audit head: %w", err)
+	if s.queued != nil {
+		s.queued[tenantID] = true
+	} else {
+		s.sequenceQueued(ctx, map[string]bool{tenantID: true}) // not in a transaction: committed already
 	}
 	return out, nil
+}
+
+// storedAudits returns the entries with these IDs, sequenced or queued.
+func (s *Store) storedAudits(ctx context.Context, ids []string) (map[string]AuditEvent, error) {
+	db := s.db.WithContext(ctx)
+	var found []AuditEvent
+	if err := db.Where("id IN ?", ids).Find(&found).Error; err != nil {
+		return nil, fmt.Errorf("look up audit events: %w", err)
+	}
+	var queued []queuedAudit
+	if err := db.Where("id IN ?", ids).Order("qseq").Find(&queued).Error; err != nil {
+		return nil, fmt.Errorf("look up queued audit events: %w", err)
+	}
+	stored := make(map[string]AuditEvent, len(found)+len(queued)+len(ids))
+	for _, q := range queued {
+		if _, ok := stored[q.ID]; !ok {
+			stored[q.ID] = q.event()
+		}
+	}
+	for _, e := range found {
+		stored[e.ID] = e
+	}
+	return stored, nil
 }
 
 // AuditFilter narrows a listing of audit events.
@@ -221,8 +259,12 @@ type AuditFilter struct {
 	Open bool
 }
 
-// ListAudit returns the tenant's audit events in chain order.
+// ListAudit returns the tenant's audit events in chain order, after
+// sequencing what is queued: a reader sees every entry acknowledged before.
 func (s *Store) ListAudit(ctx context.Context, tenantID string, f AuditFilter) ([]AuditEvent, error) {
+	if _, err := s.SequenceAudit(ctx, tenantID); err != nil {
+		return nil, err
+	}
 	q := s.db.WithContext(ctx).Where("tenant_id = ? AND seq > ?", tenantID, f.AfterSeq)
 	if f.CaseID != "" {
 		q = q.Where("case_id = ?", f.CaseID)
@@ -303,6 +345,9 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 	v := Verification{TenantID: tenantID}
 	if opts.Key == nil {
 		return v, ErrNoVerifyKey
+	}
+	if _, err := s.SequenceAudit(ctx, tenantID); err != nil {
+		return v, err
 	}
 	logKey, err := auditlog.Verifier(opts.Key)
 	if err != nil {

@@ -197,6 +197,9 @@ const AuditCheckpointRefused = "audit.checkpoint_refused"
 // tenant's trail and returns a *CheckpointRefusedError. The checkpoint made
 // is stored and appended to external; it is returned, or nil.
 func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer note.Signer, verifier note.Verifier, external CheckpointLog) (*AuditCheckpoint, error) {
+	if _, err := s.SequenceAudit(ctx, tenantID); err != nil {
+		return nil, err
+	}
 	tree, err := s.IntegrateAudit(ctx, tenantID)
 	if err != nil || tree.Size == 0 {
 		return nil, err

@@ -55,6 +55,9 @@ type Store struct {
 	db   *gorm.DB
 	keys *Keyring
 	dsn  string // for connections of their own (DeliveriesDue)
+	// queued names the tenants whose audit entries a transaction's Store
+	// has queued, to sequence once it commits; nil outside a transaction.
+	queued map[string]bool
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.
@@ -213,9 +216,11 @@ type Conflict struct {
 // under a new ID and is a conflict. Conflicts are recorded, audited and returned.
 func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []AuditEvent) ([]Conflict, error) {
 	var conflicts []Conflict
-	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+	// The entries are queued with the write and sequenced by the worker's
+	// round or the next reader: a projection write waits on no other.
+	err := s.inTx(ctx, false, func(tx *Store) error {
 		conflicts = nil
-		tx := &Store{db: gtx, keys: s.keys}
+		gtx := tx.db
 		hash, err := tx.customerHash(ctx, c.TenantID, c.CustomerRef)
 		if err != nil {
 			return err

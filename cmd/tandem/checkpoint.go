@@ -164,3 +164,21 @@ func (c *checkpointer) askWitness(ctx context.Context, tenant string, cp store.A
 	}
 	return fmt.Errorf("the witness moved while it was asked")
 }
+
+// sequencer gives positions to audit entries whose writer queued them but
+// stopped before sequencing them, and records the backlog: entries
+// acknowledged but not yet in their chain, and how long the oldest waited.
+func sequencer(st *store.Store, meter metric.Meter, log *slog.Logger) func(context.Context) {
+	entries, _ := meter.Int64Gauge("tandem_audit_queue_entries", // a noop on error
+		metric.WithDescription("audit entries queued and not yet in their chain"))
+	age, _ := meter.Float64Gauge("tandem_audit_queue_age_seconds",
+		metric.WithDescription("how long the oldest queued audit entry has waited for its position"), metric.WithUnit("s"))
+	return func(ctx context.Context) {
+		backlog, err := st.SequenceAll(ctx)
+		if err != nil {
+			log.Warn("audit sequencer", "err", err)
+		}
+		entries.Record(ctx, backlog.Entries)
+		age.Record(ctx, backlog.Oldest.Seconds())
+	}
+}

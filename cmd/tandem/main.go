@@ -274,6 +274,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		loops.Go(func() { every(loopCtx, cfg.AuditCheckpointGap, cp.run) })
 	}
 	if w != nil {
+		loops.Go(func() { every(loopCtx, 200*time.Millisecond, sequencer(st, metrics.Meter("tandem/audit"), log)) })
 		loops.Go(func() { due.Listen(loopCtx) })
 		loops.Go(func() { every(loopCtx, time.Hour, retention(st, log)) })
 		loops.Go(func() { every(loopCtx, time.Hour, eventPruner(st, cfg.EventBacklog, log)) })
