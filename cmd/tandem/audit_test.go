@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -19,9 +21,20 @@ import (
 )
 
 // `tandem audit verify` names the first broken entry after each kind of
-// tampering, and exits non-zero; on an intact chain it exits zero.
+// tampering, and exits non-zero; on an intact chain it exits zero; without
+// the verify key it verifies nothing and says why.
 func TestAuditVerifyCommand(t *testing.T) {
 	bin := buildBinary(t)
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	t.Run("no key", func(t *testing.T) {
+		db := storetest.New(t)
+		cmd := exec.Command(bin, "audit", "verify")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+db.AppURL)
+		out, err := cmd.CombinedOutput()
+		if err == nil || strings.Contains(string(out), `"ok"`) || !strings.Contains(string(out), "TANDEM_AUDIT_VERIFY_KEY") {
+			t.Fatalf("verify without a key: %v %s", err, out)
+		}
+	})
 	tamperings := map[string]struct {
 		sql      []string
 		brokenAt int64
@@ -51,7 +64,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 				}
 			}
 			cmd := exec.Command(bin, "audit", "verify", "-tenant", "acme", "-case", "c1")
-			cmd.Env = append(os.Environ(), "DATABASE_URL="+db.AppURL)
+			cmd.Env = append(os.Environ(), "DATABASE_URL="+db.AppURL, "TANDEM_AUDIT_VERIFY_KEY="+base64.StdEncoding.EncodeToString(pub))
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
@@ -69,7 +82,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || v.OK || v.BrokenAt != tc.brokenAt || !strings.Contains(out.String(), "audit chains are broken") {
+			if err == nil || v.OK || v.BrokenAt != tc.brokenAt || !strings.Contains(out.String(), "audit logs are broken") {
 				t.Fatalf("want exit 1 naming entry %d; got %v: %s", tc.brokenAt, err, out.String())
 			}
 		})
