@@ -127,20 +127,16 @@ func (s *Store) sequenceQueued(ctx context.Context, tenants map[string]bool) {
 // AppendAudit adds e to the end of its tenant's chain and returns it as
 // stored. Appending an ID that is already in the chain returns the stored
 // entry and adds nothing, so a retried caller never duplicates an entry.
+// It is one short transaction: it sequences what the tenant has queued,
+// then e.
 func (s *Store) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
-	err := s.InTx(ctx, func(tx *Store) error {
-		_, err := tx.appendAudit(ctx, e)
-		return err
-	})
-	if err != nil {
+	entries := []AuditEvent{e}
+	if err := s.prepareAudits(ctx, entries); err != nil {
 		return AuditEvent{}, err
 	}
-	var out []AuditEvent
-	if err := s.db.WithContext(ctx).Where("id = ?", e.ID).Limit(1).Find(&out).Error; err != nil {
-		return AuditEvent{}, fmt.Errorf("read audit event: %w", err)
-	}
-	if len(out) == 0 { // queued, not yet sequenced: the sequencer will
-		return e, nil
+	out, err := s.sequenceWith(ctx, e.TenantID, entries)
+	if err != nil {
+		return AuditEvent{}, err
 	}
 	return out[0], nil
 }
@@ -169,29 +165,12 @@ func (s *Store) appendAudits(ctx context.Context, entries []AuditEvent) ([]Audit
 	if len(entries) == 0 {
 		return nil, nil
 	}
+	if err := s.prepareAudits(ctx, entries); err != nil {
+		return nil, err
+	}
 	tenantID := entries[0].TenantID
 	ids := make([]string, 0, len(entries))
-	for i := range entries {
-		e := &entries[i]
-		if e.ID == "" || e.TenantID == "" || e.Action == "" {
-			return nil, errors.New("audit event needs an ID, a tenant and an action")
-		}
-		if e.TenantID != tenantID {
-			return nil, errors.New("audit events appended together must be of one tenant")
-		}
-		if e.Details == "" {
-			e.Details = "{}"
-		}
-		if !json.Valid([]byte(e.Details)) {
-			return nil, errors.New("audit event details must be JSON")
-		}
-		if e.OccurredAt.IsZero() {
-			e.OccurredAt = time.Now()
-		}
-		e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
-		if err := s.sealCaseDetails(ctx, e); err != nil {
-			return nil, err
-		}
+	for _, e := range entries {
 		ids = append(ids, e.ID)
 	}
 	stored, err := s.storedAudits(ctx, ids)
@@ -206,9 +185,7 @@ func (s *Store) appendAudits(ctx context.Context, entries []AuditEvent) ([]Audit
 			continue
 		}
 		stored[e.ID], out[i] = e, e
-		fresh = append(fresh, queuedAudit{TenantID: e.TenantID, ID: e.ID, OccurredAt: e.OccurredAt, ActorKind: e.ActorKind, ActorID: e.ActorID,
-			Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID, CaseID: e.CaseID, Decision: e.Decision, Outcome: e.Outcome,
-			Reason: e.Reason, Details: e.Details})
+		fresh = append(fresh, toQueued(e))
 	}
 	if len(fresh) == 0 {
 		return out, nil
@@ -222,6 +199,35 @@ func (s *Store) appendAudits(ctx context.Context, entries []AuditEvent) ([]Audit
 		s.sequenceQueued(ctx, map[string]bool{tenantID: true}) // not in a transaction: committed already
 	}
 	return out, nil
+}
+
+// prepareAudits checks one tenant's entries and puts them in the form
+// they are hashed and stored in.
+func (s *Store) prepareAudits(ctx context.Context, entries []AuditEvent) error {
+	tenantID := entries[0].TenantID
+	for i := range entries {
+		e := &entries[i]
+		if e.ID == "" || e.TenantID == "" || e.Action == "" {
+			return errors.New("audit event needs an ID, a tenant and an action")
+		}
+		if e.TenantID != tenantID {
+			return errors.New("audit events appended together must be of one tenant")
+		}
+		if e.Details == "" {
+			e.Details = "{}"
+		}
+		if !json.Valid([]byte(e.Details)) {
+			return errors.New("audit event details must be JSON")
+		}
+		if e.OccurredAt.IsZero() {
+			e.OccurredAt = time.Now()
+		}
+		e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
+		if err := s.sealCaseDetails(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // storedAudits returns the entries with these IDs, sequenced or queued.
@@ -358,6 +364,10 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 		return v, err
 	}
 	cps := sortCheckpoints(append(inDB, opts.External...))
+	cosigs, err := s.cosignatures(ctx, tenantID)
+	if err != nil {
+		return v, err
+	}
 	roots := make(map[int64]tlog.Hash, len(cps))
 	witnessed := map[int64]int{}
 	for _, cp := range cps {
@@ -370,11 +380,7 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 			}
 			continue
 		}
-		cosigned, err := s.Cosigned(ctx, cp)
-		if err != nil {
-			return v, err
-		}
-		opened, err := auditlog.Open(cosigned, tenantID, logKey, opts.Witnesses...)
+		opened, err := auditlog.Open(auditlog.AddSignatures(cp.Note, cosigs[cp.Seq]), tenantID, logKey, opts.Witnesses...)
 		if err != nil || opened.Size != cp.Seq {
 			return v.broken(cp.Seq, fmt.Sprintf("the checkpoint of %d entries signed %s is not a checkpoint of this log signed by the audit key",
 				cp.Seq, cp.SignedAt.Format(time.RFC3339))), nil
@@ -470,9 +476,13 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 		if tree.Size > v.Checked || !bytes.Equal(treeRoot, tree.Root) {
 			return v.broken(tree.Size, fmt.Sprintf("the stored Merkle tree of %d entries is not the tree of the chain's first %d entries", tree.Size, tree.Size)), nil
 		}
+		// Every checkpoint's root was recomputed from the chain above, which
+		// is what consistency means; the proofs the stored tree gives (to
+		// witnesses, to exports) are checked from the newest one it covers.
 		var root tlog.Hash
 		copy(root[:], tree.Root)
-		for _, cp := range cps {
+		for i := len(cps) - 1; i >= 0; i-- {
+			cp := cps[i]
 			if cp.Note == "" || cp.Seq > tree.Size {
 				continue
 			}
@@ -483,6 +493,7 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 			if err != nil {
 				return v.broken(cp.Seq, fmt.Sprintf("the stored tree does not prove itself consistent with the checkpoint of %d entries: %v", cp.Seq, err)), nil
 			}
+			break
 		}
 	}
 	if len(opts.Witnesses) > 0 {

@@ -323,6 +323,23 @@ func (s *Store) AddCosignature(ctx context.Context, tenantID string, seq int64, 
 	return nil
 }
 
+// cosignatures returns the cosignature lines kept for each of the tenant's checkpoints.
+func (s *Store) cosignatures(ctx context.Context, tenantID string) (map[int64][]string, error) {
+	var rows []struct {
+		Seq       int64
+		Signature string
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT seq, signature FROM audit_cosignatures WHERE tenant_id = ? ORDER BY seq, witness`,
+		tenantID).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read cosignatures: %w", err)
+	}
+	out := map[int64][]string{}
+	for _, r := range rows {
+		out[r.Seq] = append(out[r.Seq], r.Signature)
+	}
+	return out, nil
+}
+
 // LastCosigned is the size of the tenant's newest checkpoint the witness
 // has cosigned, or 0.
 func (s *Store) LastCosigned(ctx context.Context, tenantID, witness string) (int64, error) {

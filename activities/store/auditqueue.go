@@ -32,6 +32,12 @@ type queuedAudit struct {
 
 func (queuedAudit) TableName() string { return "audit_queue" }
 
+func toQueued(e AuditEvent) queuedAudit {
+	return queuedAudit{TenantID: e.TenantID, ID: e.ID, OccurredAt: e.OccurredAt, ActorKind: e.ActorKind, ActorID: e.ActorID,
+		Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID, CaseID: e.CaseID, Decision: e.Decision, Outcome: e.Outcome,
+		Reason: e.Reason, Details: e.Details}
+}
+
 func (q queuedAudit) event() AuditEvent {
 	return AuditEvent{TenantID: q.TenantID, ID: q.ID, OccurredAt: q.OccurredAt, ActorKind: q.ActorKind, ActorID: q.ActorID,
 		Action: q.Action, ObjectType: q.ObjectType, ObjectID: q.ObjectID, CaseID: q.CaseID, Decision: q.Decision,
@@ -53,7 +59,7 @@ const sequenceBatch = 1000
 func (s *Store) SequenceAudit(ctx context.Context, tenantID string) (int, error) {
 	total := 0
 	for {
-		n, err := s.sequenceBatch(ctx, tenantID)
+		n, _, err := s.sequenceBatch(ctx, tenantID, nil)
 		total += n
 		if err != nil || n < sequenceBatch {
 			return total, err
@@ -61,8 +67,16 @@ func (s *Store) SequenceAudit(ctx context.Context, tenantID string) (int, error)
 	}
 }
 
-func (s *Store) sequenceBatch(ctx context.Context, tenantID string) (int, error) {
+// sequenceWith sequences a batch of the tenant's queue and then entries
+// (prepared, not queued), in one transaction, and returns entries as stored.
+func (s *Store) sequenceWith(ctx context.Context, tenantID string, entries []AuditEvent) ([]AuditEvent, error) {
+	_, out, err := s.sequenceBatch(ctx, tenantID, entries)
+	return out, err
+}
+
+func (s *Store) sequenceBatch(ctx context.Context, tenantID string, extra []AuditEvent) (int, []AuditEvent, error) {
 	taken := 0
+	var out []AuditEvent
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		var head auditHead
 		err := db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", tenantID).Take(&head).Error
@@ -80,14 +94,18 @@ func (s *Store) sequenceBatch(ctx context.Context, tenantID string) (int, error)
 		if err := db.Where("tenant_id = ?", tenantID).Order("qseq").Limit(sequenceBatch).Find(&queued).Error; err != nil {
 			return fmt.Errorf("read audit queue: %w", err)
 		}
-		if len(queued) == 0 {
+		if len(queued) == 0 && len(extra) == 0 {
 			return nil
 		}
-		ids := make([]string, 0, 2*len(queued))
+		ids := make([]string, 0, 2*len(queued)+len(extra))
 		qseqs := make([]int64, len(queued))
 		for i, q := range queued {
 			ids = append(ids, q.ID, q.ID+"@q"+strconv.FormatInt(q.QSeq, 10))
 			qseqs[i] = q.QSeq
+		}
+		for _, e := range extra {
+			ids = append(ids, e.ID)
+			queued = append(queued, toQueued(e)) // QSeq 0: not in the queue
 		}
 		var found []AuditEvent
 		if err := db.Where("id IN ?", ids).Find(&found).Error; err != nil {
@@ -102,7 +120,7 @@ func (s *Store) sequenceBatch(ctx context.Context, tenantID string) (int, error)
 		for _, q := range queued {
 			e := q.event()
 			if had, ok := stored[e.ID]; ok {
-				if sameAudit(had, e) {
+				if sameAudit(had, e) || q.QSeq == 0 { // an append of an ID the chain holds returns what it holds
 					continue
 				}
 				e.ID += "@q" + strconv.FormatInt(q.QSeq, 10)
@@ -126,13 +144,18 @@ func (s *Store) sequenceBatch(ctx context.Context, tenantID string) (int, error)
 				return fmt.Errorf("advance audit head: %w", err)
 			}
 		}
-		if err := db.Exec(`DELETE FROM audit_queue WHERE qseq IN ?`, qseqs).Error; err != nil {
-			return fmt.Errorf("empty audit queue: %w", err)
+		if len(qseqs) > 0 {
+			if err := db.Exec(`DELETE FROM audit_queue WHERE qseq IN ?`, qseqs).Error; err != nil {
+				return fmt.Errorf("empty audit queue: %w", err)
+			}
 		}
-		taken = len(queued)
+		taken, out = len(qseqs), nil
+		for _, e := range extra {
+			out = append(out, stored[e.ID])
+		}
 		return nil
 	})
-	return taken, err
+	return taken, out, err
 }
 
 // AuditBacklog is what waits to be sequenced: entries the API has
