@@ -23,15 +23,7 @@ import (
 func BenchmarkProjectionWritesOfOneTenant(b *testing.B) {
 	st := storetestNew(b)
 	ctx := context.Background()
-	tenants := []string{"acme"}
-	for i := range 7 {
-		tenants = append(tenants, fmt.Sprintf("bench-%d", i))
-	}
-	for _, tenant := range tenants {
-		if err := st.EnsureTenant(ctx, tenant, tenant); err != nil {
-			b.Fatal(err)
-		}
-	}
+	tenants := benchTenants(b, st)
 	var n atomic.Int64
 	write := func(tenant string) error {
 		id := fmt.Sprintf("55555555-0000-4000-8000-%012d", n.Add(1))

@@ -361,19 +361,6 @@ func (s *Store) Cosigned(ctx context.Context, cp AuditCheckpoint) (string, error
 	return auditlog.AddSignatures(cp.Note, lines), nil
 }
 
-// LatestLogCheckpoint returns the tenant's newest checkpoint of its tree
-// (one with a note), or nil.
-func (s *Store) LatestLogCheckpoint(ctx context.Context, tenantID string) (*AuditCheckpoint, error) {
-	var cps []AuditCheckpoint
-	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND note IS NOT NULL", tenantID).Order("seq DESC").Limit(1).Find(&cps).Error; err != nil {
-		return nil, fmt.Errorf("read checkpoint: %w", err)
-	}
-	if len(cps) == 0 {
-		return nil, nil
-	}
-	return &cps[0], nil
-}
-
 // sortCheckpoints orders checkpoints by position and drops repeats of one
 // checkpoint (the database's and the outside log's copy).
 func sortCheckpoints(cps []AuditCheckpoint) []AuditCheckpoint {

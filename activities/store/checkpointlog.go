@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+
+	"gorm.io/gorm"
 )
 
 // CheckpointLog keeps signed checkpoints outside PostgreSQL, append-only,
@@ -132,8 +134,18 @@ func (l *DirLog) all(tenantID string) ([]AuditCheckpoint, error) {
 
 // LatestCheckpoint returns the tenant's newest checkpoint in the database, or nil.
 func (s *Store) LatestCheckpoint(ctx context.Context, tenantID string) (*AuditCheckpoint, error) {
+	return s.latestCheckpoint(ctx, s.db.WithContext(ctx).Where("tenant_id = ?", tenantID))
+}
+
+// LatestLogCheckpoint returns the tenant's newest checkpoint of its tree
+// (one with a note), or nil.
+func (s *Store) LatestLogCheckpoint(ctx context.Context, tenantID string) (*AuditCheckpoint, error) {
+	return s.latestCheckpoint(ctx, s.db.WithContext(ctx).Where("tenant_id = ? AND note IS NOT NULL", tenantID))
+}
+
+func (s *Store) latestCheckpoint(ctx context.Context, q *gorm.DB) (*AuditCheckpoint, error) {
 	var cps []AuditCheckpoint
-	if err := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID).Order("seq DESC").Limit(1).Find(&cps).Error; err != nil {
+	if err := q.Order("seq DESC").Limit(1).Find(&cps).Error; err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
 	if len(cps) == 0 {

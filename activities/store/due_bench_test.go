@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tandem/activities/store"
+	"tandem/activities/store/storetest"
 	"tandem/workflows"
 )
 
@@ -22,14 +23,8 @@ import (
 func BenchmarkRecordCaseNotifying(b *testing.B) {
 	st := storetestNew(b)
 	ctx := context.Background()
-	tenants := []string{"acme"}
-	for i := range 7 {
-		tenants = append(tenants, fmt.Sprintf("bench-%d", i))
-	}
+	tenants := benchTenants(b, st)
 	for _, tenant := range tenants {
-		if err := st.EnsureTenant(ctx, tenant, tenant); err != nil {
-			b.Fatal(err)
-		}
 		if _, err := st.CreateWebhook(ctx, tenant, "admin-1", store.WebhookSpec{URL: "http://127.0.0.1:9/h", EventTypes: store.WebhookEventTypes},
 			"whsec_dGVzdC1vbmx5LXNlY3JldC0yNGJ5dGVz"); err != nil {
 			b.Fatal(err)
@@ -70,4 +65,16 @@ func BenchmarkRecordCaseNotifying(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchTenants makes seven tenants besides acme and returns the eight.
+func benchTenants(b *testing.B, st *storetest.DB) []string {
+	tenants := []string{"acme"}
+	for i := range 7 {
+		tenants = append(tenants, fmt.Sprintf("bench-%d", i))
+		if err := st.EnsureTenant(context.Background(), tenants[i+1], tenants[i+1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return tenants
 }
