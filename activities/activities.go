@@ -280,6 +280,7 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 			Details:    string(details),
 		})
 	}
+	row.ProjRun = activity.GetInfo(ctx).WorkflowExecution.RunID
 	conflicts, err := a.Store.RecordCase(ctx, row, msgs, audit)
 	for _, cf := range conflicts {
 		// Not an error: the committed write has replaced what a lost

@@ -24,7 +24,7 @@ func (s *Server) checkConsistency(repair bool) handlerFunc {
 			limit = n
 		}
 		tenant := principalOf(c).Tenant
-		checker := &consistency.Checker{Store: s.store, Temporal: s.temporal, Limit: limit}
+		checker := &consistency.Checker{Store: s.store, Temporal: s.temporal, Namespace: s.namespace, Limit: limit}
 		rep, err := checker.Check(c.Request.Context(), tenant, repair)
 		if err != nil {
 			return err

@@ -159,6 +159,9 @@ func TestCaseHistoriesReplayAfterFailingTasks(t *testing.T) {
 	messages := 0
 	for _, id := range ids {
 		for _, h := range runHistories(t, s.temporal, workflows.CaseWorkflowID(tenantA, id)) {
+			if len(h.Events) < 3 {
+				continue // a run just continued as new: no task of it has run, nothing to replay
+			}
 			if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
 				t.Errorf("case %s does not replay: %v", id, err)
 			}

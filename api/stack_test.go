@@ -37,6 +37,7 @@ import (
 	"tandem/activities"
 	"tandem/activities/ai"
 	"tandem/activities/auditlog"
+	"tandem/activities/consistency"
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
@@ -242,6 +243,23 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	listening := make(chan struct{})
 	go func() { due.Listen(listenCtx); close(listening) }()
 	t.Cleanup(func() { stopListening(); <-listening })
+	// Case events are held until their workflow task is known committed,
+	// as the worker's settler does every 200 ms.
+	settling := make(chan struct{})
+	go func() {
+		defer close(settling)
+		checker := &consistency.Checker{Store: st, Temporal: tc}
+		for listenCtx.Err() == nil {
+			if _, err := checker.SettleEvents(listenCtx); err != nil && listenCtx.Err() == nil {
+				log.Warn("settling webhook events", "err", err)
+			}
+			select {
+			case <-listenCtx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { stopListening(); <-settling })
 	(&activities.Activities{Store: st, AI: engine, LLM: llm, Gateway: gateway, Due: due, WebhookRecheck: time.Hour}).Register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

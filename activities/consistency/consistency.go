@@ -26,8 +26,9 @@ import (
 
 // Checker compares records with workflows.
 type Checker struct {
-	Store    *store.Store
-	Temporal client.Client
+	Store     *store.Store
+	Temporal  client.Client
+	Namespace string // Temporal's; "": default
 	// Settle is how long a difference must last to count: a record is
 	// written just before its workflow task commits, so an exchange in
 	// flight differs for a moment. 0: DefaultSettle.

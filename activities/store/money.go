@@ -636,7 +636,7 @@ func (s *Store) RecordRefundStep(ctx context.Context, step RefundStep) error {
 		if err := tx.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", r.TenantID, r.ID).Take(&full).Error; err != nil {
 			return fmt.Errorf("read refund: %w", err)
 		}
-		return emitWebhookEvents(ctx, tx.db, r.TenantID, refundWebhookEvents(full, step.Audit), "", nil)
+		return emitWebhookEvents(ctx, tx.db, r.TenantID, refundWebhookEvents(full, step.Audit), "", nil, nil)
 	})
 }
 

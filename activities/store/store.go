@@ -169,6 +169,10 @@ type Case struct {
 	OfferedTo        *string    // the agent a queued case is offered to
 	ProjGen          int64      // where in the workflow's history the row was written (see RecordCase)
 	ProjEvent        int64
+	// ProjRun is the workflow run whose task wrote the row, when a workflow
+	// did: its webhook events are held until that task is known to have
+	// committed (ReleaseEvents). Not stored with the row.
+	ProjRun string `gorm:"-"`
 }
 
 // Message is one turn of a case's conversation. Body is held in clear only in
@@ -299,7 +303,11 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		}
 		written = append(written, diverged...)
 		// The events feed webhooks and the live stream (GET /v1/events).
-		if err := emitWebhookEvents(ctx, gtx, c.TenantID, caseWebhookEvents(c, msgs, written), keyID, dek); err != nil {
+		var at *WrittenAt
+		if c.ProjRun != "" {
+			at = &WrittenAt{WorkflowID: c.WorkflowID, RunID: c.ProjRun, Gen: c.ProjGen, Event: c.ProjEvent}
+		}
+		if err := emitWebhookEvents(ctx, gtx, c.TenantID, caseWebhookEvents(c, msgs, written), keyID, dek, at); err != nil {
 			return err
 		}
 		return tx.noteConflicts(ctx, c.TenantID, c.WorkflowID, c.ProjGen, c.ProjEvent, conflicts)

@@ -218,10 +218,26 @@ type WebhookEvent struct {
 	OccurredAt time.Time
 }
 
+// WrittenAt is where in a case workflow's history a projection write was
+// made: its run, and the history length when its workflow task started.
+type WrittenAt struct {
+	WorkflowID, RunID string
+	Gen, Event        int64
+}
+
 // emitWebhookEvents writes events and a delivery for each endpoint that
 // takes its type, in the caller's transaction. Payloads are sealed under
 // the customer's data key when dek is given: they can hold the conversation.
-func emitWebhookEvents(ctx context.Context, db *gorm.DB, tenantID string, events []WebhookEvent, keyID string, dek []byte) error {
+// Events written at a position (at non-nil) are held until that workflow
+// task is known to have committed (ReleaseEvents); an event already held
+// from an earlier position of the same workflow (a lost task's) moves to
+// this one.
+func emitWebhookEvents(ctx context.Context, db *gorm.DB, tenantID string, events []WebhookEvent, keyID string, dek []byte, at *WrittenAt) error {
+	var wfID, runID *string
+	var gen, event *int64
+	if at != nil {
+		wfID, runID, gen, event = &at.WorkflowID, &at.RunID, &at.Gen, &at.Event
+	}
 	for _, e := range events {
 		payload, err := json.Marshal(map[string]any{"id": e.ID, "type": e.Type, "tenant_id": tenantID, "case_id": e.CaseID,
 			"occurred_at": e.OccurredAt.UTC().Format(time.RFC3339Nano), "data": e.Data})
@@ -240,12 +256,17 @@ func emitWebhookEvents(ctx context.Context, db *gorm.DB, tenantID string, events
 			caseID = &e.CaseID
 		}
 		err = db.WithContext(ctx).Exec(`WITH ev AS (
-				INSERT INTO webhook_events (tenant_id, id, case_id, type, payload, key_id, occurred_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING tenant_id, id, seq, case_id, type)
+				INSERT INTO webhook_events (tenant_id, id, case_id, type, payload, key_id, occurred_at, held, workflow_id, run_id, proj_gen, proj_event)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (tenant_id, id) DO UPDATE SET payload = excluded.payload, key_id = excluded.key_id, occurred_at = excluded.occurred_at,
+					run_id = excluded.run_id, proj_gen = excluded.proj_gen, proj_event = excluded.proj_event
+				WHERE webhook_events.held AND (webhook_events.proj_gen, webhook_events.proj_event) < (excluded.proj_gen, excluded.proj_event)
+				RETURNING tenant_id, id, seq, case_id, type)
 			INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, event_seq, case_id)
 			SELECT ev.tenant_id, w.id, ev.id, ev.seq, ev.case_id FROM ev JOIN webhook_endpoints w
-				ON w.tenant_id = ev.tenant_id AND w.enabled AND w.deleted_at IS NULL AND ev.type = ANY (string_to_array(w.event_types, ','))`,
-			tenantID, e.ID, caseID, e.Type, payload, key, e.OccurredAt).Error
+				ON w.tenant_id = ev.tenant_id AND w.enabled AND w.deleted_at IS NULL AND ev.type = ANY (string_to_array(w.event_types, ','))
+			ON CONFLICT DO NOTHING`,
+			tenantID, e.ID, caseID, e.Type, payload, key, e.OccurredAt, at != nil, wfID, runID, gen, event).Error
 		if err != nil {
 			return fmt.Errorf("emit webhook event: %w", err)
 		}
@@ -287,11 +308,11 @@ func (s *Store) DueDeliveries(ctx context.Context, tenantID, endpointID string, 
 	err := s.db.WithContext(ctx).Raw(`SELECT * FROM (
 			SELECT DISTINCT ON (coalesce(d.case_id::text, d.event_id)) d.event_id, ev.type AS event_type, d.event_seq,
 				d.case_id::text AS case_id, d.status, d.attempts, d.first_attempt_at, d.next_attempt_at, d.last_status,
-				d.last_error, d.delivered_at, ev.occurred_at, ev.payload, ev.key_id
+				d.last_error, d.delivered_at, ev.occurred_at, ev.payload, ev.key_id, ev.held
 			FROM webhook_deliveries d JOIN webhook_events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
 			WHERE d.tenant_id = ? AND d.endpoint_id = ? AND d.status = 'pending'
 			ORDER BY coalesce(d.case_id::text, d.event_id), d.event_seq) heads
-		WHERE next_attempt_at <= now() ORDER BY event_seq LIMIT ?`, tenantID, endpointID, limit).Scan(&heads).Error
+		WHERE next_attempt_at <= now() AND NOT held ORDER BY event_seq LIMIT ?`, tenantID, endpointID, limit).Scan(&heads).Error
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}
@@ -441,7 +462,9 @@ func (s *Store) EventsAfter(ctx context.Context, tenantID string, after int64, f
 	q := `SELECT ev.seq, ev.id, ev.type, ev.payload, ev.key_id, ev.case_id::text AS case_id, c.assignee_id, c.queue,
 			c.channel, c.customer_hash
 		FROM webhook_events ev LEFT JOIN cases c ON c.tenant_id = ev.tenant_id AND c.id = ev.case_id
-		WHERE ev.tenant_id = ? AND ev.seq > ? ORDER BY ev.seq LIMIT ?`
+		WHERE ev.tenant_id = ? AND ev.seq > ?
+			AND ev.seq < coalesce((SELECT min(seq) FROM webhook_events WHERE tenant_id = ev.tenant_id AND held), 9223372036854775807)
+		ORDER BY ev.seq LIMIT ?`
 	var rows []struct {
 		Seq          int64
 		ID           string

@@ -39,7 +39,7 @@ func runDoctor(ctx context.Context, cfg config, log *slog.Logger, args []string,
 			return err
 		}
 	}
-	checker := &consistency.Checker{Store: st, Temporal: tc, Limit: *limit}
+	checker := &consistency.Checker{Store: st, Temporal: tc, Namespace: cfg.TemporalNamespace, Limit: *limit}
 	enc := json.NewEncoder(stdout)
 	dirty := 0
 	for _, t := range tenants {
@@ -104,6 +104,20 @@ func consistencyRepairer(st *store.Store, checker *consistency.Checker, log *slo
 					log.Warn("consistency check: audit", "tenant", t, "err", err)
 				}
 			}
+		}
+	}
+}
+
+// eventSettler releases the webhook events of projection writes whose
+// workflow task committed and drops those of lost ones (consistency.SettleEvents).
+func eventSettler(checker *consistency.Checker, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		settled, err := checker.SettleEvents(ctx)
+		if err != nil {
+			log.Warn("settling webhook events", "err", err)
+		}
+		if settled.Voided > 0 {
+			log.Warn("projection writes of lost workflow tasks: their events were dropped and their cases repaired", "writes", settled.Voided)
 		}
 	}
 }

@@ -158,6 +158,43 @@ func TestInsiderCannotRewriteTheTrailUnseen(t *testing.T) {
 		t.Fatalf("verify-export of an altered file: %v\n%s", err, out)
 	}
 
+	// In another tenant the owner edits an entry in the middle and re-hashes
+	// the chain after it, as someone with the code would: the chain links,
+	// but its entries no longer hash to the root the checkpoint signed.
+	const other = "insider-edit"
+	if err := f.db.EnsureTenant(context.Background(), other, "Edit"); err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _, err := f.db.CreateAPIKey(context.Background(), other, "test", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if r := openWithKey(p.addr, otherKey, "edit-"+randomID()); r.status != http.StatusCreated {
+			t.Fatalf("open in %s: %d", other, r.status)
+		}
+	}
+	in.must("audit", "checkpoint", "-tenant", other)
+	events, err := f.db.ListAudit(context.Background(), other, store.AuditFilter{Limit: 1000})
+	if err != nil || len(events) < 4 {
+		t.Fatalf("%s's entries: %d %v", other, len(events), err)
+	}
+	events[1].ActorID = "mallory"
+	var rehash []string
+	prev := events[0].Hash
+	for _, e := range events[1:] {
+		e.PrevHash = prev
+		e.Hash = store.ChainHash(prev, e)
+		rehash = append(rehash, fmt.Sprintf("UPDATE audit_events SET actor_id = '%s', prev_hash = '\\x%x', hash = '\\x%x' WHERE tenant_id = '%s' AND seq = %d",
+			e.ActorID, e.PrevHash, e.Hash, other, e.Seq))
+		prev = e.Hash
+	}
+	in.ownerDoes(append(rehash, fmt.Sprintf("UPDATE audit_heads SET hash = '\\x%x' WHERE tenant_id = '%s'", prev, other))...)
+	out, err := in.run("audit", "verify", "-tenant", other)
+	if v := verification(t, out); err == nil || v.OK || !strings.Contains(v.Problem, "no longer contains the checkpoint") {
+		t.Fatalf("verify after an edit in the middle: %v %+v", err, v)
+	}
+
 	// The owner cuts the newest entries before the first checkpoint, resets
 	// the head, drops the tree, the checkpoints and their cosignatures past
 	// the cut, and lets ordinary traffic carry the chain past the last one.
@@ -174,7 +211,7 @@ func TestInsiderCannotRewriteTheTrailUnseen(t *testing.T) {
 		traffic(1)
 		f.db.DB().Raw("SELECT seq FROM audit_heads WHERE tenant_id = ?", demoTenant).Scan(&head)
 	}
-	out, err := in.run("audit", "checkpoint", "-tenant", demoTenant)
+	out, err = in.run("audit", "checkpoint", "-tenant", demoTenant)
 	if err == nil || !strings.Contains(out, "refused") {
 		t.Fatalf("checkpoint of the forged chain: %v %s", err, out)
 	}

@@ -278,7 +278,8 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		loops.Go(func() { due.Listen(loopCtx) })
 		loops.Go(func() { every(loopCtx, time.Hour, retention(st, log)) })
 		loops.Go(func() { every(loopCtx, time.Hour, eventPruner(st, cfg.EventBacklog, log)) })
-		checker := &consistency.Checker{Store: st, Temporal: tc, Rate: float64(cfg.ConsistencyRate)}
+		checker := &consistency.Checker{Store: st, Temporal: tc, Namespace: cfg.TemporalNamespace, Rate: float64(cfg.ConsistencyRate)}
+		loops.Go(func() { every(loopCtx, 200*time.Millisecond, eventSettler(checker, log)) })
 		loops.Go(func() { every(loopCtx, cfg.ConsistencyEvery, consistencyRepairer(st, checker, log)) })
 	}
 
