@@ -41,8 +41,11 @@ type Config struct {
 	MaxBodyBytes   int64         // larger request bodies get 413
 	HistoryLimit   int           // history length at which cases continue as new; 0: the workflow's default
 	RequestTimeout time.Duration // bound on each request's work, Temporal round trips included
-	PerKeyLimit    RateLimit     // requests per credential (an API key, a person); zero: none
-	PerTenantLimit RateLimit     // requests per tenant, all credentials together; zero: none
+	// Admission bounds the requests in flight, per process and per tenant;
+	// zero: none (the binary configures DefaultAdmission's figures).
+	Admission      Admission
+	PerKeyLimit    RateLimit // requests per credential (an API key, a person); zero: none
+	PerTenantLimit RateLimit // requests per tenant, all credentials together; zero: none
 	// BadCredentialLimit bounds failed authentications per client address;
 	// zero: DefaultBadCredentialLimit.
 	BadCredentialLimit RateLimit
@@ -81,6 +84,7 @@ type Server struct {
 	forgetKeys   func(keyIDs ...string)
 	perKey       *limiters
 	perTenant    *limiters
+	admission    *admission
 	badCreds     *limiters
 	streams      streamCounts // open event streams per caller
 	metrics      *httpMetrics
@@ -105,6 +109,7 @@ func New(cfg Config) http.Handler {
 		timeout:      cfg.RequestTimeout,
 		perKey:       newLimiters(cfg.PerKeyLimit),
 		perTenant:    newLimiters(cfg.PerTenantLimit),
+		admission:    newAdmission(cfg.Admission, cfg.Meter),
 		badCreds:     newLimiters(cmp.Or(cfg.BadCredentialLimit, DefaultBadCredentialLimit)),
 		ai:           cfg.AI,
 		payments:     cfg.Payments,
@@ -145,7 +150,7 @@ func New(cfg Config) http.Handler {
 	// Every /v1 route authenticates, then checks the caller's roles for its
 	// (object, action) and step-up class in Endpoints (contract.go);
 	// handlers then scope every read to the caller's tenant.
-	v1 := r.Group("/v1", s.badCredentialsGate, s.authenticate, s.rateLimit, s.checkPathIDs, s.checkQueryText, s.authorize)
+	v1 := r.Group("/v1", s.badCredentialsGate, s.authenticate, s.rateLimit, s.admit, s.checkPathIDs, s.checkQueryText, s.authorize)
 	v1.POST("/cases", s.h(s.openCase))
 	v1.GET("/cases", s.h(s.listCases))
 	v1.GET("/cases/:id", s.h(s.getCase))

@@ -69,6 +69,9 @@ type config struct {
 	// Rate limits of the API: requests a second per credential and per
 	// tenant (bursts of twice as many); zero: none.
 	PerKeyLimit, PerTenantLimit api.RateLimit
+	// Admission bounds the requests an API process works on at once, and
+	// each tenant's share of them.
+	Admission api.Admission
 	// ConsistencyEvery: how often the worker holds every open case's record
 	// against its workflow and repairs it (tandem doctor -repair).
 	ConsistencyEvery time.Duration
@@ -274,7 +277,7 @@ func loadConfig() (config, error) {
 	if cfg.AuditWitnesses, err = parseWitnesses(env("TANDEM_AUDIT_WITNESSES", "")); err != nil {
 		return cfg, err
 	}
-	quorum, err := envInt("TANDEM_AUDIT_WITNESS_QUORUM", 0)
+	quorum, err := envCount("TANDEM_AUDIT_WITNESS_QUORUM", 0)
 	if err != nil {
 		return cfg, err
 	}
@@ -294,6 +297,19 @@ func loadConfig() (config, error) {
 	if cfg.PerTenantLimit, err = envRate("TANDEM_RATE_PER_TENANT", 2000); err != nil {
 		return cfg, err
 	}
+	cfg.Admission = api.DefaultAdmission
+	inFlight, err := envCount("TANDEM_MAX_IN_FLIGHT", int64(api.DefaultAdmission.InFlight))
+	if err != nil {
+		return cfg, err
+	}
+	perTenant, err := envCount("TANDEM_MAX_IN_FLIGHT_PER_TENANT", int64(api.DefaultAdmission.PerTenant))
+	if err != nil {
+		return cfg, err
+	}
+	if inFlight < 0 || perTenant < 0 || (inFlight > 0 && perTenant > inFlight) {
+		return cfg, fmt.Errorf("TANDEM_MAX_IN_FLIGHT_PER_TENANT (%d) must be between 0 and TANDEM_MAX_IN_FLIGHT (%d); 0 lifts the bound", perTenant, inFlight)
+	}
+	cfg.Admission.InFlight, cfg.Admission.PerTenant = int(inFlight), int(perTenant)
 	if cfg.MasterKeys, err = keyList("TANDEM_MASTER_KEY", "TANDEM_MASTER_KEYS_PREVIOUS"); err != nil {
 		return cfg, err
 	}
@@ -356,6 +372,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_HISTORY_LIMIT", c.HistoryLimit,
 		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),
 		"TANDEM_RATE_PER_KEY", c.PerKeyLimit.Rate, "TANDEM_RATE_PER_TENANT", c.PerTenantLimit.Rate,
+		"TANDEM_MAX_IN_FLIGHT", c.Admission.InFlight, "TANDEM_MAX_IN_FLIGHT_PER_TENANT", c.Admission.PerTenant,
 		"TANDEM_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"TANDEM_LOG_LEVEL", c.LogLevel.String(),
 		"TANDEM_JWT_SECRET", keyState(len(c.JWTSecret) > 0, "HS256 bearer JWTs are refused, API keys work"),
@@ -463,6 +480,19 @@ func envInt(name string, def int64) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%s must be a positive whole number, got %q", name, v)
+	}
+	return n, nil
+}
+
+// envCount is envInt where 0 is a value too (no bound, none required).
+func envCount(name string, def int64) (int64, error) {
+	v := env(name, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s must be a whole number, 0 or more, got %q", name, v)
 	}
 	return n, nil
 }
