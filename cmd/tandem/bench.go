@@ -38,6 +38,9 @@ import (
 // N bare workflows of K no-op activities through the same Temporal server
 // from this process, so the cost of Tandem's own work is visible as a ratio.
 func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "-burst" {
+		return runBurst(ctx, cfg, args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	n := fs.Int("n", 200, "cases (and bare workflows) to run")
 	conc := fs.Int("c", 20, "concurrency")

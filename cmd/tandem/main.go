@@ -79,6 +79,8 @@ commands:
   keys generate | rotate
                         make a master key; re-wrap every data key with the current one
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
+  bench -burst [flags]  a tenant's burst at 10× the steady rate against a running stack:
+                        goodput, refusals, errors, lost acknowledgements, recovery
   eval [-data DIR] [-json]
                         measure the AI layer on public data (default ../shared/eval)
   train-emotion [-data DIR] [-out DIR]
