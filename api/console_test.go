@@ -396,6 +396,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	ana.screenshot("agent-handoff")
 	reply := "Your parcel left our depot this morning; it arrives tomorrow."
 	ana.do("reply",
+		// The claim's own event reaches the page once its workflow task is
+		// known committed, and the page redraws half a second later (not
+		// while someone types): let that pass before typing.
+		chromedp.Sleep(1500*time.Millisecond),
+		chromedp.Focus(chromedp.CSS("#reply-body")),
 		chromedp.SendKeys(chromedp.CSS("#reply-body"), reply),
 		chromedp.Click(chromedp.CSS("#send-reply")),
 		waitText("#transcript", reply),
