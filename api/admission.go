@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -85,15 +86,13 @@ func (s *Server) admit(c *gin.Context) {
 	ctx := c.Request.Context()
 	tenant := principalOf(c).Tenant
 	if !a.takeTenant(tenant) {
-		a.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", errTenantOverCapacity.Code)))
-		respondError(c, s.log, errTenantOverCapacity)
+		a.refuse(c, errTenantOverCapacity)
 		return
 	}
 	defer a.releaseTenant(tenant)
 	start := time.Now()
 	if !a.takeSlot(ctx) {
-		a.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", errOverloaded.Code)))
-		respondError(c, s.log, errOverloaded)
+		a.refuse(c, errOverloaded)
 		return
 	}
 	a.waited.Record(ctx, time.Since(start).Seconds())
@@ -103,6 +102,14 @@ func (s *Server) admit(c *gin.Context) {
 		a.inFlight.Add(ctx, -1)
 	}()
 	c.Next()
+}
+
+// refuse answers a request refused past capacity: counted, not logged (a
+// peak would flood the log with lines that say what the metric does).
+func (a *admission) refuse(c *gin.Context, e *Error) {
+	a.refused.Add(c.Request.Context(), 1, metric.WithAttributes(attribute.String("reason", e.Code)))
+	c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
+	c.AbortWithStatusJSON(e.Status, gin.H{"error": e})
 }
 
 func (a *admission) takeSlot(ctx context.Context) bool {

@@ -97,7 +97,7 @@ func TestComplianceAPI(t *testing.T) {
 		t.Fatalf("trail content = %+v", trail.Trail)
 	}
 
-	if _, err := s.store.CheckpointAudit(context.Background(), tenantA, auditSigner, auditVerifier, nil); err != nil {
+	if _, err := s.store.CheckpointAudit(context.Background(), tenantA, auditSigner, auditPub, nil); err != nil {
 		t.Fatal(err)
 	}
 	var v store.Verification

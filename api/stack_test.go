@@ -319,7 +319,7 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 		toks = extra.Tokens
 	}
 	audit := api.AuditLog{VerifyKey: auditPub, Checkpoint: func(ctx context.Context, tenantID string) error {
-		_, err := st.CheckpointAudit(ctx, tenantID, auditSigner, auditVerifier, nil)
+		_, err := st.CheckpointAudit(ctx, tenantID, auditSigner, auditPub, nil)
 		return err
 	}}
 	if extra.Audit.External != nil {

@@ -88,7 +88,7 @@ func TestUpdateToAFailingWorkflowIs500(t *testing.T) {
 // is carried out in the background).
 func waitGone(t *testing.T, tc client.Client, wfID string) {
 	t.Helper()
-	for range 600 {
+	for range 1800 { // three minutes: the deletion waits in a busy server's task queue
 		if _, err := tc.DescribeWorkflowExecution(t.Context(), wfID, ""); err != nil {
 			return
 		}

@@ -18,16 +18,19 @@ type Settled struct {
 	Released, Voided, Pending int
 }
 
-// SettleEvents decides the webhook events held by projection writes: a
+// SettleEvents decides the webhook events held by projection writes. A
 // write is made by a local activity inside a workflow task that started at
-// history event P (its position); event P+1 says what became of the task.
-// Completed, its events go to webhooks and the live stream; failed or timed
-// out, the write was lost: its events are dropped before anyone is told,
+// history event P (its position). The write committed if event P is that
+// task's start and P+1 its completion: its events go to webhooks and the
+// live stream. If the history went past P any other way (the task failed
+// or timed out; an attempt of a task retried without events of its own,
+// whose position a later event took) or the run closed before reaching
+// P+1, the write was lost: its events are dropped before anyone is told,
 // the loss is recorded as a conflict, and the case's record is repaired
-// from the workflow. A task still running leaves them held.
+// from the workflow. A task still running leaves them held. A run that
+// cannot be read is skipped this round; the others go on.
 func (c *Checker) SettleEvents(ctx context.Context) (Settled, error) {
 	var out Settled
-	var repairs error // the periodic check repairs what is left
 	held, err := c.Store.HeldWrites(ctx, 500)
 	if err != nil || len(held) == 0 {
 		return out, err
@@ -42,45 +45,83 @@ func (c *Checker) SettleEvents(ctx context.Context) (Settled, error) {
 		}
 		byRun[r] = append(byRun[r], w)
 	}
+	var errs error // reported after the round; each run is settled on its own
 	for _, r := range order {
 		writes := byRun[r]
 		from := writes[0].Event
 		for _, w := range writes {
 			from = min(from, w.Event)
 		}
-		outcomes, err := c.taskOutcomes(ctx, r.workflowID, r.runID, from)
+		h, err := c.runTail(ctx, r.workflowID, r.runID, from)
 		var notFound *serviceerror.NotFound
-		if errors.As(err, &notFound) {
-			outcomes = nil // the run is gone from Temporal: nothing can say it was lost
-		} else if err != nil {
-			return out, err
+		if err != nil && !errors.As(err, &notFound) {
+			errs = errors.Join(errs, err)
+			out.Pending += len(writes)
+			continue
 		}
 		for _, w := range writes {
-			outcome, known := outcomes[w.Event+1]
-			switch {
-			case outcomes != nil && !known:
+			var verdict outcome
+			if err != nil {
+				verdict = committed // the run is gone from Temporal: nothing can say it was lost
+			} else {
+				verdict = h.outcome(w.Event)
+			}
+			switch verdict {
+			case pending:
 				out.Pending++
-			case outcome == enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED || outcome == enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-				if _, err := c.Store.VoidEvents(ctx, w); err != nil {
-					return out, err
-				}
-				out.Voided++
-				repairs = errors.Join(repairs, c.repairCase(ctx, w.TenantID, w.CaseID))
-			default:
+			case committed:
 				if err := c.Store.ReleaseEvents(ctx, w); err != nil {
-					return out, err
+					errs = errors.Join(errs, err)
+					continue
 				}
 				out.Released++
+			case lost:
+				n, err := c.Store.VoidEvents(ctx, w)
+				if err != nil {
+					errs = errors.Join(errs, err)
+					continue
+				}
+				if n > 0 {
+					out.Voided++
+					// The periodic check repairs what this cannot.
+					errs = errors.Join(errs, c.repairCase(ctx, w.TenantID, w.CaseID))
+				}
 			}
 		}
 	}
-	return out, repairs
+	return out, errs
 }
 
-// taskOutcomes reads the run's history from its end back to event from+1
-// and returns each event's type by its ID.
-func (c *Checker) taskOutcomes(ctx context.Context, workflowID, runID string, from int64) (map[int64]enumspb.EventType, error) {
-	out := map[int64]enumspb.EventType{}
+type outcome int
+
+const (
+	pending outcome = iota
+	committed
+	lost
+)
+
+// tail is the end of a run's history: each event's type by its ID, from
+// some position on, and whether the run has closed.
+type tail struct {
+	types  map[int64]enumspb.EventType
+	last   int64
+	closed bool
+}
+
+// outcome says what became of the workflow task that started at event p.
+func (t tail) outcome(p int64) outcome {
+	switch {
+	case t.types[p] == enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED && t.types[p+1] == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+		return committed
+	case t.last > p || t.closed: // the history went past p, or never will
+		return lost
+	}
+	return pending
+}
+
+// runTail reads the run's history from its end back to event from.
+func (c *Checker) runTail(ctx context.Context, workflowID, runID string, from int64) (tail, error) {
+	t := tail{types: map[int64]enumspb.EventType{}}
 	req := &workflowservice.GetWorkflowExecutionHistoryReverseRequest{
 		Namespace:       c.namespace(),
 		Execution:       &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID},
@@ -89,19 +130,33 @@ func (c *Checker) taskOutcomes(ctx context.Context, workflowID, runID string, fr
 	for {
 		resp, err := c.Temporal.WorkflowService().GetWorkflowExecutionHistoryReverse(ctx, req)
 		if err != nil {
-			return nil, err
+			return t, err
 		}
 		for _, ev := range resp.GetHistory().GetEvents() {
-			if ev.GetEventId() <= from {
-				return out, nil
+			if t.last == 0 {
+				t.last, t.closed = ev.GetEventId(), closes(ev.GetEventType())
 			}
-			out[ev.GetEventId()] = ev.GetEventType()
+			if ev.GetEventId() < from {
+				return t, nil
+			}
+			t.types[ev.GetEventId()] = ev.GetEventType()
 		}
 		if len(resp.GetNextPageToken()) == 0 {
-			return out, nil
+			return t, nil
 		}
 		req.NextPageToken = resp.GetNextPageToken()
 	}
+}
+
+// closes says an event ends its run.
+func closes(t enumspb.EventType) bool {
+	switch t {
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+		return true
+	}
+	return false
 }
 
 // repairCase holds one case's record against its workflow and repairs it.

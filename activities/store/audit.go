@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
@@ -355,6 +356,18 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 	if _, err := s.SequenceAudit(ctx, tenantID); err != nil {
 		return v, err
 	}
+	// One snapshot: the chain, its head, the tree and the checkpoints as
+	// they stood together, however long the walk takes while appends go on.
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		v, err = (&Store{db: tx, keys: s.keys}).verifyAudit(ctx, tenantID, opts)
+		return err
+	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	return v, err
+}
+
+func (s *Store) verifyAudit(ctx context.Context, tenantID string, opts VerifyOptions) (Verification, error) {
+	v := Verification{TenantID: tenantID}
 	logKey, err := auditlog.Verifier(opts.Key)
 	if err != nil {
 		return v, err
@@ -384,6 +397,9 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 		if err != nil || opened.Size != cp.Seq {
 			return v.broken(cp.Seq, fmt.Sprintf("the checkpoint of %d entries signed %s is not a checkpoint of this log signed by the audit key",
 				cp.Seq, cp.SignedAt.Format(time.RFC3339))), nil
+		}
+		if root, ok := roots[cp.Seq]; ok && root != opened.Root {
+			return v.broken(cp.Seq, fmt.Sprintf("two checkpoints of %d entries, both signed by the audit key, name different roots: the log was forked", cp.Seq)), nil
 		}
 		roots[cp.Seq] = opened.Root
 		witnessed[cp.Seq] = max(witnessed[cp.Seq], len(opened.Witnesses))
@@ -525,10 +541,12 @@ func (s *Store) CountAudit(ctx context.Context, tenantID, caseID string, upTo in
 	return n, nil
 }
 
-// AuditTenants lists the tenants that have an audit chain.
+// AuditTenants lists the tenants whose audit logs are checked: every
+// tenant, not only those with a head, so that a chain removed whole with
+// its head still fails verification against the checkpoints published.
 func (s *Store) AuditTenants(ctx context.Context) ([]string, error) {
 	var ids []string
-	if err := s.db.WithContext(ctx).Model(&auditHead{}).Order("tenant_id").Pluck("tenant_id", &ids).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(`SELECT id FROM tenants ORDER BY id`).Scan(&ids).Error; err != nil {
 		return nil, fmt.Errorf("list audit chains: %w", err)
 	}
 	return ids, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"slices"
@@ -58,10 +59,10 @@ func (s *Store) integrateBatch(ctx context.Context, tenantID string) (AuditTree,
 			return fmt.Errorf("lock audit tree: %w", err)
 		}
 		var entries []struct {
-			Seq  int64
-			Hash []byte
+			Seq            int64
+			Hash, PrevHash []byte
 		}
-		if err := tx.Raw(`SELECT seq, hash FROM audit_events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		if err := tx.Raw(`SELECT seq, hash, prev_hash FROM audit_events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 			tenantID, tree.Size, integrateBatch).Scan(&entries).Error; err != nil {
 			return fmt.Errorf("read audit entries: %w", err)
 		}
@@ -72,7 +73,18 @@ func (s *Store) integrateBatch(ctx context.Context, tenantID string) (AuditTree,
 		var rows []auditTreeHash
 		for _, e := range entries {
 			if e.Seq != tree.Size+1 {
-				return fmt.Errorf("audit chain of %s: entry %d follows %d: the chain has a gap and is not integrated", tenantID, e.Seq, tree.Size)
+				return &ChainBrokenError{TenantID: tenantID, Seq: tree.Size + 1, Reason: fmt.Sprintf("entry %d follows %d", e.Seq, tree.Size)}
+			}
+			// Each entry must link to the one the tree holds before it: a
+			// chain rewritten below the tree's size is not carried on.
+			if tree.Size > 0 {
+				leaf, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, tree.Size-1)})
+				if err != nil {
+					return err
+				}
+				if auditlog.LeafHash(e.PrevHash) != leaf[0] {
+					return &ChainBrokenError{TenantID: tenantID, Seq: e.Seq, Reason: "its previous-hash is not the hash of the entry the tree holds before it"}
+				}
 			}
 			hashes, err := tlog.StoredHashesForRecordHash(tree.Size, auditlog.LeafHash(e.Hash), r)
 			if err != nil {
@@ -97,6 +109,18 @@ func (s *Store) integrateBatch(ctx context.Context, tenantID string) (AuditTree,
 			Updates(map[string]any{"size": tree.Size, "root": tree.Root}).Error
 	})
 	return tree, added, err
+}
+
+// ChainBrokenError is a chain the tree cannot be extended with: a gap, or
+// an entry that does not link to the one the tree already holds.
+type ChainBrokenError struct {
+	TenantID string
+	Seq      int64
+	Reason   string
+}
+
+func (e *ChainBrokenError) Error() string {
+	return fmt.Sprintf("audit chain of %s is broken at %d (%s): not integrated", e.TenantID, e.Seq, e.Reason)
 }
 
 // treeReader reads a tenant's stored tree hashes, keeping what it has
@@ -196,11 +220,24 @@ const AuditCheckpointRefused = "audit.checkpoint_refused"
 // is not contained in the tree it signs nothing, records the refusal on the
 // tenant's trail and returns a *CheckpointRefusedError. The checkpoint made
 // is stored and appended to external; it is returned, or nil.
-func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer note.Signer, verifier note.Verifier, external CheckpointLog) (*AuditCheckpoint, error) {
+func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer note.Signer, pub ed25519.PublicKey, external CheckpointLog) (*AuditCheckpoint, error) {
+	verifier, err := auditlog.Verifier(pub)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.SequenceAudit(ctx, tenantID); err != nil {
 		return nil, err
 	}
 	tree, err := s.IntegrateAudit(ctx, tenantID)
+	var broken *ChainBrokenError
+	if errors.As(err, &broken) {
+		signed, _ := s.LatestLogCheckpoint(ctx, tenantID)
+		at := int64(0)
+		if signed != nil {
+			at = signed.Seq
+		}
+		return nil, s.refuseCheckpoint(ctx, &CheckpointRefusedError{TenantID: tenantID, Size: broken.Seq, Signed: at, Reason: broken.Error()})
+	}
 	if err != nil || tree.Size == 0 {
 		return nil, err
 	}
@@ -224,7 +261,7 @@ func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer not
 		if p == nil {
 			continue
 		}
-		same, reason := s.extends(ctx, tenantID, tree.Size, root, *p, verifier)
+		same, reason := s.extends(ctx, tenantID, tree.Size, root, *p, pub, verifier)
 		if reason != "" {
 			return nil, s.refuseCheckpoint(ctx, &CheckpointRefusedError{TenantID: tenantID, Size: tree.Size, Signed: p.Seq, Reason: reason})
 		}
@@ -260,9 +297,12 @@ func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer not
 
 // extends says whether the tree (size, root) contains checkpoint p: same
 // when p is of this very tree, reason when it does not contain it.
-func (s *Store) extends(ctx context.Context, tenantID string, size int64, root tlog.Hash, p AuditCheckpoint, verifier note.Verifier) (same bool, reason string) {
+func (s *Store) extends(ctx context.Context, tenantID string, size int64, root tlog.Hash, p AuditCheckpoint, pub ed25519.PublicKey, verifier note.Verifier) (same bool, reason string) {
 	if p.Note == "" {
 		// A chain-head checkpoint: the chain must still hold that hash there.
+		if !ed25519.Verify(pub, CheckpointMessage(p.TenantID, p.Seq, p.Hash), p.Signature) || p.TenantID != tenantID {
+			return false, "the last checkpoint is not signed by the audit key"
+		}
 		if p.Seq > size {
 			return false, fmt.Sprintf("the chain has %d entries, fewer than the checkpoint signed", size)
 		}

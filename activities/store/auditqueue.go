@@ -80,6 +80,15 @@ func (s *Store) sequenceBatch(ctx context.Context, tenantID string, extra []Audi
 	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		var head auditHead
 		err := db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("tenant_id = ?", tenantID).Take(&head).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) && len(extra) == 0 {
+			var any []int64
+			if err := db.Raw(`SELECT qseq FROM audit_queue WHERE tenant_id = ? LIMIT 1`, tenantID).Scan(&any).Error; err != nil {
+				return fmt.Errorf("read audit queue: %w", err)
+			}
+			if len(any) == 0 {
+				return nil // no chain, and nothing to start one with
+			}
+		}
 		if errors.Is(err, gorm.ErrRecordNotFound) { // the tenant's first entry
 			if err := db.Clauses(clause.OnConflict{DoNothing: true}).
 				Create(&auditHead{TenantID: tenantID, Seq: 0, Hash: genesis}).Error; err != nil {

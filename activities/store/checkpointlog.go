@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"syscall"
 
 	"gorm.io/gorm"
 )
@@ -47,17 +48,12 @@ func (l *DirLog) path(tenantID string) (string, error) {
 }
 
 // Append writes cp as a line at the end of its tenant's file, unless the
-// file's last checkpoint is at cp's position or later.
+// file already holds a checkpoint at cp's position or later. Appenders take
+// the file's lock (flock), so that processes sharing the directory (a
+// worker's checkpointer, an API's export) append in order.
 func (l *DirLog) Append(ctx context.Context, cp AuditCheckpoint) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	last, err := l.last(cp.TenantID)
-	if err != nil {
-		return err
-	}
-	if last != nil && last.Seq >= cp.Seq {
-		return nil
-	}
 	p, err := l.path(cp.TenantID)
 	if err != nil {
 		return err
@@ -68,6 +64,15 @@ func (l *DirLog) Append(ctx context.Context, cp AuditCheckpoint) error {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("checkpoint log: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint log: lock: %w", err)
+	}
+	last, err := l.last(cp.TenantID)
+	if err != nil || (last != nil && last.Seq >= cp.Seq) {
+		f.Close() // and the lock with it
+		return err
 	}
 	line, _ := json.Marshal(cp) // a struct of plain fields always marshals
 	if _, err := f.Write(append(line, '\n')); err != nil {
@@ -88,12 +93,19 @@ func (l *DirLog) Last(ctx context.Context, tenantID string) (*AuditCheckpoint, e
 	return l.last(tenantID)
 }
 
+// last is the checkpoint of the most entries in the tenant's file.
 func (l *DirLog) last(tenantID string) (*AuditCheckpoint, error) {
 	all, err := l.all(tenantID)
 	if err != nil || len(all) == 0 {
 		return nil, err
 	}
-	return &all[len(all)-1], nil
+	newest := &all[0]
+	for i := range all {
+		if all[i].Seq > newest.Seq {
+			newest = &all[i]
+		}
+	}
+	return newest, nil
 }
 
 // All reads the tenant's file whole.

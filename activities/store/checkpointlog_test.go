@@ -19,8 +19,7 @@ import (
 // signCheckpoint checkpoints acme's log with the tests' audit key.
 func signCheckpoint(st *storetest.DB, external store.CheckpointLog) (*store.AuditCheckpoint, error) {
 	signer, _ := auditlog.Signer(testKey)
-	verifier, _ := auditlog.Verifier(testPub)
-	return st.CheckpointAudit(context.Background(), "acme", signer, verifier, external)
+	return st.CheckpointAudit(context.Background(), "acme", signer, testPub, external)
 }
 
 // verifyAll verifies acme's log against every checkpoint in log.
@@ -169,5 +168,54 @@ func appendOne(t *testing.T, st interface {
 	if _, err := st.AppendAudit(context.Background(), store.AuditEvent{TenantID: "acme", ID: fmt.Sprintf("more-%d", i), ActorKind: "user",
 		ActorID: "alice", Action: "case.read", ObjectType: "case", ObjectID: caseID, CaseID: caseID, Decision: "allow", Outcome: "success"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two checkpoints of one size with different roots, both signed by the
+// audit key (the key's holder showed two histories): verification says
+// the log was forked, whichever the chain agrees with.
+func TestTwoCheckpointsOfOneSizeAreAFork(t *testing.T) {
+	st := newStore(t)
+	log := &store.DirLog{Dir: t.TempDir()}
+	appendN(t, st, 4)
+	cp, err := signCheckpoint(st, log)
+	if err != nil || cp == nil {
+		t.Fatalf("checkpoint: %+v %v", cp, err)
+	}
+	signer, _ := auditlog.Signer(testKey)
+	other, _ := auditlog.Sign(signer, "acme", cp.Seq, tlog.RecordHash([]byte("another history")))
+	forked := *cp
+	forked.Note, forked.Hash = other, []byte("another")
+	other2 := &store.DirLog{Dir: t.TempDir()}
+	if err := other2.Append(context.Background(), forked); err != nil {
+		t.Fatal(err)
+	}
+	v := verifyAll(t, st, other2)
+	if v.OK || !strings.Contains(v.Problem, "forked") {
+		t.Fatalf("two roots at one size: %+v", v)
+	}
+}
+
+// An entry that does not link to the one the tree already holds (the
+// chain rewritten below the tree's size, then carried on) is not
+// integrated: the checkpoint is refused and the refusal audited.
+func TestTreeIsNotExtendedOverARewrittenLink(t *testing.T) {
+	st := newStore(t)
+	appendN(t, st, 3)
+	if _, err := signCheckpoint(st, nil); err != nil {
+		t.Fatal(err)
+	}
+	events, _ := st.ListAudit(context.Background(), "acme", store.AuditFilter{Limit: 10})
+	e := events[2]
+	e.ActorID = "mallory"
+	e.Hash = store.ChainHash(e.PrevHash, e)
+	ownerDoes(t, st,
+		fmt.Sprintf("UPDATE audit_events SET actor_id = 'mallory', hash = '\\x%x' WHERE tenant_id = 'acme' AND seq = 3", e.Hash),
+		fmt.Sprintf("UPDATE audit_heads SET hash = '\\x%x' WHERE tenant_id = 'acme'", e.Hash))
+	appendOne(t, st, 4) // links to the rewritten entry 3
+	_, err := signCheckpoint(st, nil)
+	var refused *store.CheckpointRefusedError
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "broken at 4") {
+		t.Fatalf("checkpoint over a rewritten link: %v, want refused", err)
 	}
 }

@@ -61,8 +61,11 @@ const ConflictWriteLost = "write_lost"
 func (s *Store) VoidEvents(ctx context.Context, w HeldWrite) (int, error) {
 	var n int
 	err := s.InTx(ctx, func(tx *Store) error {
+		// Locked, and the position checked again once locked: an event the
+		// task done again has just moved to its own position is not this
+		// write's any more, and a second settler finds nothing left.
 		var ids []string
-		if err := tx.db.Raw(`SELECT id FROM webhook_events WHERE tenant_id = ? AND held AND run_id = ? AND proj_gen = ? AND proj_event = ?`,
+		if err := tx.db.Raw(`SELECT id FROM webhook_events WHERE tenant_id = ? AND held AND run_id = ? AND proj_gen = ? AND proj_event = ? FOR UPDATE`,
 			w.TenantID, w.RunID, w.Gen, w.Event).Scan(&ids).Error; err != nil {
 			return fmt.Errorf("void webhook events: %w", err)
 		}

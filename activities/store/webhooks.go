@@ -229,9 +229,9 @@ type WrittenAt struct {
 // takes its type, in the caller's transaction. Payloads are sealed under
 // the customer's data key when dek is given: they can hold the conversation.
 // Events written at a position (at non-nil) are held until that workflow
-// task is known to have committed (ReleaseEvents); an event already held
-// from an earlier position of the same workflow (a lost task's) moves to
-// this one.
+// task is known to have committed (ReleaseEvents); an event still held from
+// an earlier position, or from an earlier attempt at this one (a lost
+// task's), moves to this write.
 func emitWebhookEvents(ctx context.Context, db *gorm.DB, tenantID string, events []WebhookEvent, keyID string, dek []byte, at *WrittenAt) error {
 	var wfID, runID *string
 	var gen, event *int64
@@ -260,7 +260,7 @@ func emitWebhookEvents(ctx context.Context, db *gorm.DB, tenantID string, events
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (tenant_id, id) DO UPDATE SET payload = excluded.payload, key_id = excluded.key_id, occurred_at = excluded.occurred_at,
 					run_id = excluded.run_id, proj_gen = excluded.proj_gen, proj_event = excluded.proj_event
-				WHERE webhook_events.held AND (webhook_events.proj_gen, webhook_events.proj_event) < (excluded.proj_gen, excluded.proj_event)
+				WHERE webhook_events.held AND (webhook_events.proj_gen, webhook_events.proj_event) <= (excluded.proj_gen, excluded.proj_event)
 				RETURNING tenant_id, id, seq, case_id, type)
 			INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, event_seq, case_id)
 			SELECT ev.tenant_id, w.id, ev.id, ev.seq, ev.case_id FROM ev JOIN webhook_endpoints w
@@ -537,7 +537,7 @@ func (s *Store) PruneEvents(ctx context.Context, keep time.Duration) (int64, err
 	var n int64
 	err := s.InTx(ctx, func(tx *Store) error {
 		cutoff := time.Now().Add(-keep)
-		old := `SELECT tenant_id, id FROM webhook_events ev WHERE occurred_at < ? AND NOT EXISTS (
+		old := `SELECT tenant_id, id FROM webhook_events ev WHERE occurred_at < ? AND NOT held AND NOT EXISTS (
 			SELECT 1 FROM webhook_deliveries d WHERE d.tenant_id = ev.tenant_id AND d.event_id = ev.id AND d.status = 'pending')`
 		if err := tx.db.WithContext(ctx).Exec(`DELETE FROM webhook_deliveries WHERE (tenant_id, event_id) IN (`+old+`)`, cutoff).Error; err != nil {
 			return fmt.Errorf("prune deliveries: %w", err)

@@ -24,6 +24,7 @@ import (
 type checkpointer struct {
 	st        *store.Store
 	signer    note.Signer
+	pub       ed25519.PublicKey
 	verifier  note.Verifier
 	external  store.CheckpointLog
 	witnesses []witnessConfig
@@ -40,11 +41,12 @@ func newCheckpointer(st *store.Store, cfg config, meter metric.Meter, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := auditlog.Verifier(cfg.AuditSigningKey.Public().(ed25519.PublicKey))
+	pub := cfg.AuditSigningKey.Public().(ed25519.PublicKey)
+	verifier, err := auditlog.Verifier(pub)
 	if err != nil {
 		return nil, err
 	}
-	c := &checkpointer{st: st, signer: signer, verifier: verifier, external: cfg.checkpointLog(), witnesses: cfg.AuditWitnesses,
+	c := &checkpointer{st: st, signer: signer, pub: pub, verifier: verifier, external: cfg.checkpointLog(), witnesses: cfg.AuditWitnesses,
 		client: &http.Client{Timeout: 10 * time.Second}, log: log, witnessAt: map[string]int64{}}
 	if meter != nil {
 		c.refused, _ = meter.Int64Counter("tandem_audit_checkpoint_refused", // a noop on error
@@ -75,7 +77,7 @@ func (c *checkpointer) run(ctx context.Context) {
 // checkpoint signs the tenant's log if it grew and sends the newest
 // checkpoint to the witnesses that have not cosigned it.
 func (c *checkpointer) checkpoint(ctx context.Context, tenant string) (*store.AuditCheckpoint, error) {
-	cp, err := c.st.CheckpointAudit(ctx, tenant, c.signer, c.verifier, c.external)
+	cp, err := c.st.CheckpointAudit(ctx, tenant, c.signer, c.pub, c.external)
 	var refused *store.CheckpointRefusedError
 	if errors.As(err, &refused) {
 		c.log.Error("audit checkpoint refused: the audit log does not extend its last checkpoint; run tandem audit verify",
