@@ -123,4 +123,3 @@ func TestEventsOfALostWorkflowTaskNeverReachWebhooks(t *testing.T) {
 		t.Fatalf("a second round: %+v %v", settled, err)
 	}
 }
-

@@ -3,9 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
