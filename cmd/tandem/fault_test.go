@@ -249,11 +249,14 @@ func newHarness(t *testing.T, topo topology, kind temporalKind) *harness {
 
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
+	auditSeed := make([]byte, 32)
+	_, _ = rand.Read(auditSeed)
 	master := storetest.TestMasterKey.ID + ":" + base64.StdEncoding.EncodeToString(storetest.TestMasterKey.Key)
 	h.env = []string{
 		"DATABASE_URL=" + h.pg.url, "TANDEM_MIGRATE_DATABASE_URL=" + h.pg.url, "TANDEM_APP_DB_ROLE=",
 		"TEMPORAL_ADDRESS=" + h.temporal.address(), "TANDEM_TASK_QUEUE=faults",
 		"TANDEM_JWT_SECRET=" + base64.StdEncoding.EncodeToString(secret),
+		"TANDEM_AUDIT_SIGNING_KEY=" + base64.StdEncoding.EncodeToString(auditSeed), // verification needs its key
 		"TANDEM_MASTER_KEY=" + master,
 		"TANDEM_PAYLOAD_KEY=test:" + base64.StdEncoding.EncodeToString([]byte("test-only-payload-key-32-bytes!!")),
 		"TANDEM_LOG_LEVEL=warn", "TANDEM_REQUEST_TIMEOUT=10s", "TANDEM_CODEC_ADDR=",
