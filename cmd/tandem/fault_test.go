@@ -158,10 +158,14 @@ func runFault(t *testing.T, spec faultSpec) {
 	// at once instead of retrying into the next test.
 	t.Cleanup(func() { clients.stop(); <-loadDone })
 
-	// The fault strikes 1 to 3 s into the run, with requests in flight; on
-	// the test's goroutine, so that a fault that fails to inject (a server
-	// that does not come back) ends the test.
-	time.Sleep(time.Second + time.Duration(randInt(2000))*time.Millisecond)
+	// The fault strikes 0.5 to 2 s after the first acknowledgement (a
+	// cluster's first tasks can take seconds on two busy cores), with
+	// requests in flight; on the test's goroutine, so that a fault that
+	// fails to inject (a server that does not come back) ends the test.
+	for deadline := time.Now().Add(time.Minute); rec.acksBefore() == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500*time.Millisecond + time.Duration(randInt(1500))*time.Millisecond)
 	at := time.Now()
 	rec.mark(at)
 	spec.inject(h)
