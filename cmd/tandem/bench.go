@@ -504,8 +504,7 @@ type benchResult struct {
 }
 
 func (r benchResult) print(w io.Writer, name string) {
-	fmt.Fprintf(w, "%-28s %8d %10.1f %9.1f %9.1f %7d\n", name, r.n, r.perSec,
-		float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, r.errors)
+	fmt.Fprintf(w, "%-28s %8d %10.1f %9.1f %9.1f %7d\n", name, r.n, r.perSec, ms(r.p50), ms(r.p99), r.errors)
 	if r.firstErr != nil {
 		fmt.Fprintf(w, "  first error: %v\n", r.firstErr)
 	}
@@ -548,11 +547,7 @@ func measure(ctx context.Context, n, c int, op func(context.Context, int) error)
 		}
 		ok = append(ok, lat[i])
 	}
-	if len(ok) > 0 {
-		slices.Sort(ok)
-		res.p50 = ok[len(ok)*50/100]
-		res.p99 = ok[min(len(ok)-1, len(ok)*99/100)]
-	}
+	res.p50, res.p99 = percentiles(ok)
 	return res
 }
 

@@ -262,11 +262,11 @@ func loadConfig() (config, error) {
 	}
 	cfg.AuditCheckpointDir = env("TANDEM_AUDIT_CHECKPOINT_DIR", "")
 	if pub := env("TANDEM_AUDIT_VERIFY_KEY", ""); pub != "" {
-		raw, err := base64.StdEncoding.DecodeString(pub)
-		if err != nil || len(raw) != ed25519.PublicKeySize {
-			return cfg, fmt.Errorf("TANDEM_AUDIT_VERIFY_KEY must be a base64 Ed25519 public key")
+		raw, err := publicKey("TANDEM_AUDIT_VERIFY_KEY", pub)
+		if err != nil {
+			return cfg, err
 		}
-		if cfg.AuditVerifyKey != nil && !cfg.AuditVerifyKey.Equal(ed25519.PublicKey(raw)) {
+		if cfg.AuditVerifyKey != nil && !cfg.AuditVerifyKey.Equal(raw) {
 			return cfg, fmt.Errorf("TANDEM_AUDIT_VERIFY_KEY does not belong to TANDEM_AUDIT_SIGNING_KEY")
 		}
 		cfg.AuditVerifyKey = raw
