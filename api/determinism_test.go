@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,37 +25,70 @@ import (
 )
 
 // flakyKeys is the store's key lookups, failing a third of them as a
-// PostgreSQL too slow to answer does.
+// PostgreSQL too slow to answer does, and every one while the store is down.
 type flakyKeys struct {
 	st            *store.Store
+	down          atomic.Bool
 	reads, failed atomic.Int64
 }
 
-func (k *flakyKeys) WorkflowKey(ctx context.Context, workflowID string) (string, []byte, bool, error) {
+func (k *flakyKeys) fail() bool {
 	k.reads.Add(1)
-	if rand.IntN(3) == 0 {
+	if k.down.Load() || rand.IntN(3) == 0 {
 		k.failed.Add(1)
+		return true
+	}
+	return false
+}
+
+func (k *flakyKeys) WorkflowKey(ctx context.Context, workflowID string) (string, []byte, bool, error) {
+	if k.fail() {
 		return "", nil, false, fmt.Errorf("read data key: %w", context.DeadlineExceeded)
 	}
 	return k.st.WorkflowKey(ctx, workflowID)
 }
 
 func (k *flakyKeys) DataKey(ctx context.Context, id string) ([]byte, error) {
-	k.reads.Add(1)
-	if rand.IntN(3) == 0 {
-		k.failed.Add(1)
+	if k.fail() {
 		return nil, fmt.Errorf("read data key: %w", context.DeadlineExceeded)
 	}
 	return k.st.DataKey(ctx, id)
 }
 
+// taskLog keeps what the worker logged that says a workflow took another
+// path on replay, or that an update was refused for want of a key.
+type taskLog struct {
+	mu    sync.Mutex
+	found []string
+}
+
+func (l *taskLog) keep(msg string, kv []any) {
+	line := fmt.Sprint(append([]any{msg}, kv...)...)
+	for _, bad := range []string{"TMPRL1100", "nondetermin", "unable to decode"} {
+		if strings.Contains(strings.ToLower(line), strings.ToLower(bad)) {
+			l.mu.Lock()
+			l.found = append(l.found, line)
+			l.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (l *taskLog) Debug(msg string, kv ...any) { l.keep(msg, kv) }
+func (l *taskLog) Info(msg string, kv ...any)  { l.keep(msg, kv) }
+func (l *taskLog) Warn(msg string, kv ...any)  { l.keep(msg, kv) }
+func (l *taskLog) Error(msg string, kv ...any) { l.keep(msg, kv) }
+
 // Determinism under load: concurrent customer messages to a few cases,
 // through a worker whose workflow tasks fail and time out — a one-second
 // task timeout against AI turns that take longer, a payload codec whose
-// data-key reads fail a third of the time (its cache emptied every 100 ms),
-// the worker stopped and started again mid-run — and every resulting
-// history, all runs, replays against the workflow code without a
-// non-determinism error. Every message is answered once.
+// data-key reads fail a third of the time and every time while the key
+// store is down (outages longer than the codec's lookup, its cache emptied
+// every 100 ms), the sticky cache purged so tasks replay from history, the
+// worker stopped and started again mid-run. The worker never takes another
+// path on replay than it took live (no non-determinism error, no update
+// refused for a key it could not read), every resulting history replays,
+// and every message is answered once.
 func TestCaseHistoriesReplayAfterFailingTasks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a real worker under injected failures")
@@ -67,8 +101,10 @@ func TestCaseHistoriesReplayAfterFailingTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc, err := client.Dial(client.Options{HostPort: s.temporalAddr, Logger: nopLogger{}, DataConverter: flaky.DataConverter(),
-		FailureConverter: flaky.FailureConverter()})
+	flaky.SetLookupLimit(50 * time.Millisecond)
+	seen := &taskLog{}
+	wc, err := client.Dial(client.Options{HostPort: s.temporalAddr, Logger: seen, DataConverter: flaky.WorkerDataConverter(),
+		FailureConverter: flaky.WorkerFailureConverter()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +128,18 @@ func TestCaseHistoriesReplayAfterFailingTasks(t *testing.T) {
 		for forget.Err() == nil {
 			time.Sleep(100 * time.Millisecond)
 			flaky.Forget(dataKeyIDs(forget, s.store)...)
+			worker.PurgeStickyWorkflowCache() // the next task replays from history
 		}
 	}()
 	defer func() { stopForgetting(); <-forgetting }()
+	go func() { // the key store goes down for 300 ms at a time
+		for forget.Err() == nil {
+			time.Sleep(time.Duration(300+rand.IntN(400)) * time.Millisecond)
+			keys.down.Store(true)
+			time.Sleep(300 * time.Millisecond)
+			keys.down.Store(false)
+		}
+	}()
 
 	const cases, senders, each = 3, 6, 4
 	ids := make([]string, cases)
@@ -150,6 +195,17 @@ func TestCaseHistoriesReplayAfterFailingTasks(t *testing.T) {
 	if keys.failed.Load() == 0 {
 		t.Fatal("no data-key read failed: the test injected nothing")
 	}
+	stopForgetting()
+	w.Stop()
+	seen.mu.Lock()
+	for i, line := range seen.found {
+		if i == 5 {
+			t.Errorf("… and %d more", len(seen.found)-i)
+			break
+		}
+		t.Errorf("the worker took another path on replay, or refused an update it could not read: %s", line)
+	}
+	seen.mu.Unlock()
 
 	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: s.codec.DataConverter()})
 	if err != nil {
@@ -210,8 +266,8 @@ func sendUntilDone(ctx context.Context, send func(context.Context) (client.Workf
 			err = h.Get(uctx, &res)
 		}
 		cancel()
-		if err == nil || ctx.Err() != nil {
-			return res, err
+		if err == nil || ctx.Err() != nil || strings.Contains(err.Error(), "unable to decode") {
+			return res, err // refused for a payload the worker could not read: not a retry's business
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

@@ -28,7 +28,7 @@ func TestEventsOfALostWorkflowTaskNeverReachWebhooks(t *testing.T) {
 	ctx := context.Background()
 	queue := "lost-task-" + randomHex(6)
 	var tries atomic.Int32
-	w := worker.New(s.temporal, queue, worker.Options{})
+	w := worker.New(s.workerClient, queue, worker.Options{})
 	w.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
 		if tries.Add(1) == 1 {
 			panic("this workflow task is lost")

@@ -59,11 +59,13 @@ type stack struct {
 	t        testing.TB
 	store    *store.Store
 	temporal client.Client
-	url      string
-	handler  http.Handler // the API, for tests that read its routes
-	keysMu   sync.Mutex
-	keys     map[string]string // tenant → service API key, made on first use
-	stepUps  map[string]string // "tenant/role" → step-up token, made on first use
+	// workerClient shares temporal's connection with the worker's converters.
+	workerClient client.Client
+	url          string
+	handler      http.Handler // the API, for tests that read its routes
+	keysMu       sync.Mutex
+	keys         map[string]string // tenant → service API key, made on first use
+	stepUps      map[string]string // "tenant/role" → step-up token, made on first use
 
 	temporalAddr string
 	queue        string              // the worker's task queue
@@ -219,8 +221,15 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	}
 	t.Cleanup(tc.Close)
 
+	wopts := opts
+	wopts.DataConverter, wopts.FailureConverter = pc.WorkerDataConverter(), pc.WorkerFailureConverter()
+	wtc, err := client.NewClientFromExisting(tc, wopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wtc.Close)
 	queue := "test-" + randomHex(6)
-	w := worker.New(tc, queue, worker.Options{})
+	w := worker.New(wtc, queue, worker.Options{})
 	workflows.Register(w)
 	engine, err := ai.NewLocal(st, ai.LocalOptions{RecheckEvery: time.Millisecond})
 	if err != nil {
@@ -274,7 +283,7 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	srv.Config.Handler = handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	s := &stack{t: t, store: st, temporal: tc, codec: pc, metrics: metrics, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
+	s := &stack{t: t, store: st, temporal: tc, workerClient: wtc, codec: pc, metrics: metrics, url: srv.URL, handler: handler, keys: map[string]string{}, stepUps: map[string]string{}, temporalAddr: addr, queue: queue,
 		worker: w, gateway: gateway, engine: engine, llm: llm, due: due}
 	t.Cleanup(func() { s.worker.Stop() })
 	return s
@@ -285,7 +294,7 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 func (s *stack) restartWorker(gateway payments.Gateway) {
 	s.t.Helper()
 	s.worker.Stop()
-	s.worker = worker.New(s.temporal, s.queue, worker.Options{})
+	s.worker = worker.New(s.workerClient, s.queue, worker.Options{})
 	workflows.Register(s.worker)
 	(&activities.Activities{Store: s.store, AI: s.engine, LLM: s.llm, Gateway: gateway, Due: s.due, WebhookRecheck: time.Hour}).Register(s.worker)
 	if err := s.worker.Start(); err != nil {

@@ -1,6 +1,8 @@
 package workflows_test
 
 import (
+	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -9,9 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -149,4 +156,118 @@ func versionChangeIDs(t *testing.T) []string {
 		})
 	}
 	return ids
+}
+
+// dataKeysDown is a key store that seals with one customer's data key but
+// cannot read a data key by its ID: it is slow or down.
+type dataKeysDown struct{ oneKey }
+
+func (dataKeysDown) DataKey(ctx context.Context, _ string) ([]byte, error) {
+	return nil, fmt.Errorf("read data key: %w", context.DeadlineExceeded)
+}
+
+// oneKey is a key store holding one customer's data key.
+type oneKey struct{ key []byte }
+
+func (k oneKey) WorkflowKey(context.Context, string) (string, []byte, bool, error) {
+	return "dk_test", k.key, true, nil
+}
+
+func (k oneKey) DataKey(context.Context, string) ([]byte, error) { return k.key, nil }
+
+// A payload whose customer's key cannot be read while a worker replays a
+// case fails that workflow task, to be retried; the replay never goes on
+// without it. The SDK reads version markers and update inputs itself, and
+// before the worker's converter failed such reads, a version marker it could
+// not read was taken for "no version" and an update input for a rejection:
+// the replay took another path than the run had (TMPRL1100).
+func TestReplayWithoutAKeyFailsTheTask(t *testing.T) {
+	const file = "testdata/CaseWorkflow_concurrent_messages.json"
+	dataKey := []byte("test-only-data-key-of-32-bytes!!")
+	for _, c := range []struct {
+		name string
+		seal func(*historypb.HistoryEvent) bool
+	}{
+		{"version markers", func(e *historypb.HistoryEvent) bool {
+			return e.GetMarkerRecordedEventAttributes().GetMarkerName() == versionMarker
+		}},
+		{"update inputs", func(e *historypb.HistoryEvent) bool {
+			return e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := resealed(t, file, dataKey, c.seal)
+			keys, err := codec.New(oneKey{dataKey}, codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := replay(keys, h); err != nil {
+				t.Fatalf("with its key the history does not replay: %v", err)
+			}
+			down, err := codec.New(dataKeysDown{oneKey{dataKey}}, codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			down.SetLookupLimit(10 * time.Millisecond)
+			err = replay(down, h)
+			if err == nil {
+				t.Fatal("the history replayed without its key")
+			}
+			if !strings.Contains(err.Error(), "its key being unavailable") || strings.Contains(err.Error(), "TMPRL1100") {
+				t.Fatalf("replay without the key: %v; want the task failed for want of the key, nothing replayed without it", err)
+			}
+		})
+	}
+}
+
+func replay(c *codec.Codec, h *historypb.History) error {
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
+		DataConverter: c.WorkerDataConverter(), FailureConverter: c.WorkerFailureConverter()})
+	if err != nil {
+		return err
+	}
+	workflows.Register(r)
+	return r.ReplayWorkflowHistory(nil, h)
+}
+
+// resealed is a committed history with the payloads of the events seal
+// picks sealed with a customer's data key instead of the payload key.
+func resealed(t *testing.T, file string, dataKey []byte, seal func(*historypb.HistoryEvent) bool) *historypb.History {
+	t.Helper()
+	raw, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	h, err := client.HistoryFromJSON(raw, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer, err := codec.New(oneKey{dataKey}, codec.Key{ID: "test", Key: []byte("test-only-payload-key-32-bytes!!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer := customer.WithSerializationContext(converter.WorkflowSerializationContext{WorkflowID: "case:test"})
+	sealed := 0
+	for _, e := range h.GetEvents() {
+		if !seal(e) {
+			continue
+		}
+		sealed++
+		err := proxy.VisitPayloads(t.Context(), e, proxy.VisitPayloadsOptions{
+			Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+				plain, err := payloadCodec.Decode(ps)
+				if err != nil {
+					return nil, err
+				}
+				return sealer.Encode(plain)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sealed == 0 {
+		t.Fatalf("%s has no event to seal: the test would prove nothing", file)
+	}
+	return h
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -234,7 +235,12 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		// One cache for the process's workers: a cached case costs about
 		// 70 kB (docs/benchmarks.md), so the cache bounds the worker's memory.
 		worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
-		w = worker.New(tc, cfg.TaskQueue, worker.Options{
+		wc, err := workerClient(tc, pc, cfg, log, obs)
+		if err != nil {
+			return err
+		}
+		defer wc.Close()
+		w = worker.New(wc, cfg.TaskQueue, worker.Options{
 			WorkerStopTimeout: cfg.ShutdownTimeout,
 			// With a fixed two pollers, new cases' first workflow tasks waited
 			// up to ~50 s on the normal queue while the pollers sat on the
@@ -484,22 +490,37 @@ func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.S
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := client.DialContext(ctx, client.Options{
+	tc, err := client.DialContext(ctx, temporalOptions(cfg, log, obs, pc.DataConverter(), pc.FailureConverter()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return tc, pc, nil
+}
+
+// workerClient shares tc's connection with the converters a worker needs
+// (codec.Codec.WorkerDataConverter): a payload whose key cannot be read
+// fails the workflow task instead of changing what a replay decides.
+func workerClient(tc client.Client, pc *codec.Codec, cfg config, log *slog.Logger, obs observe) (client.Client, error) {
+	wc, err := client.NewClientFromExisting(tc, temporalOptions(cfg, log, obs, pc.WorkerDataConverter(), pc.WorkerFailureConverter()))
+	if err != nil {
+		return nil, fmt.Errorf("worker's Temporal client: %w", err)
+	}
+	return wc, nil
+}
+
+func temporalOptions(cfg config, log *slog.Logger, obs observe, dc converter.DataConverter, fc converter.FailureConverter) client.Options {
+	return client.Options{
 		HostPort:         cfg.TemporalAddress,
 		Namespace:        cfg.TemporalNamespace,
 		Logger:           tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		DataConverter:    pc.DataConverter(),
-		FailureConverter: pc.FailureConverter(),
+		DataConverter:    dc,
+		FailureConverter: fc,
 		MetricsHandler:   obs.metrics,
 		Interceptors:     obs.interceptors,
 		// Payloads are AES-GCM ciphertext, which gzip cannot shrink: compressing
 		// every request only spent CPU on both sides (about 8% of the worker's).
 		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 	}
-	return tc, pc, nil
 }
 
 func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer) error {

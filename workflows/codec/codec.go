@@ -24,6 +24,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -68,6 +69,8 @@ type Codec struct {
 	aeads   map[string]cipher.AEAD // payload keys
 	keys    Keys                   // nil: payload keys only
 
+	lookupLimit time.Duration
+
 	mu        sync.Mutex
 	dataKeys  map[string]cachedKey
 	workflows map[string]cachedWorkflow
@@ -90,7 +93,7 @@ func New(keys Keys, payloadKeys ...Key) (*Codec, error) {
 		return nil, fmt.Errorf("payload codec: at least one key is required")
 	}
 	c := &Codec{current: payloadKeys[0].ID, aeads: map[string]cipher.AEAD{}, keys: keys,
-		dataKeys: map[string]cachedKey{}, workflows: map[string]cachedWorkflow{}}
+		dataKeys: map[string]cachedKey{}, workflows: map[string]cachedWorkflow{}, lookupLimit: lookupLimit}
 	for _, k := range payloadKeys {
 		if k.ID == "" || len(k.Key) != 32 {
 			return nil, fmt.Errorf("payload key %q: need an ID and 32 bytes", k.ID)
@@ -115,6 +118,29 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 // DataConverter is the SDK's default converter with this codec after it.
 func (c *Codec) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
+}
+
+// SetLookupLimit sets how long a key lookup is retried before a payload is
+// given up as unreadable for now (UnavailableError); before any use.
+func (c *Codec) SetLookupLimit(d time.Duration) { c.lookupLimit = d }
+
+// WorkerDataConverter is DataConverter for workers. The SDK decodes some
+// payloads of a workflow's history without looking at the error — a version
+// marker it cannot read is taken for "no version", an update whose input it
+// cannot read is rejected — so a key the codec cannot read now would make a
+// replay take another path than the run took live. Here such a decode fails
+// the workflow task instead: a panic the SDK recovers into a failed task,
+// which Temporal retries until the key can be read. Only workers may use it;
+// anything else would crash on a slow key store.
+func (c *Codec) WorkerDataConverter() converter.DataConverter {
+	return strictConverter{workflow.DataConverterWithoutDeadlockDetection(c.DataConverter())}
+}
+
+// WorkerFailureConverter is FailureConverter for workers, reading failures'
+// attributes with WorkerDataConverter.
+func (c *Codec) WorkerFailureConverter() converter.FailureConverter {
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+		DataConverter: c.WorkerDataConverter(), EncodeCommonAttributes: true})
 }
 
 // FailureConverter keeps failures' messages and stack traces out of
@@ -251,7 +277,7 @@ func (c *Codec) sealer(workflowID string) (string, cipher.AEAD, error) {
 	var id string
 	var key []byte
 	var found bool
-	err := retryLookup(func(ctx context.Context) (err error) {
+	err := retryLookup(c.lookupLimit, func(ctx context.Context) (err error) {
 		id, key, found, err = c.keys.WorkflowKey(ctx, workflowID)
 		return err
 	})
@@ -289,7 +315,7 @@ func (c *Codec) opener(id string) (cipher.AEAD, error) {
 		return e.aead, nil
 	}
 	var key []byte
-	err := retryLookup(func(ctx context.Context) (err error) {
+	err := retryLookup(c.lookupLimit, func(ctx context.Context) (err error) {
 		key, err = c.keys.DataKey(ctx, id)
 		return err
 	})
@@ -305,28 +331,87 @@ func (c *Codec) opener(id string) (cipher.AEAD, error) {
 }
 
 // retryLookup runs a key lookup until it succeeds, fails for good (an error
-// with a KeyGone method saying so: the key is erased, or not there), or
-// lookupLimit has passed: the SDK fails a
-// workflow whose input cannot be decoded, rather than retrying its task, so
-// a lookup must ride out a database's blip instead of failing at once.
-func retryLookup(lookup func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), lookupLimit)
+// with a KeyGone method saying so: the key is erased, or not there), or limit
+// has passed (an UnavailableError): a database's blip is ridden out here
+// rather than failing every payload read during it.
+func retryLookup(limit time.Duration, lookup func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	wait := 20 * time.Millisecond
 	for {
 		err := lookup(ctx)
 		var gone interface{ KeyGone() bool }
-		if err == nil || errors.As(err, &gone) && gone.KeyGone() || ctx.Err() != nil {
+		if err == nil || errors.As(err, &gone) && gone.KeyGone() {
 			return err
+		}
+		if ctx.Err() != nil {
+			return &UnavailableError{Err: err}
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return &UnavailableError{Err: err}
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, time.Second)
 	}
 }
+
+// UnavailableError is a key that could not be read now (the key store slow
+// or down); a later read can succeed.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// strictConverter panics where its converter could not decode for want of
+// a key (see WorkerDataConverter).
+type strictConverter struct{ converter.DataConverter }
+
+func (s strictConverter) FromPayload(p *commonpb.Payload, v any) error {
+	return strict(s.DataConverter.FromPayload(p, v))
+}
+
+func (s strictConverter) FromPayloads(ps *commonpb.Payloads, vs ...any) error {
+	return strict(s.DataConverter.FromPayloads(ps, vs...))
+}
+
+func (s strictConverter) WithSerializationContext(sc converter.SerializationContext) converter.DataConverter {
+	return strictConverter{converter.WithDataConverterSerializationContext(s.DataConverter, sc)}
+}
+
+// The converter inside pauses the deadlock detector while a key is read,
+// given the workflow's context.
+func (s strictConverter) WithWorkflowContext(ctx workflow.Context) converter.DataConverter {
+	if a, ok := s.DataConverter.(workflow.ContextAware); ok {
+		return strictConverter{a.WithWorkflowContext(ctx)}
+	}
+	return s
+}
+
+func (s strictConverter) WithContext(ctx context.Context) converter.DataConverter {
+	if a, ok := s.DataConverter.(workflow.ContextAware); ok {
+		return strictConverter{a.WithContext(ctx)}
+	}
+	return s
+}
+
+func strict(err error) error {
+	var unavailable *UnavailableError
+	if errors.As(err, &unavailable) {
+		panic(KeyUnavailable{Err: err})
+	}
+	return err
+}
+
+// KeyUnavailable is the panic that fails a workflow task whose payloads
+// could not be read for want of a key.
+type KeyUnavailable struct{ Err error }
+
+func (e KeyUnavailable) Error() string {
+	return fmt.Sprintf("a payload could not be read, its key being unavailable; the workflow task is retried: %v", e.Err)
+}
+
+func (e KeyUnavailable) Unwrap() error { return e.Err }
 
 func (c *Codec) remember(workflowID string, wf cachedWorkflow, keyID string, aead cipher.AEAD) {
 	c.mu.Lock()
