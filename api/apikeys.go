@@ -100,6 +100,9 @@ func (s *Server) revokeAPIKey(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.apiKeys != nil {
+		s.apiKeys.Forget(key.ID) // here at once; other processes when notified
+	}
 	c.JSON(http.StatusOK, gin.H{"api_key": key})
 	return nil
 }

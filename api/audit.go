@@ -61,7 +61,7 @@ func (s *Server) listAuditEvents(c *gin.Context) error {
 	f := store.AuditFilter{CaseID: c.Query("case_id"), ActorID: c.Query("actor_id"), Action: c.Query("action")}
 	var errs []FieldError
 	var limitErr *FieldError
-	if f.Limit, limitErr = pageLimit(c); limitErr != nil {
+	if f.Limit, limitErr = pageLimit(c, defaultPageSize, maxPageSize); limitErr != nil {
 		errs = append(errs, *limitErr)
 	}
 	// The filter goes onto the permanent trail (audit.read): only a case ID.

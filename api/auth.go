@@ -266,7 +266,11 @@ func (s *Server) identify(c *gin.Context) (Principal, error) {
 		return Principal{}, errNoCredential
 	}
 	if strings.HasPrefix(raw, store.APIKeyPrefix) {
-		key, err := s.store.AuthenticateAPIKey(ctx, raw)
+		authenticate := s.store.AuthenticateAPIKey
+		if s.apiKeys != nil {
+			authenticate = s.apiKeys.Authenticate
+		}
+		key, err := authenticate(ctx, raw)
 		if errors.Is(err, store.ErrInvalidAPIKey) {
 			err = errInvalidCredentials
 		}

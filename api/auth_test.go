@@ -2,7 +2,10 @@ package api_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
+	"tandem/activities/store"
 	"tandem/api"
 )
 
@@ -110,12 +114,17 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 
-	keys, err := s.store.ListAPIKeys(ctx, tenantA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if k.ID == id && k.LastUsedAt == nil {
+	// The use is recorded after the answer, not before it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		keys, err := s.store.ListAPIKeys(ctx, tenantA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(keys, func(k store.APIKey) bool { return k.ID == id })
+		if i >= 0 && keys[i].LastUsedAt != nil {
+			break
+		}
+		if time.Now().After(deadline) {
 			t.Fatal("a used API key has no last_used_at")
 		}
 	}
@@ -695,4 +704,58 @@ func registerWebhook(t *testing.T, s *stack, tenant string) api.CreatedWebhook {
 	}
 	r.decode(t, &out)
 	return out
+}
+
+// API keys are checked from each process's memory, and a revocation reaches
+// every process within a second: through another process's API, and by
+// hand in SQL.
+func TestRevocationReachesEveryProcessWithinASecond(t *testing.T) {
+	s := newStack(t)
+	other := httptest.NewServer(newAPI(t, s.store, s.temporal, s.queue, slog.New(slog.NewTextHandler(io.Discard, nil)), 5*time.Second, 0))
+	t.Cleanup(other.Close)
+	status := func(key string) int {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", other.URL+"/v1/cases", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	admin := tenantA + "/admin+totp"
+	for _, how := range []string{"api", "sql"} {
+		r := s.do("POST", "/v1/admin/api-keys", admin, api.CreateAPIKeyRequest{Name: "front end " + how})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+		var created api.CreatedAPIKey
+		r.decode(t, &created)
+		for range 3 { // read once, then served from memory
+			if got := status(created.Key); got != http.StatusOK {
+				t.Fatalf("%s: the key before revocation: %d", how, got)
+			}
+		}
+		revoked := time.Now()
+		switch how {
+		case "api":
+			if r := s.do("DELETE", "/v1/admin/api-keys/"+created.APIKey.ID, admin, nil); r.Status != http.StatusOK {
+				t.Fatalf("revoke: %d %s", r.Status, r.Body)
+			}
+		case "sql":
+			if err := s.store.DB().Exec(`UPDATE api_keys SET revoked_at = now() WHERE id = ?`, created.APIKey.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for status(created.Key) != http.StatusUnauthorized {
+			if time.Since(revoked) > time.Second {
+				t.Fatalf("%s: the other process still takes the key a second after its revocation", how)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Logf("%s: refused by the other process %v after the revocation", how, time.Since(revoked).Round(time.Millisecond))
+	}
 }

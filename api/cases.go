@@ -424,30 +424,48 @@ func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) error {
 
 // loadCaseAndBody reads the case in the path and a {"body"} request with a
 // valid message body.
+// messageBody reads and checks a message's body.
+func messageBody(c *gin.Context) (string, error) {
+	var req PostMessageRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return "", err
+	}
+	if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
+		return "", validationError([]FieldError{{"body", reason}})
+	}
+	return req.Body, nil
+}
+
 func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, error) {
-	// A message needs the case's state, not its customer's fields: they are
-	// opened only for a request bound to a customer, to check it is theirs.
+	row, err := s.loadCaseForMessage(c)
+	if err != nil {
+		return store.Case{}, "", err
+	}
+	body, err := messageBody(c)
+	return row, body, err
+}
+
+// loadCaseForMessage reads the case a message is for. A message needs the
+// case's state, not its customer's fields: they are opened only for a
+// request bound to a customer, to check it is theirs.
+func (s *Server) loadCaseForMessage(c *gin.Context) (store.Case, error) {
 	load := s.store.GetCaseRowSealed
 	if principalOf(c).Customer != "" {
 		load = s.store.GetCaseRow
 	}
-	row, err := s.loadCaseWith(c, load)
-	if err != nil {
-		return store.Case{}, "", err
-	}
-	var req PostMessageRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return store.Case{}, "", err
-	}
-	if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
-		return store.Case{}, "", validationError([]FieldError{{"body", reason}})
-	}
-	return row, req.Body, nil
+	return s.loadCaseWith(c, load)
 }
 
+// postMessage takes a customer's message. A service key's message reads
+// nothing before the update: the workflow ID is derived from the case ID,
+// and the workflow's validator refuses a case outside the key's channels or
+// the asserted customer. Only when the workflow cannot take it (no such
+// run, the case closed) is the case read, to answer from its records.
 func (s *Server) postMessage(c *gin.Context) error {
-	ctx := c.Request.Context()
-	row, body, err := s.loadCaseAndBody(c)
+	if _, err := uuid.Parse(c.Param("id")); err != nil {
+		return errCaseNotFound
+	}
+	body, err := messageBody(c)
 	if err != nil {
 		return err
 	}
@@ -455,18 +473,27 @@ func (s *Server) postMessage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	updateID := uuid.NewString()
-	if key != "" {
-		updateID = workflows.MessageUpdateID(key)
-		if err := s.keyInTime(c, row, updateID); err != nil {
+	p := principalOf(c)
+	var res workflows.PostMessageResult
+	if p.Kind == "service" {
+		tenant, id := p.Tenant, c.Param("id")
+		scope := &workflows.CallerScope{Channels: p.Channels, Customer: p.Customer}
+		err := s.sendMessage(c, tenant, id, workflows.CaseWorkflowID(tenant, id), errNeedsRecord, body, key, scope, &res)
+		switch {
+		case err == nil:
+			return s.answerMessage(c, p.Tenant, id, res, body)
+		case isNotInScope(err):
+			return errCaseNotFound
+		case !errors.Is(err, errNeedsRecord) && !isCaseClosed(err) && !errors.Is(err, store.ErrNotFound) &&
+			!errors.Is(err, store.ErrNoPayloadKey): // no such case of the tenant's: nothing to seal its message with
 			return err
 		}
 	}
-	// Retries go to Temporal too: within a run it answers an update ID it
-	// has seen, and the workflow remembers keyed messages across runs.
-	var res workflows.PostMessageResult
-	in := workflows.PostMessageInput{Body: body, Actor: actorOf(c), ClientKey: key}
-	err = s.sendUpdate(ctx, caseUpdate(row, workflows.UpdatePostMessage, updateID, in), &res)
+	row, err := s.loadCaseForMessage(c)
+	if err != nil {
+		return err
+	}
+	err = s.sendMessage(c, row.TenantID, row.ID, row.WorkflowID, caseGone(row), body, key, nil, &res)
 	if isCaseClosed(err) {
 		// A closed case's records are final: a retry of a message it took is answered from them.
 		return s.replayClosedMessage(c, row, key, body)
@@ -474,12 +501,47 @@ func (s *Server) postMessage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.exchange(ctx, row.TenantID, row.ID, res, body)
+	return s.answerMessage(c, row.TenantID, row.ID, res, body)
+}
+
+// errNeedsRecord: the workflow could not take a message sent unread; the
+// case's record decides the answer.
+var errNeedsRecord = errors.New("the case's record decides")
+
+// sendMessage sends a customer's message to the case's workflow, gone
+// being the answer when Temporal has no run of it. Retries go to Temporal
+// too: within a run it answers an update ID it has seen, and the workflow
+// remembers keyed messages across runs for KeyRetention.
+func (s *Server) sendMessage(c *gin.Context, tenant, caseID, workflowID string, gone error, body, key string,
+	scope *workflows.CallerScope, res *workflows.PostMessageResult) error {
+	updateID := uuid.NewString()
+	if key != "" {
+		updateID = workflows.MessageUpdateID(key)
+		if err := s.keyInTime(c, tenant, caseID, updateID); err != nil {
+			return err
+		}
+	}
+	in := workflows.PostMessageInput{Body: body, Actor: actorOf(c), ClientKey: key, Scope: scope}
+	u := workflowUpdate{WorkflowID: workflowID, Name: workflows.UpdatePostMessage, ID: updateID, Arg: in,
+		Finished: errCaseClosed, Ended: fmt.Errorf("case %s: its workflow ended without closing the case", caseID), Gone: gone}
+	if gone == errNeedsRecord {
+		u.Finished, u.Ended = errNeedsRecord, errNeedsRecord
+	}
+	return s.sendUpdate(c.Request.Context(), u, res)
+}
+
+func (s *Server) answerMessage(c *gin.Context, tenant, caseID string, res workflows.PostMessageResult, body string) error {
+	out, err := s.exchange(c.Request.Context(), tenant, caseID, res, body)
 	if err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, exchangeFor(c, out))
 	return nil
+}
+
+func isNotInScope(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotInScope
 }
 
 // closedBecause is the answer to a write to a closed case: 409
@@ -646,12 +708,17 @@ type workflowUpdate struct {
 // closed nor workable, which is a fault for a person to look at (500).
 // Once Temporal has forgotten the workflow, the record says whether it closed.
 func caseUpdate(row store.Case, name, id string, arg any) workflowUpdate {
-	gone := error(errCaseClosed)
-	if row.Status != workflows.StatusClosed {
-		gone = fmt.Errorf("case %s: its workflow is gone while its record says %s", row.ID, row.Status)
-	}
 	return workflowUpdate{WorkflowID: row.WorkflowID, Name: name, ID: id, Arg: arg, Finished: errCaseClosed,
-		Ended: fmt.Errorf("case %s: its workflow ended without closing the case", row.ID), Gone: gone}
+		Ended: fmt.Errorf("case %s: its workflow ended without closing the case", row.ID), Gone: caseGone(row)}
+}
+
+// caseGone is the answer when Temporal no longer has the case's workflow:
+// closed, if its record says so; otherwise the record and Temporal disagree.
+func caseGone(row store.Case) error {
+	if row.Status != workflows.StatusClosed {
+		return fmt.Errorf("case %s: its workflow is gone while its record says %s", row.ID, row.Status)
+	}
+	return errCaseClosed
 }
 
 // sendUpdate sends u and waits for its result.
@@ -838,7 +905,7 @@ func (s *Server) listCases(c *gin.Context) error {
 		errs = append(errs, FieldError{"status", "must be one of " + strings.Join(workflows.Statuses, ", ")})
 	}
 	var limitErr *FieldError
-	if f.Limit, limitErr = pageLimit(c); limitErr != nil {
+	if f.Limit, limitErr = pageLimit(c, defaultPageSize, maxPageSize); limitErr != nil {
 		errs = append(errs, *limitErr)
 	}
 	if len(errs) > 0 {
@@ -870,13 +937,9 @@ func messagePage(c *gin.Context) (int64, int, error) {
 		}
 		after = n
 	}
-	limit := defaultMessagePage
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxMessagePage {
-			errs = append(errs, FieldError{"limit", "must be a whole number from 1 to 500"})
-		}
-		limit = n
+	limit, limitErr := pageLimit(c, defaultMessagePage, maxMessagePage)
+	if limitErr != nil {
+		errs = append(errs, *limitErr)
 	}
 	if len(errs) > 0 {
 		return 0, 0, validationError(errs)
@@ -884,15 +947,15 @@ func messagePage(c *gin.Context) (int64, int, error) {
 	return after, limit, nil
 }
 
-// pageLimit reads ?limit= (default 20, at most 100).
-func pageLimit(c *gin.Context) (int, *FieldError) {
+// pageLimit reads ?limit= for a list: def without it, from 1 to max with it.
+func pageLimit(c *gin.Context, def, max int) (int, *FieldError) {
 	raw := c.Query("limit")
 	if raw == "" {
-		return defaultPageSize, nil
+		return def, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > maxPageSize {
-		return 0, &FieldError{"limit", "must be a whole number from 1 to 100"}
+	if err != nil || n < 1 || n > max {
+		return 0, &FieldError{"limit", "must be a whole number from 1 to " + strconv.Itoa(max)}
 	}
 	return n, nil
 }

@@ -15,13 +15,9 @@ import (
 // ?limit= bounds the cases read (default 1000, at most 10000). Audited.
 func (s *Server) checkConsistency(repair bool) handlerFunc {
 	return func(c *gin.Context) error {
-		limit := 1000
-		if raw := c.Query("limit"); raw != "" {
-			n, err := strconv.Atoi(raw)
-			if err != nil || n < 1 || n > consistency.MaxCases {
-				return validationError([]FieldError{{"limit", "must be a whole number from 1 to 10000"}})
-			}
-			limit = n
+		limit, limitErr := pageLimit(c, 1000, consistency.MaxCases)
+		if limitErr != nil {
+			return validationError([]FieldError{*limitErr})
 		}
 		tenant := principalOf(c).Tenant
 		checker := &consistency.Checker{Store: s.store, Temporal: s.temporal, Namespace: s.namespace, Limit: limit}

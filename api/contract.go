@@ -281,6 +281,7 @@ func Contract() (*openapi3.T, error) {
 		Info: &openapi3.Info{Title: "Tandem", Version: "1",
 			Description: "Customer service in which AI and people work in tandem. Every error is {\"error\":{\"code\",\"message\",\"fields\"}}; " +
 				"the codes are in docs/api.md. A dependency down is 503 with Retry-After."},
+		Servers:    openapi3.Servers{{URL: "/", Description: "the server that serves this document"}},
 		Paths:      openapi3.NewPaths(),
 		Components: &openapi3.Components{Schemas: openapi3.Schemas{}, SecuritySchemes: openapi3.SecuritySchemes{}},
 	}
@@ -291,6 +292,7 @@ func Contract() (*openapi3.T, error) {
 	for _, e := range Endpoints {
 		op := &openapi3.Operation{Summary: e.Summary, OperationID: operationID(e), Responses: openapi3.NewResponses()}
 		op.Responses.Delete("default")
+		op.Security = &openapi3.SecurityRequirements{} // public: no credential
 		if e.Object != "" {
 			op.Security = &openapi3.SecurityRequirements{{"bearer": []string{}}}
 			roles := rolesAllowed(authz, e.Object, e.Action)
@@ -454,7 +456,9 @@ func (r *reflector) schema(t reflect.Type) *openapi3.SchemaRef {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return nullable(openapi3.NewBytesSchema()).NewRef() // base64
 		}
-		return nullable(openapi3.NewArraySchema().WithItems(r.schema(t.Elem()).Value)).NewRef()
+		s := openapi3.NewArraySchema()
+		s.Items = r.schema(t.Elem()) // a named type's is a reference: a generator types the list by it
+		return nullable(s).NewRef()
 	case reflect.Map:
 		s := openapi3.NewObjectSchema()
 		s.AdditionalProperties = openapi3.AdditionalProperties{Schema: r.schema(t.Elem())}

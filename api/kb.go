@@ -223,7 +223,7 @@ func (s *Server) listArticles(c *gin.Context) error {
 		errs = append(errs, FieldError{"published", "true or false"})
 	}
 	var limitErr *FieldError
-	if f.Limit, limitErr = pageLimit(c); limitErr != nil {
+	if f.Limit, limitErr = pageLimit(c, defaultPageSize, maxPageSize); limitErr != nil {
 		errs = append(errs, *limitErr)
 	}
 	if len(errs) > 0 {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,13 +21,9 @@ var errNoNotification = errorf(http.StatusNotFound, "notification_not_found", "n
 // name what happened and to what (a refund paid, an approval waiting), never
 // message content: the gateway reads what it needs through the API.
 func (s *Server) pendingNotifications(c *gin.Context) error {
-	limit := 50
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 200 {
-			return validationError([]FieldError{{"limit", "from 1 to 200"}})
-		}
-		limit = n
+	limit, limitErr := pageLimit(c, 50, 200)
+	if limitErr != nil {
+		return validationError([]FieldError{*limitErr})
 	}
 	list, next, err := s.store.PendingNotifications(c.Request.Context(), principalOf(c).Tenant, audience(c), c.Query("cursor"), limit)
 	if err != nil {

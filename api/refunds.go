@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -135,7 +134,7 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	id := uuid.NewString()
 	if key != "" {
 		id = keyedRefundID(row.TenantID, row.ID, key)
-		if err := s.keyInTime(c, row, "refund:"+id); err != nil {
+		if err := s.keyInTime(c, row.TenantID, row.ID, "refund:"+id); err != nil {
 			return err
 		}
 	}
@@ -326,17 +325,14 @@ var refundStatuses = []string{workflows.RefundRequested, workflows.RefundAwaitin
 // listRefunds lists the tenant's refunds, oldest first: with
 // status=awaiting_approval (or appealed) it is the approvers' queue.
 func (s *Server) listRefunds(c *gin.Context) error {
-	f := store.RefundFilter{Status: c.Query("status"), Limit: 50}
+	f := store.RefundFilter{Status: c.Query("status")}
 	var errs []FieldError
 	if f.Status != "" && !slices.Contains(refundStatuses, f.Status) {
 		errs = append(errs, FieldError{"status", "one of " + strings.Join(refundStatuses, ", ")})
 	}
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 200 {
-			errs = append(errs, FieldError{"limit", "from 1 to 200"})
-		}
-		f.Limit = n
+	var limitErr *FieldError
+	if f.Limit, limitErr = pageLimit(c, 50, 200); limitErr != nil {
+		errs = append(errs, *limitErr)
 	}
 	f.Cursor = c.Query("cursor")
 	if len(errs) > 0 {

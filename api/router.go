@@ -29,7 +29,10 @@ import (
 
 // Config holds the dependencies and limits of the API.
 type Config struct {
-	Store          *store.Store
+	Store *store.Store
+	// APIKeys authenticates API keys from memory (its Listen running); nil:
+	// every request reads its key.
+	APIKeys        *store.KeyCache
 	Temporal       client.Client
 	Authorizer     *policies.Authorizer
 	Tokens         TokenConfig
@@ -68,6 +71,7 @@ type Config struct {
 // Server serves the HTTP API.
 type Server struct {
 	store        *store.Store
+	apiKeys      *store.KeyCache
 	temporal     client.Client
 	authz        *policies.Authorizer
 	tokens       TokenConfig
@@ -96,6 +100,7 @@ type Server struct {
 func New(cfg Config) http.Handler {
 	s := &Server{
 		store:        cfg.Store,
+		apiKeys:      cfg.APIKeys,
 		temporal:     cfg.Temporal,
 		authz:        cfg.Authorizer,
 		tokens:       cfg.Tokens,

@@ -334,7 +334,20 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 	if extra.Audit.External != nil {
 		audit = extra.Audit
 	}
+	// Keys are authenticated from memory, as in the binary, once their
+	// changes are heard.
+	keys := st.KeyCache(log)
+	listen, stop := context.WithCancel(context.Background())
+	listening := make(chan struct{})
+	go func() { defer close(listening); keys.Listen(listen) }()
+	t.Cleanup(func() { stop(); <-listening })
+	for deadline := time.Now().Add(10 * time.Second); !keys.Listening(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the API key cache does not listen")
+		}
+	}
 	return api.New(api.Config{
+		APIKeys: keys,
 		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, Audit: audit, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer, Console: extra.Console,

@@ -63,7 +63,7 @@ func (s *Server) queueTasks(c *gin.Context) error {
 	if scope != nil && !slices.Contains(scope.Queues, queue) {
 		return errorf(http.StatusForbidden, "forbidden", "you do not work this queue")
 	}
-	limit, limitErr := pageLimit(c)
+	limit, limitErr := pageLimit(c, defaultPageSize, maxPageSize)
 	if limitErr != nil {
 		return validationError([]FieldError{*limitErr})
 	}
@@ -88,15 +88,15 @@ func (s *Server) updateID(c *gin.Context, row store.Case, action string) (string
 		return action + ":" + uuid.NewString(), err
 	}
 	id := action + ":" + key
-	return id, s.keyInTime(c, row, id)
+	return id, s.keyInTime(c, row.TenantID, row.ID, id)
 }
 
 // keyInTime records the first use of a keyed update of the case and
 // refuses it once workflows.KeyRetention has passed since: the workflow
 // remembers a key that long, and a retry it no longer knows would be
 // applied again.
-func (s *Server) keyInTime(c *gin.Context, row store.Case, updateID string) error {
-	first, err := s.store.UseUpdateKey(c.Request.Context(), row.TenantID, row.ID, updateID)
+func (s *Server) keyInTime(c *gin.Context, tenant, caseID, updateID string) error {
+	first, err := s.store.UseUpdateKey(c.Request.Context(), tenant, caseID, updateID)
 	if err != nil {
 		return err
 	}

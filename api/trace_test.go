@@ -98,3 +98,55 @@ func names(spans tracetest.SpanStubs) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// A customer's message through a service key reads nothing from PostgreSQL
+// before its update reaches the workflow: the key is checked from memory,
+// the workflow ID derived from the case ID, the key's channels checked by
+// the workflow's validator. A keyed message writes its key's first use
+// (key retention needs it before the update); nothing else runs before.
+func TestAMessageReadsNothingBeforeItsUpdate(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
+	s := newStackTraced(t, 0, tp, true)
+	c := s.openCase(tenantA, sampleCase()).Case
+	for i, key := range []string{"", "trace-key-1"} {
+		spans.Reset()
+		r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: inScope(i)}, "Idempotency-Key", key)
+		if r.Status != http.StatusOK {
+			t.Fatalf("message: %d %s", r.Status, r.Body)
+		}
+		got := spans.GetSpans()
+		req := find(got, "POST /v1/cases/:id/messages", "")
+		update := find(got, "UpdateWorkflow", "POST /v1/cases/:id/messages")
+		if req == nil || update == nil {
+			t.Fatalf("no request or update span among %s", names(got))
+		}
+		var before []string
+		for _, sp := range got {
+			if !strings.HasPrefix(sp.Name, "db.") || !sp.StartTime.Before(update.StartTime) || find(tracetest.SpanStubs{sp}, "db.", "") == nil {
+				continue
+			}
+			if sp.SpanContext.TraceID() != req.SpanContext.TraceID() {
+				continue
+			}
+			for _, a := range sp.Attributes {
+				if a.Key == "db.query.text" {
+					before = append(before, a.Value.AsString())
+				}
+			}
+		}
+		want := 0
+		if key != "" {
+			want = 1
+		}
+		if len(before) != want {
+			t.Fatalf("key %q: %d statements before the update, want %d: %q", key, len(before), want, before)
+		}
+		for _, q := range before {
+			if !strings.HasPrefix(strings.TrimSpace(q), "INSERT INTO update_keys") {
+				t.Fatalf("key %q: the database was asked %q before the update", key, q)
+			}
+		}
+	}
+}

@@ -220,7 +220,7 @@ func (s *Server) listDeliveries(c *gin.Context) error {
 			errs = append(errs, FieldError{"before", "a position from next_before"})
 		}
 	}
-	limit, limitErr := pageLimit(c)
+	limit, limitErr := pageLimit(c, defaultPageSize, maxPageSize)
 	if limitErr != nil {
 		errs = append(errs, *limitErr)
 	}

@@ -247,6 +247,9 @@ func (wf *caseWorkflow) historyFull(ctx workflow.Context) bool {
 }
 
 func (wf *caseWorkflow) validatePostMessage(ctx workflow.Context, in PostMessageInput) error {
+	if in.Scope != nil && !in.Scope.Sees(wf.state.Channel, wf.state.CustomerRef) {
+		return temporal.NewApplicationError("the case is not the caller's to write to", ErrTypeNotInScope)
+	}
 	if _, ok := wf.applied(workflow.GetCurrentUpdateInfo(ctx).ID); ok && wf.state.Status != StatusClosed {
 		return nil // a retry from an earlier run: answered, not applied again
 	}

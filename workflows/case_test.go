@@ -371,3 +371,22 @@ func TestCaseHandsItselfToPeopleWhenARefundFails(t *testing.T) {
 		t.Fatalf("no handover for the failed refund (%v): %+v", err, rec.records)
 	}
 }
+
+func TestCallerScope(t *testing.T) {
+	for _, tc := range []struct {
+		scope             workflows.CallerScope
+		channel, customer string
+		sees              bool
+	}{
+		{workflows.CallerScope{}, "web_chat", "cust-1", true},
+		{workflows.CallerScope{Channels: []string{"web_chat"}}, "web_chat", "cust-1", true},
+		{workflows.CallerScope{Channels: []string{"app"}}, "web_chat", "cust-1", false},
+		{workflows.CallerScope{Customer: "cust-1"}, "web_chat", "cust-1", true},
+		{workflows.CallerScope{Customer: "cust-2"}, "web_chat", "cust-1", false},
+		{workflows.CallerScope{Channels: []string{"web_chat"}, Customer: "cust-2"}, "web_chat", "cust-1", false},
+	} {
+		if got := tc.scope.Sees(tc.channel, tc.customer); got != tc.sees {
+			t.Errorf("%+v sees a %s case of %s: %v, want %v", tc.scope, tc.channel, tc.customer, got, tc.sees)
+		}
+	}
+}

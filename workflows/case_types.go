@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -270,6 +271,22 @@ type PostMessageInput struct {
 	Body      string `json:"body"`
 	Actor     Actor  `json:"actor"`
 	ClientKey string `json:"client_key,omitempty"`
+	// Scope, when set, is what the caller may write to: the update is
+	// refused (ErrTypeNotInScope) for a case outside it, so the API need not
+	// read the case before sending.
+	Scope *CallerScope `json:"scope,omitempty"`
+}
+
+// CallerScope is the cases a credential is bound to: its channels (none:
+// every channel) and the one customer a request speaks for ("": any).
+type CallerScope struct {
+	Channels []string `json:"channels,omitempty"`
+	Customer string   `json:"customer,omitempty"`
+}
+
+// Sees says a case of this channel and customer is in the scope.
+func (s CallerScope) Sees(channel, customer string) bool {
+	return (s.Channels == nil || slices.Contains(s.Channels, channel)) && (s.Customer == "" || s.Customer == customer)
 }
 
 // PostMessageResult is what UpdatePostMessage returns: the stored customer

@@ -155,6 +155,7 @@ const (
 	ErrTypeWrongState          = "WrongState"
 	ErrTypeNotAnAnswer         = "NotAnAnswer"
 	ErrTypeCaseFull            = "CaseFull"            // the case holds MaxMessagesPerCase messages
+	ErrTypeNotInScope          = "NotInScope"          // the case is another channel's or customer's than the caller's
 	ErrTypeFourEyes            = "FourEyes"            // a person may not decide a refund they requested or appealed
 	ErrTypeNotAwaitingDecision = "NotAwaitingDecision" // a decision on a refund no person is asked to decide
 	ErrTypeNotAppealable       = "NotAppealable"       // only a policy rule's rejection, inside the appeal window, may be appealed

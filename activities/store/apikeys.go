@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -89,25 +88,16 @@ func (s *Store) CreateAPIKeyFor(ctx context.Context, spec APIKeySpec) (string, A
 // AuthenticateAPIKey returns the live key that token is, or ErrInvalidAPIKey.
 // It records when the key was last used, at most once a minute.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, token string) (APIKey, error) {
-	rest, ok := strings.CutPrefix(token, APIKeyPrefix)
-	if !ok {
-		return APIKey{}, ErrInvalidAPIKey
-	}
-	id, secret, ok := strings.Cut(rest, "_")
-	if !ok || len(id) != 16 || secret == "" {
-		return APIKey{}, ErrInvalidAPIKey
-	}
-	var key APIKey
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&key).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return APIKey{}, ErrInvalidAPIKey
-	}
+	id, secret, err := parseAPIKey(token)
 	if err != nil {
-		return APIKey{}, fmt.Errorf("look up API key: %w", err)
+		return APIKey{}, err
 	}
-	sum := sha256.Sum256([]byte(secret))
-	if subtle.ConstantTimeCompare(sum[:], key.SecretHash) != 1 || key.RevokedAt != nil {
-		return APIKey{}, ErrInvalidAPIKey
+	key, err := s.readAPIKey(ctx, id)
+	if err != nil {
+		return APIKey{}, err
+	}
+	if err := checkSecret(key, secret); err != nil {
+		return APIKey{}, err
 	}
 	now := time.Now().UTC()
 	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) > time.Minute {

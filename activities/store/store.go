@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgconn"
 	"slices"
 	"strconv"
 	"strings"
@@ -800,6 +801,10 @@ func (s *Store) UseUpdateKey(ctx context.Context, tenantID, caseID, updateID str
 	err := s.db.WithContext(ctx).Raw(`INSERT INTO update_keys (tenant_id, case_id, update_id) VALUES (?, ?, ?)
 		ON CONFLICT (tenant_id, case_id, update_id) DO UPDATE SET first_used = update_keys.first_used
 		RETURNING first_used`, tenantID, caseID, updateID).Scan(&first).Error
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return time.Time{}, NotFound("case") // no such case in the tenant
+	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("use update key: %w", err)
 	}

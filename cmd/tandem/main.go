@@ -293,6 +293,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 
 	var srv *http.Server
 	serveErr := make(chan error, 1)
+	var apiKeys *store.KeyCache
 	if mode == "serve" || mode == "dev" {
 		tokens := cfg.tokens()
 		if tokens.Keys, err = cfg.keySet(ctx); err != nil {
@@ -305,6 +306,9 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			loops.Go(func() { every(loopCtx, cfg.JWKSRefresh, jwksRefresher(cfg, tokens.Keys, log)) })
 		}
 		loops.Go(func() { every(loopCtx, 5*time.Second, policySyncer(st, authz, policyVersion, log)) })
+		// API keys are checked from memory while their changes are heard.
+		apiKeys = st.KeyCache(log)
+		loops.Go(func() { apiKeys.Listen(loopCtx) })
 		var cp *checkpointer
 		if cfg.AuditSigningKey != nil {
 			if cp, err = newCheckpointer(st, cfg, metrics.Meter("tandem/audit"), log); err != nil {
@@ -319,7 +323,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		srv = &http.Server{
 			Addr: cfg.HTTPAddr,
 			Handler: api.New(api.Config{
-				Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Namespace: cfg.TemporalNamespace, Logger: log,
+				Store: st, APIKeys: apiKeys, Temporal: tc, TaskQueue: cfg.TaskQueue, Namespace: cfg.TemporalNamespace, Logger: log,
 				Authorizer: authz, Tokens: tokens, Audit: auditLog, ExportSigner: cfg.ExportSigningKey,
 				MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit, Admission: cfg.Admission, TrustedProxies: cfg.TrustedProxies,
