@@ -347,8 +347,7 @@ func newAPIWith(t testing.TB, st *store.Store, tc client.Client, queue string, l
 		}
 	}
 	return api.New(api.Config{
-		APIKeys: keys,
-		Store: st, Temporal: tc, Authorizer: authz, Tokens: toks, Audit: audit, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
+		Store: st, APIKeys: keys, Temporal: tc, Authorizer: authz, Tokens: toks, Audit: audit, ExportSigner: auditKey, TaskQueue: queue, Logger: log,
 		MaxBodyBytes: 64 << 10, RequestTimeout: timeout, HistoryLimit: historyLimit, AI: engine,
 		PerKeyLimit: extra.PerKeyLimit, PerTenantLimit: extra.PerTenantLimit, Meter: extra.Meter, Tracer: extra.Tracer, Console: extra.Console,
 		Payments: extra.Payments, ForgetKeys: extra.ForgetKeys, BadCredentialLimit: extra.BadCredentialLimit,
