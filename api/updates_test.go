@@ -202,22 +202,19 @@ func TestClosedCaseAnswersOnlyCommittedKeys(t *testing.T) {
 	}
 }
 
-// caseOnAFailingWorkflow points the case's record at a workflow of its own
+// caseOnAFailingWorkflow replaces the case's workflow by one of its own
 // whose every task fails (no worker knows its type), as a panic or a
 // non-determinism in the worker makes them, and returns its ID.
 func (s *stack) caseOnAFailingWorkflow(caseID string) string {
 	s.t.Helper()
 	ctx := context.Background()
-	wfID := "case:" + tenantA + ":failing-" + randomHex(4)
-	if err := s.store.BindCaseKey(ctx, tenantA, "cust-42", wfID); err != nil {
+	wfID := workflows.CaseWorkflowID(tenantA, caseID)
+	if err := s.temporal.TerminateWorkflow(ctx, wfID, "", "replaced by a failing workflow"); err != nil {
 		s.t.Fatal(err)
 	}
 	if _, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.queue}, "NoSuchWorkflowType"); err != nil {
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() { _ = s.temporal.TerminateWorkflow(context.Background(), wfID, "", "test over") })
-	if err := s.store.DB().Exec(`UPDATE cases SET workflow_id = ? WHERE id = ?`, wfID, caseID).Error; err != nil {
-		s.t.Fatal(err)
-	}
 	return wfID
 }

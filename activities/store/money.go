@@ -100,7 +100,8 @@ type Refund struct {
 	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
-// RawJSON is a JSON document as PostgreSQL keeps it, passed on as it is.
+// RawJSON is a JSON list as PostgreSQL keeps it, passed on as it is (a
+// refund's items and evidence).
 type RawJSON []byte
 
 // Scan reads a json or jsonb column.
@@ -118,10 +119,11 @@ func (j *RawJSON) Scan(v any) error {
 	return nil
 }
 
-// MarshalJSON writes the document as it is.
+// MarshalJSON writes the list as it is; none (SQL or JSON null, as a
+// compensation records it) is an empty list.
 func (j RawJSON) MarshalJSON() ([]byte, error) {
-	if len(j) == 0 {
-		return []byte("null"), nil
+	if len(j) == 0 || string(j) == "null" {
+		return []byte("[]"), nil
 	}
 	return j, nil
 }
