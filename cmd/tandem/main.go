@@ -309,6 +309,10 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		// API keys are checked from memory while their changes are heard.
 		apiKeys = st.KeyCache(log)
 		loops.Go(func() { apiKeys.Listen(loopCtx) })
+		if err := watchListening(metrics.Meter("tandem/api"), "tandem_api_keys_listening",
+			"1 while the API hears of API key changes and checks keys from memory; 0 while every request reads its key", apiKeys.Listening); err != nil {
+			return err
+		}
 		var cp *checkpointer
 		if cfg.AuditSigningKey != nil {
 			if cp, err = newCheckpointer(st, cfg, metrics.Meter("tandem/audit"), log); err != nil {
@@ -404,11 +408,16 @@ func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
 // notifications of webhook deliveries: while it does not, every endpoint's
 // loop polls every 50 ms.
 func watchDeliveriesDue(m *telemetry.Metrics, due *store.DeliveriesDue) error {
-	_, err := m.Meter("tandem/worker").Int64ObservableGauge("tandem_webhook_notifications_listening",
-		metric.WithDescription("1 while the worker receives PostgreSQL's notifications of webhook deliveries; 0 while its delivery loops poll"),
+	return watchListening(m.Meter("tandem/worker"), "tandem_webhook_notifications_listening",
+		"1 while the worker receives PostgreSQL's notifications of webhook deliveries; 0 while its delivery loops poll", due.Listening)
+}
+
+// watchListening reports a LISTEN session's state as a 0/1 gauge.
+func watchListening(meter metric.Meter, name, description string, listening func() bool) error {
+	_, err := meter.Int64ObservableGauge(name, metric.WithDescription(description),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			v := int64(0)
-			if due.Listening() {
+			if listening() {
 				v = 1
 			}
 			o.Observe(v)
