@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -24,7 +25,6 @@ import (
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/policies"
-	"tandem/workflows"
 )
 
 // Config holds the dependencies and limits of the API.
@@ -142,95 +142,26 @@ func New(cfg Config) http.Handler {
 		respondError(c, s.log, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint"))
 	})
 
-	r.GET("/healthz", s.h(s.healthz))
-	r.GET("/readyz", s.h(s.readyz))
-
-	// The contract and its reference page.
-	r.GET("/openapi.json", s.h(s.openAPI))
-	r.GET("/docs", s.h(s.docsPage))
-
-	// The console (console.go): pages, sign-in and the session.
+	// The console (console.go): pages, sign-in and the session, behind its
+	// own session and CSRF checks.
 	s.routeConsole(r)
 
+	// Every other route is registered from its row in Endpoints (contract.go).
 	// Every /v1 route authenticates, then checks the caller's roles for its
-	// (object, action) and step-up class in Endpoints (contract.go);
-	// handlers then scope every read to the caller's tenant.
+	// (object, action) and step-up class there; handlers then scope every
+	// read to the caller's tenant.
 	v1 := r.Group("/v1", s.badCredentialsGate, s.authenticate, s.rateLimit, s.admit, s.checkPathIDs, s.checkQueryText, s.authorize)
-	v1.POST("/cases", s.h(s.openCase))
-	v1.GET("/cases", s.h(s.listCases))
-	v1.GET("/cases/:id", s.h(s.getCase))
-	v1.POST("/cases/:id/messages", s.h(s.postMessage))
-	v1.POST("/cases/:id/messages/:seq/feedback", s.h(s.feedback))
-	v1.POST("/cases/:id/close", s.h(s.closeCase))
-	v1.POST("/cases/:id/claim", s.h(s.claimCase))
-	v1.GET("/cases/:id/handoff", s.h(s.handoff))
-	v1.POST("/cases/:id/reply", s.h(s.agentMessage(workflows.UpdateReply)))
-	v1.POST("/cases/:id/request-info", s.h(s.agentMessage(workflows.UpdateRequestInfo)))
-	v1.POST("/cases/:id/release", s.h(s.releaseCase))
-	v1.POST("/cases/:id/resolve", s.h(s.resolveCase))
-	v1.POST("/cases/:id/escalate", s.h(s.escalateCase))
-	v1.POST("/cases/:id/reassign", s.h(s.reassignCase))
-	v1.POST("/cases/:id/rating", s.h(s.rateCase))
-	v1.POST("/cases/:id/refunds", s.h(s.requestRefund))
-	v1.GET("/cases/:id/refunds", s.h(s.caseRefunds))
-	v1.GET("/refunds/:id", s.h(s.getRefund))
-	v1.GET("/refunds", s.h(s.listRefunds))
-	v1.POST("/refunds/:id/decide", s.h(s.decideRefund))
-	v1.POST("/refunds/:id/appeal", s.h(s.appealRefund))
-	v1.GET("/ledger/reconciliation", s.h(s.reconcile))
-	v1.GET("/notifications", s.h(s.pendingNotifications))
-	v1.POST("/notifications/:id/sent", s.h(s.notificationSent))
-	v1.GET("/stats", s.h(s.stats))
-	v1.GET("/queues/:queue/tasks", s.h(s.queueTasks))
-	v1.GET("/cases/:id/trail", s.h(s.caseTrail))
-	v1.GET("/cases/:id/trail/export", s.h(s.exportTrail))
-	v1.GET("/audit/events", s.h(s.listAuditEvents))
-	v1.GET("/audit/verify", s.h(s.verifyAudit))
-	v1.GET("/audit/checkpoint", s.h(s.auditCheckpoint))
-	v1.GET("/audit/events/:seq/proof", s.h(s.auditProof))
-	v1.POST("/customers/erase", s.h(s.eraseCustomer))
-	v1.GET("/legal-holds", s.h(s.listHolds))
-	v1.POST("/legal-holds", s.h(s.placeHold))
-	v1.DELETE("/legal-holds/:id", s.h(s.releaseHold))
-	v1.GET("/agents", s.h(s.listAgents))
-	v1.GET("/agents/:id", s.h(s.getAgent))
-	v1.PUT("/agents/:id/availability", s.h(s.setAvailability))
-	v1.PUT("/agents/:id/queues", s.h(s.setQueues))
-	v1.GET("/kb/articles", s.h(s.listArticles))
-	v1.GET("/kb/articles/:id", s.h(s.getArticle))
-	v1.GET("/kb/search", s.h(s.searchKB))
-	v1.POST("/kb/articles", s.h(s.createArticle))
-	v1.PUT("/kb/articles/:id", s.h(s.updateArticle))
-	v1.POST("/kb/articles/:id/publish", s.h(s.publishArticle(true)))
-	v1.POST("/kb/articles/:id/unpublish", s.h(s.publishArticle(false)))
-	v1.POST("/kb/import", s.h(s.importArticles))
-	v1.GET("/admin/service-policy", s.h(s.getServicePolicy))
-	v1.PUT("/admin/service-policy", s.h(s.setServicePolicy))
-	v1.GET("/admin/consistency", s.h(s.checkConsistency(false)))
-	v1.POST("/admin/consistency/repair", s.h(s.checkConsistency(true)))
-	v1.GET("/admin/retention", s.h(s.getRetention))
-	v1.PUT("/admin/retention", s.h(s.setRetention))
-	v1.GET("/admin/policies", s.h(s.listPolicies))
-	v1.POST("/admin/policies", s.h(s.changePolicy(true)))
-	v1.DELETE("/admin/policies", s.h(s.changePolicy(false)))
-	v1.GET("/admin/api-keys", s.h(s.listAPIKeys))
-	v1.POST("/admin/api-keys", s.h(s.createAPIKey))
-	v1.DELETE("/admin/api-keys/:id", s.h(s.revokeAPIKey))
-	v1.GET("/events", s.h(s.eventStream))
-	v1.GET("/admin/webhooks", s.h(s.listWebhooks))
-	v1.POST("/admin/webhooks", s.h(s.createWebhook))
-	v1.GET("/admin/webhooks/:id", s.h(s.getWebhook))
-	v1.PATCH("/admin/webhooks/:id", s.h(s.updateWebhook))
-	v1.DELETE("/admin/webhooks/:id", s.h(s.deleteWebhook))
-	v1.POST("/admin/webhooks/:id/rotate-secret", s.h(s.rotateWebhookSecret))
-	v1.GET("/admin/webhooks/:id/deliveries", s.h(s.listDeliveries))
-	v1.POST("/admin/webhooks/:id/deliveries/:event/redeliver", s.h(s.redeliver))
-	v1.POST("/auth/totp/enrol", s.h(s.enrolTOTP))
-	v1.POST("/auth/totp/confirm", s.h(s.confirmTOTP))
-	v1.POST("/auth/step-up", s.h(s.stepUp))
-	v1.GET("/admin/totp/:subject", s.h(s.totpStatus))
-	v1.POST("/admin/tokens/revoke", s.h(s.revokeToken))
-	v1.DELETE("/admin/totp/:subject", s.h(s.resetTOTP))
+	for _, e := range Endpoints {
+		if e.Handle == nil {
+			continue // the console's, above
+		}
+		handle := func(c *gin.Context) error { return e.Handle(s, c) }
+		if path, ok := strings.CutPrefix(e.Path, "/v1/"); ok {
+			v1.Handle(e.Method, "/"+path, s.h(handle))
+		} else {
+			r.Handle(e.Method, e.Path, s.h(handle))
+		}
+	}
 	return r
 }
 
