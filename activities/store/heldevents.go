@@ -13,14 +13,19 @@ type HeldWrite struct {
 	WrittenAt
 }
 
+// heldWritesSQL reads the oldest held events through their index (a few
+// per position: 1000 rows cover any round), never the whole table.
+const heldWritesSQL = `SELECT tenant_id, case_id::text AS case_id, workflow_id, run_id, proj_gen, proj_event
+	FROM (SELECT * FROM webhook_events WHERE held ORDER BY seq LIMIT 1000) held
+	GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY min(seq) LIMIT ?`
+
 // HeldWrites returns the positions that hold events, oldest first.
 func (s *Store) HeldWrites(ctx context.Context, limit int) ([]HeldWrite, error) {
 	var rows []struct {
 		TenantID, CaseID, WorkflowID, RunID string
 		ProjGen, ProjEvent                  int64
 	}
-	err := s.db.WithContext(ctx).Raw(`SELECT tenant_id, case_id::text AS case_id, workflow_id, run_id, proj_gen, proj_event
-		FROM webhook_events WHERE held GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY min(seq) LIMIT ?`, limit).Scan(&rows).Error
+	err := s.db.WithContext(ctx).Raw(heldWritesSQL, limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("held webhook events: %w", err)
 	}

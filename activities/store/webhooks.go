@@ -457,14 +457,17 @@ type EventFilter struct {
 	CustomerHash []byte
 }
 
+// eventsAfterSQL reads a tenant's events after a position, up to its first
+// held one, by the (tenant_id, seq) index.
+const eventsAfterSQL = `SELECT ev.seq, ev.id, ev.type, ev.payload, ev.key_id, ev.case_id::text AS case_id, c.assignee_id, c.queue,
+		c.channel, c.customer_hash
+	FROM webhook_events ev LEFT JOIN cases c ON c.tenant_id = ev.tenant_id AND c.id = ev.case_id
+	WHERE ev.tenant_id = @tenant AND ev.seq > @after
+		AND ev.seq < coalesce((SELECT min(seq) FROM webhook_events WHERE tenant_id = @tenant AND held), 9223372036854775807)
+	ORDER BY ev.seq LIMIT @limit`
+
 // move the position on (the last returned position is in next).
 func (s *Store) EventsAfter(ctx context.Context, tenantID string, after int64, f EventFilter, limit int) (events []StreamEvent, next int64, err error) {
-	q := `SELECT ev.seq, ev.id, ev.type, ev.payload, ev.key_id, ev.case_id::text AS case_id, c.assignee_id, c.queue,
-			c.channel, c.customer_hash
-		FROM webhook_events ev LEFT JOIN cases c ON c.tenant_id = ev.tenant_id AND c.id = ev.case_id
-		WHERE ev.tenant_id = ? AND ev.seq > ?
-			AND ev.seq < coalesce((SELECT min(seq) FROM webhook_events WHERE tenant_id = ev.tenant_id AND held), 9223372036854775807)
-		ORDER BY ev.seq LIMIT ?`
 	var rows []struct {
 		Seq          int64
 		ID           string
@@ -477,7 +480,8 @@ func (s *Store) EventsAfter(ctx context.Context, tenantID string, after int64, f
 		Channel      *string
 		CustomerHash []byte
 	}
-	if err := s.db.WithContext(ctx).Raw(q, tenantID, after, limit).Scan(&rows).Error; err != nil {
+	args := map[string]any{"tenant": tenantID, "after": after, "limit": limit}
+	if err := s.db.WithContext(ctx).Raw(eventsAfterSQL, args).Scan(&rows).Error; err != nil {
 		return nil, after, fmt.Errorf("events: %w", err)
 	}
 	next = after

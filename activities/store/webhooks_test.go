@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,38 @@ func TestEventsDeliveriesAndPruning(t *testing.T) {
 	left, _, err := st.EventsAfter(ctx, "acme", 0, store.EventFilter{}, 100)
 	if err != nil || len(left) != 1 || left[0].ID != "case:acme:"+fresh+":1:case.open" {
 		t.Fatalf("left after pruning: %+v %v", left, err)
+	}
+}
+
+// The settler's round every 200 ms and the live stream's reads never read
+// the whole events table: after 20,000 events were written held and then
+// released, with the statistics still counting them held (as between two
+// of autovacuum's analyses), both plans use an index.
+func TestEventReadsUseTheirIndexes(t *testing.T) {
+	st := newStore(t)
+	owner := st.Owner(t)
+	for _, q := range []string{
+		`INSERT INTO webhook_events (tenant_id, id, type, payload, occurred_at, held, workflow_id, run_id, proj_gen, proj_event)
+			SELECT 'acme', 'ev-' || g, 'case.opened', '\x7b7d', now(), true, 'case:acme:x', 'run', 0, g FROM generate_series(1, 20000) g`,
+		`ANALYZE webhook_events`,
+		`UPDATE webhook_events SET held = false`,
+	} {
+		if err := owner.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, q := range map[string]string{
+		"held writes":  strings.Replace(store.HeldWritesSQL, "?", "100", 1),
+		"events after": strings.NewReplacer("@tenant", "'acme'", "@after", "19000", "@limit", "500").Replace(store.EventsAfterSQL),
+	} {
+		var plan []string
+		if err := owner.Raw("EXPLAIN " + q).Scan(&plan).Error; err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(plan, "\n")
+		if strings.Contains(text, "Seq Scan on webhook_events") ||
+			strings.Contains(text, "Bitmap Heap Scan on webhook_events") && !strings.Contains(text, "webhook_events_by_seq") {
+			t.Errorf("%s reads the whole table:\n%s", name, text)
+		}
 	}
 }

@@ -24,7 +24,6 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -133,7 +132,10 @@ func (c *Codec) SetLookupLimit(d time.Duration) { c.lookupLimit = d }
 // which Temporal retries until the key can be read. Only workers may use it;
 // anything else would crash on a slow key store.
 func (c *Codec) WorkerDataConverter() converter.DataConverter {
-	return strictConverter{workflow.DataConverterWithoutDeadlockDetection(c.DataConverter())}
+	// Not workflow.DataConverterWithoutDeadlockDetection: the SDK (v1.50) hands
+	// its workflow-bound copy to local activities' goroutines, and their
+	// pauses of the deadlock detector race (go test -race).
+	return strictConverter{c.DataConverter()}
 }
 
 // WorkerFailureConverter is FailureConverter for workers, reading failures'
@@ -377,22 +379,6 @@ func (s strictConverter) FromPayloads(ps *commonpb.Payloads, vs ...any) error {
 
 func (s strictConverter) WithSerializationContext(sc converter.SerializationContext) converter.DataConverter {
 	return strictConverter{converter.WithDataConverterSerializationContext(s.DataConverter, sc)}
-}
-
-// The converter inside pauses the deadlock detector while a key is read,
-// given the workflow's context.
-func (s strictConverter) WithWorkflowContext(ctx workflow.Context) converter.DataConverter {
-	if a, ok := s.DataConverter.(workflow.ContextAware); ok {
-		return strictConverter{a.WithWorkflowContext(ctx)}
-	}
-	return s
-}
-
-func (s strictConverter) WithContext(ctx context.Context) converter.DataConverter {
-	if a, ok := s.DataConverter.(workflow.ContextAware); ok {
-		return strictConverter{a.WithContext(ctx)}
-	}
-	return s
 }
 
 func strict(err error) error {

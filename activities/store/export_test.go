@@ -1,0 +1,7 @@
+package store
+
+// The statements whose plans the tests check.
+const (
+	HeldWritesSQL  = heldWritesSQL
+	EventsAfterSQL = eventsAfterSQL
+)
