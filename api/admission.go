@@ -32,10 +32,11 @@ type Admission struct {
 
 // DefaultAdmission fits one API process beside a worker on two cores: they
 // serve about 130 messages a second at a p50 of 100–250 ms (docs/benchmarks.md),
-// about 32 in flight (Little's law). One tenant may take half: a bursting
-// tenant then served more, with less queueing, than with three quarters
-// (docs/benchmarks.md, "A tenant's burst"), and the rest stay for others.
-var DefaultAdmission = Admission{InFlight: 32, PerTenant: 16, Wait: 20 * time.Millisecond}
+// about 32 in flight (Little's law). One tenant may take three quarters:
+// more than one front end's usual concurrency (the benchmark's 20). Half
+// served a burst better (docs/benchmarks.md, "A tenant's burst") but
+// refuses such a front end in normal load.
+var DefaultAdmission = Admission{InFlight: 32, PerTenant: 24, Wait: 20 * time.Millisecond}
 
 // admission is Admission at work: a semaphore of slots and a count per tenant.
 type admission struct {

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
 
@@ -145,45 +144,10 @@ func (k *KeyCache) Listening() bool { return k.listening.Load() }
 // pause that grows to 10 s) whenever the connection is lost; meanwhile
 // nothing is kept.
 func (k *KeyCache) Listen(ctx context.Context) {
-	const firstPause = 100 * time.Millisecond
-	pause := firstPause
-	for ctx.Err() == nil {
-		err := k.listenOnce(ctx)
-		if k.listening.Swap(false) {
-			pause = firstPause // it was listening: a new outage
-		}
-		k.forget("")
-		if ctx.Err() != nil {
-			return
-		}
-		k.log.Warn("API key notifications: connection lost; keys are read for every request until it is back", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 10*time.Second)
-	}
-}
-
-func (k *KeyCache) listenOnce(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, k.st.dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+keyChannel); err != nil {
-		return err
-	}
-	k.forget("") // whatever changed while no one listened
-	k.listening.Store(true)
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		k.forget(n.Payload)
-	}
+	listen(ctx, k.st.dsn, keyChannel, &k.listening, k.log,
+		"API key notifications: connection lost; keys are read for every request until it is back",
+		func() { k.forget("") }, // whatever changed while no one listened
+		k.forget)
 }
 
 // parseAPIKey splits tdm_<id>_<secret>.

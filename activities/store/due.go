@@ -37,17 +37,30 @@ func (s *Store) DeliveriesDue(log *slog.Logger) *DeliveriesDue {
 // Listen receives notifications until ctx ends, connecting again (after a
 // pause that grows to 10 s) whenever the connection is lost.
 func (d *DeliveriesDue) Listen(ctx context.Context) {
+	listen(ctx, d.dsn, dueChannel, &d.connected, d.log,
+		"webhook notifications: connection lost; the delivery loops poll until it is back",
+		d.wakeAll, // what was written while no one listened
+		d.wake)
+}
+
+// listen runs LISTEN channel on a connection of its own until ctx ends,
+// handing each notification's payload to notify. connected says it is
+// listening; reset runs whenever that changes (something may have been
+// missed). A lost connection is retried after a pause that grows to 10 s.
+func listen(ctx context.Context, dsn, channel string, connected *atomic.Bool, log *slog.Logger, lost string,
+	reset func(), notify func(payload string)) {
 	const firstPause = 100 * time.Millisecond
 	pause := firstPause
 	for ctx.Err() == nil {
-		err := d.listenOnce(ctx)
-		if d.connected.Swap(false) {
+		err := listenOnce(ctx, dsn, channel, connected, reset, notify)
+		if connected.Swap(false) {
 			pause = firstPause // it was listening: a new outage
 		}
+		reset()
 		if ctx.Err() != nil {
 			return
 		}
-		d.log.Warn("webhook notifications: connection lost; the delivery loops poll until it is back", "err", err)
+		log.Warn(lost, "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -57,23 +70,23 @@ func (d *DeliveriesDue) Listen(ctx context.Context) {
 	}
 }
 
-func (d *DeliveriesDue) listenOnce(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, d.dsn)
+func listenOnce(ctx context.Context, dsn, channel string, connected *atomic.Bool, reset func(), notify func(string)) error {
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+dueChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return err
 	}
-	d.connected.Store(true)
-	d.wakeAll() // what was written while no one listened
+	connected.Store(true)
+	reset()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		d.wake(n.Payload)
+		notify(n.Payload)
 	}
 }
 
