@@ -359,6 +359,9 @@ lint() {
   go mod tidy -diff || die "go.mod or go.sum is not tidy: run go mod tidy and commit the result"
   go vet ./...
   GOFLAGS=-buildvcs=false go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+  # The contract passes Redocly's recommended rules (errors fail; warnings are listed).
+  command -v npx >/dev/null || apt_install nodejs npm
+  (cd "$DATA" && npx --yes @redocly/cli@1.34.5 lint --format=summary "$ROOT/api/openapi.yaml")
   GOFLAGS=-buildvcs=false go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 }
 
@@ -436,7 +439,7 @@ case "${1:-}" in
       run_multi
       exit 0
     fi
-    log "Tandem: API on http://${TANDEM_HTTP_ADDR:-127.0.0.1:8080} (console: /console/), metrics on http://${TANDEM_METRICS_ADDR:-127.0.0.1:9464}/metrics; Ctrl-C stops everything this command started"
+    log "Tandem: API on http://${TANDEM_HTTP_ADDR:-127.0.0.1:8080} (console: /console), metrics on http://${TANDEM_METRICS_ADDR:-127.0.0.1:9464}/metrics; Ctrl-C stops everything this command started"
     # Not exec: the EXIT trap must run after tandem has shut down.
     TANDEM_METRICS_ADDR="${TANDEM_METRICS_ADDR:-127.0.0.1:9464}" "$DATA/bin/tandem" dev || status=$?
     exit "${status:-0}"

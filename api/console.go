@@ -117,7 +117,8 @@ func (s *Server) routeConsole(r *gin.Engine) {
 		c.Header("Cache-Control", "no-store")
 		c.Data(http.StatusOK, "text/html; charset=utf-8", index)
 	}
-	r.GET("/console/", page)
+	r.GET("/console", page)
+	r.GET("/console/", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/console") }) // the page's old address
 	r.GET("/console/assets/*file", func(c *gin.Context) {
 		c.Header("X-Content-Type-Options", "nosniff")
 		c.Header("Cache-Control", "no-cache")

@@ -342,7 +342,7 @@ func goTo(hash string) chromedp.Action[chromedp.Void] {
 func signInAs(p *person, base, user string) {
 	p.t.Helper()
 	p.do("sign in as "+user,
-		chromedp.Navigate(base+"/console/"),
+		chromedp.Navigate(base+"/console"),
 		chromedp.Click(chromedp.CSS(`button[data-user="`+user+`"]`)),
 		waitText("#who", user),
 	)
@@ -521,7 +521,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	idp.QueueUser(oidcPerson{sub: "gina", tenant: tenantB, roles: []string{"supervisor"}})
 	gina := newPerson(t, chrome)
 	gina.do("sign in with the identity provider",
-		chromedp.Navigate(s.url+"/console/"),
+		chromedp.Navigate(s.url+"/console"),
 		chromedp.Click(chromedp.CSS("#oidc-login")),
 		waitText("#who", "gina · "+tenantB),
 		goTo("#/supervise"),

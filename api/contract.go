@@ -155,7 +155,7 @@ var Endpoints = []Endpoint{
 
 	// The console (console.go): its page, and people's sign-in with the
 	// session cookie (its assets under /console/assets/ are files).
-	{Method: "GET", Path: "/console/", Summary: "the console: agents, supervisors and compliance officers in a browser", Status: 200, ContentTypes: []string{"text/html; charset=utf-8"}},
+	{Method: "GET", Path: "/console", Summary: "the console: agents, supervisors and compliance officers in a browser", Status: 200, ContentTypes: []string{"text/html; charset=utf-8"}},
 	{Method: "GET", Path: "/console/auth/methods", Summary: "how people may sign in here", Status: 200, Response: SignInMethods{}},
 	{Method: "POST", Path: "/console/auth/dev", Summary: "sign in as a development user (make run only; 404 elsewhere); sets the session cookie",
 		Request: DevSignInRequest{}, Status: 200, Response: Session{}},

@@ -156,7 +156,7 @@ func (s *Server) oidcCallback(c *gin.Context) error {
 	if _, err := s.startSession(c, tenant, idt.Subject, roles, "oidc"); err != nil {
 		return err
 	}
-	c.Redirect(http.StatusSeeOther, "/console/")
+	c.Redirect(http.StatusSeeOther, "/console")
 	return nil
 }
 
