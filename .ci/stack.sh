@@ -359,6 +359,14 @@ lint() {
   go mod tidy -diff || die "go.mod or go.sum is not tidy: run go mod tidy and commit the result"
   go vet ./...
   GOFLAGS=-buildvcs=false go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+  # The generated client is what the contract makes.
+  local client
+  client=$(mktemp)
+  GOFLAGS=-buildvcs=false go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2 -generate types,client \
+    -package tandemclient -o "$client" api/openapi.yaml
+  cmp -s "$client" api/tandemclient/client.gen.go ||
+    die "api/tandemclient is not what the contract makes: run go generate ./api/tandemclient/ and commit it"
+  rm -f "$client"
   # The contract passes Redocly's recommended rules (errors fail; warnings are listed).
   command -v npx >/dev/null || apt_install nodejs npm
   (cd "$DATA" && npx --yes @redocly/cli@1.34.5 lint --format=summary "$ROOT/api/openapi.yaml")
