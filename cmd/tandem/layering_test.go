@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// allowedImports is the layering of docs/architecture.md ("Layout and
+// dependencies"): the project's packages each package may import. Workflow
+// code reaches no I/O, activities never the HTTP surface, nothing imports
+// the binary. A new package needs a row here, a new import a reason there.
+var allowedImports = map[string][]string{
+	"tandem/workflows":                  {"tandem/policies/service"},
+	"tandem/workflows/codec":            {},
+	"tandem/policies":                   {},
+	"tandem/policies/service":           {},
+	"tandem/migrations":                 {},
+	"tandem/activities/auditlog":        {},
+	"tandem/activities/webhooks":        {},
+	"tandem/activities/store":           {"tandem/activities/auditlog", "tandem/policies", "tandem/policies/service", "tandem/workflows"},
+	"tandem/activities/store/storetest": {"tandem/activities/store", "tandem/migrations"},
+	"tandem/activities/ai":              {"tandem/activities/store"},
+	"tandem/activities/ai/eval":         {"tandem/activities/ai", "tandem/activities/store"},
+	"tandem/activities/payments":        {"tandem/activities/store", "tandem/workflows"},
+	"tandem/activities": {"tandem/activities/ai", "tandem/activities/payments", "tandem/activities/store",
+		"tandem/activities/webhooks", "tandem/policies/service", "tandem/workflows"},
+	"tandem/activities/consistency": {"tandem/activities", "tandem/activities/store", "tandem/workflows"},
+	"tandem/api/telemetry":          {},
+	"tandem/api/tandemclient":       {},
+	"tandem/api": {"tandem/activities/ai", "tandem/activities/auditlog", "tandem/activities/consistency",
+		"tandem/activities/payments", "tandem/activities/store", "tandem/activities/webhooks", "tandem/api/telemetry",
+		"tandem/policies", "tandem/policies/service", "tandem/workflows"},
+	"tandem/cmd/tandem": nil, // the binary wires everything
+}
+
+func TestPackagesImportOnlyWhatTheLayeringAllows(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports ","}}`, "tandem/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < len(allowedImports) {
+		t.Fatalf("go list found %d packages, the table has %d", len(lines), len(allowedImports))
+	}
+	for _, line := range lines {
+		pkg, imports, _ := strings.Cut(line, " ")
+		allowed, ok := allowedImports[pkg]
+		if !ok {
+			t.Errorf("%s is not in the layering table: add its row (and one to docs/architecture.md)", pkg)
+			continue
+		}
+		if pkg == "tandem/cmd/tandem" {
+			continue
+		}
+		for _, imp := range strings.Split(imports, ",") {
+			if strings.HasPrefix(imp, "tandem/") && !slices.Contains(allowed, imp) {
+				t.Errorf("%s imports %s, which the layering does not allow", pkg, imp)
+			}
+		}
+	}
+}
