@@ -3,17 +3,16 @@ package api
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"sync"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // KeySet holds the public keys that sign people's RS256 and ES256 tokens in
@@ -24,92 +23,38 @@ type KeySet struct {
 	keys map[string]any // *rsa.PublicKey or *ecdsa.PublicKey
 }
 
-type jwk struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Use string `json:"use"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-}
-
-// ParseJWKS reads a JSON Web Key Set; keys not for signing, or of kinds this
-// server does not use, are skipped, and a set with no usable key is an error.
+// ParseJWKS reads a JSON Web Key Set (go-jose parses the keys and checks
+// that an EC point is on its curve). Keys not for signing are skipped;
+// RSA keys under 2048 bits, curves other than P-256 and P-384, and keys
+// without a kid are refused; a set with no usable key is an error.
 func ParseJWKS(data []byte) (*KeySet, error) {
-	var doc struct {
-		Keys []jwk `json:"keys"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(data, &set); err != nil {
 		return nil, fmt.Errorf("JWKS: %w", err)
 	}
 	ks := &KeySet{keys: map[string]any{}}
-	for _, k := range doc.Keys {
-		if k.Kid == "" || (k.Use != "" && k.Use != "sig") {
+	for _, k := range set.Keys {
+		if k.KeyID == "" || (k.Use != "" && k.Use != "sig") {
 			continue
 		}
-		key, err := k.publicKey()
-		if err != nil {
-			return nil, fmt.Errorf("JWKS key %q: %w", k.Kid, err)
+		switch key := k.Key.(type) {
+		case *rsa.PublicKey:
+			if key.N.BitLen() < 2048 {
+				return nil, fmt.Errorf("JWKS key %q: RSA keys under 2048 bits are refused", k.KeyID)
+			}
+		case *ecdsa.PublicKey:
+			if name := key.Curve.Params().Name; name != "P-256" && name != "P-384" {
+				return nil, fmt.Errorf("JWKS key %q: curve %q is not supported", k.KeyID, name)
+			}
+		default:
+			continue // another kind of key, or a private one: not ours to use
 		}
-		if key != nil {
-			ks.keys[k.Kid] = key
-		}
+		ks.keys[k.KeyID] = k.Key
 	}
 	if len(ks.keys) == 0 {
 		return nil, errors.New("JWKS: no RSA or EC signing key with a kid")
 	}
 	return ks, nil
-}
-
-func b64int(s string) (*big.Int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) == 0 {
-		return nil, fmt.Errorf("bad base64url integer")
-	}
-	return new(big.Int).SetBytes(b), nil
-}
-
-func (k jwk) publicKey() (any, error) {
-	switch k.Kty {
-	case "RSA":
-		n, err := b64int(k.N)
-		if err != nil {
-			return nil, err
-		}
-		e, err := b64int(k.E)
-		if err != nil || !e.IsInt64() {
-			return nil, fmt.Errorf("bad exponent")
-		}
-		if n.BitLen() < 2048 {
-			return nil, fmt.Errorf("RSA keys under 2048 bits are refused")
-		}
-		return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
-	case "EC":
-		var curve elliptic.Curve
-		switch k.Crv {
-		case "P-256":
-			curve = elliptic.P256()
-		case "P-384":
-			curve = elliptic.P384()
-		default:
-			return nil, fmt.Errorf("curve %q is not supported", k.Crv)
-		}
-		size := (curve.Params().BitSize + 7) / 8
-		x, errX := base64.RawURLEncoding.DecodeString(k.X)
-		y, errY := base64.RawURLEncoding.DecodeString(k.Y)
-		if errX != nil || errY != nil || len(x) != size || len(y) != size {
-			return nil, fmt.Errorf("coordinates must be %d bytes of base64url", size)
-		}
-		// The uncompressed encoding; parsing it checks the point is on the curve.
-		key, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
-		if err != nil {
-			return nil, fmt.Errorf("point is not on %s", k.Crv)
-		}
-		return key, nil
-	}
-	return nil, nil // another kind of key: not ours to use
 }
 
 // Replace swaps in the keys of other (after a refresh).
