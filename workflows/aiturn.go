@@ -52,7 +52,7 @@ func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message,
 	// The first AI answer of a case says it is an AI and how to reach a
 	// person (EU AI Act, Art. 50), in the customer's language. Runs that
 	// answered before this change replay without it.
-	if !mem.Disclosed && (wf.disclosing || workflow.GetVersion(ctx, "ai-disclosure", workflow.DefaultVersion, 1) == 1) {
+	if !mem.Disclosed && wf.disclosesAI(ctx) {
 		answer.Body = wf.in.Policy.AI.DisclosureIn(res.Language) + "\n\n" + answer.Body
 		answer.AIDisclosure, mem.Disclosed = true, true
 		details["ai_disclosure"] = cmp.Or(res.Language, "en")
@@ -90,7 +90,7 @@ func (wf *caseWorkflow) handOver(now time.Time, reason, lang string, details map
 // first-response clock starts.
 func (wf *caseWorkflow) queue(reason string, now time.Time) {
 	q := DefaultQueue
-	if wf.routingOn {
+	if wf.has.routing {
 		q = skillQueue(wf.state.AI)
 		wf.state.Language = wf.state.AI.Language
 	}

@@ -28,22 +28,44 @@ func CaseWorkflow(ctx workflow.Context, in CaseInput) (CaseResult, error) {
 type caseWorkflow struct {
 	in    CaseInput // as started, for the next run
 	state CaseState
-	// v2: the run started under change "case-v2" (the AI turn, the SLA clock
-	// and routing), which implies every change before it, so such runs record
-	// one version marker instead of one per change.
-	v2 bool
-	// disclosing: the run started under version 2 of "case-v2", which adds
-	// the AI disclosure ("ai-disclosure" in runs started under version 1):
-	// a new case records one version marker, not two.
-	disclosing bool
-	// keysByTime: the run started under version 3 of "case-v2", which
-	// remembers every keyed update for KeyRetention, staff actions too.
-	keysByTime bool
-	slaOn      bool     // runs before the SLA clock keep none
-	cal        calendar // the pinned policy's business hours
-	routingOn  bool     // runs before routing leave cases in the general queue for claims
+	has   features // what this run's code does, decided when it started
+	cal   calendar // the pinned policy's business hours
 	// refundSignals carries refund sagas' failures (drainRefundSignals).
 	refundSignals workflow.ReceiveChannel
+}
+
+// features are what a run does, as the version marker "case-v2" recorded
+// when it started: read them, not workflow.GetVersion. A run started under
+// it records that one marker, which implies every change before it; runs
+// started earlier ask for those changes where they first need them
+// (humanHandoff, lifecycle, continuesAsNew, disclosesAI).
+type features struct {
+	aiTurn       bool // the AI answers (version 1); before it, a marked placeholder
+	slaClock     bool // SLA clocks run (version 1)
+	routing      bool // queued cases are offered to agents (version 1); before it, claims only
+	aiDisclosure bool // the first AI answer says it is an AI (version 2)
+	keysByTime   bool // every keyed update is remembered for KeyRetention, staff actions too (version 3)
+}
+
+// humanHandoff: a customer asking for a person is handed over.
+func (wf *caseWorkflow) humanHandoff(ctx workflow.Context) bool {
+	return wf.has.aiTurn || workflow.GetVersion(ctx, "human-handoff", workflow.DefaultVersion, 1) == 1
+}
+
+// lifecycle: people resolve, wait for the customer and reopen cases.
+func (wf *caseWorkflow) lifecycle(ctx workflow.Context) bool {
+	return wf.has.aiTurn || workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
+}
+
+// continuesAsNew: a long history continues in a new run.
+func (wf *caseWorkflow) continuesAsNew(ctx workflow.Context) bool {
+	return wf.has.aiTurn || workflow.GetVersion(ctx, "continue-as-new", workflow.DefaultVersion, 1) == 1
+}
+
+// disclosesAI: the first AI answer says it is an AI ("ai-disclosure" in
+// runs started under version 1 of "case-v2").
+func (wf *caseWorkflow) disclosesAI(ctx workflow.Context) bool {
+	return wf.has.aiDisclosure || workflow.GetVersion(ctx, "ai-disclosure", workflow.DefaultVersion, 1) == 1
 }
 
 func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
@@ -61,14 +83,13 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		wf.state = *in.Carried
 	}
 	v := workflow.GetVersion(ctx, "case-v2", workflow.DefaultVersion, 3)
-	wf.v2, wf.disclosing, wf.keysByTime = v >= 1, v >= 2, v >= 3
-	wf.routingOn = wf.v2
-	if wf.v2 {
+	wf.has = features{aiTurn: v >= 1, slaClock: v >= 1, routing: v >= 1, aiDisclosure: v >= 2, keysByTime: v >= 3}
+	if wf.has.slaClock {
 		cal, err := newCalendar(in.Policy.BusinessHours)
 		if err != nil {
 			return err
 		}
-		wf.slaOn, wf.cal = true, cal
+		wf.cal = cal
 		if in.Carried == nil {
 			wf.startClock(ClockResolution, now)
 		}
@@ -130,10 +151,8 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 }
 
 func (wf *caseWorkflow) run(ctx workflow.Context) (CaseResult, error) {
-	// Runs started before continue-as-new existed never continue.
-	canContinue := wf.v2 || workflow.GetVersion(ctx, "continue-as-new", workflow.DefaultVersion, 1) == 1
-	// Runs started before the human lifecycle never wait out a reopen window.
-	lifecycle := wf.v2 || workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
+	canContinue := wf.continuesAsNew(ctx)
+	lifecycle := wf.lifecycle(ctx) // else a run never waits out a reopen window
 	full := func() bool { return canContinue && wf.historyFull(ctx) }
 	for {
 		err := wf.await(ctx, func() bool {
@@ -271,15 +290,13 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		// A retry from an earlier run (Temporal answers one within a run itself).
 		return PostMessageResult{Case: wf.state.Reported(), Message: Message{Seq: prior.Seq}, Reply: Message{Seq: prior.Reply}, Duplicate: true}, nil
 	}
-	handoff := wf.v2 || workflow.GetVersion(ctx, "human-handoff", workflow.DefaultVersion, 1) == 1
-	// Runs before the AI turn answered with a marked placeholder.
-	aiTurn := wf.v2
+	handoff := wf.humanHandoff(ctx)
 	now := workflow.Now(ctx)
 	action := AuditCaseMessage
 	if wf.state.Messages == 0 {
 		action = AuditCaseOpen
 	}
-	lifecycle := wf.v2 || workflow.GetVersion(ctx, "lifecycle", workflow.DefaultVersion, 1) == 1
+	lifecycle := wf.lifecycle(ctx)
 	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
 	audit := []AuditRecord{{Seq: customer.Seq, Action: action, Actor: in.Actor, At: now,
 		Details: map[string]string{"message_seq": itoa(customer.Seq), "channel": wf.state.Channel}}}
@@ -303,7 +320,7 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 	switch {
 	case handoff && wf.state.Status != StatusAIHandling:
 		// A person owns, or is about to own, the case: the AI stays silent.
-	case aiTurn:
+	case wf.has.aiTurn:
 		var aiAudit []AuditRecord
 		reply, aiAudit = wf.aiTurn(ctx, customer)
 		audit = append(audit, aiAudit...)
@@ -348,7 +365,7 @@ func (wf *caseWorkflow) applied(updateID string) (AppliedMessage, bool) {
 // the last maxApplied messages in earlier runs. Entries carried from an
 // earlier run have no time: their retention starts now.
 func (wf *caseWorkflow) remember(now time.Time, a AppliedMessage) {
-	if !wf.keysByTime {
+	if !wf.has.keysByTime {
 		wf.state.Applied = append(wf.state.Applied, a)
 		if n := len(wf.state.Applied); n > maxApplied {
 			wf.state.Applied = slices.Clone(wf.state.Applied[n-maxApplied:])
@@ -377,7 +394,7 @@ func (wf *caseWorkflow) remember(now time.Time, a AppliedMessage) {
 // it is answered with the case as it stands, not applied again. Runs
 // before case-v2 version 3 remember only messages.
 func (wf *caseWorkflow) keyedRetry(ctx workflow.Context) bool {
-	if !wf.keysByTime {
+	if !wf.has.keysByTime {
 		return false
 	}
 	_, ok := wf.applied(updateOf(ctx))
@@ -544,7 +561,7 @@ func (wf *caseWorkflow) transition(ctx workflow.Context, c change) (CaseState, e
 	now := workflow.Now(ctx)
 	details := c.apply(now)
 	seq := wf.step(now)
-	if c.update != "" && wf.keysByTime {
+	if c.update != "" && wf.has.keysByTime {
 		wf.remember(now, AppliedMessage{UpdateID: c.update, Seq: seq})
 	}
 	return wf.commit(ctx, nil, AuditRecord{Seq: seq, Action: c.action, Actor: c.actor, Reason: c.reason, At: now, Details: details})

@@ -49,7 +49,7 @@ func skillQueue(mem AIMemory) string {
 func (wf *caseWorkflow) enqueue(queue string) {
 	wf.state.Status, wf.state.Assignee, wf.state.Queue = StatusQueued, "", queue
 	wf.clearOffer()
-	wf.state.RoutePending = wf.routingOn
+	wf.state.RoutePending = wf.has.routing
 }
 
 func (wf *caseWorkflow) clearOffer() {

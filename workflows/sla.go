@@ -30,7 +30,7 @@ func (wf *caseWorkflow) clock(name string) *SLAClock {
 // after its last reply (afresh), or a resolution clock after a reopening
 // (where it stopped). A running or met first-response clock is left alone.
 func (wf *caseWorkflow) startClock(name string, now time.Time) {
-	if !wf.slaOn {
+	if !wf.has.slaClock {
 		return
 	}
 	c := wf.clock(name)
@@ -55,7 +55,7 @@ func (wf *caseWorkflow) startClock(name string, now time.Time) {
 // stopClock stops the named clock; met says the target was met.
 func (wf *caseWorkflow) stopClock(name string, now time.Time, met bool) {
 	c := wf.clock(name)
-	if !wf.slaOn || c == nil || c.RunningSince == nil {
+	if !wf.has.slaClock || c == nil || c.RunningSince == nil {
 		return
 	}
 	c.Elapsed += wf.cal.between(*c.RunningSince, now)
@@ -68,7 +68,7 @@ func (wf *caseWorkflow) stopClock(name string, now time.Time, met bool) {
 
 // pauseClocks stops the running clocks while the case waits on the customer.
 func (wf *caseWorkflow) pauseClocks(now time.Time) {
-	if !wf.slaOn {
+	if !wf.has.slaClock {
 		return
 	}
 	for _, c := range wf.state.SLA.Clocks {
@@ -82,7 +82,7 @@ func (wf *caseWorkflow) pauseClocks(now time.Time) {
 
 // resumeClocks restarts the clocks a wait paused.
 func (wf *caseWorkflow) resumeClocks(now time.Time) {
-	if !wf.slaOn {
+	if !wf.has.slaClock {
 		return
 	}
 	for _, c := range wf.state.SLA.Clocks {
@@ -99,7 +99,7 @@ func (wf *caseWorkflow) resumeClocks(now time.Time) {
 // pause; resolving meets the resolution target (a case resolved while it
 // waited on the customer included).
 func (wf *caseWorkflow) stopAllClocks(now time.Time, resolved bool) {
-	if !wf.slaOn {
+	if !wf.has.slaClock {
 		return
 	}
 	for i := range wf.state.SLA.Clocks {
