@@ -23,7 +23,7 @@ func TestGeneratedClientDrivesTheWalkthrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	key := "walkthrough-open"
+	key := "walkthrough-open-" + randomHex(6) // Temporal outlives the test's database: a key of its own
 	opened, err := c.PostCasesWithResponse(ctx, &tandemclient.PostCasesParams{IdempotencyKey: &key}, tandemclient.PostCasesJSONRequestBody{
 		CustomerRef: "cust-42", Channel: "web_chat", Subject: "Order never arrived", Priority: "normal", Message: inScope(0)})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
@@ -141,18 +142,59 @@ func (c *Codec) WorkerDataConverter() converter.DataConverter {
 // WorkerFailureConverter is FailureConverter for workers, reading failures'
 // attributes with WorkerDataConverter.
 func (c *Codec) WorkerFailureConverter() converter.FailureConverter {
-	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
-		DataConverter: c.WorkerDataConverter(), EncodeCommonAttributes: true})
+	return newFailures(c.WorkerDataConverter())
 }
 
 // FailureConverter keeps failures' messages and stack traces out of
 // workflow history in clear: they travel in the failure's encoded
-// attributes, a payload this codec seals like any other, since a message
-// can quote what a customer wrote. Every client and worker must use it
-// (as the data converter) to read them back.
+// attributes, a payload this codec seals like any other — a customer's
+// workflow's under the customer's data key, so that erasure reaches them
+// too — since a message can quote what a customer wrote. Every client and
+// worker must use it (as the data converter) to read them back.
 func (c *Codec) FailureConverter() converter.FailureConverter {
-	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
-		DataConverter: c.DataConverter(), EncodeCommonAttributes: true})
+	return newFailures(c.DataConverter())
+}
+
+// failures is the SDK's failure converter over dc, told which workflow a
+// failure belongs to (SDK v1.50 passes the serialization context).
+type failures struct {
+	converter.FailureConverter
+	dc converter.DataConverter
+}
+
+func newFailures(dc converter.DataConverter) failures {
+	return failures{temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+		DataConverter: dc, EncodeCommonAttributes: true}), dc}
+}
+
+func (f failures) WithSerializationContext(sc converter.SerializationContext) converter.FailureConverter {
+	return newFailures(converter.WithDataConverterSerializationContext(f.dc, sc))
+}
+
+// ErrorToFailure seals the failure; when its key cannot be read, the
+// failure keeps its type and retryability and withholds its message,
+// never carrying it in clear. (The SDK panics when sealing fails, also in
+// the handler that reports an activity's panic, where nothing recovers.)
+func (f failures) ErrorToFailure(err error) (out *failurepb.Failure) {
+	defer func() {
+		if recover() != nil {
+			out = withheld(err)
+		}
+	}()
+	return f.FailureConverter.ErrorToFailure(err)
+}
+
+// WithheldMessage replaces a failure's message that could not be sealed.
+const WithheldMessage = "the failure's message is withheld: its key could not be read"
+
+func withheld(err error) *failurepb.Failure {
+	info := &failurepb.ApplicationFailureInfo{}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		info.Type, info.NonRetryable = appErr.Type(), appErr.NonRetryable()
+	}
+	return &failurepb.Failure{Message: WithheldMessage, Source: "GoSDK",
+		FailureInfo: &failurepb.Failure_ApplicationFailureInfo{ApplicationFailureInfo: info}}
 }
 
 // WithSerializationContext implements converter.PayloadCodecWithSerializationContext:

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"tandem/workflows/codec"
 )
@@ -211,5 +213,64 @@ func TestKeyLookupRidesOutABlip(t *testing.T) {
 	out, err := opener.Decode(sealed)
 	if err != nil || string(out[0].GetData()) != "hello" || keys.failures != 0 {
 		t.Fatalf("decode through a blip: %v %v (%d failures left)", out, err, keys.failures)
+	}
+}
+
+// downKeys is a key store that cannot answer now.
+type downKeys struct{}
+
+func (downKeys) WorkflowKey(context.Context, string) (string, []byte, bool, error) {
+	return "", nil, false, context.DeadlineExceeded
+}
+
+func (downKeys) DataKey(context.Context, string) ([]byte, error) { return nil, context.DeadlineExceeded }
+
+// A customer's workflow's failure is sealed under the customer's key, so
+// erasure reaches its message too; when that key cannot be read, the
+// failure keeps its type and retryability and withholds its message,
+// never a panic and never the message in clear.
+func TestFailuresAreSealedUnderTheCustomersKey(t *testing.T) {
+	secret := "Ruth Example wrote: my card ends 4242"
+	cause := temporal.NewApplicationErrorWithOptions(secret, "Boom", temporal.ApplicationErrorOptions{NonRetryable: true})
+	of := func(c *codec.Codec, worker bool) converter.FailureConverter {
+		fc := c.FailureConverter()
+		if worker {
+			fc = c.WorkerFailureConverter()
+		}
+		return converter.WithFailureConverterSerializationContext(fc,
+			converter.WorkflowSerializationContext{Namespace: "default", WorkflowID: "case:acme:1"})
+	}
+
+	src := &customerKeys{keys: map[string][]byte{"dk_1": bytes.Repeat([]byte{7}, 32)}, workflows: map[string]string{"case:acme:1": "dk_1"}}
+	c, err := codec.New(src, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, worker := range []bool{false, true} {
+		f := of(c, worker).ErrorToFailure(cause)
+		if got := string(f.GetEncodedAttributes().GetMetadata()["encryption-key-id"]); got != "dk_1" {
+			t.Fatalf("worker %v: the failure is sealed with %q, want the customer's key dk_1", worker, got)
+		}
+		back := of(c, worker).FailureToError(f)
+		var appErr *temporal.ApplicationError
+		if !errors.As(back, &appErr) || appErr.Message() != secret || appErr.Type() != "Boom" {
+			t.Fatalf("worker %v: read back as %v", worker, back)
+		}
+	}
+
+	down, err := codec.New(downKeys{}, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.SetLookupLimit(10 * time.Millisecond)
+	for _, worker := range []bool{false, true} {
+		f := of(down, worker).ErrorToFailure(cause)
+		info := f.GetApplicationFailureInfo()
+		if f.GetMessage() != codec.WithheldMessage || info.GetType() != "Boom" || !info.GetNonRetryable() || f.GetEncodedAttributes() != nil {
+			t.Fatalf("worker %v: without the key the failure is %v", worker, f)
+		}
+		if strings.Contains(f.String(), "4242") {
+			t.Fatalf("worker %v: the message went out in clear: %v", worker, f)
+		}
 	}
 }
