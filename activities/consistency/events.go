@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"golang.org/x/sync/errgroup"
 
 	"tandem/activities/store"
 )
@@ -45,47 +47,76 @@ func (c *Checker) SettleEvents(ctx context.Context) (Settled, error) {
 		}
 		byRun[r] = append(byRun[r], w)
 	}
-	var errs error // reported after the round; each run is settled on its own
+	var (
+		mu   sync.Mutex
+		errs error // reported after the round; each run is settled on its own
+	)
+	// Runs are read from Temporal a few at a time: one at a time, a round
+	// settled fewer positions a second than a busy tenant writes.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Concurrency)
 	for _, r := range order {
-		writes := byRun[r]
-		from := writes[0].Event
-		for _, w := range writes {
-			from = min(from, w.Event)
+		if gctx.Err() != nil {
+			break // shutting down: the rest wait for the next process
 		}
-		h, err := c.runTail(ctx, r.workflowID, r.runID, from)
-		var notFound *serviceerror.NotFound
-		if err != nil && !errors.As(err, &notFound) {
+		g.Go(func() error {
+			got, err := c.settleRun(gctx, r.workflowID, r.runID, byRun[r])
+			mu.Lock()
+			defer mu.Unlock()
+			out.Released += got.Released
+			out.Voided += got.Voided
+			out.Pending += got.Pending
 			errs = errors.Join(errs, err)
-			out.Pending += len(writes)
-			continue
+			return nil
+		})
+	}
+	_ = g.Wait() // each run's error is in errs
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	return out, errs
+}
+
+// settleRun settles one run's held writes against its history's tail.
+func (c *Checker) settleRun(ctx context.Context, workflowID, runID string, writes []store.HeldWrite) (Settled, error) {
+	var out Settled
+	from := writes[0].Event
+	for _, w := range writes {
+		from = min(from, w.Event)
+	}
+	h, err := c.runTail(ctx, workflowID, runID, from)
+	var notFound *serviceerror.NotFound
+	if err != nil && !errors.As(err, &notFound) {
+		out.Pending += len(writes)
+		return out, err
+	}
+	var errs error
+	for _, w := range writes {
+		var verdict outcome
+		if err != nil {
+			verdict = committed // the run is gone from Temporal: nothing can say it was lost
+		} else {
+			verdict = h.outcome(w.Event)
 		}
-		for _, w := range writes {
-			var verdict outcome
-			if err != nil {
-				verdict = committed // the run is gone from Temporal: nothing can say it was lost
-			} else {
-				verdict = h.outcome(w.Event)
+		switch verdict {
+		case pending:
+			out.Pending++
+		case committed:
+			if err := c.Store.ReleaseEvents(ctx, w); err != nil {
+				errs = errors.Join(errs, err)
+				continue
 			}
-			switch verdict {
-			case pending:
-				out.Pending++
-			case committed:
-				if err := c.Store.ReleaseEvents(ctx, w); err != nil {
-					errs = errors.Join(errs, err)
-					continue
-				}
-				out.Released++
-			case lost:
-				n, err := c.Store.VoidEvents(ctx, w)
-				if err != nil {
-					errs = errors.Join(errs, err)
-					continue
-				}
-				if n > 0 {
-					out.Voided++
-					// The periodic check repairs what this cannot.
-					errs = errors.Join(errs, c.repairCase(ctx, w.TenantID, w.CaseID))
-				}
+			out.Released++
+		case lost:
+			n, err := c.Store.VoidEvents(ctx, w)
+			if err != nil {
+				errs = errors.Join(errs, err)
+				continue
+			}
+			if n > 0 {
+				out.Voided++
+				// The periodic check repairs what this cannot.
+				errs = errors.Join(errs, c.repairCase(ctx, w.TenantID, w.CaseID))
 			}
 		}
 	}
