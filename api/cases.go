@@ -422,8 +422,6 @@ func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) error {
 	return nil
 }
 
-// loadCaseAndBody reads the case in the path and a {"body"} request with a
-// valid message body.
 // messageBody reads and checks a message's body.
 func messageBody(c *gin.Context) (string, error) {
 	var req PostMessageRequest
@@ -436,6 +434,8 @@ func messageBody(c *gin.Context) (string, error) {
 	return req.Body, nil
 }
 
+// loadCaseAndBody reads the case in the path and a {"body"} request with a
+// valid message body.
 func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, error) {
 	row, err := s.loadCaseForMessage(c)
 	if err != nil {

@@ -124,7 +124,7 @@ func TestAMessageReadsNothingBeforeItsUpdate(t *testing.T) {
 		}
 		var before []string
 		for _, sp := range got {
-			if !strings.HasPrefix(sp.Name, "db.") || !sp.StartTime.Before(update.StartTime) || find(tracetest.SpanStubs{sp}, "db.", "") == nil {
+			if !strings.HasPrefix(sp.Name, "db.") || !sp.StartTime.Before(update.StartTime) {
 				continue
 			}
 			if sp.SpanContext.TraceID() != req.SpanContext.TraceID() {

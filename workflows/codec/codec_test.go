@@ -223,7 +223,9 @@ func (downKeys) WorkflowKey(context.Context, string) (string, []byte, bool, erro
 	return "", nil, false, context.DeadlineExceeded
 }
 
-func (downKeys) DataKey(context.Context, string) ([]byte, error) { return nil, context.DeadlineExceeded }
+func (downKeys) DataKey(context.Context, string) ([]byte, error) {
+	return nil, context.DeadlineExceeded
+}
 
 // A customer's workflow's failure is sealed under the customer's key, so
 // erasure reaches its message too; when that key cannot be read, the
