@@ -238,7 +238,7 @@ func payloadsHolding(t *testing.T, pc *codec.Codec, payloads []*commonpb.Payload
 func tablesHolding(t *testing.T, s *stack, wanted []string) []string {
 	t.Helper()
 	var tables []string
-	if err := s.store.DB().Raw(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1`).Scan(&tables).Error; err != nil {
+	if err := s.store.DB().Raw(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version' ORDER BY 1`).Scan(&tables).Error; err != nil {
 		t.Fatal(err)
 	}
 	var found []string

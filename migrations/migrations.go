@@ -1,103 +1,64 @@
 // Package migrations holds Tandem's versioned SQL schema, embedded in the
-// binary, and applies it: `tandem migrate up|down|status` and the tests use the
-// same files.
+// binary, and applies it with goose: `tandem migrate up|down|status` and the
+// tests use the same files. Each file is NNNN_name.sql with a goose Up and
+// Down section, each one statement block run in the migration's transaction,
+// which also records its version.
 package migrations
 
 import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
-	"io/fs"
+	"path"
 	"regexp"
-	"sort"
-	"strconv"
+	"strings"
 	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 //go:embed *.sql
 var files embed.FS
 
-// lockID serialises concurrent migrators (two `tandem dev` starting at once).
-const lockID = 7_236_021_001
+const (
+	// lockID serialises concurrent migrators (two `tandem dev` starting at
+	// once): a PostgreSQL advisory lock held for the run.
+	lockID = 7_236_021_001
+	// versionTable is where goose records what the database has.
+	versionTable = "goose_db_version"
+)
 
-// Migration is one versioned step with its up and down SQL.
-type Migration struct {
-	Version int
-	Name    string
-	Up      string
-	Down    string
-}
-
-// State is a migration and whether the database has it.
+// State is a migration and when the database had it applied, if it has.
 type State struct {
-	Migration
+	Version   int
+	Name      string
 	AppliedAt *time.Time
 }
 
-var fileName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.(up|down)\.sql$`)
-
-// All returns the embedded migrations in version order.
-func All() ([]Migration, error) {
-	entries, err := fs.ReadDir(files, ".")
+func provider(ctx context.Context, db *sql.DB) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID))
 	if err != nil {
-		return nil, fmt.Errorf("read embedded migrations: %w", err)
+		return nil, err
 	}
-	byVersion := map[int]*Migration{}
-	for _, e := range entries {
-		m := fileName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("migration file %q: name must be NNNN_name.up.sql or NNNN_name.down.sql", e.Name())
-		}
-		v, _ := strconv.Atoi(m[1])
-		body, err := fs.ReadFile(files, e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", e.Name(), err)
-		}
-		mig := byVersion[v]
-		if mig == nil {
-			mig = &Migration{Version: v, Name: m[2]}
-			byVersion[v] = mig
-		}
-		if m[3] == "up" {
-			mig.Up = string(body)
-		} else {
-			mig.Down = string(body)
-		}
+	if err := adoptOlderTable(ctx, db); err != nil {
+		return nil, err
 	}
-	out := make([]Migration, 0, len(byVersion))
-	for _, m := range byVersion {
-		if m.Up == "" || m.Down == "" {
-			return nil, fmt.Errorf("migration %04d_%s: both up and down files are required", m.Version, m.Name)
-		}
-		out = append(out, *m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	for i, m := range out {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migration versions must be 1..n without gaps; found %04d at position %d", m.Version, i+1)
-		}
-	}
-	return out, nil
+	return goose.NewProvider(goose.DialectPostgres, db, files,
+		goose.WithSessionLocker(locker), goose.WithTableName(versionTable), goose.WithDisableGlobalRegistry(true))
 }
 
 // Up applies every migration the database does not have yet, each in its own
 // transaction, and returns the versions it applied.
 func Up(ctx context.Context, db *sql.DB) ([]int, error) {
-	var applied []int
-	err := withLock(ctx, db, func(conn *sql.Conn, all []Migration, have map[int]time.Time) error {
-		for _, m := range all {
-			if _, ok := have[m.Version]; ok {
-				continue
-			}
-			if err := apply(ctx, conn, m.Up, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
-				return fmt.Errorf("migration %04d_%s up: %w", m.Version, m.Name, err)
-			}
-			applied = append(applied, m.Version)
-		}
-		return nil
-	})
-	return applied, err
+	p, err := provider(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	results, err := p.Up(ctx)
+	return versions(results), err
 }
 
 // Down reverts the newest `steps` applied migrations and returns their versions.
@@ -105,42 +66,64 @@ func Down(ctx context.Context, db *sql.DB, steps int) ([]int, error) {
 	if steps < 1 {
 		return nil, fmt.Errorf("steps must be at least 1, got %d", steps)
 	}
+	p, err := provider(ctx, db)
+	if err != nil {
+		return nil, err
+	}
 	var reverted []int
-	err := withLock(ctx, db, func(conn *sql.Conn, all []Migration, have map[int]time.Time) error {
-		for i := len(all) - 1; i >= 0 && len(reverted) < steps; i-- {
-			m := all[i]
-			if _, ok := have[m.Version]; !ok {
-				continue
-			}
-			if err := apply(ctx, conn, m.Down, `DELETE FROM schema_migrations WHERE version = $1`, m.Version); err != nil {
-				return fmt.Errorf("migration %04d_%s down: %w", m.Version, m.Name, err)
-			}
-			reverted = append(reverted, m.Version)
+	for range steps {
+		r, err := p.Down(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			break
 		}
-		return nil
-	})
-	return reverted, err
+		if err != nil {
+			return reverted, err
+		}
+		reverted = append(reverted, int(r.Source.Version))
+	}
+	return reverted, nil
 }
 
 // Status lists every embedded migration and when it was applied, if it was.
 func Status(ctx context.Context, db *sql.DB) ([]State, error) {
-	var out []State
-	err := withLock(ctx, db, func(conn *sql.Conn, all []Migration, have map[int]time.Time) error {
-		for _, m := range all {
-			s := State{Migration: m}
-			if at, ok := have[m.Version]; ok {
-				s.AppliedAt = &at
-			}
-			out = append(out, s)
+	p, err := provider(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	all, err := p.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]State, 0, len(all))
+	for _, m := range all {
+		s := State{Version: int(m.Source.Version), Name: name(m.Source.Path)}
+		if m.State == goose.StateApplied {
+			at := m.AppliedAt
+			s.AppliedAt = &at
 		}
-		return nil
-	})
-	return out, err
+		out = append(out, s)
+	}
+	return out, nil
 }
 
-// withLock runs fn on one connection holding the migration lock, with the
-// embedded migrations and those the database has.
-func withLock(ctx context.Context, db *sql.DB, fn func(conn *sql.Conn, all []Migration, have map[int]time.Time) error) error {
+func versions(results []*goose.MigrationResult) []int {
+	var out []int
+	for _, r := range results {
+		out = append(out, int(r.Source.Version))
+	}
+	return out
+}
+
+// name is a migration's name without its version and extension.
+func name(file string) string {
+	_, n, _ := strings.Cut(strings.TrimSuffix(path.Base(file), ".sql"), "_")
+	return n
+}
+
+// adoptOlderTable carries what an older binary's own runner recorded in
+// schema_migrations into goose's table, once, under the same lock. The
+// older table stays for binaries that still read it.
+func adoptOlderTable(ctx context.Context, db *sql.DB) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -151,52 +134,32 @@ func withLock(ctx context.Context, db *sql.DB, fn func(conn *sql.Conn, all []Mig
 	}
 	// Unlock with a fresh context: the caller's may be cancelled by now.
 	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, lockID) //nolint:errcheck // the session ends with conn anyway
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    integer PRIMARY KEY,
-		name       text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	var older, ours bool
+	if err := conn.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL, to_regclass($1) IS NOT NULL`,
+		versionTable).Scan(&older, &ours); err != nil {
+		return fmt.Errorf("look for version tables: %w", err)
 	}
-	all, err := All()
-	if err != nil {
-		return err
+	if !older || ours {
+		return nil
 	}
-	have, err := appliedVersions(ctx, conn)
-	if err != nil {
-		return err
-	}
-	return fn(conn, all, have)
-}
-
-func appliedVersions(ctx context.Context, conn *sql.Conn) (map[int]time.Time, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT version, applied_at FROM schema_migrations`)
-	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	defer rows.Close()
-	have := map[int]time.Time{}
-	for rows.Next() {
-		var v int
-		var at time.Time
-		if err := rows.Scan(&v, &at); err != nil {
-			return nil, fmt.Errorf("scan schema_migrations: %w", err)
-		}
-		have[v] = at
-	}
-	return have, rows.Err()
-}
-
-func apply(ctx context.Context, conn *sql.Conn, script, record string, args ...any) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, script); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, record, args...); err != nil {
-		return err
+	for _, stmt := range []string{
+		`CREATE TABLE ` + versionTable + ` (
+			id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+			version_id bigint NOT NULL,
+			is_applied boolean NOT NULL,
+			tstamp timestamp NOT NULL DEFAULT now())`,
+		`INSERT INTO ` + versionTable + ` (version_id, is_applied) VALUES (0, true)`,
+		`INSERT INTO ` + versionTable + ` (version_id, is_applied, tstamp)
+			SELECT version, true, applied_at FROM schema_migrations ORDER BY version`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("adopt schema_migrations: %w", err)
+		}
 	}
 	return tx.Commit()
 }
@@ -225,7 +188,11 @@ func GrantApp(ctx context.Context, db *sql.DB, role string) error {
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
 		`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ` + role,
 		`REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints, audit_tree_hashes, audit_cosignatures, ledger_entries FROM ` + role,
-		`REVOKE ALL ON schema_migrations FROM ` + role,
+		`REVOKE ALL ON ` + versionTable + ` FROM ` + role,
+		`REVOKE ALL ON SEQUENCE ` + versionTable + `_id_seq FROM ` + role,
+		// The older runner's table, where a database still has it.
+		`DO $$ BEGIN IF to_regclass('schema_migrations') IS NOT NULL THEN
+			EXECUTE 'REVOKE ALL ON schema_migrations FROM ` + role + `'; END IF; END $$`,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("grant to %s: %w", role, err)

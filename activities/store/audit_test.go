@@ -83,7 +83,7 @@ func TestAuditTableRefusesChanges(t *testing.T) {
 		"DROP TRIGGER audit_events_no_update_delete ON audit_events",
 		"ALTER TABLE audit_events DISABLE TRIGGER USER",
 		"DROP TABLE audit_events",
-		"DELETE FROM schema_migrations",
+		"DELETE FROM goose_db_version",
 	) {
 		if err := st.DB().Exec(stmt).Error; err == nil {
 			t.Errorf("as the application: %s succeeded", stmt)

@@ -12,7 +12,7 @@ import (
 )
 
 func TestCodecEndpointRoundTripAndCORS(t *testing.T) {
-	cfg := config{PayloadKeys: []codec.Key{{ID: "k", Key: bytes.Repeat([]byte{7}, 32)}}, CodecOrigin: "http://127.0.0.1:8233"}
+	cfg := config{PayloadKeys: []codec.Key{{ID: "k", Key: bytes.Repeat([]byte{7}, 32)}}, settings: settings{CodecOrigin: "http://127.0.0.1:8233"}}
 	h, err := codecHandler(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

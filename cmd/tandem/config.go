@@ -12,10 +12,11 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"strconv"
+	"reflect"
 	"strings"
 	"time"
 
+	"github.com/caarlos0/env/v11"
 	"golang.org/x/mod/sumdb/note"
 
 	"tandem/activities/auditlog"
@@ -25,79 +26,127 @@ import (
 	"tandem/workflows/codec"
 )
 
-// config is every setting of the binary, read from the environment.
-type config struct {
-	DatabaseURL       string // the application's role: rows, no DDL
-	MigrateURL        string // the owner's role: migrations
-	AppDBRole         string // the role `migrate up` grants to; "": none
-	TemporalAddress   string
-	TemporalNamespace string
-	TaskQueue         string
-	HTTPAddr          string
-	MaxBodyBytes      int64
-	HistoryLimit      int64
-	RequestTimeout    time.Duration
-	ShutdownTimeout   time.Duration
-	LogLevel          slog.Level
-	LogFormat         string
-	JWTSecret         []byte // HS256 secret for people's tokens; empty disables JWTs
-	JWTIssuer         string
-	JWTAudience       string
-	JWTMaxLifetime    time.Duration // the longest a person's token may live
-	JWKSFile          string        // RS256/ES256 keys of people's tokens, from a file
-	JWKSURL           string        // … or from an identity provider, refreshed
-	JWKSRefresh       time.Duration // how often JWKSURL is fetched again
+// settings is what the environment sets: each field's variable and
+// default, read by caarlos0/env. A secret may instead be read from the file
+// its _FILE variable names. loadConfig checks them and derives the rest.
+type settings struct {
+	// The roles `make run` creates: dev-only credentials.
+	DatabaseURL       string        `env:"DATABASE_URL" envDefault:"postgres://tandem_app:tandem-app-dev-only@127.0.0.1:5432/tandem?sslmode=disable"`        // the application's role: rows, no DDL
+	MigrateURL        string        `env:"TANDEM_MIGRATE_DATABASE_URL" envDefault:"postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"` // the owner's role: migrations
+	AppDBRole         string        `env:"TANDEM_APP_DB_ROLE"`                                                                                               // the role `migrate up` grants to; set to "": none
+	TemporalAddress   string        `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string        `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TaskQueue         string        `env:"TANDEM_TASK_QUEUE"`
+	HTTPAddr          string        `env:"TANDEM_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	MaxBodyBytes      int64         `env:"TANDEM_MAX_BODY_BYTES" envDefault:"65536"`
+	HistoryLimit      int64         `env:"TANDEM_HISTORY_LIMIT"`
+	RequestTimeout    time.Duration `env:"TANDEM_REQUEST_TIMEOUT" envDefault:"15s"`
+	ShutdownTimeout   time.Duration `env:"TANDEM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LogLevel          slog.Level    `env:"TANDEM_LOG_LEVEL" envDefault:"info"`
+	LogFormat         string        `env:"TANDEM_LOG_FORMAT" envDefault:"text"`
+
+	JWTSecret      string        `env:"TANDEM_JWT_SECRET"` // HS256 secret for people's tokens; empty disables JWTs
+	JWTSecretFile  string        `env:"TANDEM_JWT_SECRET_FILE,file"`
+	JWTIssuer      string        `env:"TANDEM_JWT_ISSUER" envDefault:"tandem-dev"`
+	JWTAudience    string        `env:"TANDEM_JWT_AUDIENCE" envDefault:"tandem"`
+	JWTMaxLifetime time.Duration `env:"TANDEM_JWT_MAX_LIFETIME"` // the longest a person's token may live
+	JWKSFile       string        `env:"TANDEM_JWKS_FILE"`        // RS256/ES256 keys of people's tokens, from a file
+	JWKSURL        string        `env:"TANDEM_JWKS_URL"`         // … or from an identity provider, refreshed
+	JWKSRefresh    time.Duration `env:"TANDEM_JWKS_REFRESH" envDefault:"10m"`
+
 	// Console: development sign-ins (make run only) and the OIDC provider.
-	ConsoleDevUsers bool
-	TrustedProxies  []string // proxies whose X-Forwarded-For names the client
-	OIDC            *api.OIDCConfig
+	ConsoleDevUsers bool     `env:"TANDEM_CONSOLE_DEV_USERS"`
+	TrustedProxies  []string `env:"TANDEM_TRUSTED_PROXIES"` // proxies whose X-Forwarded-For names the client
+	OIDCIssuer      string   `env:"TANDEM_OIDC_ISSUER"`
+	OIDCClientID    string   `env:"TANDEM_OIDC_CLIENT_ID"`
+	OIDCSecret      string   `env:"TANDEM_OIDC_CLIENT_SECRET"`
+	OIDCSecretFile  string   `env:"TANDEM_OIDC_CLIENT_SECRET_FILE,file"`
+	OIDCRedirectURL string   `env:"TANDEM_OIDC_REDIRECT_URL"`
+	OIDCTenantClaim string   `env:"TANDEM_OIDC_TENANT_CLAIM"`
+	OIDCRolesClaim  string   `env:"TANDEM_OIDC_ROLES_CLAIM"`
+	OIDCTenant      string   `env:"TANDEM_OIDC_TENANT"`
+
+	// The audit trail's keys: Ed25519 seeds, base64.
+	AuditSigningSeed      string `env:"TANDEM_AUDIT_SIGNING_KEY"`
+	AuditSigningSeedFile  string `env:"TANDEM_AUDIT_SIGNING_KEY_FILE,file"`
+	AuditVerifyKeyB64     string `env:"TANDEM_AUDIT_VERIFY_KEY"`
+	ExportSigningSeed     string `env:"TANDEM_EXPORT_SIGNING_KEY"`
+	ExportSigningSeedFile string `env:"TANDEM_EXPORT_SIGNING_KEY_FILE,file"`
+	// AuditCheckpointDir keeps signed checkpoints outside the database
+	// (store.DirLog); "": none.
+	AuditCheckpointDir string        `env:"TANDEM_AUDIT_CHECKPOINT_DIR"`
+	AuditCheckpointGap time.Duration `env:"TANDEM_AUDIT_CHECKPOINT_EVERY" envDefault:"1m"`
+	AuditWitnessList   []string      `env:"TANDEM_AUDIT_WITNESSES"` // VKEY@URL each
+	AuditWitnessQuorum int           `env:"TANDEM_AUDIT_WITNESS_QUORUM"`
+
+	// Rate limits of the API: requests a second per credential and per
+	// tenant (bursts of twice as many); zero: none.
+	PerKeyRate    float64 `env:"TANDEM_RATE_PER_KEY" envDefault:"500"`
+	PerTenantRate float64 `env:"TANDEM_RATE_PER_TENANT" envDefault:"2000"`
+	// Admission bounds the requests an API process works on at once, and
+	// each tenant's share of them; 0 lifts the bound.
+	MaxInFlight          int `env:"TANDEM_MAX_IN_FLIGHT"`
+	MaxInFlightPerTenant int `env:"TANDEM_MAX_IN_FLIGHT_PER_TENANT"`
+
+	// ConsistencyEvery: how often the worker holds every open case's record
+	// against its workflow and repairs it (tandem doctor -repair).
+	ConsistencyEvery time.Duration `env:"TANDEM_CONSISTENCY_EVERY" envDefault:"10m"`
+	// ConsistencyRate: workflows the periodic check queries a second.
+	ConsistencyRate int64 `env:"TANDEM_CONSISTENCY_RATE" envDefault:"20"`
+
+	// Master keys wrap the data keys of personal data, payload keys encrypt
+	// Temporal payloads: ID:BASE64 each, the current one and older ones
+	// (comma-separated) that still decrypt.
+	MasterKey              string `env:"TANDEM_MASTER_KEY"`
+	MasterKeyFile          string `env:"TANDEM_MASTER_KEY_FILE,file"`
+	MasterKeysPrevious     string `env:"TANDEM_MASTER_KEYS_PREVIOUS"`
+	MasterKeysPreviousFile string `env:"TANDEM_MASTER_KEYS_PREVIOUS_FILE,file"`
+	PayloadKey             string `env:"TANDEM_PAYLOAD_KEY"`
+	PayloadKeyFile         string `env:"TANDEM_PAYLOAD_KEY_FILE,file"`
+	PayloadKeysPrevious    string `env:"TANDEM_PAYLOAD_KEYS_PREVIOUS"`
+	PayloadKeysPrevFile    string `env:"TANDEM_PAYLOAD_KEYS_PREVIOUS_FILE,file"`
+
+	CodecAddr   string `env:"TANDEM_CODEC_ADDR"`                                           // where `dev` and `codec-server` serve the Web UI's codec endpoint
+	CodecOrigin string `env:"TANDEM_CODEC_CORS_ORIGIN" envDefault:"http://127.0.0.1:8233"` // the Web UI's origin, allowed to call it
+	MetricsAddr string `env:"TANDEM_METRICS_ADDR"`                                         // where serve, worker and dev serve /metrics; "": nowhere
+	Pprof       bool   `env:"TANDEM_PPROF"`                                                // also serve Go's profiles beside /metrics
+	// WorkflowCacheSize: how many workflows a worker keeps in memory
+	// between their tasks (the SDK's sticky cache).
+	WorkflowCacheSize int    `env:"TANDEM_WORKFLOW_CACHE" envDefault:"10000"`
+	TracesURL         string `env:"TANDEM_OTLP_TRACES_URL"` // an OTLP/HTTP collector's traces URL; "": no tracing
+	// EventBacklog: how long events are kept for the live stream's
+	// Last-Event-ID and the deliveries' history (undelivered ones longer).
+	EventBacklog time.Duration `env:"TANDEM_EVENT_BACKLOG" envDefault:"72h"`
+
+	// LLM: an OpenAI-compatible endpoint for tenants whose policy chooses
+	// the LLM engine; unset, they get the local engine.
+	LLMBaseURL    string        `env:"TANDEM_LLM_BASE_URL"`
+	LLMModel      string        `env:"TANDEM_LLM_MODEL"`
+	LLMAPIKey     string        `env:"TANDEM_LLM_API_KEY"`
+	LLMAPIKeyFile string        `env:"TANDEM_LLM_API_KEY_FILE,file"`
+	LLMTimeout    time.Duration `env:"TANDEM_LLM_TIMEOUT" envDefault:"2s"`
+}
+
+// config is every setting of the binary: the environment's, checked, and
+// what is derived from it.
+type config struct {
+	settings
+	JWTSecretBytes []byte // JWTSecret or its file's
+	OIDC           *api.OIDCConfig
 	// AuditSigningKey signs audit checkpoints (worker, dev); AuditVerifyKey
 	// checks them (derived from the signing key when only that is set).
 	AuditSigningKey ed25519.PrivateKey
 	AuditVerifyKey  ed25519.PublicKey
-	// AuditCheckpointDir keeps signed checkpoints outside the database
-	// (store.DirLog); "": none.
-	AuditCheckpointDir string
 	// ExportSigningKey signs trail exports (serve, dev): the API holds it,
 	// never the checkpoints' signing key.
-	ExportSigningKey   ed25519.PrivateKey
-	AuditCheckpointGap time.Duration
+	ExportSigningKey ed25519.PrivateKey
 	// AuditWitnesses cosign each checkpoint (the checkpointer sends them
 	// there); verification needs AuditWitnessQuorum of their cosignatures.
-	AuditWitnesses     []witnessConfig
-	AuditWitnessQuorum int
-	// Rate limits of the API: requests a second per credential and per
-	// tenant (bursts of twice as many); zero: none.
+	AuditWitnesses              []witnessConfig
 	PerKeyLimit, PerTenantLimit api.RateLimit
-	// Admission bounds the requests an API process works on at once, and
-	// each tenant's share of them.
-	Admission api.Admission
-	// ConsistencyEvery: how often the worker holds every open case's record
-	// against its workflow and repairs it (tandem doctor -repair).
-	ConsistencyEvery time.Duration
-	// ConsistencyRate: workflows the periodic check queries a second.
-	ConsistencyRate int64
-	// MasterKeys wrap the data keys of personal data: the first wraps, all unwrap.
-	MasterKeys []store.MasterKey
-	// PayloadKeys encrypt Temporal payloads: the first encrypts, all decrypt.
-	PayloadKeys []codec.Key
-	CodecAddr   string // where `dev` and `codec-server` serve the Web UI's codec endpoint
-	MetricsAddr string // where serve, worker and dev serve /metrics; "": nowhere
-	Pprof       bool   // also serve Go's profiles beside /metrics
-	// WorkflowCacheSize: how many workflows a worker keeps in memory
-	// between their tasks (the SDK's sticky cache).
-	WorkflowCacheSize int
-	TracesURL         string // an OTLP/HTTP collector's traces URL; "": no tracing
-	// EventBacklog: how long events are kept for the live stream's
-	// Last-Event-ID and the deliveries' history (undelivered ones longer).
-	EventBacklog time.Duration
-	CodecOrigin  string // the Web UI's origin, allowed to call it
-	// LLM: an OpenAI-compatible endpoint for tenants whose policy chooses
-	// the LLM engine; unset, they get the local engine.
-	LLMBaseURL string
-	LLMModel   string
-	LLMAPIKey  string
-	LLMTimeout time.Duration
+	Admission                   api.Admission
+	MasterKeys                  []store.MasterKey // the first wraps, all unwrap
+	PayloadKeys                 []codec.Key       // the first encrypts, all decrypt
 }
 
 // payloadCodec returns the Temporal payload codec, or how to configure it;
@@ -117,102 +166,107 @@ func (c config) keyring() (*store.Keyring, error) {
 	return store.NewKeyring(c.MasterKeys[0], c.MasterKeys[1:]...)
 }
 
-// keyList reads the current key from NAME (or NAME_FILE) and older ones,
-// comma-separated, from PREVIOUS (or PREVIOUS_FILE).
-func keyList(name, previous string) ([]store.MasterKey, error) {
-	cur, err := secretSetting(name)
-	if err != nil || cur == "" {
-		return nil, err
-	}
-	prev, err := secretSetting(previous)
-	if err != nil {
-		return nil, err
+// keyList reads the current key and older ones, comma-separated.
+func keyList(name, cur, previous string) ([]store.MasterKey, error) {
+	if cur == "" {
+		return nil, nil
 	}
 	var keys []store.MasterKey
-	for i, v := range append([]string{cur}, strings.Split(prev, ",")...) {
+	for i, v := range append([]string{cur}, strings.Split(previous, ",")...) {
 		if i > 0 && strings.TrimSpace(v) == "" {
 			continue
 		}
-		which := name
-		if i > 0 {
-			which = previous
+		id, b64, ok := strings.Cut(strings.TrimSpace(v), ":")
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || id == "" || err != nil || len(raw) != 32 {
+			return nil, fmt.Errorf("%s must be ID:BASE64 of 32 bytes (tandem keys generate)", name)
 		}
-		k, err := parseMasterKey(which, v)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
+		keys = append(keys, store.MasterKey{ID: id, Key: raw})
 	}
 	return keys, nil
 }
 
-// parseMasterKey reads "id:base64-of-32-bytes".
-func parseMasterKey(name, v string) (store.MasterKey, error) {
-	id, b64, ok := strings.Cut(strings.TrimSpace(v), ":")
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if !ok || id == "" || err != nil || len(raw) != 32 {
-		return store.MasterKey{}, fmt.Errorf("%s must be ID:BASE64 of 32 bytes (tandem keys generate)", name)
+// seed reads a base64 Ed25519 seed; "" is none.
+func seed(name, v string) (ed25519.PrivateKey, error) {
+	if v == "" {
+		return nil, nil
 	}
-	return store.MasterKey{ID: id, Key: raw}, nil
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(raw) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%s must be a base64 Ed25519 seed of %d bytes (tandem audit keygen)", name, ed25519.SeedSize)
+	}
+	return ed25519.NewKeyFromSeed(raw), nil
 }
 
-// The roles `make run` creates. Dev-only credentials.
-const (
-	defaultDatabaseURL = "postgres://tandem_app:tandem-app-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
-	defaultMigrateURL  = "postgres://tandem:tandem-dev-only@127.0.0.1:5432/tandem?sslmode=disable"
-)
+// namedVariables says which variable could not be read: the library's
+// errors name the struct's fields, the operator knows the variables.
+func namedVariables(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeFor[settings]().FieldByName(pe.Name); ok {
+				name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+				e = fmt.Errorf("%s: %w", name, pe.Err)
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// secret is a secret's value: the variable's, else its file's.
+func secret(value, file string) string {
+	return cmp.Or(value, strings.TrimSpace(file))
+}
 
 func loadConfig() (config, error) {
-	cfg := config{
-		DatabaseURL:       env("DATABASE_URL", defaultDatabaseURL),
-		MigrateURL:        env("TANDEM_MIGRATE_DATABASE_URL", defaultMigrateURL),
-		AppDBRole:         envAllowEmpty("TANDEM_APP_DB_ROLE", "tandem_app"),
-		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
-		TaskQueue:         env("TANDEM_TASK_QUEUE", workflows.DefaultTaskQueue),
-		HTTPAddr:          env("TANDEM_HTTP_ADDR", "127.0.0.1:8080"),
-		LogFormat:         env("TANDEM_LOG_FORMAT", "text"),
+	s := settings{TaskQueue: workflows.DefaultTaskQueue, HistoryLimit: workflows.DefaultHistoryLimit,
+		JWTMaxLifetime: api.DefaultMaxTokenLifetime, MaxInFlight: api.DefaultAdmission.InFlight,
+		MaxInFlightPerTenant: api.DefaultAdmission.PerTenant}
+	if err := env.Parse(&s); err != nil {
+		return config{}, namedVariables(err)
 	}
-	var err error
-	if cfg.MaxBodyBytes, err = envInt("TANDEM_MAX_BODY_BYTES", 64<<10); err != nil {
-		return cfg, err
+	if _, set := os.LookupEnv("TANDEM_APP_DB_ROLE"); !set {
+		s.AppDBRole = "tandem_app"
 	}
-	if cfg.HistoryLimit, err = envInt("TANDEM_HISTORY_LIMIT", workflows.DefaultHistoryLimit); err != nil {
-		return cfg, err
+	cfg := config{settings: s}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"TANDEM_REQUEST_TIMEOUT", s.RequestTimeout}, {"TANDEM_SHUTDOWN_TIMEOUT", s.ShutdownTimeout},
+		{"TANDEM_JWT_MAX_LIFETIME", s.JWTMaxLifetime}, {"TANDEM_JWKS_REFRESH", s.JWKSRefresh},
+		{"TANDEM_AUDIT_CHECKPOINT_EVERY", s.AuditCheckpointGap}, {"TANDEM_CONSISTENCY_EVERY", s.ConsistencyEvery},
+		{"TANDEM_EVENT_BACKLOG", s.EventBacklog}, {"TANDEM_LLM_TIMEOUT", s.LLMTimeout}} {
+		if d.v <= 0 {
+			return cfg, fmt.Errorf("%s must be a positive duration such as 15s, got %s", d.name, d.v)
+		}
 	}
-	if cfg.RequestTimeout, err = envDuration("TANDEM_REQUEST_TIMEOUT", 15*time.Second); err != nil {
-		return cfg, err
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"TANDEM_MAX_BODY_BYTES", s.MaxBodyBytes}, {"TANDEM_HISTORY_LIMIT", s.HistoryLimit},
+		{"TANDEM_CONSISTENCY_RATE", s.ConsistencyRate}, {"TANDEM_WORKFLOW_CACHE", int64(s.WorkflowCacheSize)}} {
+		if n.v <= 0 {
+			return cfg, fmt.Errorf("%s must be a positive whole number, got %d", n.name, n.v)
+		}
 	}
-	if cfg.ShutdownTimeout, err = envDuration("TANDEM_SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
-		return cfg, err
+	if s.LogFormat != "text" && s.LogFormat != "json" {
+		return cfg, fmt.Errorf("TANDEM_LOG_FORMAT must be text or json, got %q", s.LogFormat)
 	}
-	if err := cfg.LogLevel.UnmarshalText([]byte(env("TANDEM_LOG_LEVEL", "info"))); err != nil {
-		return cfg, fmt.Errorf("TANDEM_LOG_LEVEL: %w", err)
-	}
-	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		return cfg, fmt.Errorf("TANDEM_LOG_FORMAT must be text or json, got %q", cfg.LogFormat)
-	}
-	cfg.JWTIssuer = env("TANDEM_JWT_ISSUER", "tandem-dev")
-	cfg.JWTAudience = env("TANDEM_JWT_AUDIENCE", "tandem")
-	if cfg.JWTMaxLifetime, err = envDuration("TANDEM_JWT_MAX_LIFETIME", api.DefaultMaxTokenLifetime); err != nil {
-		return cfg, err
-	}
-	secret, err := secretSetting("TANDEM_JWT_SECRET")
-	if err != nil {
-		return cfg, err
-	}
-	if secret != "" && len(secret) < api.MinSecretBytes {
+	cfg.JWTSecretBytes = []byte(secret(s.JWTSecret, s.JWTSecretFile))
+	if len(cfg.JWTSecretBytes) > 0 && len(cfg.JWTSecretBytes) < api.MinSecretBytes {
 		return cfg, fmt.Errorf("the JWT secret must be at least %d bytes", api.MinSecretBytes)
 	}
-	cfg.JWTSecret = []byte(secret)
-	cfg.JWKSFile, cfg.JWKSURL = env("TANDEM_JWKS_FILE", ""), env("TANDEM_JWKS_URL", "")
-	if cfg.JWKSFile != "" && cfg.JWKSURL != "" {
+	if s.JWKSFile != "" && s.JWKSURL != "" {
 		return cfg, errors.New("set TANDEM_JWKS_FILE or TANDEM_JWKS_URL, not both")
 	}
-	if cfg.JWKSRefresh, err = envDuration("TANDEM_JWKS_REFRESH", 10*time.Minute); err != nil {
-		return cfg, err
-	}
-	for _, p := range strings.Split(env("TANDEM_TRUSTED_PROXIES", ""), ",") {
+	cfg.TrustedProxies = nil
+	for _, p := range s.TrustedProxies {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
 		}
@@ -223,46 +277,30 @@ func loadConfig() (config, error) {
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
-	cfg.ConsoleDevUsers = env("TANDEM_CONSOLE_DEV_USERS", "") == "1"
-	if cfg.ConsoleDevUsers && (!loopback(cfg.HTTPAddr) || env("TANDEM_OIDC_ISSUER", "") != "" || cfg.JWKSFile != "" || cfg.JWKSURL != "") {
+	if s.ConsoleDevUsers && (!loopback(s.HTTPAddr) || s.OIDCIssuer != "" || s.JWKSFile != "" || s.JWKSURL != "") {
 		// Anyone may sign in as anyone with it: only the development stack,
 		// serving this machine alone, without a real identity provider.
 		return cfg, errors.New("TANDEM_CONSOLE_DEV_USERS=1 is for the development stack only: it needs TANDEM_HTTP_ADDR on a loopback address and no identity provider (TANDEM_OIDC_ISSUER, TANDEM_JWKS_*)")
 	}
-	if issuer := env("TANDEM_OIDC_ISSUER", ""); issuer != "" {
-		secret, err := secretSetting("TANDEM_OIDC_CLIENT_SECRET")
-		if err != nil {
-			return cfg, err
-		}
-		cfg.OIDC = &api.OIDCConfig{Issuer: issuer, ClientID: env("TANDEM_OIDC_CLIENT_ID", ""), ClientSecret: secret,
-			RedirectURL: env("TANDEM_OIDC_REDIRECT_URL", ""), TenantClaim: env("TANDEM_OIDC_TENANT_CLAIM", ""),
-			RolesClaim: env("TANDEM_OIDC_ROLES_CLAIM", ""), Tenant: env("TANDEM_OIDC_TENANT", "")}
+	if s.OIDCIssuer != "" {
+		cfg.OIDC = &api.OIDCConfig{Issuer: s.OIDCIssuer, ClientID: s.OIDCClientID, ClientSecret: secret(s.OIDCSecret, s.OIDCSecretFile),
+			RedirectURL: s.OIDCRedirectURL, TenantClaim: s.OIDCTenantClaim, RolesClaim: s.OIDCRolesClaim, Tenant: s.OIDCTenant}
 		if cfg.OIDC.ClientID == "" || cfg.OIDC.RedirectURL == "" {
 			return cfg, errors.New("TANDEM_OIDC_ISSUER needs TANDEM_OIDC_CLIENT_ID and TANDEM_OIDC_REDIRECT_URL (this server's /console/auth/callback)")
 		}
 	}
-	if seed, err := secretSetting("TANDEM_AUDIT_SIGNING_KEY"); err != nil {
+	var err error
+	if cfg.AuditSigningKey, err = seed("TANDEM_AUDIT_SIGNING_KEY", secret(s.AuditSigningSeed, s.AuditSigningSeedFile)); err != nil {
 		return cfg, err
-	} else if seed != "" {
-		raw, err := base64.StdEncoding.DecodeString(seed)
-		if err != nil || len(raw) != ed25519.SeedSize {
-			return cfg, fmt.Errorf("TANDEM_AUDIT_SIGNING_KEY must be a base64 Ed25519 seed of %d bytes (tandem audit keygen)", ed25519.SeedSize)
-		}
-		cfg.AuditSigningKey = ed25519.NewKeyFromSeed(raw)
+	}
+	if cfg.AuditSigningKey != nil {
 		cfg.AuditVerifyKey = cfg.AuditSigningKey.Public().(ed25519.PublicKey)
 	}
-	if seed, err := secretSetting("TANDEM_EXPORT_SIGNING_KEY"); err != nil {
+	if cfg.ExportSigningKey, err = seed("TANDEM_EXPORT_SIGNING_KEY", secret(s.ExportSigningSeed, s.ExportSigningSeedFile)); err != nil {
 		return cfg, err
-	} else if seed != "" {
-		raw, err := base64.StdEncoding.DecodeString(seed)
-		if err != nil || len(raw) != ed25519.SeedSize {
-			return cfg, fmt.Errorf("TANDEM_EXPORT_SIGNING_KEY must be a base64 Ed25519 seed of %d bytes (tandem audit keygen)", ed25519.SeedSize)
-		}
-		cfg.ExportSigningKey = ed25519.NewKeyFromSeed(raw)
 	}
-	cfg.AuditCheckpointDir = env("TANDEM_AUDIT_CHECKPOINT_DIR", "")
-	if pub := env("TANDEM_AUDIT_VERIFY_KEY", ""); pub != "" {
-		raw, err := publicKey("TANDEM_AUDIT_VERIFY_KEY", pub)
+	if s.AuditVerifyKeyB64 != "" {
+		raw, err := publicKey("TANDEM_AUDIT_VERIFY_KEY", s.AuditVerifyKeyB64)
 		if err != nil {
 			return cfg, err
 		}
@@ -271,81 +309,49 @@ func loadConfig() (config, error) {
 		}
 		cfg.AuditVerifyKey = raw
 	}
-	if cfg.AuditCheckpointGap, err = envDuration("TANDEM_AUDIT_CHECKPOINT_EVERY", time.Minute); err != nil {
+	if cfg.AuditWitnesses, err = parseWitnesses(s.AuditWitnessList); err != nil {
 		return cfg, err
 	}
-	if cfg.AuditWitnesses, err = parseWitnesses(env("TANDEM_AUDIT_WITNESSES", "")); err != nil {
-		return cfg, err
-	}
-	quorum, err := envCount("TANDEM_AUDIT_WITNESS_QUORUM", 0)
-	if err != nil {
-		return cfg, err
-	}
-	if quorum < 0 || quorum > int64(len(cfg.AuditWitnesses)) {
+	if s.AuditWitnessQuorum < 0 || s.AuditWitnessQuorum > len(cfg.AuditWitnesses) {
 		return cfg, fmt.Errorf("TANDEM_AUDIT_WITNESS_QUORUM must be between 0 and the %d witnesses of TANDEM_AUDIT_WITNESSES", len(cfg.AuditWitnesses))
 	}
-	cfg.AuditWitnessQuorum = int(quorum)
-	if cfg.ConsistencyEvery, err = envDuration("TANDEM_CONSISTENCY_EVERY", 10*time.Minute); err != nil {
-		return cfg, err
+	for _, r := range []struct {
+		name string
+		rate float64
+		out  *api.RateLimit
+	}{{"TANDEM_RATE_PER_KEY", s.PerKeyRate, &cfg.PerKeyLimit}, {"TANDEM_RATE_PER_TENANT", s.PerTenantRate, &cfg.PerTenantLimit}} {
+		if r.rate < 0 || r.rate > 1e6 {
+			return cfg, fmt.Errorf("%s must be requests a second from 0 (no limit) to 1000000, got %g", r.name, r.rate)
+		}
+		*r.out = api.RateLimit{Rate: r.rate, Burst: max(1, int(2*r.rate))}
 	}
-	if cfg.ConsistencyRate, err = envInt("TANDEM_CONSISTENCY_RATE", 20); err != nil {
-		return cfg, err
-	}
-	if cfg.PerKeyLimit, err = envRate("TANDEM_RATE_PER_KEY", 500); err != nil {
-		return cfg, err
-	}
-	if cfg.PerTenantLimit, err = envRate("TANDEM_RATE_PER_TENANT", 2000); err != nil {
-		return cfg, err
-	}
-	cfg.Admission = api.DefaultAdmission
-	inFlight, err := envCount("TANDEM_MAX_IN_FLIGHT", int64(api.DefaultAdmission.InFlight))
-	if err != nil {
-		return cfg, err
-	}
-	perTenant, err := envCount("TANDEM_MAX_IN_FLIGHT_PER_TENANT", int64(api.DefaultAdmission.PerTenant))
-	if err != nil {
-		return cfg, err
-	}
+	inFlight, perTenant := s.MaxInFlight, s.MaxInFlightPerTenant
 	if inFlight < 0 || perTenant < 0 || (inFlight > 0 && perTenant > inFlight) {
 		return cfg, fmt.Errorf("TANDEM_MAX_IN_FLIGHT_PER_TENANT (%d) must be between 0 and TANDEM_MAX_IN_FLIGHT (%d); 0 lifts the bound", perTenant, inFlight)
 	}
-	cfg.Admission.InFlight, cfg.Admission.PerTenant = int(inFlight), int(perTenant)
-	if cfg.MasterKeys, err = keyList("TANDEM_MASTER_KEY", "TANDEM_MASTER_KEYS_PREVIOUS"); err != nil {
+	cfg.Admission = api.DefaultAdmission
+	cfg.Admission.InFlight, cfg.Admission.PerTenant = inFlight, perTenant
+	if cfg.MasterKeys, err = keyList("TANDEM_MASTER_KEY", secret(s.MasterKey, s.MasterKeyFile),
+		secret(s.MasterKeysPrevious, s.MasterKeysPreviousFile)); err != nil {
 		return cfg, err
 	}
-	payloadKeys, err := keyList("TANDEM_PAYLOAD_KEY", "TANDEM_PAYLOAD_KEYS_PREVIOUS")
+	payloadKeys, err := keyList("TANDEM_PAYLOAD_KEY", secret(s.PayloadKey, s.PayloadKeyFile),
+		secret(s.PayloadKeysPrevious, s.PayloadKeysPrevFile))
 	if err != nil {
 		return cfg, err
 	}
 	for _, k := range payloadKeys {
 		cfg.PayloadKeys = append(cfg.PayloadKeys, codec.Key{ID: k.ID, Key: k.Key})
 	}
-	cfg.LLMBaseURL, cfg.LLMModel = env("TANDEM_LLM_BASE_URL", ""), env("TANDEM_LLM_MODEL", "")
-	if (cfg.LLMBaseURL == "") != (cfg.LLMModel == "") {
+	if (s.LLMBaseURL == "") != (s.LLMModel == "") {
 		return cfg, errors.New("set both TANDEM_LLM_BASE_URL and TANDEM_LLM_MODEL, or neither")
 	}
-	if cfg.LLMAPIKey, err = secretSetting("TANDEM_LLM_API_KEY"); err != nil {
-		return cfg, err
-	}
-	if cfg.LLMTimeout, err = envDuration("TANDEM_LLM_TIMEOUT", 2*time.Second); err != nil {
-		return cfg, err
-	}
-	if cfg.LLMTimeout > 2500*time.Millisecond {
+	cfg.LLMAPIKey = secret(s.LLMAPIKey, s.LLMAPIKeyFile)
+	if s.LLMTimeout > 2500*time.Millisecond {
 		// The AI turn has 3 s; the LLM must give up in time for the local answer.
 		return cfg, errors.New("TANDEM_LLM_TIMEOUT must be at most 2.5s")
 	}
-	cfg.CodecAddr = env("TANDEM_CODEC_ADDR", "")
-	cfg.MetricsAddr = env("TANDEM_METRICS_ADDR", "")
-	cfg.Pprof = env("TANDEM_PPROF", "") == "1"
-	if cfg.WorkflowCacheSize, err = strconv.Atoi(env("TANDEM_WORKFLOW_CACHE", "10000")); err != nil || cfg.WorkflowCacheSize < 1 {
-		return cfg, errors.New("TANDEM_WORKFLOW_CACHE must be a positive number of workflows")
-	}
-	cfg.TracesURL = env("TANDEM_OTLP_TRACES_URL", "")
-	if cfg.EventBacklog, err = envDuration("TANDEM_EVENT_BACKLOG", 72*time.Hour); err != nil {
-		return cfg, err
-	}
-	cfg.CodecOrigin = env("TANDEM_CODEC_CORS_ORIGIN", "http://127.0.0.1:8233")
-	if _, err := url.Parse(cfg.DatabaseURL); err != nil {
+	if _, err := url.Parse(s.DatabaseURL); err != nil {
 		return cfg, fmt.Errorf("DATABASE_URL is not a URL")
 	}
 	return cfg, nil
@@ -375,7 +381,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_MAX_IN_FLIGHT", c.Admission.InFlight, "TANDEM_MAX_IN_FLIGHT_PER_TENANT", c.Admission.PerTenant,
 		"TANDEM_SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"TANDEM_LOG_LEVEL", c.LogLevel.String(),
-		"TANDEM_JWT_SECRET", keyState(len(c.JWTSecret) > 0, "HS256 bearer JWTs are refused, API keys work"),
+		"TANDEM_JWT_SECRET", keyState(len(c.JWTSecretBytes) > 0, "HS256 bearer JWTs are refused, API keys work"),
 		"TANDEM_JWKS_FILE", c.JWKSFile,
 		"TANDEM_JWKS_URL", c.JWKSURL,
 		"TANDEM_CONSOLE_DEV_USERS", c.ConsoleDevUsers, "TANDEM_OIDC_ISSUER", oidcIssuer(c.OIDC),
@@ -410,24 +416,8 @@ func keyState(set bool, unset string) string {
 	return "(unset: " + unset + ")"
 }
 
-// secretSetting reads NAME, or the file NAME_FILE names.
-func secretSetting(name string) (string, error) {
-	if v := env(name, ""); v != "" {
-		return v, nil
-	}
-	file := env(name+"_FILE", "")
-	if file == "" {
-		return "", nil
-	}
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("%s_FILE: %w", name, err)
-	}
-	return strings.TrimSpace(string(raw)), nil
-}
-
 func (c config) tokens() api.TokenConfig {
-	return api.TokenConfig{Secret: c.JWTSecret, Issuer: c.JWTIssuer, Audience: c.JWTAudience, MaxLifetime: c.JWTMaxLifetime}
+	return api.TokenConfig{Secret: c.JWTSecretBytes, Issuer: c.JWTIssuer, Audience: c.JWTAudience, MaxLifetime: c.JWTMaxLifetime}
 }
 
 // keySet loads the JWKS the configuration names, if any.
@@ -445,70 +435,6 @@ func (c config) keySet(ctx context.Context) (*api.KeySet, error) {
 	return nil, nil
 }
 
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-// envAllowEmpty is env, except that a variable set to "" means "".
-func envAllowEmpty(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-// envRate reads requests a second (0: no limit); bursts are twice as many.
-func envRate(name string, def float64) (api.RateLimit, error) {
-	n := def
-	if v := env(name, ""); v != "" {
-		var err error
-		if n, err = strconv.ParseFloat(v, 64); err != nil || n < 0 || n > 1e6 {
-			return api.RateLimit{}, fmt.Errorf("%s must be requests a second from 0 (no limit) to 1000000, got %q", name, v)
-		}
-	}
-	return api.RateLimit{Rate: n, Burst: max(1, int(2*n))}, nil
-}
-
-func envInt(name string, def int64) (int64, error) {
-	v := env(name, "")
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s must be a positive whole number, got %q", name, v)
-	}
-	return n, nil
-}
-
-// envCount is envInt where 0 is a value too (no bound, none required).
-func envCount(name string, def int64) (int64, error) {
-	v := env(name, "")
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s must be a whole number, 0 or more, got %q", name, v)
-	}
-	return n, nil
-}
-
-func envDuration(name string, def time.Duration) (time.Duration, error) {
-	v := env(name, "")
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s must be a positive duration such as 15s, got %q", name, v)
-	}
-	return d, nil
-}
-
 // witnessConfig is a witness: where the checkpointer sends checkpoints,
 // and the key its cosignatures are checked with.
 type witnessConfig struct {
@@ -519,9 +445,9 @@ type witnessConfig struct {
 // parseWitnesses reads TANDEM_AUDIT_WITNESSES: comma-separated
 // VKEY@URL, each the witness's note verifier key (tandem witness prints it)
 // and its address.
-func parseWitnesses(v string) ([]witnessConfig, error) {
+func parseWitnesses(items []string) ([]witnessConfig, error) {
 	var out []witnessConfig
-	for _, item := range strings.Split(v, ",") {
+	for _, item := range items {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue

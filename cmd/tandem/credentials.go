@@ -38,7 +38,7 @@ func runToken(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	if *tenant == "" || *sub == "" || *roles == "" {
 		return errors.New("token: -tenant, -sub and -roles are required")
 	}
-	if len(cfg.JWTSecret) == 0 {
+	if len(cfg.JWTSecretBytes) == 0 {
 		return errors.New("token: set TANDEM_JWT_SECRET or TANDEM_JWT_SECRET_FILE (make run writes .data/jwt-secret)")
 	}
 	if *ttl <= 0 || *ttl > cfg.JWTMaxLifetime {

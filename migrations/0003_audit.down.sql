@@ -1,3 +1,0 @@
-DROP TABLE audit_heads;
-DROP TABLE audit_events;
-DROP FUNCTION audit_events_append_only();

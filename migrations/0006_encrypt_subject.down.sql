@@ -1,2 +1,0 @@
-UPDATE cases SET subject = '' WHERE subject IS NULL;
-ALTER TABLE cases DROP COLUMN subject_ct, ALTER COLUMN subject SET NOT NULL;

@@ -1,2 +1,0 @@
-DROP TABLE policy_version;
-DROP TABLE policy_rules;

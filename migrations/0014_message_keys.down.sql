@@ -1,2 +1,0 @@
-DROP INDEX messages_by_client_key;
-ALTER TABLE messages DROP COLUMN client_key;

@@ -1,2 +1,0 @@
-DROP TABLE kb_versions;
-DROP TABLE kb_articles;

@@ -1,1 +1,0 @@
-ALTER TABLE messages DROP COLUMN article_id;

@@ -1,3 +1,0 @@
--- The knowledge-base article an AI answer came from, so that agents and
--- auditors see what the customer was told and why.
-ALTER TABLE messages ADD COLUMN article_id text;

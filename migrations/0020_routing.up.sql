@@ -1,5 +1,0 @@
--- Routing: the languages an agent answers in (none listed: any), and the
--- agent a queued case is offered to until the offer lapses.
-ALTER TABLE agents ADD COLUMN languages jsonb NOT NULL DEFAULT '[]';
-ALTER TABLE cases ADD COLUMN offered_to text;
-CREATE INDEX cases_by_offer ON cases (tenant_id, offered_to) WHERE offered_to IS NOT NULL;

@@ -1,2 +1,0 @@
-DROP TABLE revoked_subjects;
-DROP TABLE revoked_tokens;

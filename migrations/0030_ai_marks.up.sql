@@ -1,7 +1,0 @@
--- What marks an AI-authored message, machine-readably: the model that wrote
--- it, the version of the knowledge-base article it drew on, and whether it
--- carried the disclosure that the customer is talking to an AI system.
-ALTER TABLE messages
-    ADD COLUMN model           text,
-    ADD COLUMN article_version integer,
-    ADD COLUMN ai_disclosure   boolean NOT NULL DEFAULT false;

@@ -1,7 +1,0 @@
--- A refund whose payment the provider has not confirmed or declined in
--- time is parked as payment_unknown for finance, never reversed
--- (workflows.RefundStatuses holds the same list; a test holds them together).
-ALTER TABLE refunds DROP CONSTRAINT refunds_status_check;
-ALTER TABLE refunds ADD CONSTRAINT refunds_status_check
-    CHECK (status IN ('requested', 'awaiting_approval', 'approved', 'rejected', 'appealed', 'paid', 'issued', 'failed',
-                      'payment_unknown'));

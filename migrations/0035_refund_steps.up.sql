@@ -1,3 +1,0 @@
--- The saga step that last wrote a refund's record: a late write of an
--- earlier step (a lost workflow task's) never moves its status back.
-ALTER TABLE refunds ADD COLUMN last_step int NOT NULL DEFAULT 0;
