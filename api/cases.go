@@ -1,19 +1,15 @@
 package api
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -24,7 +20,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"tandem/activities/store"
 	"tandem/workflows"
@@ -207,11 +202,6 @@ func (r OpenCaseRequest) hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// PostMessageRequest is the body of POST /v1/cases/{id}/messages.
-type PostMessageRequest struct {
-	Body string `json:"body"`
-}
-
 // CloseCaseRequest is the body of POST /v1/cases/{id}/close.
 type CloseCaseRequest struct {
 	Reason string `json:"reason"`
@@ -344,40 +334,6 @@ func (s *Server) currentCase(ctx context.Context, tenant, caseID string) (CaseJS
 	return caseFromState(st), err
 }
 
-// exchange turns a message update's result into the response, refusing it
-// when the message the key first went with is not body (422
-// idempotency_key_reused). A duplicate (a retry the workflow had taken in an
-// earlier run) carries the sequences of committed messages, whose text the
-// projection holds: a committed write is the last one of its sequence.
-func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workflows.PostMessageResult, body string) (ExchangeJSON, error) {
-	if !res.Duplicate {
-		if res.Message.Body != body {
-			return ExchangeJSON{}, errKeyReused
-		}
-		return exchangeJSON(res), nil
-	}
-	seqs := []int64{res.Message.Seq}
-	if res.Reply.Seq != 0 {
-		seqs = append(seqs, res.Reply.Seq)
-	}
-	msgs, err := s.store.MessagesBySeq(ctx, tenant, caseID, seqs...)
-	if err != nil {
-		return ExchangeJSON{}, err
-	}
-	if len(msgs) != len(seqs) {
-		return ExchangeJSON{}, fmt.Errorf("case %s: committed messages %v are missing from the projection", caseID, seqs)
-	}
-	if msgs[0].Body != body && !msgs[0].Erased {
-		return ExchangeJSON{}, errKeyReused
-	}
-	out := ExchangeJSON{Case: caseFromState(res.Case), Message: messageFromRow(msgs[0])}
-	if len(msgs) > 1 {
-		reply := messageFromRow(msgs[1])
-		out.Reply = &reply
-	}
-	return out, nil
-}
-
 // closedForGood says the case is closed and its workflow finished (or
 // forgotten by Temporal), so its records are final. A record that says
 // closed while the workflow still runs was written by a lost workflow task.
@@ -422,239 +378,6 @@ func (s *Server) replayOpen(c *gin.Context, tenant, caseID string) error {
 	return nil
 }
 
-// messageBody reads and checks a message's body.
-func messageBody(c *gin.Context) (string, error) {
-	var req PostMessageRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return "", err
-	}
-	if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
-		return "", validationError([]FieldError{{"body", reason}})
-	}
-	return req.Body, nil
-}
-
-// loadCaseAndBody reads the case in the path and a {"body"} request with a
-// valid message body.
-func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, error) {
-	row, err := s.loadCaseForMessage(c)
-	if err != nil {
-		return store.Case{}, "", err
-	}
-	body, err := messageBody(c)
-	return row, body, err
-}
-
-// loadCaseForMessage reads the case a message is for. A message needs the
-// case's state, not its customer's fields: they are opened only for a
-// request bound to a customer, to check it is theirs.
-func (s *Server) loadCaseForMessage(c *gin.Context) (store.Case, error) {
-	load := s.store.GetCaseRowSealed
-	if principalOf(c).Customer != "" {
-		load = s.store.GetCaseRow
-	}
-	return s.loadCaseWith(c, load)
-}
-
-// postMessage takes a customer's message. A service key's message reads
-// nothing before the update: the workflow ID is derived from the case ID,
-// and the workflow's validator refuses a case outside the key's channels or
-// the asserted customer. Only when the workflow cannot take it (no such
-// run, the case closed) is the case read, to answer from its records.
-func (s *Server) postMessage(c *gin.Context) error {
-	if _, err := uuid.Parse(c.Param("id")); err != nil {
-		return errCaseNotFound
-	}
-	body, err := messageBody(c)
-	if err != nil {
-		return err
-	}
-	key, err := idempotencyKey(c)
-	if err != nil {
-		return err
-	}
-	p := principalOf(c)
-	var res workflows.PostMessageResult
-	if p.Kind == "service" {
-		tenant, id := p.Tenant, c.Param("id")
-		scope := &workflows.CallerScope{Channels: p.Channels, Customer: p.Customer}
-		err := s.sendMessage(c, tenant, id, workflows.CaseWorkflowID(tenant, id), errNeedsRecord, body, key, scope, &res)
-		switch {
-		case err == nil:
-			return s.answerMessage(c, p.Tenant, id, res, body)
-		case isNotInScope(err):
-			return errCaseNotFound
-		case !errors.Is(err, errNeedsRecord) && !isCaseClosed(err) && !errors.Is(err, store.ErrNotFound) &&
-			!errors.Is(err, store.ErrNoPayloadKey): // no such case of the tenant's: nothing to seal its message with
-			return err
-		}
-	}
-	row, err := s.loadCaseForMessage(c)
-	if err != nil {
-		return err
-	}
-	err = s.sendMessage(c, row.TenantID, row.ID, row.WorkflowID, caseGone(row), body, key, nil, &res)
-	if isCaseClosed(err) {
-		// A closed case's records are final: a retry of a message it took is answered from them.
-		return s.replayClosedMessage(c, row, key, body)
-	}
-	if err != nil {
-		return err
-	}
-	return s.answerMessage(c, row.TenantID, row.ID, res, body)
-}
-
-// errNeedsRecord: the workflow could not take a message sent unread; the
-// case's record decides the answer.
-var errNeedsRecord = errors.New("the case's record decides")
-
-// sendMessage sends a customer's message to the case's workflow, gone
-// being the answer when Temporal has no run of it. Retries go to Temporal
-// too: within a run it answers an update ID it has seen, and the workflow
-// remembers keyed messages across runs for KeyRetention.
-func (s *Server) sendMessage(c *gin.Context, tenant, caseID, workflowID string, gone error, body, key string,
-	scope *workflows.CallerScope, res *workflows.PostMessageResult) error {
-	updateID := uuid.NewString()
-	if key != "" {
-		updateID = workflows.MessageUpdateID(key)
-		if err := s.keyInTime(c, tenant, caseID, updateID); err != nil {
-			return err
-		}
-	}
-	in := workflows.PostMessageInput{Body: body, Actor: actorOf(c), ClientKey: key, Scope: scope}
-	u := workflowUpdate{WorkflowID: workflowID, Name: workflows.UpdatePostMessage, ID: updateID, Arg: in,
-		Finished: errCaseClosed, Ended: fmt.Errorf("case %s: its workflow ended without closing the case", caseID), Gone: gone}
-	if gone == errNeedsRecord {
-		u.Finished, u.Ended = errNeedsRecord, errNeedsRecord
-	}
-	return s.sendUpdate(c.Request.Context(), u, res)
-}
-
-func (s *Server) answerMessage(c *gin.Context, tenant, caseID string, res workflows.PostMessageResult, body string) error {
-	out, err := s.exchange(c.Request.Context(), tenant, caseID, res, body)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, exchangeFor(c, out))
-	return nil
-}
-
-func isNotInScope(err error) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNotInScope
-}
-
-// closedBecause is the answer to a write to a closed case: 409
-// customer_erased where erasure closed it, else 409 case_closed.
-func (s *Server) closedBecause(c *gin.Context, row store.Case) error {
-	erased, err := s.store.CaseCustomerErased(c.Request.Context(), row.TenantID, row.ID)
-	if err != nil {
-		return err
-	}
-	if erased {
-		return errCustomerErased
-	}
-	return errCaseClosed
-}
-
-// replayClosedMessage answers a message to a closed case: the exchange a
-// retry of it asks for, or 409 case_closed. While Temporal keeps the
-// finished run, only a key in its final state's list of keyed messages is
-// one the case took (a message row with the key may be a lost task's);
-// once Temporal has forgotten it, the records are final (the consistency
-// check compared them with the final state when the case closed).
-func (s *Server) replayClosedMessage(c *gin.Context, row store.Case, key, body string) error {
-	if key == "" {
-		return s.closedBecause(c, row)
-	}
-	ctx := c.Request.Context()
-	var (
-		msg   store.Message
-		reply *store.Message
-		found bool
-	)
-	final, retained, err := s.finalState(ctx, row.WorkflowID)
-	switch {
-	case err != nil:
-		return err
-	case retained:
-		i := slices.IndexFunc(final.Applied, func(a workflows.AppliedMessage) bool { return a.UpdateID == workflows.MessageUpdateID(key) })
-		if i < 0 {
-			return s.closedBecause(c, row)
-		}
-		seqs := []int64{final.Applied[i].Seq}
-		if r := final.Applied[i].Reply; r != 0 {
-			seqs = append(seqs, r)
-		}
-		msgs, err := s.store.MessagesBySeq(ctx, row.TenantID, row.ID, seqs...)
-		if err != nil {
-			return err
-		}
-		if len(msgs) != len(seqs) {
-			return fmt.Errorf("case %s: committed messages %v are missing from the projection", row.ID, seqs)
-		}
-		msg, found = msgs[0], true
-		if len(msgs) > 1 {
-			reply = &msgs[1]
-		}
-	default:
-		msg, reply, found, err = s.store.ExchangeByClientKey(ctx, row.TenantID, row.ID, key)
-	}
-	switch {
-	case err != nil:
-		return err
-	case !found:
-		return s.closedBecause(c, row)
-	case msg.Body != body && !msg.Erased:
-		return errKeyReused
-	}
-	if row, err = s.store.GetCaseRow(c.Request.Context(), row.TenantID, row.ID); err != nil {
-		return err
-	}
-	out := ExchangeJSON{Case: caseFromRow(row), Message: messageFromRow(msg)}
-	if reply != nil {
-		r := messageFromRow(*reply)
-		out.Reply = &r
-	}
-	c.JSON(http.StatusOK, exchangeFor(c, out))
-	return nil
-}
-
-// finalState is a closed case's final state: its finished workflow's
-// result (or, while it finishes its last handlers, its state by Query);
-// retained is false once Temporal has forgotten the run.
-func (s *Server) finalState(ctx context.Context, workflowID string) (st workflows.CaseState, retained bool, err error) {
-	desc, err := s.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound):
-		return st, false, nil
-	case err != nil:
-		return st, false, err
-	case desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		// Closed, and finishing its last handlers: its state is final.
-		resp, err := s.temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryState)
-		if err == nil {
-			err = resp.Get(&st)
-		}
-		return st, err == nil, err
-	case desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return st, false, fmt.Errorf("workflow %s: ended without completing (%s)", workflowID, desc.GetWorkflowExecutionInfo().GetStatus())
-	}
-	var res workflows.CaseResult
-	if err := s.temporal.GetWorkflow(ctx, workflowID, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()).Get(ctx, &res); err != nil {
-		return st, false, err
-	}
-	return res.State, true, nil
-}
-
-// isCaseClosed says the case is closed: its workflow has finished, or refused
-// an update because the case is closed.
-func isCaseClosed(err error) bool {
-	var appErr *temporal.ApplicationError
-	return errors.Is(err, errCaseClosed) || errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCaseClosed
-}
-
 func (s *Server) closeCase(c *gin.Context) error {
 	ctx := c.Request.Context()
 	row, err := s.loadCase(c)
@@ -684,125 +407,6 @@ func (s *Server) closeCase(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, gin.H{"case": caseFor(c, caseFromState(state))})
 	return nil
-}
-
-// workflowUpdate is an update sent to a workflow, whose result is awaited.
-type workflowUpdate struct {
-	WorkflowID string
-	Name       string // the update's name (workflows.Update…)
-	ID         string // its update ID: a retry with the same ID is the same update
-	Arg        any
-	// Finished is what it means that the workflow's run has completed: a
-	// closed case, a saga that has run its course.
-	Finished error
-	// Ended is what a run that ended otherwise (failed, terminated, timed
-	// out) means; nil: the same as Finished.
-	Ended error
-	// Gone is what it means that Temporal no longer has the workflow at all
-	// (its retention passed, or an erasure deleted it); nil: Finished.
-	Gone error
-}
-
-// caseUpdate is an update of a case's workflow. Only a completed run is a
-// closed case: one that failed or was terminated left its case neither
-// closed nor workable, which is a fault for a person to look at (500).
-// Once Temporal has forgotten the workflow, the record says whether it closed.
-func caseUpdate(row store.Case, name, id string, arg any) workflowUpdate {
-	return workflowUpdate{WorkflowID: row.WorkflowID, Name: name, ID: id, Arg: arg, Finished: errCaseClosed,
-		Ended: fmt.Errorf("case %s: its workflow ended without closing the case", row.ID), Gone: caseGone(row)}
-}
-
-// caseGone is the answer when Temporal no longer has the case's workflow:
-// closed, if its record says so; otherwise the record and Temporal disagree.
-func caseGone(row store.Case) error {
-	if row.Status != workflows.StatusClosed {
-		return fmt.Errorf("case %s: its workflow is gone while its record says %s", row.ID, row.Status)
-	}
-	return errCaseClosed
-}
-
-// sendUpdate sends u and waits for its result.
-func (s *Server) sendUpdate(ctx context.Context, u workflowUpdate, result any) error {
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: u.WorkflowID, UpdateID: u.ID, UpdateName: u.Name, Args: []any{u.Arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(ctx, result)
-	}
-	var notFound *serviceerror.NotFound
-	var deadline *serviceerror.DeadlineExceeded
-	var notReady *serviceerror.WorkflowNotReady
-	switch {
-	case errors.As(err, &notFound) && u.Finished != nil:
-		return s.updateNotFound(ctx, u, err)
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline) || errors.As(err, &notReady):
-		return s.updateNotTaken(ctx, u, err)
-	}
-	return err
-}
-
-// updateNotFound says what it means that Temporal found no running
-// workflow for u: how its run ended.
-func (s *Server) updateNotFound(ctx context.Context, u workflowUpdate, err error) error {
-	desc, derr := s.temporal.DescribeWorkflowExecution(ctx, u.WorkflowID, "")
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(derr, &notFound):
-		return cmp.Or(u.Gone, u.Finished)
-	case derr != nil:
-		return derr
-	}
-	switch st := desc.GetWorkflowExecutionInfo().GetStatus(); st {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return u.Finished
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return err // started again between the two calls: the update's own error stands
-	default:
-		if u.Ended == nil {
-			return u.Finished
-		}
-		return fmt.Errorf("%w (%s)", u.Ended, st)
-	}
-}
-
-// updateNotTaken tells a bug from a slow dependency when an update timed
-// out or Temporal refused it while the workflow's task is failing (which it
-// does right after a worker crash too, until the task is redone): a workflow
-// whose task keeps failing (a panic or non-determinism in the worker) will
-// not accept it however often the client retries, so that is a 500 and an
-// alert (log and tandem_workflow_task_failing), not a 503.
-func (s *Server) updateNotTaken(ctx context.Context, u workflowUpdate, err error) error {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	desc, derr := s.temporal.DescribeWorkflowExecution(dctx, u.WorkflowID, "")
-	if derr != nil {
-		return err
-	}
-	task := desc.GetPendingWorkflowTask()
-	if task == nil || task.GetAttempt() < failingTaskAttempts {
-		return err
-	}
-	// A task that keeps failing while PostgreSQL is away (its payloads'
-	// keys cannot be read) waits for it: that is an outage, not a bug.
-	if perr := s.store.Ping(dctx); perr != nil {
-		return err
-	}
-	s.metrics.failingTasks.Add(ctx, 1)
-	s.log.ErrorContext(ctx, "workflow task failing: update cannot be taken", "workflow_id", u.WorkflowID, "update", u.Name,
-		"attempt", task.GetAttempt(), "err", err)
-	return &failingTaskError{workflowID: u.WorkflowID, attempt: task.GetAttempt()}
-}
-
-// failingTaskAttempts is how many attempts of one workflow task make it a
-// failing one rather than one redone after a worker or two restarted.
-const failingTaskAttempts = 5
-
-// failingTaskError is an update refused because its workflow's task keeps
-// failing. It is not a dependency down: a retry will not help.
-type failingTaskError struct {
-	workflowID string
-	attempt    int32
 }
 
 func (e *failingTaskError) Error() string {
@@ -919,47 +523,6 @@ func (s *Server) listCases(c *gin.Context) error {
 	return s.respondCaseList(c, f)
 }
 
-// Pages of a conversation or a trail.
-const (
-	defaultMessagePage = 100
-	maxMessagePage     = 500
-)
-
-// messagePage reads ?after=<seq> (default 0: from the start) and ?limit=
-// (default 100, at most 500) of a page of messages or trail entries.
-func messagePage(c *gin.Context) (int64, int, error) {
-	var errs []FieldError
-	var after int64
-	if raw := c.Query("after"); raw != "" {
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil || n < 0 {
-			errs = append(errs, FieldError{"after", "must be a sequence number from a previous page's next_after"})
-		}
-		after = n
-	}
-	limit, limitErr := pageLimit(c, defaultMessagePage, maxMessagePage)
-	if limitErr != nil {
-		errs = append(errs, *limitErr)
-	}
-	if len(errs) > 0 {
-		return 0, 0, validationError(errs)
-	}
-	return after, limit, nil
-}
-
-// pageLimit reads ?limit= for a list: def without it, from 1 to max with it.
-func pageLimit(c *gin.Context, def, max int) (int, *FieldError) {
-	raw := c.Query("limit")
-	if raw == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > max {
-		return 0, &FieldError{"limit", "must be a whole number from 1 to " + strconv.Itoa(max)}
-	}
-	return n, nil
-}
-
 // respondCaseList answers with one page of the caller's tenant's cases.
 func (s *Server) respondCaseList(c *gin.Context, f store.ListFilter) error {
 	rows, next, err := s.store.ListCases(c.Request.Context(), principalOf(c).Tenant, f)
@@ -993,65 +556,6 @@ func (s *Server) loadCaseWith(c *gin.Context, load func(ctx context.Context, ten
 	return row, err
 }
 
-// decodeJSON reads exactly one JSON object with only known fields.
-func decodeJSON(c *gin.Context, dst any) error {
-	// Only JSON: a page elsewhere can send a form without asking, but not
-	// JSON (that needs a CORS preflight), so no form can sign a person in
-	// or act for them.
-	if !strings.EqualFold(c.ContentType(), "application/json") {
-		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
-	}
-	raw, err := io.ReadAll(c.Request.Body)
-	if err != nil {
-		return requestBodyError(err)
-	}
-	// The decoder would quietly replace bytes that are not UTF-8.
-	if !utf8.Valid(raw) {
-		return errBadText("body", "must be valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: "unknown field",
-				Fields: []FieldError{{Field: strings.Trim(field, `"`), Message: "is not a field of this request"}}}
-		}
-		return requestJSONError(err)
-	}
-	if dec.More() {
-		return errorf(http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object")
-	}
-	return checkBodyText(dst)
-}
-
-// requestBodyError is what reading a request's body failed with: too large
-// (413), or the client's connection (a dependency of sorts: 503, retried).
-func requestBodyError(err error) error {
-	var maxBytes *http.MaxBytesError
-	if errors.As(err, &maxBytes) {
-		return err
-	}
-	return fmt.Errorf("read the request body: %w", err)
-}
-
-func idempotencyKey(c *gin.Context) (string, error) {
-	key := c.GetHeader(idempotencyHeader)
-	if len(key) > maxIdempotencyKey {
-		return "", validationError([]FieldError{{idempotencyHeader, "must be at most 255 characters"}})
-	}
-	for _, r := range key {
-		if r < 0x21 || r > 0x7e {
-			return "", validationError([]FieldError{{idempotencyHeader, "must be printable ASCII without spaces"}})
-		}
-	}
-	return key, nil
-}
-
-func validationError(fields []FieldError) *Error {
-	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed",
-		Message: "the request is invalid", Fields: fields}
-}
-
 func caseFromRow(r store.Case) CaseJSON {
 	var policy *PolicyRef
 	if r.PolicyProfile != nil && r.PolicyVersion != nil {
@@ -1076,46 +580,4 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 		Status: st.Status, OpenedAt: pgTime(st.OpenedAt), UpdatedAt: pgTime(st.UpdatedAt), ClosedAt: utcPtr(st.ClosedAt),
 		SLADueAt: utcPtr(st.SLA.Due), SLABreached: utcPtr(st.SLA.Breach),
 	}
-}
-
-func messageFromRow(m store.Message) MessageJSON {
-	out := MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body, Erased: m.Erased,
-		Placeholder: m.Placeholder, ArticleID: deref(m.ArticleID), Model: deref(m.Model), AIDisclosure: m.AIDisclosure, At: m.CreatedAt.UTC()}
-	if m.ArticleVersion != nil {
-		out.ArticleVersion = *m.ArticleVersion
-	}
-	return out
-}
-
-func messageFromWorkflow(m workflows.Message) MessageJSON {
-	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
-		Placeholder: m.Placeholder, ArticleID: m.ArticleID, Model: m.Model, ArticleVersion: m.ArticleVersion, AIDisclosure: m.AIDisclosure, At: pgTime(m.At)}
-}
-
-func exchangeJSON(res workflows.PostMessageResult) ExchangeJSON {
-	out := ExchangeJSON{Case: caseFromState(res.Case), Message: messageFromWorkflow(res.Message)}
-	if res.Reply.Seq != 0 {
-		reply := messageFromWorkflow(res.Reply)
-		out.Reply = &reply
-	}
-	return out
-}
-
-// pgTime rounds a workflow time to what PostgreSQL stores, so that a case
-// reads the same from an update's result and from GET.
-func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := pgTime(*t)
-	return &u
 }

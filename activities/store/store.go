@@ -6,26 +6,16 @@ package store
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgconn"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
-
-	"tandem/policies"
-	"tandem/workflows"
 )
 
 // Domain errors the API maps to HTTP statuses.
@@ -174,32 +164,6 @@ type Case struct {
 	// did: its webhook events are held until that task is known to have
 	// committed (ReleaseEvents). Not stored with the row.
 	ProjRun string `gorm:"-"`
-}
-
-// Message is one turn of a case's conversation. Body is held in clear only in
-// memory; the row keeps it sealed under the customer's data key.
-type Message struct {
-	TenantID    string `gorm:"primaryKey"`
-	CaseID      string `gorm:"primaryKey"`
-	Seq         int64  `gorm:"primaryKey"`
-	AuthorKind  string
-	AuthorID    string
-	Body        string  `gorm:"-"`
-	Erased      bool    `gorm:"-"` // the customer's data key was destroyed
-	LegacyBody  *string `gorm:"column:body"`
-	BodyCT      []byte  `gorm:"column:body_ct"`
-	KeyID       *string
-	ClientKey   *string // the Idempotency-Key it was posted with
-	Placeholder bool
-	ArticleID   *string // the knowledge-base article of an AI answer
-	// An AI answer's marks (workflows.Message).
-	Model          *string
-	ArticleVersion *int
-	AIDisclosure   bool      `gorm:"column:ai_disclosure"`
-	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
-	ProjGen        int64     // where in the workflow's history the row was written (see RecordCase)
-	ProjEvent      int64
-	Fingerprint    []byte // HMAC of the message under the customer's data key
 }
 
 // Conflict is a projection row that a committed write found holding
@@ -382,61 +346,6 @@ func sameAudit(stored, e AuditEvent) bool {
 		stored.Reason == e.Reason && stored.Details == cmp.Or(e.Details, "{}") && stored.ObjectID == e.ObjectID
 }
 
-// writeMessages upserts msgs, keeping of two writes of a sequence the one
-// at the later position, and returns the sequences whose stored content a
-// later write replaced.
-func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, msgs []Message) ([]int64, error) {
-	if len(msgs) == 0 {
-		return nil, nil
-	}
-	var values strings.Builder
-	args := []any{tenantID, caseID}
-	seqs := make([]int64, 0, len(msgs))
-	for i, m := range msgs {
-		seqs = append(seqs, m.Seq)
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, m.TenantID, m.CaseID, m.Seq, m.AuthorKind, m.AuthorID, m.BodyCT, m.KeyID, m.ClientKey,
-			m.Placeholder, m.ArticleID, m.Model, m.ArticleVersion, m.AIDisclosure, m.CreatedAt, m.ProjGen, m.ProjEvent, m.Fingerprint)
-	}
-	args = append([]any{tenantID, caseID, seqs}, args[2:]...)
-	var replaced []int64
-	err := db.WithContext(ctx).Raw(`WITH old AS (
-			SELECT seq, fingerprint FROM messages WHERE tenant_id = ? AND case_id = ? AND seq IN ?
-		), written AS (
-			INSERT INTO messages (tenant_id, case_id, seq, author_kind, author_id, body_ct, key_id, client_key,
-				placeholder, article_id, model, article_version, ai_disclosure, created_at, proj_gen, proj_event, fingerprint)
-			VALUES `+values.String()+`
-			ON CONFLICT (tenant_id, case_id, seq) DO UPDATE SET author_kind = excluded.author_kind,
-				author_id = excluded.author_id, body = NULL, body_ct = excluded.body_ct, key_id = excluded.key_id,
-				client_key = excluded.client_key, placeholder = excluded.placeholder, article_id = excluded.article_id,
-				model = excluded.model, article_version = excluded.article_version, ai_disclosure = excluded.ai_disclosure,
-				created_at = excluded.created_at, proj_gen = excluded.proj_gen, proj_event = excluded.proj_event,
-				fingerprint = excluded.fingerprint
-			WHERE (messages.proj_gen, messages.proj_event) <= (excluded.proj_gen, excluded.proj_event)
-			RETURNING seq, fingerprint
-		)
-		SELECT written.seq FROM written JOIN old USING (seq)
-		WHERE old.fingerprint IS NOT NULL AND old.fingerprint <> written.fingerprint ORDER BY written.seq`, args...).Scan(&replaced).Error
-	if err != nil {
-		return nil, fmt.Errorf("write messages: %w", err)
-	}
-	return replaced, nil
-}
-
-// messageFingerprint identifies what a message says and who said it, keyed
-// by the customer's data key so that it is shredded with the key.
-func messageFingerprint(dek []byte, m Message) []byte {
-	mac := hmac.New(sha256.New, dek)
-	for _, f := range []string{m.AuthorKind, m.AuthorID, m.Body, deref(m.ClientKey), strconv.FormatBool(m.Placeholder), deref(m.ArticleID)} {
-		mac.Write(binary.AppendUvarint(nil, uint64(len(f))))
-		mac.Write([]byte(f))
-	}
-	return mac.Sum(nil)
-}
-
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -447,10 +356,6 @@ func deref(s *string) string {
 // The additional data bind each ciphertext to its row.
 func caseAAD(tenantID, caseID, column string) []byte {
 	return []byte("case:" + tenantID + ":" + caseID + ":" + column)
-}
-
-func messageAAD(tenantID, caseID string, seq int64) []byte {
-	return []byte("message:" + tenantID + ":" + caseID + ":" + strconv.FormatInt(seq, 10))
 }
 
 // dataKeys fetches the given data keys of a tenant in one query; destroyed
@@ -530,37 +435,6 @@ func (s *Store) openCases(ctx context.Context, rows []Case) error {
 	return nil
 }
 
-func (s *Store) openMessages(ctx context.Context, tenantID string, msgs []Message) error {
-	var ids []string
-	for _, m := range msgs {
-		if m.KeyID != nil {
-			ids = append(ids, *m.KeyID)
-		}
-	}
-	keys, err := s.dataKeys(ctx, tenantID, ids)
-	if err != nil {
-		return err
-	}
-	for i := range msgs {
-		m := &msgs[i]
-		switch {
-		case m.KeyID == nil:
-			if m.LegacyBody != nil {
-				m.Body = *m.LegacyBody
-			}
-		case keys[*m.KeyID] == nil || m.BodyCT == nil: // shredded, or purged
-			m.Erased = true
-		default:
-			plain, err := open(keys[*m.KeyID], m.BodyCT, messageAAD(m.TenantID, m.CaseID, m.Seq))
-			if err != nil {
-				return fmt.Errorf("open message %d of case %s: %w", m.Seq, m.CaseID, err)
-			}
-			m.Body = string(plain)
-		}
-	}
-	return nil
-}
-
 // GetCaseRow returns a case of the tenant without its conversation.
 func (s *Store) GetCaseRow(ctx context.Context, tenantID, caseID string) (Case, error) {
 	c, err := s.GetCaseRowSealed(ctx, tenantID, caseID)
@@ -607,210 +481,6 @@ func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []M
 	return c, msgs, nil
 }
 
-// ListFilter narrows and pages a case listing.
-type ListFilter struct {
-	Status string               // empty: any
-	Queue  string               // empty: any
-	Agent  *policies.AgentScope // non-nil: only the cases this agent may see
-	// CustomerRef: only this customer's cases (matched through the tenant's
-	// blind index: the reference is never stored or compared in clear).
-	CustomerRef string
-	Channels    []string // non-nil: only cases of these channels
-	Limit       int      // rows per page, at least 1
-	Cursor      string   // from a previous page's NextCursor; empty: first page
-}
-
-// AgentQueues returns the queues an agent works.
-func (s *Store) AgentQueues(ctx context.Context, tenantID, agentID string) ([]string, error) {
-	var queues []string
-	err := s.db.WithContext(ctx).Table("agent_queues").Where("tenant_id = ? AND agent_id = ?", tenantID, agentID).
-		Order("queue").Pluck("queue", &queues).Error
-	if err != nil {
-		return nil, fmt.Errorf("read agent queues: %w", err)
-	}
-	return queues, nil
-}
-
-// ListCases returns the tenant's cases, newest first, and the cursor of the
-// next page ("" on the last page).
-func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([]Case, string, error) {
-	q := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID)
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
-	if f.Queue != "" {
-		q = q.Where("queue = ?", f.Queue)
-	}
-	if f.Agent != nil {
-		cond, args := f.Agent.Where()
-		q = q.Where(cond, args...)
-	}
-	if f.Channels != nil {
-		q = q.Where("channel IN ?", f.Channels)
-	}
-	if f.CustomerRef != "" {
-		hash, err := s.customerHash(ctx, tenantID, strings.TrimSpace(f.CustomerRef))
-		if err != nil {
-			return nil, "", err
-		}
-		q = q.Where("customer_hash = ?", hash)
-	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil || !validUUID(id) { // case IDs are UUIDs
-			return nil, "", ErrBadCursor
-		}
-		q = q.Where("(opened_at, id) < (?, ?)", at, id)
-	}
-	var rows []Case
-	if err := q.Order("opened_at DESC, id DESC").Limit(f.Limit + 1).Find(&rows).Error; err != nil {
-		return nil, "", fmt.Errorf("list cases: %w", err)
-	}
-	if err := s.openCases(ctx, rows); err != nil {
-		return nil, "", err
-	}
-	rows, next := page(rows, f.Limit, func(c Case) (time.Time, string) { return c.OpenedAt, c.ID })
-	return rows, next, nil
-}
-
-// page trims a listing read with one row more than limit, and returns the
-// cursor of the next page ("" when that extra row was not there).
-func page[T any](rows []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
-	if len(rows) <= limit {
-		return rows, ""
-	}
-	rows = rows[:limit]
-	return rows, encodeCursor(key(rows[len(rows)-1]))
-}
-
-func encodeCursor(at time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
-}
-
-func decodeCursor(cur string) (time.Time, string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cur)
-	if err != nil {
-		return time.Time{}, "", ErrBadCursor
-	}
-	ts, id, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return time.Time{}, "", ErrBadCursor
-	}
-	at, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil || id == "" {
-		return time.Time{}, "", ErrBadCursor
-	}
-	return at, id, nil
-}
-
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if r != '-' {
-				return false
-			}
-		case ('0' <= r && r <= '9') || ('a' <= r && r <= 'f'):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// ExchangeByClientKey returns the customer message posted with an
-// Idempotency-Key and the reply recorded right after it, if there is one. Of
-// rows carrying the key (one a lost workflow task wrote, one committed in its
-// place) it takes the one at the later position. The API answers from it only
-// for a closed case, whose records are final.
-func (s *Store) ExchangeByClientKey(ctx context.Context, tenantID, caseID, key string) (Message, *Message, bool, error) {
-	var seqs []int64
-	err := s.db.WithContext(ctx).Raw(`SELECT seq FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?
-		ORDER BY proj_gen DESC, proj_event DESC, seq DESC LIMIT 1`, tenantID, caseID, key).Scan(&seqs).Error
-	if err != nil {
-		return Message{}, nil, false, fmt.Errorf("find message by key: %w", err)
-	}
-	if len(seqs) == 0 {
-		return Message{}, nil, false, nil
-	}
-	msgs, err := s.MessagesBySeq(ctx, tenantID, caseID, seqs[0], seqs[0]+1)
-	if err != nil || len(msgs) == 0 || msgs[0].Seq != seqs[0] {
-		return Message{}, nil, false, err
-	}
-	if len(msgs) == 2 && msgs[1].AuthorKind != workflows.AuthorCustomer {
-		return msgs[0], &msgs[1], true, nil
-	}
-	return msgs[0], nil, true, nil
-}
-
-// MessagesBySeq returns the case's messages with the given sequences, in order.
-func (s *Store) MessagesBySeq(ctx context.Context, tenantID, caseID string, seqs ...int64) ([]Message, error) {
-	var msgs []Message
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND seq IN ?", tenantID, caseID, seqs).
-		Order("seq").Find(&msgs).Error
-	if err != nil {
-		return nil, fmt.Errorf("read messages: %w", err)
-	}
-	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
-		return nil, err
-	}
-	return msgs, nil
-}
-
-// IdempotencyKey records which case a case-opening request created.
-type IdempotencyKey struct {
-	TenantID    string `gorm:"primaryKey"`
-	Key         string `gorm:"primaryKey"`
-	RequestHash string
-	CaseID      string
-	CreatedAt   time.Time
-}
-
-// ClaimIdempotencyKey records key → caseID for a request with the given hash.
-// first is true for exactly one caller per key; a caller whose request hash
-// differs from the first one's gets ErrIdempotencyMismatch.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, tenantID, key, requestHash, caseID string) (first bool, err error) {
-	row := IdempotencyKey{TenantID: tenantID, Key: key, RequestHash: requestHash, CaseID: caseID}
-	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return false, fmt.Errorf("claim idempotency key: %w", res.Error)
-	}
-	if res.RowsAffected == 1 {
-		return true, nil
-	}
-	var have IdempotencyKey
-	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND key = ?", tenantID, key).Take(&have).Error; err != nil {
-		return false, fmt.Errorf("read idempotency key: %w", err)
-	}
-	if have.RequestHash == erasedRequestHash {
-		return false, ErrCustomerErased
-	}
-	if have.RequestHash != requestHash || have.CaseID != caseID {
-		return false, ErrIdempotencyMismatch
-	}
-	return false, nil
-}
-
-// UseUpdateKey records the first use of a keyed update of a case and
-// returns when that was (now, the first time).
-func (s *Store) UseUpdateKey(ctx context.Context, tenantID, caseID, updateID string) (time.Time, error) {
-	var first time.Time
-	err := s.db.WithContext(ctx).Raw(`INSERT INTO update_keys (tenant_id, case_id, update_id) VALUES (?, ?, ?)
-		ON CONFLICT (tenant_id, case_id, update_id) DO UPDATE SET first_used = update_keys.first_used
-		RETURNING first_used`, tenantID, caseID, updateID).Scan(&first).Error
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		return time.Time{}, NotFound("case") // no such case in the tenant
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("use update key: %w", err)
-	}
-	return first, nil
-}
-
 // ProjectionConflicts counts the conflicts the tenant's projection has
 // detected and repaired.
 func (s *Store) ProjectionConflicts(ctx context.Context, tenantID string) (int64, error) {
@@ -820,65 +490,4 @@ func (s *Store) ProjectionConflicts(ctx context.Context, tenantID string) (int64
 		return 0, fmt.Errorf("count projection conflicts: %w", err)
 	}
 	return n, nil
-}
-
-// CaseMessages returns up to limit of a case's messages after sequence
-// after, in order, and whether more follow.
-func (s *Store) CaseMessages(ctx context.Context, tenantID, caseID string, after int64, limit int) ([]Message, bool, error) {
-	var msgs []Message
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND seq > ?", tenantID, caseID, after).
-		Order("seq").Limit(limit + 1).Find(&msgs).Error
-	if err != nil {
-		return nil, false, fmt.Errorf("read messages: %w", err)
-	}
-	more := len(msgs) > limit
-	if more {
-		msgs = msgs[:limit]
-	}
-	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
-		return nil, false, err
-	}
-	return msgs, more, nil
-}
-
-// LastMessages returns a case's last n messages, in order.
-func (s *Store) LastMessages(ctx context.Context, tenantID, caseID string, n int) ([]Message, error) {
-	var msgs []Message
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ?", tenantID, caseID).
-		Order("seq DESC").Limit(n).Find(&msgs).Error
-	if err != nil {
-		return nil, fmt.Errorf("read messages: %w", err)
-	}
-	slices.Reverse(msgs)
-	if err := s.openMessages(ctx, tenantID, msgs); err != nil {
-		return nil, err
-	}
-	return msgs, nil
-}
-
-// MessageStats are a case's figures from its whole conversation.
-type MessageStats struct {
-	Customer     int64      // messages the customer wrote
-	FirstAI      *time.Time // the first answer by the AI
-	FirstAgent   *time.Time // the first reply by a person
-	OpeningSeq   int64      // the customer's first message
-	LastCustomer int64      // the customer's latest message
-}
-
-// CaseMessageStats counts and dates a case's conversation without reading it.
-func (s *Store) CaseMessageStats(ctx context.Context, tenantID, caseID string) (MessageStats, error) {
-	var out MessageStats
-	err := s.db.WithContext(ctx).Raw(`SELECT
-			count(*) FILTER (WHERE author_kind = @customer) AS customer,
-			min(created_at) FILTER (WHERE author_kind = @ai) AS first_ai,
-			min(created_at) FILTER (WHERE author_kind = @agent) AS first_agent,
-			coalesce(min(seq) FILTER (WHERE author_kind = @customer), 0) AS opening_seq,
-			coalesce(max(seq) FILTER (WHERE author_kind = @customer), 0) AS last_customer
-		FROM messages WHERE tenant_id = @t AND case_id = @c`,
-		map[string]any{"t": tenantID, "c": caseID, "customer": workflows.AuthorCustomer, "ai": workflows.AuthorAI, "agent": workflows.AuthorAgent}).
-		Scan(&out).Error
-	if err != nil {
-		return MessageStats{}, fmt.Errorf("message stats: %w", err)
-	}
-	return out, nil
 }

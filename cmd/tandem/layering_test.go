@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -58,6 +59,29 @@ func TestPackagesImportOnlyWhatTheLayeringAllows(t *testing.T) {
 			if strings.HasPrefix(imp, "tandem/") && !slices.Contains(allowed, imp) {
 				t.Errorf("%s imports %s, which the layering does not allow", pkg, imp)
 			}
+		}
+	}
+}
+
+// A source file holds one job: past about 600 lines it says at its top why
+// it is one file ("one file because …"). Tests and generated code aside.
+func TestNoSourceFileOutgrowsOneJob(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}`, "tandem/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, file := range strings.Fields(string(out)) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(raw)
+		if strings.Contains(text, "Code generated") {
+			continue
+		}
+		head, _, _ := strings.Cut(text, "\nimport")
+		if n := strings.Count(text, "\n"); n > 600 && !strings.Contains(head, "one file because") {
+			t.Errorf("%s has %d lines: split it by job, or say at its top why it is one file (\"one file because …\")", file, n)
 		}
 	}
 }

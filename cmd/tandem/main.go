@@ -13,7 +13,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -21,10 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/metric"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"tandem/activities"
@@ -34,10 +30,8 @@ import (
 	"tandem/activities/store"
 	"tandem/api"
 	"tandem/api/telemetry"
-	"tandem/migrations"
 	"tandem/policies"
 	"tandem/workflows"
-	"tandem/workflows/codec"
 )
 
 // version is set at build time by .ci/stack.sh (git describe).
@@ -454,178 +448,8 @@ func jwksRefresher(cfg config, ks *api.KeySet, log *slog.Logger) func(context.Co
 	}
 }
 
-// connect opens PostgreSQL (with the keyring) and dials Temporal.
-func connect(ctx context.Context, cfg config, log *slog.Logger) (*store.Store, client.Client, error) {
-	st, tc, _, err := connectWith(ctx, cfg, log, observe{})
-	return st, tc, err
-}
-
-// observe is where the Temporal client's metrics and traces go (none: nowhere).
-type observe struct {
-	metrics      client.MetricsHandler
-	interceptors []interceptor.ClientInterceptor
-}
-
-// connectWith is connect, observed, with the client's payload codec.
-func connectWith(ctx context.Context, cfg config, log *slog.Logger, obs observe) (*store.Store, client.Client, *codec.Codec, error) {
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tc, pc, err := dialTemporal(ctx, cfg, log, st, obs)
-	if err != nil {
-		st.Close()
-		return nil, nil, nil, err
-	}
-	return st, tc, pc, nil
-}
-
-// openStore opens PostgreSQL with the master keyring, which every command
-// that reads or writes personal data needs.
-func openStore(ctx context.Context, cfg config) (*store.Store, error) {
-	kr, err := cfg.keyring()
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	st.UseKeyring(kr)
-	return st, nil
-}
-
-// dialTemporal connects with the encrypting payload codec: every client and
-// worker of Tandem must, or history would mix clear and encrypted payloads.
-// st gives the codec customers' data keys.
-func dialTemporal(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, obs observe) (client.Client, *codec.Codec, error) {
-	pc, err := cfg.payloadCodec(st)
-	if err != nil {
-		return nil, nil, err
-	}
-	tc, err := client.DialContext(ctx, temporalOptions(cfg, log, obs, pc.DataConverter(), pc.FailureConverter()))
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
-	}
-	return tc, pc, nil
-}
-
-// workerClient shares tc's connection with the converters a worker needs
-// (codec.Codec.WorkerDataConverter): a payload whose key cannot be read
-// fails the workflow task instead of changing what a replay decides.
-func workerClient(tc client.Client, pc *codec.Codec, cfg config, log *slog.Logger, obs observe) (client.Client, error) {
-	wc, err := client.NewClientFromExisting(tc, temporalOptions(cfg, log, obs, pc.WorkerDataConverter(), pc.WorkerFailureConverter()))
-	if err != nil {
-		return nil, fmt.Errorf("worker's Temporal client: %w", err)
-	}
-	return wc, nil
-}
-
-func temporalOptions(cfg config, log *slog.Logger, obs observe, dc converter.DataConverter, fc converter.FailureConverter) client.Options {
-	return client.Options{
-		HostPort:         cfg.TemporalAddress,
-		Namespace:        cfg.TemporalNamespace,
-		Logger:           tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		DataConverter:    dc,
-		FailureConverter: fc,
-		MetricsHandler:   obs.metrics,
-		Interceptors:     obs.interceptors,
-		// Payloads are AES-GCM ciphertext, which gzip cannot shrink: compressing
-		// every request only spent CPU on both sides (about 8% of the worker's).
-		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
-	}
-}
-
-func runMigrate(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: tandem migrate up|down [N]|status")
-	}
-	st, err := store.Open(ctx, cfg.MigrateURL) // the owner's role
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	db, err := st.DB().DB()
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "up":
-		applied, err := migrations.Up(ctx, db)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "applied %d migration(s) %v\n", len(applied), applied)
-		if cfg.AppDBRole != "" {
-			if err := migrations.GrantApp(ctx, db, cfg.AppDBRole); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "granted the application role %s its rights\n", cfg.AppDBRole)
-		}
-	case "down":
-		steps := 1
-		if len(args) > 1 {
-			if steps, err = strconv.Atoi(args[1]); err != nil || steps < 1 {
-				return fmt.Errorf("migrate down: N must be a positive whole number, got %q", args[1])
-			}
-		}
-		reverted, err := migrations.Down(ctx, db, steps)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "reverted %d migration(s) %v\n", len(reverted), reverted)
-	case "status":
-		states, err := migrations.Status(ctx, db)
-		if err != nil {
-			return err
-		}
-		for _, s := range states {
-			applied := "pending"
-			if s.AppliedAt != nil {
-				applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
-			}
-			fmt.Fprintf(stdout, "%04d_%s\t%s\n", s.Version, s.Name, applied)
-		}
-	default:
-		return fmt.Errorf("unknown migrate command %q: use up, down [N] or status", args[0])
-	}
-	return nil
-}
-
 // demoTenant is the tenant `make run` seeds for the README walkthrough.
 const demoTenant = "demo"
-
-func runSeed(ctx context.Context, cfg config, stdout io.Writer) error {
-	st, err := openStore(ctx, cfg) // orders name their customer by the tenant's blind index
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.EnsureTenant(ctx, demoTenant, "Demo tenant"); err != nil {
-		return err
-	}
-	// The development tenant's webhook receivers run on this machine.
-	if err := st.AllowPrivateWebhooks(ctx, demoTenant, true); err != nil {
-		return err
-	}
-	n, err := ai.SeedDemo(ctx, st, demoTenant)
-	if err != nil {
-		return err
-	}
-	// The demo order book of the walkthrough's customer: a recent order, and
-	// one older than efficiency-first refunds (90 days), whose refund a rule
-	// rejects and a person may overturn on appeal. Existing orders are kept.
-	for _, o := range []struct {
-		ref, total string
-		age        time.Duration
-	}{{"1001", "120.00", 5 * 24 * time.Hour}, {"0917", "60.00", 120 * 24 * time.Hour}} {
-		if err := st.PutOrder(ctx, demoTenant, o.ref, "cust-1001", "EUR", o.total, time.Now().Add(-o.age)); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stdout, "tenant %q is ready (%d demo knowledge-base articles added; demo orders 1001 and 0917 of cust-1001)\n", demoTenant, n)
-	return nil
-}
 
 // startMetricsServer serves /metrics on its own address, so that the API's
 // port never exposes them; with pprof, Go's profiles too (/debug/pprof/).

@@ -1,0 +1,217 @@
+package workflows
+
+import (
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// The updates people send a case: claim, reply, request information,
+// release, reassign, escalate, resolve and close. Each validator refuses
+// before anything is written; a keyed retry is answered, not refused.
+
+func (wf *caseWorkflow) validateClaim(ctx workflow.Context, in ClaimInput) error {
+	if wf.claimedBy(in.Actor) || wf.keyedRetry(ctx) {
+		return nil // a retry: the claim answers with the case
+	}
+	if wf.state.Status != StatusQueued {
+		return temporal.NewApplicationError("the case is not waiting in a queue", ErrTypeNotClaimable)
+	}
+	if wf.state.OfferedTo != "" && wf.state.OfferedTo != in.Actor.ID {
+		return temporal.NewApplicationError("the case is offered to another agent", ErrTypeNotClaimable)
+	}
+	if in.Actor.ID == "" {
+		return temporal.NewApplicationError("a claim needs an agent", ErrTypeNotClaimable)
+	}
+	return nil
+}
+
+// claim gives the case to the first agent whose claim runs; claims accepted
+// together (validated before the first ran) find it taken and fail.
+func (wf *caseWorkflow) claim(ctx workflow.Context, in ClaimInput) (CaseState, error) {
+	if wf.claimedBy(in.Actor) || wf.keyedRetry(ctx) {
+		return wf.state.Reported(), nil
+	}
+	if wf.state.Status != StatusQueued || (wf.state.OfferedTo != "" && wf.state.OfferedTo != in.Actor.ID) {
+		return CaseState{}, temporal.NewApplicationError("another agent claimed the case first", ErrTypeNotClaimable)
+	}
+	return wf.transition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseClaim, apply: func(time.Time) map[string]string {
+		wf.state.Status, wf.state.Assignee = StatusAssigned, in.Actor.ID
+		wf.clearOffer()
+		wf.state.Passed, wf.state.RoutePending = nil, false
+		return map[string]string{"queue": wf.state.Queue}
+	}})
+}
+
+// claimedBy says the agent holds the case by a claim of theirs that has not moved on.
+func (wf *caseWorkflow) claimedBy(actor Actor) bool {
+	return actor.ID != "" && wf.state.Status == StatusAssigned && wf.state.Assignee == actor.ID
+}
+
+func (wf *caseWorkflow) close(ctx workflow.Context, in CloseInput) (CaseState, error) {
+	return wf.closeCase(ctx, in.Actor, in.Reason)
+}
+
+func (wf *caseWorkflow) closeCase(ctx workflow.Context, actor Actor, reason string) (CaseState, error) {
+	if wf.state.Status == StatusClosed {
+		return wf.state.Reported(), nil // closing twice is a retry, not an error
+	}
+	return wf.transition(ctx, change{actor: actor, action: AuditCaseClose, reason: reason, apply: func(now time.Time) map[string]string {
+		wf.state.Status = StatusClosed
+		wf.state.ClosedAt = &now
+		wf.clearOffer()
+		wf.stopAllClocks(now, false)
+		wf.state.CloseReason = reason
+		return nil
+	}})
+}
+
+func (wf *caseWorkflow) validateOwner(actor Actor) error {
+	if !slices.Contains(WithPerson, wf.state.Status) {
+		return temporal.NewApplicationError("the case is not with a person", ErrTypeWrongState)
+	}
+	if actor.ID == "" {
+		return temporal.NewApplicationError("an action needs a person", ErrTypeWrongState)
+	}
+	return nil
+}
+
+// validateOwnerAction validates an action only the case's owner takes; a
+// retry of one the case took is answered, not refused.
+func (wf *caseWorkflow) validateOwnerAction(ctx workflow.Context, actor Actor) error {
+	if wf.keyedRetry(ctx) {
+		return nil
+	}
+	return wf.validateOwner(actor)
+}
+
+func (wf *caseWorkflow) validateAgentMessage(ctx workflow.Context, in AgentMessageInput) error {
+	if _, ok := wf.applied(workflow.GetCurrentUpdateInfo(ctx).ID); ok {
+		return nil // a retry from an earlier run: answered, not applied again
+	}
+	if err := wf.validateOwner(in.Actor); err != nil {
+		return err
+	}
+	if wf.state.Messages >= MaxMessagesPerCase {
+		return temporal.NewApplicationError("a case holds at most 5000 messages; open another case", ErrTypeCaseFull)
+	}
+	if reason := ValidateMessageBody(in.Body); reason != "" {
+		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
+	}
+	return nil
+}
+
+func (wf *caseWorkflow) validateResolve(ctx workflow.Context, in ResolveInput) error {
+	if wf.keyedRetry(ctx) {
+		return nil
+	}
+	if err := wf.validateOwner(in.Actor); err != nil {
+		return err
+	}
+	if !slices.Contains(ResolutionCodes, in.Code) {
+		return temporal.NewApplicationError("unknown resolution code", ErrTypeInvalidMessage)
+	}
+	return nil
+}
+
+// agentMessage records a person's message to the customer and moves the case
+// to status, auditing it as action.
+func (wf *caseWorkflow) agentMessage(ctx workflow.Context, in AgentMessageInput, status, action string) (PostMessageResult, error) {
+	updateID := workflow.GetCurrentUpdateInfo(ctx).ID
+	if prior, ok := wf.applied(updateID); ok && workflow.GetVersion(ctx, "applied-messages", workflow.DefaultVersion, 1) == 1 {
+		return PostMessageResult{Case: wf.state.Reported(), Message: Message{Seq: prior.Seq}, Duplicate: true}, nil
+	}
+	if err := wf.validateOwner(in.Actor); err != nil { // re-checked: the case may have moved since validation
+		return PostMessageResult{}, err
+	}
+	now := workflow.Now(ctx)
+	msg := wf.appendMessage(now, Message{AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
+	if in.ClientKey != "" {
+		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: msg.Seq})
+	}
+	wf.state.Status = status
+	wf.stopClock(ClockFirstResponse, now, true)
+	wf.stopClock(ClockNextResponse, now, true)
+	if status == StatusWaiting {
+		wf.pauseClocks(now)
+	}
+	snapshot, err := wf.commit(ctx, []Message{msg}, AuditRecord{Seq: msg.Seq, Action: action, Actor: in.Actor, At: now,
+		Details: map[string]string{"message_seq": itoa(msg.Seq)}})
+	if err != nil {
+		return PostMessageResult{}, err
+	}
+	return PostMessageResult{Case: snapshot, Message: msg}, nil
+}
+
+func (wf *caseWorkflow) reply(ctx workflow.Context, in AgentMessageInput) (PostMessageResult, error) {
+	return wf.agentMessage(ctx, in, StatusInProgress, AuditCaseReply)
+}
+
+func (wf *caseWorkflow) requestInfo(ctx workflow.Context, in AgentMessageInput) (PostMessageResult, error) {
+	return wf.agentMessage(ctx, in, StatusWaiting, AuditCaseRequestInfo)
+}
+
+// release puts the case back in its queue for another agent.
+func (wf *caseWorkflow) release(ctx workflow.Context, in ActorInput) (CaseState, error) {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseRelease, apply: func(time.Time) map[string]string {
+		queue := wf.state.Queue
+		if queue == "" {
+			queue = DefaultQueue
+		}
+		wf.pass(wf.state.Assignee) // routing offers it to someone else
+		wf.enqueue(queue)
+		return nil
+	}})
+}
+
+func (wf *caseWorkflow) validateReassign(ctx workflow.Context, in ReassignInput) error {
+	if wf.keyedRetry(ctx) {
+		return nil
+	}
+	if wf.state.Status != StatusQueued && !slices.Contains(WithPerson, wf.state.Status) {
+		return temporal.NewApplicationError("only a case waiting for or with a person can be reassigned", ErrTypeWrongState)
+	}
+	if in.To == "" || in.Actor.ID == "" {
+		return temporal.NewApplicationError("a reassignment needs who and to whom", ErrTypeWrongState)
+	}
+	return nil
+}
+
+// reassign gives the case to another agent, from a queue or from its owner.
+func (wf *caseWorkflow) reassign(ctx workflow.Context, in ReassignInput) (CaseState, error) {
+	if wf.keyedRetry(ctx) {
+		return wf.state.Reported(), nil
+	}
+	if err := wf.validateReassign(ctx, in); err != nil {
+		return CaseState{}, err
+	}
+	return wf.transition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseReassign, apply: func(time.Time) map[string]string {
+		from := wf.state.Assignee
+		if wf.state.Status == StatusQueued {
+			wf.state.Status = StatusAssigned
+		}
+		wf.state.Assignee = in.To
+		wf.clearOffer()
+		wf.state.Passed, wf.state.RoutePending = nil, false
+		return map[string]string{"from": from, "to": in.To}
+	}})
+}
+
+// escalate sends the case from its owner to the supervisors' queue.
+func (wf *caseWorkflow) escalate(ctx workflow.Context, in EscalateInput) (CaseState, error) {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseEscalate, reason: ReasonAgentEscalated, apply: func(time.Time) map[string]string {
+		wf.enqueue(SupervisorQueue)
+		wf.state.Escalation = ReasonAgentEscalated
+		return nil
+	}})
+}
+
+func (wf *caseWorkflow) resolve(ctx workflow.Context, in ResolveInput) (CaseState, error) {
+	return wf.ownerTransition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseResolve, reason: in.Code, apply: func(now time.Time) map[string]string {
+		wf.state.Status, wf.state.Resolution, wf.state.ResolvedAt = StatusResolved, in.Code, &now
+		wf.stopAllClocks(now, true)
+		return nil
+	}})
+}
