@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -252,6 +253,8 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 			AIDisclosure:   m.AIDisclosure,
 			ArticleVersion: optionalInt(m.ArticleVersion),
 			ClientKey:      optional(m.ClientKey),
+			Internal:       m.Internal,
+			Mentions:       optional(strings.Join(m.Mentions, ",")),
 			CreatedAt:      m.At,
 		})
 	}

@@ -157,6 +157,7 @@ var allowed = map[string][]string{
 	"handoff":            {"agent", "supervisor"},
 	"claim":              {"agent", "supervisor"},
 	"reply":              {"agent", "supervisor"},
+	"note":               {"agent", "supervisor"},
 	"request info":       {"agent", "supervisor"},
 	"release":            {"agent", "supervisor"},
 	"escalate":           {"agent", "supervisor"},
@@ -191,8 +192,8 @@ var allowed = map[string][]string{
 	"refund appeal":      {"service", "agent", "supervisor"},
 	"refund list":        {"supervisor", "finance", "compliance"},
 	"reconciliation":     {"finance", "compliance"},
-	"notifications":      {"service", "supervisor", "finance", "admin"},
-	"notification sent":  {"service", "supervisor", "finance", "admin"},
+	"notifications":      {"service", "agent", "supervisor", "finance", "admin"},
+	"notification sent":  {"service", "agent", "supervisor", "finance", "admin"},
 	"events stream":      {"agent", "supervisor", "finance", "compliance", "admin"},
 	"webhooks":           {"compliance", "admin"},
 	"webhook":            {"compliance", "admin"},
@@ -243,7 +244,7 @@ var sensitive = map[string]bool{"set service policy": true, "set retention": tru
 var routeNames = map[string]string{
 	"POST /v1/cases": "open", "GET /v1/cases": "list", "GET /v1/cases/:id": "read", "POST /v1/cases/:id/messages": "message",
 	"POST /v1/cases/:id/messages/:seq/feedback": "feedback", "POST /v1/cases/:id/close": "close", "POST /v1/cases/:id/claim": "claim",
-	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info",
+	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note",
 	"POST /v1/cases/:id/release": "release", "POST /v1/cases/:id/resolve": "resolve", "POST /v1/cases/:id/escalate": "escalate",
 	"POST /v1/cases/:id/reassign": "reassign", "POST /v1/cases/:id/rating": "rating", "POST /v1/cases/:id/refunds": "refund request",
 	"GET /v1/cases/:id/refunds": "case refunds", "GET /v1/refunds/:id": "refund read", "GET /v1/refunds": "refund list",
@@ -365,6 +366,9 @@ func TestRoleMatrix(t *testing.T) {
 			"request info": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/request-info", who, api.AgentMessageRequest{Body: "which order?"})
 			},
+			"note": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/notes", who, api.PostMessageRequest{Body: "checked the order"})
+			},
 			"release":  func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/release", who, nil) },
 			"escalate": func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/escalate", who, nil) },
 			"resolve": func(who string) response {
@@ -464,7 +468,7 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"repair consistency": func(who string) response { return s.do("POST", "/v1/admin/consistency/repair", who, nil) },
 		}
-		lifecycle := []string{"handoff", "claim", "reply", "request info", "release", "claim", "escalate", "resolve", "reassign",
+		lifecycle := []string{"handoff", "claim", "reply", "note", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status",
 			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp", "checkpoint", "proof"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
@@ -529,6 +533,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"claim", "POST", "/v1/cases/" + c.ID + "/claim", nil},
 			{"reply", "POST", "/v1/cases/" + c.ID + "/reply", api.AgentMessageRequest{Body: "hi"}},
 			{"request info", "POST", "/v1/cases/" + c.ID + "/request-info", api.AgentMessageRequest{Body: "hi"}},
+			{"note", "POST", "/v1/cases/" + c.ID + "/notes", api.PostMessageRequest{Body: "hi"}},
 			{"release", "POST", "/v1/cases/" + c.ID + "/release", nil},
 			{"escalate", "POST", "/v1/cases/" + c.ID + "/escalate", nil},
 			{"resolve", "POST", "/v1/cases/" + c.ID + "/resolve", api.ResolveRequest{Code: "answered"}},
@@ -648,6 +653,15 @@ func TestAnotherAgentsCase(t *testing.T) {
 	} {
 		if r := s.do("POST", tc.path, tc.who, api.CloseCaseRequest{}); r.Status != tc.want {
 			t.Errorf("%s POST %s: %d %s, want %d", tc.who, tc.path, r.Status, r.Body, tc.want)
+		}
+	}
+	// Nor may they leave a note on it.
+	for _, tc := range []struct {
+		who, id string
+		want    int
+	}{{one, theirs.ID, 404}, {three, queued.ID, 404}, {one, queued.ID, 201}, {two, theirs.ID, 201}} {
+		if r := s.do("POST", "/v1/cases/"+tc.id+"/notes", tc.who, api.PostMessageRequest{Body: "a note"}); r.Status != tc.want {
+			t.Errorf("%s POST a note on %s: %d %s, want %d", tc.who, tc.id, r.Status, r.Body, tc.want)
 		}
 	}
 	// Another agent's case's refunds do not exist for them either.

@@ -79,10 +79,14 @@ type MessageJSON struct {
 	ArticleID   string `json:"article_id,omitempty"` // the knowledge-base article of an AI answer
 	// An AI answer's marks: the model, the article's version, and whether it
 	// carries the disclosure that the customer talks to an AI system.
-	Model          string    `json:"model,omitempty"`
-	ArticleVersion int       `json:"article_version,omitempty"`
-	AIDisclosure   bool      `json:"ai_disclosure,omitempty"`
-	At             time.Time `json:"at"`
+	Model          string `json:"model,omitempty"`
+	ArticleVersion int    `json:"article_version,omitempty"`
+	AIDisclosure   bool   `json:"ai_disclosure,omitempty"`
+	// Internal marks a staff note, and Mentions the agents it names: the
+	// staff's view only.
+	Internal bool      `json:"internal,omitempty"`
+	Mentions []string  `json:"mentions,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // CaseWithMessages is the body of GET /v1/cases/{id}.
@@ -425,7 +429,7 @@ func (s *Server) getCase(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	msgs, more, err := s.store.CaseMessages(c.Request.Context(), row.TenantID, row.ID, after, limit)
+	msgs, more, err := s.store.CaseMessages(c.Request.Context(), row.TenantID, row.ID, after, limit, !customerFacing(c))
 	if err != nil {
 		return err
 	}

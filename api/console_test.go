@@ -411,6 +411,24 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("the customer's front end sees %+v", front.Messages)
 	}
 
+	// A note for the staff, mentioning ben, who works another queue: marked
+	// internal in the transcript, never in the customer's view.
+	if r := s.do("PUT", "/v1/agents/ben/queues", tenantA+"/supervisor", api.QueuesRequest{Queues: []string{"returns"}}); r.Status != http.StatusOK {
+		t.Fatalf("queues: %d %s", r.Status, r.Body)
+	}
+	note := "Courier says the depot has it. @ben can you check returns?"
+	ana.do("note",
+		chromedp.Focus(chromedp.CSS("#note-body")),
+		chromedp.SendKeys(chromedp.CSS("#note-body"), note),
+		chromedp.Click(chromedp.CSS("#add-note")),
+		waitText("#transcript .note", note),
+		waitText("#transcript .note", "Mentions ben"),
+	)
+	ana.screenshot("agent-note")
+	if body := string(s.do("GET", "/v1/cases/"+c.ID, tenantA, nil).Body); contains(body, "depot has it") {
+		t.Fatalf("the customer's front end sees the note: %s", body)
+	}
+
 	// Another agent: the case does not exist for ben.
 	ben := newPerson(t, chrome)
 	signInAs(ben, s.url, "ben")

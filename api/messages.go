@@ -295,12 +295,14 @@ func messageFromRow(m store.Message) MessageJSON {
 	if m.ArticleVersion != nil {
 		out.ArticleVersion = *m.ArticleVersion
 	}
+	noteMarks(&out, m.Internal, deref(m.Mentions))
 	return out
 }
 
 func messageFromWorkflow(m workflows.Message) MessageJSON {
 	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
-		Placeholder: m.Placeholder, ArticleID: m.ArticleID, Model: m.Model, ArticleVersion: m.ArticleVersion, AIDisclosure: m.AIDisclosure, At: pgTime(m.At)}
+		Placeholder: m.Placeholder, ArticleID: m.ArticleID, Model: m.Model, ArticleVersion: m.ArticleVersion, AIDisclosure: m.AIDisclosure,
+		Internal: m.Internal, Mentions: m.Mentions, At: pgTime(m.At)}
 }
 
 func exchangeJSON(res workflows.PostMessageResult) ExchangeJSON {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -34,12 +35,14 @@ func (s *Server) pendingNotifications(c *gin.Context) error {
 }
 
 // audience is whom the caller delivers notifications to: a front end, the
-// customers; the staff's (supervisors, finance) are not theirs to read.
+// customers; the staff's (supervisors, finance) are not theirs to read. A
+// person reads their roles' and their own (a note that mentions them).
 func audience(c *gin.Context) store.Audience {
 	if customerFacing(c) {
 		return store.Audience{Recipients: []string{"customer"}, Channels: principalOf(c).Channels, CustomerRef: principalOf(c).Customer}
 	}
-	return store.Audience{Recipients: principalOf(c).Roles}
+	p := principalOf(c)
+	return store.Audience{Recipients: append(slices.Clone(p.Roles), store.MentionRecipient(p.ID))}
 }
 
 // notificationSent records that the gateway delivered a notification; a

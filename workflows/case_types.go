@@ -98,6 +98,7 @@ type CaseState struct {
 	Policy      PolicyRef  `json:"policy"`
 	Seq         int64      `json:"seq"`
 	Messages    int        `json:"messages"`
+	Notes       int        `json:"notes,omitempty"` // staff notes, numbered with the messages but not counted among them
 	OpenedAt    time.Time  `json:"opened_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	ClosedAt    *time.Time `json:"closed_at,omitempty"`
@@ -250,10 +251,15 @@ type Message struct {
 	ArticleID   string `json:"article_id,omitempty"` // the knowledge-base article an AI answer came from
 	// An AI answer's marks: the model, the article's version, and whether it
 	// opened with the disclosure that the customer talks to an AI system.
-	Model          string    `json:"model,omitempty"`
-	ArticleVersion int       `json:"article_version,omitempty"`
-	AIDisclosure   bool      `json:"ai_disclosure,omitempty"`
-	At             time.Time `json:"at"`
+	Model          string `json:"model,omitempty"`
+	ArticleVersion int    `json:"article_version,omitempty"`
+	AIDisclosure   bool   `json:"ai_disclosure,omitempty"`
+	// Internal marks a staff note: part of the case and its trail, never
+	// the customer's view, a front end's event or the AI's context.
+	// Mentions are the agents it calls on, who are notified.
+	Internal bool      `json:"internal,omitempty"`
+	Mentions []string  `json:"mentions,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // Actor is who caused a change, as recorded in the audit trail.
@@ -313,6 +319,21 @@ type AgentMessageInput struct {
 	Body      string `json:"body"`
 	ClientKey string `json:"client_key,omitempty"`
 }
+
+// NoteInput is the argument of UpdateAddNote: a person's note and the
+// agents of the tenant it mentions (the API has checked that they are).
+type NoteInput struct {
+	Actor     Actor    `json:"actor"`
+	Body      string   `json:"body"`
+	Mentions  []string `json:"mentions,omitempty"`
+	ClientKey string   `json:"client_key,omitempty"`
+}
+
+// Limits of notes: a case's, and the agents one note may mention.
+const (
+	MaxNotesPerCase = 1000
+	MaxMentions     = 20
+)
 
 // ActorInput is the argument of UpdateRelease.
 type ActorInput struct {

@@ -49,6 +49,10 @@ const (
 	// UpdateEscalate sends it to the supervisors' queue.
 	UpdateReassign = "reassign"
 	UpdateEscalate = "escalate"
+	// UpdateAddNote adds a staff-only note to the case (NoteInput →
+	// PostMessageResult): never shown to the customer, sent to front ends
+	// or read by the AI.
+	UpdateAddNote = "add_note"
 	// UpdateFeedback is the customer's verdict on an AI answer.
 	UpdateFeedback = "feedback"
 	// UpdateRequestRefund starts a refund's saga as a child of the case
@@ -116,6 +120,7 @@ const (
 	AuditCaseReopen      = "case.reopen"
 	AuditCaseReassign    = "case.reassign"
 	AuditCaseFeedback    = "case.feedback"
+	AuditCaseNote        = "case.note"
 	AuditCaseOffer       = "case.offer"
 	AuditCaseOfferLapsed = "case.offer_lapsed"
 	AuditSLAWarning      = "case.sla_warning"
@@ -141,7 +146,7 @@ const (
 
 // TimelineActions are the audited actions that change a case's state: its
 // timeline (of replies, only people's: they move a case to in progress).
-var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
+var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseNote, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
 	AuditCaseRequestInfo, AuditCaseRelease, AuditCaseReassign, AuditCaseFeedback, AuditCaseResolve, AuditCaseReopen,
 	AuditCaseClose, AuditSLAWarning, AuditSLABreach,
 	AuditRefundRequest, AuditRefundAwaiting, AuditRefundOverdue, AuditRefundApprove, AuditRefundReject, AuditRefundAppeal, AuditRefundAppealClosed,

@@ -2,14 +2,15 @@ package workflows
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
-// The updates people send a case: claim, reply, request information,
-// release, reassign, escalate, resolve and close. Each validator refuses
+// The updates people send a case: claim, reply, request information, a
+// note, release, reassign, escalate, resolve and close. Each validator refuses
 // before anything is written; a keyed retry is answered, not refused.
 
 func (wf *caseWorkflow) validateClaim(ctx workflow.Context, in ClaimInput) error {
@@ -214,4 +215,54 @@ func (wf *caseWorkflow) resolve(ctx workflow.Context, in ResolveInput) (CaseStat
 		wf.stopAllClocks(now, true)
 		return nil
 	}})
+}
+
+// validateNote lets any person of the staff note on a case the API let
+// them see (a colleague leaves the owner a note); front ends and the AI
+// do not.
+func (wf *caseWorkflow) validateNote(ctx workflow.Context, in NoteInput) error {
+	if _, ok := wf.applied(workflow.GetCurrentUpdateInfo(ctx).ID); ok {
+		return nil // a retry from an earlier run: answered, not applied again
+	}
+	if in.Actor.Kind != "user" {
+		return temporal.NewApplicationError("only people of the staff write notes", ErrTypeWrongState)
+	}
+	if wf.state.Notes >= MaxNotesPerCase {
+		return temporal.NewApplicationError("a case holds at most 1000 notes", ErrTypeCaseFull)
+	}
+	if len(in.Mentions) > MaxMentions {
+		return temporal.NewApplicationError("a note mentions at most 20 agents", ErrTypeInvalidMessage)
+	}
+	if reason := ValidateMessageBody(in.Body); reason != "" {
+		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
+	}
+	return nil
+}
+
+// addNote records a staff note. It takes the next sequence of the
+// conversation, so the staff read it in its place, but changes nothing of
+// the case's status or clocks.
+func (wf *caseWorkflow) addNote(ctx workflow.Context, in NoteInput) (PostMessageResult, error) {
+	updateID := workflow.GetCurrentUpdateInfo(ctx).ID
+	if prior, ok := wf.applied(updateID); ok {
+		return PostMessageResult{Case: wf.state.Reported(), Message: Message{Seq: prior.Seq, Internal: true}, Duplicate: true}, nil
+	}
+	now := workflow.Now(ctx)
+	wf.state.Seq++
+	wf.state.Notes++
+	wf.state.UpdatedAt = now
+	note := Message{Seq: wf.state.Seq, AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey,
+		Internal: true, Mentions: in.Mentions, At: now}
+	if in.ClientKey != "" {
+		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: note.Seq})
+	}
+	details := map[string]string{"message_seq": itoa(note.Seq)}
+	if len(in.Mentions) > 0 {
+		details["mentions"] = strings.Join(in.Mentions, ",")
+	}
+	snapshot, err := wf.commit(ctx, []Message{note}, AuditRecord{Seq: note.Seq, Action: AuditCaseNote, Actor: in.Actor, At: now, Details: details})
+	if err != nil {
+		return PostMessageResult{}, err
+	}
+	return PostMessageResult{Case: snapshot, Message: note}, nil
 }

@@ -272,7 +272,7 @@ func (c *Checker) compare(ctx context.Context, stale store.Case) ([]Difference, 
 	if err != nil {
 		return nil, nil, err
 	}
-	add("messages", strconv.FormatInt(upTo, 10), strconv.Itoa(st.Messages))
+	add("messages", strconv.FormatInt(upTo, 10), strconv.Itoa(st.Messages+st.Notes)) // notes are rows among the messages
 	if len(after) > 0 {
 		add("uncommitted_messages", fmt.Sprint(after), "[]")
 	}

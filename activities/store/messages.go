@@ -35,11 +35,15 @@ type Message struct {
 	// An AI answer's marks (workflows.Message).
 	Model          *string
 	ArticleVersion *int
-	AIDisclosure   bool      `gorm:"column:ai_disclosure"`
-	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
-	ProjGen        int64     // where in the workflow's history the row was written (see RecordCase)
-	ProjEvent      int64
-	Fingerprint    []byte // HMAC of the message under the customer's data key
+	AIDisclosure   bool `gorm:"column:ai_disclosure"`
+	// Internal marks a staff note; Mentions, the agents it names,
+	// comma-separated (workflows.Message).
+	Internal    bool
+	Mentions    *string
+	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
+	ProjGen     int64     // where in the workflow's history the row was written (see RecordCase)
+	ProjEvent   int64
+	Fingerprint []byte // HMAC of the message under the customer's data key
 }
 
 // writeMessages upserts msgs, keeping of two writes of a sequence the one
@@ -57,9 +61,10 @@ func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, ms
 		if i > 0 {
 			values.WriteString(", ")
 		}
-		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		values.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, m.TenantID, m.CaseID, m.Seq, m.AuthorKind, m.AuthorID, m.BodyCT, m.KeyID, m.ClientKey,
-			m.Placeholder, m.ArticleID, m.Model, m.ArticleVersion, m.AIDisclosure, m.CreatedAt, m.ProjGen, m.ProjEvent, m.Fingerprint)
+			m.Placeholder, m.ArticleID, m.Model, m.ArticleVersion, m.AIDisclosure, m.Internal, m.Mentions, m.CreatedAt,
+			m.ProjGen, m.ProjEvent, m.Fingerprint)
 	}
 	args = append([]any{tenantID, caseID, seqs}, args[2:]...)
 	var replaced []int64
@@ -67,13 +72,14 @@ func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, ms
 			SELECT seq, fingerprint FROM messages WHERE tenant_id = ? AND case_id = ? AND seq IN ?
 		), written AS (
 			INSERT INTO messages (tenant_id, case_id, seq, author_kind, author_id, body_ct, key_id, client_key,
-				placeholder, article_id, model, article_version, ai_disclosure, created_at, proj_gen, proj_event, fingerprint)
+				placeholder, article_id, model, article_version, ai_disclosure, internal, mentions, created_at, proj_gen, proj_event,
+				fingerprint)
 			VALUES `+values.String()+`
 			ON CONFLICT (tenant_id, case_id, seq) DO UPDATE SET author_kind = excluded.author_kind,
 				author_id = excluded.author_id, body = NULL, body_ct = excluded.body_ct, key_id = excluded.key_id,
 				client_key = excluded.client_key, placeholder = excluded.placeholder, article_id = excluded.article_id,
 				model = excluded.model, article_version = excluded.article_version, ai_disclosure = excluded.ai_disclosure,
-				created_at = excluded.created_at, proj_gen = excluded.proj_gen, proj_event = excluded.proj_event,
+				internal = excluded.internal, mentions = excluded.mentions, created_at = excluded.created_at, proj_gen = excluded.proj_gen, proj_event = excluded.proj_event,
 				fingerprint = excluded.fingerprint
 			WHERE (messages.proj_gen, messages.proj_event) <= (excluded.proj_gen, excluded.proj_event)
 			RETURNING seq, fingerprint
@@ -90,7 +96,11 @@ func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, ms
 // by the customer's data key so that it is shredded with the key.
 func messageFingerprint(dek []byte, m Message) []byte {
 	mac := hmac.New(sha256.New, dek)
-	for _, f := range []string{m.AuthorKind, m.AuthorID, m.Body, deref(m.ClientKey), strconv.FormatBool(m.Placeholder), deref(m.ArticleID)} {
+	fields := []string{m.AuthorKind, m.AuthorID, m.Body, deref(m.ClientKey), strconv.FormatBool(m.Placeholder), deref(m.ArticleID)}
+	if m.Internal { // a note's marks; a message's fingerprint stays as it always was
+		fields = append(fields, "internal", deref(m.Mentions))
+	}
+	for _, f := range fields {
 		mac.Write(binary.AppendUvarint(nil, uint64(len(f))))
 		mac.Write([]byte(f))
 	}
@@ -139,7 +149,7 @@ func (s *Store) openMessages(ctx context.Context, tenantID string, msgs []Messag
 // for a closed case, whose records are final.
 func (s *Store) ExchangeByClientKey(ctx context.Context, tenantID, caseID, key string) (Message, *Message, bool, error) {
 	var seqs []int64
-	err := s.db.WithContext(ctx).Raw(`SELECT seq FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ?
+	err := s.db.WithContext(ctx).Raw(`SELECT seq FROM messages WHERE tenant_id = ? AND case_id = ? AND client_key = ? AND NOT internal
 		ORDER BY proj_gen DESC, proj_event DESC, seq DESC LIMIT 1`, tenantID, caseID, key).Scan(&seqs).Error
 	if err != nil {
 		return Message{}, nil, false, fmt.Errorf("find message by key: %w", err)
@@ -172,11 +182,15 @@ func (s *Store) MessagesBySeq(ctx context.Context, tenantID, caseID string, seqs
 }
 
 // CaseMessages returns up to limit of a case's messages after sequence
-// after, in order, and whether more follow.
-func (s *Store) CaseMessages(ctx context.Context, tenantID, caseID string, after int64, limit int) ([]Message, bool, error) {
+// after, in order, and whether more follow; with notes, the staff's notes
+// among them.
+func (s *Store) CaseMessages(ctx context.Context, tenantID, caseID string, after int64, limit int, notes bool) ([]Message, bool, error) {
 	var msgs []Message
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND seq > ?", tenantID, caseID, after).
-		Order("seq").Limit(limit + 1).Find(&msgs).Error
+	q := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND seq > ?", tenantID, caseID, after)
+	if !notes {
+		q = q.Where("NOT internal")
+	}
+	err := q.Order("seq").Limit(limit + 1).Find(&msgs).Error
 	if err != nil {
 		return nil, false, fmt.Errorf("read messages: %w", err)
 	}
@@ -190,10 +204,10 @@ func (s *Store) CaseMessages(ctx context.Context, tenantID, caseID string, after
 	return msgs, more, nil
 }
 
-// LastMessages returns a case's last n messages, in order.
+// LastMessages returns a case's last n messages, in order, without notes.
 func (s *Store) LastMessages(ctx context.Context, tenantID, caseID string, n int) ([]Message, error) {
 	var msgs []Message
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ?", tenantID, caseID).
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND NOT internal", tenantID, caseID).
 		Order("seq DESC").Limit(n).Find(&msgs).Error
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)
@@ -220,7 +234,7 @@ func (s *Store) CaseMessageStats(ctx context.Context, tenantID, caseID string) (
 	err := s.db.WithContext(ctx).Raw(`SELECT
 			count(*) FILTER (WHERE author_kind = @customer) AS customer,
 			min(created_at) FILTER (WHERE author_kind = @ai) AS first_ai,
-			min(created_at) FILTER (WHERE author_kind = @agent) AS first_agent,
+			min(created_at) FILTER (WHERE author_kind = @agent AND NOT internal) AS first_agent,
 			coalesce(min(seq) FILTER (WHERE author_kind = @customer), 0) AS opening_seq,
 			coalesce(max(seq) FILTER (WHERE author_kind = @customer), 0) AS last_customer
 		FROM messages WHERE tenant_id = @t AND case_id = @c`,

@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Notification is a message a channel gateway owes someone.
@@ -107,3 +111,25 @@ func (s *Store) MarkNotificationSent(ctx context.Context, tenantID string, to Au
 	}
 	return false, nil
 }
+
+// notifyMentions tells each agent a note mentions, once: the
+// notification's ID is the note's and the agent's.
+func notifyMentions(ctx context.Context, db *gorm.DB, c Case, msgs []Message) error {
+	for _, m := range msgs {
+		if !m.Internal || m.Mentions == nil {
+			continue
+		}
+		for _, agent := range strings.Split(*m.Mentions, ",") {
+			if err := db.WithContext(ctx).Exec(`INSERT INTO notifications (tenant_id, id, case_id, recipient, kind, subject_id, created_at)
+				VALUES (?, ?, ?, ?, 'case.mentioned', ?, ?) ON CONFLICT DO NOTHING`,
+				c.TenantID, fmt.Sprintf("mention:%s:%d:%s", c.ID, m.Seq, agent), c.ID, MentionRecipient(agent),
+				"note:"+strconv.FormatInt(m.Seq, 10), m.CreatedAt).Error; err != nil {
+				return fmt.Errorf("notify a mention: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// MentionRecipient is the recipient of an agent's own notifications.
+func MentionRecipient(agentID string) string { return "agent:" + agentID }

@@ -73,7 +73,7 @@ WITH c AS (
 ), first_reply AS (
     SELECT m.case_id,
            min(m.created_at) FILTER (WHERE m.author_kind IN ('system', 'ai')) AS ai_at,
-           min(m.created_at) FILTER (WHERE m.author_kind = 'agent') AS agent_at
+           min(m.created_at) FILTER (WHERE m.author_kind = 'agent' AND NOT m.internal) AS agent_at
     FROM messages m JOIN c ON c.id = m.case_id WHERE m.tenant_id = @t GROUP BY m.case_id
 ), reopened AS (
     SELECT DISTINCT case_id FROM audit_events WHERE tenant_id = @t AND action = @reopen

@@ -239,6 +239,9 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		for _, seq := range replaced {
 			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: seq, Kind: ConflictMessageReplaced})
 		}
+		if err := notifyMentions(ctx, gtx, c, msgs); err != nil {
+			return err
+		}
 		sealed := make([]AuditEvent, len(audit))
 		for i, e := range audit {
 			if err := sealPersonal(&e, keyID, dek); err != nil {
@@ -463,14 +466,14 @@ func (s *Store) GetCaseRowSealed(ctx context.Context, tenantID, caseID string) (
 	return c, nil
 }
 
-// GetCase returns a case of the tenant with its messages in order.
+// GetCase returns a case of the tenant with its messages in order, without notes.
 func (s *Store) GetCase(ctx context.Context, tenantID, caseID string) (Case, []Message, error) {
 	c, err := s.GetCaseRow(ctx, tenantID, caseID)
 	if err != nil {
 		return Case{}, nil, err
 	}
 	var msgs []Message
-	err = s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ?", tenantID, caseID).
+	err = s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND NOT internal", tenantID, caseID).
 		Order("seq").Find(&msgs).Error
 	if err != nil {
 		return Case{}, nil, fmt.Errorf("get messages: %w", err)

@@ -40,6 +40,9 @@ func caseWebhookEvents(c Case, msgs []Message, audit []AuditEvent) []WebhookEven
 			add(e, "", "case.opened", caseData(nil))
 		case workflows.AuditCaseReply:
 			message()
+		case workflows.AuditCaseNote:
+			add(e, "", "note.created", map[string]any{"case_id": c.ID, "note_seq": details["message_seq"], "author_id": e.ActorID,
+				"mentions": details["mentions"]})
 		case workflows.AuditCaseRequestInfo:
 			message()
 			add(e, "", "case.waiting_on_customer", caseData(nil))

@@ -225,9 +225,17 @@ type ApiMessageJSON struct {
 	AuthorKind     string    `json:"author_kind"`
 	Body           string    `json:"body"`
 	Erased         *bool     `json:"erased,omitempty"`
+	Internal       *bool     `json:"internal,omitempty"`
+	Mentions       *[]string `json:"mentions,omitempty"`
 	Model          *string   `json:"model,omitempty"`
 	Placeholder    bool      `json:"placeholder"`
 	Seq            int       `json:"seq"`
+}
+
+// ApiNoteJSON defines model for api.NoteJSON.
+type ApiNoteJSON struct {
+	Case ApiCaseJSON    `json:"case"`
+	Note ApiMessageJSON `json:"note"`
 }
 
 // ApiNotificationList defines model for api.NotificationList.
@@ -1058,6 +1066,11 @@ type PostCasesIdMessagesSeqFeedbackParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostCasesIdNotesParams defines parameters for PostCasesIdNotes.
+type PostCasesIdNotesParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // PostCasesIdRatingParams defines parameters for PostCasesIdRating.
 type PostCasesIdRatingParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
@@ -1248,6 +1261,9 @@ type PostCasesIdMessagesJSONRequestBody = ApiPostMessageRequest
 
 // PostCasesIdMessagesSeqFeedbackJSONRequestBody defines body for PostCasesIdMessagesSeqFeedback for application/json ContentType.
 type PostCasesIdMessagesSeqFeedbackJSONRequestBody = ApiFeedbackRequest
+
+// PostCasesIdNotesJSONRequestBody defines body for PostCasesIdNotes for application/json ContentType.
+type PostCasesIdNotesJSONRequestBody = ApiPostMessageRequest
 
 // PostCasesIdRatingJSONRequestBody defines body for PostCasesIdRating for application/json ContentType.
 type PostCasesIdRatingJSONRequestBody = ApiRatingRequest
@@ -2027,6 +2043,24 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/cases/{id}/messages/{seq}/feedback (the `PostCasesIdMessagesSeqFeedback` operationId).
 	PostCasesIdMessagesSeqFeedback(ctx context.Context, id string, seq string, params *PostCasesIdMessagesSeqFeedbackParams, body PostCasesIdMessagesSeqFeedbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostCasesIdNotesWithBody a staff note: never the customer's, a front end's or the AI's; @agent-id mentions and notifies an agent
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/notes (the `PostCasesIdNotes` operationId).
+	PostCasesIdNotesWithBody(ctx context.Context, id string, params *PostCasesIdNotesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdNotes a staff note: never the customer's, a front end's or the AI's; @agent-id mentions and notifies an agent
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/notes (the `PostCasesIdNotes` operationId).
+	PostCasesIdNotes(ctx context.Context, id string, params *PostCasesIdNotesParams, body PostCasesIdNotesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostCasesIdRatingWithBody the customer's satisfaction score, once resolved
 	//
 	// Roles (default rules): service.
@@ -2318,14 +2352,14 @@ type ClientInterface interface {
 
 	// GetNotifications notifications owed to the caller's audience, not yet sent
 	//
-	// Roles (default rules): service, supervisor, finance, admin.
+	// Roles (default rules): service, agent, supervisor, finance, admin.
 	//
 	// Corresponds with GET /v1/notifications (the `GetNotifications` operationId).
 	GetNotifications(ctx context.Context, params *GetNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostNotificationsIdSent the gateway delivered a notification
 	//
-	// Roles (default rules): service, supervisor, finance, admin.
+	// Roles (default rules): service, agent, supervisor, finance, admin.
 	//
 	// Corresponds with POST /v1/notifications/{id}/sent (the `PostNotificationsIdSent` operationId).
 	PostNotificationsIdSent(ctx context.Context, id string, params *PostNotificationsIdSentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3646,6 +3680,44 @@ func (c *Client) PostCasesIdMessagesSeqFeedback(ctx context.Context, id string, 
 	return c.Client.Do(req)
 }
 
+// PostCasesIdNotesWithBody a staff note: never the customer's, a front end's or the AI's; @agent-id mentions and notifies an agent
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cases/{id}/notes (the `PostCasesIdNotes` operationId).
+func (c *Client) PostCasesIdNotesWithBody(ctx context.Context, id string, params *PostCasesIdNotesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdNotesRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdNotes a staff note: never the customer's, a front end's or the AI's; @agent-id mentions and notifies an agent
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cases/{id}/notes (the `PostCasesIdNotes` operationId).
+func (c *Client) PostCasesIdNotes(ctx context.Context, id string, params *PostCasesIdNotesParams, body PostCasesIdNotesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdNotesRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PostCasesIdRatingWithBody the customer's satisfaction score, once resolved
 //
 // Roles (default rules): service.
@@ -4287,7 +4359,7 @@ func (c *Client) DeleteLegalHoldsId(ctx context.Context, id string, reqEditors .
 
 // GetNotifications notifications owed to the caller's audience, not yet sent
 //
-// Roles (default rules): service, supervisor, finance, admin.
+// Roles (default rules): service, agent, supervisor, finance, admin.
 //
 // Corresponds with GET /v1/notifications (the `GetNotifications` operationId).
 func (c *Client) GetNotifications(ctx context.Context, params *GetNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4304,7 +4376,7 @@ func (c *Client) GetNotifications(ctx context.Context, params *GetNotificationsP
 
 // PostNotificationsIdSent the gateway delivered a notification
 //
-// Roles (default rules): service, supervisor, finance, admin.
+// Roles (default rules): service, agent, supervisor, finance, admin.
 //
 // Corresponds with POST /v1/notifications/{id}/sent (the `PostNotificationsIdSent` operationId).
 func (c *Client) PostNotificationsIdSent(ctx context.Context, id string, params *PostNotificationsIdSentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6866,6 +6938,68 @@ func NewPostCasesIdMessagesSeqFeedbackRequestWithBody(server string, id string, 
 	return req, nil
 }
 
+// NewPostCasesIdNotesRequest calls the generic PostCasesIdNotes builder with application/json body
+func NewPostCasesIdNotesRequest(server string, id string, params *PostCasesIdNotesParams, body PostCasesIdNotesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostCasesIdNotesRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewPostCasesIdNotesRequestWithBody constructs an http.Request for the PostCasesIdNotes method, with any body, and a specified content type
+func NewPostCasesIdNotesRequestWithBody(server string, id string, params *PostCasesIdNotesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cases/%s/notes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewPostCasesIdRatingRequest calls the generic PostCasesIdRating builder with application/json body
 func NewPostCasesIdRatingRequest(server string, id string, params *PostCasesIdRatingParams, body PostCasesIdRatingJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9328,6 +9462,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/cases/{id}/messages/{seq}/feedback (the `PostCasesIdMessagesSeqFeedback` operationId).
 	PostCasesIdMessagesSeqFeedbackWithResponse(ctx context.Context, id string, seq string, params *PostCasesIdMessagesSeqFeedbackParams, body PostCasesIdMessagesSeqFeedbackJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdMessagesSeqFeedbackResponse, error)
 
+	// PostCasesIdNotesWithBodyWithResponse a staff note: never the customer's, a front end's or the AI's; @agent-id mentions and notifies an agent
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/notes (the `PostCasesIdNotes` operationId).
+	PostCasesIdNotesWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdNotesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdNotesResponse, error)
+
+	// PostCasesIdNotesWithResponse a staff note: never the customer's, a front end's or the AI's; @agent-id mentions and notifies an agent
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/notes (the `PostCasesIdNotes` operationId).
+	PostCasesIdNotesWithResponse(ctx context.Context, id string, params *PostCasesIdNotesParams, body PostCasesIdNotesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdNotesResponse, error)
+
 	// PostCasesIdRatingWithBodyWithResponse the customer's satisfaction score, once resolved
 	//
 	// Roles (default rules): service.
@@ -9645,7 +9797,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetNotificationsWithResponse notifications owed to the caller's audience, not yet sent
 	//
-	// Roles (default rules): service, supervisor, finance, admin.
+	// Roles (default rules): service, agent, supervisor, finance, admin.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9654,7 +9806,7 @@ type ClientWithResponsesInterface interface {
 
 	// PostNotificationsIdSentWithResponse the gateway delivered a notification
 	//
-	// Roles (default rules): service, supervisor, finance, admin.
+	// Roles (default rules): service, agent, supervisor, finance, admin.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12298,6 +12450,54 @@ func (r PostCasesIdMessagesSeqFeedbackResponse) ContentType() string {
 	return ""
 }
 
+type PostCasesIdNotesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ApiNoteJSON
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostCasesIdNotesResponse) GetJSON201() *ApiNoteJSON {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostCasesIdNotesResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostCasesIdNotesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostCasesIdNotesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostCasesIdNotesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostCasesIdNotesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostCasesIdRatingResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14861,6 +15061,36 @@ func (c *ClientWithResponses) PostCasesIdMessagesSeqFeedbackWithResponse(ctx con
 	return ParsePostCasesIdMessagesSeqFeedbackResponse(rsp)
 }
 
+// PostCasesIdNotesWithBodyWithResponse a staff note: never the customer's, a front end's or the AI's; @agent-id mentions and notifies an agent
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/notes (the `PostCasesIdNotes` operationId).
+func (c *ClientWithResponses) PostCasesIdNotesWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdNotesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdNotesResponse, error) {
+	rsp, err := c.PostCasesIdNotesWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdNotesResponse(rsp)
+}
+
+// PostCasesIdNotesWithResponse a staff note: never the customer's, a front end's or the AI's; @agent-id mentions and notifies an agent
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/notes (the `PostCasesIdNotes` operationId).
+func (c *ClientWithResponses) PostCasesIdNotesWithResponse(ctx context.Context, id string, params *PostCasesIdNotesParams, body PostCasesIdNotesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdNotesResponse, error) {
+	rsp, err := c.PostCasesIdNotes(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdNotesResponse(rsp)
+}
+
 // PostCasesIdRatingWithBodyWithResponse the customer's satisfaction score, once resolved
 //
 // Roles (default rules): service.
@@ -15388,7 +15618,7 @@ func (c *ClientWithResponses) DeleteLegalHoldsIdWithResponse(ctx context.Context
 
 // GetNotificationsWithResponse notifications owed to the caller's audience, not yet sent
 //
-// Roles (default rules): service, supervisor, finance, admin.
+// Roles (default rules): service, agent, supervisor, finance, admin.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -15403,7 +15633,7 @@ func (c *ClientWithResponses) GetNotificationsWithResponse(ctx context.Context, 
 
 // PostNotificationsIdSentWithResponse the gateway delivered a notification
 //
-// Roles (default rules): service, supervisor, finance, admin.
+// Roles (default rules): service, agent, supervisor, finance, admin.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17292,6 +17522,39 @@ func ParsePostCasesIdMessagesSeqFeedbackResponse(rsp *http.Response) (*PostCases
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostCasesIdNotesResponse parses an HTTP response from a PostCasesIdNotesWithResponse call
+func ParsePostCasesIdNotesResponse(rsp *http.Response) (*PostCasesIdNotesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostCasesIdNotesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ApiNoteJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest ApiErrorBody

@@ -365,15 +365,29 @@ async function caseView(id) {
   if (owner) page.append(ownerActions(c));
   if (can('case.reassign') && c.status !== 'closed' && c.status !== 'resolved') page.append(await reassignForm(c));
   page.append(el('h2', { text: t('conversation') }), transcript(data.messages || []));
+  if (can('case.note') && c.status !== 'closed') page.append(noteForm(c));
   if (can('case.trail')) page.append(el('p', {}, el('a', { href: '#/audit/' + c.id, text: t('open_trail') })));
   return page;
 }
 
 function transcript(messages) {
-  return el('ol', { class: 'transcript', id: 'transcript' }, messages.map((m) => el('li', { class: 'msg ' + m.author_kind },
-    el('span', { class: 'who', text: code('author_', m.author_kind) + (m.author_id ? ' · ' + m.author_id : '') + ' · ' + when(m.at) }),
+  return el('ol', { class: 'transcript', id: 'transcript' }, messages.map((m) => el('li', { class: 'msg ' + m.author_kind + (m.internal ? ' note' : '') },
+    el('span', { class: 'who', text: (m.internal ? t('note') + ' · ' : '') + code('author_', m.author_kind) + (m.author_id ? ' · ' + m.author_id : '') + ' · ' + when(m.at) }),
     el('p', { text: m.erased ? t('erased') : m.body }),
+    m.mentions?.length ? el('span', { class: 'muted', text: t('mentions', { agents: m.mentions.join(', ') }) }) : null,
     m.author_kind === 'ai' ? el('span', { class: 'muted', text: t('ai_marks', { model: m.model || '—', article: m.article_id || '—', version: m.article_version || '—' }) }) : null)));
+}
+
+// noteForm writes a note for the staff: never shown to the customer; an
+// @agent-id in it notifies that agent.
+function noteForm(c) {
+  const body = el('textarea', { id: 'note-body', rows: 3, maxlength: 8000, 'aria-label': t('note') });
+  return el('form', { class: 'note-form', id: 'note-form', onsubmit: (ev) => {
+    ev.preventDefault();
+    if (!body.value.trim()) { say(t('empty_note'), 'error'); return; }
+    act(() => api('POST', '/v1/cases/' + c.id + '/notes', { body: body.value }, { idem: 'console-' + crypto.randomUUID() }), t('noted'));
+  } }, el('h3', { text: t('add_note') }), el('p', { class: 'muted', text: t('note_hint') }), body,
+  el('div', { class: 'row' }, el('button', { type: 'submit', id: 'add-note', text: t('add_note') })));
 }
 
 function handoffPanel(h, owner) {
