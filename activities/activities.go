@@ -318,9 +318,23 @@ func CaseRow(c workflows.CaseState, pos workflows.ProjectionPos) store.Case {
 		SLADueAt:         c.SLA.Due,
 		SLABreachedAt:    c.SLA.Breach,
 		OfferedTo:        optional(c.OfferedTo),
+		Tags:             c.Tags,
+		Fields:           clearFields(c.Fields, false),
+		TextFields:       clearFields(c.Fields, true),
 		ProjGen:          pos.Gen,
 		ProjEvent:        pos.Event,
 	}
+}
+
+// clearFields are the case's field values that are sealed, or those that are not.
+func clearFields(fs []workflows.FieldValue, sealed bool) map[string]string {
+	out := map[string]string{}
+	for _, f := range fs {
+		if f.Sealed == sealed {
+			out[f.Name] = f.Value
+		}
+	}
+	return out
 }
 
 func optional(s string) *string {

@@ -158,6 +158,10 @@ var allowed = map[string][]string{
 	"claim":              {"agent", "supervisor"},
 	"reply":              {"agent", "supervisor"},
 	"note":               {"agent", "supervisor"},
+	"set fields":         {"agent", "supervisor"},
+	"case fields":        {"agent", "supervisor", "compliance", "admin"},
+	"put case field":     {"admin"},
+	"delete case field":  {"admin"},
 	"request info":       {"agent", "supervisor"},
 	"release":            {"agent", "supervisor"},
 	"escalate":           {"agent", "supervisor"},
@@ -244,7 +248,8 @@ var sensitive = map[string]bool{"set service policy": true, "set retention": tru
 var routeNames = map[string]string{
 	"POST /v1/cases": "open", "GET /v1/cases": "list", "GET /v1/cases/:id": "read", "POST /v1/cases/:id/messages": "message",
 	"POST /v1/cases/:id/messages/:seq/feedback": "feedback", "POST /v1/cases/:id/close": "close", "POST /v1/cases/:id/claim": "claim",
-	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note",
+	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note", "POST /v1/cases/:id/fields": "set fields",
+	"GET /v1/admin/case-fields": "case fields", "PUT /v1/admin/case-fields/:name": "put case field", "DELETE /v1/admin/case-fields/:name": "delete case field",
 	"POST /v1/cases/:id/release": "release", "POST /v1/cases/:id/resolve": "resolve", "POST /v1/cases/:id/escalate": "escalate",
 	"POST /v1/cases/:id/reassign": "reassign", "POST /v1/cases/:id/rating": "rating", "POST /v1/cases/:id/refunds": "refund request",
 	"GET /v1/cases/:id/refunds": "case refunds", "GET /v1/refunds/:id": "refund read", "GET /v1/refunds": "refund list",
@@ -369,8 +374,16 @@ func TestRoleMatrix(t *testing.T) {
 			"note": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/notes", who, api.PostMessageRequest{Body: "checked the order"})
 			},
-			"release":  func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/release", who, nil) },
-			"escalate": func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/escalate", who, nil) },
+			"set fields": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/fields", who, api.SetFieldsRequest{AddTags: []string{"checked"}})
+			},
+			"case fields": func(who string) response { return s.do("GET", "/v1/admin/case-fields", who, nil) },
+			"put case field": func(who string) response {
+				return s.do("PUT", "/v1/admin/case-fields/by_"+role, who, api.CaseFieldRequest{Type: "text"})
+			},
+			"delete case field": func(who string) response { return s.do("DELETE", "/v1/admin/case-fields/by_"+role, who, nil) },
+			"release":           func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/release", who, nil) },
+			"escalate":          func(who string) response { return s.do("POST", "/v1/cases/"+c.ID+"/escalate", who, nil) },
 			"resolve": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/resolve", who, api.ResolveRequest{Code: "answered"})
 			},
@@ -468,11 +481,12 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"repair consistency": func(who string) response { return s.do("POST", "/v1/admin/consistency/repair", who, nil) },
 		}
-		lifecycle := []string{"handoff", "claim", "reply", "note", "request info", "release", "claim", "escalate", "resolve", "reassign",
+		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status",
 			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp", "checkpoint", "proof"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
-			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency", "revoke token"}, lifecycle...) {
+			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency", "revoke token",
+			"case fields", "put case field", "delete case field"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			stateDependent := slices.Contains(lifecycle, name)
@@ -512,6 +526,9 @@ func TestOtherTenantsIDs(t *testing.T) {
 		t.Fatalf("no notification to try another tenant's ID on: %v", err)
 	}
 	hook := registerWebhook(t, s, tenantA)
+	if r := s.do("PUT", "/v1/admin/case-fields/a_field", tenantA+"/admin", api.CaseFieldRequest{Type: "text"}); r.Status != http.StatusCreated {
+		t.Fatalf("a field: %d %s", r.Status, r.Body)
+	}
 	for _, role := range roles {
 		for _, call := range []struct {
 			endpoint, method, path string
@@ -534,6 +551,8 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"reply", "POST", "/v1/cases/" + c.ID + "/reply", api.AgentMessageRequest{Body: "hi"}},
 			{"request info", "POST", "/v1/cases/" + c.ID + "/request-info", api.AgentMessageRequest{Body: "hi"}},
 			{"note", "POST", "/v1/cases/" + c.ID + "/notes", api.PostMessageRequest{Body: "hi"}},
+			{"set fields", "POST", "/v1/cases/" + c.ID + "/fields", api.SetFieldsRequest{AddTags: []string{"x"}}},
+			{"delete case field", "DELETE", "/v1/admin/case-fields/a_field", nil},
 			{"release", "POST", "/v1/cases/" + c.ID + "/release", nil},
 			{"escalate", "POST", "/v1/cases/" + c.ID + "/escalate", nil},
 			{"resolve", "POST", "/v1/cases/" + c.ID + "/resolve", api.ResolveRequest{Code: "answered"}},
@@ -662,6 +681,13 @@ func TestAnotherAgentsCase(t *testing.T) {
 	}{{one, theirs.ID, 404}, {three, queued.ID, 404}, {one, queued.ID, 201}, {two, theirs.ID, 201}} {
 		if r := s.do("POST", "/v1/cases/"+tc.id+"/notes", tc.who, api.PostMessageRequest{Body: "a note"}); r.Status != tc.want {
 			t.Errorf("%s POST a note on %s: %d %s, want %d", tc.who, tc.id, r.Status, r.Body, tc.want)
+		}
+		want := tc.want
+		if want == 201 {
+			want = 200
+		}
+		if r := s.do("POST", "/v1/cases/"+tc.id+"/fields", tc.who, api.SetFieldsRequest{AddTags: []string{"seen"}}); r.Status != want {
+			t.Errorf("%s POST fields of %s: %d %s, want %d", tc.who, tc.id, r.Status, r.Body, want)
 		}
 	}
 	// Another agent's case's refunds do not exist for them either.

@@ -96,6 +96,7 @@ var storeErrors = []struct {
 var workflowErrors = map[string]func(msg string) *Error{
 	workflows.ErrTypeCaseClosed:          func(string) *Error { return errCaseClosed },
 	workflows.ErrTypeCaseFull:            func(msg string) *Error { return errorf(http.StatusConflict, "case_full", msg) },
+	workflows.ErrTypeFieldsRequired:      func(msg string) *Error { return errorf(http.StatusUnprocessableEntity, "fields_required", msg) },
 	workflows.ErrTypeNotClaimable:        func(msg string) *Error { return errorf(http.StatusConflict, "not_claimable", msg) },
 	workflows.ErrTypeWrongState:          func(msg string) *Error { return errorf(http.StatusConflict, "wrong_state", msg) },
 	workflows.ErrTypeNotAwaitingDecision: func(string) *Error { return errNotDecision },

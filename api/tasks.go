@@ -177,7 +177,11 @@ func (s *Server) resolveCase(c *gin.Context) error {
 		if !slices.Contains(workflows.ResolutionCodes, req.Code) {
 			return nil, validationError([]FieldError{{"code", "must be one of " + strings.Join(workflows.ResolutionCodes, ", ")}})
 		}
-		return workflows.ResolveInput{Actor: actorOf(c), Code: req.Code}, nil
+		required, err := s.requiredFields(c)
+		if err != nil {
+			return nil, err
+		}
+		return workflows.ResolveInput{Actor: actorOf(c), Code: req.Code, Required: required}, nil
 	})
 }
 

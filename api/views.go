@@ -22,6 +22,7 @@ func customerFacing(c *gin.Context) bool { return principalOf(c).Kind == "servic
 func (j CaseJSON) customerView() CaseJSON {
 	j.Queue, j.Assignee, j.Escalation, j.OfferedTo = "", "", "", ""
 	j.Policy, j.SLADueAt, j.SLABreached = nil, nil, nil
+	j.Tags, j.Fields = nil, nil
 	return j
 }
 

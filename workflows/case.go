@@ -123,6 +123,10 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		workflow.UpdateHandlerOptions{Validator: wf.validateAgentMessage}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSetFields, wf.setFields,
+		workflow.UpdateHandlerOptions{Validator: wf.validateSetFields}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAddNote, wf.addNote,
 		workflow.UpdateHandlerOptions{Validator: wf.validateNote}); err != nil {
 		return err

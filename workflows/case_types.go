@@ -89,20 +89,24 @@ type CaseResult struct {
 // CaseState is the workflow's view of a case, returned by QueryState and by updates.
 type CaseState struct {
 	CaseOpening
-	Status      string     `json:"status"`
-	Queue       string     `json:"queue,omitempty"`
-	Assignee    string     `json:"assignee,omitempty"`
-	Escalation  string     `json:"escalation_reason,omitempty"`
-	Resolution  string     `json:"resolution,omitempty"`
-	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
-	Policy      PolicyRef  `json:"policy"`
-	Seq         int64      `json:"seq"`
-	Messages    int        `json:"messages"`
-	Notes       int        `json:"notes,omitempty"` // staff notes, numbered with the messages but not counted among them
-	OpenedAt    time.Time  `json:"opened_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	ClosedAt    *time.Time `json:"closed_at,omitempty"`
-	CloseReason string     `json:"close_reason,omitempty"`
+	Status     string     `json:"status"`
+	Queue      string     `json:"queue,omitempty"`
+	Assignee   string     `json:"assignee,omitempty"`
+	Escalation string     `json:"escalation_reason,omitempty"`
+	Resolution string     `json:"resolution,omitempty"`
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	Policy     PolicyRef  `json:"policy"`
+	Seq        int64      `json:"seq"`
+	Messages   int        `json:"messages"`
+	Notes      int        `json:"notes,omitempty"` // staff notes, numbered with the messages but not counted among them
+	// Tags (sorted) and custom field values (sorted by name) the staff or
+	// rules gave the case, under the tenant's schema.
+	Tags        []string     `json:"tags,omitempty"`
+	Fields      []FieldValue `json:"fields,omitempty"`
+	OpenedAt    time.Time    `json:"opened_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
+	ClosedAt    *time.Time   `json:"closed_at,omitempty"`
+	CloseReason string       `json:"close_reason,omitempty"`
 	// AI is what the case remembers of the AI's turns, for its triggers.
 	AI AIMemory `json:"ai"`
 	// SLA holds the case's clocks against its pinned policy's targets.
@@ -361,7 +365,36 @@ type EscalateInput struct {
 type ResolveInput struct {
 	Actor Actor  `json:"actor"`
 	Code  string `json:"code"` // one of ResolutionCodes
+	// Required are the custom fields the tenant's schema requires before a
+	// case is resolved (the API reads them); unset ones refuse it.
+	Required []string `json:"required,omitempty"`
 }
+
+// FieldValue is a custom field's value, as the schema's type makes it
+// canonical (a number's decimal, a date's YYYY-MM-DD, true or false).
+// Sealed values (text fields, which may say something about a person)
+// are kept under the customer's data key and cannot be filtered on.
+type FieldValue struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Sealed bool   `json:"sealed,omitempty"`
+}
+
+// SetFieldsInput is the argument of UpdateSetFields: tags to add and to
+// remove, field values to set and fields to clear.
+type SetFieldsInput struct {
+	Actor      Actor        `json:"actor"`
+	AddTags    []string     `json:"add_tags,omitempty"`
+	RemoveTags []string     `json:"remove_tags,omitempty"`
+	Set        []FieldValue `json:"set,omitempty"`
+	Clear      []string     `json:"clear,omitempty"`
+}
+
+// Limits of a case's tags and fields.
+const (
+	MaxTagsPerCase   = 20
+	MaxFieldsPerCase = 50
+)
 
 // FeedbackInput is the argument of UpdateFeedback: the customer's verdict on
 // the AI answer with sequence Seq.

@@ -53,6 +53,9 @@ const (
 	// PostMessageResult): never shown to the customer, sent to front ends
 	// or read by the AI.
 	UpdateAddNote = "add_note"
+	// UpdateSetFields tags the case and sets its custom fields (SetFieldsInput
+	// → CaseState); the API has checked them against the tenant's schema.
+	UpdateSetFields = "set_fields"
 	// UpdateFeedback is the customer's verdict on an AI answer.
 	UpdateFeedback = "feedback"
 	// UpdateRequestRefund starts a refund's saga as a child of the case
@@ -121,6 +124,7 @@ const (
 	AuditCaseReassign    = "case.reassign"
 	AuditCaseFeedback    = "case.feedback"
 	AuditCaseNote        = "case.note"
+	AuditCaseFields      = "case.fields"
 	AuditCaseOffer       = "case.offer"
 	AuditCaseOfferLapsed = "case.offer_lapsed"
 	AuditSLAWarning      = "case.sla_warning"
@@ -146,7 +150,7 @@ const (
 
 // TimelineActions are the audited actions that change a case's state: its
 // timeline (of replies, only people's: they move a case to in progress).
-var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseNote, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
+var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseNote, AuditCaseFields, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
 	AuditCaseRequestInfo, AuditCaseRelease, AuditCaseReassign, AuditCaseFeedback, AuditCaseResolve, AuditCaseReopen,
 	AuditCaseClose, AuditSLAWarning, AuditSLABreach,
 	AuditRefundRequest, AuditRefundAwaiting, AuditRefundOverdue, AuditRefundApprove, AuditRefundReject, AuditRefundAppeal, AuditRefundAppealClosed,
@@ -165,4 +169,5 @@ const (
 	ErrTypeNotAwaitingDecision = "NotAwaitingDecision" // a decision on a refund no person is asked to decide
 	ErrTypeNotAppealable       = "NotAppealable"       // only a policy rule's rejection, inside the appeal window, may be appealed
 	ErrTypeDeclined            = "Declined"            // the gateway refused the payment for good
+	ErrTypeFieldsRequired      = "FieldsRequired"      // a resolution needs the tenant's required fields set
 )

@@ -114,6 +114,15 @@ func (wf *caseWorkflow) validateResolve(ctx workflow.Context, in ResolveInput) e
 	if !slices.Contains(ResolutionCodes, in.Code) {
 		return temporal.NewApplicationError("unknown resolution code", ErrTypeInvalidMessage)
 	}
+	var missing []string
+	for _, name := range in.Required {
+		if !slices.ContainsFunc(wf.state.Fields, func(f FieldValue) bool { return f.Name == name }) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return temporal.NewApplicationError("set the required fields first: "+strings.Join(missing, ", "), ErrTypeFieldsRequired)
+	}
 	return nil
 }
 
@@ -265,4 +274,70 @@ func (wf *caseWorkflow) addNote(ctx workflow.Context, in NoteInput) (PostMessage
 		return PostMessageResult{}, err
 	}
 	return PostMessageResult{Case: snapshot, Message: note}, nil
+}
+
+// validateSetFields lets people of the staff tag a case and set its fields
+// (the API has checked the schema and who may set what) while the case is
+// open, within the case's limits.
+func (wf *caseWorkflow) validateSetFields(ctx workflow.Context, in SetFieldsInput) error {
+	if wf.keyedRetry(ctx) {
+		return nil
+	}
+	if in.Actor.Kind != "user" {
+		return temporal.NewApplicationError("only people of the staff tag cases and set their fields", ErrTypeWrongState)
+	}
+	tags, fields := wf.withFields(in)
+	if len(tags) > MaxTagsPerCase {
+		return temporal.NewApplicationError("a case has at most 20 tags", ErrTypeInvalidMessage)
+	}
+	if len(fields) > MaxFieldsPerCase {
+		return temporal.NewApplicationError("a case has at most 50 fields", ErrTypeInvalidMessage)
+	}
+	return nil
+}
+
+// withFields is the case's tags and fields with the input applied, sorted.
+func (wf *caseWorkflow) withFields(in SetFieldsInput) ([]string, []FieldValue) {
+	tags := slices.Clone(wf.state.Tags)
+	for _, t := range in.AddTags {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	tags = slices.DeleteFunc(tags, func(t string) bool { return slices.Contains(in.RemoveTags, t) })
+	slices.Sort(tags)
+	fields := slices.DeleteFunc(slices.Clone(wf.state.Fields), func(f FieldValue) bool {
+		return slices.Contains(in.Clear, f.Name) || slices.ContainsFunc(in.Set, func(s FieldValue) bool { return s.Name == f.Name })
+	})
+	fields = append(fields, in.Set...)
+	slices.SortFunc(fields, func(a, b FieldValue) int { return strings.Compare(a.Name, b.Name) })
+	return tags, fields
+}
+
+// setFields tags the case and sets its fields; a change that changes
+// nothing records nothing. The audit entry names what changed; the values
+// of sealed fields are personal details, sealed on the trail.
+func (wf *caseWorkflow) setFields(ctx workflow.Context, in SetFieldsInput) (CaseState, error) {
+	if wf.keyedRetry(ctx) {
+		return wf.state.Reported(), nil
+	}
+	tags, fields := wf.withFields(in)
+	if slices.Equal(tags, wf.state.Tags) && slices.Equal(fields, wf.state.Fields) {
+		return wf.state.Reported(), nil
+	}
+	return wf.transition(ctx, change{actor: in.Actor, update: updateOf(ctx), action: AuditCaseFields, apply: func(time.Time) map[string]string {
+		var set []string
+		for _, f := range in.Set {
+			set = append(set, f.Name+"="+f.Value)
+		}
+		wf.state.Tags, wf.state.Fields = tags, fields
+		details := map[string]string{"tags": strings.Join(tags, ",")}
+		if len(set) > 0 {
+			details["field_values"] = strings.Join(set, ";")
+		}
+		if len(in.Clear) > 0 {
+			details["cleared"] = strings.Join(in.Clear, ",")
+		}
+		return details
+	}})
 }

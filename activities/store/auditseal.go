@@ -20,7 +20,7 @@ import (
 // erasure makes them unreadable while the chain, which hashes the sealed
 // bytes, still verifies. Everything else in the chain is a code, a number or
 // a staff identifier.
-var PersonalDetails = []string{"order_ref", "anger", "anxiety", "sadness", "negativity", "distress", "sensitive_topic"}
+var PersonalDetails = []string{"order_ref", "anger", "anxiety", "sadness", "negativity", "distress", "sensitive_topic", "field_values"}
 
 // sealedPrefix marks a sealed detail: "sealed:<key ID>:<base64 nonce||ciphertext>".
 const sealedPrefix = "sealed:"

@@ -19,8 +19,12 @@ type ListFilter struct {
 	// blind index: the reference is never stored or compared in clear).
 	CustomerRef string
 	Channels    []string // non-nil: only cases of these channels
-	Limit       int      // rows per page, at least 1
-	Cursor      string   // from a previous page's NextCursor; empty: first page
+	// Tags: only cases with every one of them; Fields: only cases whose
+	// fields in clear hold these values.
+	Tags   []string
+	Fields map[string]string
+	Limit  int    // rows per page, at least 1
+	Cursor string // from a previous page's NextCursor; empty: first page
 }
 
 // AgentQueues returns the queues an agent works.
@@ -50,6 +54,12 @@ func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([
 	}
 	if f.Channels != nil {
 		q = q.Where("channel IN ?", f.Channels)
+	}
+	if len(f.Tags) > 0 {
+		q = q.Where("tags @> ?::jsonb", jsonText(f.Tags))
+	}
+	if len(f.Fields) > 0 {
+		q = q.Where("fields @> ?::jsonb", fieldsText(f.Fields))
 	}
 	if f.CustomerRef != "" {
 		hash, err := s.customerHash(ctx, tenantID, strings.TrimSpace(f.CustomerRef))

@@ -158,8 +158,14 @@ type Case struct {
 	SLADueAt         *time.Time // the earliest deadline of a running SLA clock
 	SLABreachedAt    *time.Time // the first breach of an SLA target
 	OfferedTo        *string    // the agent a queued case is offered to
-	ProjGen          int64      // where in the workflow's history the row was written (see RecordCase)
-	ProjEvent        int64
+	// Tags and the values of custom fields: Fields in clear, TextFields
+	// (text fields' values) sealed in FieldsCT under the customer's key.
+	Tags       []string          `gorm:"serializer:json"`
+	Fields     map[string]string `gorm:"serializer:json"`
+	FieldsCT   []byte            `gorm:"column:fields_ct"`
+	TextFields map[string]string `gorm:"-"`
+	ProjGen    int64             // where in the workflow's history the row was written (see RecordCase)
+	ProjEvent  int64
 	// ProjRun is the workflow run whose task wrote the row, when a workflow
 	// did: its webhook events are held until that task is known to have
 	// committed (ReleaseEvents). Not stored with the row.
@@ -209,12 +215,26 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		if c.SubjectCT, err = seal(dek, []byte(c.Subject), caseAAD(c.TenantID, c.ID, "subject")); err != nil {
 			return err
 		}
+		c.Tags, c.FieldsCT = nonNil(c.Tags), nil
+		if c.Fields == nil {
+			c.Fields = map[string]string{}
+		}
+		if len(c.TextFields) > 0 {
+			plain, err := json.Marshal(c.TextFields) // map keys are sorted: stable bytes
+			if err != nil {
+				return err
+			}
+			if c.FieldsCT, err = seal(dek, plain, caseAAD(c.TenantID, c.ID, "fields")); err != nil {
+				return err
+			}
+		}
 		c.CustomerHash, c.KeyID = hash, &keyID
 		upsert := gtx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
 				"priority", "status", "last_seq", "updated_at", "closed_at", "assignee_id", "queue",
-				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to", "proj_gen", "proj_event",
+				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to", "tags", "fields", "fields_ct",
+				"proj_gen", "proj_event",
 			}),
 			Where: clause.Where{Exprs: []clause.Expression{
 				clause.Expr{SQL: "(cases.proj_gen, cases.proj_event, cases.last_seq) <= (excluded.proj_gen, excluded.proj_event, excluded.last_seq)"},
@@ -310,7 +330,7 @@ func caseState(c Case) map[string]any {
 	return map[string]any{"priority": c.Priority, "status": c.Status, "last_seq": c.LastSeq, "updated_at": c.UpdatedAt,
 		"closed_at": c.ClosedAt, "assignee_id": c.AssigneeID, "queue": c.Queue, "escalation_reason": c.EscalationReason,
 		"resolved_at": c.ResolvedAt, "sla_due_at": c.SLADueAt, "sla_breached_at": c.SLABreachedAt, "offered_to": c.OfferedTo,
-		"proj_gen": c.ProjGen, "proj_event": c.ProjEvent}
+		"tags": jsonText(c.Tags), "fields": fieldsText(c.Fields), "proj_gen": c.ProjGen, "proj_event": c.ProjEvent}
 }
 
 // Kinds of Conflict.
@@ -433,6 +453,15 @@ func (s *Store) openCases(ctx context.Context, rows []Case) error {
 				return fmt.Errorf("open subject of case %s: %w", r.ID, err)
 			}
 			r.Subject = string(subject)
+			if r.FieldsCT != nil {
+				plain, err := open(keys[*r.KeyID], r.FieldsCT, caseAAD(r.TenantID, r.ID, "fields"))
+				if err != nil {
+					return fmt.Errorf("open fields of case %s: %w", r.ID, err)
+				}
+				if err := json.Unmarshal(plain, &r.TextFields); err != nil {
+					return fmt.Errorf("read fields of case %s: %w", r.ID, err)
+				}
+			}
 		}
 	}
 	return nil

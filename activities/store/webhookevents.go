@@ -43,6 +43,15 @@ func caseWebhookEvents(c Case, msgs []Message, audit []AuditEvent) []WebhookEven
 		case workflows.AuditCaseNote:
 			add(e, "", "note.created", map[string]any{"case_id": c.ID, "note_seq": details["message_seq"], "author_id": e.ActorID,
 				"mentions": details["mentions"]})
+		case workflows.AuditCaseFields:
+			fields := map[string]string{}
+			for k, v := range c.Fields {
+				fields[k] = v
+			}
+			for k, v := range c.TextFields {
+				fields[k] = v
+			}
+			add(e, "", "case.fields_changed", caseData(map[string]any{"tags": nonNil(c.Tags), "fields": fields}))
 		case workflows.AuditCaseRequestInfo:
 			message()
 			add(e, "", "case.waiting_on_customer", caseData(nil))

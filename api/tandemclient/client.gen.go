@@ -66,27 +66,47 @@ type ApiAvailabilityRequest struct {
 	Status    string    `json:"status"`
 }
 
+// ApiCaseFieldBody defines model for api.CaseFieldBody.
+type ApiCaseFieldBody struct {
+	Field StoreCaseField `json:"field"`
+}
+
+// ApiCaseFieldList defines model for api.CaseFieldList.
+type ApiCaseFieldList struct {
+	Fields *[]StoreCaseField `json:"fields"`
+}
+
+// ApiCaseFieldRequest defines model for api.CaseFieldRequest.
+type ApiCaseFieldRequest struct {
+	Options  *[]string `json:"options,omitempty"`
+	Required bool      `json:"required"`
+	Roles    *[]string `json:"roles,omitempty"`
+	Type     string    `json:"type"`
+}
+
 // ApiCaseJSON defines model for api.CaseJSON.
 type ApiCaseJSON struct {
-	Assignee         *string       `json:"assignee,omitempty"`
-	Channel          string        `json:"channel"`
-	ClosedAt         *time.Time    `json:"closed_at"`
-	CustomerErased   *bool         `json:"customer_erased,omitempty"`
-	CustomerRef      string        `json:"customer_ref"`
-	EscalationReason *string       `json:"escalation_reason,omitempty"`
-	Id               string        `json:"id"`
-	OfferedTo        *string       `json:"offered_to,omitempty"`
-	OpenedAt         time.Time     `json:"opened_at"`
-	Policy           *ApiPolicyRef `json:"policy,omitempty"`
-	Priority         string        `json:"priority"`
-	Queue            *string       `json:"queue,omitempty"`
-	SlaBreachedAt    *time.Time    `json:"sla_breached_at,omitempty"`
-	SlaDueAt         *time.Time    `json:"sla_due_at,omitempty"`
-	Status           string        `json:"status"`
-	Subject          string        `json:"subject"`
-	TenantId         string        `json:"tenant_id"`
-	UpdatedAt        time.Time     `json:"updated_at"`
-	WorkflowId       string        `json:"workflow_id"`
+	Assignee         *string            `json:"assignee,omitempty"`
+	Channel          string             `json:"channel"`
+	ClosedAt         *time.Time         `json:"closed_at"`
+	CustomerErased   *bool              `json:"customer_erased,omitempty"`
+	CustomerRef      string             `json:"customer_ref"`
+	EscalationReason *string            `json:"escalation_reason,omitempty"`
+	Fields           *map[string]string `json:"fields,omitempty"`
+	Id               string             `json:"id"`
+	OfferedTo        *string            `json:"offered_to,omitempty"`
+	OpenedAt         time.Time          `json:"opened_at"`
+	Policy           *ApiPolicyRef      `json:"policy,omitempty"`
+	Priority         string             `json:"priority"`
+	Queue            *string            `json:"queue,omitempty"`
+	SlaBreachedAt    *time.Time         `json:"sla_breached_at,omitempty"`
+	SlaDueAt         *time.Time         `json:"sla_due_at,omitempty"`
+	Status           string             `json:"status"`
+	Subject          string             `json:"subject"`
+	Tags             *[]string          `json:"tags,omitempty"`
+	TenantId         string             `json:"tenant_id"`
+	UpdatedAt        time.Time          `json:"updated_at"`
+	WorkflowId       string             `json:"workflow_id"`
 }
 
 // ApiCaseList defines model for api.CaseList.
@@ -421,6 +441,13 @@ type ApiSession struct {
 	StepUpFor *[]string `json:"step_up_for"`
 	Subject   string    `json:"subject"`
 	Tenant    string    `json:"tenant"`
+}
+
+// ApiSetFieldsRequest defines model for api.SetFieldsRequest.
+type ApiSetFieldsRequest struct {
+	AddTags    *[]string               `json:"add_tags,omitempty"`
+	Fields     *map[string]interface{} `json:"fields,omitempty"`
+	RemoveTags *[]string               `json:"remove_tags,omitempty"`
 }
 
 // ApiSignInMethods defines model for api.SignInMethods.
@@ -824,6 +851,17 @@ type StoreAuditEvent struct {
 	TenantId   string    `json:"tenant_id"`
 }
 
+// StoreCaseField defines model for store.CaseField.
+type StoreCaseField struct {
+	Name      string    `json:"name"`
+	Options   *[]string `json:"options"`
+	Required  bool      `json:"required"`
+	Roles     *[]string `json:"roles"`
+	Type      string    `json:"type"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+}
+
 // StoreDelivery defines model for store.Delivery.
 type StoreDelivery struct {
 	Attempts       int        `json:"attempts"`
@@ -1021,6 +1059,7 @@ type PostAuthTotpEnrolParams struct {
 type GetCasesParams struct {
 	Status      *string `form:"status,omitempty" json:"status,omitempty"`
 	CustomerRef *string `form:"customer_ref,omitempty" json:"customer_ref,omitempty"`
+	Tag         *string `form:"tag,omitempty" json:"tag,omitempty"`
 	Limit       *string `form:"limit,omitempty" json:"limit,omitempty"`
 	Cursor      *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
@@ -1053,6 +1092,11 @@ type PostCasesIdCloseParams struct {
 
 // PostCasesIdEscalateParams defines parameters for PostCasesIdEscalate.
 type PostCasesIdEscalateParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PostCasesIdFieldsParams defines parameters for PostCasesIdFields.
+type PostCasesIdFieldsParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1217,6 +1261,9 @@ type PostConsoleAuthDevJSONRequestBody = ApiDevSignInRequest
 // PostAdminApiKeysJSONRequestBody defines body for PostAdminApiKeys for application/json ContentType.
 type PostAdminApiKeysJSONRequestBody = ApiCreateAPIKeyRequest
 
+// PutAdminCaseFieldsNameJSONRequestBody defines body for PutAdminCaseFieldsName for application/json ContentType.
+type PutAdminCaseFieldsNameJSONRequestBody = ApiCaseFieldRequest
+
 // DeleteAdminPoliciesJSONRequestBody defines body for DeleteAdminPolicies for application/json ContentType.
 type DeleteAdminPoliciesJSONRequestBody = ApiPolicyGrant
 
@@ -1255,6 +1302,9 @@ type PostCasesJSONRequestBody = ApiOpenCaseRequest
 
 // PostCasesIdCloseJSONRequestBody defines body for PostCasesIdClose for application/json ContentType.
 type PostCasesIdCloseJSONRequestBody = ApiCloseCaseRequest
+
+// PostCasesIdFieldsJSONRequestBody defines body for PostCasesIdFields for application/json ContentType.
+type PostCasesIdFieldsJSONRequestBody = ApiSetFieldsRequest
 
 // PostCasesIdMessagesJSONRequestBody defines body for PostCasesIdMessages for application/json ContentType.
 type PostCasesIdMessagesJSONRequestBody = ApiPostMessageRequest
@@ -1598,6 +1648,38 @@ type ClientInterface interface {
 	// Corresponds with DELETE /v1/admin/api-keys/{id} (the `DeleteAdminApiKeysId` operationId).
 	DeleteAdminApiKeysId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetAdminCaseFields the tenant's custom fields of cases
+	//
+	// Roles (default rules): agent, supervisor, compliance, admin.
+	//
+	// Corresponds with GET /v1/admin/case-fields (the `GetAdminCaseFields` operationId).
+	GetAdminCaseFields(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAdminCaseFieldsName remove a custom field from the schema (cases keep their values)
+	//
+	// Roles (default rules): admin.
+	//
+	// Corresponds with DELETE /v1/admin/case-fields/{name} (the `DeleteAdminCaseFieldsName` operationId).
+	DeleteAdminCaseFieldsName(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutAdminCaseFieldsNameWithBody define a custom field (its type, whether resolving needs it, an enum's options, who may set it)
+	//
+	// Roles (default rules): admin.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/admin/case-fields/{name} (the `PutAdminCaseFieldsName` operationId).
+	PutAdminCaseFieldsNameWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutAdminCaseFieldsName define a custom field (its type, whether resolving needs it, an enum's options, who may set it)
+	//
+	// Roles (default rules): admin.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/admin/case-fields/{name} (the `PutAdminCaseFieldsName` operationId).
+	PutAdminCaseFieldsName(ctx context.Context, name string, body PutAdminCaseFieldsNameJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetAdminConsistency each open case's record against its workflow
 	//
 	// Roles (default rules): compliance, admin.
@@ -1936,7 +2018,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/auth/totp/enrol (the `PostAuthTotpEnrol` operationId).
 	PostAuthTotpEnrol(ctx context.Context, params *PostAuthTotpEnrolParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetCases list cases, newest first
+	// GetCases list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
 	//
 	// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
 	//
@@ -1999,6 +2081,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/cases/{id}/escalate (the `PostCasesIdEscalate` operationId).
 	PostCasesIdEscalate(ctx context.Context, id string, params *PostCasesIdEscalateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdFieldsWithBody tag the case and set its custom fields (null clears one), as the tenant's schema types them
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/fields (the `PostCasesIdFields` operationId).
+	PostCasesIdFieldsWithBody(ctx context.Context, id string, params *PostCasesIdFieldsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdFields tag the case and set its custom fields (null clears one), as the tenant's schema types them
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/fields (the `PostCasesIdFields` operationId).
+	PostCasesIdFields(ctx context.Context, id string, params *PostCasesIdFieldsParams, body PostCasesIdFieldsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCasesIdHandoff the handoff: summary, reason, intent, sentiment, what the AI answered, a suggested reply
 	//
@@ -2675,6 +2775,78 @@ func (c *Client) PostAdminApiKeys(ctx context.Context, params *PostAdminApiKeysP
 // Corresponds with DELETE /v1/admin/api-keys/{id} (the `DeleteAdminApiKeysId` operationId).
 func (c *Client) DeleteAdminApiKeysId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteAdminApiKeysIdRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAdminCaseFields the tenant's custom fields of cases
+//
+// Roles (default rules): agent, supervisor, compliance, admin.
+//
+// Corresponds with GET /v1/admin/case-fields (the `GetAdminCaseFields` operationId).
+func (c *Client) GetAdminCaseFields(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAdminCaseFieldsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAdminCaseFieldsName remove a custom field from the schema (cases keep their values)
+//
+// Roles (default rules): admin.
+//
+// Corresponds with DELETE /v1/admin/case-fields/{name} (the `DeleteAdminCaseFieldsName` operationId).
+func (c *Client) DeleteAdminCaseFieldsName(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAdminCaseFieldsNameRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutAdminCaseFieldsNameWithBody define a custom field (its type, whether resolving needs it, an enum's options, who may set it)
+//
+// Roles (default rules): admin.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/admin/case-fields/{name} (the `PutAdminCaseFieldsName` operationId).
+func (c *Client) PutAdminCaseFieldsNameWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutAdminCaseFieldsNameRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutAdminCaseFieldsName define a custom field (its type, whether resolving needs it, an enum's options, who may set it)
+//
+// Roles (default rules): admin.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/admin/case-fields/{name} (the `PutAdminCaseFieldsName` operationId).
+func (c *Client) PutAdminCaseFieldsName(ctx context.Context, name string, body PutAdminCaseFieldsNameJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutAdminCaseFieldsNameRequest(c.Server, name, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3443,7 +3615,7 @@ func (c *Client) PostAuthTotpEnrol(ctx context.Context, params *PostAuthTotpEnro
 	return c.Client.Do(req)
 }
 
-// GetCases list cases, newest first
+// GetCases list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
 //
 // Roles (default rules): service, agent, supervisor, finance, compliance, admin.
 //
@@ -3577,6 +3749,44 @@ func (c *Client) PostCasesIdClose(ctx context.Context, id string, params *PostCa
 // Corresponds with POST /v1/cases/{id}/escalate (the `PostCasesIdEscalate` operationId).
 func (c *Client) PostCasesIdEscalate(ctx context.Context, id string, params *PostCasesIdEscalateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostCasesIdEscalateRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdFieldsWithBody tag the case and set its custom fields (null clears one), as the tenant's schema types them
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cases/{id}/fields (the `PostCasesIdFields` operationId).
+func (c *Client) PostCasesIdFieldsWithBody(ctx context.Context, id string, params *PostCasesIdFieldsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdFieldsRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdFields tag the case and set its custom fields (null clears one), as the tenant's schema types them
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cases/{id}/fields (the `PostCasesIdFields` operationId).
+func (c *Client) PostCasesIdFields(ctx context.Context, id string, params *PostCasesIdFieldsParams, body PostCasesIdFieldsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdFieldsRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5008,6 +5218,114 @@ func NewDeleteAdminApiKeysIdRequest(server string, id string) (*http.Request, er
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewGetAdminCaseFieldsRequest constructs an http.Request for the GetAdminCaseFields method
+func NewGetAdminCaseFieldsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/case-fields")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteAdminCaseFieldsNameRequest constructs an http.Request for the DeleteAdminCaseFieldsName method
+func NewDeleteAdminCaseFieldsNameRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/case-fields/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutAdminCaseFieldsNameRequest calls the generic PutAdminCaseFieldsName builder with application/json body
+func NewPutAdminCaseFieldsNameRequest(server string, name string, body PutAdminCaseFieldsNameJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutAdminCaseFieldsNameRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewPutAdminCaseFieldsNameRequestWithBody constructs an http.Request for the PutAdminCaseFieldsName method, with any body, and a specified content type
+func NewPutAdminCaseFieldsNameRequestWithBody(server string, name string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/case-fields/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -6447,6 +6765,18 @@ func NewGetCasesRequest(server string, params *GetCasesParams) (*http.Request, e
 
 		}
 
+		if params.Tag != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tag", *params.Tag, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -6754,6 +7084,68 @@ func NewPostCasesIdEscalateRequest(server string, id string, params *PostCasesId
 	if err != nil {
 		return nil, err
 	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewPostCasesIdFieldsRequest calls the generic PostCasesIdFields builder with application/json body
+func NewPostCasesIdFieldsRequest(server string, id string, params *PostCasesIdFieldsParams, body PostCasesIdFieldsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostCasesIdFieldsRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewPostCasesIdFieldsRequestWithBody constructs an http.Request for the PostCasesIdFields method, with any body, and a specified content type
+func NewPostCasesIdFieldsRequestWithBody(server string, id string, params *PostCasesIdFieldsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cases/%s/fields", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	if params != nil {
 
@@ -8967,6 +9359,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/admin/api-keys/{id} (the `DeleteAdminApiKeysId` operationId).
 	DeleteAdminApiKeysIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteAdminApiKeysIdResponse, error)
 
+	// GetAdminCaseFieldsWithResponse the tenant's custom fields of cases
+	//
+	// Roles (default rules): agent, supervisor, compliance, admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/case-fields (the `GetAdminCaseFields` operationId).
+	GetAdminCaseFieldsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAdminCaseFieldsResponse, error)
+
+	// DeleteAdminCaseFieldsNameWithResponse remove a custom field from the schema (cases keep their values)
+	//
+	// Roles (default rules): admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/case-fields/{name} (the `DeleteAdminCaseFieldsName` operationId).
+	DeleteAdminCaseFieldsNameWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*DeleteAdminCaseFieldsNameResponse, error)
+
+	// PutAdminCaseFieldsNameWithBodyWithResponse define a custom field (its type, whether resolving needs it, an enum's options, who may set it)
+	//
+	// Roles (default rules): admin.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/admin/case-fields/{name} (the `PutAdminCaseFieldsName` operationId).
+	PutAdminCaseFieldsNameWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutAdminCaseFieldsNameResponse, error)
+
+	// PutAdminCaseFieldsNameWithResponse define a custom field (its type, whether resolving needs it, an enum's options, who may set it)
+	//
+	// Roles (default rules): admin.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/admin/case-fields/{name} (the `PutAdminCaseFieldsName` operationId).
+	PutAdminCaseFieldsNameWithResponse(ctx context.Context, name string, body PutAdminCaseFieldsNameJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAdminCaseFieldsNameResponse, error)
+
 	// GetAdminConsistencyWithResponse each open case's record against its workflow
 	//
 	// Roles (default rules): compliance, admin.
@@ -9345,7 +9773,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/auth/totp/enrol (the `PostAuthTotpEnrol` operationId).
 	PostAuthTotpEnrolWithResponse(ctx context.Context, params *PostAuthTotpEnrolParams, reqEditors ...RequestEditorFn) (*PostAuthTotpEnrolResponse, error)
 
-	// GetCasesWithResponse list cases, newest first
+	// GetCasesWithResponse list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
 	//
 	// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
 	//
@@ -9416,6 +9844,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/cases/{id}/escalate (the `PostCasesIdEscalate` operationId).
 	PostCasesIdEscalateWithResponse(ctx context.Context, id string, params *PostCasesIdEscalateParams, reqEditors ...RequestEditorFn) (*PostCasesIdEscalateResponse, error)
+
+	// PostCasesIdFieldsWithBodyWithResponse tag the case and set its custom fields (null clears one), as the tenant's schema types them
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/fields (the `PostCasesIdFields` operationId).
+	PostCasesIdFieldsWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdFieldsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdFieldsResponse, error)
+
+	// PostCasesIdFieldsWithResponse tag the case and set its custom fields (null clears one), as the tenant's schema types them
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/fields (the `PostCasesIdFields` operationId).
+	PostCasesIdFieldsWithResponse(ctx context.Context, id string, params *PostCasesIdFieldsParams, body PostCasesIdFieldsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdFieldsResponse, error)
 
 	// GetCasesIdHandoffWithResponse the handoff: summary, reason, intent, sentiment, what the AI answered, a suggested reply
 	//
@@ -10524,6 +10970,150 @@ func (r DeleteAdminApiKeysIdResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteAdminApiKeysIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAdminCaseFieldsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiCaseFieldList
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAdminCaseFieldsResponse) GetJSON200() *ApiCaseFieldList {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetAdminCaseFieldsResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAdminCaseFieldsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAdminCaseFieldsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAdminCaseFieldsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAdminCaseFieldsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteAdminCaseFieldsNameResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteAdminCaseFieldsNameResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAdminCaseFieldsNameResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAdminCaseFieldsNameResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAdminCaseFieldsNameResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAdminCaseFieldsNameResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutAdminCaseFieldsNameResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiCaseFieldBody
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ApiCaseFieldBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutAdminCaseFieldsNameResponse) GetJSON200() *ApiCaseFieldBody {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PutAdminCaseFieldsNameResponse) GetJSON201() *ApiCaseFieldBody {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PutAdminCaseFieldsNameResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PutAdminCaseFieldsNameResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutAdminCaseFieldsNameResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutAdminCaseFieldsNameResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutAdminCaseFieldsNameResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12300,6 +12890,54 @@ func (r PostCasesIdEscalateResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostCasesIdEscalateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostCasesIdFieldsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiCaseBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostCasesIdFieldsResponse) GetJSON200() *ApiCaseBody {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostCasesIdFieldsResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostCasesIdFieldsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostCasesIdFieldsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostCasesIdFieldsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostCasesIdFieldsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14236,6 +14874,66 @@ func (c *ClientWithResponses) DeleteAdminApiKeysIdWithResponse(ctx context.Conte
 	return ParseDeleteAdminApiKeysIdResponse(rsp)
 }
 
+// GetAdminCaseFieldsWithResponse the tenant's custom fields of cases
+//
+// Roles (default rules): agent, supervisor, compliance, admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/case-fields (the `GetAdminCaseFields` operationId).
+func (c *ClientWithResponses) GetAdminCaseFieldsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAdminCaseFieldsResponse, error) {
+	rsp, err := c.GetAdminCaseFields(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAdminCaseFieldsResponse(rsp)
+}
+
+// DeleteAdminCaseFieldsNameWithResponse remove a custom field from the schema (cases keep their values)
+//
+// Roles (default rules): admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/case-fields/{name} (the `DeleteAdminCaseFieldsName` operationId).
+func (c *ClientWithResponses) DeleteAdminCaseFieldsNameWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*DeleteAdminCaseFieldsNameResponse, error) {
+	rsp, err := c.DeleteAdminCaseFieldsName(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAdminCaseFieldsNameResponse(rsp)
+}
+
+// PutAdminCaseFieldsNameWithBodyWithResponse define a custom field (its type, whether resolving needs it, an enum's options, who may set it)
+//
+// Roles (default rules): admin.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/admin/case-fields/{name} (the `PutAdminCaseFieldsName` operationId).
+func (c *ClientWithResponses) PutAdminCaseFieldsNameWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutAdminCaseFieldsNameResponse, error) {
+	rsp, err := c.PutAdminCaseFieldsNameWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutAdminCaseFieldsNameResponse(rsp)
+}
+
+// PutAdminCaseFieldsNameWithResponse define a custom field (its type, whether resolving needs it, an enum's options, who may set it)
+//
+// Roles (default rules): admin.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/admin/case-fields/{name} (the `PutAdminCaseFieldsName` operationId).
+func (c *ClientWithResponses) PutAdminCaseFieldsNameWithResponse(ctx context.Context, name string, body PutAdminCaseFieldsNameJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAdminCaseFieldsNameResponse, error) {
+	rsp, err := c.PutAdminCaseFieldsName(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutAdminCaseFieldsNameResponse(rsp)
+}
+
 // GetAdminConsistencyWithResponse each open case's record against its workflow
 //
 // Roles (default rules): compliance, admin.
@@ -14866,7 +15564,7 @@ func (c *ClientWithResponses) PostAuthTotpEnrolWithResponse(ctx context.Context,
 	return ParsePostAuthTotpEnrolResponse(rsp)
 }
 
-// GetCasesWithResponse list cases, newest first
+// GetCasesWithResponse list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
 //
 // Roles (default rules): service, agent, supervisor, finance, compliance, admin.
 //
@@ -14984,6 +15682,36 @@ func (c *ClientWithResponses) PostCasesIdEscalateWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParsePostCasesIdEscalateResponse(rsp)
+}
+
+// PostCasesIdFieldsWithBodyWithResponse tag the case and set its custom fields (null clears one), as the tenant's schema types them
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/fields (the `PostCasesIdFields` operationId).
+func (c *ClientWithResponses) PostCasesIdFieldsWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdFieldsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdFieldsResponse, error) {
+	rsp, err := c.PostCasesIdFieldsWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdFieldsResponse(rsp)
+}
+
+// PostCasesIdFieldsWithResponse tag the case and set its custom fields (null clears one), as the tenant's schema types them
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/fields (the `PostCasesIdFields` operationId).
+func (c *ClientWithResponses) PostCasesIdFieldsWithResponse(ctx context.Context, id string, params *PostCasesIdFieldsParams, body PostCasesIdFieldsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdFieldsResponse, error) {
+	rsp, err := c.PostCasesIdFields(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdFieldsResponse(rsp)
 }
 
 // GetCasesIdHandoffWithResponse the handoff: summary, reason, intent, sentiment, what the AI answered, a suggested reply
@@ -16209,6 +16937,108 @@ func ParseDeleteAdminApiKeysIdResponse(rsp *http.Response) (*DeleteAdminApiKeysI
 	return response, nil
 }
 
+// ParseGetAdminCaseFieldsResponse parses an HTTP response from a GetAdminCaseFieldsWithResponse call
+func ParseGetAdminCaseFieldsResponse(rsp *http.Response) (*GetAdminCaseFieldsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAdminCaseFieldsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiCaseFieldList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAdminCaseFieldsNameResponse parses an HTTP response from a DeleteAdminCaseFieldsNameWithResponse call
+func ParseDeleteAdminCaseFieldsNameResponse(rsp *http.Response) (*DeleteAdminCaseFieldsNameResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAdminCaseFieldsNameResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutAdminCaseFieldsNameResponse parses an HTTP response from a PutAdminCaseFieldsNameWithResponse call
+func ParsePutAdminCaseFieldsNameResponse(rsp *http.Response) (*PutAdminCaseFieldsNameResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutAdminCaseFieldsNameResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiCaseFieldBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ApiCaseFieldBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetAdminConsistencyResponse parses an HTTP response from a GetAdminConsistencyWithResponse call
 func ParseGetAdminConsistencyResponse(rsp *http.Response) (*GetAdminConsistencyResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -17412,6 +18242,39 @@ func ParsePostCasesIdEscalateResponse(rsp *http.Response) (*PostCasesIdEscalateR
 	}
 
 	response := &PostCasesIdEscalateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiCaseBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostCasesIdFieldsResponse parses an HTTP response from a PostCasesIdFieldsWithResponse call
+func ParsePostCasesIdFieldsResponse(rsp *http.Response) (*PostCasesIdFieldsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostCasesIdFieldsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
