@@ -8,6 +8,7 @@ import (
 
 	"tandem/activities/store"
 	"tandem/api"
+	"tandem/policies/service"
 	"tandem/workflows"
 )
 
@@ -180,5 +181,56 @@ func TestCaseFields(t *testing.T) {
 	}
 	if r := s.do("DELETE", "/v1/admin/case-fields/vip", admin, nil); r.Status != http.StatusNotFound {
 		t.Fatalf("delete again: %d %s", r.Status, r.Body)
+	}
+}
+
+// The pinned policy's rules route and prioritise by a field: a gold-tier
+// case waiting in the general queue moves to vip and becomes urgent, its
+// SLA deadline tightening; one marked gold while the AI has it goes to vip
+// when it reaches people.
+func TestRulesRouteByAField(t *testing.T) {
+	s := newStack(t)
+	admin, sup := tenantA+"/admin", tenantA+"/supervisor"
+	p, _ := service.Profile("efficiency-first")
+	p.Routing.Rules = []service.RoutingRule{{Field: "tier", Equals: "gold", Queue: "vip", Priority: "urgent"}}
+	if r := s.do("PUT", "/v1/admin/service-policy", admin+"+totp", p); r.Status != http.StatusOK {
+		t.Fatalf("set policy: %d %s", r.Status, r.Body)
+	}
+	bad := p
+	bad.Routing.Rules = []service.RoutingRule{{Field: "tier", Equals: "gold"}}
+	if r := s.do("PUT", "/v1/admin/service-policy", admin+"+totp", bad); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("a rule that does nothing: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("PUT", "/v1/admin/case-fields/tier", admin, api.CaseFieldRequest{Type: "enum", Options: []string{"gold", "silver"}}); r.Status != http.StatusCreated {
+		t.Fatalf("define tier: %d %s", r.Status, r.Body)
+	}
+
+	waiting := s.openCase(tenantA, sampleCase()).Case
+	s.escalate(tenantA, waiting.ID)
+	before := s.staffCase(tenantA, waiting.ID)
+	if before.Queue != "general" || before.Priority != "normal" || before.SLADueAt == nil {
+		t.Fatalf("escalated: %+v", before)
+	}
+	var got struct{ Case api.CaseJSON }
+	s.do("POST", "/v1/cases/"+waiting.ID+"/fields", sup, `{"fields":{"tier":"gold"}}`).decode(t, &got)
+	if got.Case.Queue != "vip" || got.Case.Priority != "urgent" || got.Case.SLADueAt == nil || !got.Case.SLADueAt.Before(*before.SLADueAt) {
+		t.Fatalf("after tier gold: queue %q, priority %q, SLA due %v (was %v)", got.Case.Queue, got.Case.Priority, got.Case.SLADueAt, before.SLADueAt)
+	}
+	if r := s.do("POST", "/v1/cases/"+waiting.ID+"/fields", sup, `{"fields":{"tier":"silver"}}`); r.Status != http.StatusOK {
+		t.Fatalf("tier silver: %d %s", r.Status, r.Body)
+	}
+	if after := s.staffCase(tenantA, waiting.ID); after.Queue != "vip" || after.Priority != "urgent" {
+		t.Fatalf("a rule no longer matching moved the case back: %+v", after)
+	}
+	s.recordHistory(waiting.WorkflowID, "rules_route_by_field")
+
+	withAI := s.openCase(tenantA, sampleCase()).Case
+	s.do("POST", "/v1/cases/"+withAI.ID+"/fields", sup, `{"fields":{"tier":"gold"}}`).decode(t, &got)
+	if got.Case.Status != "ai_handling" || got.Case.Priority != "urgent" {
+		t.Fatalf("gold while the AI has it: %+v", got.Case)
+	}
+	s.escalate(tenantA, withAI.ID)
+	if c := s.staffCase(tenantA, withAI.ID); c.Queue != "vip" {
+		t.Fatalf("escalated gold case waits in %q, want vip", c.Queue)
 	}
 }

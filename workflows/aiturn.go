@@ -86,13 +86,16 @@ func (wf *caseWorkflow) handOver(now time.Time, reason, lang string, details map
 }
 
 // queue puts the case in the queue for people with the escalation reason:
-// the queue of the skill it needs (routing) or the general one; the
-// first-response clock starts.
+// the one its fields' rules name, else the queue of the skill it needs
+// (routing) or the general one; the first-response clock starts.
 func (wf *caseWorkflow) queue(reason string, now time.Time) {
 	q := DefaultQueue
 	if wf.has.routing {
 		q = skillQueue(wf.state.AI)
 		wf.state.Language = wf.state.AI.Language
+	}
+	if ruled, _ := wf.ruled(); ruled != "" {
+		q = ruled
 	}
 	wf.enqueue(q)
 	wf.state.Escalation = reason

@@ -45,6 +45,47 @@ func skillQueue(mem AIMemory) string {
 	return DefaultQueue
 }
 
+// ruled is what the pinned policy's rules make of the case's fields: the
+// queue of the first matching rule that names one, and the highest
+// priority a matching rule names ("" for none). Runs pinned before rules
+// existed have none, so their paths are unchanged.
+func (wf *caseWorkflow) ruled() (queue, priority string) {
+	for _, r := range wf.in.Policy.Routing.Rules {
+		if !slices.ContainsFunc(wf.state.Fields, func(f FieldValue) bool { return f.Name == r.Field && f.Value == r.Equals && !f.Sealed }) {
+			continue
+		}
+		if queue == "" {
+			queue = r.Queue
+		}
+		if slices.Index(Priorities, r.Priority) > slices.Index(Priorities, priority) {
+			priority = r.Priority
+		}
+	}
+	return queue, priority
+}
+
+// applyRules moves a waiting case to the queue its fields' rules name and
+// raises its priority to theirs, tightening its running SLA clocks to the
+// new priority's targets; it says what it changed.
+func (wf *caseWorkflow) applyRules(details map[string]string) {
+	queue, prio := wf.ruled()
+	if slices.Index(Priorities, prio) > slices.Index(Priorities, wf.state.Priority) {
+		wf.state.Priority = prio
+		for i := range wf.state.SLA.Clocks {
+			c := &wf.state.SLA.Clocks[i]
+			if t := wf.target(c.Name); t > 0 && t < c.Target {
+				c.Target = t
+			}
+		}
+		wf.refreshDeadlines()
+		details["priority"] = prio
+	}
+	if queue != "" && wf.state.Status == StatusQueued && wf.state.Queue != queue {
+		wf.enqueue(queue)
+		details["queue"] = queue
+	}
+}
+
 // enqueue puts the case in a queue for people, to be offered to an agent.
 func (wf *caseWorkflow) enqueue(queue string) {
 	wf.state.Status, wf.state.Assignee, wf.state.Queue = StatusQueued, "", queue

@@ -314,8 +314,8 @@ func (wf *caseWorkflow) withFields(in SetFieldsInput) ([]string, []FieldValue) {
 	return tags, fields
 }
 
-// setFields tags the case and sets its fields; a change that changes
-// nothing records nothing. The audit entry names what changed; the values
+// setFields tags the case and sets its fields, and applies the pinned
+// policy's rules to them; a change that changes nothing records nothing. The audit entry names what changed; the values
 // of sealed fields are personal details, sealed on the trail.
 func (wf *caseWorkflow) setFields(ctx workflow.Context, in SetFieldsInput) (CaseState, error) {
 	if wf.keyedRetry(ctx) {
@@ -338,6 +338,7 @@ func (wf *caseWorkflow) setFields(ctx workflow.Context, in SetFieldsInput) (Case
 		if len(in.Clear) > 0 {
 			details["cleared"] = strings.Join(in.Clear, ",")
 		}
+		wf.applyRules(details)
 		return details
 	}})
 }

@@ -769,7 +769,16 @@ type ServiceRefunds struct {
 // ServiceRouting defines model for service.Routing.
 type ServiceRouting struct {
 	// OfferTimeout as service.Duration writes itself
-	OfferTimeout interface{} `json:"offer_timeout,omitempty"`
+	OfferTimeout interface{}           `json:"offer_timeout,omitempty"`
+	Rules        *[]ServiceRoutingRule `json:"rules,omitempty"`
+}
+
+// ServiceRoutingRule defines model for service.RoutingRule.
+type ServiceRoutingRule struct {
+	Equals   string  `json:"equals"`
+	Field    string  `json:"field"`
+	Priority *string `json:"priority,omitempty"`
+	Queue    *string `json:"queue,omitempty"`
 }
 
 // ServiceSLA defines model for service.SLA.

@@ -66,7 +66,24 @@ type Routing struct {
 	// OfferTimeout is how long an agent has to take an offered case before
 	// it is offered to the next one (0: two minutes).
 	OfferTimeout Duration `json:"offer_timeout,omitempty"`
+	// Rules route and prioritise cases by their custom fields: a case whose
+	// field has the value waits for people in the first matching rule's
+	// queue, and takes the highest priority a matching rule names when that
+	// is higher than its own (the SLA's targets for it apply from then).
+	Rules []RoutingRule `json:"rules,omitempty"`
 }
+
+// RoutingRule matches a case by a custom field's value (a text field's
+// values are sealed and match nothing).
+type RoutingRule struct {
+	Field    string `json:"field"`
+	Equals   string `json:"equals"`
+	Queue    string `json:"queue,omitempty"`
+	Priority string `json:"priority,omitempty"`
+}
+
+// MaxRoutingRules bounds a policy's rules.
+const MaxRoutingRules = 50
 
 // SLA holds targets per priority (low, normal, high, urgent).
 type SLA struct {
@@ -231,6 +248,8 @@ var (
 	hhmm       = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	weekdays   = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 	priority   = []string{"low", "normal", "high", "urgent"}
+	ruleField  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+	ruleQueue  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 	onBreach   = []string{"escalate", "raise_priority", "notify_supervisor"}
 	decimalRe  = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
 	domainName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
@@ -377,6 +396,24 @@ func (p Policy) Validate() []string {
 	}
 	if t := time.Duration(p.Routing.OfferTimeout); t < 0 || t > 24*time.Hour {
 		bad("routing.offer_timeout", "from 0 (the default, two minutes) to 24h")
+	}
+	if len(p.Routing.Rules) > MaxRoutingRules {
+		bad("routing.rules", "at most 50 rules")
+	}
+	for i, r := range p.Routing.Rules {
+		field := fmt.Sprintf("routing.rules[%d]", i)
+		switch {
+		case !ruleField.MatchString(r.Field):
+			bad(field+".field", "a custom field's name")
+		case r.Equals == "" || utf8.RuneCountInString(r.Equals) > 64:
+			bad(field+".equals", "the value to match, 1 to 64 characters")
+		case r.Queue == "" && r.Priority == "":
+			bad(field, "a queue, a priority or both")
+		case r.Queue != "" && !ruleQueue.MatchString(r.Queue):
+			bad(field+".queue", "a queue name: lowercase letters, digits, - and _")
+		case r.Priority != "" && !slices.Contains(priority, r.Priority):
+			bad(field+".priority", "one of low, normal, high, urgent")
+		}
 	}
 	slices.Sort(errs) // map order must not change the message
 	return errs
