@@ -159,6 +159,11 @@ var allowed = map[string][]string{
 	"reply":              {"agent", "supervisor"},
 	"note":               {"agent", "supervisor"},
 	"set fields":         {"agent", "supervisor"},
+	"apply macro":        {"agent", "supervisor"},
+	"macros":             {"agent", "supervisor", "admin"},
+	"create macro":       {"agent", "supervisor", "admin"},
+	"update macro":       {"agent", "supervisor", "admin"},
+	"delete macro":       {"agent", "supervisor", "admin"},
 	"case fields":        {"agent", "supervisor", "compliance", "admin"},
 	"put case field":     {"admin"},
 	"delete case field":  {"admin"},
@@ -248,7 +253,8 @@ var sensitive = map[string]bool{"set service policy": true, "set retention": tru
 var routeNames = map[string]string{
 	"POST /v1/cases": "open", "GET /v1/cases": "list", "GET /v1/cases/:id": "read", "POST /v1/cases/:id/messages": "message",
 	"POST /v1/cases/:id/messages/:seq/feedback": "feedback", "POST /v1/cases/:id/close": "close", "POST /v1/cases/:id/claim": "claim",
-	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note", "POST /v1/cases/:id/fields": "set fields",
+	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note", "POST /v1/cases/:id/fields": "set fields", "POST /v1/cases/:id/macros/:macro": "apply macro",
+	"GET /v1/macros": "macros", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
 	"GET /v1/admin/case-fields": "case fields", "PUT /v1/admin/case-fields/:name": "put case field", "DELETE /v1/admin/case-fields/:name": "delete case field",
 	"POST /v1/cases/:id/release": "release", "POST /v1/cases/:id/resolve": "resolve", "POST /v1/cases/:id/escalate": "escalate",
 	"POST /v1/cases/:id/reassign": "reassign", "POST /v1/cases/:id/rating": "rating", "POST /v1/cases/:id/refunds": "refund request",
@@ -378,6 +384,17 @@ func TestRoleMatrix(t *testing.T) {
 				return s.do("POST", "/v1/cases/"+c.ID+"/fields", who, api.SetFieldsRequest{AddTags: []string{"checked"}})
 			},
 			"case fields": func(who string) response { return s.do("GET", "/v1/admin/case-fields", who, nil) },
+			"macros":      func(who string) response { return s.do("GET", "/v1/macros", who, nil) },
+			"create macro": func(who string) response {
+				return s.do("POST", "/v1/macros", who, api.MacroRequest{Name: "by " + role, Personal: true, Actions: store.MacroActions{Then: "resolve", Code: "other"}})
+			},
+			"update macro": func(who string) response {
+				return s.do("PUT", "/v1/macros/"+c.ID, who, api.MacroRequest{Name: "by " + role, Personal: true, Actions: store.MacroActions{Then: "resolve", Code: "other"}})
+			},
+			"delete macro": func(who string) response { return s.do("DELETE", "/v1/macros/"+c.ID+"?personal=true", who, nil) },
+			"apply macro": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/macros/"+c.ID, who, api.ApplyMacroRequest{})
+			},
 			"put case field": func(who string) response {
 				return s.do("PUT", "/v1/admin/case-fields/by_"+role, who, api.CaseFieldRequest{Type: "text"})
 			},
@@ -481,12 +498,12 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"repair consistency": func(who string) response { return s.do("POST", "/v1/admin/consistency/repair", who, nil) },
 		}
-		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "request info", "release", "claim", "escalate", "resolve", "reassign",
+		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "apply macro", "update macro", "delete macro", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status",
 			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp", "checkpoint", "proof"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
 			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency", "revoke token",
-			"case fields", "put case field", "delete case field"}, lifecycle...) {
+			"case fields", "put case field", "delete case field", "macros", "create macro"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			stateDependent := slices.Contains(lifecycle, name)
@@ -529,6 +546,8 @@ func TestOtherTenantsIDs(t *testing.T) {
 	if r := s.do("PUT", "/v1/admin/case-fields/a_field", tenantA+"/admin", api.CaseFieldRequest{Type: "text"}); r.Status != http.StatusCreated {
 		t.Fatalf("a field: %d %s", r.Status, r.Body)
 	}
+	var macro api.MacroBody
+	s.do("POST", "/v1/macros", tenantA+"/admin", api.MacroRequest{Name: "a's", Actions: store.MacroActions{Then: "resolve", Code: "other"}}).decode(t, &macro)
 	for _, role := range roles {
 		for _, call := range []struct {
 			endpoint, method, path string
@@ -552,6 +571,9 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"request info", "POST", "/v1/cases/" + c.ID + "/request-info", api.AgentMessageRequest{Body: "hi"}},
 			{"note", "POST", "/v1/cases/" + c.ID + "/notes", api.PostMessageRequest{Body: "hi"}},
 			{"set fields", "POST", "/v1/cases/" + c.ID + "/fields", api.SetFieldsRequest{AddTags: []string{"x"}}},
+			{"apply macro", "POST", "/v1/cases/" + c.ID + "/macros/" + macro.Macro.ID, api.ApplyMacroRequest{}},
+			{"update macro", "PUT", "/v1/macros/" + macro.Macro.ID, api.MacroRequest{Name: "theirs", Personal: true, Actions: store.MacroActions{Then: "resolve", Code: "other"}}},
+			{"delete macro", "DELETE", "/v1/macros/" + macro.Macro.ID + "?personal=true", nil},
 			{"delete case field", "DELETE", "/v1/admin/case-fields/a_field", nil},
 			{"release", "POST", "/v1/cases/" + c.ID + "/release", nil},
 			{"escalate", "POST", "/v1/cases/" + c.ID + "/escalate", nil},
@@ -579,6 +601,13 @@ func TestOtherTenantsIDs(t *testing.T) {
 				t.Errorf("%s of %s: %s %s: %d %s, want %d", role, tenantB, call.method, call.path, r.Status, r.Body, want)
 			}
 		}
+	}
+	// The tenant's macros, as another tenant's admin keeps theirs.
+	if r := s.do("PUT", "/v1/macros/"+macro.Macro.ID, tenantB+"/admin", api.MacroRequest{Name: "theirs", Actions: store.MacroActions{Then: "resolve", Code: "other"}}); r.Status != http.StatusNotFound {
+		t.Errorf("%s's admin changes %s's macro: %d %s, want 404", tenantB, tenantA, r.Status, r.Body)
+	}
+	if r := s.do("DELETE", "/v1/macros/"+macro.Macro.ID, tenantB+"/admin", nil); r.Status != http.StatusNotFound {
+		t.Errorf("%s's admin removes %s's macro: %d %s, want 404", tenantB, tenantA, r.Status, r.Body)
 	}
 	var got api.CaseWithMessages
 	s.do("GET", "/v1/cases/"+c.ID, tenantA, nil).decode(t, &got)

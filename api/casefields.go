@@ -159,56 +159,74 @@ func (s *Server) setCaseFields(c *gin.Context) error {
 		if err := decodeJSON(c, &req); err != nil {
 			return nil, err
 		}
-		in := workflows.SetFieldsInput{Actor: actorOf(c), AddTags: req.AddTags, RemoveTags: req.RemoveTags}
-		var errs []FieldError
-		for _, list := range []struct {
-			name string
-			tags []string
-		}{{"add_tags", req.AddTags}, {"remove_tags", req.RemoveTags}} {
-			if len(list.tags) > workflows.MaxTagsPerCase {
-				errs = append(errs, FieldError{list.name, "at most 20 tags"})
-			}
-			for _, t := range list.tags {
-				if !tagPattern.MatchString(t) {
-					errs = append(errs, FieldError{list.name, "each tag is 1 to 40 lowercase letters, digits, - or _, starting with a letter or digit"})
-					break
-				}
-			}
-		}
-		if len(req.Fields) > workflows.MaxFieldsPerCase {
-			errs = append(errs, FieldError{"fields", "at most 50 fields"})
-		}
-		schema, err := s.store.CaseFields(c.Request.Context(), principalOf(c).Tenant)
+		in, errs, err := s.fieldChanges(c, req, "")
 		if err != nil {
 			return nil, err
-		}
-		for _, name := range slices.Sorted(maps.Keys(req.Fields)) {
-			i := slices.IndexFunc(schema, func(f store.CaseField) bool { return f.Name == name })
-			if i < 0 {
-				errs = append(errs, FieldError{"fields." + name, "no such field: an admin defines fields (PUT /v1/admin/case-fields/{name})"})
-				continue
-			}
-			f := schema[i]
-			if len(f.Roles) > 0 && !slices.ContainsFunc(principalOf(c).Roles, func(r string) bool { return slices.Contains(f.Roles, r) }) {
-				return nil, errorf(http.StatusForbidden, "field_not_allowed", "your roles may not set the field "+name)
-			}
-			raw := req.Fields[name]
-			if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-				in.Clear = append(in.Clear, name)
-				continue
-			}
-			v, msg := fieldValue(f, raw)
-			if msg != "" {
-				errs = append(errs, FieldError{"fields." + name, msg})
-				continue
-			}
-			in.Set = append(in.Set, workflows.FieldValue{Name: name, Value: v, Sealed: f.Type == "text"})
 		}
 		if len(errs) > 0 {
 			return nil, validationError(errs)
 		}
 		return in, nil
 	})
+}
+
+// fieldChanges checks tags and field values against the tenant's schema
+// for the caller (prefix names where they came from in the request).
+func (s *Server) fieldChanges(c *gin.Context, req SetFieldsRequest, prefix string) (workflows.SetFieldsInput, []FieldError, error) {
+	in := workflows.SetFieldsInput{Actor: actorOf(c), AddTags: req.AddTags, RemoveTags: req.RemoveTags}
+	errs := checkTags(prefix, req)
+	if len(req.Fields) > workflows.MaxFieldsPerCase {
+		errs = append(errs, FieldError{prefix + "fields", "at most 50 fields"})
+	}
+	if len(req.Fields) == 0 {
+		return in, errs, nil
+	}
+	schema, err := s.store.CaseFields(c.Request.Context(), principalOf(c).Tenant)
+	if err != nil {
+		return in, nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(req.Fields)) {
+		i := slices.IndexFunc(schema, func(f store.CaseField) bool { return f.Name == name })
+		if i < 0 {
+			errs = append(errs, FieldError{prefix + "fields." + name, "no such field: an admin defines fields (PUT /v1/admin/case-fields/{name})"})
+			continue
+		}
+		f := schema[i]
+		if len(f.Roles) > 0 && !slices.ContainsFunc(principalOf(c).Roles, func(r string) bool { return slices.Contains(f.Roles, r) }) {
+			return in, nil, errorf(http.StatusForbidden, "field_not_allowed", "your roles may not set the field "+name)
+		}
+		raw := req.Fields[name]
+		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			in.Clear = append(in.Clear, name)
+			continue
+		}
+		v, msg := fieldValue(f, raw)
+		if msg != "" {
+			errs = append(errs, FieldError{prefix + "fields." + name, msg})
+			continue
+		}
+		in.Set = append(in.Set, workflows.FieldValue{Name: name, Value: v, Sealed: f.Type == "text"})
+	}
+	return in, errs, nil
+}
+
+func checkTags(prefix string, req SetFieldsRequest) []FieldError {
+	var errs []FieldError
+	for _, list := range []struct {
+		name string
+		tags []string
+	}{{"add_tags", req.AddTags}, {"remove_tags", req.RemoveTags}} {
+		if len(list.tags) > workflows.MaxTagsPerCase {
+			errs = append(errs, FieldError{prefix + list.name, "at most 20 tags"})
+		}
+		for _, t := range list.tags {
+			if !tagPattern.MatchString(t) {
+				errs = append(errs, FieldError{prefix + list.name, "each tag is 1 to 40 lowercase letters, digits, - or _, starting with a letter or digit"})
+				break
+			}
+		}
+	}
+	return errs
 }
 
 // fieldValue reads a field's value from JSON, as its type wants it, into
@@ -315,21 +333,6 @@ func (s *Server) requiredFields(c *gin.Context) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// fieldsJSON is a case's field values by name, sealed ones opened.
-func fieldsJSON(clear, sealed map[string]string) map[string]string {
-	if len(clear)+len(sealed) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(clear)+len(sealed))
-	for k, v := range clear {
-		out[k] = v
-	}
-	for k, v := range sealed {
-		out[k] = v
-	}
-	return out
 }
 
 func isControlNotSpace(r rune) bool {

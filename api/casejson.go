@@ -112,8 +112,15 @@ func caseFromRow(r store.Case) CaseJSON {
 		ID: r.ID, TenantID: r.TenantID, WorkflowID: r.WorkflowID, CustomerRef: r.CustomerRef, Erased: r.CustomerErased,
 		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
 		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
-		SLADueAt: utcPtr(r.SLADueAt), SLABreached: utcPtr(r.SLABreachedAt), Tags: nilIfEmpty(r.Tags), Fields: fieldsJSON(r.Fields, r.TextFields),
+		SLADueAt: utcPtr(r.SLADueAt), SLABreached: utcPtr(r.SLABreachedAt), Tags: nilIfEmpty(r.Tags), Fields: nilIfNone(r.AllFields()),
 	}
+}
+
+func nilIfNone(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 func nilIfEmpty(xs []string) []string {

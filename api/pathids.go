@@ -32,6 +32,8 @@ var pathIDRules = []struct {
 	{"/v1/admin/totp/", "subject", textID, errorf(http.StatusNotFound, "totp_not_found", "this person has no second factor")},
 	{"/v1/queues/", "queue", queueName.MatchString, errorf(http.StatusNotFound, "queue_not_found", "no such queue")},
 	{"/v1/admin/case-fields/", "name", fieldName.MatchString, errFieldNotFound},
+	{"/v1/macros/", "id", canonicalUUID, errMacroNotFound},
+	{"/v1/cases/", "macro", canonicalUUID, errMacroNotFound},
 }
 
 // pathIDRule finds the rule for a route's path parameter.

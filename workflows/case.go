@@ -123,6 +123,10 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		workflow.UpdateHandlerOptions{Validator: wf.validateAgentMessage}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApplyMacro, wf.applyMacro,
+		workflow.UpdateHandlerOptions{Validator: wf.validateApplyMacro}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSetFields, wf.setFields,
 		workflow.UpdateHandlerOptions{Validator: wf.validateSetFields}); err != nil {
 		return err

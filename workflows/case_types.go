@@ -390,6 +390,31 @@ type SetFieldsInput struct {
 	Clear      []string     `json:"clear,omitempty"`
 }
 
+// ApplyMacroInput is the argument of UpdateApplyMacro: the macro's reply as
+// rendered for the case (none: no message), its tags and fields, and what
+// it does then: MacroReply (in progress), MacroRequestInfo (waiting on the
+// customer) or MacroResolve with Code (Required as for ResolveInput).
+type ApplyMacroInput struct {
+	Actor     Actor          `json:"actor"`
+	MacroID   string         `json:"macro_id"`
+	Body      string         `json:"body,omitempty"`
+	Fields    SetFieldsInput `json:"fields"`
+	Then      string         `json:"then"`
+	Code      string         `json:"code,omitempty"`
+	Required  []string       `json:"required,omitempty"`
+	ClientKey string         `json:"client_key,omitempty"`
+}
+
+// What a macro does after its reply and fields.
+const (
+	MacroReply       = "reply"
+	MacroRequestInfo = "request_info"
+	MacroResolve     = "resolve"
+)
+
+// MacroThens lists them.
+var MacroThens = []string{MacroReply, MacroRequestInfo, MacroResolve}
+
 // Limits of a case's tags and fields.
 const (
 	MaxTagsPerCase   = 20

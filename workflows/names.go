@@ -56,6 +56,10 @@ const (
 	// UpdateSetFields tags the case and sets its custom fields (SetFieldsInput
 	// → CaseState); the API has checked them against the tenant's schema.
 	UpdateSetFields = "set_fields"
+	// UpdateApplyMacro applies a macro the API has rendered: a reply, tags
+	// and fields, then a status (ApplyMacroInput → PostMessageResult), as
+	// one step of the case.
+	UpdateApplyMacro = "apply_macro"
 	// UpdateFeedback is the customer's verdict on an AI answer.
 	UpdateFeedback = "feedback"
 	// UpdateRequestRefund starts a refund's saga as a child of the case
@@ -125,6 +129,7 @@ const (
 	AuditCaseFeedback    = "case.feedback"
 	AuditCaseNote        = "case.note"
 	AuditCaseFields      = "case.fields"
+	AuditCaseMacro       = "case.macro"
 	AuditCaseOffer       = "case.offer"
 	AuditCaseOfferLapsed = "case.offer_lapsed"
 	AuditSLAWarning      = "case.sla_warning"
@@ -150,7 +155,7 @@ const (
 
 // TimelineActions are the audited actions that change a case's state: its
 // timeline (of replies, only people's: they move a case to in progress).
-var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseNote, AuditCaseFields, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
+var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseNote, AuditCaseFields, AuditCaseMacro, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
 	AuditCaseRequestInfo, AuditCaseRelease, AuditCaseReassign, AuditCaseFeedback, AuditCaseResolve, AuditCaseReopen,
 	AuditCaseClose, AuditSLAWarning, AuditSLABreach,
 	AuditRefundRequest, AuditRefundAwaiting, AuditRefundOverdue, AuditRefundApprove, AuditRefundReject, AuditRefundAppeal, AuditRefundAppealClosed,

@@ -114,9 +114,14 @@ func (wf *caseWorkflow) validateResolve(ctx workflow.Context, in ResolveInput) e
 	if !slices.Contains(ResolutionCodes, in.Code) {
 		return temporal.NewApplicationError("unknown resolution code", ErrTypeInvalidMessage)
 	}
+	return requireFields(wf.state.Fields, in.Required)
+}
+
+// requireFields refuses a resolution while a required field is unset.
+func requireFields(fields []FieldValue, required []string) error {
 	var missing []string
-	for _, name := range in.Required {
-		if !slices.ContainsFunc(wf.state.Fields, func(f FieldValue) bool { return f.Name == name }) {
+	for _, name := range required {
+		if !slices.ContainsFunc(fields, func(f FieldValue) bool { return f.Name == name }) {
 			missing = append(missing, name)
 		}
 	}
@@ -341,4 +346,99 @@ func (wf *caseWorkflow) setFields(ctx workflow.Context, in SetFieldsInput) (Case
 		wf.applyRules(details)
 		return details
 	}})
+}
+
+// validateApplyMacro checks a macro as the owner's reply, field change and
+// status change would each be checked.
+func (wf *caseWorkflow) validateApplyMacro(ctx workflow.Context, in ApplyMacroInput) error {
+	if _, ok := wf.applied(updateOf(ctx)); ok {
+		return nil // a retry: answered, not applied again
+	}
+	if err := wf.validateOwner(in.Actor); err != nil {
+		return err
+	}
+	if !slices.Contains(MacroThens, in.Then) {
+		return temporal.NewApplicationError("a macro replies, asks for information or resolves", ErrTypeInvalidMessage)
+	}
+	if in.Body != "" {
+		if wf.state.Messages >= MaxMessagesPerCase {
+			return temporal.NewApplicationError("a case holds at most 5000 messages; open another case", ErrTypeCaseFull)
+		}
+		if reason := ValidateMessageBody(in.Body); reason != "" {
+			return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
+		}
+	} else if in.Then != MacroResolve {
+		return temporal.NewApplicationError("a macro that replies or asks needs a message", ErrTypeInvalidMessage)
+	}
+	in.Fields.Actor = in.Actor
+	if err := wf.validateSetFields(ctx, in.Fields); err != nil {
+		return err
+	}
+	if in.Then == MacroResolve {
+		if !slices.Contains(ResolutionCodes, in.Code) {
+			return temporal.NewApplicationError("unknown resolution code", ErrTypeInvalidMessage)
+		}
+		_, fields := wf.withFields(in.Fields)
+		return requireFields(fields, in.Required)
+	}
+	return nil
+}
+
+// applyMacro does what a macro says as one step: its reply (a message, as
+// the owner's), its tags and fields (and the rules on them), then its
+// status; one audit entry lists it all.
+func (wf *caseWorkflow) applyMacro(ctx workflow.Context, in ApplyMacroInput) (PostMessageResult, error) {
+	updateID := updateOf(ctx)
+	if prior, ok := wf.applied(updateID); ok {
+		return PostMessageResult{Case: wf.state.Reported(), Message: Message{Seq: prior.Seq}, Duplicate: true}, nil
+	}
+	if err := wf.validateOwner(in.Actor); err != nil { // re-checked: the case may have moved since validation
+		return PostMessageResult{}, err
+	}
+	now := workflow.Now(ctx)
+	details := map[string]string{"macro_id": in.MacroID, "then": in.Then}
+	var msgs []Message
+	var msg Message
+	if in.Body != "" {
+		msg = wf.appendMessage(now, Message{AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
+		msgs = append(msgs, msg)
+		details["message_seq"] = itoa(msg.Seq)
+		wf.stopClock(ClockFirstResponse, now, true)
+		wf.stopClock(ClockNextResponse, now, true)
+	}
+	tags, fields := wf.withFields(in.Fields)
+	if !slices.Equal(tags, wf.state.Tags) || !slices.Equal(fields, wf.state.Fields) {
+		var set []string
+		for _, f := range in.Fields.Set {
+			set = append(set, f.Name+"="+f.Value)
+		}
+		wf.state.Tags, wf.state.Fields = tags, fields
+		details["tags"] = strings.Join(tags, ",")
+		if len(set) > 0 {
+			details["field_values"] = strings.Join(set, ";")
+		}
+		wf.applyRules(details)
+	}
+	switch in.Then {
+	case MacroReply:
+		wf.state.Status = StatusInProgress
+	case MacroRequestInfo:
+		wf.state.Status = StatusWaiting
+		wf.pauseClocks(now)
+	case MacroResolve:
+		wf.state.Status, wf.state.Resolution, wf.state.ResolvedAt = StatusResolved, in.Code, &now
+		wf.stopAllClocks(now, true)
+	}
+	seq := msg.Seq
+	if seq == 0 {
+		seq = wf.step(now)
+	}
+	if in.ClientKey != "" {
+		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: seq})
+	}
+	snapshot, err := wf.commit(ctx, msgs, AuditRecord{Seq: seq, Action: AuditCaseMacro, Actor: in.Actor, Reason: in.Code, At: now, Details: details})
+	if err != nil {
+		return PostMessageResult{}, err
+	}
+	return PostMessageResult{Case: snapshot, Message: msg}, nil
 }

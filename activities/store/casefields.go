@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -91,6 +90,17 @@ func fieldsText(m map[string]string) string {
 	if m == nil {
 		m = map[string]string{}
 	}
-	b, _ := json.Marshal(m) // a map of strings always marshals
-	return string(b)
+	return jsonOf(m)
+}
+
+// AllFields is the case's field values by name, sealed ones opened.
+func (c Case) AllFields() map[string]string {
+	out := make(map[string]string, len(c.Fields)+len(c.TextFields))
+	for k, v := range c.Fields {
+		out[k] = v
+	}
+	for k, v := range c.TextFields {
+		out[k] = v
+	}
+	return out
 }

@@ -43,15 +43,21 @@ func caseWebhookEvents(c Case, msgs []Message, audit []AuditEvent) []WebhookEven
 		case workflows.AuditCaseNote:
 			add(e, "", "note.created", map[string]any{"case_id": c.ID, "note_seq": details["message_seq"], "author_id": e.ActorID,
 				"mentions": details["mentions"]})
+		case workflows.AuditCaseMacro:
+			if details["message_seq"] != nil {
+				message()
+			}
+			if details["tags"] != nil {
+				add(e, ":fields", "case.fields_changed", caseData(map[string]any{"tags": nonNil(c.Tags), "fields": c.AllFields()}))
+			}
+			switch str(details["then"]) {
+			case workflows.MacroRequestInfo:
+				add(e, "", "case.waiting_on_customer", caseData(nil))
+			case workflows.MacroResolve:
+				add(e, "", "case.resolved", caseData(map[string]any{"by": e.ActorKind}))
+			}
 		case workflows.AuditCaseFields:
-			fields := map[string]string{}
-			for k, v := range c.Fields {
-				fields[k] = v
-			}
-			for k, v := range c.TextFields {
-				fields[k] = v
-			}
-			add(e, "", "case.fields_changed", caseData(map[string]any{"tags": nonNil(c.Tags), "fields": fields}))
+			add(e, "", "case.fields_changed", caseData(map[string]any{"tags": nonNil(c.Tags), "fields": c.AllFields()}))
 		case workflows.AuditCaseRequestInfo:
 			message()
 			add(e, "", "case.waiting_on_customer", caseData(nil))

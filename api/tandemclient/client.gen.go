@@ -24,6 +24,17 @@ type AiAlternative struct {
 	Intent     string  `json:"intent"`
 }
 
+// ApiAppliedMacro defines model for api.AppliedMacro.
+type ApiAppliedMacro struct {
+	Case    ApiCaseJSON     `json:"case"`
+	Message *ApiMessageJSON `json:"message,omitempty"`
+}
+
+// ApiApplyMacroRequest defines model for api.ApplyMacroRequest.
+type ApiApplyMacroRequest struct {
+	Language *string `json:"language,omitempty"`
+}
+
 // ApiArticleRequest defines model for api.ArticleRequest.
 type ApiArticleRequest struct {
 	Answer    string    `json:"answer"`
@@ -233,6 +244,24 @@ type ApiHandoffJSON struct {
 	SuggestedReply        *ApiSuggestionJSON       `json:"suggested_reply"`
 	Summary               string                   `json:"summary"`
 	Transcript            *[]ApiMessageJSON        `json:"transcript"`
+}
+
+// ApiMacroBody defines model for api.MacroBody.
+type ApiMacroBody struct {
+	Macro StoreMacro `json:"macro"`
+}
+
+// ApiMacroList defines model for api.MacroList.
+type ApiMacroList struct {
+	Macros *[]StoreMacro `json:"macros"`
+}
+
+// ApiMacroRequest defines model for api.MacroRequest.
+type ApiMacroRequest struct {
+	Actions  StoreMacroActions  `json:"actions"`
+	Name     string             `json:"name"`
+	Personal *bool              `json:"personal,omitempty"`
+	Replies  *map[string]string `json:"replies,omitempty"`
 }
 
 // ApiMessageJSON defines model for api.MessageJSON.
@@ -899,6 +928,28 @@ type StoreLegalHold struct {
 	TenantId   string     `json:"tenant_id"`
 }
 
+// StoreMacro defines model for store.Macro.
+type StoreMacro struct {
+	Actions   StoreMacroActions  `json:"actions"`
+	CreatedAt time.Time          `json:"created_at"`
+	Id        string             `json:"id"`
+	Name      string             `json:"name"`
+	Owner     *string            `json:"owner,omitempty"`
+	Replies   *map[string]string `json:"replies"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	UpdatedBy string             `json:"updated_by"`
+	Uses      int                `json:"uses"`
+}
+
+// StoreMacroActions defines model for store.MacroActions.
+type StoreMacroActions struct {
+	AddTags    *[]string               `json:"add_tags,omitempty"`
+	Code       *string                 `json:"code,omitempty"`
+	Fields     *map[string]interface{} `json:"fields,omitempty"`
+	RemoveTags *[]string               `json:"remove_tags,omitempty"`
+	Then       string                  `json:"then"`
+}
+
 // StoreMismatch defines model for store.Mismatch.
 type StoreMismatch struct {
 	Key            string `json:"key"`
@@ -1109,6 +1160,11 @@ type PostCasesIdFieldsParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostCasesIdMacrosMacroParams defines parameters for PostCasesIdMacrosMacro.
+type PostCasesIdMacrosMacroParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // PostCasesIdMessagesParams defines parameters for PostCasesIdMessages.
 type PostCasesIdMessagesParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
@@ -1224,6 +1280,16 @@ type PostLegalHoldsParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostMacrosParams defines parameters for PostMacros.
+type PostMacrosParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteMacrosIdParams defines parameters for DeleteMacrosId.
+type DeleteMacrosIdParams struct {
+	Personal *string `form:"personal,omitempty" json:"personal,omitempty"`
+}
+
 // GetNotificationsParams defines parameters for GetNotifications.
 type GetNotificationsParams struct {
 	Limit  *string `form:"limit,omitempty" json:"limit,omitempty"`
@@ -1315,6 +1381,9 @@ type PostCasesIdCloseJSONRequestBody = ApiCloseCaseRequest
 // PostCasesIdFieldsJSONRequestBody defines body for PostCasesIdFields for application/json ContentType.
 type PostCasesIdFieldsJSONRequestBody = ApiSetFieldsRequest
 
+// PostCasesIdMacrosMacroJSONRequestBody defines body for PostCasesIdMacrosMacro for application/json ContentType.
+type PostCasesIdMacrosMacroJSONRequestBody = ApiApplyMacroRequest
+
 // PostCasesIdMessagesJSONRequestBody defines body for PostCasesIdMessages for application/json ContentType.
 type PostCasesIdMessagesJSONRequestBody = ApiPostMessageRequest
 
@@ -1356,6 +1425,12 @@ type PostKbImportJSONRequestBody = ApiArticleRequest
 
 // PostLegalHoldsJSONRequestBody defines body for PostLegalHolds for application/json ContentType.
 type PostLegalHoldsJSONRequestBody = ApiPlaceHoldRequest
+
+// PostMacrosJSONRequestBody defines body for PostMacros for application/json ContentType.
+type PostMacrosJSONRequestBody = ApiMacroRequest
+
+// PutMacrosIdJSONRequestBody defines body for PutMacrosId for application/json ContentType.
+type PutMacrosIdJSONRequestBody = ApiMacroRequest
 
 // PostRefundsIdAppealJSONRequestBody defines body for PostRefundsIdAppeal for application/json ContentType.
 type PostRefundsIdAppealJSONRequestBody = ApiRefundAppealRequest
@@ -2116,6 +2191,24 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/cases/{id}/handoff (the `GetCasesIdHandoff` operationId).
 	GetCasesIdHandoff(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostCasesIdMacrosMacroWithBody apply a macro to the case you own: its reply (variables filled), tags and fields, then reply, ask or resolve, as one step
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
+	PostCasesIdMacrosMacroWithBody(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdMacrosMacro apply a macro to the case you own: its reply (variables filled), tags and fields, then reply, ask or resolve, as one step
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
+	PostCasesIdMacrosMacro(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, body PostCasesIdMacrosMacroJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostCasesIdMessagesWithBody the customer's message; answers with the AI's reply while the AI has the case
 	//
 	// Roles (default rules): service.
@@ -2458,6 +2551,56 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /v1/legal-holds/{id} (the `DeleteLegalHoldsId` operationId).
 	DeleteLegalHoldsId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMacros the macros you may apply: the tenant's and your own, with their uses
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Corresponds with GET /v1/macros (the `GetMacros` operationId).
+	GetMacros(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostMacrosWithBody a macro: the tenant's (admins) or your own (personal)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/macros (the `PostMacros` operationId).
+	PostMacrosWithBody(ctx context.Context, params *PostMacrosParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostMacros a macro: the tenant's (admins) or your own (personal)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/macros (the `PostMacros` operationId).
+	PostMacros(ctx context.Context, params *PostMacrosParams, body PostMacrosJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteMacrosId remove a macro (?personal=true: your own)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Corresponds with DELETE /v1/macros/{id} (the `DeleteMacrosId` operationId).
+	DeleteMacrosId(ctx context.Context, id string, params *DeleteMacrosIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutMacrosIdWithBody change a macro (the tenant's: admins; personal: yours)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/macros/{id} (the `PutMacrosId` operationId).
+	PutMacrosIdWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutMacrosId change a macro (the tenant's: admins; personal: yours)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/macros/{id} (the `PutMacrosId` operationId).
+	PutMacrosId(ctx context.Context, id string, body PutMacrosIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetNotifications notifications owed to the caller's audience, not yet sent
 	//
@@ -3823,6 +3966,44 @@ func (c *Client) GetCasesIdHandoff(ctx context.Context, id string, reqEditors ..
 	return c.Client.Do(req)
 }
 
+// PostCasesIdMacrosMacroWithBody apply a macro to the case you own: its reply (variables filled), tags and fields, then reply, ask or resolve, as one step
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
+func (c *Client) PostCasesIdMacrosMacroWithBody(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdMacrosMacroRequestWithBody(c.Server, id, macro, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdMacrosMacro apply a macro to the case you own: its reply (variables filled), tags and fields, then reply, ask or resolve, as one step
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
+func (c *Client) PostCasesIdMacrosMacro(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, body PostCasesIdMacrosMacroJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdMacrosMacroRequest(c.Server, id, macro, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PostCasesIdMessagesWithBody the customer's message; answers with the AI's reply while the AI has the case
 //
 // Roles (default rules): service.
@@ -4566,6 +4747,116 @@ func (c *Client) PostLegalHolds(ctx context.Context, params *PostLegalHoldsParam
 // Corresponds with DELETE /v1/legal-holds/{id} (the `DeleteLegalHoldsId` operationId).
 func (c *Client) DeleteLegalHoldsId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteLegalHoldsIdRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMacros the macros you may apply: the tenant's and your own, with their uses
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Corresponds with GET /v1/macros (the `GetMacros` operationId).
+func (c *Client) GetMacros(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMacrosRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostMacrosWithBody a macro: the tenant's (admins) or your own (personal)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/macros (the `PostMacros` operationId).
+func (c *Client) PostMacrosWithBody(ctx context.Context, params *PostMacrosParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostMacrosRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostMacros a macro: the tenant's (admins) or your own (personal)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/macros (the `PostMacros` operationId).
+func (c *Client) PostMacros(ctx context.Context, params *PostMacrosParams, body PostMacrosJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostMacrosRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteMacrosId remove a macro (?personal=true: your own)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Corresponds with DELETE /v1/macros/{id} (the `DeleteMacrosId` operationId).
+func (c *Client) DeleteMacrosId(ctx context.Context, id string, params *DeleteMacrosIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMacrosIdRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutMacrosIdWithBody change a macro (the tenant's: admins; personal: yours)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/macros/{id} (the `PutMacrosId` operationId).
+func (c *Client) PutMacrosIdWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutMacrosIdRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutMacrosId change a macro (the tenant's: admins; personal: yours)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/macros/{id} (the `PutMacrosId` operationId).
+func (c *Client) PutMacrosId(ctx context.Context, id string, body PutMacrosIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutMacrosIdRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7208,6 +7499,75 @@ func NewGetCasesIdHandoffRequest(server string, id string) (*http.Request, error
 	return req, nil
 }
 
+// NewPostCasesIdMacrosMacroRequest calls the generic PostCasesIdMacrosMacro builder with application/json body
+func NewPostCasesIdMacrosMacroRequest(server string, id string, macro string, params *PostCasesIdMacrosMacroParams, body PostCasesIdMacrosMacroJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostCasesIdMacrosMacroRequestWithBody(server, id, macro, params, "application/json", bodyReader)
+}
+
+// NewPostCasesIdMacrosMacroRequestWithBody constructs an http.Request for the PostCasesIdMacrosMacro method, with any body, and a specified content type
+func NewPostCasesIdMacrosMacroRequestWithBody(server string, id string, macro string, params *PostCasesIdMacrosMacroParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "macro", macro, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cases/%s/macros/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewPostCasesIdMessagesRequest calls the generic PostCasesIdMessages builder with application/json body
 func NewPostCasesIdMessagesRequest(server string, id string, params *PostCasesIdMessagesParams, body PostCasesIdMessagesJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8714,6 +9074,196 @@ func NewDeleteLegalHoldsIdRequest(server string, id string) (*http.Request, erro
 	return req, nil
 }
 
+// NewGetMacrosRequest constructs an http.Request for the GetMacros method
+func NewGetMacrosRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/macros")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostMacrosRequest calls the generic PostMacros builder with application/json body
+func NewPostMacrosRequest(server string, params *PostMacrosParams, body PostMacrosJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostMacrosRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostMacrosRequestWithBody constructs an http.Request for the PostMacros method, with any body, and a specified content type
+func NewPostMacrosRequestWithBody(server string, params *PostMacrosParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/macros")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteMacrosIdRequest constructs an http.Request for the DeleteMacrosId method
+func NewDeleteMacrosIdRequest(server string, id string, params *DeleteMacrosIdParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/macros/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Personal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "personal", *params.Personal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutMacrosIdRequest calls the generic PutMacrosId builder with application/json body
+func NewPutMacrosIdRequest(server string, id string, body PutMacrosIdJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutMacrosIdRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPutMacrosIdRequestWithBody constructs an http.Request for the PutMacrosId method, with any body, and a specified content type
+func NewPutMacrosIdRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/macros/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetNotificationsRequest constructs an http.Request for the GetNotifications method
 func NewGetNotificationsRequest(server string, params *GetNotificationsParams) (*http.Request, error) {
 	var err error
@@ -9881,6 +10431,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/cases/{id}/handoff (the `GetCasesIdHandoff` operationId).
 	GetCasesIdHandoffWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetCasesIdHandoffResponse, error)
 
+	// PostCasesIdMacrosMacroWithBodyWithResponse apply a macro to the case you own: its reply (variables filled), tags and fields, then reply, ask or resolve, as one step
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
+	PostCasesIdMacrosMacroWithBodyWithResponse(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdMacrosMacroResponse, error)
+
+	// PostCasesIdMacrosMacroWithResponse apply a macro to the case you own: its reply (variables filled), tags and fields, then reply, ask or resolve, as one step
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
+	PostCasesIdMacrosMacroWithResponse(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, body PostCasesIdMacrosMacroJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdMacrosMacroResponse, error)
+
 	// PostCasesIdMessagesWithBodyWithResponse the customer's message; answers with the AI's reply while the AI has the case
 	//
 	// Roles (default rules): service.
@@ -10249,6 +10817,60 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /v1/legal-holds/{id} (the `DeleteLegalHoldsId` operationId).
 	DeleteLegalHoldsIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteLegalHoldsIdResponse, error)
+
+	// GetMacrosWithResponse the macros you may apply: the tenant's and your own, with their uses
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/macros (the `GetMacros` operationId).
+	GetMacrosWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMacrosResponse, error)
+
+	// PostMacrosWithBodyWithResponse a macro: the tenant's (admins) or your own (personal)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/macros (the `PostMacros` operationId).
+	PostMacrosWithBodyWithResponse(ctx context.Context, params *PostMacrosParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostMacrosResponse, error)
+
+	// PostMacrosWithResponse a macro: the tenant's (admins) or your own (personal)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/macros (the `PostMacros` operationId).
+	PostMacrosWithResponse(ctx context.Context, params *PostMacrosParams, body PostMacrosJSONRequestBody, reqEditors ...RequestEditorFn) (*PostMacrosResponse, error)
+
+	// DeleteMacrosIdWithResponse remove a macro (?personal=true: your own)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/macros/{id} (the `DeleteMacrosId` operationId).
+	DeleteMacrosIdWithResponse(ctx context.Context, id string, params *DeleteMacrosIdParams, reqEditors ...RequestEditorFn) (*DeleteMacrosIdResponse, error)
+
+	// PutMacrosIdWithBodyWithResponse change a macro (the tenant's: admins; personal: yours)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/macros/{id} (the `PutMacrosId` operationId).
+	PutMacrosIdWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutMacrosIdResponse, error)
+
+	// PutMacrosIdWithResponse change a macro (the tenant's: admins; personal: yours)
+	//
+	// Roles (default rules): agent, supervisor, admin.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/macros/{id} (the `PutMacrosId` operationId).
+	PutMacrosIdWithResponse(ctx context.Context, id string, body PutMacrosIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMacrosIdResponse, error)
 
 	// GetNotificationsWithResponse notifications owed to the caller's audience, not yet sent
 	//
@@ -13001,6 +13623,54 @@ func (r GetCasesIdHandoffResponse) ContentType() string {
 	return ""
 }
 
+type PostCasesIdMacrosMacroResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiAppliedMacro
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostCasesIdMacrosMacroResponse) GetJSON200() *ApiAppliedMacro {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostCasesIdMacrosMacroResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostCasesIdMacrosMacroResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostCasesIdMacrosMacroResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostCasesIdMacrosMacroResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostCasesIdMacrosMacroResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostCasesIdMessagesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14277,6 +14947,191 @@ func (r DeleteLegalHoldsIdResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteLegalHoldsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMacrosResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiMacroList
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMacrosResponse) GetJSON200() *ApiMacroList {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetMacrosResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMacrosResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMacrosResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMacrosResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMacrosResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostMacrosResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ApiMacroBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostMacrosResponse) GetJSON201() *ApiMacroBody {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostMacrosResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostMacrosResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostMacrosResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostMacrosResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostMacrosResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteMacrosIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DeleteMacrosIdResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteMacrosIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteMacrosIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteMacrosIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteMacrosIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutMacrosIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiMacroBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutMacrosIdResponse) GetJSON200() *ApiMacroBody {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PutMacrosIdResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PutMacrosIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutMacrosIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutMacrosIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutMacrosIdResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15738,6 +16593,36 @@ func (c *ClientWithResponses) GetCasesIdHandoffWithResponse(ctx context.Context,
 	return ParseGetCasesIdHandoffResponse(rsp)
 }
 
+// PostCasesIdMacrosMacroWithBodyWithResponse apply a macro to the case you own: its reply (variables filled), tags and fields, then reply, ask or resolve, as one step
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
+func (c *ClientWithResponses) PostCasesIdMacrosMacroWithBodyWithResponse(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdMacrosMacroResponse, error) {
+	rsp, err := c.PostCasesIdMacrosMacroWithBody(ctx, id, macro, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdMacrosMacroResponse(rsp)
+}
+
+// PostCasesIdMacrosMacroWithResponse apply a macro to the case you own: its reply (variables filled), tags and fields, then reply, ask or resolve, as one step
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
+func (c *ClientWithResponses) PostCasesIdMacrosMacroWithResponse(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, body PostCasesIdMacrosMacroJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdMacrosMacroResponse, error) {
+	rsp, err := c.PostCasesIdMacrosMacro(ctx, id, macro, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdMacrosMacroResponse(rsp)
+}
+
 // PostCasesIdMessagesWithBodyWithResponse the customer's message; answers with the AI's reply while the AI has the case
 //
 // Roles (default rules): service.
@@ -16351,6 +17236,96 @@ func (c *ClientWithResponses) DeleteLegalHoldsIdWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseDeleteLegalHoldsIdResponse(rsp)
+}
+
+// GetMacrosWithResponse the macros you may apply: the tenant's and your own, with their uses
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/macros (the `GetMacros` operationId).
+func (c *ClientWithResponses) GetMacrosWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMacrosResponse, error) {
+	rsp, err := c.GetMacros(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMacrosResponse(rsp)
+}
+
+// PostMacrosWithBodyWithResponse a macro: the tenant's (admins) or your own (personal)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/macros (the `PostMacros` operationId).
+func (c *ClientWithResponses) PostMacrosWithBodyWithResponse(ctx context.Context, params *PostMacrosParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostMacrosResponse, error) {
+	rsp, err := c.PostMacrosWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostMacrosResponse(rsp)
+}
+
+// PostMacrosWithResponse a macro: the tenant's (admins) or your own (personal)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/macros (the `PostMacros` operationId).
+func (c *ClientWithResponses) PostMacrosWithResponse(ctx context.Context, params *PostMacrosParams, body PostMacrosJSONRequestBody, reqEditors ...RequestEditorFn) (*PostMacrosResponse, error) {
+	rsp, err := c.PostMacros(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostMacrosResponse(rsp)
+}
+
+// DeleteMacrosIdWithResponse remove a macro (?personal=true: your own)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/macros/{id} (the `DeleteMacrosId` operationId).
+func (c *ClientWithResponses) DeleteMacrosIdWithResponse(ctx context.Context, id string, params *DeleteMacrosIdParams, reqEditors ...RequestEditorFn) (*DeleteMacrosIdResponse, error) {
+	rsp, err := c.DeleteMacrosId(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteMacrosIdResponse(rsp)
+}
+
+// PutMacrosIdWithBodyWithResponse change a macro (the tenant's: admins; personal: yours)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/macros/{id} (the `PutMacrosId` operationId).
+func (c *ClientWithResponses) PutMacrosIdWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutMacrosIdResponse, error) {
+	rsp, err := c.PutMacrosIdWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutMacrosIdResponse(rsp)
+}
+
+// PutMacrosIdWithResponse change a macro (the tenant's: admins; personal: yours)
+//
+// Roles (default rules): agent, supervisor, admin.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/macros/{id} (the `PutMacrosId` operationId).
+func (c *ClientWithResponses) PutMacrosIdWithResponse(ctx context.Context, id string, body PutMacrosIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PutMacrosIdResponse, error) {
+	rsp, err := c.PutMacrosId(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutMacrosIdResponse(rsp)
 }
 
 // GetNotificationsWithResponse notifications owed to the caller's audience, not yet sent
@@ -18341,6 +19316,39 @@ func ParseGetCasesIdHandoffResponse(rsp *http.Response) (*GetCasesIdHandoffRespo
 	return response, nil
 }
 
+// ParsePostCasesIdMacrosMacroResponse parses an HTTP response from a PostCasesIdMacrosMacroWithResponse call
+func ParsePostCasesIdMacrosMacroResponse(rsp *http.Response) (*PostCasesIdMacrosMacroResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostCasesIdMacrosMacroResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiAppliedMacro
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParsePostCasesIdMessagesResponse parses an HTTP response from a PostCasesIdMessagesWithResponse call
 func ParsePostCasesIdMessagesResponse(rsp *http.Response) (*PostCasesIdMessagesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -19201,6 +20209,134 @@ func ParseDeleteLegalHoldsIdResponse(rsp *http.Response) (*DeleteLegalHoldsIdRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ApiHoldBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMacrosResponse parses an HTTP response from a GetMacrosWithResponse call
+func ParseGetMacrosResponse(rsp *http.Response) (*GetMacrosResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMacrosResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiMacroList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostMacrosResponse parses an HTTP response from a PostMacrosWithResponse call
+func ParsePostMacrosResponse(rsp *http.Response) (*PostMacrosResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostMacrosResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ApiMacroBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteMacrosIdResponse parses an HTTP response from a DeleteMacrosIdWithResponse call
+func ParseDeleteMacrosIdResponse(rsp *http.Response) (*DeleteMacrosIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteMacrosIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutMacrosIdResponse parses an HTTP response from a PutMacrosIdWithResponse call
+func ParsePutMacrosIdResponse(rsp *http.Response) (*PutMacrosIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutMacrosIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiMacroBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
