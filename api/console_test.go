@@ -429,6 +429,38 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("the customer's front end sees the note: %s", body)
 	}
 
+	// A macro from the reply box: it asks the customer, tags the case; then
+	// a field set in place.
+	if r := s.do("PUT", "/v1/admin/case-fields/tier", tenantA+"/admin", api.CaseFieldRequest{Type: "enum", Options: []string{"gold", "silver"}}); r.Status != http.StatusCreated {
+		t.Fatalf("define tier: %d %s", r.Status, r.Body)
+	}
+	var macro api.MacroBody
+	if r := s.do("POST", "/v1/macros", tenantA+"/admin", api.MacroRequest{Name: "Ask for a photo", Replies: map[string]string{"en": "Could you send a photo of the parcel?"},
+		Actions: store.MacroActions{AddTags: []string{"photo"}, Then: "request_info"}}); r.Status != http.StatusCreated {
+		t.Fatalf("macro: %d %s", r.Status, r.Body)
+	} else {
+		r.decode(t, &macro)
+	}
+	ana.do("apply a macro",
+		goTo("#/"),
+		goTo("#/case/"+c.ID),
+		chromedp.WaitVisible(chromedp.CSS("#apply-macro")),
+		chromedp.Sleep(1500*time.Millisecond),
+		chromedp.SetValue(chromedp.CSS("#macro"), macro.Macro.ID),
+		chromedp.Click(chromedp.CSS("#apply-macro")),
+		waitText("#case-status", "waiting on customer"),
+		waitText("#case-tags", "photo"),
+		waitText("#transcript", "Could you send a photo of the parcel?"),
+	)
+	ana.do("set a field",
+		chromedp.WaitVisible(chromedp.CSS("#field-tier")),
+		chromedp.Sleep(1500*time.Millisecond),
+		chromedp.SetValue(chromedp.CSS("#field-tier"), "gold"),
+		chromedp.Click(chromedp.CSS("#save-fields")),
+		waitText(`[data-field="tier"]`, "gold"),
+	)
+	ana.screenshot("agent-macro-fields")
+
 	// Another agent: the case does not exist for ben.
 	ben := newPerson(t, chrome)
 	signInAs(ben, s.url, "ben")

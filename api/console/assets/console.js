@@ -351,7 +351,10 @@ async function caseView(id) {
       el('dt', { text: t('col_queue') }), el('dd', { text: c.queue || '—' }),
       el('dt', { text: t('col_assignee') }), el('dd', { text: c.assignee || '—' }),
       el('dt', { text: t('col_reason') }), el('dd', { text: code('reason_', c.escalation_reason) }),
-      el('dt', { text: t('col_sla') }), el('dd', {}, countdown(c.sla_due_at, c.sla_breached_at))));
+      el('dt', { text: t('col_sla') }), el('dd', {}, countdown(c.sla_due_at, c.sla_breached_at)),
+      el('dt', { text: t('col_priority') }), el('dd', { id: 'case-priority', text: code('priority_', c.priority) }),
+      el('dt', { text: t('tags') }), el('dd', { id: 'case-tags', text: (c.tags || []).join(', ') || '—' }),
+      ...Object.entries(c.fields || {}).flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { 'data-field': k, text: v })])));
   const actions = el('div', { class: 'actions', id: 'actions' });
   page.append(actions);
   const claimable = c.status === 'queued' && (!c.offered_to || c.offered_to === me) && can('case.claim');
@@ -362,9 +365,13 @@ async function caseView(id) {
   if ((owner || claimable) && can('case.claim')) {
     try { page.append(handoffPanel(await api('GET', '/v1/cases/' + c.id + '/handoff'), owner)); } catch (e) { if (e.status !== 404 && e.status !== 409) throw e; }
   }
-  if (owner) page.append(ownerActions(c));
+  if (owner) {
+    page.append(ownerActions(c));
+    if (can('macro.read')) page.querySelector('.owner h2').after(await macroPicker(c));
+  }
   if (can('case.reassign') && c.status !== 'closed' && c.status !== 'resolved') page.append(await reassignForm(c));
   page.append(el('h2', { text: t('conversation') }), transcript(data.messages || []));
+  if (can('case.set_fields') && c.status !== 'closed') page.append(await fieldsForm(c));
   if (can('case.note') && c.status !== 'closed') page.append(noteForm(c));
   if (can('case.trail')) page.append(el('p', {}, el('a', { href: '#/audit/' + c.id, text: t('open_trail') })));
   return page;
@@ -376,6 +383,43 @@ function transcript(messages) {
     el('p', { text: m.erased ? t('erased') : m.body }),
     m.mentions?.length ? el('span', { class: 'muted', text: t('mentions', { agents: m.mentions.join(', ') }) }) : null,
     m.author_kind === 'ai' ? el('span', { class: 'muted', text: t('ai_marks', { model: m.model || '—', article: m.article_id || '—', version: m.article_version || '—' }) }) : null)));
+}
+
+// fieldsForm tags the case and sets its custom fields, each as the
+// tenant's schema types it; an empty value clears a field.
+async function fieldsForm(c) {
+  const schema = can('case_field.read') ? (await api('GET', '/v1/admin/case-fields')).fields : [];
+  const tags = el('input', { id: 'add-tags', placeholder: t('tags_hint'), 'aria-label': t('tags') });
+  const inputs = schema.map((f) => {
+    const id = 'field-' + f.name, value = (c.fields || {})[f.name] ?? '';
+    const input = f.type === 'enum' || f.type === 'boolean'
+      ? el('select', { id }, ['', ...(f.type === 'enum' ? f.options : ['true', 'false'])].map((o) => el('option', { value: o, selected: o === value, text: o || '—' })))
+      : el('input', { id, value, type: f.type === 'number' ? 'number' : f.type === 'date' ? 'date' : 'text' });
+    return { f, input, label: el('label', {}, f.name + (f.required ? ' *' : ''), ' ', input) };
+  });
+  return el('form', { class: 'fields-form', id: 'fields-form', onsubmit: (ev) => {
+    ev.preventDefault();
+    const fields = {};
+    for (const { f, input } of inputs) {
+      const v = input.value.trim(), had = (c.fields || {})[f.name] ?? '';
+      if (v === had) continue;
+      fields[f.name] = v === '' ? null : f.type === 'number' ? Number(v) : f.type === 'boolean' ? v === 'true' : v;
+    }
+    const add = tags.value.split(',').map((x) => x.trim()).filter(Boolean);
+    act(() => api('POST', '/v1/cases/' + c.id + '/fields', { add_tags: add, fields }, { idem: 'console-' + crypto.randomUUID() }), t('saved'));
+  } }, el('h3', { text: t('tags_and_fields') }), el('div', { class: 'row' }, el('label', {}, t('tags'), ' ', tags), ...inputs.map((i) => i.label)),
+  el('div', { class: 'row' }, el('button', { type: 'submit', id: 'save-fields', text: t('save') })));
+}
+
+// macroPicker applies one of the macros the agent may use to the case.
+async function macroPicker(c) {
+  const { macros } = await api('GET', '/v1/macros');
+  if (!macros.length) return '';
+  const pick = el('select', { id: 'macro', 'aria-label': t('macro') }, macros.map((m) => el('option', { value: m.id, text: m.name + (m.owner ? ' (' + t('personal') + ')' : '') })));
+  const lang = el('select', { id: 'macro-language', 'aria-label': t('language') }, ['en', 'zh-Hans', 'zh-Hant'].map((l) => el('option', { value: l, selected: l === state.lang, text: l })));
+  return el('div', { class: 'row macro-picker' }, el('label', {}, t('macro'), ' ', pick), lang,
+    el('button', { type: 'button', id: 'apply-macro', onclick: () => act(() => api('POST', '/v1/cases/' + c.id + '/macros/' + pick.value, { language: lang.value },
+      { idem: 'console-' + crypto.randomUUID() }), t('macro_applied')) }, t('apply_macro')));
 }
 
 // noteForm writes a note for the staff: never shown to the customer; an
