@@ -312,6 +312,8 @@ func CaseRow(c workflows.CaseState, pos workflows.ProjectionPos) store.Case {
 		AssigneeID:       optional(c.Assignee),
 		EscalationReason: optional(c.Escalation),
 		ResolvedAt:       c.ResolvedAt,
+		Resolution:       optional(c.Resolution),
+		CloseReason:      optional(c.CloseReason),
 		Queue:            optional(c.Queue),
 		PolicyProfile:    &c.Policy.Profile,
 		PolicyVersion:    &c.Policy.Version,

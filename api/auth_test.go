@@ -160,6 +160,7 @@ var allowed = map[string][]string{
 	"note":               {"agent", "supervisor"},
 	"set fields":         {"agent", "supervisor"},
 	"apply macro":        {"agent", "supervisor"},
+	"export cases":       {"supervisor", "compliance", "admin"},
 	"macros":             {"agent", "supervisor", "admin"},
 	"create macro":       {"agent", "supervisor", "admin"},
 	"update macro":       {"agent", "supervisor", "admin"},
@@ -254,7 +255,7 @@ var routeNames = map[string]string{
 	"POST /v1/cases": "open", "GET /v1/cases": "list", "GET /v1/cases/:id": "read", "POST /v1/cases/:id/messages": "message",
 	"POST /v1/cases/:id/messages/:seq/feedback": "feedback", "POST /v1/cases/:id/close": "close", "POST /v1/cases/:id/claim": "claim",
 	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note", "POST /v1/cases/:id/fields": "set fields", "POST /v1/cases/:id/macros/:macro": "apply macro",
-	"GET /v1/macros": "macros", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
+	"GET /v1/macros": "macros", "GET /v1/cases/export": "export cases", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
 	"GET /v1/admin/case-fields": "case fields", "PUT /v1/admin/case-fields/:name": "put case field", "DELETE /v1/admin/case-fields/:name": "delete case field",
 	"POST /v1/cases/:id/release": "release", "POST /v1/cases/:id/resolve": "resolve", "POST /v1/cases/:id/escalate": "escalate",
 	"POST /v1/cases/:id/reassign": "reassign", "POST /v1/cases/:id/rating": "rating", "POST /v1/cases/:id/refunds": "refund request",
@@ -383,8 +384,9 @@ func TestRoleMatrix(t *testing.T) {
 			"set fields": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/fields", who, api.SetFieldsRequest{AddTags: []string{"checked"}})
 			},
-			"case fields": func(who string) response { return s.do("GET", "/v1/admin/case-fields", who, nil) },
-			"macros":      func(who string) response { return s.do("GET", "/v1/macros", who, nil) },
+			"case fields":  func(who string) response { return s.do("GET", "/v1/admin/case-fields", who, nil) },
+			"macros":       func(who string) response { return s.do("GET", "/v1/macros", who, nil) },
+			"export cases": func(who string) response { return s.do("GET", "/v1/cases/export?status=closed", who, nil) },
 			"create macro": func(who string) response {
 				return s.do("POST", "/v1/macros", who, api.MacroRequest{Name: "by " + role, Personal: true, Actions: store.MacroActions{Then: "resolve", Code: "other"}})
 			},
@@ -503,7 +505,7 @@ func TestRoleMatrix(t *testing.T) {
 			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp", "checkpoint", "proof"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
 			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency", "revoke token",
-			"case fields", "put case field", "delete case field", "macros", "create macro"}, lifecycle...) {
+			"case fields", "put case field", "delete case field", "macros", "create macro", "export cases"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			stateDependent := slices.Contains(lifecycle, name)

@@ -169,6 +169,8 @@ var Endpoints = []Endpoint{
 	{Method: "GET", Path: "/v1/cases", Handle: (*Server).listCases, Object: "case", Action: "list", Summary: "list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)",
 		Query:  append([]string{"status", "customer_ref", "tag"}, pagedList...),
 		Status: 200, Response: CaseList{}},
+	{Method: "GET", Path: "/v1/cases/export", Handle: (*Server).exportCases, Object: "case", Action: "export", Summary: "every case the filter passes, one row each, oldest first: NDJSON or CSV (?format=csv), streamed; ?include=conversation adds the customer, subject and messages for roles that may read them",
+		Query: []string{"format", "status", "queue", "tag", "from", "to", "include"}, Status: 200, ContentTypes: []string{"application/x-ndjson", "text/csv; charset=utf-8"}},
 	{Method: "GET", Path: "/v1/cases/:id", Handle: (*Server).getCase, Object: "case", Action: "read", Summary: "a case and a page of its conversation (a front end: the customer's view; staff: with the timeline)",
 		Query: []string{"after", "limit"}, Status: 200, Response: anyOf{CustomerCase{}, CaseWithMessages{}}},
 	{Method: "POST", Path: "/v1/cases/:id/messages", Handle: (*Server).postMessage, Object: "case", Action: "post_message", Summary: "the customer's message; answers with the AI's reply while the AI has the case",

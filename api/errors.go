@@ -86,6 +86,8 @@ var storeErrors = []struct {
 	{store.ErrBadCursor, errorf(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this API issued")},
 	{store.ErrArticleExists, errorf(http.StatusConflict, "article_exists", "an article for this intent and locale exists; change it with PUT")},
 	{store.ErrNotRatable, errorf(http.StatusConflict, "not_ratable", "a case can be rated once it is resolved")},
+	{store.ErrSurveyClosed, errorf(http.StatusConflict, "survey_closed", "the time to rate this case has passed")},
+	{store.ErrAlreadyRated, errorf(http.StatusConflict, "already_rated", "the case is rated already")},
 	{store.ErrTOTPAlreadyEnrolled, errorf(http.StatusConflict, "totp_already_enrolled", "a confirmed second factor exists; ask an administrator to reset it")},
 	{store.ErrTOTPNotEnrolled, errorf(http.StatusConflict, "totp_not_enrolled", "enrol a second factor at POST /v1/auth/totp/enrol first")},
 	{store.ErrTOTPInvalid, errorf(http.StatusUnauthorized, "totp_invalid", "the code is wrong, expired or already used")},

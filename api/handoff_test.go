@@ -294,12 +294,14 @@ func TestRatingsAndStats(t *testing.T) {
 	if r := s.do("POST", "/v1/cases/"+byPerson.ID+"/rating", tenantA, api.RatingRequest{Score: 9}); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("score 9: %d", r.Status)
 	}
-	for _, score := range []int{2, 4} { // the customer changes their mind: one rating stays
-		if r := s.do("POST", "/v1/cases/"+byPerson.ID+"/rating", tenantA, api.RatingRequest{Score: score}); r.Status != http.StatusOK {
-			t.Fatalf("rating: %d %s", r.Status, r.Body)
-		}
+	if r := s.do("POST", "/v1/cases/"+byPerson.ID+"/rating", tenantA, api.RatingRequest{Score: 2}); r.Status != http.StatusOK {
+		t.Fatalf("rating: %d %s", r.Status, r.Body)
 	}
-	if r := s.do("POST", "/v1/cases/"+byAI.ID+"/rating", tenantA, api.RatingRequest{Score: 2}); r.Status != http.StatusOK {
+	// A case is rated once: the first rating stays.
+	if r := s.do("POST", "/v1/cases/"+byPerson.ID+"/rating", tenantA, api.RatingRequest{Score: 4}); r.Status != http.StatusConflict || r.errorCode(t) != "already_rated" {
+		t.Fatalf("a second rating: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/cases/"+byAI.ID+"/rating", tenantA, api.RatingRequest{Score: 4}); r.Status != http.StatusOK {
 		t.Fatalf("rating a closed case: %d", r.Status)
 	}
 

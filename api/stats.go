@@ -3,7 +3,9 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -11,11 +13,17 @@ import (
 )
 
 // RatingRequest is the body of POST /v1/cases/{id}/rating: the customer's
-// satisfaction from 1 to 5.
+// satisfaction from 1 to 5, and what they want to say (optional).
 type RatingRequest struct {
-	Score int `json:"score"`
+	Score   int    `json:"score"`
+	Comment string `json:"comment,omitempty"`
 }
 
+// maxCommentRunes bounds a rating's comment.
+const maxCommentRunes = 1000
+
+// rateCase takes the customer's rating of their resolved case, once, within
+// the tenant's survey window; the same rating again answers the same.
 func (s *Server) rateCase(c *gin.Context) error {
 	row, err := s.loadCase(c)
 	if err != nil {
@@ -25,15 +33,27 @@ func (s *Server) rateCase(c *gin.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	var errs []FieldError
 	if req.Score < 1 || req.Score > 5 {
-		return validationError([]FieldError{{"score", "must be a whole number from 1 to 5"}})
+		errs = append(errs, FieldError{"score", "must be a whole number from 1 to 5"})
+	}
+	if utf8.RuneCountInString(req.Comment) > maxCommentRunes || strings.ContainsFunc(req.Comment, isControlNotSpace) {
+		errs = append(errs, FieldError{"comment", "at most 1000 characters, none of them control characters but line breaks and tabs"})
+	}
+	if len(errs) > 0 {
+		return validationError(errs)
+	}
+	policy, err := s.store.ServicePolicy(c.Request.Context(), row.TenantID)
+	if err != nil {
+		return err
 	}
 	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
-		if err := tx.RateCase(c.Request.Context(), row.TenantID, row.ID, req.Score); err != nil {
+		first, err := tx.RateCase(c.Request.Context(), row.TenantID, row.ID, req.Score, req.Comment, policy.Survey())
+		if err != nil || !first {
 			return err
 		}
 		return tx.AppendAuditEvent(c.Request.Context(), s.auditEvent(c, auditEntry{Action: "case.rating", ObjectType: "case", ObjectID: row.ID, CaseID: row.ID,
-			Details: map[string]string{"score": strconv.Itoa(req.Score)}}))
+			Details: map[string]string{"score": strconv.Itoa(req.Score), "commented": strconv.FormatBool(req.Comment != "")}}))
 	})
 	if err != nil {
 		return err

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"tandem/workflows"
 	"time"
 
 	"gorm.io/gorm"
@@ -133,3 +135,22 @@ func notifyMentions(ctx context.Context, db *gorm.DB, c Case, msgs []Message) er
 
 // MentionRecipient is the recipient of an agent's own notifications.
 func MentionRecipient(agentID string) string { return "agent:" + agentID }
+
+// requestSurveys asks the customer of a case just resolved, through their
+// channel's gateway, to rate it: once per resolution (the ID is the
+// resolution's audit entry's).
+func requestSurveys(ctx context.Context, db *gorm.DB, c Case, written []AuditEvent) error {
+	for _, e := range written {
+		var d struct{ Then string }
+		_ = json.Unmarshal([]byte(e.Details), &d) // appendAudit has checked it is JSON
+		if e.Action != workflows.AuditCaseResolve && (e.Action != workflows.AuditCaseMacro || d.Then != workflows.MacroResolve) {
+			continue
+		}
+		if err := db.WithContext(ctx).Exec(`INSERT INTO notifications (tenant_id, id, case_id, recipient, kind, subject_id, created_at)
+			VALUES (?, ?, ?, 'customer', 'csat.requested', ?, ?) ON CONFLICT DO NOTHING`,
+			c.TenantID, e.ID+":csat", c.ID, c.ID, e.OccurredAt).Error; err != nil {
+			return fmt.Errorf("request a survey: %w", err)
+		}
+	}
+	return nil
+}

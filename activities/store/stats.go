@@ -8,34 +8,89 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"tandem/workflows"
 )
 
-// ErrNotRatable: only a resolved or closed case can be rated.
-var ErrNotRatable = errors.New("the case is not resolved")
+// Errors of a rating: the case is not done, its survey window has closed,
+// or its customer rated it already, otherwise.
+var (
+	ErrNotRatable   = errors.New("the case is not resolved")
+	ErrSurveyClosed = errors.New("the survey closed")
+	ErrAlreadyRated = errors.New("the case is rated already")
+)
 
-// RateCase records the customer's rating of a resolved or closed case; a
-// second rating replaces the first (the customer changed their mind).
-func (s *Store) RateCase(ctx context.Context, tenantID, caseID string, score int) error {
-	var c Case
-	err := s.db.WithContext(ctx).Select("status").Where("tenant_id = ? AND id = ?", tenantID, caseID).Take(&c).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return NotFound("case")
-	}
-	if err != nil {
-		return fmt.Errorf("read case: %w", err)
-	}
-	if !slices.Contains(workflows.Done, c.Status) {
-		return ErrNotRatable
-	}
-	return s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "case_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"score", "rated_at"}),
-	}).Table("case_ratings").Create(map[string]any{
-		"tenant_id": tenantID, "case_id": caseID, "score": score, "rated_at": time.Now().UTC(),
-	}).Error
+// RateCase records the customer's rating of a resolved or closed case,
+// with an optional comment sealed under their data key, within window of
+// its resolution (or closing). A case is rated once: the same rating again
+// is a retry (first false), another is ErrAlreadyRated.
+func (s *Store) RateCase(ctx context.Context, tenantID, caseID string, score int, comment string, window time.Duration) (first bool, err error) {
+	err = s.InTx(ctx, func(tx *Store) error {
+		var c Case
+		err := tx.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, caseID).Take(&c).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return NotFound("case")
+		}
+		if err != nil {
+			return fmt.Errorf("read case: %w", err)
+		}
+		if !slices.Contains(workflows.Done, c.Status) {
+			return ErrNotRatable
+		}
+		done := c.ResolvedAt
+		if done == nil {
+			done = c.ClosedAt
+		}
+		if done != nil && time.Since(*done) > window {
+			return ErrSurveyClosed
+		}
+		var dek []byte
+		if c.KeyID != nil {
+			keys, err := tx.dataKeys(ctx, tenantID, []string{*c.KeyID})
+			if err != nil {
+				return err
+			}
+			if dek = keys[*c.KeyID]; dek == nil {
+				return ErrCustomerErased
+			}
+		}
+		var had []struct {
+			Score     int
+			CommentCT []byte
+		}
+		if err := tx.db.WithContext(ctx).Raw(`SELECT score, comment_ct FROM case_ratings WHERE tenant_id = ? AND case_id = ? FOR UPDATE`,
+			tenantID, caseID).Scan(&had).Error; err != nil {
+			return fmt.Errorf("read rating: %w", err)
+		}
+		if len(had) > 0 {
+			var said string
+			if had[0].CommentCT != nil && dek != nil {
+				plain, err := open(dek, had[0].CommentCT, ratingAAD(tenantID, caseID))
+				if err != nil {
+					return fmt.Errorf("open rating comment: %w", err)
+				}
+				said = string(plain)
+			}
+			if had[0].Score != score || said != comment {
+				return ErrAlreadyRated
+			}
+			return nil
+		}
+		var sealed []byte
+		if comment != "" && dek != nil {
+			if sealed, err = seal(dek, []byte(comment), ratingAAD(tenantID, caseID)); err != nil {
+				return err
+			}
+		}
+		first = true
+		return tx.db.WithContext(ctx).Exec(`INSERT INTO case_ratings (tenant_id, case_id, score, rated_at, comment_ct, key_id) VALUES (?, ?, ?, ?, ?, ?)`,
+			tenantID, caseID, score, time.Now().UTC(), sealed, c.KeyID).Error
+	})
+	return first, err
+}
+
+func ratingAAD(tenantID, caseID string) []byte {
+	return []byte("rating:" + tenantID + ":" + caseID)
 }
 
 // Stats are a tenant's figures over the cases opened in a time range.
@@ -53,7 +108,32 @@ type Stats struct {
 	SLABreachRate         *float64       `json:"sla_breach_rate"` // of cases opened, those that breached an SLA target
 	CSATAverage           *float64       `json:"csat_average"`
 	CSATCount             int64          `json:"csat_count"`
+	// CSAT by who handled the case (ai: never escalated; person), by the
+	// queue and the agent it ended with, and the latest comments.
+	CSATByHandler []CSATGroup   `json:"csat_by_handler"`
+	CSATByQueue   []CSATGroup   `json:"csat_by_queue"`
+	CSATByAgent   []CSATGroup   `json:"csat_by_agent"`
+	CSATComments  []CSATComment `json:"csat_comments"`
 }
+
+// CSATGroup is the customers' ratings of one group of cases.
+type CSATGroup struct {
+	Key     string  `json:"key"`
+	Average float64 `json:"average"`
+	Count   int64   `json:"count"`
+}
+
+// CSATComment is a rating's comment ("" with Erased once the customer was).
+type CSATComment struct {
+	CaseID  string    `json:"case_id"`
+	Score   int       `json:"score"`
+	Comment string    `json:"comment"`
+	Erased  bool      `json:"erased,omitempty"`
+	RatedAt time.Time `json:"rated_at"`
+}
+
+// maxCSATComments bounds the comments a stats answer carries.
+const maxCSATComments = 20
 
 // CaseStats computes a tenant's figures over the cases opened in [from, to).
 func (s *Store) CaseStats(ctx context.Context, tenantID string, from, to time.Time) (Stats, error) {
@@ -117,6 +197,57 @@ FROM c LEFT JOIN first_reply f ON f.case_id = c.id`,
 	}
 	for _, r := range reasons {
 		st.Escalations[r.Reason] = r.N
+	}
+	for _, g := range []struct {
+		key string
+		out *[]CSATGroup
+	}{
+		{"CASE WHEN c.escalation_reason IS NULL THEN 'ai' ELSE 'person' END", &st.CSATByHandler},
+		{"coalesce(c.queue, '')", &st.CSATByQueue},
+		{"c.assignee_id", &st.CSATByAgent},
+	} {
+		*g.out = []CSATGroup{}
+		if err := db.Raw(`SELECT `+g.key+` AS key, avg(r.score)::float8 AS average, count(*) AS count
+			FROM case_ratings r JOIN cases c ON c.tenant_id = r.tenant_id AND c.id = r.case_id
+			WHERE r.tenant_id = ? AND c.opened_at >= ? AND c.opened_at < ? AND `+g.key+` IS NOT NULL
+			GROUP BY 1 ORDER BY 1`, tenantID, from, to).Scan(g.out).Error; err != nil {
+			return st, fmt.Errorf("csat groups: %w", err)
+		}
+	}
+	var comments []struct {
+		CaseID    string
+		Score     int
+		CommentCT []byte
+		KeyID     *string
+		RatedAt   time.Time
+	}
+	if err := db.Raw(`SELECT r.case_id::text AS case_id, r.score, r.comment_ct, r.key_id, r.rated_at
+		FROM case_ratings r JOIN cases c ON c.tenant_id = r.tenant_id AND c.id = r.case_id
+		WHERE r.tenant_id = ? AND c.opened_at >= ? AND c.opened_at < ? AND r.comment_ct IS NOT NULL
+		ORDER BY r.rated_at DESC LIMIT ?`, tenantID, from, to, maxCSATComments).Scan(&comments).Error; err != nil {
+		return st, fmt.Errorf("csat comments: %w", err)
+	}
+	var ids []string
+	for _, c := range comments {
+		if c.KeyID != nil {
+			ids = append(ids, *c.KeyID)
+		}
+	}
+	keys, err := s.dataKeys(ctx, tenantID, ids)
+	if err != nil {
+		return st, err
+	}
+	st.CSATComments = []CSATComment{}
+	for _, c := range comments {
+		out := CSATComment{CaseID: c.CaseID, Score: c.Score, RatedAt: c.RatedAt.UTC(), Erased: true}
+		if c.KeyID != nil && keys[*c.KeyID] != nil {
+			plain, err := open(keys[*c.KeyID], c.CommentCT, ratingAAD(tenantID, c.CaseID))
+			if err != nil {
+				return st, fmt.Errorf("open rating comment of case %s: %w", c.CaseID, err)
+			}
+			out.Comment, out.Erased = string(plain), false
+		}
+		st.CSATComments = append(st.CSATComments, out)
 	}
 	return st, nil
 }

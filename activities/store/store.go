@@ -153,6 +153,8 @@ type Case struct {
 	Queue            *string    // the queue the case waits in
 	EscalationReason *string    // why the case went to people, if it did
 	ResolvedAt       *time.Time
+	Resolution       *string // the resolution code
+	CloseReason      *string // the reason code it was closed with
 	PolicyProfile    *string // the service policy pinned at open
 	PolicyVersion    *int64
 	SLADueAt         *time.Time // the earliest deadline of a running SLA clock
@@ -233,7 +235,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
 				"priority", "status", "last_seq", "updated_at", "closed_at", "assignee_id", "queue",
-				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to", "tags", "fields", "fields_ct",
+				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to", "tags", "fields", "fields_ct", "resolution", "close_reason",
 				"proj_gen", "proj_event",
 			}),
 			Where: clause.Where{Exprs: []clause.Expression{
@@ -290,6 +292,9 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			return err
 		}
 		written = append(written, diverged...)
+		if err := requestSurveys(ctx, gtx, c, written); err != nil {
+			return err
+		}
 		// The events feed webhooks and the live stream (GET /v1/events).
 		var at *WrittenAt
 		if c.ProjRun != "" {
@@ -330,7 +335,7 @@ func caseState(c Case) map[string]any {
 	return map[string]any{"priority": c.Priority, "status": c.Status, "last_seq": c.LastSeq, "updated_at": c.UpdatedAt,
 		"closed_at": c.ClosedAt, "assignee_id": c.AssigneeID, "queue": c.Queue, "escalation_reason": c.EscalationReason,
 		"resolved_at": c.ResolvedAt, "sla_due_at": c.SLADueAt, "sla_breached_at": c.SLABreachedAt, "offered_to": c.OfferedTo,
-		"tags": jsonText(c.Tags), "fields": fieldsText(c.Fields), "proj_gen": c.ProjGen, "proj_event": c.ProjEvent}
+		"tags": jsonText(c.Tags), "fields": fieldsText(c.Fields), "resolution": c.Resolution, "close_reason": c.CloseReason, "proj_gen": c.ProjGen, "proj_event": c.ProjEvent}
 }
 
 // Kinds of Conflict.

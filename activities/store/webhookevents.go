@@ -55,6 +55,7 @@ func caseWebhookEvents(c Case, msgs []Message, audit []AuditEvent) []WebhookEven
 				add(e, "", "case.waiting_on_customer", caseData(nil))
 			case workflows.MacroResolve:
 				add(e, "", "case.resolved", caseData(map[string]any{"by": e.ActorKind}))
+				add(e, ":csat", "csat.requested", map[string]any{"case_id": c.ID})
 			}
 		case workflows.AuditCaseFields:
 			add(e, "", "case.fields_changed", caseData(map[string]any{"tags": nonNil(c.Tags), "fields": c.AllFields()}))
@@ -67,6 +68,7 @@ func caseWebhookEvents(c Case, msgs []Message, audit []AuditEvent) []WebhookEven
 			add(e, "", "case.assigned", caseData(map[string]any{"assignee": deref(c.AssigneeID)}))
 		case workflows.AuditCaseResolve:
 			add(e, "", "case.resolved", caseData(map[string]any{"by": e.ActorKind}))
+			add(e, ":csat", "csat.requested", map[string]any{"case_id": c.ID})
 		case workflows.AuditCaseClose:
 			add(e, "", "case.closed", caseData(map[string]any{"reason": e.Reason}))
 		case workflows.AuditSLAWarning:

@@ -432,7 +432,7 @@ func truncate(s string, n int) string {
 
 // WebhookEventTypes are the events an endpoint may take.
 var WebhookEventTypes = []string{"case.opened", "message.created", "note.created", "case.fields_changed", "case.escalated", "case.assigned", "case.waiting_on_customer",
-	"case.resolved", "case.closed", "sla.warning", "sla.breached", "refund.requested", "refund.decided", "refund.paid", "refund.failed"}
+	"case.resolved", "csat.requested", "case.closed", "sla.warning", "sla.breached", "refund.requested", "refund.decided", "refund.paid", "refund.failed"}
 
 // KnownEventType says t is one of WebhookEventTypes.
 func KnownEventType(t string) bool { return slices.Contains(WebhookEventTypes, t) }

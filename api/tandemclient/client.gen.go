@@ -346,7 +346,8 @@ type ApiQueuesRequest struct {
 
 // ApiRatingRequest defines model for api.RatingRequest.
 type ApiRatingRequest struct {
-	Score int `json:"score"`
+	Comment *string `json:"comment,omitempty"`
+	Score   int     `json:"score"`
 }
 
 // ApiReassignRequest defines model for api.ReassignRequest.
@@ -487,20 +488,24 @@ type ApiSignInMethods struct {
 
 // ApiStatsJSON defines model for api.StatsJSON.
 type ApiStatsJSON struct {
-	AiResolvedShare              *float32           `json:"ai_resolved_share"`
-	CasesOpened                  int                `json:"cases_opened"`
-	CasesResolvedOrClosed        int                `json:"cases_resolved_or_closed"`
-	CsatAverage                  *float32           `json:"csat_average"`
-	CsatCount                    int                `json:"csat_count"`
-	Escalations                  *map[string]int    `json:"escalations"`
-	FirstResponseAiP50Seconds    *float32           `json:"first_response_ai_p50_seconds"`
-	FirstResponseHumanP50Seconds *float32           `json:"first_response_human_p50_seconds"`
-	From                         time.Time          `json:"from"`
-	Refunds                      ApiRefundStatsJSON `json:"refunds"`
-	ReopenRate                   *float32           `json:"reopen_rate"`
-	ResolutionP50Seconds         *float32           `json:"resolution_p50_seconds"`
-	SlaBreachRate                *float32           `json:"sla_breach_rate"`
-	To                           time.Time          `json:"to"`
+	AiResolvedShare              *float32            `json:"ai_resolved_share"`
+	CasesOpened                  int                 `json:"cases_opened"`
+	CasesResolvedOrClosed        int                 `json:"cases_resolved_or_closed"`
+	CsatAverage                  *float32            `json:"csat_average"`
+	CsatByAgent                  *[]StoreCSATGroup   `json:"csat_by_agent"`
+	CsatByHandler                *[]StoreCSATGroup   `json:"csat_by_handler"`
+	CsatByQueue                  *[]StoreCSATGroup   `json:"csat_by_queue"`
+	CsatComments                 *[]StoreCSATComment `json:"csat_comments"`
+	CsatCount                    int                 `json:"csat_count"`
+	Escalations                  *map[string]int     `json:"escalations"`
+	FirstResponseAiP50Seconds    *float32            `json:"first_response_ai_p50_seconds"`
+	FirstResponseHumanP50Seconds *float32            `json:"first_response_human_p50_seconds"`
+	From                         time.Time           `json:"from"`
+	Refunds                      ApiRefundStatsJSON  `json:"refunds"`
+	ReopenRate                   *float32            `json:"reopen_rate"`
+	ResolutionP50Seconds         *float32            `json:"resolution_p50_seconds"`
+	SlaBreachRate                *float32            `json:"sla_breach_rate"`
+	To                           time.Time           `json:"to"`
 }
 
 // ApiStepUpRequest defines model for api.StepUpRequest.
@@ -760,7 +765,10 @@ type ServicePolicy struct {
 	ReopenWindow interface{}    `json:"reopen_window"`
 	Routing      ServiceRouting `json:"routing"`
 	Sla          ServiceSLA     `json:"sla"`
-	Version      int            `json:"version"`
+
+	// SurveyWindow as service.Duration writes itself
+	SurveyWindow interface{} `json:"survey_window,omitempty"`
+	Version      int         `json:"version"`
 }
 
 // ServiceRefunds defines model for service.Refunds.
@@ -887,6 +895,22 @@ type StoreAuditEvent struct {
 	Reason     *string   `json:"reason,omitempty"`
 	Seq        int       `json:"seq"`
 	TenantId   string    `json:"tenant_id"`
+}
+
+// StoreCSATComment defines model for store.CSATComment.
+type StoreCSATComment struct {
+	CaseId  string    `json:"case_id"`
+	Comment string    `json:"comment"`
+	Erased  *bool     `json:"erased,omitempty"`
+	RatedAt time.Time `json:"rated_at"`
+	Score   int       `json:"score"`
+}
+
+// StoreCSATGroup defines model for store.CSATGroup.
+type StoreCSATGroup struct {
+	Average float32 `json:"average"`
+	Count   int     `json:"count"`
+	Key     string  `json:"key"`
 }
 
 // StoreCaseField defines model for store.CaseField.
@@ -1127,6 +1151,17 @@ type GetCasesParams struct {
 // PostCasesParams defines parameters for PostCases.
 type PostCasesParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// GetCasesExportParams defines parameters for GetCasesExport.
+type GetCasesExportParams struct {
+	Format  *string `form:"format,omitempty" json:"format,omitempty"`
+	Status  *string `form:"status,omitempty" json:"status,omitempty"`
+	Queue   *string `form:"queue,omitempty" json:"queue,omitempty"`
+	Tag     *string `form:"tag,omitempty" json:"tag,omitempty"`
+	From    *string `form:"from,omitempty" json:"from,omitempty"`
+	To      *string `form:"to,omitempty" json:"to,omitempty"`
+	Include *string `form:"include,omitempty" json:"include,omitempty"`
 }
 
 // GetCasesIdParams defines parameters for GetCasesId.
@@ -2126,6 +2161,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/cases (the `PostCases` operationId).
 	PostCases(ctx context.Context, params *PostCasesParams, body PostCasesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCasesExport every case the filter passes, one row each, oldest first: NDJSON or CSV (?format=csv), streamed; ?include=conversation adds the customer, subject and messages for roles that may read them
+	//
+	// Roles (default rules): supervisor, compliance, admin.
+	//
+	// Corresponds with GET /v1/cases/export (the `GetCasesExport` operationId).
+	GetCasesExport(ctx context.Context, params *GetCasesExportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCasesId a case and a page of its conversation (a front end: the customer's view; staff: with the timeline)
 	//
@@ -3812,6 +3854,23 @@ func (c *Client) PostCasesWithBody(ctx context.Context, params *PostCasesParams,
 // Corresponds with POST /v1/cases (the `PostCases` operationId).
 func (c *Client) PostCases(ctx context.Context, params *PostCasesParams, body PostCasesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostCasesRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCasesExport every case the filter passes, one row each, oldest first: NDJSON or CSV (?format=csv), streamed; ?include=conversation adds the customer, subject and messages for roles that may read them
+//
+// Roles (default rules): supervisor, compliance, admin.
+//
+// Corresponds with GET /v1/cases/export (the `GetCasesExport` operationId).
+func (c *Client) GetCasesExport(ctx context.Context, params *GetCasesExportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCasesExportRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7170,6 +7229,132 @@ func NewPostCasesRequestWithBody(server string, params *PostCasesParams, content
 	return req, nil
 }
 
+// NewGetCasesExportRequest constructs an http.Request for the GetCasesExport method
+func NewGetCasesExportRequest(server string, params *GetCasesExportParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cases/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Queue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "queue", *params.Queue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tag != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tag", *params.Tag, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Include != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include", *params.Include, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetCasesIdRequest constructs an http.Request for the GetCasesId method
 func NewGetCasesIdRequest(server string, id string, params *GetCasesIdParams) (*http.Request, error) {
 	var err error
@@ -10359,6 +10544,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/cases (the `PostCases` operationId).
 	PostCasesWithResponse(ctx context.Context, params *PostCasesParams, body PostCasesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesResponse, error)
 
+	// GetCasesExportWithResponse every case the filter passes, one row each, oldest first: NDJSON or CSV (?format=csv), streamed; ?include=conversation adds the customer, subject and messages for roles that may read them
+	//
+	// Roles (default rules): supervisor, compliance, admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/cases/export (the `GetCasesExport` operationId).
+	GetCasesExportWithResponse(ctx context.Context, params *GetCasesExportParams, reqEditors ...RequestEditorFn) (*GetCasesExportResponse, error)
+
 	// GetCasesIdWithResponse a case and a page of its conversation (a front end: the customer's view; staff: with the timeline)
 	//
 	// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
@@ -13329,6 +13523,47 @@ func (r PostCasesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostCasesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCasesExportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetCasesExportResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCasesExportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCasesExportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCasesExportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCasesExportResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16473,6 +16708,21 @@ func (c *ClientWithResponses) PostCasesWithResponse(ctx context.Context, params 
 	return ParsePostCasesResponse(rsp)
 }
 
+// GetCasesExportWithResponse every case the filter passes, one row each, oldest first: NDJSON or CSV (?format=csv), streamed; ?include=conversation adds the customer, subject and messages for roles that may read them
+//
+// Roles (default rules): supervisor, compliance, admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/cases/export (the `GetCasesExport` operationId).
+func (c *ClientWithResponses) GetCasesExportWithResponse(ctx context.Context, params *GetCasesExportParams, reqEditors ...RequestEditorFn) (*GetCasesExportResponse, error) {
+	rsp, err := c.GetCasesExport(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCasesExportResponse(rsp)
+}
+
 // GetCasesIdWithResponse a case and a page of its conversation (a front end: the customer's view; staff: with the timeline)
 //
 // Roles (default rules): service, agent, supervisor, finance, compliance, admin.
@@ -19106,6 +19356,32 @@ func ParsePostCasesResponse(rsp *http.Response) (*PostCasesResponse, error) {
 		}
 		response.JSON201 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCasesExportResponse parses an HTTP response from a GetCasesExportWithResponse call
+func ParseGetCasesExportResponse(rsp *http.Response) (*GetCasesExportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCasesExportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest ApiErrorBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {

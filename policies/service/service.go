@@ -35,6 +35,9 @@ type Policy struct {
 	Escalation    Escalation    `json:"escalation"`
 	Refunds       Refunds       `json:"refunds"`
 	ReopenWindow  Duration      `json:"reopen_window"`
+	// SurveyWindow is how long after a case is resolved its customer may
+	// rate it (0: DefaultSurveyWindow).
+	SurveyWindow Duration `json:"survey_window,omitempty"`
 	Routing       Routing       `json:"routing"`
 	AI            AI            `json:"ai"`
 }
@@ -80,6 +83,18 @@ type RoutingRule struct {
 	Equals   string `json:"equals"`
 	Queue    string `json:"queue,omitempty"`
 	Priority string `json:"priority,omitempty"`
+}
+
+// DefaultSurveyWindow is how long a customer may rate a resolved case when
+// the policy says nothing.
+const DefaultSurveyWindow = 7 * 24 * time.Hour
+
+// Survey is the policy's survey window, or the default.
+func (p Policy) Survey() time.Duration {
+	if p.SurveyWindow > 0 {
+		return time.Duration(p.SurveyWindow)
+	}
+	return DefaultSurveyWindow
 }
 
 // MaxRoutingRules bounds a policy's rules.
@@ -373,6 +388,9 @@ func (p Policy) Validate() []string {
 	}
 	if p.ReopenWindow <= 0 {
 		bad("reopen_window", "a positive duration")
+	}
+	if w := time.Duration(p.SurveyWindow); w < 0 || w > 90*24*time.Hour {
+		bad("survey_window", "from 0 (the default, 7 days) to 90 days")
 	}
 	if p.AI.Engine != "" && !slices.Contains(Engines, p.AI.Engine) {
 		bad("ai.engine", "one of "+strings.Join(Engines, ", "))
