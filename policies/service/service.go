@@ -38,8 +38,8 @@ type Policy struct {
 	// SurveyWindow is how long after a case is resolved its customer may
 	// rate it (0: DefaultSurveyWindow).
 	SurveyWindow Duration `json:"survey_window,omitempty"`
-	Routing       Routing       `json:"routing"`
-	AI            AI            `json:"ai"`
+	Routing      Routing  `json:"routing"`
+	AI           AI       `json:"ai"`
 }
 
 // AI chooses the tenant's AI engine.
