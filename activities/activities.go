@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"go.temporal.io/sdk/temporal"
@@ -38,6 +39,8 @@ type Activities struct {
 	// WebhookRecheck bounds how long an idle delivery loop waits for a
 	// notification; zero: 10 s.
 	WebhookRecheck time.Duration
+	// Temporal sends bulk actions' updates to the cases' workflows.
+	Temporal client.Client
 }
 
 // Register registers every activity under the name the workflows use.
@@ -50,6 +53,8 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.PayRefund, activity.RegisterOptions{Name: workflows.ActivityPayRefund})
 	r.RegisterActivityWithOptions(a.PostLedger, activity.RegisterOptions{Name: workflows.ActivityPostLedger})
 	r.RegisterActivityWithOptions(a.DeliverWebhooks, activity.RegisterOptions{Name: workflows.ActivityDeliverWebhooks})
+	r.RegisterActivityWithOptions(a.BulkPage, activity.RegisterOptions{Name: workflows.ActivityBulkPage})
+	r.RegisterActivityWithOptions(a.BulkFinish, activity.RegisterOptions{Name: workflows.ActivityBulkFinish})
 }
 
 // RequestRefund checks the request against the order system and records it;

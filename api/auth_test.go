@@ -161,6 +161,9 @@ var allowed = map[string][]string{
 	"set fields":         {"agent", "supervisor"},
 	"apply macro":        {"agent", "supervisor"},
 	"export cases":       {"supervisor", "compliance", "admin"},
+	"start bulk":         {"supervisor"},
+	"bulk":               {"supervisor"},
+	"cancel bulk":        {"supervisor"},
 	"macros":             {"agent", "supervisor", "admin"},
 	"create macro":       {"agent", "supervisor", "admin"},
 	"update macro":       {"agent", "supervisor", "admin"},
@@ -255,7 +258,8 @@ var routeNames = map[string]string{
 	"POST /v1/cases": "open", "GET /v1/cases": "list", "GET /v1/cases/:id": "read", "POST /v1/cases/:id/messages": "message",
 	"POST /v1/cases/:id/messages/:seq/feedback": "feedback", "POST /v1/cases/:id/close": "close", "POST /v1/cases/:id/claim": "claim",
 	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note", "POST /v1/cases/:id/fields": "set fields", "POST /v1/cases/:id/macros/:macro": "apply macro",
-	"GET /v1/macros": "macros", "GET /v1/cases/export": "export cases", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
+	"GET /v1/macros": "macros", "GET /v1/cases/export": "export cases",
+	"POST /v1/bulk": "start bulk", "GET /v1/bulk/:id": "bulk", "POST /v1/bulk/:id/cancel": "cancel bulk", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
 	"GET /v1/admin/case-fields": "case fields", "PUT /v1/admin/case-fields/:name": "put case field", "DELETE /v1/admin/case-fields/:name": "delete case field",
 	"POST /v1/cases/:id/release": "release", "POST /v1/cases/:id/resolve": "resolve", "POST /v1/cases/:id/escalate": "escalate",
 	"POST /v1/cases/:id/reassign": "reassign", "POST /v1/cases/:id/rating": "rating", "POST /v1/cases/:id/refunds": "refund request",
@@ -387,6 +391,11 @@ func TestRoleMatrix(t *testing.T) {
 			"case fields":  func(who string) response { return s.do("GET", "/v1/admin/case-fields", who, nil) },
 			"macros":       func(who string) response { return s.do("GET", "/v1/macros", who, nil) },
 			"export cases": func(who string) response { return s.do("GET", "/v1/cases/export?status=closed", who, nil) },
+			"start bulk": func(who string) response {
+				return s.do("POST", "/v1/bulk", who, api.BulkRequest{Action: "close", Filter: &api.BulkFilter{Status: "closed"}, Reason: "by_" + role})
+			},
+			"bulk":        func(who string) response { return s.do("GET", "/v1/bulk/"+c.ID, who, nil) },
+			"cancel bulk": func(who string) response { return s.do("POST", "/v1/bulk/"+c.ID+"/cancel", who, nil) },
 			"create macro": func(who string) response {
 				return s.do("POST", "/v1/macros", who, api.MacroRequest{Name: "by " + role, Personal: true, Actions: store.MacroActions{Then: "resolve", Code: "other"}})
 			},
@@ -500,12 +509,12 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"repair consistency": func(who string) response { return s.do("POST", "/v1/admin/consistency/repair", who, nil) },
 		}
-		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "apply macro", "update macro", "delete macro", "request info", "release", "claim", "escalate", "resolve", "reassign",
+		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "apply macro", "update macro", "delete macro", "bulk", "cancel bulk", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status",
 			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp", "checkpoint", "proof"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
 			"kb list", "kb read", "kb search", "kb create", "kb update", "kb publish", "kb import", "refund list", "reconciliation", "notifications", "consistency", "repair consistency", "revoke token",
-			"case fields", "put case field", "delete case field", "macros", "create macro", "export cases"}, lifecycle...) {
+			"case fields", "put case field", "delete case field", "macros", "create macro", "export cases", "start bulk"}, lifecycle...) {
 			r := calls[name](asFor(tenantA, role, name))
 			may := may(role, name)
 			stateDependent := slices.Contains(lifecycle, name)

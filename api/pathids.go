@@ -33,6 +33,7 @@ var pathIDRules = []struct {
 	{"/v1/queues/", "queue", queueName.MatchString, errorf(http.StatusNotFound, "queue_not_found", "no such queue")},
 	{"/v1/admin/case-fields/", "name", fieldName.MatchString, errFieldNotFound},
 	{"/v1/macros/", "id", canonicalUUID, errMacroNotFound},
+	{"/v1/bulk/", "id", canonicalUUID, errBulkNotFound},
 	{"/v1/cases/", "macro", canonicalUUID, errMacroNotFound},
 }
 

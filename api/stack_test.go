@@ -269,7 +269,7 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 		}
 	}()
 	t.Cleanup(func() { stopListening(); <-settling })
-	(&activities.Activities{Store: st, AI: engine, LLM: llm, Gateway: gateway, Due: due, WebhookRecheck: time.Hour}).Register(w)
+	(&activities.Activities{Store: st, AI: engine, LLM: llm, Gateway: gateway, Due: due, WebhookRecheck: time.Hour, Temporal: tc}).Register(w)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,8 @@ func (s *stack) restartWorker(gateway payments.Gateway) {
 	s.worker.Stop()
 	s.worker = worker.New(s.workerClient, s.queue, worker.Options{})
 	workflows.Register(s.worker)
-	(&activities.Activities{Store: s.store, AI: s.engine, LLM: s.llm, Gateway: gateway, Due: s.due, WebhookRecheck: time.Hour}).Register(s.worker)
+	(&activities.Activities{Store: s.store, AI: s.engine, LLM: s.llm, Gateway: gateway, Due: s.due, WebhookRecheck: time.Hour,
+		Temporal: s.temporal}).Register(s.worker)
 	if err := s.worker.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -589,6 +590,8 @@ func (s *stack) recordHistory(wfID, name string) {
 		typ = workflows.RefundWorkflowName
 	case strings.HasPrefix(wfID, "webhook:"):
 		typ = workflows.WebhookWorkflowName
+	case strings.HasPrefix(wfID, "bulk:"):
+		typ = workflows.BulkWorkflowName
 	}
 	path := "../workflows/testdata/" + typ + "_" + name + ".json"
 	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {

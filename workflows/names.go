@@ -14,7 +14,13 @@ const (
 	CaseWorkflowName    = "CaseWorkflow"
 	RefundWorkflowName  = "RefundWorkflow"
 	WebhookWorkflowName = "WebhookWorkflow"
+	BulkWorkflowName    = "BulkWorkflow"
 )
+
+// BulkWorkflowID is the workflow ID of a bulk action.
+func BulkWorkflowID(tenantID, bulkID string) string {
+	return "bulk:" + tenantID + ":" + bulkID
+}
 
 // CaseWorkflowID is the workflow ID of a case: one case, one workflow.
 func CaseWorkflowID(tenantID, caseID string) string {
@@ -65,6 +71,12 @@ const (
 	// UpdateRequestRefund starts a refund's saga as a child of the case
 	// (RequestRefundInput → RequestRefundResult).
 	UpdateRequestRefund = "request_refund"
+	// ActivityBulkPage applies a bulk action to the next page of its cases
+	// (BulkInput → BulkPageResult); ActivityBulkFinish records its end
+	// (BulkFinishInput). SignalBulkCancel stops it after the page it is on.
+	ActivityBulkPage   = "BulkPage"
+	ActivityBulkFinish = "BulkFinish"
+	SignalBulkCancel   = "cancel"
 	// QueryState returns CaseState.
 	QueryState = "state"
 	// QueryPolicy returns the case's pinned service policy (PinnedPolicy).

@@ -77,6 +77,33 @@ type ApiAvailabilityRequest struct {
 	Status    string    `json:"status"`
 }
 
+// ApiBulkBody defines model for api.BulkBody.
+type ApiBulkBody struct {
+	Bulk  StoreBulkJob     `json:"bulk"`
+	Cases *[]StoreBulkItem `json:"cases,omitempty"`
+}
+
+// ApiBulkFilter defines model for api.BulkFilter.
+type ApiBulkFilter struct {
+	Fields *map[string]string `json:"fields,omitempty"`
+	Queue  *string            `json:"queue,omitempty"`
+	Status *string            `json:"status,omitempty"`
+	Tags   *[]string          `json:"tags,omitempty"`
+}
+
+// ApiBulkRequest defines model for api.BulkRequest.
+type ApiBulkRequest struct {
+	Action     string                  `json:"action"`
+	AddTags    *[]string               `json:"add_tags,omitempty"`
+	CaseIds    *[]string               `json:"case_ids,omitempty"`
+	Fields     *map[string]interface{} `json:"fields,omitempty"`
+	Filter     *ApiBulkFilter          `json:"filter,omitempty"`
+	Rate       *int                    `json:"rate,omitempty"`
+	Reason     *string                 `json:"reason,omitempty"`
+	RemoveTags *[]string               `json:"remove_tags,omitempty"`
+	To         *string                 `json:"to,omitempty"`
+}
+
 // ApiCaseFieldBody defines model for api.CaseFieldBody.
 type ApiCaseFieldBody struct {
 	Field StoreCaseField `json:"field"`
@@ -897,6 +924,26 @@ type StoreAuditEvent struct {
 	TenantId   string    `json:"tenant_id"`
 }
 
+// StoreBulkItem defines model for store.BulkItem.
+type StoreBulkItem struct {
+	CaseId  string  `json:"case_id"`
+	Outcome *string `json:"outcome,omitempty"`
+	Status  string  `json:"status"`
+}
+
+// StoreBulkJob defines model for store.BulkJob.
+type StoreBulkJob struct {
+	Action      string          `json:"action"`
+	Counts      *map[string]int `json:"counts"`
+	CreatedAt   time.Time       `json:"created_at"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	Id          string          `json:"id"`
+	Request     interface{}     `json:"request"`
+	RequestedBy string          `json:"requested_by"`
+	Status      string          `json:"status"`
+	Total       int             `json:"total"`
+}
+
 // StoreCSATComment defines model for store.CSATComment.
 type StoreCSATComment struct {
 	CaseId  string    `json:"case_id"`
@@ -1136,6 +1183,23 @@ type PostAuthTotpConfirmParams struct {
 
 // PostAuthTotpEnrolParams defines parameters for PostAuthTotpEnrol.
 type PostAuthTotpEnrolParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PostBulkParams defines parameters for PostBulk.
+type PostBulkParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// GetBulkIdParams defines parameters for GetBulkId.
+type GetBulkIdParams struct {
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+	After  *string `form:"after,omitempty" json:"after,omitempty"`
+	Limit  *string `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// PostBulkIdCancelParams defines parameters for PostBulkIdCancel.
+type PostBulkIdCancelParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1406,6 +1470,9 @@ type PostAuthStepUpJSONRequestBody = ApiStepUpRequest
 
 // PostAuthTotpConfirmJSONRequestBody defines body for PostAuthTotpConfirm for application/json ContentType.
 type PostAuthTotpConfirmJSONRequestBody = ApiTOTPCodeRequest
+
+// PostBulkJSONRequestBody defines body for PostBulk for application/json ContentType.
+type PostBulkJSONRequestBody = ApiBulkRequest
 
 // PostCasesJSONRequestBody defines body for PostCases for application/json ContentType.
 type PostCasesJSONRequestBody = ApiOpenCaseRequest
@@ -2136,6 +2203,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/auth/totp/enrol (the `PostAuthTotpEnrol` operationId).
 	PostAuthTotpEnrol(ctx context.Context, params *PostAuthTotpEnrolParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostBulkWithBody close, reassign or set fields of up to 10,000 open cases (a list or a filter), as a workflow: each case changed once, at a bounded rate; Idempotency-Key names it
+	//
+	// Roles (default rules): supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/bulk (the `PostBulk` operationId).
+	PostBulkWithBody(ctx context.Context, params *PostBulkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostBulk close, reassign or set fields of up to 10,000 open cases (a list or a filter), as a workflow: each case changed once, at a bounded rate; Idempotency-Key names it
+	//
+	// Roles (default rules): supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/bulk (the `PostBulk` operationId).
+	PostBulk(ctx context.Context, params *PostBulkParams, body PostBulkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBulkId where a bulk action stands (counts by outcome) and a page of its cases
+	//
+	// Roles (default rules): supervisor.
+	//
+	// Corresponds with GET /v1/bulk/{id} (the `GetBulkId` operationId).
+	GetBulkId(ctx context.Context, id string, params *GetBulkIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostBulkIdCancel stop a bulk action after its current page; the cases it has not reached are cancelled
+	//
+	// Roles (default rules): supervisor.
+	//
+	// Corresponds with POST /v1/bulk/{id}/cancel (the `PostBulkIdCancel` operationId).
+	PostBulkIdCancel(ctx context.Context, id string, params *PostBulkIdCancelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCases list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
 	//
@@ -3799,6 +3898,78 @@ func (c *Client) PostAuthTotpConfirm(ctx context.Context, params *PostAuthTotpCo
 // Corresponds with POST /v1/auth/totp/enrol (the `PostAuthTotpEnrol` operationId).
 func (c *Client) PostAuthTotpEnrol(ctx context.Context, params *PostAuthTotpEnrolParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostAuthTotpEnrolRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostBulkWithBody close, reassign or set fields of up to 10,000 open cases (a list or a filter), as a workflow: each case changed once, at a bounded rate; Idempotency-Key names it
+//
+// Roles (default rules): supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/bulk (the `PostBulk` operationId).
+func (c *Client) PostBulkWithBody(ctx context.Context, params *PostBulkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostBulkRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostBulk close, reassign or set fields of up to 10,000 open cases (a list or a filter), as a workflow: each case changed once, at a bounded rate; Idempotency-Key names it
+//
+// Roles (default rules): supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/bulk (the `PostBulk` operationId).
+func (c *Client) PostBulk(ctx context.Context, params *PostBulkParams, body PostBulkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostBulkRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBulkId where a bulk action stands (counts by outcome) and a page of its cases
+//
+// Roles (default rules): supervisor.
+//
+// Corresponds with GET /v1/bulk/{id} (the `GetBulkId` operationId).
+func (c *Client) GetBulkId(ctx context.Context, id string, params *GetBulkIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBulkIdRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostBulkIdCancel stop a bulk action after its current page; the cases it has not reached are cancelled
+//
+// Roles (default rules): supervisor.
+//
+// Corresponds with POST /v1/bulk/{id}/cancel (the `PostBulkIdCancel` operationId).
+func (c *Client) PostBulkIdCancel(ctx context.Context, id string, params *PostBulkIdCancelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostBulkIdCancelRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7040,6 +7211,195 @@ func NewPostAuthTotpEnrolRequest(server string, params *PostAuthTotpEnrolParams)
 	}
 
 	operationPath := fmt.Sprintf("/v1/auth/totp/enrol")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewPostBulkRequest calls the generic PostBulk builder with application/json body
+func NewPostBulkRequest(server string, params *PostBulkParams, body PostBulkJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostBulkRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostBulkRequestWithBody constructs an http.Request for the PostBulk method, with any body, and a specified content type
+func NewPostBulkRequestWithBody(server string, params *PostBulkParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/bulk")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetBulkIdRequest constructs an http.Request for the GetBulkId method
+func NewGetBulkIdRequest(server string, id string, params *GetBulkIdParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/bulk/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostBulkIdCancelRequest constructs an http.Request for the PostBulkIdCancel method
+func NewPostBulkIdCancelRequest(server string, id string, params *PostBulkIdCancelParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/bulk/%s/cancel", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10517,6 +10877,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/auth/totp/enrol (the `PostAuthTotpEnrol` operationId).
 	PostAuthTotpEnrolWithResponse(ctx context.Context, params *PostAuthTotpEnrolParams, reqEditors ...RequestEditorFn) (*PostAuthTotpEnrolResponse, error)
 
+	// PostBulkWithBodyWithResponse close, reassign or set fields of up to 10,000 open cases (a list or a filter), as a workflow: each case changed once, at a bounded rate; Idempotency-Key names it
+	//
+	// Roles (default rules): supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/bulk (the `PostBulk` operationId).
+	PostBulkWithBodyWithResponse(ctx context.Context, params *PostBulkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostBulkResponse, error)
+
+	// PostBulkWithResponse close, reassign or set fields of up to 10,000 open cases (a list or a filter), as a workflow: each case changed once, at a bounded rate; Idempotency-Key names it
+	//
+	// Roles (default rules): supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/bulk (the `PostBulk` operationId).
+	PostBulkWithResponse(ctx context.Context, params *PostBulkParams, body PostBulkJSONRequestBody, reqEditors ...RequestEditorFn) (*PostBulkResponse, error)
+
+	// GetBulkIdWithResponse where a bulk action stands (counts by outcome) and a page of its cases
+	//
+	// Roles (default rules): supervisor.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/bulk/{id} (the `GetBulkId` operationId).
+	GetBulkIdWithResponse(ctx context.Context, id string, params *GetBulkIdParams, reqEditors ...RequestEditorFn) (*GetBulkIdResponse, error)
+
+	// PostBulkIdCancelWithResponse stop a bulk action after its current page; the cases it has not reached are cancelled
+	//
+	// Roles (default rules): supervisor.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/bulk/{id}/cancel (the `PostBulkIdCancel` operationId).
+	PostBulkIdCancelWithResponse(ctx context.Context, id string, params *PostBulkIdCancelParams, reqEditors ...RequestEditorFn) (*PostBulkIdCancelResponse, error)
+
 	// GetCasesWithResponse list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
 	//
 	// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
@@ -13420,6 +13816,150 @@ func (r PostAuthTotpEnrolResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostAuthTotpEnrolResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostBulkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ApiBulkBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r PostBulkResponse) GetJSON202() *ApiBulkBody {
+	return r.JSON202
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostBulkResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostBulkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostBulkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostBulkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostBulkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetBulkIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiBulkBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetBulkIdResponse) GetJSON200() *ApiBulkBody {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetBulkIdResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBulkIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBulkIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBulkIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBulkIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostBulkIdCancelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ApiBulkBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r PostBulkIdCancelResponse) GetJSON202() *ApiBulkBody {
+	return r.JSON202
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostBulkIdCancelResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostBulkIdCancelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostBulkIdCancelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostBulkIdCancelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostBulkIdCancelResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16663,6 +17203,66 @@ func (c *ClientWithResponses) PostAuthTotpEnrolWithResponse(ctx context.Context,
 	return ParsePostAuthTotpEnrolResponse(rsp)
 }
 
+// PostBulkWithBodyWithResponse close, reassign or set fields of up to 10,000 open cases (a list or a filter), as a workflow: each case changed once, at a bounded rate; Idempotency-Key names it
+//
+// Roles (default rules): supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/bulk (the `PostBulk` operationId).
+func (c *ClientWithResponses) PostBulkWithBodyWithResponse(ctx context.Context, params *PostBulkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostBulkResponse, error) {
+	rsp, err := c.PostBulkWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostBulkResponse(rsp)
+}
+
+// PostBulkWithResponse close, reassign or set fields of up to 10,000 open cases (a list or a filter), as a workflow: each case changed once, at a bounded rate; Idempotency-Key names it
+//
+// Roles (default rules): supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/bulk (the `PostBulk` operationId).
+func (c *ClientWithResponses) PostBulkWithResponse(ctx context.Context, params *PostBulkParams, body PostBulkJSONRequestBody, reqEditors ...RequestEditorFn) (*PostBulkResponse, error) {
+	rsp, err := c.PostBulk(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostBulkResponse(rsp)
+}
+
+// GetBulkIdWithResponse where a bulk action stands (counts by outcome) and a page of its cases
+//
+// Roles (default rules): supervisor.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/bulk/{id} (the `GetBulkId` operationId).
+func (c *ClientWithResponses) GetBulkIdWithResponse(ctx context.Context, id string, params *GetBulkIdParams, reqEditors ...RequestEditorFn) (*GetBulkIdResponse, error) {
+	rsp, err := c.GetBulkId(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBulkIdResponse(rsp)
+}
+
+// PostBulkIdCancelWithResponse stop a bulk action after its current page; the cases it has not reached are cancelled
+//
+// Roles (default rules): supervisor.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/bulk/{id}/cancel (the `PostBulkIdCancel` operationId).
+func (c *ClientWithResponses) PostBulkIdCancelWithResponse(ctx context.Context, id string, params *PostBulkIdCancelParams, reqEditors ...RequestEditorFn) (*PostBulkIdCancelResponse, error) {
+	rsp, err := c.PostBulkIdCancel(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostBulkIdCancelResponse(rsp)
+}
+
 // GetCasesWithResponse list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
 //
 // Roles (default rules): service, agent, supervisor, finance, compliance, admin.
@@ -19282,6 +19882,105 @@ func ParsePostAuthTotpEnrolResponse(rsp *http.Response) (*PostAuthTotpEnrolRespo
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostBulkResponse parses an HTTP response from a PostBulkWithResponse call
+func ParsePostBulkResponse(rsp *http.Response) (*PostBulkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostBulkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ApiBulkBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetBulkIdResponse parses an HTTP response from a GetBulkIdWithResponse call
+func ParseGetBulkIdResponse(rsp *http.Response) (*GetBulkIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBulkIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiBulkBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostBulkIdCancelResponse parses an HTTP response from a PostBulkIdCancelWithResponse call
+func ParsePostBulkIdCancelResponse(rsp *http.Response) (*PostBulkIdCancelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostBulkIdCancelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ApiBulkBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest ApiErrorBody

@@ -247,7 +247,9 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		if err := watchDeliveriesDue(metrics, due); err != nil {
 			return err
 		}
-		acts := &activities.Activities{Store: st, AI: engine, Gateway: &payments.Simulated{Store: st}, Due: due}
+		// Activities send updates with the client that answers errors, not the
+		// worker's, which fails a workflow task when a key cannot be read.
+		acts := &activities.Activities{Store: st, AI: engine, Gateway: &payments.Simulated{Store: st}, Due: due, Temporal: tc}
 		if cfg.LLMBaseURL != "" {
 			llm, err := ai.NewLLM(ai.LLMConfig{BaseURL: cfg.LLMBaseURL, Model: cfg.LLMModel, APIKey: cfg.LLMAPIKey, Timeout: cfg.LLMTimeout}, engine)
 			if err != nil {
