@@ -319,6 +319,8 @@ func CaseRow(c workflows.CaseState, pos workflows.ProjectionPos) store.Case {
 		ResolvedAt:       c.ResolvedAt,
 		Resolution:       optional(c.Resolution),
 		CloseReason:      optional(c.CloseReason),
+		MergedInto:       optional(c.MergedInto),
+		MergedFrom:       c.MergedFrom,
 		Queue:            optional(c.Queue),
 		PolicyProfile:    &c.Policy.Profile,
 		PolicyVersion:    &c.Policy.Version,

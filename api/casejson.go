@@ -32,6 +32,10 @@ type CaseJSON struct {
 	// date's YYYY-MM-DD, true or false): the staff's view only.
 	Tags   []string          `json:"tags,omitempty"`
 	Fields map[string]string `json:"fields,omitempty"`
+	// MergedInto: the case this duplicate went into; MergedFrom: the
+	// duplicates this case took in.
+	MergedInto string   `json:"merged_into,omitempty"`
+	MergedFrom []string `json:"merged_from,omitempty"`
 }
 
 // PolicyRef names the service policy a case pinned when it opened.
@@ -113,6 +117,7 @@ func caseFromRow(r store.Case) CaseJSON {
 		Channel: r.Channel, Subject: r.Subject, Priority: r.Priority, Status: r.Status,
 		OpenedAt: r.OpenedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ClosedAt: utcPtr(r.ClosedAt),
 		SLADueAt: utcPtr(r.SLADueAt), SLABreached: utcPtr(r.SLABreachedAt), Tags: nilIfEmpty(r.Tags), Fields: nilIfNone(r.AllFields()),
+		MergedInto: deref(r.MergedInto), MergedFrom: nilIfEmpty(r.MergedFrom),
 	}
 }
 
@@ -140,6 +145,7 @@ func caseFromState(st workflows.CaseState) CaseJSON {
 		CustomerRef: st.CustomerRef, Channel: st.Channel, Subject: st.Subject, Priority: st.Priority,
 		Status: st.Status, OpenedAt: pgTime(st.OpenedAt), UpdatedAt: pgTime(st.UpdatedAt), ClosedAt: utcPtr(st.ClosedAt),
 		SLADueAt: utcPtr(st.SLA.Due), SLABreached: utcPtr(st.SLA.Breach), Tags: st.Tags, Fields: stateFields(st.Fields),
+		MergedInto: st.MergedInto, MergedFrom: st.MergedFrom,
 	}
 }
 

@@ -37,6 +37,7 @@ type Error struct {
 	Code       string       `json:"code"`
 	Message    string       `json:"message"`
 	Fields     []FieldError `json:"fields,omitempty"`
+	CaseID     string       `json:"case_id,omitempty"` // case_merged: the case to follow
 }
 
 // FieldError names one invalid field of a request.

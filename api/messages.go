@@ -181,6 +181,9 @@ func isNotInScope(err error) bool {
 // closedBecause is the answer to a write to a closed case: 409
 // customer_erased where erasure closed it, else 409 case_closed.
 func (s *Server) closedBecause(c *gin.Context, row store.Case) error {
+	if row.MergedInto != nil {
+		return caseMerged(*row.MergedInto)
+	}
 	erased, err := s.store.CaseCustomerErased(c.Request.Context(), row.TenantID, row.ID)
 	if err != nil {
 		return err

@@ -143,8 +143,8 @@ func TestWebhooksDeliverACaseInOrder(t *testing.T) {
 	if r := s.do("POST", "/v1/cases/"+id+"/resolve", tenantA+"/agent", api.ResolveRequest{Code: workflows.ResolutionCodes[0]}); r.Status != http.StatusOK {
 		t.Fatalf("resolve: %d %s", r.Status, r.Body)
 	}
-	got := rcv.waitFor(t, id, "case.resolved")
-	want := []string{"case.opened", "message.created", "case.escalated", "message.created", "case.assigned", "message.created", "case.resolved"}
+	got := rcv.waitFor(t, id, "csat.requested")
+	want := []string{"case.opened", "message.created", "case.escalated", "message.created", "case.assigned", "message.created", "case.resolved", "csat.requested"}
 	if !slices.Equal(types(got), want) {
 		t.Fatalf("events %v, want %v", types(got), want)
 	}

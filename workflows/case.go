@@ -123,6 +123,14 @@ func (wf *caseWorkflow) setup(ctx workflow.Context, in CaseInput) error {
 		workflow.UpdateHandlerOptions{Validator: wf.validateAgentMessage}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateMergeInto, wf.mergeInto,
+		workflow.UpdateHandlerOptions{Validator: wf.validateMergeInto}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateMergeFrom, wf.mergeFrom,
+		workflow.UpdateHandlerOptions{Validator: wf.validateMergeFrom}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApplyMacro, wf.applyMacro,
 		workflow.UpdateHandlerOptions{Validator: wf.validateApplyMacro}); err != nil {
 		return err

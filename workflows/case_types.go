@@ -101,12 +101,16 @@ type CaseState struct {
 	Notes      int        `json:"notes,omitempty"` // staff notes, numbered with the messages but not counted among them
 	// Tags (sorted) and custom field values (sorted by name) the staff or
 	// rules gave the case, under the tenant's schema.
-	Tags        []string     `json:"tags,omitempty"`
-	Fields      []FieldValue `json:"fields,omitempty"`
-	OpenedAt    time.Time    `json:"opened_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	ClosedAt    *time.Time   `json:"closed_at,omitempty"`
-	CloseReason string       `json:"close_reason,omitempty"`
+	Tags   []string     `json:"tags,omitempty"`
+	Fields []FieldValue `json:"fields,omitempty"`
+	// MergedInto is the case this one was merged into; MergedFrom, the
+	// cases merged into this one.
+	MergedInto  string     `json:"merged_into,omitempty"`
+	MergedFrom  []string   `json:"merged_from,omitempty"`
+	OpenedAt    time.Time  `json:"opened_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	CloseReason string     `json:"close_reason,omitempty"`
 	// AI is what the case remembers of the AI's turns, for its triggers.
 	AI AIMemory `json:"ai"`
 	// SLA holds the case's clocks against its pinned policy's targets.

@@ -66,6 +66,10 @@ const (
 	// and fields, then a status (ApplyMacroInput → PostMessageResult), as
 	// one step of the case.
 	UpdateApplyMacro = "apply_macro"
+	// UpdateMergeInto closes the case as merged into another; UpdateMergeFrom
+	// records that the case took another in (MergeInput).
+	UpdateMergeInto = "merge_into"
+	UpdateMergeFrom = "merge_from"
 	// UpdateFeedback is the customer's verdict on an AI answer.
 	UpdateFeedback = "feedback"
 	// UpdateRequestRefund starts a refund's saga as a child of the case
@@ -142,6 +146,7 @@ const (
 	AuditCaseNote        = "case.note"
 	AuditCaseFields      = "case.fields"
 	AuditCaseMacro       = "case.macro"
+	AuditCaseMergedFrom  = "case.merged_from"
 	AuditCaseOffer       = "case.offer"
 	AuditCaseOfferLapsed = "case.offer_lapsed"
 	AuditSLAWarning      = "case.sla_warning"
@@ -167,7 +172,7 @@ const (
 
 // TimelineActions are the audited actions that change a case's state: its
 // timeline (of replies, only people's: they move a case to in progress).
-var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseNote, AuditCaseFields, AuditCaseMacro, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
+var TimelineActions = []string{AuditCaseOpen, AuditCaseReply, AuditCaseNote, AuditCaseFields, AuditCaseMacro, AuditCaseMergedFrom, AuditCaseEscalate, AuditCaseOffer, AuditCaseOfferLapsed, AuditCaseClaim,
 	AuditCaseRequestInfo, AuditCaseRelease, AuditCaseReassign, AuditCaseFeedback, AuditCaseResolve, AuditCaseReopen,
 	AuditCaseClose, AuditSLAWarning, AuditSLABreach,
 	AuditRefundRequest, AuditRefundAwaiting, AuditRefundOverdue, AuditRefundApprove, AuditRefundReject, AuditRefundAppeal, AuditRefundAppealClosed,

@@ -153,9 +153,11 @@ type Case struct {
 	Queue            *string    // the queue the case waits in
 	EscalationReason *string    // why the case went to people, if it did
 	ResolvedAt       *time.Time
-	Resolution       *string // the resolution code
-	CloseReason      *string // the reason code it was closed with
-	PolicyProfile    *string // the service policy pinned at open
+	Resolution       *string  // the resolution code
+	CloseReason      *string  // the reason code it was closed with
+	MergedInto       *string  // the case it was merged into
+	MergedFrom       []string `gorm:"serializer:json"` // the cases merged into it
+	PolicyProfile    *string  // the service policy pinned at open
 	PolicyVersion    *int64
 	SLADueAt         *time.Time // the earliest deadline of a running SLA clock
 	SLABreachedAt    *time.Time // the first breach of an SLA target
@@ -217,7 +219,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		if c.SubjectCT, err = seal(dek, []byte(c.Subject), caseAAD(c.TenantID, c.ID, "subject")); err != nil {
 			return err
 		}
-		c.Tags, c.FieldsCT = nonNil(c.Tags), nil
+		c.Tags, c.MergedFrom, c.FieldsCT = nonNil(c.Tags), nonNil(c.MergedFrom), nil
 		if c.Fields == nil {
 			c.Fields = map[string]string{}
 		}
@@ -235,7 +237,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "id"}},
 			DoUpdates: clause.AssignmentColumns([]string{
 				"priority", "status", "last_seq", "updated_at", "closed_at", "assignee_id", "queue",
-				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to", "tags", "fields", "fields_ct", "resolution", "close_reason",
+				"escalation_reason", "resolved_at", "sla_due_at", "sla_breached_at", "offered_to", "tags", "fields", "fields_ct", "resolution", "close_reason", "merged_into", "merged_from",
 				"proj_gen", "proj_event",
 			}),
 			Where: clause.Where{Exprs: []clause.Expression{
@@ -335,7 +337,8 @@ func caseState(c Case) map[string]any {
 	return map[string]any{"priority": c.Priority, "status": c.Status, "last_seq": c.LastSeq, "updated_at": c.UpdatedAt,
 		"closed_at": c.ClosedAt, "assignee_id": c.AssigneeID, "queue": c.Queue, "escalation_reason": c.EscalationReason,
 		"resolved_at": c.ResolvedAt, "sla_due_at": c.SLADueAt, "sla_breached_at": c.SLABreachedAt, "offered_to": c.OfferedTo,
-		"tags": jsonText(c.Tags), "fields": fieldsText(c.Fields), "resolution": c.Resolution, "close_reason": c.CloseReason, "proj_gen": c.ProjGen, "proj_event": c.ProjEvent}
+		"tags": jsonText(c.Tags), "fields": fieldsText(c.Fields), "resolution": c.Resolution, "close_reason": c.CloseReason,
+		"merged_into": c.MergedInto, "merged_from": jsonText(c.MergedFrom), "proj_gen": c.ProjGen, "proj_event": c.ProjEvent}
 }
 
 // Kinds of Conflict.

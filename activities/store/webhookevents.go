@@ -70,7 +70,11 @@ func caseWebhookEvents(c Case, msgs []Message, audit []AuditEvent) []WebhookEven
 			add(e, "", "case.resolved", caseData(map[string]any{"by": e.ActorKind}))
 			add(e, ":csat", "csat.requested", map[string]any{"case_id": c.ID})
 		case workflows.AuditCaseClose:
-			add(e, "", "case.closed", caseData(map[string]any{"reason": e.Reason}))
+			extra := map[string]any{"reason": e.Reason}
+			if into := str(details["merged_into"]); into != "" {
+				extra["merged_into"] = into // front ends follow the case it was merged into
+			}
+			add(e, "", "case.closed", caseData(extra))
 		case workflows.AuditSLAWarning:
 			add(e, "", "sla.warning", caseData(map[string]any{"clock": e.Reason}))
 		case workflows.AuditSLABreach:

@@ -132,6 +132,8 @@ type ApiCaseJSON struct {
 	EscalationReason *string            `json:"escalation_reason,omitempty"`
 	Fields           *map[string]string `json:"fields,omitempty"`
 	Id               string             `json:"id"`
+	MergedFrom       *[]string          `json:"merged_from,omitempty"`
+	MergedInto       *string            `json:"merged_into,omitempty"`
 	OfferedTo        *string            `json:"offered_to,omitempty"`
 	OpenedAt         time.Time          `json:"opened_at"`
 	Policy           *ApiPolicyRef      `json:"policy,omitempty"`
@@ -232,6 +234,7 @@ type ApiEraseCustomerRequest struct {
 
 // ApiError defines model for api.Error.
 type ApiError struct {
+	CaseId  *string          `json:"case_id,omitempty"`
 	Code    string           `json:"code"`
 	Fields  *[]ApiFieldError `json:"fields,omitempty"`
 	Message string           `json:"message"`
@@ -289,6 +292,17 @@ type ApiMacroRequest struct {
 	Name     string             `json:"name"`
 	Personal *bool              `json:"personal,omitempty"`
 	Replies  *map[string]string `json:"replies,omitempty"`
+}
+
+// ApiMergeRequest defines model for api.MergeRequest.
+type ApiMergeRequest struct {
+	Into string `json:"into"`
+}
+
+// ApiMergedBody defines model for api.MergedBody.
+type ApiMergedBody struct {
+	Case ApiCaseJSON `json:"case"`
+	Into ApiCaseJSON `json:"into"`
 }
 
 // ApiMessageJSON defines model for api.MessageJSON.
@@ -1264,6 +1278,11 @@ type PostCasesIdMacrosMacroParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostCasesIdMergeParams defines parameters for PostCasesIdMerge.
+type PostCasesIdMergeParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // PostCasesIdMessagesParams defines parameters for PostCasesIdMessages.
 type PostCasesIdMessagesParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
@@ -1485,6 +1504,9 @@ type PostCasesIdFieldsJSONRequestBody = ApiSetFieldsRequest
 
 // PostCasesIdMacrosMacroJSONRequestBody defines body for PostCasesIdMacrosMacro for application/json ContentType.
 type PostCasesIdMacrosMacroJSONRequestBody = ApiApplyMacroRequest
+
+// PostCasesIdMergeJSONRequestBody defines body for PostCasesIdMerge for application/json ContentType.
+type PostCasesIdMergeJSONRequestBody = ApiMergeRequest
 
 // PostCasesIdMessagesJSONRequestBody defines body for PostCasesIdMessages for application/json ContentType.
 type PostCasesIdMessagesJSONRequestBody = ApiPostMessageRequest
@@ -2349,6 +2371,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
 	PostCasesIdMacrosMacro(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, body PostCasesIdMacrosMacroJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdMergeWithBody merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/merge (the `PostCasesIdMerge` operationId).
+	PostCasesIdMergeWithBody(ctx context.Context, id string, params *PostCasesIdMergeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdMerge merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/merge (the `PostCasesIdMerge` operationId).
+	PostCasesIdMerge(ctx context.Context, id string, params *PostCasesIdMergeParams, body PostCasesIdMergeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostCasesIdMessagesWithBody the customer's message; answers with the AI's reply while the AI has the case
 	//
@@ -4224,6 +4264,44 @@ func (c *Client) PostCasesIdMacrosMacroWithBody(ctx context.Context, id string, 
 // Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
 func (c *Client) PostCasesIdMacrosMacro(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, body PostCasesIdMacrosMacroJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostCasesIdMacrosMacroRequest(c.Server, id, macro, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdMergeWithBody merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cases/{id}/merge (the `PostCasesIdMerge` operationId).
+func (c *Client) PostCasesIdMergeWithBody(ctx context.Context, id string, params *PostCasesIdMergeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdMergeRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdMerge merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cases/{id}/merge (the `PostCasesIdMerge` operationId).
+func (c *Client) PostCasesIdMerge(ctx context.Context, id string, params *PostCasesIdMergeParams, body PostCasesIdMergeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdMergeRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8113,6 +8191,68 @@ func NewPostCasesIdMacrosMacroRequestWithBody(server string, id string, macro st
 	return req, nil
 }
 
+// NewPostCasesIdMergeRequest calls the generic PostCasesIdMerge builder with application/json body
+func NewPostCasesIdMergeRequest(server string, id string, params *PostCasesIdMergeParams, body PostCasesIdMergeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostCasesIdMergeRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewPostCasesIdMergeRequestWithBody constructs an http.Request for the PostCasesIdMerge method, with any body, and a specified content type
+func NewPostCasesIdMergeRequestWithBody(server string, id string, params *PostCasesIdMergeParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cases/%s/merge", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewPostCasesIdMessagesRequest calls the generic PostCasesIdMessages builder with application/json body
 func NewPostCasesIdMessagesRequest(server string, id string, params *PostCasesIdMessagesParams, body PostCasesIdMessagesJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11038,6 +11178,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/cases/{id}/macros/{macro} (the `PostCasesIdMacrosMacro` operationId).
 	PostCasesIdMacrosMacroWithResponse(ctx context.Context, id string, macro string, params *PostCasesIdMacrosMacroParams, body PostCasesIdMacrosMacroJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdMacrosMacroResponse, error)
+
+	// PostCasesIdMergeWithBodyWithResponse merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/merge (the `PostCasesIdMerge` operationId).
+	PostCasesIdMergeWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdMergeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdMergeResponse, error)
+
+	// PostCasesIdMergeWithResponse merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/merge (the `PostCasesIdMerge` operationId).
+	PostCasesIdMergeWithResponse(ctx context.Context, id string, params *PostCasesIdMergeParams, body PostCasesIdMergeJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdMergeResponse, error)
 
 	// PostCasesIdMessagesWithBodyWithResponse the customer's message; answers with the AI's reply while the AI has the case
 	//
@@ -14446,6 +14604,54 @@ func (r PostCasesIdMacrosMacroResponse) ContentType() string {
 	return ""
 }
 
+type PostCasesIdMergeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiMergedBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostCasesIdMergeResponse) GetJSON200() *ApiMergedBody {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostCasesIdMergeResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostCasesIdMergeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostCasesIdMergeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostCasesIdMergeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostCasesIdMergeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostCasesIdMessagesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17473,6 +17679,36 @@ func (c *ClientWithResponses) PostCasesIdMacrosMacroWithResponse(ctx context.Con
 	return ParsePostCasesIdMacrosMacroResponse(rsp)
 }
 
+// PostCasesIdMergeWithBodyWithResponse merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/merge (the `PostCasesIdMerge` operationId).
+func (c *ClientWithResponses) PostCasesIdMergeWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdMergeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdMergeResponse, error) {
+	rsp, err := c.PostCasesIdMergeWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdMergeResponse(rsp)
+}
+
+// PostCasesIdMergeWithResponse merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/merge (the `PostCasesIdMerge` operationId).
+func (c *ClientWithResponses) PostCasesIdMergeWithResponse(ctx context.Context, id string, params *PostCasesIdMergeParams, body PostCasesIdMergeJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdMergeResponse, error) {
+	rsp, err := c.PostCasesIdMerge(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdMergeResponse(rsp)
+}
+
 // PostCasesIdMessagesWithBodyWithResponse the customer's message; answers with the AI's reply while the AI has the case
 //
 // Roles (default rules): service.
@@ -20307,6 +20543,39 @@ func ParsePostCasesIdMacrosMacroResponse(rsp *http.Response) (*PostCasesIdMacros
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ApiAppliedMacro
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostCasesIdMergeResponse parses an HTTP response from a PostCasesIdMergeWithResponse call
+func ParsePostCasesIdMergeResponse(rsp *http.Response) (*PostCasesIdMergeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostCasesIdMergeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiMergedBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
