@@ -176,16 +176,7 @@ func (s *Server) filterFields(c *gin.Context, fields map[string]string, f *store
 	var errs []FieldError
 	f.Fields = map[string]string{}
 	for name, value := range fields {
-		i := slices.IndexFunc(schema, func(sf store.CaseField) bool { return sf.Name == name })
-		if i < 0 || schema[i].Type == "text" {
-			errs = append(errs, FieldError{"filter.fields." + name, "not a field to filter on (none such, or a text field, whose values are sealed)"})
-			continue
-		}
-		raw, _ := json.Marshal(value)
-		if schema[i].Type == "number" || schema[i].Type == "boolean" {
-			raw = []byte(value)
-		}
-		v, msg := fieldValue(schema[i], raw)
+		v, msg := filterValue(schema, name, value)
 		if msg != "" {
 			errs = append(errs, FieldError{"filter.fields." + name, msg})
 			continue

@@ -134,14 +134,22 @@ func (r CaseFieldRequest) validate() []FieldError {
 // deleteCaseField removes a field from the schema.
 func (s *Server) deleteCaseField(c *gin.Context) error {
 	tenant, name := principalOf(c).Tenant, c.Param("name")
+	return s.deleteAudited(c, "case_field", name, errFieldNotFound, func(tx *store.Store) error {
+		return tx.DeleteCaseField(c.Request.Context(), tenant, name)
+	})
+}
+
+// deleteAudited removes a tenant's record and appends its deletion to the
+// trail in one transaction; 204, or notFound.
+func (s *Server) deleteAudited(c *gin.Context, objType, id string, notFound *Error, del func(*store.Store) error) error {
 	err := s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
-		if err := tx.DeleteCaseField(c.Request.Context(), tenant, name); err != nil {
+		if err := del(tx); err != nil {
 			return err
 		}
-		return s.auditTx(c, tx, "case_field.delete", "case_field", name, nil)
+		return s.auditTx(c, tx, objType+".delete", objType, id, nil)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return errFieldNotFound
+		return notFound
 	}
 	if err != nil {
 		return err
@@ -293,20 +301,7 @@ func (s *Server) fieldFilters(c *gin.Context, f *store.ListFilter) ([]FieldError
 				return nil, err
 			}
 		}
-		i := slices.IndexFunc(schema, func(f store.CaseField) bool { return f.Name == name })
-		switch {
-		case i < 0:
-			errs = append(errs, FieldError{key, "no such field"})
-			continue
-		case schema[i].Type == "text":
-			errs = append(errs, FieldError{key, "a text field's values are sealed and cannot be filtered on"})
-			continue
-		}
-		raw, _ := json.Marshal(values[0])
-		if schema[i].Type == "number" || schema[i].Type == "boolean" {
-			raw = []byte(values[0])
-		}
-		v, msg := fieldValue(schema[i], raw)
+		v, msg := filterValue(schema, name, values[0])
 		if msg != "" {
 			errs = append(errs, FieldError{key, msg})
 			continue
@@ -317,6 +312,24 @@ func (s *Server) fieldFilters(c *gin.Context, f *store.ListFilter) ([]FieldError
 		f.Fields[name] = v
 	}
 	return errs, nil
+}
+
+// filterValue is a filter's value of a field as its type makes it
+// canonical, or what is wrong: no such field, a text field (its values are
+// sealed), a value not of its type.
+func filterValue(schema []store.CaseField, name, value string) (string, string) {
+	i := slices.IndexFunc(schema, func(f store.CaseField) bool { return f.Name == name })
+	switch {
+	case i < 0:
+		return "", "no such field"
+	case schema[i].Type == "text":
+		return "", "a text field's values are sealed and cannot be filtered on"
+	}
+	raw, _ := json.Marshal(value)
+	if schema[i].Type == "number" || schema[i].Type == "boolean" {
+		raw = []byte(value)
+	}
+	return fieldValue(schema[i], raw)
 }
 
 // requiredFields are the fields the tenant's schema wants set before a

@@ -135,20 +135,9 @@ func (s *Server) deleteMacro(c *gin.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	err = s.store.InTx(c.Request.Context(), func(tx *store.Store) error {
-		if err := tx.DeleteMacro(c.Request.Context(), principalOf(c).Tenant, owner, id); err != nil {
-			return err
-		}
-		return s.auditTx(c, tx, "macro.delete", "macro", id, nil)
+	return s.deleteAudited(c, "macro", id, errMacroNotFound, func(tx *store.Store) error {
+		return tx.DeleteMacro(c.Request.Context(), principalOf(c).Tenant, owner, id)
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return errMacroNotFound
-	}
-	if err != nil {
-		return err
-	}
-	c.Status(http.StatusNoContent)
-	return nil
 }
 
 // macroOwner is whose a written macro is: the caller's own, or the tenant's

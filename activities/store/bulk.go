@@ -45,18 +45,7 @@ func (s *Store) SelectBulkCases(ctx context.Context, tenantID string, f ListFilt
 	if ids != nil {
 		q = q.Where("id::text IN ?", ids)
 	}
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
-	if f.Queue != "" {
-		q = q.Where("queue = ?", f.Queue)
-	}
-	if len(f.Tags) > 0 {
-		q = q.Where("tags @> ?::jsonb", jsonText(f.Tags))
-	}
-	if len(f.Fields) > 0 {
-		q = q.Where("fields @> ?::jsonb", fieldsText(f.Fields))
-	}
+	q = f.narrow(q, "")
 	var out []string
 	if err := q.Order("opened_at, id").Limit(workflows.MaxBulkCases+1).Pluck("id::text", &out).Error; err != nil {
 		return nil, fmt.Errorf("select cases: %w", err)

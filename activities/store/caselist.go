@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"tandem/policies"
+
+	"gorm.io/gorm"
 )
 
 // ListFilter narrows and pages a case listing.
@@ -42,24 +44,13 @@ func (s *Store) AgentQueues(ctx context.Context, tenantID, agentID string) ([]st
 // next page ("" on the last page).
 func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([]Case, string, error) {
 	q := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID)
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
-	if f.Queue != "" {
-		q = q.Where("queue = ?", f.Queue)
-	}
+	q = f.narrow(q, "")
 	if f.Agent != nil {
 		cond, args := f.Agent.Where()
 		q = q.Where(cond, args...)
 	}
 	if f.Channels != nil {
 		q = q.Where("channel IN ?", f.Channels)
-	}
-	if len(f.Tags) > 0 {
-		q = q.Where("tags @> ?::jsonb", jsonText(f.Tags))
-	}
-	if len(f.Fields) > 0 {
-		q = q.Where("fields @> ?::jsonb", fieldsText(f.Fields))
 	}
 	if f.CustomerRef != "" {
 		hash, err := s.customerHash(ctx, tenantID, strings.TrimSpace(f.CustomerRef))
@@ -132,4 +123,25 @@ func validUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// narrow adds the filter's status, queue, tags and fields to a query of
+// cases (alias: the cases table's, "" for none).
+func (f ListFilter) narrow(q *gorm.DB, alias string) *gorm.DB {
+	if alias != "" {
+		alias += "."
+	}
+	if f.Status != "" {
+		q = q.Where(alias+"status = ?", f.Status)
+	}
+	if f.Queue != "" {
+		q = q.Where(alias+"queue = ?", f.Queue)
+	}
+	if len(f.Tags) > 0 {
+		q = q.Where(alias+"tags @> ?::jsonb", jsonText(f.Tags))
+	}
+	if len(f.Fields) > 0 {
+		q = q.Where(alias+"fields @> ?::jsonb", fieldsText(f.Fields))
+	}
+	return q
 }

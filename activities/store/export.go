@@ -33,19 +33,7 @@ func (s *Store) ExportCases(ctx context.Context, tenantID string, f ListFilter, 
 		id string
 	}
 	for {
-		q := s.db.WithContext(ctx).Table("cases c").Where("c.tenant_id = ?", tenantID)
-		if f.Status != "" {
-			q = q.Where("c.status = ?", f.Status)
-		}
-		if f.Queue != "" {
-			q = q.Where("c.queue = ?", f.Queue)
-		}
-		if len(f.Tags) > 0 {
-			q = q.Where("c.tags @> ?::jsonb", jsonText(f.Tags))
-		}
-		if len(f.Fields) > 0 {
-			q = q.Where("c.fields @> ?::jsonb", fieldsText(f.Fields))
-		}
+		q := f.narrow(s.db.WithContext(ctx).Table("cases c").Where("c.tenant_id = ?", tenantID), "c")
 		if from != nil {
 			q = q.Where("c.opened_at >= ?", *from)
 		}
