@@ -506,9 +506,40 @@ func TestConsoleInABrowser(t *testing.T) {
 	if paid := s.waitRefund(asked.RefundID, tenantA, final); paid.Status != workflows.RefundPaid || paid.DecidedBy != "sam" {
 		t.Fatalf("after the approval in the console: %+v", paid)
 	}
+	// Two stale cases, closed together from the list; a duplicate merged
+	// from its page; a rating's comment in the statistics.
+	stale1, stale2 := s.openCase(tenantA, sampleCase()).Case, s.openCase(tenantA, sampleCase()).Case
+	dupReq := sampleCase()
+	dupReq.CustomerRef = "cust-console-dup"
+	dup, into := s.openCase(tenantA, dupReq).Case, s.openCase(tenantA, dupReq).Case
+	rated := s.openCase(tenantA, sampleCase()).Case
+	s.do("POST", "/v1/cases/"+rated.ID+"/close", tenantA, api.CloseCaseRequest{Reason: "answered"})
+	if r := s.do("POST", "/v1/cases/"+rated.ID+"/rating", tenantA, api.RatingRequest{Score: 4, Comment: "Friendly and quick."}); r.Status != http.StatusOK {
+		t.Fatalf("rating: %d %s", r.Status, r.Body)
+	}
 	sam.do("open cases, breaches first", goTo("#/supervise"), chromedp.WaitVisible(chromedp.CSS("#open-cases table")))
 	sam.screenshot("supervisor-open-cases")
-	sam.do("statistics", goTo("#/stats"), chromedp.WaitVisible(chromedp.CSS("#escalations")))
+	sam.do("close two cases in bulk",
+		chromedp.Sleep(1500*time.Millisecond), // the openings' events redraw the page first
+		chromedp.Click(chromedp.CSS(`#open-cases tr[data-case="`+stale1.ID+`"] input.pick`)),
+		chromedp.Click(chromedp.CSS(`#open-cases tr[data-case="`+stale2.ID+`"] input.pick`)),
+		chromedp.SetValue(chromedp.CSS("#bulk-value"), "stale"),
+		chromedp.Click(chromedp.CSS("#bulk-start")),
+		waitText("#bulk-progress", "completed: 2 done"),
+	)
+	for _, id := range []string{stale1.ID, stale2.ID} {
+		if c := s.staffCase(tenantA, id); c.Status != "closed" {
+			t.Fatalf("a case closed in bulk from the console: %+v", c)
+		}
+	}
+	sam.do("merge a duplicate",
+		goTo("#/case/"+dup.ID),
+		chromedp.WaitVisible(chromedp.CSS("#merge-into")),
+		chromedp.SetValue(chromedp.CSS("#merge-into"), into.ID),
+		chromedp.Click(chromedp.CSS("#merge")),
+		waitText("#merged-into", into.ID),
+	)
+	sam.do("statistics", goTo("#/stats"), chromedp.WaitVisible(chromedp.CSS("#escalations")), waitText("#csat-comments", "Friendly and quick."))
 	sam.screenshot("supervisor-statistics")
 
 	// The compliance officer reads the trail in order and verifies the chain.

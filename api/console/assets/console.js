@@ -4,7 +4,7 @@
 // textContent only, never HTML from data.
 'use strict';
 
-const state = { session: null, lang: 'en', events: null, agents: null, timers: [], renderSeq: 0 };
+const state = { session: null, lang: 'en', events: null, agents: null, timers: [], renderSeq: 0, picked: new Set(), bulkProgress: '' };
 const main = () => document.getElementById('main');
 
 // --- words ---------------------------------------------------------------
@@ -268,7 +268,7 @@ function countdown(due, breached) {
 
 function caseTable(cases, columns) {
   if (!cases.length) return el('p', { class: 'empty', text: t('no_cases') });
-  const head = el('tr', {}, columns.map((c) => el('th', { scope: 'col', text: t('col_' + c) })));
+  const head = el('tr', {}, columns.map((c) => el('th', { scope: 'col', text: c === 'pick' ? '' : t('col_' + c) })));
   const rows = cases.map((c) => el('tr', { 'data-case': c.id }, columns.map((col) => el('td', {}, cell(c, col)))));
   return el('table', { class: 'cases' }, el('thead', {}, head), el('tbody', {}, rows));
 }
@@ -284,6 +284,8 @@ function cell(c, col) {
     case 'priority': return code('priority_', c.priority);
     case 'opened': return when(c.opened_at);
     case 'customer': return c.customer_ref;
+    case 'pick': return el('input', { type: 'checkbox', class: 'pick', value: c.id, checked: state.picked.has(c.id), 'aria-label': t('select_case'),
+      onchange: (ev) => (ev.target.checked ? state.picked.add(c.id) : state.picked.delete(c.id)) });
     default: return '';
   }
 }
@@ -373,6 +375,8 @@ async function caseView(id) {
   page.append(el('h2', { text: t('conversation') }), transcript(data.messages || []));
   if (can('case.set_fields') && c.status !== 'closed') page.append(await fieldsForm(c));
   if (can('case.note') && c.status !== 'closed') page.append(noteForm(c));
+  if (can('case.merge') && c.status !== 'closed') page.append(mergeForm(c));
+  if (c.merged_into) page.append(el('p', { id: 'merged-into' }, t('merged_into'), ' ', el('a', { href: '#/case/' + c.merged_into, text: c.merged_into })));
   if (can('case.trail')) page.append(el('p', {}, el('a', { href: '#/audit/' + c.id, text: t('open_trail') })));
   return page;
 }
@@ -420,6 +424,15 @@ async function macroPicker(c) {
   return el('div', { class: 'row macro-picker' }, el('label', {}, t('macro'), ' ', pick), lang,
     el('button', { type: 'button', id: 'apply-macro', onclick: () => act(() => api('POST', '/v1/cases/' + c.id + '/macros/' + pick.value, { language: lang.value },
       { idem: 'console-' + crypto.randomUUID() }), t('macro_applied')) }, t('apply_macro')));
+}
+
+// mergeForm merges this case, a duplicate, into another of its customer.
+function mergeForm(c) {
+  const into = el('input', { id: 'merge-into', placeholder: t('merge_hint'), 'aria-label': t('merge_hint'), size: 38 });
+  return el('form', { class: 'row merge-form', onsubmit: (ev) => {
+    ev.preventDefault();
+    act(() => api('POST', '/v1/cases/' + c.id + '/merge', { into: into.value.trim() }), t('merged'));
+  } }, el('label', {}, t('merge_into'), ' ', into), el('button', { type: 'submit', id: 'merge', text: t('merge') }));
 }
 
 // noteForm writes a note for the staff: never shown to the customer; an
@@ -525,7 +538,7 @@ async function superviseView() {
       (!filters.queue.value || c.queue === filters.queue.value) && (!filters.reason.value || c.escalation_reason === filters.reason.value));
     shown.sort(bySLA);
     clearTimers();
-    table.replaceChildren(caseTable(shown, ['subject', 'status', 'queue', 'assignee', 'reason', 'sla', 'priority']));
+    table.replaceChildren(caseTable(shown, can('bulk.run') ? ['pick', 'subject', 'status', 'queue', 'assignee', 'reason', 'sla', 'priority'] : ['subject', 'status', 'queue', 'assignee', 'reason', 'sla', 'priority']));
   };
   Object.values(filters).forEach((s) => s.addEventListener('change', draw));
   const breached = open.filter((c) => c.sla_breached_at).length;
@@ -534,7 +547,40 @@ async function superviseView() {
   return el('section', { 'aria-labelledby': 'sup-title' }, el('h1', { id: 'sup-title', text: t('nav_supervise') }),
     el('p', { id: 'sla-summary', text: t('sla_summary', { open: open.length, breached, warning }) }),
     el('div', { class: 'row filters' }, el('label', {}, t('col_status'), ' ', filters.status), el('label', {}, t('col_queue'), ' ', filters.queue), el('label', {}, t('col_reason'), ' ', filters.reason)),
-    table);
+    can('bulk.run') ? bulkBar() : '', table);
+}
+
+// bulkBar closes or tags the selected cases as one bulk action, and shows
+// its progress until it has finished. The selection and the progress live
+// in state, so a live redraw of the page keeps them.
+function bulkBar() {
+  const action = el('select', { id: 'bulk-action', 'aria-label': t('bulk_action') },
+    el('option', { value: 'close', text: t('bulk_close') }), el('option', { value: 'tag', text: t('bulk_tag') }));
+  const value = el('input', { id: 'bulk-value', placeholder: t('bulk_value_hint'), 'aria-label': t('bulk_value_hint') });
+  const progress = el('p', { id: 'bulk-progress', class: 'muted', 'aria-live': 'polite', text: state.bulkProgress || '' });
+  const show = (b) => {
+    state.bulkProgress = t('bulk_progress', { done: b.counts.done, failed: b.counts.failed, cancelled: b.counts.cancelled, total: b.total, status: b.status });
+    const p = document.getElementById('bulk-progress');
+    if (p) p.textContent = state.bulkProgress;
+  };
+  const start = async () => {
+    const ids = [...state.picked];
+    if (!ids.length) { say(t('bulk_none'), 'error'); return; }
+    const body = action.value === 'close' ? { action: 'close', case_ids: ids, reason: value.value.trim() || 'bulk_closed' }
+      : { action: 'set_fields', case_ids: ids, add_tags: value.value.split(',').map((x) => x.trim()).filter(Boolean) };
+    try {
+      let { bulk } = await api('POST', '/v1/bulk', body, { idem: 'console-' + crypto.randomUUID() });
+      state.picked.clear();
+      show(bulk);
+      while (bulk.status === 'running') {
+        await new Promise((r) => setTimeout(r, 1000));
+        ({ bulk } = await api('GET', '/v1/bulk/' + bulk.id + '?limit=1'));
+        show(bulk);
+      }
+    } catch (e) { say(e.message, 'error'); }
+  };
+  return el('div', { class: 'row bulk' }, el('label', {}, t('bulk_action'), ' ', action), value,
+    el('button', { type: 'button', id: 'bulk-start', onclick: start }, t('bulk_start')), progress);
 }
 
 async function approvalsView() {
@@ -574,7 +620,16 @@ async function statsView() {
     el('h2', { text: t('first_response') }),
     bars([[t('first_response_ai'), s.first_response_ai_p50_seconds], [t('first_response_human'), s.first_response_human_p50_seconds]], secs, 'first-response'),
     el('h2', { text: t('escalation_reasons') }),
-    bars(Object.entries(s.escalations || {}).map(([k, v]) => [code('reason_', k), v]), String, 'escalations'));
+    bars(Object.entries(s.escalations || {}).map(([k, v]) => [code('reason_', k), v]), String, 'escalations'),
+    el('h2', { text: t('csat_by_handler') }),
+    bars((s.csat_by_handler || []).map((g) => [t('handler_' + g.key) + ' (' + g.count + ')', g.average]), (v) => v.toFixed(2), 'csat-handler'),
+    el('h2', { text: t('csat_by_agent') }),
+    bars((s.csat_by_agent || []).map((g) => [g.key + ' (' + g.count + ')', g.average]), (v) => v.toFixed(2), 'csat-agent'),
+    el('h2', { text: t('csat_comments') }),
+    (s.csat_comments || []).length
+      ? el('ul', { id: 'csat-comments' }, s.csat_comments.map((c) => el('li', {}, el('strong', { text: c.score + '/5 ' }),
+        c.erased ? el('em', { text: t('erased') }) : c.comment, ' ', el('a', { href: '#/case/' + c.case_id, text: c.case_id.slice(0, 8) }))))
+      : el('p', { class: 'empty', text: t('no_data') }));
   return page;
 }
 
