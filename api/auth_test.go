@@ -162,6 +162,7 @@ var allowed = map[string][]string{
 	"apply macro":        {"agent", "supervisor"},
 	"export cases":       {"supervisor", "compliance", "admin"},
 	"merge":              {"agent", "supervisor"},
+	"split":              {"agent", "supervisor"},
 	"start bulk":         {"supervisor"},
 	"bulk":               {"supervisor"},
 	"cancel bulk":        {"supervisor"},
@@ -260,7 +261,7 @@ var routeNames = map[string]string{
 	"POST /v1/cases/:id/messages/:seq/feedback": "feedback", "POST /v1/cases/:id/close": "close", "POST /v1/cases/:id/claim": "claim",
 	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note", "POST /v1/cases/:id/fields": "set fields", "POST /v1/cases/:id/macros/:macro": "apply macro",
 	"GET /v1/macros": "macros", "GET /v1/cases/export": "export cases",
-	"POST /v1/bulk": "start bulk", "POST /v1/cases/:id/merge": "merge", "GET /v1/bulk/:id": "bulk", "POST /v1/bulk/:id/cancel": "cancel bulk", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
+	"POST /v1/bulk": "start bulk", "POST /v1/cases/:id/merge": "merge", "POST /v1/cases/:id/split": "split", "GET /v1/bulk/:id": "bulk", "POST /v1/bulk/:id/cancel": "cancel bulk", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
 	"GET /v1/admin/case-fields": "case fields", "PUT /v1/admin/case-fields/:name": "put case field", "DELETE /v1/admin/case-fields/:name": "delete case field",
 	"POST /v1/cases/:id/release": "release", "POST /v1/cases/:id/resolve": "resolve", "POST /v1/cases/:id/escalate": "escalate",
 	"POST /v1/cases/:id/reassign": "reassign", "POST /v1/cases/:id/rating": "rating", "POST /v1/cases/:id/refunds": "refund request",
@@ -396,6 +397,9 @@ func TestRoleMatrix(t *testing.T) {
 				return s.do("POST", "/v1/bulk", who, api.BulkRequest{Action: "close", Filter: &api.BulkFilter{Status: "closed"}, Reason: "by_" + role})
 			},
 			"bulk": func(who string) response { return s.do("GET", "/v1/bulk/"+c.ID, who, nil) },
+			"split": func(who string) response {
+				return s.do("POST", "/v1/cases/"+c.ID+"/split", who, api.SplitRequest{MessageSeqs: []int64{1}})
+			},
 			"merge": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/merge", who, api.MergeRequest{Into: "00000000-0000-4000-8000-000000000000"})
 			},
@@ -513,7 +517,7 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"repair consistency": func(who string) response { return s.do("POST", "/v1/admin/consistency/repair", who, nil) },
 		}
-		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "apply macro", "update macro", "delete macro", "bulk", "cancel bulk", "merge", "request info", "release", "claim", "escalate", "resolve", "reassign",
+		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "apply macro", "update macro", "delete macro", "bulk", "cancel bulk", "merge", "split", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status",
 			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp", "checkpoint", "proof"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
@@ -590,6 +594,7 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"update macro", "PUT", "/v1/macros/" + macro.Macro.ID, api.MacroRequest{Name: "theirs", Personal: true, Actions: store.MacroActions{Then: "resolve", Code: "other"}}},
 			{"delete macro", "DELETE", "/v1/macros/" + macro.Macro.ID + "?personal=true", nil},
 			{"merge", "POST", "/v1/cases/" + c.ID + "/merge", api.MergeRequest{Into: c.ID}},
+			{"split", "POST", "/v1/cases/" + c.ID + "/split", api.SplitRequest{MessageSeqs: []int64{1}}},
 			{"delete case field", "DELETE", "/v1/admin/case-fields/a_field", nil},
 			{"release", "POST", "/v1/cases/" + c.ID + "/release", nil},
 			{"escalate", "POST", "/v1/cases/" + c.ID + "/escalate", nil},

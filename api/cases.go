@@ -164,48 +164,8 @@ func (s *Server) openCase(c *gin.Context) error {
 		}
 	}
 
-	// The case's workflow seals its payloads with the customer's data key,
-	// so an erasure makes its history unreadable too; an erased customer's
-	// case is refused here (store.ErrCustomerErased).
-	if err := s.store.BindCaseKey(ctx, tenant, req.CustomerRef, workflows.CaseWorkflowID(tenant, caseID)); err != nil {
-		return err
-	}
-	// The tenant's service policy now is the case's for its whole life.
-	policy, err := s.store.ServicePolicy(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	in := workflows.CaseInput{
-		CaseOpening: workflows.CaseOpening{TenantID: tenant, CaseID: caseID, CustomerRef: req.CustomerRef,
-			Channel: req.Channel, Subject: req.Subject, Priority: req.Priority},
-		Policy:       policy,
-		HistoryLimit: s.historyLimit,
-	}
-	startOp := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflows.CaseWorkflowID(tenant, caseID),
-		TaskQueue:                s.taskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		// A closed case's ID is never reused: a late retry must not reopen it as a new case.
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.CaseWorkflowName, in)
-	handle, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: startOp,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			// Named although the start names it: SDK v1.50 encodes the
-			// update's argument before filling it in, so without it the
-			// opening message would be sealed with the deployment's payload
-			// key instead of the customer's.
-			WorkflowID:   workflows.CaseWorkflowID(tenant, caseID),
-			UpdateID:     workflows.OpenUpdateID,
-			UpdateName:   workflows.UpdatePostMessage,
-			Args:         []any{workflows.PostMessageInput{Body: req.Message, Actor: actorOf(c)}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	var res workflows.PostMessageResult
-	if err == nil {
-		err = handle.Get(ctx, &res)
-	}
+	res, err := s.startCase(ctx, workflows.CaseOpening{TenantID: tenant, CaseID: caseID, CustomerRef: req.CustomerRef,
+		Channel: req.Channel, Subject: req.Subject, Priority: req.Priority}, req.Message, actorOf(c))
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) && key != "" {
 		// The case has closed: its workflow is finished, and its records final.
@@ -469,4 +429,54 @@ func (s *Server) loadCaseWith(c *gin.Context, load func(ctx context.Context, ten
 		err = s.inScope(c, row)
 	}
 	return row, err
+}
+
+// startCase starts a case's workflow with its opening message, or finds it
+// started (the opening update's ID is fixed, so the workflow answers a
+// retry from its own committed state). A closed case's workflow is not
+// started again: that is WorkflowExecutionAlreadyStarted.
+func (s *Server) startCase(ctx context.Context, opening workflows.CaseOpening, body string, actor workflows.Actor) (workflows.PostMessageResult, error) {
+	tenant, caseID := opening.TenantID, opening.CaseID
+	// The case's workflow seals its payloads with the customer's data key,
+	// so an erasure makes its history unreadable too; an erased customer's
+	// case is refused here (store.ErrCustomerErased).
+	if err := s.store.BindCaseKey(ctx, tenant, opening.CustomerRef, workflows.CaseWorkflowID(tenant, caseID)); err != nil {
+		return workflows.PostMessageResult{}, err
+	}
+	// The tenant's service policy now is the case's for its whole life.
+	policy, err := s.store.ServicePolicy(ctx, tenant)
+	if err != nil {
+		return workflows.PostMessageResult{}, err
+	}
+	in := workflows.CaseInput{
+		CaseOpening:  opening,
+		Policy:       policy,
+		HistoryLimit: s.historyLimit,
+	}
+	startOp := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       workflows.CaseWorkflowID(tenant, caseID),
+		TaskQueue:                s.taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// A closed case's ID is never reused: a late retry must not reopen it as a new case.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.CaseWorkflowName, in)
+	handle, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: startOp,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			// Named although the start names it: SDK v1.50 encodes the
+			// update's argument before filling it in, so without it the
+			// opening message would be sealed with the deployment's payload
+			// key instead of the customer's.
+			WorkflowID:   workflows.CaseWorkflowID(tenant, caseID),
+			UpdateID:     workflows.OpenUpdateID,
+			UpdateName:   workflows.UpdatePostMessage,
+			Args:         []any{workflows.PostMessageInput{Body: body, Actor: actor}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	var res workflows.PostMessageResult
+	if err == nil {
+		err = handle.Get(ctx, &res)
+	}
+	return res, err
 }

@@ -190,6 +190,8 @@ var Endpoints = []Endpoint{
 		Request: ApplyMacroRequest{}, Status: 200, Response: AppliedMacro{}},
 	{Method: "POST", Path: "/v1/cases/:id/merge", Handle: (*Server).mergeCase, Object: "case", Action: "merge", Summary: "merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)",
 		Request: MergeRequest{}, Status: 200, Response: MergedBody{}},
+	{Method: "POST", Path: "/v1/cases/:id/split", Handle: (*Server).splitCase, Object: "case", Action: "split", Summary: "start a new case of the same customer from chosen customer messages of this one (a note on each names the other)",
+		Request: SplitRequest{}, Status: 201, Response: ExchangeJSON{}},
 	{Method: "POST", Path: "/v1/cases/:id/release", Handle: (*Server).releaseCase, Object: "case", Action: "claim", Summary: "give the case back to its queue", Status: 200, Response: caseBody{}},
 	{Method: "POST", Path: "/v1/cases/:id/resolve", Handle: (*Server).resolveCase, Object: "case", Action: "resolve", Summary: "resolve with a resolution code", Request: ResolveRequest{}, Status: 200, Response: caseBody{}},
 	{Method: "POST", Path: "/v1/cases/:id/escalate", Handle: (*Server).escalateCase, Object: "case", Action: "resolve", Summary: "escalate to supervisors", Status: 200, Response: caseBody{}},

@@ -82,3 +82,63 @@ func TestMergeDuplicates(t *testing.T) {
 	}
 	s.recordHistory(target.WorkflowID, "merged_from")
 }
+
+// Splitting: chosen customer messages start a new case of the same
+// customer, which the AI answers; each case's note names the other; a
+// retry finds the same case; only customer messages, only a case the
+// caller may work.
+func TestSplitMessages(t *testing.T) {
+	s := newStack(t)
+	sup := tenantA + "/supervisor"
+	req := sampleCase()
+	req.CustomerRef = "cust-split-" + randomHex(4)
+	c := s.openCase(tenantA, req).Case
+	s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "Also, how do I change my delivery address?"})
+	split := func(who string, seqs ...int64) response {
+		return s.do("POST", "/v1/cases/"+c.ID+"/split", who, api.SplitRequest{MessageSeqs: seqs, Subject: "Delivery address"})
+	}
+	r := split(sup, 3)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("split: %d %s", r.Status, r.Body)
+	}
+	var got api.ExchangeJSON
+	r.decode(t, &got)
+	if got.Case.ID == c.ID || got.Case.CustomerRef != req.CustomerRef || got.Case.Subject != "Delivery address" ||
+		got.Message.Body != "Also, how do I change my delivery address?" || got.Reply == nil {
+		t.Fatalf("the new case: %+v", got)
+	}
+	var again api.ExchangeJSON
+	split(sup, 3).decode(t, &again)
+	if again.Case.ID != got.Case.ID {
+		t.Fatalf("a retried split opened %s, the first %s", again.Case.ID, got.Case.ID)
+	}
+	for _, tc := range []struct {
+		who  string
+		seqs []int64
+		want int
+	}{
+		{sup, []int64{2}, 422},  // the AI's answer
+		{sup, []int64{99}, 422}, // no such message
+		{sup, nil, 422},
+		{tenantA + "/agent:agent-1", []int64{3}, 404},
+		{tenantB + "/supervisor", []int64{3}, 404},
+		{tenantA, []int64{3}, 403},
+	} {
+		if r := split(tc.who, tc.seqs...); r.Status != tc.want {
+			t.Errorf("%s splits %v: %d %s, want %d", tc.who, tc.seqs, r.Status, r.Body, tc.want)
+		}
+	}
+	for _, tc := range []struct{ id, names string }{{c.ID, got.Case.ID}, {got.Case.ID, c.ID}} {
+		var staff api.CaseWithMessages
+		s.do("GET", "/v1/cases/"+tc.id, sup, nil).decode(t, &staff)
+		notes := 0
+		for _, m := range staff.Messages {
+			if m.Internal && strings.Contains(m.Body, tc.names) {
+				notes++
+			}
+		}
+		if notes != 1 {
+			t.Fatalf("case %s: %d notes naming %s, want 1", tc.id, notes, tc.names)
+		}
+	}
+}

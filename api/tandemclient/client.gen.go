@@ -527,6 +527,12 @@ type ApiSignInMethods struct {
 	Oidc     bool          `json:"oidc"`
 }
 
+// ApiSplitRequest defines model for api.SplitRequest.
+type ApiSplitRequest struct {
+	MessageSeqs *[]int  `json:"message_seqs"`
+	Subject     *string `json:"subject,omitempty"`
+}
+
 // ApiStatsJSON defines model for api.StatsJSON.
 type ApiStatsJSON struct {
 	AiResolvedShare              *float32            `json:"ai_resolved_share"`
@@ -1333,6 +1339,11 @@ type PostCasesIdResolveParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostCasesIdSplitParams defines parameters for PostCasesIdSplit.
+type PostCasesIdSplitParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // GetCasesIdTrailParams defines parameters for GetCasesIdTrail.
 type GetCasesIdTrailParams struct {
 	After *string `form:"after,omitempty" json:"after,omitempty"`
@@ -1534,6 +1545,9 @@ type PostCasesIdRequestInfoJSONRequestBody = ApiPostMessageRequest
 
 // PostCasesIdResolveJSONRequestBody defines body for PostCasesIdResolve for application/json ContentType.
 type PostCasesIdResolveJSONRequestBody = ApiResolveRequest
+
+// PostCasesIdSplitJSONRequestBody defines body for PostCasesIdSplit for application/json ContentType.
+type PostCasesIdSplitJSONRequestBody = ApiSplitRequest
 
 // PostCustomersEraseJSONRequestBody defines body for PostCustomersErase for application/json ContentType.
 type PostCustomersEraseJSONRequestBody = ApiEraseCustomerRequest
@@ -2565,6 +2579,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/cases/{id}/resolve (the `PostCasesIdResolve` operationId).
 	PostCasesIdResolve(ctx context.Context, id string, params *PostCasesIdResolveParams, body PostCasesIdResolveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdSplitWithBody start a new case of the same customer from chosen customer messages of this one (a note on each names the other)
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/split (the `PostCasesIdSplit` operationId).
+	PostCasesIdSplitWithBody(ctx context.Context, id string, params *PostCasesIdSplitParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdSplit start a new case of the same customer from chosen customer messages of this one (a note on each names the other)
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/split (the `PostCasesIdSplit` operationId).
+	PostCasesIdSplit(ctx context.Context, id string, params *PostCasesIdSplitParams, body PostCasesIdSplitJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCasesIdTrail the case's audit trail in chain order, with the messages
 	//
@@ -4678,6 +4710,44 @@ func (c *Client) PostCasesIdResolveWithBody(ctx context.Context, id string, para
 // Corresponds with POST /v1/cases/{id}/resolve (the `PostCasesIdResolve` operationId).
 func (c *Client) PostCasesIdResolve(ctx context.Context, id string, params *PostCasesIdResolveParams, body PostCasesIdResolveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostCasesIdResolveRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdSplitWithBody start a new case of the same customer from chosen customer messages of this one (a note on each names the other)
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cases/{id}/split (the `PostCasesIdSplit` operationId).
+func (c *Client) PostCasesIdSplitWithBody(ctx context.Context, id string, params *PostCasesIdSplitParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdSplitRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdSplit start a new case of the same customer from chosen customer messages of this one (a note on each names the other)
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/cases/{id}/split (the `PostCasesIdSplit` operationId).
+func (c *Client) PostCasesIdSplit(ctx context.Context, id string, params *PostCasesIdSplitParams, body PostCasesIdSplitJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdSplitRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8901,6 +8971,68 @@ func NewPostCasesIdResolveRequestWithBody(server string, id string, params *Post
 	return req, nil
 }
 
+// NewPostCasesIdSplitRequest calls the generic PostCasesIdSplit builder with application/json body
+func NewPostCasesIdSplitRequest(server string, id string, params *PostCasesIdSplitParams, body PostCasesIdSplitJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostCasesIdSplitRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewPostCasesIdSplitRequestWithBody constructs an http.Request for the PostCasesIdSplit method, with any body, and a specified content type
+func NewPostCasesIdSplitRequestWithBody(server string, id string, params *PostCasesIdSplitParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cases/%s/split", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetCasesIdTrailRequest constructs an http.Request for the GetCasesIdTrail method
 func NewGetCasesIdTrailRequest(server string, id string, params *GetCasesIdTrailParams) (*http.Request, error) {
 	var err error
@@ -11376,6 +11508,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/cases/{id}/resolve (the `PostCasesIdResolve` operationId).
 	PostCasesIdResolveWithResponse(ctx context.Context, id string, params *PostCasesIdResolveParams, body PostCasesIdResolveJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdResolveResponse, error)
+
+	// PostCasesIdSplitWithBodyWithResponse start a new case of the same customer from chosen customer messages of this one (a note on each names the other)
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/split (the `PostCasesIdSplit` operationId).
+	PostCasesIdSplitWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdSplitParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdSplitResponse, error)
+
+	// PostCasesIdSplitWithResponse start a new case of the same customer from chosen customer messages of this one (a note on each names the other)
+	//
+	// Roles (default rules): agent, supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/split (the `PostCasesIdSplit` operationId).
+	PostCasesIdSplitWithResponse(ctx context.Context, id string, params *PostCasesIdSplitParams, body PostCasesIdSplitJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdSplitResponse, error)
 
 	// GetCasesIdTrailWithResponse the case's audit trail in chain order, with the messages
 	//
@@ -15180,6 +15330,54 @@ func (r PostCasesIdResolveResponse) ContentType() string {
 	return ""
 }
 
+type PostCasesIdSplitResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ApiExchangeJSON
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostCasesIdSplitResponse) GetJSON201() *ApiExchangeJSON {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostCasesIdSplitResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostCasesIdSplitResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostCasesIdSplitResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostCasesIdSplitResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostCasesIdSplitResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetCasesIdTrailResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18007,6 +18205,36 @@ func (c *ClientWithResponses) PostCasesIdResolveWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParsePostCasesIdResolveResponse(rsp)
+}
+
+// PostCasesIdSplitWithBodyWithResponse start a new case of the same customer from chosen customer messages of this one (a note on each names the other)
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/split (the `PostCasesIdSplit` operationId).
+func (c *ClientWithResponses) PostCasesIdSplitWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdSplitParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdSplitResponse, error) {
+	rsp, err := c.PostCasesIdSplitWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdSplitResponse(rsp)
+}
+
+// PostCasesIdSplitWithResponse start a new case of the same customer from chosen customer messages of this one (a note on each names the other)
+//
+// Roles (default rules): agent, supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/split (the `PostCasesIdSplit` operationId).
+func (c *ClientWithResponses) PostCasesIdSplitWithResponse(ctx context.Context, id string, params *PostCasesIdSplitParams, body PostCasesIdSplitJSONRequestBody, reqEditors ...RequestEditorFn) (*PostCasesIdSplitResponse, error) {
+	rsp, err := c.PostCasesIdSplit(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdSplitResponse(rsp)
 }
 
 // GetCasesIdTrailWithResponse the case's audit trail in chain order, with the messages
@@ -20943,6 +21171,39 @@ func ParsePostCasesIdResolveResponse(rsp *http.Response) (*PostCasesIdResolveRes
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostCasesIdSplitResponse parses an HTTP response from a PostCasesIdSplitWithResponse call
+func ParsePostCasesIdSplitResponse(rsp *http.Response) (*PostCasesIdSplitResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostCasesIdSplitResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ApiExchangeJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest ApiErrorBody
