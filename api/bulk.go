@@ -54,6 +54,9 @@ var bulkNamespace = uuid.MustParse("0b9a7f1e-6c8d-4b53-9f0e-2d6a1c3e5b74")
 
 const maxBulkRate = 100
 
+// maxBulkBodySize admits a list of 10,000 case IDs (about 390 kB).
+const maxBulkBodySize = 512 << 10
+
 var errBulkNotFound = errorf(http.StatusNotFound, "bulk_not_found", "no such bulk action")
 
 // startBulk records a bulk action and its selection, and starts its

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"slices"
@@ -144,6 +145,17 @@ func TestBulkCancelAndSetFields(t *testing.T) {
 	s.recordHistory(workflows.BulkWorkflowID(tenantA, b.Bulk.ID), "cancelled")
 	if r := s.do("POST", "/v1/bulk/"+b.Bulk.ID+"/cancel", sup, nil); r.Status != http.StatusConflict {
 		t.Fatalf("cancel again: %d %s", r.Status, r.Body)
+	}
+	// A list of 10,000 fits the request (none of these exists); one more does not.
+	many := make([]string, workflows.MaxBulkCases+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+	}
+	if r := s.do("POST", "/v1/bulk", sup, api.BulkRequest{Action: "close", CaseIDs: many[:workflows.MaxBulkCases], Reason: "stale"}); r.Status != http.StatusAccepted {
+		t.Fatalf("10,000 case IDs: %d %.200s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/bulk", sup, api.BulkRequest{Action: "close", CaseIDs: many, Reason: "stale"}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("10,001 case IDs: %d %.200s", r.Status, r.Body)
 	}
 	for _, bad := range []map[string]any{
 		{"action": "delete", "case_ids": []string{ids[0]}},

@@ -218,8 +218,11 @@ func (s *Server) recoverPanic(c *gin.Context) {
 // limits bounds the body size and the time a request may take.
 func (s *Server) limits(c *gin.Context) {
 	limit := s.maxBody
-	if c.FullPath() == "/v1/kb/import" { // a whole knowledge base at once
+	switch c.FullPath() {
+	case "/v1/kb/import": // a whole knowledge base at once
 		limit = max(limit, maxImportBodySize)
+	case "/v1/bulk": // up to 10,000 case IDs
+		limit = max(limit, maxBulkBodySize)
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	if c.FullPath() == "/v1/events" { // a stream: it bounds its own life
