@@ -8,11 +8,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for the owner's connection
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -122,17 +124,27 @@ func New(t testing.TB) *DB {
 		}
 		defer admin.Close()
 		// The application's connections are closed, but their server processes
-		// end a moment later, and the owner may not terminate them: wait.
+		// end a moment later, and the owner may not terminate them: wait. A
+		// background reconnection may open one after the wait: wait again.
 		for {
-			var n int
-			err := admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename <> current_user`, name).Scan(&n)
-			if err != nil || n == 0 || ctx.Err() != nil {
-				break
+			for {
+				var n int
+				err := admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename <> current_user`, name).Scan(&n)
+				if err != nil || n == 0 || ctx.Err() != nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+			_, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			var pg *pgconn.PgError
+			if errors.As(err, &pg) && pg.Code == "42501" && ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			if err != nil {
+				t.Errorf("drop test database %s: %v", name, err)
+			}
+			return
 		}
 	})
 
