@@ -36,7 +36,7 @@ bench: ## benchmark against the stack `make run` is serving (BENCH_ARGS, e.g. "-
 
 # The tests that record the newest paths. Histories of older paths stay as
 # they are: they prove that runs started under old code still replay.
-HISTORY_TESTS ?= TestLongCaseContinuesAsNew|TestAIResolvesTheCase|TestAngryCustomerEscalates|TestSLABreachEscalates|TestRefundSagaOnTheRealStack|TestRefundPaymentFailsAndIsCompensated|TestRefundAppealOverHTTP|TestWebhooksDeliverACaseInOrder|TestRefundInAnUnlistedCurrencyHandsTheCaseOver|TestRefundGoesOnPastALostTasksRecord|TestRefundWhosePaymentIsUnknownIsParkedNotReversed|TestKeyedUpdatesAreRememberedByTime|TestStaffNotes|TestCaseFields|TestRulesRouteByAField|TestMacros|TestBulkCloseSurvivesAWorkerRestart|TestBulkCancelAndSetFields|TestMergeDuplicates
+HISTORY_TESTS ?= TestLongCaseContinuesAsNew|TestAIResolvesTheCase|TestAngryCustomerEscalates|TestSLABreachEscalates|TestRefundSagaOnTheRealStack|TestRefundPaymentFailsAndIsCompensated|TestRefundAppealOverHTTP|TestWebhooksDeliverACaseInOrder|TestRefundInAnUnlistedCurrencyHandsTheCaseOver|TestRefundGoesOnPastALostTasksRecord|TestRefundWhosePaymentIsUnknownIsParkedNotReversed|TestKeyedUpdatesAreRememberedByTime|TestStaffNotes|TestCaseFields|TestRulesRouteByAField|TestRulesTagAndSetFields|TestNotesInTheAIsContext|TestMacros|TestBulkCloseSurvivesAWorkerRestart|TestBulkCancelAndSetFields|TestMergeDuplicates
 
 histories: ## record workflows/testdata/ histories of HISTORY_TESTS from the real server (after a deliberate, versioned change)
 	@bash .ci/stack.sh up

@@ -210,7 +210,7 @@ func (a *Activities) AITurn(ctx context.Context, in workflows.AITurnInput) (work
 		}
 	}
 	start := time.Now()
-	r, err := engine.Respond(ctx, ai.Request{TenantID: in.TenantID, CaseID: in.CaseID, Message: in.Message, Previous: in.Previous})
+	r, err := engine.Respond(ctx, ai.Request{TenantID: in.TenantID, CaseID: in.CaseID, Message: in.Message, Previous: in.Previous, Notes: in.Notes})
 	outcome := "answered"
 	switch {
 	case err != nil:

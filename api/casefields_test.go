@@ -234,3 +234,75 @@ func TestRulesRouteByAField(t *testing.T) {
 		t.Fatalf("escalated gold case waits in %q, want vip", c.Queue)
 	}
 }
+
+// Rules that act: on a case's channel and what the AI read, they tag it
+// and set its fields, and a field a rule sets may route it by another.
+func TestRulesTagAndSetFields(t *testing.T) {
+	s := newStack(t)
+	admin := tenantA + "/admin"
+	for name, def := range map[string]api.CaseFieldRequest{
+		"area":  {Type: "enum", Options: []string{"delivery", "billing"}},
+		"score": {Type: "number"},
+		"notes": {Type: "text"},
+	} {
+		if r := s.do("PUT", "/v1/admin/case-fields/"+name, admin, def); r.Status != http.StatusCreated {
+			t.Fatalf("define %s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	p, _ := service.Profile("efficiency-first")
+	for _, bad := range []struct {
+		rule  service.RoutingRule
+		field string
+	}{
+		{service.RoutingRule{Channel: "fax", AddTags: []string{"x"}}, "routing.rules[0].channel"},
+		{service.RoutingRule{Channel: "email", SetFields: map[string]string{"nope": "x"}}, "routing.rules[0].set_fields.nope"},
+		{service.RoutingRule{Channel: "email", SetFields: map[string]string{"notes": "x"}}, "routing.rules[0].set_fields.notes"},
+		{service.RoutingRule{Channel: "email", SetFields: map[string]string{"area": "returns"}}, "routing.rules[0].set_fields.area"},
+		{service.RoutingRule{AddTags: []string{"x"}}, "routing.rules[0]"},
+		{service.RoutingRule{Intent: "delivery_status", AddTags: []string{"Not A Tag"}}, "routing.rules[0].add_tags"},
+	} {
+		q := p
+		q.Routing.Rules = []service.RoutingRule{bad.rule}
+		if r := s.do("PUT", "/v1/admin/service-policy", admin+"+totp", q); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), bad.field) {
+			t.Errorf("rule %+v: %d %s, want 422 naming %s", bad.rule, r.Status, r.Body, bad.field)
+		}
+	}
+	p.Routing.Rules = []service.RoutingRule{
+		{Field: "area", Equals: "delivery", Queue: "logistics", Priority: "high"},
+		{Channel: "email", AddTags: []string{"by-email"}, SetFields: map[string]string{"score": "7.50"}},
+		{Intent: "delivery_status", AddTags: []string{"where-is-it"}, SetFields: map[string]string{"area": "delivery"}},
+	}
+	r := s.do("PUT", "/v1/admin/service-policy", admin+"+totp", p)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"score":"7.5"`) {
+		t.Fatalf("set policy: %d %s (want the number in canonical form)", r.Status, r.Body)
+	}
+	staff := s.openStream(tenantA+"/supervisor", "")
+
+	req := sampleCase()
+	req.Channel = "email"
+	c := s.openCase(tenantA, req).Case
+	got := s.staffCase(tenantA, c.ID)
+	if !slices.Equal(got.Tags, []string{"by-email", "where-is-it"}) || got.Fields["score"] != "7.5" || got.Fields["area"] != "delivery" || got.Priority != "high" {
+		t.Fatalf("opened by email about a delivery: tags %v, fields %v, priority %q", got.Tags, got.Fields, got.Priority)
+	}
+	s.escalate(tenantA, c.ID)
+	if got := s.staffCase(tenantA, c.ID); got.Queue != "logistics" {
+		t.Fatalf("escalated to %q, want the rule's logistics", got.Queue)
+	}
+	if ev := staff.next(t, "case.fields_changed"); !strings.Contains(ev.Data, c.ID) || !strings.Contains(ev.Data, "where-is-it") {
+		t.Fatalf("case.fields_changed = %s", ev.Data)
+	}
+	opened, err := s.store.ListAudit(t.Context(), tenantA, store.AuditFilter{CaseID: c.ID, Action: workflows.AuditCaseOpen, Limit: 1})
+	if err != nil || len(opened) != 1 || !strings.Contains(opened[0].Details, `"rule_tags":"by-email,where-is-it"`) || !strings.Contains(opened[0].Details, "area=delivery") {
+		t.Fatalf("the trail's case.open: %+v (%v)", opened, err)
+	}
+	s.recordHistory(c.WorkflowID, "rules_tag_and_set_fields")
+
+	// By web chat, about something else: no rule matches.
+	other := sampleCase()
+	other.Message = "Which payment methods do you accept?"
+	c2 := s.openCase(tenantA, other).Case
+	if got := s.staffCase(tenantA, c2.ID); len(got.Tags) != 0 || len(got.Fields) != 0 || got.Priority != "normal" {
+		t.Fatalf("a case no rule matches: tags %v, fields %v, priority %q", got.Tags, got.Fields, got.Priority)
+	}
+}

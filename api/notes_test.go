@@ -8,6 +8,7 @@ import (
 
 	"tandem/activities/store"
 	"tandem/api"
+	"tandem/policies/service"
 )
 
 // A staff note: the agent's colleagues and the trail see it, the customer's
@@ -116,5 +117,45 @@ func TestStaffNotes(t *testing.T) {
 		if m.Internal && (m.Body != "" || !m.Erased) {
 			t.Fatalf("the note survived erasure: %+v", m)
 		}
+	}
+}
+
+// Where the tenant's policy says so, the staff's notes are the AI's
+// context (the LLM engine's instructions); by default they reach no AI.
+func TestNotesInTheAIsContext(t *testing.T) {
+	s := newStack(t)
+	sup := tenantA + "/supervisor"
+	p, _ := service.Profile("efficiency-first")
+	p.AI.Engine = "llm"
+	const note = "Gold customer: the express courier applies to their orders."
+	ask := func(policy service.Policy) string {
+		t.Helper()
+		if r := s.do("PUT", "/v1/admin/service-policy", tenantA+"/admin+totp", policy); r.Status != http.StatusOK {
+			t.Fatalf("set policy: %d %s", r.Status, r.Body)
+		}
+		c := s.openCase(tenantA, sampleCase()).Case
+		if r := s.do("POST", "/v1/cases/"+c.ID+"/notes", sup, api.PostMessageRequest{Body: note}); r.Status != http.StatusCreated {
+			t.Fatalf("note: %d %s", r.Status, r.Body)
+		}
+		msg := "Where is my order now? " + randomHex(4)
+		r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: msg})
+		if r.Status != http.StatusOK || strings.Contains(string(r.Body), "express courier") {
+			t.Fatalf("message: %d %s", r.Status, r.Body)
+		}
+		prompt, ok := llmPrompts.Load(msg)
+		if !ok {
+			t.Fatalf("the LLM was not asked about %q: %s", msg, r.Body)
+		}
+		if policy.AI.NotesInContext {
+			s.recordHistory(c.WorkflowID, "notes_in_ai_context")
+		}
+		return prompt.(string)
+	}
+	if prompt := ask(p); strings.Contains(prompt, "express courier") {
+		t.Fatalf("a note reached the AI by default:\n%s", prompt)
+	}
+	p.AI.NotesInContext = true
+	if prompt := ask(p); !strings.Contains(prompt, note) {
+		t.Fatalf("the AI's instructions lack the note:\n%s", prompt)
 	}
 }

@@ -622,6 +622,10 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // fakeChatCompletions answers a chat completion from the first article in
 // the system prompt, citing it, as a grounded model would.
+// llmPrompts holds the instructions the fake LLM was given, by the
+// customer's message it answered.
+var llmPrompts sync.Map
+
 func fakeChatCompletions(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Messages []struct{ Content string }
@@ -631,6 +635,7 @@ func fakeChatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	system := req.Messages[0].Content
+	llmPrompts.Store(req.Messages[len(req.Messages)-1].Content, system)
 	_, arts, _ := strings.Cut(system, "Articles:\n[")
 	id, rest, _ := strings.Cut(arts, "] ")
 	_, answer, _ := strings.Cut(rest, "\n")

@@ -18,7 +18,7 @@ import (
 // the AI thinks (another message escalated it): then the AI stays silent.
 func (wf *caseWorkflow) aiTurn(ctx workflow.Context, customer Message) (Message, []AuditRecord) {
 	in := AITurnInput{Engine: wf.in.Policy.AI.Engine, TenantID: wf.state.TenantID, CaseID: wf.state.CaseID, Message: customer.Body,
-		Previous: slices.Clone(wf.state.AI.Recent)}
+		Previous: slices.Clone(wf.state.AI.Recent), Notes: slices.Clone(wf.state.AI.Notes)}
 	res, err := askAI(ctx, in)
 	now := workflow.Now(ctx)
 	if wf.state.Status != StatusAIHandling {

@@ -356,6 +356,9 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		audit = append(audit, AuditRecord{Seq: reply.Seq, Action: AuditCaseReply, Actor: SystemActor, Reason: "placeholder", At: now,
 			Details: map[string]string{"message_seq": itoa(reply.Seq), "engine": "placeholder"}})
 	}
+	if wf.in.Policy.Routing.OnMessages() {
+		wf.applyRules(audit[0].Details) // on what the customer wrote and the AI read of it
+	}
 	if updateID == OpenUpdateID || in.ClientKey != "" {
 		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: customer.Seq, Reply: reply.Seq})
 	}

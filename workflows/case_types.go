@@ -230,6 +230,7 @@ type AIMemory struct {
 	Intent    string    `json:"intent,omitempty"`    // the customer's last detected intent
 	Language  string    `json:"language,omitempty"`  // the customer's last detected language
 	Disclosed bool      `json:"disclosed,omitempty"` // the AI said it is an AI (its first answer)
+	Notes     []string  `json:"notes,omitempty"`     // the staff's last notes, where the policy gives them to the AI
 }
 
 // Bounds of AIMemory.
@@ -237,6 +238,7 @@ const (
 	aiRecentMessages = 3
 	aiRecentScores   = 5
 	aiRecentAnswers  = 20
+	aiRecentNotes    = 3
 )
 
 // PinnedPolicy is the service policy a case pinned when it opened.
@@ -440,6 +442,7 @@ type AITurnInput struct {
 	CaseID   string   `json:"case_id"`
 	Message  string   `json:"message"`
 	Previous []string `json:"previous,omitempty"`
+	Notes    []string `json:"notes,omitempty"` // staff notes, where the pinned policy gives them to the AI
 }
 
 // AITurnResult is the AI layer's reading of a message and its answer.

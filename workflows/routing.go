@@ -1,8 +1,12 @@
 package workflows
 
 import (
+	"maps"
 	"slices"
+	"strings"
 	"time"
+
+	"tandem/policies/service"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -45,13 +49,26 @@ func skillQueue(mem AIMemory) string {
 	return DefaultQueue
 }
 
-// ruled is what the pinned policy's rules make of the case's fields: the
-// queue of the first matching rule that names one, and the highest
-// priority a matching rule names ("" for none). Runs pinned before rules
-// existed have none, so their paths are unchanged.
+// matches says whether every condition of the rule holds for the case.
+func (wf *caseWorkflow) matches(r service.RoutingRule) bool {
+	switch {
+	case r.Field != "" && !slices.ContainsFunc(wf.state.Fields, func(f FieldValue) bool { return f.Name == r.Field && f.Value == r.Equals && !f.Sealed }):
+		return false
+	case r.Channel != "" && r.Channel != wf.state.Channel:
+		return false
+	case r.Intent != "" && r.Intent != wf.state.AI.Intent:
+		return false
+	}
+	return true
+}
+
+// ruled is what the pinned policy's rules make of the case: the queue of
+// the first matching rule that names one, and the highest priority a
+// matching rule names ("" for none). Runs pinned before rules existed
+// have none, so their paths are unchanged.
 func (wf *caseWorkflow) ruled() (queue, priority string) {
 	for _, r := range wf.in.Policy.Routing.Rules {
-		if !slices.ContainsFunc(wf.state.Fields, func(f FieldValue) bool { return f.Name == r.Field && f.Value == r.Equals && !f.Sealed }) {
+		if !wf.matches(r) {
 			continue
 		}
 		if queue == "" {
@@ -64,10 +81,61 @@ func (wf *caseWorkflow) ruled() (queue, priority string) {
 	return queue, priority
 }
 
-// applyRules moves a waiting case to the queue its fields' rules name and
-// raises its priority to theirs, tightening its running SLA clocks to the
-// new priority's targets; it says what it changed.
+// ruleActions tags the case and sets its fields as matching rules say,
+// again until nothing changes (a field a rule sets may match another
+// rule), within the case's bounds on tags and fields; the details name
+// what the rules did.
+func (wf *caseWorkflow) ruleActions(details map[string]string) {
+	rules := wf.in.Policy.Routing.Rules
+	var tags, set []string
+	for range len(rules) {
+		changed := false
+		for _, r := range rules {
+			if !r.Acts() || !wf.matches(r) {
+				continue
+			}
+			for _, t := range r.AddTags {
+				if !slices.Contains(wf.state.Tags, t) && len(wf.state.Tags) < MaxTagsPerCase {
+					wf.state.Tags = append(wf.state.Tags, t)
+					tags, changed = append(tags, t), true
+				}
+			}
+			for _, name := range slices.Sorted(maps.Keys(r.SetFields)) {
+				v := r.SetFields[name]
+				i := slices.IndexFunc(wf.state.Fields, func(f FieldValue) bool { return f.Name == name })
+				switch {
+				case i >= 0 && wf.state.Fields[i].Value == v:
+					continue
+				case i >= 0:
+					wf.state.Fields[i] = FieldValue{Name: name, Value: v}
+				case len(wf.state.Fields) < MaxFieldsPerCase:
+					wf.state.Fields = append(wf.state.Fields, FieldValue{Name: name, Value: v})
+				default:
+					continue
+				}
+				set, changed = append(set, name+"="+v), true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	if len(tags) > 0 {
+		slices.Sort(wf.state.Tags)
+		details["rule_tags"] = strings.Join(tags, ",")
+	}
+	if len(set) > 0 {
+		slices.SortFunc(wf.state.Fields, func(a, b FieldValue) int { return strings.Compare(a.Name, b.Name) })
+		details["rule_fields"] = strings.Join(set, ";")
+	}
+}
+
+// applyRules does what the rules matching the case say: tags and fields
+// first, then a waiting case moves to the queue they name and takes their
+// priority, its running SLA clocks tightened to the new priority's
+// targets; it says what it changed.
 func (wf *caseWorkflow) applyRules(details map[string]string) {
+	wf.ruleActions(details)
 	queue, prio := wf.ruled()
 	if slices.Index(Priorities, prio) > slices.Index(Priorities, wf.state.Priority) {
 		wf.state.Priority = prio

@@ -270,6 +270,9 @@ func (wf *caseWorkflow) addNote(ctx workflow.Context, in NoteInput) (PostMessage
 	if in.ClientKey != "" {
 		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: note.Seq})
 	}
+	if wf.in.Policy.AI.NotesInContext {
+		wf.state.AI.Notes = lastN(append(wf.state.AI.Notes, in.Body), aiRecentNotes)
+	}
 	details := map[string]string{"message_seq": itoa(note.Seq)}
 	if len(in.Mentions) > 0 {
 		details["mentions"] = strings.Join(in.Mentions, ",")

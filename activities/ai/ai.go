@@ -20,6 +20,9 @@ type Request struct {
 	// Previous holds the customer's earlier messages in the case, oldest
 	// first (the workflow keeps the last few), to notice repetition.
 	Previous []string
+	// Notes are the staff's latest notes on the case, where the tenant
+	// gives them to the AI: context for an answer, never to be quoted.
+	Notes []string
 }
 
 // Response is the engine's reading of a message and its answer.

@@ -72,7 +72,7 @@ func (e *LLM) Respond(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return base, err
 	}
-	answer, fallback := e.ask(ctx, req.Message, base.Language, arts)
+	answer, fallback := e.ask(ctx, req.Message, base.Language, arts, req.Notes)
 	if fallback != "" {
 		base.Fallback = fallback
 		return base, nil // the local engine's own answer
@@ -92,7 +92,7 @@ func (e *LLM) Respond(ctx context.Context, req Request) (Response, error) {
 
 const noAnswer = "NO_ANSWER"
 
-func (e *LLM) ask(ctx context.Context, message, lang string, arts []Article) (string, string) {
+func (e *LLM) ask(ctx context.Context, message, lang string, arts []Article, notes []string) (string, string) {
 	var sb strings.Builder
 	for _, a := range arts {
 		fmt.Fprintf(&sb, "[%s] %s\n%s\n\n", a.ID, a.Title, a.Answer)
@@ -101,6 +101,12 @@ func (e *LLM) ask(ctx context.Context, message, lang string, arts []Article) (st
 		". Cite each article you use as [article id]. Never promise a refund, compensation or any future action; " +
 		"never answer what the articles do not cover. If they do not answer the question, reply exactly " + noAnswer +
 		".\n\nArticles:\n" + sb.String()
+	if len(notes) > 0 {
+		system += "Staff notes on this case, for you only: let them guide which article applies; never quote them or say they exist.\n"
+		for _, n := range notes {
+			system += "- " + Redact(strings.ReplaceAll(n, "\n", " ")) + "\n"
+		}
+	}
 	body, _ := json.Marshal(map[string]any{ // a map of strings and slices always marshals
 		"model":       e.cfg.Model,
 		"temperature": 0,

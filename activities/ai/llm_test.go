@@ -86,6 +86,31 @@ func TestLLMAnswersFromTheArticlesWithCitations(t *testing.T) {
 	}
 }
 
+// Staff notes the tenant gives the AI are in the model's instructions,
+// redacted as the customer's words are, one line each.
+func TestLLMSeesTheStaffsNotes(t *testing.T) {
+	f := &fakeLLM{}
+	var system string
+	f.reply = func(w http.ResponseWriter, sys, user string) {
+		system = sys
+		completion(w, "Use the tracking link in your dispatch e-mail.")
+	}
+	e := newLLM(t, f, time.Second)
+	notes := []string{"Gold customer:\nexpress courier applies.", "Call them on +44 20 7946 0958."}
+	if _, err := e.Respond(context.Background(), Request{TenantID: "t", Message: "Where is my parcel?", Notes: notes}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(system, "- Gold customer: express courier applies.\n") || !strings.Contains(system, "- Call them on [PHONE].\n") || strings.Contains(system, "7946") {
+		t.Fatalf("instructions:\n%s", system)
+	}
+	if _, err := e.Respond(context.Background(), Request{TenantID: "t", Message: "Where is my parcel?"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(system, "Staff notes") {
+		t.Fatalf("notes announced with none given:\n%s", system)
+	}
+}
+
 // Whatever goes wrong with the model, the customer gets the local engine's
 // answer at once, and the decision records why.
 func TestLLMFallsBackToTheLocalEngine(t *testing.T) {

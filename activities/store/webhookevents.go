@@ -83,6 +83,11 @@ func caseWebhookEvents(c Case, msgs []Message, audit []AuditEvent) []WebhookEven
 			add(e, "", "refund.requested", map[string]any{"case_id": c.ID, "refund_id": details["refund_id"], "kind": details["kind"],
 				"amount": details["amount"], "currency": details["currency"], "reason_code": e.Reason})
 		}
+		// The policy's rules tagged the case or set its fields on a
+		// customer's message.
+		if e.Action != workflows.AuditCaseFields && e.Action != workflows.AuditCaseMacro && (details["rule_tags"] != nil || details["rule_fields"] != nil) {
+			add(e, ":fields", "case.fields_changed", caseData(map[string]any{"tags": nonNil(c.Tags), "fields": c.AllFields()}))
+		}
 	}
 	return out
 }

@@ -768,10 +768,11 @@ type ApiWebhooksBody struct {
 
 // ServiceAI defines model for service.AI.
 type ServiceAI struct {
-	Disclosure    *map[string]string `json:"disclosure,omitempty"`
-	Engine        *string            `json:"engine,omitempty"`
-	PeopleDomains *[]string          `json:"people_domains,omitempty"`
-	StrictDomains *[]string          `json:"strict_domains,omitempty"`
+	Disclosure     *map[string]string `json:"disclosure,omitempty"`
+	Engine         *string            `json:"engine,omitempty"`
+	NotesInContext *bool              `json:"notes_in_context,omitempty"`
+	PeopleDomains  *[]string          `json:"people_domains,omitempty"`
+	StrictDomains  *[]string          `json:"strict_domains,omitempty"`
 }
 
 // ServiceBusinessHours defines model for service.BusinessHours.
@@ -859,10 +860,14 @@ type ServiceRouting struct {
 
 // ServiceRoutingRule defines model for service.RoutingRule.
 type ServiceRoutingRule struct {
-	Equals   string  `json:"equals"`
-	Field    string  `json:"field"`
-	Priority *string `json:"priority,omitempty"`
-	Queue    *string `json:"queue,omitempty"`
+	AddTags   *[]string          `json:"add_tags,omitempty"`
+	Channel   *string            `json:"channel,omitempty"`
+	Equals    *string            `json:"equals,omitempty"`
+	Field     *string            `json:"field,omitempty"`
+	Intent    *string            `json:"intent,omitempty"`
+	Priority  *string            `json:"priority,omitempty"`
+	Queue     *string            `json:"queue,omitempty"`
+	SetFields *map[string]string `json:"set_fields,omitempty"`
 }
 
 // ServiceSLA defines model for service.SLA.

@@ -59,6 +59,10 @@ type AI struct {
 	// StrictDomains: questions in these domains are answered only from
 	// articles of the same domain; anything else counts as out of scope.
 	StrictDomains []string `json:"strict_domains,omitempty"`
+	// NotesInContext gives the AI the case's latest staff notes as context
+	// for its answers (the LLM engine's instructions say never to quote
+	// them). Off, the default, notes reach no AI: they are for staff.
+	NotesInContext bool `json:"notes_in_context,omitempty"`
 }
 
 // AI engines a policy may choose.
@@ -69,21 +73,43 @@ type Routing struct {
 	// OfferTimeout is how long an agent has to take an offered case before
 	// it is offered to the next one (0: two minutes).
 	OfferTimeout Duration `json:"offer_timeout,omitempty"`
-	// Rules route and prioritise cases by their custom fields: a case whose
-	// field has the value waits for people in the first matching rule's
-	// queue, and takes the highest priority a matching rule names when that
-	// is higher than its own (the SLA's targets for it apply from then).
+	// Rules act on cases by their custom fields, their channel and what the
+	// AI read them to be about: a matching rule tags the case and sets its
+	// fields, and a case matching a rule with a queue waits for people in
+	// the first such rule's queue, taking the highest priority a matching
+	// rule names when that is higher than its own (the SLA's targets for
+	// it apply from then). Rules apply when fields change and, where a rule
+	// looks at the channel or the intent or acts on tags and fields, on
+	// each customer message.
 	Rules []RoutingRule `json:"rules,omitempty"`
 }
 
-// RoutingRule matches a case by a custom field's value (a text field's
-// values are sealed and match nothing).
+// RoutingRule is a rule's conditions, all of which must hold (a text
+// field's values are sealed and match nothing), and what it does.
 type RoutingRule struct {
-	Field    string `json:"field"`
-	Equals   string `json:"equals"`
-	Queue    string `json:"queue,omitempty"`
-	Priority string `json:"priority,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Equals  string `json:"equals,omitempty"`
+	Channel string `json:"channel,omitempty"` // web_chat, app, email, ivr, api
+	Intent  string `json:"intent,omitempty"`  // of the article the AI last matched
+
+	Queue     string            `json:"queue,omitempty"`
+	Priority  string            `json:"priority,omitempty"`
+	AddTags   []string          `json:"add_tags,omitempty"`
+	SetFields map[string]string `json:"set_fields,omitempty"` // values as a case listing's filter writes them
 }
+
+// Acts says whether the rule tags cases or sets their fields.
+func (r RoutingRule) Acts() bool { return len(r.AddTags) > 0 || len(r.SetFields) > 0 }
+
+// OnMessages says whether the rules apply on each customer message: they
+// look at more than fields, or act on tags and fields. Policies pinned
+// before such rules existed have none, so their runs' paths are unchanged.
+func (r Routing) OnMessages() bool {
+	return slices.ContainsFunc(r.Rules, func(r RoutingRule) bool { return r.Channel != "" || r.Intent != "" || r.Acts() })
+}
+
+// MaxRuleFields bounds the fields one rule sets.
+const MaxRuleFields = 10
 
 // DefaultSurveyWindow is how long a customer may rate a resolved case when
 // the policy says nothing.
@@ -265,6 +291,7 @@ var (
 	priority   = []string{"low", "normal", "high", "urgent"}
 	ruleField  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 	ruleQueue  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+	ruleIntent = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 	onBreach   = []string{"escalate", "raise_priority", "notify_supervisor"}
 	decimalRe  = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
 	domainName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
@@ -421,16 +448,31 @@ func (p Policy) Validate() []string {
 	for i, r := range p.Routing.Rules {
 		field := fmt.Sprintf("routing.rules[%d]", i)
 		switch {
-		case !ruleField.MatchString(r.Field):
+		case r.Field == "" && r.Channel == "" && r.Intent == "":
+			bad(field, "a condition: a field and the value it equals, a channel, an intent")
+		case r.Field != "" && !ruleField.MatchString(r.Field):
 			bad(field+".field", "a custom field's name")
-		case r.Equals == "" || utf8.RuneCountInString(r.Equals) > 64:
-			bad(field+".equals", "the value to match, 1 to 64 characters")
-		case r.Queue == "" && r.Priority == "":
-			bad(field, "a queue, a priority or both")
+		case (r.Field != "") != (r.Equals != "") || utf8.RuneCountInString(r.Equals) > 64:
+			bad(field+".equals", "with a field, the value to match, 1 to 64 characters")
+		case r.Channel != "" && !ruleField.MatchString(r.Channel):
+			bad(field+".channel", "a channel: web_chat, app, email, ivr, api")
+		case r.Intent != "" && !ruleIntent.MatchString(r.Intent):
+			bad(field+".intent", "an article's intent: lower-case letters, digits, _ . -, at most 64")
+		case r.Queue == "" && r.Priority == "" && !r.Acts():
+			bad(field, "a queue, a priority, tags to add or fields to set")
 		case r.Queue != "" && !ruleQueue.MatchString(r.Queue):
 			bad(field+".queue", "a queue name: lowercase letters, digits, - and _")
 		case r.Priority != "" && !slices.Contains(priority, r.Priority):
 			bad(field+".priority", "one of low, normal, high, urgent")
+		case len(r.AddTags) > 20 || slices.ContainsFunc(r.AddTags, func(t string) bool { return !ruleQueue.MatchString(t) }):
+			bad(field+".add_tags", "at most 20 tags, each 1 to 40 lowercase letters, digits, - or _")
+		case len(r.SetFields) > MaxRuleFields:
+			bad(field+".set_fields", "at most 10 fields")
+		}
+		for _, name := range sortedKeys(r.SetFields) {
+			if !ruleField.MatchString(name) || r.SetFields[name] == "" || utf8.RuneCountInString(r.SetFields[name]) > 64 {
+				bad(field+".set_fields."+name, "a custom field's name and its value, 1 to 64 characters")
+			}
 		}
 	}
 	slices.Sort(errs) // map order must not change the message
