@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"tandem/policies/service"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"tandem/policies/service"
 )
 
 // DefaultOfferTimeout applies where the pinned policy sets none.
