@@ -532,9 +532,58 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Fatalf("a case closed in bulk from the console: %+v", c)
 		}
 	}
+	// Two waiting cases reassigned to ana and given a tier, in bulk.
+	wait1, wait2 := s.openCase(tenantA, sampleCase()).Case, s.openCase(tenantA, sampleCase()).Case
+	s.escalate(tenantA, wait1.ID)
+	s.escalate(tenantA, wait2.ID)
+	for _, step := range []struct{ action, value, want string }{{"reassign", "ana", "assignee ana"}, {"field", "tier=gold", "tier gold"}} {
+		sam.do("bulk "+step.action,
+			goTo("#/"), goTo("#/supervise"), chromedp.WaitVisible(chromedp.CSS(`#open-cases tr[data-case="`+wait2.ID+`"]`)),
+			chromedp.Sleep(1500*time.Millisecond),
+			chromedp.Click(chromedp.CSS(`#open-cases tr[data-case="`+wait1.ID+`"] input.pick`)),
+			chromedp.Click(chromedp.CSS(`#open-cases tr[data-case="`+wait2.ID+`"] input.pick`)),
+			chromedp.SetValue(chromedp.CSS("#bulk-action"), step.action),
+			chromedp.SetValue(chromedp.CSS("#bulk-value"), step.value),
+			chromedp.Click(chromedp.CSS("#bulk-start")),
+			waitText("#bulk-progress", "completed: 2 done"),
+		)
+		for _, id := range []string{wait1.ID, wait2.ID} {
+			c := s.staffCase(tenantA, id)
+			if got := "assignee " + c.Assignee + " tier " + c.Fields["tier"]; !strings.Contains(got, step.want) {
+				t.Fatalf("after bulk %s from the console: %s", step.action, got)
+			}
+		}
+	}
+	sam.do("reassign one to ben",
+		goTo("#/case/"+wait1.ID),
+		chromedp.WaitVisible(chromedp.CSS("#reassign-to")),
+		chromedp.Sleep(1500*time.Millisecond),
+		chromedp.SetValue(chromedp.CSS("#reassign-to"), "ben"),
+		chromedp.Click(chromedp.CSS("#reassign")),
+		waitText("#status", "Reassigned"),
+	)
+	if c := s.staffCase(tenantA, wait1.ID); c.Assignee != "ben" {
+		t.Fatalf("reassigned from the console: %+v", c)
+	}
+	// A second question in a case split off into a case of its own.
+	two := s.openCase(tenantA, sampleCase()).Case
+	const second = "Separately: please change my delivery address to 1 Main St."
+	s.do("POST", "/v1/cases/"+two.ID+"/messages", tenantA, api.PostMessageRequest{Body: second})
+	sam.do("split a message off",
+		goTo("#/case/"+two.ID),
+		waitText("#transcript", second),
+		chromedp.Click(chromedp.CSS(`.split-pick[value="3"]`)),
+		chromedp.SetValue(chromedp.CSS("#split-subject"), "Address change"),
+		chromedp.Click(chromedp.CSS("#split")),
+		waitText("#case-title", "Address change"),
+	)
+	if html, _ := chromedp.Run(sam.ctx, chromedp.OuterHTML(chromedp.CSS("#transcript"))); !contains(html, second) || contains(html, "has not arrived") {
+		t.Fatalf("the split case's transcript: %s", html)
+	}
 	sam.do("merge a duplicate",
 		goTo("#/case/"+dup.ID),
 		chromedp.WaitVisible(chromedp.CSS("#merge-into")),
+		chromedp.Sleep(1500*time.Millisecond), // the page redraws on the case's events; a value typed before is lost
 		chromedp.SetValue(chromedp.CSS("#merge-into"), into.ID),
 		chromedp.Click(chromedp.CSS("#merge")),
 		waitText("#merged-into", into.ID),

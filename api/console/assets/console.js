@@ -372,7 +372,9 @@ async function caseView(id) {
     if (can('macro.read')) page.querySelector('.owner h2').after(await macroPicker(c));
   }
   if (can('case.reassign') && c.status !== 'closed' && c.status !== 'resolved') page.append(await reassignForm(c));
-  page.append(el('h2', { text: t('conversation') }), transcript(data.messages || []));
+  const splittable = can('case.split') && c.status !== 'closed';
+  page.append(el('h2', { text: t('conversation') }), transcript(data.messages || [], splittable));
+  if (splittable && (data.messages || []).some((m) => m.author_kind === 'customer' && !m.erased)) page.append(splitForm(c));
   if (can('case.set_fields') && c.status !== 'closed') page.append(await fieldsForm(c));
   if (can('case.note') && c.status !== 'closed') page.append(noteForm(c));
   if (can('case.merge') && c.status !== 'closed') page.append(mergeForm(c));
@@ -381,8 +383,12 @@ async function caseView(id) {
   return page;
 }
 
-function transcript(messages) {
+// transcript shows the conversation; pickable puts a box beside each
+// customer message, to split chosen ones into a case of their own.
+function transcript(messages, pickable) {
   return el('ol', { class: 'transcript', id: 'transcript' }, messages.map((m) => el('li', { class: 'msg ' + m.author_kind + (m.internal ? ' note' : '') },
+    pickable && m.author_kind === 'customer' && !m.erased
+      ? el('input', { type: 'checkbox', class: 'split-pick', value: String(m.seq), 'aria-label': t('split_pick', { seq: m.seq }) }) : null,
     el('span', { class: 'who', text: (m.internal ? t('note') + ' · ' : '') + code('author_', m.author_kind) + (m.author_id ? ' · ' + m.author_id : '') + ' · ' + when(m.at) }),
     el('p', { text: m.erased ? t('erased') : m.body }),
     m.mentions?.length ? el('span', { class: 'muted', text: t('mentions', { agents: m.mentions.join(', ') }) }) : null,
@@ -424,6 +430,22 @@ async function macroPicker(c) {
   return el('div', { class: 'row macro-picker' }, el('label', {}, t('macro'), ' ', pick), lang,
     el('button', { type: 'button', id: 'apply-macro', onclick: () => act(() => api('POST', '/v1/cases/' + c.id + '/macros/' + pick.value, { language: lang.value },
       { idem: 'console-' + crypto.randomUUID() }), t('macro_applied')) }, t('apply_macro')));
+}
+
+// splitForm starts a new case of the customer from the customer messages
+// ticked in the transcript, and opens it.
+function splitForm(c) {
+  const subject = el('input', { id: 'split-subject', placeholder: t('split_subject'), 'aria-label': t('split_subject'), size: 38 });
+  return el('form', { class: 'row split-form', onsubmit: async (ev) => {
+    ev.preventDefault();
+    const seqs = [...document.querySelectorAll('.split-pick:checked')].map((b) => Number(b.value));
+    if (!seqs.length) { say(t('split_none'), 'error'); return; }
+    try {
+      const out = await api('POST', '/v1/cases/' + c.id + '/split', { message_seqs: seqs, subject: subject.value.trim() || undefined });
+      say(t('split_done'), 'ok');
+      location.hash = '#/case/' + out.case.id;
+    } catch (e) { say(e.message, 'error'); }
+  } }, el('label', {}, t('split_label'), ' ', subject), el('button', { type: 'submit', id: 'split', text: t('split') }));
 }
 
 // mergeForm merges this case, a duplicate, into another of its customer.
@@ -516,7 +538,7 @@ function refundForm(c) {
 
 async function reassignForm(c) {
   if (!state.agents) state.agents = (await api('GET', '/v1/agents')).agents || [];
-  const pick = el('select', { id: 'reassign-to', 'aria-label': t('reassign_to') }, state.agents.map((a) => el('option', { value: a.id, text: a.id + ' (' + code('avail_', a.status) + ')' })));
+  const pick = el('select', { id: 'reassign-to', 'aria-label': t('reassign_to') }, state.agents.map((a) => el('option', { value: a.agent_id, text: a.agent_id + ' (' + code('avail_', a.status) + ')' })));
   return el('form', { class: 'row', onsubmit: (ev) => {
     ev.preventDefault();
     act(() => api('POST', '/v1/cases/' + c.id + '/reassign', { agent_id: pick.value }), t('reassigned'));
@@ -550,12 +572,13 @@ async function superviseView() {
     can('bulk.run') ? bulkBar() : '', table);
 }
 
-// bulkBar closes or tags the selected cases as one bulk action, and shows
-// its progress until it has finished. The selection and the progress live
-// in state, so a live redraw of the page keeps them.
+// bulkBar closes, tags, reassigns or sets a field of the selected cases as
+// one bulk action, and shows its progress until it has finished. The
+// selection and the progress live in state, so a live redraw of the page
+// keeps them.
 function bulkBar() {
   const action = el('select', { id: 'bulk-action', 'aria-label': t('bulk_action') },
-    el('option', { value: 'close', text: t('bulk_close') }), el('option', { value: 'tag', text: t('bulk_tag') }));
+    ['close', 'tag', 'reassign', 'field'].map((a) => el('option', { value: a, text: t('bulk_' + a) })));
   const value = el('input', { id: 'bulk-value', placeholder: t('bulk_value_hint'), 'aria-label': t('bulk_value_hint') });
   const progress = el('p', { id: 'bulk-progress', class: 'muted', 'aria-live': 'polite', text: state.bulkProgress || '' });
   const show = (b) => {
@@ -563,12 +586,28 @@ function bulkBar() {
     const p = document.getElementById('bulk-progress');
     if (p) p.textContent = state.bulkProgress;
   };
+  // request is the bulk action the bar describes, or why it cannot be.
+  const request = async (ids) => {
+    const v = value.value.trim();
+    switch (action.value) {
+      case 'close': return { action: 'close', case_ids: ids, reason: v || 'bulk_closed' };
+      case 'tag': return { action: 'set_fields', case_ids: ids, add_tags: v.split(',').map((x) => x.trim()).filter(Boolean) };
+      case 'reassign': return v ? { action: 'reassign', case_ids: ids, to: v } : t('bulk_need_agent');
+    }
+    const [name, raw] = v.split('=').map((x) => x.trim());
+    if (!name || raw === undefined) return t('bulk_need_field');
+    const schema = can('case_field.read') ? (await api('GET', '/v1/admin/case-fields')).fields : [];
+    const f = schema.find((x) => x.name === name);
+    const typed = f?.type === 'number' ? Number(raw) : f?.type === 'boolean' ? raw === 'true' : raw;
+    return { action: 'set_fields', case_ids: ids, fields: { [name]: typed } };
+  };
   const start = async () => {
     const ids = [...state.picked];
     if (!ids.length) { say(t('bulk_none'), 'error'); return; }
-    const body = action.value === 'close' ? { action: 'close', case_ids: ids, reason: value.value.trim() || 'bulk_closed' }
-      : { action: 'set_fields', case_ids: ids, add_tags: value.value.split(',').map((x) => x.trim()).filter(Boolean) };
+    state.bulkProgress = progress.textContent = ''; // the last action's line is not this one's
     try {
+      const body = await request(ids);
+      if (typeof body === 'string') { say(body, 'error'); return; }
       let { bulk } = await api('POST', '/v1/bulk', body, { idem: 'console-' + crypto.randomUUID() });
       state.picked.clear();
       show(bulk);
