@@ -15,8 +15,9 @@ import (
 // BenchmarkMessageDuringBulk is what a bulk action costs live traffic:
 // customers' messages (4 at a time, each answered by the AI) with no bulk
 // action running, then while a supervisor's bulk close of
-// TANDEM_BENCH_BULK_CASES cases (2,000 by default) runs at its default
-// rate, then with none again, in one process against the real stack:
+// TANDEM_BENCH_BULK_CASES cases (10,000 by default) runs at its default
+// rate (from its hundredth case on), then with none again, in one process
+// against the real stack:
 //
 //	go test -run '^$' -bench MessageDuringBulk -benchtime 1x ./api/
 //
@@ -24,7 +25,7 @@ import (
 // over the mean of the two without. A bulk action's load is its rate (20
 // cases a second), not its size: a larger one lasts longer at the same load.
 func BenchmarkMessageDuringBulk(b *testing.B) {
-	n := 2000
+	n := 10_000
 	if v, err := strconv.Atoi(os.Getenv("TANDEM_BENCH_BULK_CASES")); err == nil && v > 0 {
 		n = v
 	}
@@ -72,7 +73,13 @@ func BenchmarkMessageDuringBulk(b *testing.B) {
 		}
 		var bulk api.BulkBody
 		r.decode(b, &bulk)
-		during := phase("during", 400)
+		// Measured once the action runs at its rate, for 1,200 messages
+		// (about ten seconds, a few hundred cases).
+		for bulk.Bulk.Counts["done"] < 100 {
+			time.Sleep(500 * time.Millisecond)
+			s.do("GET", "/v1/bulk/"+bulk.Bulk.ID+"?limit=1", tenantA+"/supervisor", nil).decode(b, &bulk)
+		}
+		during := phase("during", 1200)
 		s.do("GET", "/v1/bulk/"+bulk.Bulk.ID, tenantA+"/supervisor", nil).decode(b, &bulk)
 		if bulk.Bulk.Status != "running" {
 			b.Logf("the bulk action finished during the phase (%v): the phase measured less than its whole", bulk.Bulk.Counts)

@@ -50,6 +50,26 @@ var exportColumns = []string{"id", "status", "channel", "priority", "queue", "as
 	"first_response_ai_seconds", "first_response_human_seconds", "resolution_seconds", "resolution_code", "escalation_reason",
 	"close_reason", "sla_due_at", "sla_breached", "tags", "fields", "csat", "refunds_paid", "customer_ref", "subject", "transcript"}
 
+// openedBounds reads ?from= and ?to= (RFC 3339) into the filter's bounds on
+// when a case was opened.
+func openedBounds(c *gin.Context, f *store.ListFilter) []FieldError {
+	var errs []FieldError
+	for _, b := range []struct {
+		name string
+		to   **time.Time
+	}{{"from", &f.OpenedFrom}, {"to", &f.OpenedTo}} {
+		if v := c.Query(b.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				errs = append(errs, FieldError{b.name, "a time in RFC 3339, e.g. 2026-12-01T00:00:00Z"})
+				continue
+			}
+			*b.to = &t
+		}
+	}
+	return errs
+}
+
 // exportCases streams one row per case of the tenant, oldest first, as
 // NDJSON (the default) or CSV (?format=csv), filtered as a listing is
 // (status, queue, tag, field.<name>) and by opening time (from, to:
@@ -70,17 +90,7 @@ func (s *Server) exportCases(c *gin.Context) error {
 	if format != "ndjson" && format != "csv" {
 		errs = append(errs, FieldError{"format", "ndjson or csv"})
 	}
-	var bounds [2]*time.Time
-	for i, name := range []string{"from", "to"} {
-		if v := c.Query(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				errs = append(errs, FieldError{name, "a time in RFC 3339, e.g. 2026-12-01T00:00:00Z"})
-				continue
-			}
-			bounds[i] = &t
-		}
-	}
+	errs = append(errs, openedBounds(c, &f)...)
 	include := c.Query("include")
 	if include != "" && include != "conversation" {
 		errs = append(errs, FieldError{"include", "conversation, or nothing"})
@@ -119,7 +129,7 @@ func (s *Server) exportCases(c *gin.Context) error {
 	}
 	c.Status(http.StatusOK)
 	n := 0
-	err = s.store.ExportCases(c.Request.Context(), p.Tenant, f, bounds[0], bounds[1], func(r store.ExportRow) error {
+	err = s.store.ExportCases(c.Request.Context(), p.Tenant, f, func(r store.ExportRow) error {
 		e := exportedCase(r, conversation)
 		if conversation {
 			msgs, _, err := s.store.CaseMessages(c.Request.Context(), r.TenantID, r.ID, 0, workflows.MaxMessagesPerCase+workflows.MaxNotesPerCase, true)

@@ -365,7 +365,7 @@ func (s *Server) getCase(c *gin.Context) error {
 // ?cursor=. A front end bound to channels lists those channels' cases; one
 // acting for an asserted customer, that customer's only.
 func (s *Server) listCases(c *gin.Context) error {
-	f := store.ListFilter{Status: c.Query("status"), Cursor: c.Query("cursor"), CustomerRef: c.Query("customer_ref"),
+	f := store.ListFilter{Status: c.Query("status"), Queue: c.Query("queue"), Cursor: c.Query("cursor"), CustomerRef: c.Query("customer_ref"),
 		Channels: principalOf(c).Channels}
 	if cust := principalOf(c).Customer; cust != "" {
 		if f.CustomerRef != "" && f.CustomerRef != cust {
@@ -383,24 +383,49 @@ func (s *Server) listCases(c *gin.Context) error {
 	if f.Status != "" && !slices.Contains(workflows.Statuses, f.Status) {
 		errs = append(errs, FieldError{"status", "must be one of " + strings.Join(workflows.Statuses, ", ")})
 	}
+	errs = append(errs, openedBounds(c, &f)...)
 	var limitErr *FieldError
 	if f.Limit, limitErr = pageLimit(c, defaultPageSize, maxPageSize); limitErr != nil {
 		errs = append(errs, *limitErr)
 	}
+	query, searching := c.GetQuery("q")
+	if searching && (strings.TrimSpace(query) == "" || utf8.RuneCountInString(query) > maxSearchRunes) {
+		errs = append(errs, FieldError{"q", "words to search for, at most 200 characters"})
+	}
 	if len(errs) > 0 {
 		return validationError(errs)
+	}
+	if searching {
+		p := principalOf(c)
+		if ok, err := s.authz.Allowed(p.Roles, p.Tenant, "case", "search"); err != nil {
+			return err
+		} else if !ok {
+			return errorf(http.StatusForbidden, "forbidden", "your role may not search conversations")
+		}
 	}
 	scope, err := s.agentScope(c)
 	if err != nil {
 		return err
 	}
 	f.Agent = scope
-	return s.respondCaseList(c, f)
+	list := s.store.ListCases
+	if searching {
+		list = func(ctx context.Context, tenant string, f store.ListFilter) ([]store.Case, string, error) {
+			return s.store.SearchCases(ctx, tenant, query, f)
+		}
+	}
+	return s.respondCaseList(c, f, list)
 }
 
+// maxSearchRunes bounds a search query.
+const maxSearchRunes = 200
+
 // respondCaseList answers with one page of the caller's tenant's cases.
-func (s *Server) respondCaseList(c *gin.Context, f store.ListFilter) error {
-	rows, next, err := s.store.ListCases(c.Request.Context(), principalOf(c).Tenant, f)
+func (s *Server) respondCaseList(c *gin.Context, f store.ListFilter, list func(context.Context, string, store.ListFilter) ([]store.Case, string, error)) error {
+	rows, next, err := list(c.Request.Context(), principalOf(c).Tenant, f)
+	if errors.Is(err, store.ErrEmptySearch) {
+		return validationError([]FieldError{{"q", "no word to search for: common words such as \"the\" and punctuation are not indexed"}})
+	}
 	if err != nil {
 		return err
 	}

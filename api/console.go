@@ -205,18 +205,27 @@ func (s *Server) session(c *gin.Context) error {
 	return nil
 }
 
+// parameterActions are what a route's parameter asks of the caller's roles
+// beyond the route's own action: ?q= of a case listing searches
+// conversations; ?include=conversation of an export reads them.
+var parameterActions = [][2]string{{"case", "search"}, {"case", "export_conversation"}}
+
 func (s *Server) sessionOf(p Principal) Session {
 	stepUp := []string{}
 	if p.StepUp {
 		stepUp = p.StepUpFor
 	}
 	var can []string
+	pairs := slices.Clone(parameterActions)
 	for _, e := range Endpoints {
-		pair := e.Object + "." + e.Action
-		if e.Object == "" || slices.Contains(can, pair) {
+		pairs = append(pairs, [2]string{e.Object, e.Action})
+	}
+	for _, oa := range pairs {
+		pair := oa[0] + "." + oa[1]
+		if oa[0] == "" || slices.Contains(can, pair) {
 			continue
 		}
-		if ok, err := s.authz.Allowed(p.Roles, p.Tenant, e.Object, e.Action); err == nil && ok {
+		if ok, err := s.authz.Allowed(p.Roles, p.Tenant, oa[0], oa[1]); err == nil && ok {
 			can = append(can, pair)
 		}
 	}

@@ -580,6 +580,20 @@ func TestConsoleInABrowser(t *testing.T) {
 	if html, _ := chromedp.Run(sam.ctx, chromedp.OuterHTML(chromedp.CSS("#transcript"))); !contains(html, second) || contains(html, "has not arrived") {
 		t.Fatalf("the split case's transcript: %s", html)
 	}
+	// A case found by the customer's words.
+	kettle := sampleCase()
+	kettle.Message = "My new kettle sparks when it is switched on."
+	sparks := s.openCase(tenantA, kettle).Case
+	sam.do("search",
+		goTo("#/search"),
+		chromedp.WaitVisible(chromedp.CSS("#search-q")),
+		chromedp.SetValue(chromedp.CSS("#search-q"), "kettle sparks"),
+		chromedp.Click(chromedp.CSS("#search-go")),
+		chromedp.WaitVisible(chromedp.CSS(`#search-results tr[data-case="`+sparks.ID+`"]`)),
+	)
+	if n := strings.Count(sam.text("#search-results"), "Order never arrived"); n != 1 {
+		t.Fatalf("the search found %d cases, want 1:\n%s", n, sam.text("#search-results"))
+	}
 	sam.do("merge a duplicate",
 		goTo("#/case/"+dup.ID),
 		chromedp.WaitVisible(chromedp.CSS("#merge-into")),

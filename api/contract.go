@@ -166,8 +166,8 @@ var Endpoints = []Endpoint{
 
 	{Method: "POST", Path: "/v1/cases", Handle: (*Server).openCase, Object: "case", Action: "open", Summary: "open a case with the customer's first message; answers with the AI's reply (Idempotency-Key: a retry answers 200 with the same case)",
 		Request: OpenCaseRequest{}, Status: 201, Also: map[int]any{200: ExchangeJSON{}}, Response: ExchangeJSON{}},
-	{Method: "GET", Path: "/v1/cases", Handle: (*Server).listCases, Object: "case", Action: "list", Summary: "list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)",
-		Query:  append([]string{"status", "customer_ref", "tag"}, pagedList...),
+	{Method: "GET", Path: "/v1/cases", Handle: (*Server).listCases, Object: "case", Action: "list", Summary: "list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's); ?from=&to=: opened within (RFC 3339); ?q=: staff search the conversations (messages, notes, subject) for cases holding every word, most used first",
+		Query:  append([]string{"status", "queue", "customer_ref", "tag", "from", "to", "q"}, pagedList...),
 		Status: 200, Response: CaseList{}},
 	{Method: "GET", Path: "/v1/cases/export", Handle: (*Server).exportCases, Object: "case", Action: "export", Summary: "every case the filter passes, one row each, oldest first: NDJSON or CSV (?format=csv), streamed; ?include=conversation adds the customer, subject and messages for roles that may read them",
 		Query: []string{"format", "status", "queue", "tag", "from", "to", "include"}, Status: 200, ContentTypes: []string{"application/x-ndjson", "text/csv; charset=utf-8"}},

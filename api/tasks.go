@@ -67,7 +67,7 @@ func (s *Server) queueTasks(c *gin.Context) error {
 	if limitErr != nil {
 		return validationError([]FieldError{*limitErr})
 	}
-	return s.respondCaseList(c, store.ListFilter{Status: workflows.StatusQueued, Queue: queue, Cursor: c.Query("cursor"), Limit: limit})
+	return s.respondCaseList(c, store.ListFilter{Status: workflows.StatusQueued, Queue: queue, Cursor: c.Query("cursor"), Limit: limit}, s.store.ListCases)
 }
 
 // AgentMessageRequest is the body of POST /v1/cases/{id}/reply and

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"tandem/activities/ai/lang"
 )
 
 // Emotion holds per-message scores from 0 (none) to 1 (extreme).
@@ -91,7 +93,7 @@ var (
 		'😰': {anxiety, 1.3}, '😨': {anxiety, 1.2}, '😱': {anxiety, 1.4}, '😟': {anxiety, 1},
 		'😊': {positive, 1}, '😀': {positive, 1}, '👍': {positive, 1}, '❤': {positive, 1}, '🙏': {positive, 0.5},
 	}
-	negatorsEN = setOf([]string{"not", "no", "never", "without", "hardly", "nothing", "isn't", "wasn't", "don't",
+	negatorsEN = lang.SetOf([]string{"not", "no", "never", "without", "hardly", "nothing", "isn't", "wasn't", "don't",
 		"doesn't", "didn't", "aren't", "weren't", "won't", "can't", "cannot", "couldn't", "nor"})
 	intensifiersEN = map[string]float64{"very": 1.5, "so": 1.4, "really": 1.4, "extremely": 1.8, "totally": 1.5,
 		"absolutely": 1.7, "completely": 1.5, "super": 1.4, "incredibly": 1.7, "utterly": 1.7, "such": 1.3, "too": 1.3, "most": 1.3}
@@ -144,7 +146,7 @@ func emotion(raw, normalized string) Emotion {
 }
 
 func scoreEnglish(raw, normalized string, sum *[feelings]float64) {
-	ws := words(normalized)
+	ws := lang.Words(normalized)
 	rawWords := strings.FieldsFunc(raw, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
 	caps := 0
 	for _, w := range rawWords {

@@ -3,6 +3,8 @@ package ai
 import (
 	"math"
 	"sort"
+
+	"tandem/activities/ai/lang"
 )
 
 // Article is a knowledge-base entry the local engine answers from.
@@ -50,12 +52,12 @@ type match struct {
 	score   float64
 }
 
-func buildIndex(a analyzer, articles []Article) *index {
+func buildIndex(a lang.Analyzer, articles []Article) *index {
 	ix := &index{articles: articles, postings: map[string][]posting{}, idf: map[string]float64{}}
 	var docTerms []map[string]float64
 	for i, art := range articles {
 		for _, text := range append([]string{art.Title}, art.Questions...) {
-			tf := termFreq(a.terms(text))
+			tf := termFreq(a.Terms(text))
 			if len(tf) == 0 {
 				continue
 			}
@@ -85,7 +87,7 @@ func buildIndex(a analyzer, articles []Article) *index {
 }
 
 // train fits the intent classifier on every title and example question.
-func (ix *index) train(a analyzer) {
+func (ix *index) train(a lang.Analyzer) {
 	label := map[string]int{}
 	var examples []example
 	for _, art := range ix.articles {
@@ -94,7 +96,7 @@ func (ix *index) train(a analyzer) {
 			ix.intents = append(ix.intents, art.Intent)
 		}
 		for _, text := range append([]string{art.Title}, art.Questions...) {
-			if f := features(a.classifierTerms(a.normalize(text))); len(f) > 0 {
+			if f := features(a.ClassifierTerms(a.Normalize(text))); len(f) > 0 {
 				examples = append(examples, example{features: f, label: label[art.Intent]})
 			}
 		}
@@ -207,4 +209,14 @@ func (ix *index) search(terms []string, limit int) []match {
 		}
 	}
 	return out
+}
+
+// sortedKeys returns a map's keys in order, for stable output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"tandem/activities/ai/lang"
 	"tandem/activities/store"
 )
 
@@ -35,7 +36,7 @@ type Source interface {
 // knowledge-base version moves, checking at most once per RecheckEvery.
 type Local struct {
 	source       Source
-	analyzer     analyzer
+	analyzer     lang.Analyzer
 	recheckEvery time.Duration
 	// outOfScopeBelow: a best retrieval match under this cosine means the
 	// knowledge base has nothing on the question; minConfidence is the same
@@ -70,7 +71,7 @@ const DefaultMinConfidence = 0.36
 
 // NewLocal returns the local engine reading from source.
 func NewLocal(source Source, opts LocalOptions) (*Local, error) {
-	sc, err := loadScripts()
+	sc, err := lang.LoadScripts()
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func NewLocal(source Source, opts LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Local{source: source, analyzer: analyzer{scripts: sc}, recheckEvery: opts.RecheckEvery, models: models,
+	return &Local{source: source, analyzer: lang.Analyzer{Scripts: sc}, recheckEvery: opts.RecheckEvery, models: models,
 		outOfScopeBelow: opts.OutOfScopeBelow, minConfidence: opts.MinConfidence, tenants: map[string]*tenantIndex{}}, nil
 }
 
@@ -137,14 +138,14 @@ func (l *Local) Respond(ctx context.Context, req Request) (Response, error) {
 }
 
 func (l *Local) respond(ix *index, kbVersion int64, req Request) Response {
-	norm := l.analyzer.normalize(req.Message)
-	terms := l.analyzer.termsOfNormalized(norm)
-	lang := l.analyzer.scripts.DetectLanguage(req.Message)
+	norm := l.analyzer.Normalize(req.Message)
+	terms := l.analyzer.TermsOfNormalized(norm)
+	language := l.analyzer.Scripts.DetectLanguage(req.Message)
 	res := Response{
 		Engine:         LocalEngineName,
 		Model:          LocalEngineVersion + "/kb-" + strconv.FormatInt(kbVersion, 10),
-		Language:       lang,
-		Emotion:        l.emotion(req.Message, norm, lang),
+		Language:       language,
+		Emotion:        l.emotion(req.Message, norm, language),
 		SensitiveTopic: sensitiveTopic(norm),
 		Repeated:       repeats(l.analyzer, terms, req.Previous),
 	}
@@ -154,7 +155,7 @@ func (l *Local) respond(ix *index, kbVersion int64, req Request) Response {
 		res.OutOfScope = true
 		return res
 	}
-	answer := l.answerIn(ix, best, lang)
+	answer := l.answerIn(ix, best, language)
 	res.Answer = answer.Answer
 	res.ArticleID, res.ArticleVersion, res.Intent, res.Domain = answer.ID, answer.Version, best.Intent, best.Domain
 	res.Alternatives = alternatives
@@ -174,7 +175,7 @@ func (l *Local) respond(ix *index, kbVersion int64, req Request) Response {
 // closest example's cosine). found is false when the message is out of scope.
 func (l *Local) match(ix *index, terms []string, norm string) (best Article, confidence float64, alts []Alternative, found bool) {
 	if ix.clf != nil {
-		ranked := ix.classify(features(l.analyzer.classifierTerms(norm)))
+		ranked := ix.classify(features(l.analyzer.ClassifierTerms(norm)))
 		near := map[string]float64{}
 		matches := ix.search(terms, 30)
 		for _, m := range matches {
@@ -217,25 +218,25 @@ func (l *Local) match(ix *index, terms []string, norm string) (best Article, con
 // answerIn returns the version of the article in the customer's language:
 // the same intent's article in that locale, else the other Chinese script
 // converted, else the article as matched.
-func (l *Local) answerIn(ix *index, best Article, lang string) Article {
+func (l *Local) answerIn(ix *index, best Article, language string) Article {
 	var other *Article
 	for i, a := range ix.articles {
 		if a.Intent != best.Intent {
 			continue
 		}
-		if a.Locale == lang {
+		if a.Locale == language {
 			return a
 		}
-		if strings.HasPrefix(a.Locale, "zh") && strings.HasPrefix(lang, "zh") {
+		if strings.HasPrefix(a.Locale, "zh") && strings.HasPrefix(language, "zh") {
 			other = &ix.articles[i]
 		}
 	}
 	if other != nil {
 		a := *other
-		if lang == LangTraditional {
-			a.Answer = l.analyzer.scripts.ToTraditional(a.Answer)
+		if language == lang.Traditional {
+			a.Answer = l.analyzer.Scripts.ToTraditional(a.Answer)
 		} else {
-			a.Answer = l.analyzer.scripts.ToSimplified(a.Answer)
+			a.Answer = l.analyzer.Scripts.ToSimplified(a.Answer)
 		}
 		return a
 	}
@@ -250,7 +251,7 @@ var clauseBreak = regexp.MustCompile(`[.?!;。？！；\n]+|\balso\b|\band then\
 func (l *Local) severalIntents(ix *index, norm string) []string {
 	var intents []string
 	for _, clause := range clauseBreak.Split(norm, -1) {
-		terms := l.analyzer.termsOfNormalized(clause)
+		terms := l.analyzer.TermsOfNormalized(clause)
 		if len(terms) < 2 {
 			continue
 		}
@@ -271,13 +272,13 @@ func (l *Local) severalIntents(ix *index, norm string) []string {
 
 // repeats reports whether the message asks what an earlier one asked:
 // most of its terms appear in one of them and vice versa.
-func repeats(a analyzer, terms []string, previous []string) bool {
+func repeats(a lang.Analyzer, terms []string, previous []string) bool {
 	cur := termFreq(terms)
 	if len(cur) == 0 {
 		return false
 	}
 	for _, p := range previous {
-		prev := termFreq(a.terms(p))
+		prev := termFreq(a.Terms(p))
 		shared := 0
 		for t := range cur {
 			if prev[t] > 0 {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"tandem/activities/ai/lang"
 	"tandem/activities/store"
 )
 
@@ -50,22 +51,22 @@ func newDemoEngine(t testing.TB) (*Local, *memSource) {
 func TestLocalEngineAnswersInTheCustomersLanguage(t *testing.T) {
 	eng, _ := newDemoEngine(t)
 	tests := []struct {
-		msg, intent, lang, answerHas string
+		msg, intent, language, answerHas string
 	}{
-		{"Hi, my parcel still hasn't arrived, where is it?", "delivery_status", LangEnglish, "tracking link"},
-		{"how long does a refund take", "refund_policy", LangEnglish, "30 days"},
-		{"我的快递到哪里了？", "delivery_status", LangSimplified, "物流链接"},
-		{"我的快遞到哪裡了？", "delivery_status", LangTraditional, "物流鏈接"}, // answered from zh-Hans, converted
-		{"忘記密碼了，怎麼重設", "reset_password", LangTraditional, "忘記密碼"},
-		{"I forgot my password", "reset_password", LangEnglish, "Forgot password"},
+		{"Hi, my parcel still hasn't arrived, where is it?", "delivery_status", lang.English, "tracking link"},
+		{"how long does a refund take", "refund_policy", lang.English, "30 days"},
+		{"我的快递到哪里了？", "delivery_status", lang.Simplified, "物流链接"},
+		{"我的快遞到哪裡了？", "delivery_status", lang.Traditional, "物流鏈接"}, // answered from zh-Hans, converted
+		{"忘記密碼了，怎麼重設", "reset_password", lang.Traditional, "忘記密碼"},
+		{"I forgot my password", "reset_password", lang.English, "Forgot password"},
 	}
 	for _, tt := range tests {
 		res, err := eng.Respond(context.Background(), Request{TenantID: "t", Message: tt.msg})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Intent != tt.intent || res.Language != tt.lang || res.OutOfScope {
-			t.Errorf("%q: intent %q lang %q oos %v (confidence %.2f), want %q %q in scope", tt.msg, res.Intent, res.Language, res.OutOfScope, res.Confidence, tt.intent, tt.lang)
+		if res.Intent != tt.intent || res.Language != tt.language || res.OutOfScope {
+			t.Errorf("%q: intent %q lang %q oos %v (confidence %.2f), want %q %q in scope", tt.msg, res.Intent, res.Language, res.OutOfScope, res.Confidence, tt.intent, tt.language)
 		}
 		if !contains(res.Answer, tt.answerHas) {
 			t.Errorf("%q: answer %q does not contain %q", tt.msg, res.Answer, tt.answerHas)
@@ -125,7 +126,7 @@ func TestLocalEngineSeesSeveralIntentsSensitiveTopicsAndRepeats(t *testing.T) {
 func TestEmotion(t *testing.T) {
 	eng, _ := newDemoEngine(t)
 	score := func(msg string) Emotion {
-		return emotion(msg, eng.analyzer.normalize(msg))
+		return emotion(msg, eng.analyzer.Normalize(msg))
 	}
 	tests := []struct {
 		msg  string

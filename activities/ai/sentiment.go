@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"tandem/activities/ai/lang"
 )
 
 // Learned emotion models, trained by `tandem train-emotion` from the public
@@ -147,18 +149,18 @@ const minModelFeatureCount = 5
 // TrainEmotionModel trains a binary model on texts (yes[i]: texts[i] is
 // negative, or distressed) and writes it to w.
 func TrainEmotionModel(name, provenance string, texts []string, yes []bool, w io.Writer) error {
-	sc, err := loadScripts()
+	sc, err := lang.LoadScripts()
 	if err != nil {
 		return err
 	}
-	a := analyzer{scripts: sc}
+	a := lang.Analyzer{Scripts: sc}
 	examples := make([]example, 0, len(texts))
 	for i, t := range texts {
 		label := 0
 		if yes[i] {
 			label = 1
 		}
-		examples = append(examples, example{features: features(a.classifierTerms(a.normalize(t))), label: label})
+		examples = append(examples, example{features: features(a.ClassifierTerms(a.Normalize(t))), label: label})
 	}
 	return binaryFrom(trainClassifier(examples, 2, minModelFeatureCount, emotionEpochs), name, provenance).write(w)
 }

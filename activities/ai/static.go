@@ -3,6 +3,7 @@ package ai
 import (
 	"context"
 
+	"tandem/activities/ai/lang"
 	"tandem/activities/store"
 )
 
@@ -23,17 +24,17 @@ func (s StaticSource) PublishedArticles(context.Context, string) (int64, []store
 // Similarity scores how alike two texts are: the cosine of their TF-IDF
 // vectors, terms weighed by their rarity in a corpus.
 type Similarity struct {
-	analyzer analyzer
+	analyzer lang.Analyzer
 	index    *index
 }
 
 // NewSimilarity learns term weights from a corpus.
 func NewSimilarity(corpus []string) (*Similarity, error) {
-	sc, err := loadScripts()
+	sc, err := lang.LoadScripts()
 	if err != nil {
 		return nil, err
 	}
-	a := analyzer{scripts: sc}
+	a := lang.Analyzer{Scripts: sc}
 	arts := make([]Article, len(corpus))
 	for i, text := range corpus {
 		arts[i] = Article{Title: text}
@@ -43,8 +44,8 @@ func NewSimilarity(corpus []string) (*Similarity, error) {
 
 // Score returns the cosine similarity of a and b, from 0 to 1.
 func (s *Similarity) Score(a, b string) float64 {
-	va := s.index.weigh(termFreq(s.analyzer.terms(a)))
-	vb := s.index.weigh(termFreq(s.analyzer.terms(b)))
+	va := s.index.weigh(termFreq(s.analyzer.Terms(a)))
+	vb := s.index.weigh(termFreq(s.analyzer.Terms(b)))
 	var dot float64
 	for t, w := range va {
 		dot += w * vb[t]
@@ -54,7 +55,7 @@ func (s *Similarity) Score(a, b string) float64 {
 
 // Emotion scores a message on its own, as Respond does.
 func (l *Local) Emotion(text string) Emotion {
-	return l.emotion(text, l.analyzer.normalize(text), l.analyzer.scripts.DetectLanguage(text))
+	return l.emotion(text, l.analyzer.Normalize(text), l.analyzer.Scripts.DetectLanguage(text))
 }
 
 // emotion combines the lexicons (which name the emotion and see negation,
@@ -62,11 +63,11 @@ func (l *Local) Emotion(text string) Emotion {
 // complaints and posts): negativity is the model's probability where one
 // exists for the script, distress the strongest of the named emotions and,
 // for Chinese, the distress model's probability.
-func (l *Local) emotion(raw, norm, lang string) Emotion {
+func (l *Local) emotion(raw, norm, language string) Emotion {
 	e := emotion(raw, norm)
-	feats := features(l.analyzer.classifierTerms(norm))
+	feats := features(l.analyzer.ClassifierTerms(norm))
 	negModel, distressModel := modelNegativityZH, modelDistressZH
-	if isEnglish(lang) {
+	if isEnglish(language) {
 		negModel, distressModel = modelNegativityEN, ""
 	}
 	if m := l.models[negModel]; m != nil {

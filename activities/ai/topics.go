@@ -1,6 +1,10 @@
 package ai
 
-import "strings"
+import (
+	"strings"
+
+	"tandem/activities/ai/lang"
+)
 
 // Sensitive topics: questions a regulated business answers through a person,
 // or only from vetted articles. Checked in this order; the first one found
@@ -35,7 +39,7 @@ var sensitiveTopics = []struct {
 
 // sensitiveTopic returns the first sensitive topic the normalized text raises, or "".
 func sensitiveTopic(normalized string) string {
-	padded := " " + strings.Join(words(normalized), " ") + " "
+	padded := " " + strings.Join(lang.Words(normalized), " ") + " "
 	for _, t := range sensitiveTopics {
 		for _, p := range t.en {
 			if strings.Contains(padded, " "+p+" ") {

@@ -25,7 +25,10 @@ type ListFilter struct {
 	// fields in clear hold these values.
 	Tags   []string
 	Fields map[string]string
-	Limit  int    // rows per page, at least 1
+	// OpenedFrom and OpenedTo bound when the case was opened: from
+	// inclusive, to exclusive; nil: unbounded.
+	OpenedFrom, OpenedTo *time.Time
+	Limit                int    // rows per page, at least 1
 	Cursor string // from a previous page's NextCursor; empty: first page
 }
 
@@ -43,31 +46,19 @@ func (s *Store) AgentQueues(ctx context.Context, tenantID, agentID string) ([]st
 // ListCases returns the tenant's cases, newest first, and the cursor of the
 // next page ("" on the last page).
 func (s *Store) ListCases(ctx context.Context, tenantID string, f ListFilter) ([]Case, string, error) {
-	q := s.db.WithContext(ctx).Where("tenant_id = ?", tenantID)
-	q = f.narrow(q, "")
-	if f.Agent != nil {
-		cond, args := f.Agent.Where()
-		q = q.Where(cond, args...)
-	}
-	if f.Channels != nil {
-		q = q.Where("channel IN ?", f.Channels)
-	}
-	if f.CustomerRef != "" {
-		hash, err := s.customerHash(ctx, tenantID, strings.TrimSpace(f.CustomerRef))
-		if err != nil {
-			return nil, "", err
-		}
-		q = q.Where("customer_hash = ?", hash)
+	q, err := s.listQuery(ctx, tenantID, f)
+	if err != nil {
+		return nil, "", err
 	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil || !validUUID(id) { // case IDs are UUIDs
 			return nil, "", ErrBadCursor
 		}
-		q = q.Where("(opened_at, id) < (?, ?)", at, id)
+		q = q.Where("(cases.opened_at, cases.id) < (?, ?)", at, id)
 	}
 	var rows []Case
-	if err := q.Order("opened_at DESC, id DESC").Limit(f.Limit + 1).Find(&rows).Error; err != nil {
+	if err := q.Order("cases.opened_at DESC, cases.id DESC").Limit(f.Limit + 1).Find(&rows).Error; err != nil {
 		return nil, "", fmt.Errorf("list cases: %w", err)
 	}
 	if err := s.openCases(ctx, rows); err != nil {
@@ -127,6 +118,26 @@ func validUUID(s string) bool {
 
 // narrow adds the filter's status, queue, tags and fields to a query of
 // cases (alias: the cases table's, "" for none).
+// listQuery is the tenant's cases the filter passes, before paging and order.
+func (s *Store) listQuery(ctx context.Context, tenantID string, f ListFilter) (*gorm.DB, error) {
+	q := f.narrow(s.db.WithContext(ctx).Model(&Case{}).Where("cases.tenant_id = ?", tenantID), "cases")
+	if f.Agent != nil {
+		cond, args := f.Agent.Where()
+		q = q.Where(cond, args...)
+	}
+	if f.Channels != nil {
+		q = q.Where("cases.channel IN ?", f.Channels)
+	}
+	if f.CustomerRef != "" {
+		hash, err := s.customerHash(ctx, tenantID, strings.TrimSpace(f.CustomerRef))
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where("cases.customer_hash = ?", hash)
+	}
+	return q, nil
+}
+
 func (f ListFilter) narrow(q *gorm.DB, alias string) *gorm.DB {
 	if alias != "" {
 		alias += "."
@@ -142,6 +153,12 @@ func (f ListFilter) narrow(q *gorm.DB, alias string) *gorm.DB {
 	}
 	if len(f.Fields) > 0 {
 		q = q.Where(alias+"fields @> ?::jsonb", fieldsText(f.Fields))
+	}
+	if f.OpenedFrom != nil {
+		q = q.Where(alias+"opened_at >= ?", *f.OpenedFrom)
+	}
+	if f.OpenedTo != nil {
+		q = q.Where(alias+"opened_at < ?", *f.OpenedTo)
 	}
 	return q
 }

@@ -197,14 +197,20 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 		}
 		return tx.clearTraces(ctx, tenantID, h)
 	})
+	if err == nil {
+		for _, id := range destroyed {
+			s.keys.searchKeys.Delete(id)
+		}
+	}
 	return destroyed, err
 }
 
 // clearTraces removes what is left of the customer in clear or under no
 // key of theirs: refunds' evidence (free text: references, links), the
 // hash of their opening requests (an unkeyed digest of what they wrote,
-// which a guess could be checked against), and the idempotency keys their
-// front end chose for their messages. A retried opening then finds the key
+// which a guess could be checked against), the idempotency keys their
+// front end chose for their messages, and their cases' search terms
+// (blinded under their destroyed key, but of no use kept). A retried opening then finds the key
 // erased (409 customer_erased).
 func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byte) error {
 	db := s.db.WithContext(ctx)
@@ -214,6 +220,7 @@ func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byt
 		{"opening requests' hashes", `UPDATE idempotency_keys SET request_hash = '` + erasedRequestHash + `' WHERE tenant_id = ? AND ` + theirs},
 		{"messages' keys", `UPDATE messages SET client_key = NULL WHERE tenant_id = ? AND client_key IS NOT NULL AND ` + theirs},
 		{"updates' keys", `DELETE FROM update_keys WHERE tenant_id = ? AND ` + theirs},
+		{"search terms", `DELETE FROM search_terms WHERE tenant_id = ? AND ` + theirs},
 	} {
 		if err := db.Exec(q.sql, tenantID, tenantID, custHash).Error; err != nil {
 			return fmt.Errorf("clear %s: %w", q.what, err)

@@ -27,19 +27,13 @@ const (
 
 // ExportCases calls each for every case of the tenant the filter passes,
 // oldest first, a page at a time (Limit and Cursor are not used).
-func (s *Store) ExportCases(ctx context.Context, tenantID string, f ListFilter, from, to *time.Time, each func(ExportRow) error) error {
+func (s *Store) ExportCases(ctx context.Context, tenantID string, f ListFilter, each func(ExportRow) error) error {
 	var after struct {
 		at time.Time
 		id string
 	}
 	for {
 		q := f.narrow(s.db.WithContext(ctx).Table("cases c").Where("c.tenant_id = ?", tenantID), "c")
-		if from != nil {
-			q = q.Where("c.opened_at >= ?", *from)
-		}
-		if to != nil {
-			q = q.Where("c.opened_at < ?", *to)
-		}
 		if after.id != "" {
 			q = q.Where("(c.opened_at, c.id) > (?, ?)", after.at, after.id)
 		}

@@ -62,7 +62,7 @@ func BenchmarkExportCases(b *testing.B) {
 				}()
 				rows := 0
 				enc := json.NewEncoder(io.Discard)
-				err := st.ExportCases(ctx, "acme", store.ListFilter{}, nil, &to, func(r store.ExportRow) error {
+				err := st.ExportCases(ctx, "acme", store.ListFilter{OpenedTo: &to}, func(r store.ExportRow) error {
 					rows++
 					return enc.Encode(r)
 				})

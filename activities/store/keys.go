@@ -39,6 +39,10 @@ type Keyring struct {
 	// committed: a tenant's never changes, and every projection write and
 	// customer lookup needs it. So a keyring serves one database.
 	indexKeys sync.Map // tenant ID → []byte
+	// searchKeys holds customers' search keys (derived from their data
+	// keys) by data key ID. A search uses only the keys the database lists
+	// as live, so one kept here after an erasure is never used again.
+	searchKeys sync.Map // data key ID → []byte
 }
 
 // NewKeyring checks the keys and returns a keyring wrapping with current.

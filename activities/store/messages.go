@@ -48,10 +48,10 @@ type Message struct {
 
 // writeMessages upserts msgs, keeping of two writes of a sequence the one
 // at the later position, and returns the sequences whose stored content a
-// later write replaced.
-func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, msgs []Message) ([]int64, error) {
+// later write replaced, and those written for the first time.
+func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, msgs []Message) (replaced, fresh []int64, err error) {
 	if len(msgs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var values strings.Builder
 	args := []any{tenantID, caseID}
@@ -67,8 +67,12 @@ func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, ms
 			m.ProjGen, m.ProjEvent, m.Fingerprint)
 	}
 	args = append([]any{tenantID, caseID, seqs}, args[2:]...)
-	var replaced []int64
-	err := db.WithContext(ctx).Raw(`WITH old AS (
+	var written []struct {
+		Seq      int64
+		Inserted bool
+		Replaced bool
+	}
+	err = db.WithContext(ctx).Raw(`WITH old AS (
 			SELECT seq, fingerprint FROM messages WHERE tenant_id = ? AND case_id = ? AND seq IN ?
 		), written AS (
 			INSERT INTO messages (tenant_id, case_id, seq, author_kind, author_id, body_ct, key_id, client_key,
@@ -82,14 +86,23 @@ func writeMessages(ctx context.Context, db *gorm.DB, tenantID, caseID string, ms
 				internal = excluded.internal, mentions = excluded.mentions, created_at = excluded.created_at, proj_gen = excluded.proj_gen, proj_event = excluded.proj_event,
 				fingerprint = excluded.fingerprint
 			WHERE (messages.proj_gen, messages.proj_event) <= (excluded.proj_gen, excluded.proj_event)
-			RETURNING seq, fingerprint
+			RETURNING seq, fingerprint, xmax = 0 AS inserted
 		)
-		SELECT written.seq FROM written JOIN old USING (seq)
-		WHERE old.fingerprint IS NOT NULL AND old.fingerprint <> written.fingerprint ORDER BY written.seq`, args...).Scan(&replaced).Error
+		SELECT written.seq, written.inserted,
+			coalesce(old.fingerprint IS NOT NULL AND old.fingerprint <> written.fingerprint, false) AS replaced
+		FROM written LEFT JOIN old USING (seq) ORDER BY written.seq`, args...).Scan(&written).Error
 	if err != nil {
-		return nil, fmt.Errorf("write messages: %w", err)
+		return nil, nil, fmt.Errorf("write messages: %w", err)
 	}
-	return replaced, nil
+	for _, w := range written {
+		switch {
+		case w.Replaced:
+			replaced = append(replaced, w.Seq)
+		case w.Inserted:
+			fresh = append(fresh, w.Seq)
+		}
+	}
+	return replaced, fresh, nil
 }
 
 // messageFingerprint identifies what a message says and who said it, keyed

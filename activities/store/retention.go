@@ -102,6 +102,9 @@ func (s *Store) purgeCase(ctx context.Context, c Case, days int, now time.Time) 
 			Updates(map[string]any{"body": gorm.Expr("NULL"), "body_ct": gorm.Expr("NULL")}).Error; err != nil {
 			return fmt.Errorf("purge messages: %w", err)
 		}
+		if err := db.Exec(`DELETE FROM search_terms WHERE tenant_id = ? AND case_id = ?`, c.TenantID, c.ID).Error; err != nil {
+			return fmt.Errorf("purge search terms: %w", err)
+		}
 		res := db.Model(&Case{}).Where("tenant_id = ? AND id = ? AND purged_at IS NULL", c.TenantID, c.ID).
 			Updates(map[string]any{"customer_ref": gorm.Expr("NULL"), "customer_ref_ct": gorm.Expr("NULL"),
 				"subject": gorm.Expr("NULL"), "subject_ct": gorm.Expr("NULL"), "purged_at": now.UTC()})

@@ -256,8 +256,13 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			m.ProjGen, m.ProjEvent = c.ProjGen, c.ProjEvent
 			m.Fingerprint = messageFingerprint(dek, *m)
 		}
-		replaced, err := writeMessages(ctx, gtx, c.TenantID, c.ID, msgs)
+		replaced, fresh, err := writeMessages(ctx, gtx, c.TenantID, c.ID, msgs)
 		if err != nil {
+			return err
+		}
+		// A replaced message's new words are indexed too; its old ones stay
+		// until the case is reindexed (a replacement is a recorded conflict).
+		if err := indexMessages(ctx, gtx, c, keyID, dek, msgs, append(fresh, replaced...)); err != nil {
 			return err
 		}
 		for _, seq := range replaced {

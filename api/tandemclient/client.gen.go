@@ -1231,8 +1231,12 @@ type PostBulkIdCancelParams struct {
 // GetCasesParams defines parameters for GetCases.
 type GetCasesParams struct {
 	Status      *string `form:"status,omitempty" json:"status,omitempty"`
+	Queue       *string `form:"queue,omitempty" json:"queue,omitempty"`
 	CustomerRef *string `form:"customer_ref,omitempty" json:"customer_ref,omitempty"`
 	Tag         *string `form:"tag,omitempty" json:"tag,omitempty"`
+	From        *string `form:"from,omitempty" json:"from,omitempty"`
+	To          *string `form:"to,omitempty" json:"to,omitempty"`
+	Q           *string `form:"q,omitempty" json:"q,omitempty"`
 	Limit       *string `form:"limit,omitempty" json:"limit,omitempty"`
 	Cursor      *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
@@ -2277,7 +2281,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/bulk/{id}/cancel (the `PostBulkIdCancel` operationId).
 	PostBulkIdCancel(ctx context.Context, id string, params *PostBulkIdCancelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetCases list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
+	// GetCases list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's); ?from=&to=: opened within (RFC 3339); ?q=: staff search the conversations (messages, notes, subject) for cases holding every word, most used first
 	//
 	// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
 	//
@@ -4057,7 +4061,7 @@ func (c *Client) PostBulkIdCancel(ctx context.Context, id string, params *PostBu
 	return c.Client.Do(req)
 }
 
-// GetCases list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
+// GetCases list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's); ?from=&to=: opened within (RFC 3339); ?q=: staff search the conversations (messages, notes, subject) for cases holding every word, most used first
 //
 // Roles (default rules): service, agent, supervisor, finance, compliance, admin.
 //
@@ -7625,6 +7629,18 @@ func NewGetCasesRequest(server string, params *GetCasesParams) (*http.Request, e
 
 		}
 
+		if params.Queue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "queue", *params.Queue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.CustomerRef != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customer_ref", *params.CustomerRef, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -7640,6 +7656,42 @@ func NewGetCasesRequest(server string, params *GetCasesParams) (*http.Request, e
 		if params.Tag != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tag", *params.Tag, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11190,7 +11242,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/bulk/{id}/cancel (the `PostBulkIdCancel` operationId).
 	PostBulkIdCancelWithResponse(ctx context.Context, id string, params *PostBulkIdCancelParams, reqEditors ...RequestEditorFn) (*PostBulkIdCancelResponse, error)
 
-	// GetCasesWithResponse list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
+	// GetCasesWithResponse list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's); ?from=&to=: opened within (RFC 3339); ?q=: staff search the conversations (messages, notes, subject) for cases holding every word, most used first
 	//
 	// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
 	//
@@ -17672,7 +17724,7 @@ func (c *ClientWithResponses) PostBulkIdCancelWithResponse(ctx context.Context, 
 	return ParsePostBulkIdCancelResponse(rsp)
 }
 
-// GetCasesWithResponse list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's)
+// GetCasesWithResponse list cases, newest first; ?tag=a,b: with every tag; ?field.<name>=value: a custom field's value (not a text field's); ?from=&to=: opened within (RFC 3339); ?q=: staff search the conversations (messages, notes, subject) for cases holding every word, most used first
 //
 // Roles (default rules): service, agent, supervisor, finance, compliance, admin.
 //

@@ -71,6 +71,8 @@ commands:
                         the code an authenticator app shows for an otpauth URL (development)
   codec-server          serve the Temporal Web UI's codec endpoint on TANDEM_CODEC_ADDR
   retention run         purge the content of cases past their tenant's retention period now
+  search reindex [-tenant T]
+                        rebuild the search index of every case (erased customers' stay empty)
   keys generate | rotate
                         make a master key; re-wrap every data key with the current one
   bench [flags]         measure case throughput against a running stack (tandem bench -h)
@@ -143,6 +145,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runRetention(ctx, cfg, args[1:], stdout)
 	case "reconcile":
 		return runReconcile(ctx, cfg, args[1:], stdout)
+	case "search":
+		return runSearch(ctx, cfg, args[1:], stdout)
 	case "doctor":
 		return runDoctor(ctx, cfg, log, args[1:], stdout)
 	case "codec-server":

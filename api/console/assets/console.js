@@ -212,6 +212,7 @@ function views() {
   const v = [];
   if (can('case.claim')) v.push({ id: 'work', label: 'nav_work' });
   if (can('case.reassign')) v.push({ id: 'supervise', label: 'nav_supervise' });
+  if (can('case.search')) v.push({ id: 'search', label: 'nav_search' });
   if (can('refund.decide') && can('refund.list')) v.push({ id: 'approvals', label: 'nav_approvals' });
   if (can('stats.read')) v.push({ id: 'stats', label: 'nav_stats' });
   if (can('case.trail')) v.push({ id: 'audit', label: 'nav_audit' });
@@ -238,8 +239,8 @@ async function render() {
   try {
     if (view === 'case' && id) page = await caseView(id);
     else if (!allowed.includes(view)) { location.hash = '#/' + allowed[0]; return; }
-    else page = await ({ work: workView, supervise: superviseView, approvals: approvalsView, stats: statsView,
-      audit: auditView, security: securityView })[view]();
+    else page = await ({ work: workView, supervise: superviseView, search: searchView, approvals: approvalsView, stats: statsView,
+      audit: auditView, security: securityView })[view](id);
   } catch (e) {
     page = el('p', { class: 'error', role: 'alert', text: e.status === 404 ? t('not_found') : e.message });
   }
@@ -620,6 +621,23 @@ function bulkBar() {
   };
   return el('div', { class: 'row bulk' }, el('label', {}, t('bulk_action'), ' ', action), value,
     el('button', { type: 'button', id: 'bulk-start', onclick: start }, t('bulk_start')), progress);
+}
+
+// searchView finds cases by the words of their conversations (messages,
+// notes, subject); the query lives in the address, #/search/<words>.
+async function searchView(encoded) {
+  const query = encoded ? decodeURIComponent(encoded) : '';
+  const input = el('input', { id: 'search-q', type: 'search', value: query, placeholder: t('search_hint'), 'aria-label': t('search_hint'), size: 40 });
+  const form = el('form', { class: 'row', role: 'search', onsubmit: (ev) => {
+    ev.preventDefault();
+    if (input.value.trim()) location.hash = '#/search/' + encodeURIComponent(input.value.trim());
+  } }, input, el('button', { type: 'submit', id: 'search-go', text: t('search') }));
+  const page = el('section', { 'aria-labelledby': 'search-title' }, el('h1', { id: 'search-title', text: t('nav_search') }), form);
+  if (query) {
+    const { cases } = await api('GET', '/v1/cases?limit=100&q=' + encodeURIComponent(query));
+    page.append(el('div', { id: 'search-results' }, caseTable(cases || [], ['subject', 'status', 'queue', 'assignee', 'opened', 'customer'])));
+  }
+  return page;
 }
 
 async function approvalsView() {

@@ -1,10 +1,12 @@
-package ai
+// Package lang is how Tandem reads English and Chinese text: Traditional and
+// Simplified script, the language a text is written in, and the terms an
+// index or a classifier works on.
+package lang
 
 import (
 	"bufio"
 	"embed"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"unicode"
@@ -14,9 +16,9 @@ import (
 //go:embed data/*.txt
 var scriptData embed.FS
 
-// scripts converts between Traditional and Simplified Chinese. Tables are
+// Scripts converts between Traditional and Simplified Chinese. Tables are
 // read once, on first use, from OpenCC's data embedded in the binary.
-type scripts struct {
+type Scripts struct {
 	toSimp    map[rune]rune     // Taiwan variants and Traditional → Simplified
 	toTrad    map[rune]rune     // Simplified → the commonest Traditional form
 	twPhrases map[string]string // Taiwan phrase → mainland phrase (Traditional)
@@ -27,13 +29,14 @@ type scripts struct {
 
 var (
 	scriptsOnce sync.Once
-	scriptsVal  *scripts
+	scriptsVal  *Scripts
 	scriptsErr  error
 )
 
-func loadScripts() (*scripts, error) {
+// LoadScripts returns the script tables, read on the first call.
+func LoadScripts() (*Scripts, error) {
 	scriptsOnce.Do(func() {
-		s := &scripts{toSimp: map[rune]rune{}, toTrad: map[rune]rune{}, twPhrases: map[string]string{},
+		s := &Scripts{toSimp: map[rune]rune{}, toTrad: map[rune]rune{}, twPhrases: map[string]string{},
 			tradOnly: map[rune]bool{}, simpOnly: map[rune]bool{}}
 		err := readPairs("data/TSCharacters.txt", func(from string, to []string) {
 			t, _ := utf8.DecodeRuneInString(from)
@@ -103,7 +106,7 @@ func readPairs(name string, add func(from string, to []string)) error {
 
 // ToSimplified rewrites Traditional (including Taiwan usage) as Simplified
 // Chinese; other text passes through.
-func (s *scripts) ToSimplified(text string) string {
+func (s *Scripts) ToSimplified(text string) string {
 	if !hasHan(text) {
 		return text
 	}
@@ -117,7 +120,7 @@ func (s *scripts) ToSimplified(text string) string {
 }
 
 // twPhrase replaces Taiwan phrases by their mainland forms, longest first.
-func (s *scripts) twPhrase(text string) string {
+func (s *Scripts) twPhrase(text string) string {
 	runes := []rune(text)
 	var b strings.Builder
 	for i := 0; i < len(runes); {
@@ -140,7 +143,7 @@ func (s *scripts) twPhrase(text string) string {
 
 // ToTraditional rewrites Simplified Chinese in Traditional characters, taking
 // the commonest form where one Simplified character stands for several.
-func (s *scripts) ToTraditional(text string) string {
+func (s *Scripts) ToTraditional(text string) string {
 	runes := []rune(text)
 	for i, r := range runes {
 		if t, ok := s.toTrad[r]; ok {
@@ -150,16 +153,16 @@ func (s *scripts) ToTraditional(text string) string {
 	return string(runes)
 }
 
-// Language codes the engine detects and answers in.
+// Language codes DetectLanguage tells apart.
 const (
-	LangEnglish     = "en"
-	LangSimplified  = "zh-Hans"
-	LangTraditional = "zh-Hant"
+	English     = "en"
+	Simplified  = "zh-Hans"
+	Traditional = "zh-Hant"
 )
 
 // DetectLanguage tells English from Simplified and Traditional Chinese by the
 // characters used; a text with no Chinese is English.
-func (s *scripts) DetectLanguage(text string) string {
+func (s *Scripts) DetectLanguage(text string) string {
 	han, latin, trad, simp := 0, 0, 0, 0
 	for _, r := range text {
 		switch {
@@ -176,12 +179,12 @@ func (s *scripts) DetectLanguage(text string) string {
 	}
 	// One Han character weighs about as much as a short English word.
 	if han == 0 || han*3 < latin {
-		return LangEnglish
+		return English
 	}
 	if trad > simp {
-		return LangTraditional
+		return Traditional
 	}
-	return LangSimplified
+	return Simplified
 }
 
 func hasHan(text string) bool {
@@ -191,14 +194,4 @@ func hasHan(text string) bool {
 		}
 	}
 	return false
-}
-
-// sortedKeys returns a map's keys in order, for stable output.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

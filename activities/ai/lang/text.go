@@ -1,4 +1,4 @@
-package ai
+package lang
 
 import (
 	"strings"
@@ -7,16 +7,22 @@ import (
 	"github.com/kljensen/snowball/english"
 )
 
-// analyzer turns text into the terms the index and the classifiers work on:
-// English words lower-cased and stemmed, stop words dropped; Chinese in
+// Analyzer turns text into the terms the indexes and the classifiers work
+// on: English words lower-cased and stemmed, stop words dropped; Chinese in
 // Simplified script as single characters and character pairs, which match
 // words without a dictionary and tolerate segmentation differences.
-type analyzer struct {
-	scripts *scripts
+type Analyzer struct {
+	Scripts *Scripts
 }
 
-// normalize folds width and case and rewrites Chinese as Simplified.
-func (a analyzer) normalize(text string) string {
+// NewAnalyzer is an Analyzer with the script tables loaded.
+func NewAnalyzer() (Analyzer, error) {
+	sc, err := LoadScripts()
+	return Analyzer{Scripts: sc}, err
+}
+
+// Normalize folds width and case and rewrites Chinese as Simplified.
+func (a Analyzer) Normalize(text string) string {
 	text = strings.Map(func(r rune) rune {
 		switch {
 		case r >= 0xFF01 && r <= 0xFF5E: // full-width ASCII
@@ -26,25 +32,26 @@ func (a analyzer) normalize(text string) string {
 		}
 		return unicode.ToLower(r)
 	}, text)
-	return a.scripts.ToSimplified(text)
+	return a.Scripts.ToSimplified(text)
 }
 
-// terms returns the index terms of a text, in order, with repeats.
-func (a analyzer) terms(text string) []string {
-	return a.termsOfNormalized(a.normalize(text))
+// Terms returns the index terms of a text, in order, with repeats.
+func (a Analyzer) Terms(text string) []string {
+	return a.TermsOfNormalized(a.Normalize(text))
 }
 
-func (a analyzer) termsOfNormalized(text string) []string {
+// TermsOfNormalized are the index terms of text Normalize returned.
+func (a Analyzer) TermsOfNormalized(text string) []string {
 	return a.tokens(text, true)
 }
 
-// classifierTerms are the terms the intent classifier reads: stop words
+// ClassifierTerms are the terms the intent classifier reads: stop words
 // stay, since "can I" and "I can't" ask different things.
-func (a analyzer) classifierTerms(normalized string) []string {
+func (a Analyzer) ClassifierTerms(normalized string) []string {
 	return a.tokens(normalized, false)
 }
 
-func (a analyzer) tokens(text string, dropStop bool) []string {
+func (a Analyzer) tokens(text string, dropStop bool) []string {
 	var out []string
 	var han []rune
 	flushHan := func() {
@@ -87,9 +94,9 @@ func (a analyzer) tokens(text string, dropStop bool) []string {
 	return out
 }
 
-// words splits normalized text into lower-case English words and single Han
+// Words splits normalized text into lower-case English words and single Han
 // characters, unstemmed, for the lexicons.
-func words(text string) []string {
+func Words(text string) []string {
 	var out []string
 	var word strings.Builder
 	flush := func() {
@@ -113,7 +120,7 @@ func words(text string) []string {
 	return out
 }
 
-var stopEN = setOf(strings.Fields(`a an the and or but if of to in on at by for from with about as into
+var stopEN = SetOf(strings.Fields(`a an the and or but if of to in on at by for from with about as into
 	is are was were be been being am do does did doing have has had having i me my myself we our ours you your
 	he him his she her it its they them their this that these those there here what which who whom
 	can could would should will shall may might must just so than too very also then now please hi hello
@@ -122,7 +129,8 @@ var stopEN = setOf(strings.Fields(`a an the and or but if of to in on at by for 
 var stopHan = map[rune]bool{'的': true, '了': true, '吗': true, '呢': true, '吧': true, '啊': true, '呀': true,
 	'我': true, '你': true, '是': true, '在': true, '和': true, '请': true, '么': true}
 
-func setOf(words []string) map[string]bool {
+// SetOf is a set of the words.
+func SetOf(words []string) map[string]bool {
 	m := make(map[string]bool, len(words))
 	for _, w := range words {
 		m[w] = true
