@@ -29,7 +29,7 @@ type ListFilter struct {
 	// inclusive, to exclusive; nil: unbounded.
 	OpenedFrom, OpenedTo *time.Time
 	Limit                int    // rows per page, at least 1
-	Cursor string // from a previous page's NextCursor; empty: first page
+	Cursor               string // from a previous page's NextCursor; empty: first page
 }
 
 // AgentQueues returns the queues an agent works.
