@@ -238,6 +238,15 @@ func (a *Activities) PickAgent(ctx context.Context, in workflows.PickAgentInput)
 	return workflows.PickAgentResult{AgentID: id}, err
 }
 
+// attachmentIDs are the uploads a message carries, which its write links to it.
+func attachmentIDs(files []workflows.Attachment) []string {
+	var ids []string
+	for _, f := range files {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}
+
 // RecordCase writes the case projection and new messages at the position
 // the workflow gave. Idempotent, and the committed write wins: see store.RecordCase.
 func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInput) error {
@@ -260,6 +269,7 @@ func (a *Activities) RecordCase(ctx context.Context, in workflows.RecordCaseInpu
 			ClientKey:      optional(m.ClientKey),
 			Internal:       m.Internal,
 			Mentions:       optional(strings.Join(m.Mentions, ",")),
+			Attachments:    attachmentIDs(m.Attachments),
 			CreatedAt:      m.At,
 		})
 	}

@@ -163,6 +163,8 @@ var allowed = map[string][]string{
 	"export cases":       {"supervisor", "compliance", "admin"},
 	"merge":              {"agent", "supervisor"},
 	"split":              {"agent", "supervisor"},
+	"upload":             {"service", "agent", "supervisor"},
+	"attachment":         roles,
 	"start bulk":         {"supervisor"},
 	"bulk":               {"supervisor"},
 	"cancel bulk":        {"supervisor"},
@@ -261,7 +263,7 @@ var routeNames = map[string]string{
 	"POST /v1/cases/:id/messages/:seq/feedback": "feedback", "POST /v1/cases/:id/close": "close", "POST /v1/cases/:id/claim": "claim",
 	"GET /v1/cases/:id/handoff": "handoff", "POST /v1/cases/:id/reply": "reply", "POST /v1/cases/:id/request-info": "request info", "POST /v1/cases/:id/notes": "note", "POST /v1/cases/:id/fields": "set fields", "POST /v1/cases/:id/macros/:macro": "apply macro",
 	"GET /v1/macros": "macros", "GET /v1/cases/export": "export cases",
-	"POST /v1/bulk": "start bulk", "POST /v1/cases/:id/merge": "merge", "POST /v1/cases/:id/split": "split", "GET /v1/bulk/:id": "bulk", "POST /v1/bulk/:id/cancel": "cancel bulk", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
+	"POST /v1/bulk": "start bulk", "POST /v1/cases/:id/merge": "merge", "POST /v1/cases/:id/split": "split", "POST /v1/cases/:id/attachments": "upload", "GET /v1/cases/:id/attachments/:attachment": "attachment", "GET /v1/bulk/:id": "bulk", "POST /v1/bulk/:id/cancel": "cancel bulk", "POST /v1/macros": "create macro", "PUT /v1/macros/:id": "update macro", "DELETE /v1/macros/:id": "delete macro",
 	"GET /v1/admin/case-fields": "case fields", "PUT /v1/admin/case-fields/:name": "put case field", "DELETE /v1/admin/case-fields/:name": "delete case field",
 	"POST /v1/cases/:id/release": "release", "POST /v1/cases/:id/resolve": "resolve", "POST /v1/cases/:id/escalate": "escalate",
 	"POST /v1/cases/:id/reassign": "reassign", "POST /v1/cases/:id/rating": "rating", "POST /v1/cases/:id/refunds": "refund request",
@@ -400,6 +402,13 @@ func TestRoleMatrix(t *testing.T) {
 			"split": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/split", who, api.SplitRequest{MessageSeqs: []int64{1}})
 			},
+			"upload": func(who string) response {
+				body, ct := multipartFile(t, "note.txt", []byte("by "+role))
+				return s.do("POST", "/v1/cases/"+c.ID+"/attachments", who, body, "Content-Type", ct)
+			},
+			"attachment": func(who string) response {
+				return s.do("GET", "/v1/cases/"+c.ID+"/attachments/00000000-0000-4000-8000-000000000000", who, nil)
+			},
 			"merge": func(who string) response {
 				return s.do("POST", "/v1/cases/"+c.ID+"/merge", who, api.MergeRequest{Into: "00000000-0000-4000-8000-000000000000"})
 			},
@@ -517,7 +526,7 @@ func TestRoleMatrix(t *testing.T) {
 			},
 			"repair consistency": func(who string) response { return s.do("POST", "/v1/admin/consistency/repair", who, nil) },
 		}
-		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "apply macro", "update macro", "delete macro", "bulk", "cancel bulk", "merge", "split", "request info", "release", "claim", "escalate", "resolve", "reassign",
+		lifecycle := []string{"handoff", "claim", "reply", "note", "set fields", "apply macro", "update macro", "delete macro", "bulk", "cancel bulk", "merge", "split", "upload", "attachment", "request info", "release", "claim", "escalate", "resolve", "reassign",
 			"rating", "feedback", "refund request", "refund read", "case refunds", "refund decide", "refund appeal", "notification sent", "queue tasks", "agents", "agent", "availability", "queues", "service policy", "set service policy", "stats", "totp status",
 			"release hold", "kb unpublish", "remove policy", "totp enrol", "totp confirm", "step up", "reset totp", "checkpoint", "proof"}
 		for _, name := range append([]string{"open", "list", "read", "message", "trail", "export", "events", "verify", "erase", "list holds", "place hold", "policies", "add policy", "retention", "set retention", "close", "list keys", "create key", "revoke key", "unknown key",
@@ -595,6 +604,8 @@ func TestOtherTenantsIDs(t *testing.T) {
 			{"delete macro", "DELETE", "/v1/macros/" + macro.Macro.ID + "?personal=true", nil},
 			{"merge", "POST", "/v1/cases/" + c.ID + "/merge", api.MergeRequest{Into: c.ID}},
 			{"split", "POST", "/v1/cases/" + c.ID + "/split", api.SplitRequest{MessageSeqs: []int64{1}}},
+			{"upload", "POST", "/v1/cases/" + c.ID + "/attachments", nil},
+			{"attachment", "GET", "/v1/cases/" + c.ID + "/attachments/00000000-0000-4000-8000-000000000000", nil},
 			{"delete case field", "DELETE", "/v1/admin/case-fields/a_field", nil},
 			{"release", "POST", "/v1/cases/" + c.ID + "/release", nil},
 			{"escalate", "POST", "/v1/cases/" + c.ID + "/escalate", nil},
@@ -719,6 +730,7 @@ func TestAnotherAgentsCase(t *testing.T) {
 		{three, "/v1/cases/" + theirs.ID + "/claim", 404},
 		{three, "/v1/cases/" + queued.ID + "/claim", 404},
 		{one, "/v1/cases/" + theirs.ID + "/messages/2/feedback", 403}, // the customer's, through the support API
+		{one, "/v1/cases/" + theirs.ID + "/attachments", 404},
 	} {
 		if r := s.do("POST", tc.path, tc.who, api.CloseCaseRequest{}); r.Status != tc.want {
 			t.Errorf("%s POST %s: %d %s, want %d", tc.who, tc.path, r.Status, r.Body, tc.want)

@@ -60,9 +60,11 @@ type MessageJSON struct {
 	AIDisclosure   bool   `json:"ai_disclosure,omitempty"`
 	// Internal marks a staff note, and Mentions the agents it names: the
 	// staff's view only.
-	Internal bool      `json:"internal,omitempty"`
-	Mentions []string  `json:"mentions,omitempty"`
-	At       time.Time `json:"at"`
+	Internal bool     `json:"internal,omitempty"`
+	Mentions []string `json:"mentions,omitempty"`
+	// Attachments are the files it carries (GET .../attachments/{id}).
+	Attachments []AttachmentJSON `json:"attachments,omitempty"`
+	At          time.Time        `json:"at"`
 }
 
 // CaseWithMessages is the body of GET /v1/cases/{id}.

@@ -1,9 +1,13 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"net/http"
 	"net/url"
@@ -460,6 +464,29 @@ func TestConsoleInABrowser(t *testing.T) {
 		waitText(`[data-field="tier"]`, "gold"),
 	)
 	ana.screenshot("agent-macro-fields")
+	label := filepath.Join(t.TempDir(), "label.png")
+	{
+		var png bytes.Buffer
+		if err := pngEncode(&png, 20, 12); err != nil || os.WriteFile(label, png.Bytes(), 0o600) != nil {
+			t.Fatal("write the test image")
+		}
+	}
+	ana.do("reply with a file",
+		chromedp.WaitVisible(chromedp.CSS("#reply-files")),
+		chromedp.Sleep(1500*time.Millisecond),
+		chromedp.SetValue(chromedp.CSS("#reply-body"), "The return label, attached."),
+		chromedp.SetUploadFiles(chromedp.CSS("#reply-files"), []string{label}),
+		chromedp.Click(chromedp.CSS("#send-reply")),
+		chromedp.WaitVisible(chromedp.CSS("#transcript img.attachment")),
+	)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if w, _ := chromedp.Run(ana.ctx, chromedp.Evaluate[int](`document.querySelector('#transcript img.attachment').naturalWidth`)); w == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the attached image does not show in the transcript")
+		}
+	}
 
 	// Another agent: the case does not exist for ben.
 	ben := newPerson(t, chrome)
@@ -678,4 +705,13 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	}
 	gina.do("acme's case by its address", goTo("#/case/"+c.ID), waitText("main .error", "Not found"))
+}
+
+// pngEncode writes a w×h PNG.
+func pngEncode(w io.Writer, width, height int) error {
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
+	for x := range width {
+		img.Set(x, x%height, color.RGBA{200, 30, 30, 255})
+	}
+	return png.Encode(w, img)
 }

@@ -190,6 +190,12 @@ var Endpoints = []Endpoint{
 		Request: ApplyMacroRequest{}, Status: 200, Response: AppliedMacro{}},
 	{Method: "POST", Path: "/v1/cases/:id/merge", Handle: (*Server).mergeCase, Object: "case", Action: "merge", Summary: "merge this duplicate into another case of its customer: the other takes it in, this one closes as merged (messages to it: 409 case_merged with case_id)",
 		Request: MergeRequest{}, Status: 200, Response: MergedBody{}},
+	{Method: "POST", Path: "/v1/cases/:id/attachments", Handle: (*Server).uploadAttachment, Object: "case", Action: "attach",
+		Summary: "upload a file (multipart/form-data, part file) for the next message, reply or note to carry (attachment_ids): an image (JPEG, PNG, GIF; its metadata stripped), a PDF or plain text, at most TANDEM_MAX_ATTACHMENT_BYTES (10 MiB); 415 for another type; stored sealed under the customer's key",
+		Request: fileUpload{}, Status: 201, Also: map[int]any{200: AttachmentBody{}}, Response: AttachmentBody{}},
+	{Method: "GET", Path: "/v1/cases/:id/attachments/:attachment", Handle: (*Server).downloadAttachment, Object: "case", Action: "read",
+		Summary: "download a file of the case, as an attachment (a front end: those of the customer's view)", Status: 200,
+		ContentTypes: AttachmentTypes},
 	{Method: "POST", Path: "/v1/cases/:id/split", Handle: (*Server).splitCase, Object: "case", Action: "split", Summary: "start a new case of the same customer from chosen customer messages of this one (a note on each names the other)",
 		Request: SplitRequest{}, Status: 201, Response: ExchangeJSON{}},
 	{Method: "POST", Path: "/v1/cases/:id/release", Handle: (*Server).releaseCase, Object: "case", Action: "claim", Summary: "give the case back to its queue", Status: 200, Response: caseBody{}},
@@ -342,7 +348,14 @@ func Contract() (*openapi3.T, error) {
 		if e.Method == http.MethodPost && e.Object != "" {
 			op.AddParameter(&openapi3.Parameter{Name: "Idempotency-Key", In: "header", Schema: openapi3.NewStringSchema().NewRef()})
 		}
-		if e.Request != nil {
+		switch e.Request.(type) {
+		case nil:
+		case fileUpload:
+			file := openapi3.NewObjectSchema().WithProperty("file", openapi3.NewStringSchema().WithFormat("binary"))
+			file.Required = []string{"file"}
+			op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
+				WithContent(openapi3.NewContentWithFormDataSchema(file))}
+		default:
 			op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
 				WithJSONSchemaRef(r.schemaOf(e.Request))}
 		}

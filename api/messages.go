@@ -20,6 +20,9 @@ import (
 // PostMessageRequest is the body of POST /v1/cases/{id}/messages.
 type PostMessageRequest struct {
 	Body string `json:"body"`
+	// AttachmentIDs are uploads of this case (POST .../attachments) the
+	// message carries, at most 5.
+	AttachmentIDs []string `json:"attachment_ids,omitempty"`
 }
 
 // exchange turns a message update's result into the response, refusing it
@@ -57,26 +60,38 @@ func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workfl
 }
 
 // messageBody reads and checks a message's body.
-func messageBody(c *gin.Context) (string, error) {
+func messageRequest(c *gin.Context) (PostMessageRequest, error) {
 	var req PostMessageRequest
 	if err := decodeJSON(c, &req); err != nil {
-		return "", err
+		return req, err
 	}
 	if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
-		return "", validationError([]FieldError{{"body", reason}})
+		return req, validationError([]FieldError{{"body", reason}})
 	}
-	return req.Body, nil
+	if len(req.AttachmentIDs) > workflows.MaxAttachments {
+		return req, validationError([]FieldError{{"attachment_ids", "at most 5 attachments"}})
+	}
+	for i, id := range req.AttachmentIDs {
+		if !canonicalUUID(id) || slices.Contains(req.AttachmentIDs[i+1:], id) {
+			return req, validationError([]FieldError{{"attachment_ids", "the IDs uploads were given, each once"}})
+		}
+	}
+	return req, nil
 }
 
-// loadCaseAndBody reads the case in the path and a {"body"} request with a
-// valid message body.
-func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, error) {
+// loadCaseAndBody reads the case in the path and a {"body", "attachment_ids"}
+// request with a valid message body, and checks the uploads it names.
+func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, []workflows.Attachment, error) {
 	row, err := s.loadCaseForMessage(c)
 	if err != nil {
-		return store.Case{}, "", err
+		return store.Case{}, "", nil, err
 	}
-	body, err := messageBody(c)
-	return row, body, err
+	req, err := messageRequest(c)
+	if err != nil {
+		return row, "", nil, err
+	}
+	files, err := s.attachmentsFor(c, row, req.AttachmentIDs, c.GetHeader(idempotencyHeader) != "")
+	return row, req.Body, files, err
 }
 
 // loadCaseForMessage reads the case a message is for. A message needs the
@@ -94,25 +109,27 @@ func (s *Server) loadCaseForMessage(c *gin.Context) (store.Case, error) {
 // nothing before the update: the workflow ID is derived from the case ID,
 // and the workflow's validator refuses a case outside the key's channels or
 // the asserted customer. Only when the workflow cannot take it (no such
-// run, the case closed) is the case read, to answer from its records.
+// run, the case closed) is the case read, to answer from its records; and
+// when the message carries attachments, whose uploads are checked.
 func (s *Server) postMessage(c *gin.Context) error {
 	if _, err := uuid.Parse(c.Param("id")); err != nil {
 		return errCaseNotFound
 	}
-	body, err := messageBody(c)
+	req, err := messageRequest(c)
 	if err != nil {
 		return err
 	}
+	body := req.Body
 	key, err := idempotencyKey(c)
 	if err != nil {
 		return err
 	}
 	p := principalOf(c)
 	var res workflows.PostMessageResult
-	if p.Kind == "service" {
+	if p.Kind == "service" && len(req.AttachmentIDs) == 0 {
 		tenant, id := p.Tenant, c.Param("id")
 		scope := &workflows.CallerScope{Channels: p.Channels, Customer: p.Customer}
-		err := s.sendMessage(c, tenant, id, workflows.CaseWorkflowID(tenant, id), errNeedsRecord, body, key, scope, &res)
+		err := s.sendMessage(c, tenant, id, workflows.CaseWorkflowID(tenant, id), errNeedsRecord, body, nil, key, scope, &res)
 		switch {
 		case err == nil:
 			return s.answerMessage(c, p.Tenant, id, res, body)
@@ -127,7 +144,11 @@ func (s *Server) postMessage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.sendMessage(c, row.TenantID, row.ID, row.WorkflowID, caseGone(row), body, key, nil, &res)
+	files, err := s.attachmentsFor(c, row, req.AttachmentIDs, key != "")
+	if err != nil {
+		return err
+	}
+	err = s.sendMessage(c, row.TenantID, row.ID, row.WorkflowID, caseGone(row), body, files, key, nil, &res)
 	if isCaseClosed(err) {
 		// A closed case's records are final: a retry of a message it took is answered from them.
 		return s.replayClosedMessage(c, row, key, body)
@@ -146,7 +167,7 @@ var errNeedsRecord = errors.New("the case's record decides")
 // being the answer when Temporal has no run of it. Retries go to Temporal
 // too: within a run it answers an update ID it has seen, and the workflow
 // remembers keyed messages across runs for KeyRetention.
-func (s *Server) sendMessage(c *gin.Context, tenant, caseID, workflowID string, gone error, body, key string,
+func (s *Server) sendMessage(c *gin.Context, tenant, caseID, workflowID string, gone error, body string, files []workflows.Attachment, key string,
 	scope *workflows.CallerScope, res *workflows.PostMessageResult) error {
 	updateID := uuid.NewString()
 	if key != "" {
@@ -155,7 +176,7 @@ func (s *Server) sendMessage(c *gin.Context, tenant, caseID, workflowID string, 
 			return err
 		}
 	}
-	in := workflows.PostMessageInput{Body: body, Actor: actorOf(c), ClientKey: key, Scope: scope}
+	in := workflows.PostMessageInput{Body: body, Actor: actorOf(c), ClientKey: key, Attachments: files, Scope: scope}
 	u := workflowUpdate{WorkflowID: workflowID, Name: workflows.UpdatePostMessage, ID: updateID, Arg: in,
 		Finished: errCaseClosed, Ended: fmt.Errorf("case %s: its workflow ended without closing the case", caseID), Gone: gone}
 	if gone == errNeedsRecord {
@@ -299,13 +320,14 @@ func messageFromRow(m store.Message) MessageJSON {
 		out.ArticleVersion = *m.ArticleVersion
 	}
 	noteMarks(&out, m.Internal, deref(m.Mentions))
+	out.Attachments = attachmentsJSON(m.Files)
 	return out
 }
 
 func messageFromWorkflow(m workflows.Message) MessageJSON {
 	return MessageJSON{Seq: m.Seq, AuthorKind: m.AuthorKind, AuthorID: m.AuthorID, Body: m.Body,
 		Placeholder: m.Placeholder, ArticleID: m.ArticleID, Model: m.Model, ArticleVersion: m.ArticleVersion, AIDisclosure: m.AIDisclosure,
-		Internal: m.Internal, Mentions: m.Mentions, At: pgTime(m.At)}
+		Internal: m.Internal, Mentions: m.Mentions, Attachments: attachmentsFromWorkflow(m.Attachments), At: pgTime(m.At)}
 }
 
 func exchangeJSON(res workflows.PostMessageResult) ExchangeJSON {

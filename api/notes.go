@@ -38,7 +38,7 @@ func mentionedIDs(body string) []string {
 // to the customer, sent to a front end or read by the AI. Each @agent-id
 // in it must name an agent of the tenant, who is notified.
 func (s *Server) addNote(c *gin.Context) error {
-	row, body, err := s.loadCaseAndBody(c)
+	row, body, files, err := s.loadCaseAndBody(c)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (s *Server) addNote(c *gin.Context) error {
 	}
 	key, _ := idempotencyKey(c) // checked by updateID
 	var res workflows.PostMessageResult
-	in := workflows.NoteInput{Actor: actorOf(c), Body: body, Mentions: mentions, ClientKey: key}
+	in := workflows.NoteInput{Actor: actorOf(c), Body: body, Mentions: mentions, ClientKey: key, Attachments: files}
 	if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, workflows.UpdateAddNote, id, in), &res); err != nil {
 		return err
 	}

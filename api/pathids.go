@@ -35,6 +35,7 @@ var pathIDRules = []struct {
 	{"/v1/macros/", "id", canonicalUUID, errMacroNotFound},
 	{"/v1/bulk/", "id", canonicalUUID, errBulkNotFound},
 	{"/v1/cases/", "macro", canonicalUUID, errMacroNotFound},
+	{"/v1/cases/", "attachment", canonicalUUID, errAttachmentNotFound},
 }
 
 // pathIDRule finds the rule for a route's path parameter.

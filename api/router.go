@@ -42,6 +42,8 @@ type Config struct {
 	Namespace      string // the Temporal namespace; "": default
 	Logger         *slog.Logger
 	MaxBodyBytes   int64         // larger request bodies get 413
+	// MaxAttachmentBytes bounds an uploaded file (0: DefaultMaxAttachmentBytes).
+	MaxAttachmentBytes int64
 	HistoryLimit   int           // history length at which cases continue as new; 0: the workflow's default
 	RequestTimeout time.Duration // bound on each request's work, Temporal round trips included
 	// Admission bounds the requests in flight, per process and per tenant;
@@ -81,6 +83,7 @@ type Server struct {
 	namespace    string
 	log          *slog.Logger
 	maxBody      int64
+	maxAttachment int64
 	historyLimit int
 	timeout      time.Duration
 	ai           ai.Engine
@@ -110,6 +113,7 @@ func New(cfg Config) http.Handler {
 		namespace:    cmp.Or(cfg.Namespace, "default"),
 		log:          cfg.Logger,
 		maxBody:      cfg.MaxBodyBytes,
+		maxAttachment: cmp.Or(cfg.MaxAttachmentBytes, DefaultMaxAttachmentBytes),
 		historyLimit: cfg.HistoryLimit,
 		timeout:      cfg.RequestTimeout,
 		perKey:       newLimiters(cfg.PerKeyLimit),
@@ -223,6 +227,8 @@ func (s *Server) limits(c *gin.Context) {
 		limit = max(limit, maxImportBodySize)
 	case "/v1/bulk": // up to 10,000 case IDs
 		limit = max(limit, maxBulkBodySize)
+	case "/v1/cases/:id/attachments": // a file, and its multipart framing
+		limit = max(limit, s.maxAttachment+64<<10)
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	if c.FullPath() == "/v1/events" { // a stream: it bounds its own life

@@ -109,7 +109,7 @@ func (s *Server) keyInTime(c *gin.Context, tenant, caseID, updateID string) erro
 // agentMessage handles reply and request-info: a person's message to the customer.
 func (s *Server) agentMessage(update string) handlerFunc {
 	return func(c *gin.Context) error {
-		row, body, err := s.loadCaseAndBody(c)
+		row, body, files, err := s.loadCaseAndBody(c)
 		if err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (s *Server) agentMessage(update string) handlerFunc {
 		}
 		key, _ := idempotencyKey(c) // checked by updateID
 		var res workflows.PostMessageResult
-		in := workflows.AgentMessageInput{Actor: actorOf(c), Body: body, ClientKey: key}
+		in := workflows.AgentMessageInput{Actor: actorOf(c), Body: body, ClientKey: key, Attachments: files}
 		if err := s.sendUpdate(c.Request.Context(), caseUpdate(row, update, id, in), &res); err != nil {
 			return err
 		}

@@ -301,6 +301,14 @@ func (wf *caseWorkflow) validatePostMessage(ctx workflow.Context, in PostMessage
 	if reason := ValidateMessageBody(in.Body); reason != "" {
 		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
 	}
+	return validateAttachments(in.Attachments)
+}
+
+// validateAttachments bounds the files a message carries.
+func validateAttachments(files []Attachment) error {
+	if len(files) > MaxAttachments {
+		return temporal.NewApplicationError("a message carries at most 5 attachments", ErrTypeInvalidMessage)
+	}
 	return nil
 }
 
@@ -317,7 +325,8 @@ func (wf *caseWorkflow) postMessage(ctx workflow.Context, in PostMessageInput) (
 		action = AuditCaseOpen
 	}
 	lifecycle := wf.lifecycle(ctx)
-	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
+	customer := wf.appendMessage(now, Message{AuthorKind: AuthorCustomer, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey,
+		Attachments: in.Attachments})
 	audit := []AuditRecord{{Seq: customer.Seq, Action: action, Actor: in.Actor, At: now,
 		Details: map[string]string{"message_seq": itoa(customer.Seq), "channel": wf.state.Channel}}}
 	switch {

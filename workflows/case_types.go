@@ -269,8 +269,24 @@ type Message struct {
 	// Mentions are the agents it calls on, who are notified.
 	Internal bool      `json:"internal,omitempty"`
 	Mentions []string  `json:"mentions,omitempty"`
-	At       time.Time `json:"at"`
+	// Attachments are the files it carries, by reference: their bytes are
+	// stored sealed outside the workflow, never in its history.
+	Attachments []Attachment `json:"attachments,omitempty"`
+	At          time.Time    `json:"at"`
 }
+
+// Attachment is a file a message carries: what the API checked of the
+// upload (its name, type, size and the SHA-256 of its bytes).
+type Attachment struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+}
+
+// MaxAttachments bounds the files one message carries.
+const MaxAttachments = 5
 
 // Actor is who caused a change, as recorded in the audit trail.
 type Actor struct {
@@ -287,6 +303,8 @@ type PostMessageInput struct {
 	Body      string `json:"body"`
 	Actor     Actor  `json:"actor"`
 	ClientKey string `json:"client_key,omitempty"`
+	// Attachments are uploads of the case's front end the API has checked.
+	Attachments []Attachment `json:"attachments,omitempty"`
 	// Scope, when set, is what the caller may write to: the update is
 	// refused (ErrTypeNotInScope) for a case outside it, so the API need not
 	// read the case before sending.
@@ -325,18 +343,20 @@ type ClaimInput struct {
 
 // AgentMessageInput is the argument of UpdateReply and UpdateRequestInfo.
 type AgentMessageInput struct {
-	Actor     Actor  `json:"actor"`
-	Body      string `json:"body"`
-	ClientKey string `json:"client_key,omitempty"`
+	Actor       Actor        `json:"actor"`
+	Body        string       `json:"body"`
+	ClientKey   string       `json:"client_key,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"` // the staff's uploads the API has checked
 }
 
 // NoteInput is the argument of UpdateAddNote: a person's note and the
 // agents of the tenant it mentions (the API has checked that they are).
 type NoteInput struct {
-	Actor     Actor    `json:"actor"`
-	Body      string   `json:"body"`
-	Mentions  []string `json:"mentions,omitempty"`
-	ClientKey string   `json:"client_key,omitempty"`
+	Actor       Actor        `json:"actor"`
+	Body        string       `json:"body"`
+	Mentions    []string     `json:"mentions,omitempty"`
+	ClientKey   string       `json:"client_key,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"` // the staff's uploads the API has checked
 }
 
 // Limits of notes: a case's, and the agents one note may mention.

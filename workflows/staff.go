@@ -101,7 +101,7 @@ func (wf *caseWorkflow) validateAgentMessage(ctx workflow.Context, in AgentMessa
 	if reason := ValidateMessageBody(in.Body); reason != "" {
 		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
 	}
-	return nil
+	return validateAttachments(in.Attachments)
 }
 
 func (wf *caseWorkflow) validateResolve(ctx workflow.Context, in ResolveInput) error {
@@ -142,7 +142,8 @@ func (wf *caseWorkflow) agentMessage(ctx workflow.Context, in AgentMessageInput,
 		return PostMessageResult{}, err
 	}
 	now := workflow.Now(ctx)
-	msg := wf.appendMessage(now, Message{AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey})
+	msg := wf.appendMessage(now, Message{AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey,
+		Attachments: in.Attachments})
 	if in.ClientKey != "" {
 		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: msg.Seq})
 	}
@@ -250,7 +251,7 @@ func (wf *caseWorkflow) validateNote(ctx workflow.Context, in NoteInput) error {
 	if reason := ValidateMessageBody(in.Body); reason != "" {
 		return temporal.NewApplicationError(reason, ErrTypeInvalidMessage)
 	}
-	return nil
+	return validateAttachments(in.Attachments)
 }
 
 // addNote records a staff note. It takes the next sequence of the
@@ -266,7 +267,7 @@ func (wf *caseWorkflow) addNote(ctx workflow.Context, in NoteInput) (PostMessage
 	wf.state.Notes++
 	wf.state.UpdatedAt = now
 	note := Message{Seq: wf.state.Seq, AuthorKind: AuthorAgent, AuthorID: in.Actor.ID, Body: in.Body, ClientKey: in.ClientKey,
-		Internal: true, Mentions: in.Mentions, At: now}
+		Internal: true, Mentions: in.Mentions, Attachments: in.Attachments, At: now}
 	if in.ClientKey != "" {
 		wf.remember(now, AppliedMessage{UpdateID: updateID, Seq: note.Seq})
 	}

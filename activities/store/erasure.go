@@ -209,8 +209,9 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 // key of theirs: refunds' evidence (free text: references, links), the
 // hash of their opening requests (an unkeyed digest of what they wrote,
 // which a guess could be checked against), the idempotency keys their
-// front end chose for their messages, and their cases' search terms
-// (blinded under their destroyed key, but of no use kept). A retried opening then finds the key
+// front end chose for their messages, their cases' search terms
+// (blinded under their destroyed key, but of no use kept), and their
+// attachments' sealed bytes and names (type and size stay). A retried opening then finds the key
 // erased (409 customer_erased).
 func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byte) error {
 	db := s.db.WithContext(ctx)
@@ -221,6 +222,9 @@ func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byt
 		{"messages' keys", `UPDATE messages SET client_key = NULL WHERE tenant_id = ? AND client_key IS NOT NULL AND ` + theirs},
 		{"updates' keys", `DELETE FROM update_keys WHERE tenant_id = ? AND ` + theirs},
 		{"search terms", `DELETE FROM search_terms WHERE tenant_id = ? AND ` + theirs},
+		{"attachments' bytes", `DELETE FROM attachment_blobs b USING attachments a WHERE b.tenant_id = a.tenant_id AND b.id = a.id
+			AND a.tenant_id = ? AND a.` + theirs},
+		{"attachments' names", `UPDATE attachments SET meta_ct = NULL WHERE tenant_id = ? AND ` + theirs},
 	} {
 		if err := db.Exec(q.sql, tenantID, tenantID, custHash).Error; err != nil {
 			return fmt.Errorf("clear %s: %w", q.what, err)

@@ -44,6 +44,10 @@ type Message struct {
 	ProjGen     int64     // where in the workflow's history the row was written (see RecordCase)
 	ProjEvent   int64
 	Fingerprint []byte // HMAC of the message under the customer's data key
+	// Attachments are the IDs of the uploads a message written carries;
+	// Files, the attachments a message read went out with, opened.
+	Attachments []string     `gorm:"-"`
+	Files       []Attachment `gorm:"-"`
 }
 
 // writeMessages upserts msgs, keeping of two writes of a sequence the one
@@ -152,7 +156,7 @@ func (s *Store) openMessages(ctx context.Context, tenantID string, msgs []Messag
 			m.Body = string(plain)
 		}
 	}
-	return nil
+	return s.messageFiles(ctx, tenantID, msgs)
 }
 
 // ExchangeByClientKey returns the customer message posted with an

@@ -102,8 +102,14 @@ func (s *Store) purgeCase(ctx context.Context, c Case, days int, now time.Time) 
 			Updates(map[string]any{"body": gorm.Expr("NULL"), "body_ct": gorm.Expr("NULL")}).Error; err != nil {
 			return fmt.Errorf("purge messages: %w", err)
 		}
-		if err := db.Exec(`DELETE FROM search_terms WHERE tenant_id = ? AND case_id = ?`, c.TenantID, c.ID).Error; err != nil {
-			return fmt.Errorf("purge search terms: %w", err)
+		for _, q := range []string{
+			`DELETE FROM search_terms WHERE tenant_id = ? AND case_id = ?`,
+			`DELETE FROM attachment_blobs b USING attachments a WHERE b.tenant_id = a.tenant_id AND b.id = a.id AND a.tenant_id = ? AND a.case_id = ?`,
+			`UPDATE attachments SET meta_ct = NULL WHERE tenant_id = ? AND case_id = ?`,
+		} {
+			if err := db.Exec(q, c.TenantID, c.ID).Error; err != nil {
+				return fmt.Errorf("purge the case's search terms and attachments: %w", err)
+			}
 		}
 		res := db.Model(&Case{}).Where("tenant_id = ? AND id = ? AND purged_at IS NULL", c.TenantID, c.ID).
 			Updates(map[string]any{"customer_ref": gorm.Expr("NULL"), "customer_ref_ct": gorm.Expr("NULL"),

@@ -268,6 +268,9 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		for _, seq := range replaced {
 			conflicts = append(conflicts, Conflict{CaseID: c.ID, Seq: seq, Kind: ConflictMessageReplaced})
 		}
+		if err := linkAttachments(ctx, gtx, c.TenantID, c.ID, msgs); err != nil {
+			return err
+		}
 		if err := notifyMentions(ctx, gtx, c, msgs); err != nil {
 			return err
 		}

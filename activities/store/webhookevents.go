@@ -112,6 +112,9 @@ func refundWebhookEvents(r Refund, e AuditEvent) []WebhookEvent {
 // webhookMessage is a message as its customer sees it, with the marks of an AI answer.
 func webhookMessage(m Message) map[string]any {
 	out := map[string]any{"seq": m.Seq, "author_kind": m.AuthorKind, "body": m.Body, "at": m.CreatedAt.UTC()}
+	if len(m.Attachments) > 0 {
+		out["attachment_ids"] = m.Attachments // GET /v1/cases/{id}/attachments/{attachment}
+	}
 	if m.AuthorKind == workflows.AuthorAI {
 		out["author_id"], out["model"], out["article_id"], out["ai_disclosure"] = m.AuthorID, deref(m.Model), deref(m.ArticleID), m.AIDisclosure
 		if m.ArticleVersion != nil {

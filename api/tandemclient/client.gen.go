@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // AiAlternative defines model for ai.Alternative.
@@ -45,6 +46,21 @@ type ApiArticleRequest struct {
 	Questions *[]string `json:"questions"`
 	Tags      *[]string `json:"tags"`
 	Title     string    `json:"title"`
+}
+
+// ApiAttachmentBody defines model for api.AttachmentBody.
+type ApiAttachmentBody struct {
+	Attachment ApiAttachmentJSON `json:"attachment"`
+}
+
+// ApiAttachmentJSON defines model for api.AttachmentJSON.
+type ApiAttachmentJSON struct {
+	ContentType string `json:"content_type"`
+	Erased      *bool  `json:"erased,omitempty"`
+	Id          string `json:"id"`
+	Name        string `json:"name"`
+	Sha256      string `json:"sha256"`
+	Size        int    `json:"size"`
 }
 
 // ApiAuditCheckpointJSON defines model for api.AuditCheckpointJSON.
@@ -307,19 +323,20 @@ type ApiMergedBody struct {
 
 // ApiMessageJSON defines model for api.MessageJSON.
 type ApiMessageJSON struct {
-	AiDisclosure   *bool     `json:"ai_disclosure,omitempty"`
-	ArticleId      *string   `json:"article_id,omitempty"`
-	ArticleVersion *int      `json:"article_version,omitempty"`
-	At             time.Time `json:"at"`
-	AuthorId       *string   `json:"author_id,omitempty"`
-	AuthorKind     string    `json:"author_kind"`
-	Body           string    `json:"body"`
-	Erased         *bool     `json:"erased,omitempty"`
-	Internal       *bool     `json:"internal,omitempty"`
-	Mentions       *[]string `json:"mentions,omitempty"`
-	Model          *string   `json:"model,omitempty"`
-	Placeholder    bool      `json:"placeholder"`
-	Seq            int       `json:"seq"`
+	AiDisclosure   *bool                `json:"ai_disclosure,omitempty"`
+	ArticleId      *string              `json:"article_id,omitempty"`
+	ArticleVersion *int                 `json:"article_version,omitempty"`
+	At             time.Time            `json:"at"`
+	Attachments    *[]ApiAttachmentJSON `json:"attachments,omitempty"`
+	AuthorId       *string              `json:"author_id,omitempty"`
+	AuthorKind     string               `json:"author_kind"`
+	Body           string               `json:"body"`
+	Erased         *bool                `json:"erased,omitempty"`
+	Internal       *bool                `json:"internal,omitempty"`
+	Mentions       *[]string            `json:"mentions,omitempty"`
+	Model          *string              `json:"model,omitempty"`
+	Placeholder    bool                 `json:"placeholder"`
+	Seq            int                  `json:"seq"`
 }
 
 // ApiNoteJSON defines model for api.NoteJSON.
@@ -377,7 +394,8 @@ type ApiPolicyRuleJSON struct {
 
 // ApiPostMessageRequest defines model for api.PostMessageRequest.
 type ApiPostMessageRequest struct {
-	Body string `json:"body"`
+	AttachmentIds *[]string `json:"attachment_ids,omitempty"`
+	Body          string    `json:"body"`
 }
 
 // ApiQueuesRequest defines model for api.QueuesRequest.
@@ -1268,6 +1286,16 @@ type GetCasesId200JSONResponseBody struct {
 	union json.RawMessage
 }
 
+// PostCasesIdAttachmentsMultipartBody defines parameters for PostCasesIdAttachments.
+type PostCasesIdAttachmentsMultipartBody struct {
+	File openapi_types.File `json:"file"`
+}
+
+// PostCasesIdAttachmentsParams defines parameters for PostCasesIdAttachments.
+type PostCasesIdAttachmentsParams struct {
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // PostCasesIdClaimParams defines parameters for PostCasesIdClaim.
 type PostCasesIdClaimParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
@@ -1515,6 +1543,9 @@ type PostBulkJSONRequestBody = ApiBulkRequest
 
 // PostCasesJSONRequestBody defines body for PostCases for application/json ContentType.
 type PostCasesJSONRequestBody = ApiOpenCaseRequest
+
+// PostCasesIdAttachmentsMultipartRequestBody defines body for PostCasesIdAttachments for multipart/form-data ContentType.
+type PostCasesIdAttachmentsMultipartRequestBody PostCasesIdAttachmentsMultipartBody
 
 // PostCasesIdCloseJSONRequestBody defines body for PostCasesIdClose for application/json ContentType.
 type PostCasesIdCloseJSONRequestBody = ApiCloseCaseRequest
@@ -2319,6 +2350,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/cases/{id} (the `GetCasesId` operationId).
 	GetCasesId(ctx context.Context, id string, params *GetCasesIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostCasesIdAttachmentsWithBody upload a file (multipart/form-data, part file) for the next message, reply or note to carry (attachment_ids): an image (JPEG, PNG, GIF; its metadata stripped), a PDF or plain text, at most TANDEM_MAX_ATTACHMENT_BYTES (10 MiB); 415 for another type; stored sealed under the customer's key
+	//
+	// Roles (default rules): service, agent, supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/cases/{id}/attachments (the `PostCasesIdAttachments` operationId).
+	PostCasesIdAttachmentsWithBody(ctx context.Context, id string, params *PostCasesIdAttachmentsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCasesIdAttachmentsAttachment download a file of the case, as an attachment (a front end: those of the customer's view)
+	//
+	// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
+	//
+	// Corresponds with GET /v1/cases/{id}/attachments/{attachment} (the `GetCasesIdAttachmentsAttachment` operationId).
+	GetCasesIdAttachmentsAttachment(ctx context.Context, id string, attachment string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostCasesIdClaim claim a queued case
 	//
@@ -4140,6 +4187,42 @@ func (c *Client) GetCasesExport(ctx context.Context, params *GetCasesExportParam
 // Corresponds with GET /v1/cases/{id} (the `GetCasesId` operationId).
 func (c *Client) GetCasesId(ctx context.Context, id string, params *GetCasesIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetCasesIdRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostCasesIdAttachmentsWithBody upload a file (multipart/form-data, part file) for the next message, reply or note to carry (attachment_ids): an image (JPEG, PNG, GIF; its metadata stripped), a PDF or plain text, at most TANDEM_MAX_ATTACHMENT_BYTES (10 MiB); 415 for another type; stored sealed under the customer's key
+//
+// Roles (default rules): service, agent, supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/cases/{id}/attachments (the `PostCasesIdAttachments` operationId).
+func (c *Client) PostCasesIdAttachmentsWithBody(ctx context.Context, id string, params *PostCasesIdAttachmentsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostCasesIdAttachmentsRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCasesIdAttachmentsAttachment download a file of the case, as an attachment (a front end: those of the customer's view)
+//
+// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
+//
+// Corresponds with GET /v1/cases/{id}/attachments/{attachment} (the `GetCasesIdAttachmentsAttachment` operationId).
+func (c *Client) GetCasesIdAttachmentsAttachment(ctx context.Context, id string, attachment string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCasesIdAttachmentsAttachmentRequest(c.Server, id, attachment)
 	if err != nil {
 		return nil, err
 	}
@@ -7993,6 +8076,98 @@ func NewGetCasesIdRequest(server string, id string, params *GetCasesIdParams) (*
 	return req, nil
 }
 
+// NewPostCasesIdAttachmentsRequestWithBody constructs an http.Request for the PostCasesIdAttachments method, with any body, and a specified content type
+func NewPostCasesIdAttachmentsRequestWithBody(server string, id string, params *PostCasesIdAttachmentsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cases/%s/attachments", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetCasesIdAttachmentsAttachmentRequest constructs an http.Request for the GetCasesIdAttachmentsAttachment method
+func NewGetCasesIdAttachmentsAttachmentRequest(server string, id string, attachment string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "attachment", attachment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cases/%s/attachments/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewPostCasesIdClaimRequest constructs an http.Request for the PostCasesIdClaim method
 func NewPostCasesIdClaimRequest(server string, id string, params *PostCasesIdClaimParams) (*http.Request, error) {
 	var err error
@@ -11287,6 +11462,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/cases/{id} (the `GetCasesId` operationId).
 	GetCasesIdWithResponse(ctx context.Context, id string, params *GetCasesIdParams, reqEditors ...RequestEditorFn) (*GetCasesIdResponse, error)
 
+	// PostCasesIdAttachmentsWithBodyWithResponse upload a file (multipart/form-data, part file) for the next message, reply or note to carry (attachment_ids): an image (JPEG, PNG, GIF; its metadata stripped), a PDF or plain text, at most TANDEM_MAX_ATTACHMENT_BYTES (10 MiB); 415 for another type; stored sealed under the customer's key
+	//
+	// Roles (default rules): service, agent, supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/cases/{id}/attachments (the `PostCasesIdAttachments` operationId).
+	PostCasesIdAttachmentsWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdAttachmentsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdAttachmentsResponse, error)
+
+	// GetCasesIdAttachmentsAttachmentWithResponse download a file of the case, as an attachment (a front end: those of the customer's view)
+	//
+	// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/cases/{id}/attachments/{attachment} (the `GetCasesIdAttachmentsAttachment` operationId).
+	GetCasesIdAttachmentsAttachmentWithResponse(ctx context.Context, id string, attachment string, reqEditors ...RequestEditorFn) (*GetCasesIdAttachmentsAttachmentResponse, error)
+
 	// PostCasesIdClaimWithResponse claim a queued case
 	//
 	// Roles (default rules): agent, supervisor.
@@ -14517,6 +14710,102 @@ func (r GetCasesIdResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetCasesIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostCasesIdAttachmentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiAttachmentBody
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ApiAttachmentBody
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostCasesIdAttachmentsResponse) GetJSON200() *ApiAttachmentBody {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostCasesIdAttachmentsResponse) GetJSON201() *ApiAttachmentBody {
+	return r.JSON201
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostCasesIdAttachmentsResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostCasesIdAttachmentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostCasesIdAttachmentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostCasesIdAttachmentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostCasesIdAttachmentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCasesIdAttachmentsAttachmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ApiErrorBody
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetCasesIdAttachmentsAttachmentResponse) GetJSONDefault() *ApiErrorBody {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCasesIdAttachmentsAttachmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCasesIdAttachmentsAttachmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCasesIdAttachmentsAttachmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCasesIdAttachmentsAttachmentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17799,6 +18088,36 @@ func (c *ClientWithResponses) GetCasesIdWithResponse(ctx context.Context, id str
 	return ParseGetCasesIdResponse(rsp)
 }
 
+// PostCasesIdAttachmentsWithBodyWithResponse upload a file (multipart/form-data, part file) for the next message, reply or note to carry (attachment_ids): an image (JPEG, PNG, GIF; its metadata stripped), a PDF or plain text, at most TANDEM_MAX_ATTACHMENT_BYTES (10 MiB); 415 for another type; stored sealed under the customer's key
+//
+// Roles (default rules): service, agent, supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/cases/{id}/attachments (the `PostCasesIdAttachments` operationId).
+func (c *ClientWithResponses) PostCasesIdAttachmentsWithBodyWithResponse(ctx context.Context, id string, params *PostCasesIdAttachmentsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostCasesIdAttachmentsResponse, error) {
+	rsp, err := c.PostCasesIdAttachmentsWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostCasesIdAttachmentsResponse(rsp)
+}
+
+// GetCasesIdAttachmentsAttachmentWithResponse download a file of the case, as an attachment (a front end: those of the customer's view)
+//
+// Roles (default rules): service, agent, supervisor, finance, compliance, admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/cases/{id}/attachments/{attachment} (the `GetCasesIdAttachmentsAttachment` operationId).
+func (c *ClientWithResponses) GetCasesIdAttachmentsAttachmentWithResponse(ctx context.Context, id string, attachment string, reqEditors ...RequestEditorFn) (*GetCasesIdAttachmentsAttachmentResponse, error) {
+	rsp, err := c.GetCasesIdAttachmentsAttachment(ctx, id, attachment, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCasesIdAttachmentsAttachmentResponse(rsp)
+}
+
 // PostCasesIdClaimWithResponse claim a queued case
 //
 // Roles (default rules): agent, supervisor.
@@ -20635,6 +20954,72 @@ func ParseGetCasesIdResponse(rsp *http.Response) (*GetCasesIdResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostCasesIdAttachmentsResponse parses an HTTP response from a PostCasesIdAttachmentsWithResponse call
+func ParsePostCasesIdAttachmentsResponse(rsp *http.Response) (*PostCasesIdAttachmentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostCasesIdAttachmentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiAttachmentBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ApiAttachmentBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ApiErrorBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCasesIdAttachmentsAttachmentResponse parses an HTTP response from a GetCasesIdAttachmentsAttachmentWithResponse call
+func ParseGetCasesIdAttachmentsAttachmentResponse(rsp *http.Response) (*GetCasesIdAttachmentsAttachmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCasesIdAttachmentsAttachmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest ApiErrorBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {

@@ -39,6 +39,7 @@ type settings struct {
 	TaskQueue         string        `env:"TANDEM_TASK_QUEUE"`
 	HTTPAddr          string        `env:"TANDEM_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	MaxBodyBytes      int64         `env:"TANDEM_MAX_BODY_BYTES" envDefault:"65536"`
+	MaxAttachment     int64         `env:"TANDEM_MAX_ATTACHMENT_BYTES" envDefault:"10485760"`
 	HistoryLimit      int64         `env:"TANDEM_HISTORY_LIMIT"`
 	RequestTimeout    time.Duration `env:"TANDEM_REQUEST_TIMEOUT" envDefault:"15s"`
 	ShutdownTimeout   time.Duration `env:"TANDEM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
@@ -249,7 +250,7 @@ func loadConfig() (config, error) {
 	for _, n := range []struct {
 		name string
 		v    int64
-	}{{"TANDEM_MAX_BODY_BYTES", s.MaxBodyBytes}, {"TANDEM_HISTORY_LIMIT", s.HistoryLimit},
+	}{{"TANDEM_MAX_BODY_BYTES", s.MaxBodyBytes}, {"TANDEM_MAX_ATTACHMENT_BYTES", s.MaxAttachment}, {"TANDEM_HISTORY_LIMIT", s.HistoryLimit},
 		{"TANDEM_CONSISTENCY_RATE", s.ConsistencyRate}, {"TANDEM_WORKFLOW_CACHE", int64(s.WorkflowCacheSize)}} {
 		if n.v <= 0 {
 			return cfg, fmt.Errorf("%s must be a positive whole number, got %d", n.name, n.v)
@@ -374,7 +375,7 @@ func (c config) logAttrs() []any {
 		"TEMPORAL_NAMESPACE", c.TemporalNamespace,
 		"TANDEM_TASK_QUEUE", c.TaskQueue,
 		"TANDEM_HTTP_ADDR", c.HTTPAddr,
-		"TANDEM_MAX_BODY_BYTES", c.MaxBodyBytes,
+		"TANDEM_MAX_BODY_BYTES", c.MaxBodyBytes, "TANDEM_MAX_ATTACHMENT_BYTES", c.MaxAttachment,
 		"TANDEM_HISTORY_LIMIT", c.HistoryLimit,
 		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),
 		"TANDEM_RATE_PER_KEY", c.PerKeyLimit.Rate, "TANDEM_RATE_PER_TENANT", c.PerTenantLimit.Rate,

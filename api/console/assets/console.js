@@ -374,7 +374,7 @@ async function caseView(id) {
   }
   if (can('case.reassign') && c.status !== 'closed' && c.status !== 'resolved') page.append(await reassignForm(c));
   const splittable = can('case.split') && c.status !== 'closed';
-  page.append(el('h2', { text: t('conversation') }), transcript(data.messages || [], splittable));
+  page.append(el('h2', { text: t('conversation') }), transcript(c.id, data.messages || [], splittable));
   if (splittable && (data.messages || []).some((m) => m.author_kind === 'customer' && !m.erased)) page.append(splitForm(c));
   if (can('case.set_fields') && c.status !== 'closed') page.append(await fieldsForm(c));
   if (can('case.note') && c.status !== 'closed') page.append(noteForm(c));
@@ -386,13 +386,14 @@ async function caseView(id) {
 
 // transcript shows the conversation; pickable puts a box beside each
 // customer message, to split chosen ones into a case of their own.
-function transcript(messages, pickable) {
+function transcript(caseID, messages, pickable) {
   return el('ol', { class: 'transcript', id: 'transcript' }, messages.map((m) => el('li', { class: 'msg ' + m.author_kind + (m.internal ? ' note' : '') },
     pickable && m.author_kind === 'customer' && !m.erased
       ? el('input', { type: 'checkbox', class: 'split-pick', value: String(m.seq), 'aria-label': t('split_pick', { seq: m.seq }) }) : null,
     el('span', { class: 'who', text: (m.internal ? t('note') + ' · ' : '') + code('author_', m.author_kind) + (m.author_id ? ' · ' + m.author_id : '') + ' · ' + when(m.at) }),
     el('p', { text: m.erased ? t('erased') : m.body }),
     m.mentions?.length ? el('span', { class: 'muted', text: t('mentions', { agents: m.mentions.join(', ') }) }) : null,
+    m.attachments?.length ? attachmentList(caseID, m.attachments) : null,
     m.author_kind === 'ai' ? el('span', { class: 'muted', text: t('ai_marks', { model: m.model || '—', article: m.article_id || '—', version: m.article_version || '—' }) }) : null)));
 }
 
@@ -431,6 +432,18 @@ async function macroPicker(c) {
   return el('div', { class: 'row macro-picker' }, el('label', {}, t('macro'), ' ', pick), lang,
     el('button', { type: 'button', id: 'apply-macro', onclick: () => act(() => api('POST', '/v1/cases/' + c.id + '/macros/' + pick.value, { language: lang.value },
       { idem: 'console-' + crypto.randomUUID() }), t('macro_applied')) }, t('apply_macro')));
+}
+
+// attachmentList shows a message's files: images inline, others as
+// downloads; an erased one by its type and size only.
+function attachmentList(caseID, files) {
+  return el('ul', { class: 'attachments' }, files.map((a) => {
+    const href = '/v1/cases/' + caseID + '/attachments/' + a.id;
+    const label = (a.erased ? t('erased') : a.name) + ' (' + a.content_type + ', ' + Math.max(1, Math.round(a.size / 1024)) + ' KiB)';
+    if (a.erased) return el('li', { class: 'muted', text: label });
+    return el('li', { 'data-attachment': a.id }, a.content_type.startsWith('image/') ? el('img', { src: href, alt: a.name, class: 'attachment' }) : null,
+      el('a', { href, download: a.name, text: label }));
+  }));
 }
 
 // splitForm starts a new case of the customer from the customer messages
@@ -500,16 +513,37 @@ function sparkline(points) {
   return svg('svg', { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img', 'aria-label': t('sentiment') }, svg('path', { d, fill: 'none', stroke: 'currentColor', 'stroke-width': 2 }));
 }
 
+// uploadFiles uploads the files chosen in an input to the case, and
+// returns their IDs for the message that carries them.
+async function uploadFiles(caseID, input) {
+  const ids = [];
+  for (const file of input.files) {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    const res = await fetch('/v1/cases/' + caseID + '/attachments', { method: 'POST', credentials: 'same-origin', body: form,
+      headers: { Accept: 'application/json', 'X-CSRF-Token': state.session.csrf_token, 'Idempotency-Key': 'console-' + crypto.randomUUID() } });
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new APIError(res.status, data);
+    ids.push(data.attachment.id);
+  }
+  return ids;
+}
+
 function ownerActions(c) {
   const body = el('textarea', { id: 'reply-body', rows: 4, maxlength: 8000, 'aria-label': t('reply') });
+  const files = el('input', { type: 'file', id: 'reply-files', multiple: true, accept: 'image/jpeg,image/png,image/gif,application/pdf,text/plain', 'aria-label': t('attach') });
   const idem = () => 'console-' + crypto.randomUUID();
   const send = (path) => () => {
     if (!body.value.trim()) { say(t('empty_reply'), 'error'); return; }
-    act(() => api('POST', '/v1/cases/' + c.id + path, { body: body.value }, { idem: idem() }), t('sent'));
+    act(async () => {
+      const ids = await uploadFiles(c.id, files);
+      await api('POST', '/v1/cases/' + c.id + path, { body: body.value, attachment_ids: ids.length ? ids : undefined }, { idem: idem() });
+    }, t('sent'));
   };
   const resolveCode = el('select', { id: 'resolve-code', 'aria-label': t('resolution_code') },
     ['answered', 'refunded', 'replaced', 'duplicate', 'no_response', 'other'].map((r) => el('option', { value: r, text: code('resolution_', r) })));
   const box = el('section', { class: 'owner', 'aria-labelledby': 'owner-title' }, el('h2', { id: 'owner-title', text: t('your_reply') }), body,
+    el('label', { class: 'row' }, t('attach'), ' ', files),
     el('div', { class: 'row' },
       el('button', { type: 'button', id: 'send-reply', onclick: send('/reply') }, t('send_reply')),
       el('button', { type: 'button', id: 'request-info', onclick: send('/request-info') }, t('request_info'))),

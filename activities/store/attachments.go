@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Attachment is a file uploaded to a case. Its bytes (in attachment_blobs)
+// and its name and digest (MetaCT) are sealed under the customer's data
+// key; its type and size say nothing of the person and stay in clear. It
+// belongs to the message it went out with (MessageSeq), or to nobody yet.
+type Attachment struct {
+	TenantID     string `gorm:"primaryKey"`
+	ID           string `gorm:"primaryKey"`
+	CaseID       string
+	KeyID        string
+	UploaderKind string // service (a front end, for the customer) or user (the staff)
+	UploaderID   string
+	ContentType  string
+	Size         int64
+	MetaCT       []byte `gorm:"column:meta_ct"`
+	MessageSeq   *int64
+	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
+	// Opened from MetaCT: the file's name and the SHA-256 of its bytes
+	// (hex); Erased when the customer's key is gone or the case purged.
+	Name   string `gorm:"-"`
+	SHA256 string `gorm:"-"`
+	Erased bool   `gorm:"-"`
+	// Internal: the message it went out with is a staff note.
+	Internal bool `gorm:"-"`
+}
+
+type attachmentMeta struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+type attachmentBlob struct {
+	TenantID string `gorm:"primaryKey"`
+	ID       string `gorm:"primaryKey"`
+	DataCT   []byte `gorm:"column:data_ct"`
+}
+
+func attachmentAAD(tenantID, id, part string) []byte {
+	return []byte("attachment:" + tenantID + ":" + id + ":" + part)
+}
+
+// PutAttachment stores an upload to the case c (as read by GetCaseRow):
+// the bytes and the name sealed under the customer's data key. An upload
+// of the same ID (a retried request) is not stored again: it returns the
+// first, and false.
+func (s *Store) PutAttachment(ctx context.Context, c Case, a Attachment, data []byte) (Attachment, bool, error) {
+	created := false
+	err := s.InTx(ctx, func(tx *Store) error {
+		keyID, dek, err := tx.customerKey(ctx, c.TenantID, c.CustomerHash)
+		if err != nil {
+			return err
+		}
+		meta, err := json.Marshal(attachmentMeta{Name: a.Name, SHA256: a.SHA256})
+		if err != nil {
+			return err
+		}
+		a.TenantID, a.CaseID, a.KeyID, a.MessageSeq = c.TenantID, c.ID, keyID, nil
+		if a.MetaCT, err = seal(dek, meta, attachmentAAD(a.TenantID, a.ID, "meta")); err != nil {
+			return err
+		}
+		sealed, err := seal(dek, data, attachmentAAD(a.TenantID, a.ID, "data"))
+		if err != nil {
+			return err
+		}
+		db := tx.db.WithContext(ctx)
+		res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&a)
+		if res.Error != nil {
+			return fmt.Errorf("store attachment: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil // the first upload of this ID stands
+		}
+		created = true
+		if err := db.Create(&attachmentBlob{TenantID: a.TenantID, ID: a.ID, DataCT: sealed}).Error; err != nil {
+			return fmt.Errorf("store attachment bytes: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Attachment{}, false, err
+	}
+	got, err := s.CaseAttachments(ctx, c.TenantID, c.ID, []string{a.ID})
+	if err != nil {
+		return Attachment{}, false, err
+	}
+	if len(got) != 1 || got[0].CaseID != c.ID {
+		return Attachment{}, false, ErrNotFound
+	}
+	return got[0], created, nil
+}
+
+// CaseAttachments returns the case's attachments of the IDs given, opened.
+func (s *Store) CaseAttachments(ctx context.Context, tenantID, caseID string, ids []string) ([]Attachment, error) {
+	var rows []Attachment
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND id IN ?", tenantID, caseID, ids).Order("id").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read attachments: %w", err)
+	}
+	return rows, s.openAttachments(ctx, tenantID, rows)
+}
+
+// AttachmentContent returns an attachment of the case and its bytes;
+// ErrNotFound for none, ErrCustomerErased once its customer was erased or
+// its case purged.
+func (s *Store) AttachmentContent(ctx context.Context, tenantID, caseID, id string) (Attachment, []byte, error) {
+	var a Attachment
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND id = ?", tenantID, caseID, id).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Attachment{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return Attachment{}, nil, fmt.Errorf("read attachment: %w", err)
+	}
+	rows := []Attachment{a}
+	if err := s.openAttachments(ctx, tenantID, rows); err != nil {
+		return Attachment{}, nil, err
+	}
+	if a = rows[0]; a.Erased {
+		return a, nil, ErrCustomerErased
+	}
+	if a.MessageSeq != nil {
+		if err := s.db.WithContext(ctx).Raw(`SELECT internal FROM messages WHERE tenant_id = ? AND case_id = ? AND seq = ?`,
+			tenantID, caseID, *a.MessageSeq).Scan(&a.Internal).Error; err != nil {
+			return Attachment{}, nil, fmt.Errorf("read the attachment's message: %w", err)
+		}
+	}
+	var blob attachmentBlob
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&blob).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return a, nil, ErrCustomerErased
+	} else if err != nil {
+		return Attachment{}, nil, fmt.Errorf("read attachment bytes: %w", err)
+	}
+	keys, err := s.dataKeys(ctx, tenantID, []string{a.KeyID})
+	if err != nil {
+		return Attachment{}, nil, err
+	}
+	data, err := open(keys[a.KeyID], blob.DataCT, attachmentAAD(tenantID, id, "data"))
+	if err != nil {
+		return Attachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
+	}
+	return a, data, nil
+}
+
+// openAttachments opens the rows' names and digests.
+func (s *Store) openAttachments(ctx context.Context, tenantID string, rows []Attachment) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, a := range rows {
+		ids = append(ids, a.KeyID)
+	}
+	keys, err := s.dataKeys(ctx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		a := &rows[i]
+		if keys[a.KeyID] == nil || a.MetaCT == nil {
+			a.Erased = true
+			continue
+		}
+		plain, err := open(keys[a.KeyID], a.MetaCT, attachmentAAD(a.TenantID, a.ID, "meta"))
+		if err != nil {
+			return fmt.Errorf("open attachment %s: %w", a.ID, err)
+		}
+		var m attachmentMeta
+		if err := json.Unmarshal(plain, &m); err != nil {
+			return err
+		}
+		a.Name, a.SHA256 = m.Name, m.SHA256
+	}
+	return nil
+}
+
+// linkAttachments gives a case's uploads to the messages that carry them;
+// an upload already given to a message stays with it.
+func linkAttachments(ctx context.Context, db *gorm.DB, tenantID, caseID string, msgs []Message) error {
+	for _, m := range msgs {
+		if len(m.Attachments) == 0 {
+			continue
+		}
+		if err := db.WithContext(ctx).Exec(`UPDATE attachments SET message_seq = ? WHERE tenant_id = ? AND case_id = ? AND id IN ? AND message_seq IS NULL`,
+			m.Seq, tenantID, caseID, m.Attachments).Error; err != nil {
+			return fmt.Errorf("link attachments: %w", err)
+		}
+	}
+	return nil
+}
+
+// messageFiles fills each message's Files with the attachments it went out with.
+func (s *Store) messageFiles(ctx context.Context, tenantID string, msgs []Message) error {
+	var cases []string
+	for _, m := range msgs {
+		if !slices.Contains(cases, m.CaseID) {
+			cases = append(cases, m.CaseID)
+		}
+	}
+	if len(cases) == 0 {
+		return nil
+	}
+	var rows []Attachment
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id IN ? AND message_seq IS NOT NULL", tenantID, cases).
+		Order("created_at, id").Find(&rows).Error; err != nil {
+		return fmt.Errorf("read attachments: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := s.openAttachments(ctx, tenantID, rows); err != nil {
+		return err
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		for _, a := range rows {
+			if a.CaseID == m.CaseID && *a.MessageSeq == m.Seq {
+				m.Files = append(m.Files, a)
+			}
+		}
+	}
+	return nil
+}
