@@ -32,20 +32,20 @@ type Config struct {
 	Store *store.Store
 	// APIKeys authenticates API keys from memory (its Listen running); nil:
 	// every request reads its key.
-	APIKeys        *store.KeyCache
-	Temporal       client.Client
-	Authorizer     *policies.Authorizer
-	Tokens         TokenConfig
-	Audit          AuditLog           // how the audit log is checked and proved
-	ExportSigner   ed25519.PrivateKey // signs trail exports (not the checkpoints' key); nil: exports are refused
-	TaskQueue      string
-	Namespace      string // the Temporal namespace; "": default
-	Logger         *slog.Logger
-	MaxBodyBytes   int64         // larger request bodies get 413
+	APIKeys      *store.KeyCache
+	Temporal     client.Client
+	Authorizer   *policies.Authorizer
+	Tokens       TokenConfig
+	Audit        AuditLog           // how the audit log is checked and proved
+	ExportSigner ed25519.PrivateKey // signs trail exports (not the checkpoints' key); nil: exports are refused
+	TaskQueue    string
+	Namespace    string // the Temporal namespace; "": default
+	Logger       *slog.Logger
+	MaxBodyBytes int64 // larger request bodies get 413
 	// MaxAttachmentBytes bounds an uploaded file (0: DefaultMaxAttachmentBytes).
 	MaxAttachmentBytes int64
-	HistoryLimit   int           // history length at which cases continue as new; 0: the workflow's default
-	RequestTimeout time.Duration // bound on each request's work, Temporal round trips included
+	HistoryLimit       int           // history length at which cases continue as new; 0: the workflow's default
+	RequestTimeout     time.Duration // bound on each request's work, Temporal round trips included
 	// Admission bounds the requests in flight, per process and per tenant;
 	// zero: none (the binary configures DefaultAdmission's figures).
 	Admission      Admission
@@ -72,59 +72,59 @@ type Config struct {
 
 // Server serves the HTTP API.
 type Server struct {
-	store        *store.Store
-	apiKeys      *store.KeyCache
-	temporal     client.Client
-	authz        *policies.Authorizer
-	tokens       TokenConfig
-	auditLog     AuditLog
-	exportSigner ed25519.PrivateKey
-	taskQueue    string
-	namespace    string
-	log          *slog.Logger
-	maxBody      int64
+	store         *store.Store
+	apiKeys       *store.KeyCache
+	temporal      client.Client
+	authz         *policies.Authorizer
+	tokens        TokenConfig
+	auditLog      AuditLog
+	exportSigner  ed25519.PrivateKey
+	taskQueue     string
+	namespace     string
+	log           *slog.Logger
+	maxBody       int64
 	maxAttachment int64
-	historyLimit int
-	timeout      time.Duration
-	ai           ai.Engine
-	payments     payments.Gateway
-	forgetKeys   func(keyIDs ...string)
-	perKey       *limiters
-	perTenant    *limiters
-	admission    *admission
-	badCreds     *limiters
-	streams      streamCounts // open event streams per caller
-	metrics      *httpMetrics
-	console      ConsoleConfig
-	oidc         *oidcClient
+	historyLimit  int
+	timeout       time.Duration
+	ai            ai.Engine
+	payments      payments.Gateway
+	forgetKeys    func(keyIDs ...string)
+	perKey        *limiters
+	perTenant     *limiters
+	admission     *admission
+	badCreds      *limiters
+	streams       streamCounts // open event streams per caller
+	metrics       *httpMetrics
+	console       ConsoleConfig
+	oidc          *oidcClient
 }
 
 // New returns the API's HTTP handler.
 func New(cfg Config) http.Handler {
 	s := &Server{
-		store:        cfg.Store,
-		apiKeys:      cfg.APIKeys,
-		temporal:     cfg.Temporal,
-		authz:        cfg.Authorizer,
-		tokens:       cfg.Tokens,
-		auditLog:     cfg.Audit,
-		exportSigner: cfg.ExportSigner,
-		taskQueue:    cfg.TaskQueue,
-		namespace:    cmp.Or(cfg.Namespace, "default"),
-		log:          cfg.Logger,
-		maxBody:      cfg.MaxBodyBytes,
+		store:         cfg.Store,
+		apiKeys:       cfg.APIKeys,
+		temporal:      cfg.Temporal,
+		authz:         cfg.Authorizer,
+		tokens:        cfg.Tokens,
+		auditLog:      cfg.Audit,
+		exportSigner:  cfg.ExportSigner,
+		taskQueue:     cfg.TaskQueue,
+		namespace:     cmp.Or(cfg.Namespace, "default"),
+		log:           cfg.Logger,
+		maxBody:       cfg.MaxBodyBytes,
 		maxAttachment: cmp.Or(cfg.MaxAttachmentBytes, DefaultMaxAttachmentBytes),
-		historyLimit: cfg.HistoryLimit,
-		timeout:      cfg.RequestTimeout,
-		perKey:       newLimiters(cfg.PerKeyLimit),
-		perTenant:    newLimiters(cfg.PerTenantLimit),
-		admission:    newAdmission(cfg.Admission, cfg.Meter),
-		badCreds:     newLimiters(cmp.Or(cfg.BadCredentialLimit, DefaultBadCredentialLimit)),
-		ai:           cfg.AI,
-		payments:     cfg.Payments,
-		forgetKeys:   cfg.ForgetKeys,
-		metrics:      newHTTPMetrics(cfg.Meter),
-		console:      cfg.Console,
+		historyLimit:  cfg.HistoryLimit,
+		timeout:       cfg.RequestTimeout,
+		perKey:        newLimiters(cfg.PerKeyLimit),
+		perTenant:     newLimiters(cfg.PerTenantLimit),
+		admission:     newAdmission(cfg.Admission, cfg.Meter),
+		badCreds:      newLimiters(cmp.Or(cfg.BadCredentialLimit, DefaultBadCredentialLimit)),
+		ai:            cfg.AI,
+		payments:      cfg.Payments,
+		forgetKeys:    cfg.ForgetKeys,
+		metrics:       newHTTPMetrics(cfg.Meter),
+		console:       cfg.Console,
 	}
 	if s.payments == nil {
 		s.payments = &payments.Simulated{Store: cfg.Store}

@@ -267,8 +267,8 @@ type Message struct {
 	// Internal marks a staff note: part of the case and its trail, never
 	// the customer's view, a front end's event or the AI's context.
 	// Mentions are the agents it calls on, who are notified.
-	Internal bool      `json:"internal,omitempty"`
-	Mentions []string  `json:"mentions,omitempty"`
+	Internal bool     `json:"internal,omitempty"`
+	Mentions []string `json:"mentions,omitempty"`
 	// Attachments are the files it carries, by reference: their bytes are
 	// stored sealed outside the workflow, never in its history.
 	Attachments []Attachment `json:"attachments,omitempty"`
