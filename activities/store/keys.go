@@ -146,11 +146,20 @@ type dataKey struct {
 
 // customerHash is the blind index of a customer reference within a tenant.
 func (s *Store) customerHash(ctx context.Context, tenantID, customerRef string) ([]byte, error) {
+	idx, err := s.tenantIndexKey(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return blindIndex(idx, customerRef), nil
+}
+
+// tenantIndexKey is the tenant's blind-index key, made on first use.
+func (s *Store) tenantIndexKey(ctx context.Context, tenantID string) ([]byte, error) {
 	if s.keys == nil {
 		return nil, ErrNoKeyring
 	}
 	if idx, ok := s.keys.indexKeys.Load(tenantID); ok {
-		return blindIndex(idx.([]byte), customerRef), nil
+		return idx.([]byte), nil
 	}
 	db := s.db.WithContext(ctx)
 	aad := "tenant-index:" + tenantID
@@ -183,7 +192,7 @@ func (s *Store) customerHash(ctx context.Context, tenantID, customerRef string) 
 	if time.Since(tk.CreatedAt) > time.Minute {
 		s.keys.indexKeys.Store(tenantID, idx)
 	}
-	return blindIndex(idx, customerRef), nil
+	return idx, nil
 }
 
 func blindIndex(idx []byte, customerRef string) []byte {

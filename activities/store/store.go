@@ -262,7 +262,11 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		}
 		// A replaced message's new words are indexed too; its old ones stay
 		// until the case is reindexed (a replacement is a recorded conflict).
-		if err := indexMessages(ctx, gtx, c, keyID, dek, msgs, append(fresh, replaced...)); err != nil {
+		idx, err := tx.tenantIndexKey(ctx, c.TenantID)
+		if err != nil {
+			return err
+		}
+		if err := indexMessages(ctx, gtx, c, keyID, dek, tagKey(idx), msgs, append(fresh, replaced...)); err != nil {
 			return err
 		}
 		for _, seq := range replaced {
