@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,7 +199,7 @@ func (s *Store) liveSearchKeys(ctx context.Context, tenantID string, custHash []
 
 // SearchCases returns the cases the filter passes whose messages, notes or
 // subject hold every term of the query, those that use its terms most
-// first, then the newest; the cursor of the next page ("" on the last).
+// first (ties in a fixed order); the cursor of the next page ("" on the last).
 func (s *Store) SearchCases(ctx context.Context, tenantID, query string, f ListFilter) ([]Case, string, error) {
 	counts, err := termCounts(query)
 	if err != nil {
@@ -252,6 +253,12 @@ func (s *Store) SearchCases(ctx context.Context, tenantID, query string, f ListF
 		return nil, "", err
 	}
 	var rows []Case
+	// Without a filter on the cases, the page is decided by the matches
+	// alone: only its cases are read. A filter must see every match.
+	top := math.MaxInt32
+	if f.unfiltered() {
+		top = offset + f.Limit + 1
+	}
 	// The rows of the terms' tags, then those whose term is the query's
 	// under their customer's key: a hash join on the keys' terms.
 	err = q.Select("cases.*").Joins(`JOIN (
@@ -263,8 +270,9 @@ func (s *Store) SearchCases(ctx context.Context, tenantID, query string, f ListF
 			JOIN unnest(string_to_array(?, ','), string_to_array(?, ','), string_to_array(?, ',')::int[]) AS wanted(key_id, term, term_no)
 				ON c.key_id = wanted.key_id AND c.term = decode(wanted.term, 'hex')
 			GROUP BY c.case_id HAVING count(DISTINCT wanted.term_no) = ?
-		) found ON found.case_id = cases.id`, tenantID, tags, keyIDs.String(), blinded.String(), termNos.String(), len(terms)).
-		Order("found.weight DESC, cases.opened_at DESC, cases.id DESC").Offset(offset).Limit(f.Limit + 1).Find(&rows).Error
+			ORDER BY weight DESC, c.case_id DESC LIMIT ?
+		) found ON found.case_id = cases.id`, tenantID, tags, keyIDs.String(), blinded.String(), termNos.String(), len(terms), top).
+		Order("found.weight DESC, cases.id DESC").Offset(offset).Limit(f.Limit + 1).Find(&rows).Error
 	if err != nil {
 		return nil, "", fmt.Errorf("search cases: %w", err)
 	}
@@ -364,4 +372,10 @@ func (s *Store) CaseIDs(ctx context.Context, tenantID, after string, limit int) 
 		return nil, fmt.Errorf("list case IDs: %w", err)
 	}
 	return ids, nil
+}
+
+// unfiltered says whether the filter passes every case of the tenant.
+func (f ListFilter) unfiltered() bool {
+	return f.Status == "" && f.Queue == "" && f.Agent == nil && f.CustomerRef == "" && f.Channels == nil &&
+		len(f.Tags) == 0 && len(f.Fields) == 0 && f.OpenedFrom == nil && f.OpenedTo == nil
 }
