@@ -100,7 +100,8 @@ func (wf *caseWorkflow) ruleActions(details map[string]string) {
 					tags, changed = append(tags, t), true
 				}
 			}
-			for _, name := range slices.Sorted(maps.Keys(r.SetFields)) {
+			names := slices.Sorted(maps.Keys(r.SetFields)) //workflowcheck:ignore sorted: the same order on every run and replay
+			for _, name := range names {
 				v := r.SetFields[name]
 				i := slices.IndexFunc(wf.state.Fields, func(f FieldValue) bool { return f.Name == name })
 				switch {

@@ -1,7 +1,9 @@
 package ai
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -110,7 +112,7 @@ var (
 // so a scan tries only the entries that can start at each position.
 func byFirstRune(m map[string]cue) map[rune][]string {
 	out := map[rune][]string{}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		r, _ := utf8.DecodeRuneInString(k)
 		out[r] = append(out[r], k)
 	}

@@ -1,7 +1,9 @@
 package ai
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 
 	"tandem/activities/ai/lang"
@@ -78,7 +80,7 @@ func buildIndex(a lang.Analyzer, articles []Article) *index {
 	ix.unseenIDF = math.Log(1 + n)
 	for doc, tf := range docTerms {
 		vec := ix.weigh(tf)
-		for _, t := range sortedKeys(vec) {
+		for _, t := range slices.Sorted(maps.Keys(vec)) {
 			ix.postings[t] = append(ix.postings[t], posting{doc: doc, weight: vec[t]})
 		}
 	}
@@ -173,7 +175,7 @@ func (ix *index) search(terms []string, limit int) []match {
 	}
 	docScore := make([]float64, len(ix.docs))
 	var touched []int32
-	for _, t := range sortedKeys(q) { // a fixed order: float sums come out the same every time
+	for _, t := range slices.Sorted(maps.Keys(q)) { // a fixed order: float sums come out the same every time
 		qw := q[t]
 		for _, p := range ix.postings[t] {
 			if docScore[p.doc] == 0 {
@@ -209,14 +211,4 @@ func (ix *index) search(terms []string, limit int) []match {
 		}
 	}
 	return out
-}
-
-// sortedKeys returns a map's keys in order, for stable output.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
