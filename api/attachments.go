@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,12 +83,12 @@ func (s *Server) uploadAttachment(c *gin.Context) error {
 	header, err := c.FormFile("file")
 	if err != nil {
 		if tooLarge(err) {
-			return errorf(http.StatusRequestEntityTooLarge, "too_large", "an attachment is at most "+strconv.FormatInt(s.maxAttachment>>20, 10)+" MiB")
+			return s.errAttachmentTooLarge()
 		}
 		return errorf(http.StatusBadRequest, "malformed_upload", "send the file as multipart/form-data, in a part named file")
 	}
 	if header.Size > s.maxAttachment {
-		return errorf(http.StatusRequestEntityTooLarge, "too_large", "an attachment is at most "+strconv.FormatInt(s.maxAttachment>>20, 10)+" MiB")
+		return s.errAttachmentTooLarge()
 	}
 	f, err := header.Open()
 	if err != nil {
@@ -102,7 +103,7 @@ func (s *Server) uploadAttachment(c *gin.Context) error {
 		return validationError([]FieldError{{"file", "is empty"}})
 	}
 	if int64(len(data)) > s.maxAttachment {
-		return errorf(http.StatusRequestEntityTooLarge, "too_large", "an attachment is at most "+strconv.FormatInt(s.maxAttachment>>20, 10)+" MiB")
+		return s.errAttachmentTooLarge()
 	}
 	contentType, data, err := cleanAttachment(data)
 	if err != nil {
@@ -217,12 +218,7 @@ func (s *Server) attachmentsFor(c *gin.Context, row store.Case, ids []string, ke
 	kind := principalOf(c).Kind
 	var out []workflows.Attachment
 	for _, id := range ids {
-		i := -1
-		for j, a := range got {
-			if a.ID == id {
-				i = j
-			}
-		}
+		i := slices.IndexFunc(got, func(a store.Attachment) bool { return a.ID == id })
 		switch {
 		case i < 0 || (got[i].UploaderKind == "service") != (kind == "service"):
 			return nil, validationError([]FieldError{{"attachment_ids", "no upload " + id + " of yours on this case"}})
@@ -272,6 +268,10 @@ func (s *Server) downloadAttachment(c *gin.Context) error {
 	c.Header("Cache-Control", "private, no-store")
 	c.Data(http.StatusOK, a.ContentType, data)
 	return nil
+}
+
+func (s *Server) errAttachmentTooLarge() error {
+	return errorf(http.StatusRequestEntityTooLarge, "too_large", "an attachment is at most "+strconv.FormatInt(s.maxAttachment>>20, 10)+" MiB")
 }
 
 func tooLarge(err error) bool {

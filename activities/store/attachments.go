@@ -96,7 +96,7 @@ func (s *Store) PutAttachment(ctx context.Context, c Case, a Attachment, data []
 	if err != nil {
 		return Attachment{}, false, err
 	}
-	if len(got) != 1 || got[0].CaseID != c.ID {
+	if len(got) != 1 {
 		return Attachment{}, false, ErrNotFound
 	}
 	return got[0], created, nil
