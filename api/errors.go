@@ -172,7 +172,7 @@ func toAPIError(err error) (apiErr *Error, known bool) {
 	return errInternal, false
 }
 
-// dependencyDown says err is PostgreSQL or Temporal being unavailable, slow
+// dependencyDown says err is PostgreSQL, Temporal or the object store being unavailable, slow
 // or overloaded, not a bug (invariant 9): the client should retry.
 func dependencyDown(err error) bool {
 	var unavailable *serviceerror.Unavailable
@@ -187,7 +187,7 @@ func dependencyDown(err error) bool {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.As(err, &exhausted),
-		errors.As(err, &aborted), errors.As(err, &notReady):
+		errors.As(err, &aborted), errors.As(err, &notReady), errors.Is(err, store.ErrObjectsUnavailable):
 		return true
 	case errors.As(err, &precondition):
 		// Matching says so when no worker has polled the task queue lately

@@ -59,8 +59,8 @@ func (s *Server) exchange(ctx context.Context, tenant, caseID string, res workfl
 	return out, nil
 }
 
-// messageBody reads and checks a message's body.
-func messageRequest(c *gin.Context) (PostMessageRequest, error) {
+// messageRequest reads and checks a message's body and files.
+func (s *Server) messageRequest(c *gin.Context) (PostMessageRequest, error) {
 	var req PostMessageRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return req, err
@@ -68,8 +68,8 @@ func messageRequest(c *gin.Context) (PostMessageRequest, error) {
 	if reason := workflows.ValidateMessageBody(req.Body); reason != "" {
 		return req, validationError([]FieldError{{"body", reason}})
 	}
-	if len(req.AttachmentIDs) > workflows.MaxAttachments {
-		return req, validationError([]FieldError{{"attachment_ids", "at most 5 attachments"}})
+	if len(req.AttachmentIDs) > s.maxFiles {
+		return req, validationError([]FieldError{{"attachment_ids", fmt.Sprintf("at most %d attachments", s.maxFiles)}})
 	}
 	for i, id := range req.AttachmentIDs {
 		if !canonicalUUID(id) || slices.Contains(req.AttachmentIDs[i+1:], id) {
@@ -86,7 +86,7 @@ func (s *Server) loadCaseAndBody(c *gin.Context) (store.Case, string, []workflow
 	if err != nil {
 		return store.Case{}, "", nil, err
 	}
-	req, err := messageRequest(c)
+	req, err := s.messageRequest(c)
 	if err != nil {
 		return row, "", nil, err
 	}
@@ -115,7 +115,7 @@ func (s *Server) postMessage(c *gin.Context) error {
 	if _, err := uuid.Parse(c.Param("id")); err != nil {
 		return errCaseNotFound
 	}
-	req, err := messageRequest(c)
+	req, err := s.messageRequest(c)
 	if err != nil {
 		return err
 	}

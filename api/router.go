@@ -25,6 +25,7 @@ import (
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/policies"
+	"tandem/workflows"
 )
 
 // Config holds the dependencies and limits of the API.
@@ -44,8 +45,11 @@ type Config struct {
 	MaxBodyBytes int64 // larger request bodies get 413
 	// MaxAttachmentBytes bounds an uploaded file (0: DefaultMaxAttachmentBytes).
 	MaxAttachmentBytes int64
-	HistoryLimit       int           // history length at which cases continue as new; 0: the workflow's default
-	RequestTimeout     time.Duration // bound on each request's work, Temporal round trips included
+	// MaxAttachmentsPerMessage bounds the files one message carries (0:
+	// DefaultMaxAttachments; at most workflows.MaxAttachments).
+	MaxAttachmentsPerMessage int
+	HistoryLimit             int           // history length at which cases continue as new; 0: the workflow's default
+	RequestTimeout           time.Duration // bound on each request's work, Temporal round trips included
 	// Admission bounds the requests in flight, per process and per tenant;
 	// zero: none (the binary configures DefaultAdmission's figures).
 	Admission      Admission
@@ -84,6 +88,7 @@ type Server struct {
 	log           *slog.Logger
 	maxBody       int64
 	maxAttachment int64
+	maxFiles      int // per message
 	historyLimit  int
 	timeout       time.Duration
 	ai            ai.Engine
@@ -114,6 +119,7 @@ func New(cfg Config) http.Handler {
 		log:           cfg.Logger,
 		maxBody:       cfg.MaxBodyBytes,
 		maxAttachment: cmp.Or(cfg.MaxAttachmentBytes, DefaultMaxAttachmentBytes),
+		maxFiles:      min(cmp.Or(cfg.MaxAttachmentsPerMessage, DefaultMaxAttachments), workflows.MaxAttachments),
 		historyLimit:  cfg.HistoryLimit,
 		timeout:       cfg.RequestTimeout,
 		perKey:        newLimiters(cfg.PerKeyLimit),

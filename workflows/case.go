@@ -307,7 +307,7 @@ func (wf *caseWorkflow) validatePostMessage(ctx workflow.Context, in PostMessage
 // validateAttachments bounds the files a message carries.
 func validateAttachments(files []Attachment) error {
 	if len(files) > MaxAttachments {
-		return temporal.NewApplicationError("a message carries at most 5 attachments", ErrTypeInvalidMessage)
+		return temporal.NewApplicationError("a message carries at most "+strconv.Itoa(MaxAttachments)+" attachments", ErrTypeInvalidMessage)
 	}
 	return nil
 }

@@ -285,8 +285,9 @@ type Attachment struct {
 	SHA256      string `json:"sha256"`
 }
 
-// MaxAttachments bounds the files one message carries.
-const MaxAttachments = 5
+// MaxAttachments bounds the files one message carries, whatever the API
+// is configured to accept.
+const MaxAttachments = 20
 
 // Actor is who caused a change, as recorded in the audit trail.
 type Actor struct {

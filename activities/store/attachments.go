@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -27,6 +29,8 @@ type Attachment struct {
 	Size         int64
 	MetaCT       []byte `gorm:"column:meta_ct"`
 	MessageSeq   *int64
+	StoredIn     string    // postgres (attachment_blobs) or objects (the object store)
+	ChunkSize    int       // the pieces' plaintext size (sealChunks); 0 for one piece
 	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
 	// Opened from MetaCT: the file's name and the SHA-256 of its bytes
 	// (hex); Erased when the customer's key is gone or the case purged.
@@ -53,9 +57,9 @@ func attachmentAAD(tenantID, id, part string) []byte {
 }
 
 // PutAttachment stores an upload to the case c (as read by GetCaseRow):
-// the bytes and the name sealed under the customer's data key. An upload
-// of the same ID (a retried request) is not stored again: it returns the
-// first, and false.
+// the bytes and the name sealed under the customer's data key, the bytes
+// in the object store when one is configured. An upload of the same ID (a
+// retried request) is not stored again: it returns the first, and false.
 func (s *Store) PutAttachment(ctx context.Context, c Case, a Attachment, data []byte) (Attachment, bool, error) {
 	created := false
 	err := s.InTx(ctx, func(tx *Store) error {
@@ -68,10 +72,14 @@ func (s *Store) PutAttachment(ctx context.Context, c Case, a Attachment, data []
 			return err
 		}
 		a.TenantID, a.CaseID, a.KeyID, a.MessageSeq = c.TenantID, c.ID, keyID, nil
+		a.StoredIn, a.ChunkSize = "postgres", attachmentChunk
+		if tx.objects != nil {
+			a.StoredIn = "objects"
+		}
 		if a.MetaCT, err = seal(dek, meta, attachmentAAD(a.TenantID, a.ID, "meta")); err != nil {
 			return err
 		}
-		sealed, err := seal(dek, data, attachmentAAD(a.TenantID, a.ID, "data"))
+		sealed, err := sealChunks(dek, data, attachmentAAD(a.TenantID, a.ID, "data"), a.ChunkSize)
 		if err != nil {
 			return err
 		}
@@ -84,6 +92,12 @@ func (s *Store) PutAttachment(ctx context.Context, c Case, a Attachment, data []
 			return nil // the first upload of this ID stands
 		}
 		created = true
+		if a.StoredIn == "objects" {
+			// Written before the row commits: a crash between leaves an
+			// object no row names, under the case's prefix, which a purge
+			// or erasure deletes with the rest.
+			return tx.objects.put(ctx, objectName(a.TenantID, a.CaseID, a.ID), sealed)
+		}
 		if err := db.Create(&attachmentBlob{TenantID: a.TenantID, ID: a.ID, DataCT: sealed}).Error; err != nil {
 			return fmt.Errorf("store attachment bytes: %w", err)
 		}
@@ -112,10 +126,10 @@ func (s *Store) CaseAttachments(ctx context.Context, tenantID, caseID string, id
 	return rows, s.openAttachments(ctx, tenantID, rows)
 }
 
-// AttachmentContent returns an attachment of the case and its bytes;
-// ErrNotFound for none, ErrCustomerErased once its customer was erased or
-// its case purged.
-func (s *Store) AttachmentContent(ctx context.Context, tenantID, caseID, id string) (Attachment, []byte, error) {
+// AttachmentContent returns an attachment of the case and its bytes, to
+// be read as they are opened, a piece at a time; ErrNotFound for none,
+// ErrCustomerErased once its customer was erased or its case purged.
+func (s *Store) AttachmentContent(ctx context.Context, tenantID, caseID, id string) (Attachment, io.ReadCloser, error) {
 	var a Attachment
 	err := s.db.WithContext(ctx).Where("tenant_id = ? AND case_id = ? AND id = ?", tenantID, caseID, id).Take(&a).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -137,21 +151,54 @@ func (s *Store) AttachmentContent(ctx context.Context, tenantID, caseID, id stri
 			return Attachment{}, nil, fmt.Errorf("read the attachment's message: %w", err)
 		}
 	}
-	var blob attachmentBlob
-	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&blob).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-		return a, nil, ErrCustomerErased
-	} else if err != nil {
-		return Attachment{}, nil, fmt.Errorf("read attachment bytes: %w", err)
-	}
 	keys, err := s.dataKeys(ctx, tenantID, []string{a.KeyID})
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	data, err := open(keys[a.KeyID], blob.DataCT, attachmentAAD(tenantID, id, "data"))
+	sealed, err := s.attachmentBytes(ctx, a)
+	if errors.Is(err, ErrNotFound) {
+		return a, nil, ErrCustomerErased // purged or erased since the row was read
+	}
+	if err != nil {
+		return Attachment{}, nil, err
+	}
+	aad := attachmentAAD(tenantID, id, "data")
+	if a.ChunkSize == 0 {
+		defer sealed.Close()
+		ct, err := io.ReadAll(sealed)
+		if err != nil {
+			return Attachment{}, nil, fmt.Errorf("read attachment bytes: %w", err)
+		}
+		data, err := open(keys[a.KeyID], ct, aad)
+		if err != nil {
+			return Attachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
+		}
+		return a, io.NopCloser(bytes.NewReader(data)), nil
+	}
+	r, err := openChunks(keys[a.KeyID], sealed, aad, a.ChunkSize)
 	if err != nil {
 		return Attachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
 	}
-	return a, data, nil
+	return a, r, nil
+}
+
+// attachmentBytes reads an attachment's sealed bytes from where they are.
+func (s *Store) attachmentBytes(ctx context.Context, a Attachment) (io.ReadCloser, error) {
+	if a.StoredIn == "objects" {
+		if s.objects == nil {
+			return nil, fmt.Errorf("%w: attachment %s is in an object store, and none is configured", ErrObjectsUnavailable, a.ID)
+		}
+		return s.objects.get(ctx, objectName(a.TenantID, a.CaseID, a.ID))
+	}
+	var blob attachmentBlob
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Take(&blob).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read attachment bytes: %w", err)
+	}
+	return io.NopCloser(bytes.NewReader(blob.DataCT)), nil
 }
 
 // openAttachments opens the rows' names and digests.

@@ -100,9 +100,9 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 // inTx is InTx; without sequence, entries queued wait for the sequencer's
 // round or the next reader (ListAudit sequences before it reads).
 func (s *Store) inTx(ctx context.Context, sequence bool, fn func(tx *Store) error) error {
-	tx := &Store{keys: s.keys, queued: map[string]bool{}}
+	tx := &Store{keys: s.keys, objects: s.objects, queued: map[string]bool{}}
 	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		tx.db = gtx
+		tx.db, tx.doomed = gtx, false
 		clear(tx.queued) // a retried function queues again
 		return fn(tx)
 	})
@@ -111,6 +111,12 @@ func (s *Store) inTx(ctx context.Context, sequence bool, fn func(tx *Store) erro
 	}
 	if sequence {
 		s.sequenceQueued(ctx, tx.queued)
+	}
+	switch {
+	case tx.doomed && s.queued != nil:
+		s.doomed = true // nested: the objects go once the outer transaction commits
+	case tx.doomed:
+		s.deleteDoomedAfterCommit(ctx)
 	}
 	return nil
 }

@@ -211,8 +211,9 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 // which a guess could be checked against), the idempotency keys their
 // front end chose for their messages, their cases' search terms
 // (blinded under their destroyed key, but of no use kept), and their
-// attachments' sealed bytes and names (type and size stay). A retried opening then finds the key
-// erased (409 customer_erased).
+// attachments' sealed bytes and names (type and size stay), the bytes in
+// the object store once this commits. A retried opening then finds the
+// key erased (409 customer_erased).
 func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byte) error {
 	db := s.db.WithContext(ctx)
 	theirs := `case_id IN (SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?)`
@@ -230,7 +231,14 @@ func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byt
 			return fmt.Errorf("clear %s: %w", q.what, err)
 		}
 	}
-	return nil
+	if s.objects == nil {
+		return nil
+	}
+	var cases []string
+	if err := db.Raw(`SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?`, tenantID, custHash).Scan(&cases).Error; err != nil {
+		return fmt.Errorf("list the customer's cases: %w", err)
+	}
+	return s.doomObjects(ctx, tenantID, cases...)
 }
 
 // erasedRequestHash stands for an erased customer's opening request.

@@ -111,6 +111,9 @@ func (s *Store) purgeCase(ctx context.Context, c Case, days int, now time.Time) 
 				return fmt.Errorf("purge the case's search terms and attachments: %w", err)
 			}
 		}
+		if err := tx.doomObjects(ctx, c.TenantID, c.ID); err != nil {
+			return err
+		}
 		res := db.Model(&Case{}).Where("tenant_id = ? AND id = ? AND purged_at IS NULL", c.TenantID, c.ID).
 			Updates(map[string]any{"customer_ref": gorm.Expr("NULL"), "customer_ref_ct": gorm.Expr("NULL"),
 				"subject": gorm.Expr("NULL"), "subject_ct": gorm.Expr("NULL"), "purged_at": now.UTC()})

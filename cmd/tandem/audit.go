@@ -219,6 +219,9 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 		return err
 	}
 	defer st.Close()
+	if err := useObjects(ctx, cfg, st); err != nil {
+		return err
+	}
 	results, err := purgeAll(ctx, st)
 	enc := json.NewEncoder(stdout)
 	for _, r := range results {
@@ -229,8 +232,12 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 	return err
 }
 
-// purgeAll runs retention for every tenant that has a period, in batches.
+// purgeAll runs retention for every tenant that has a period, in batches,
+// after deleting the objects any purge or erasure left to delete.
 func purgeAll(ctx context.Context, st *store.Store) ([]store.PurgeResult, error) {
+	if err := st.DeleteDoomedObjects(ctx, ""); err != nil {
+		return nil, err
+	}
 	tenants, err := st.RetentionTenants(ctx)
 	if err != nil {
 		return nil, err

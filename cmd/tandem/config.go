@@ -40,6 +40,7 @@ type settings struct {
 	HTTPAddr          string        `env:"TANDEM_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	MaxBodyBytes      int64         `env:"TANDEM_MAX_BODY_BYTES" envDefault:"65536"`
 	MaxAttachment     int64         `env:"TANDEM_MAX_ATTACHMENT_BYTES" envDefault:"10485760"`
+	MaxFiles          int64         `env:"TANDEM_MAX_ATTACHMENTS_PER_MESSAGE" envDefault:"5"`
 	HistoryLimit      int64         `env:"TANDEM_HISTORY_LIMIT"`
 	RequestTimeout    time.Duration `env:"TANDEM_REQUEST_TIMEOUT" envDefault:"15s"`
 	ShutdownTimeout   time.Duration `env:"TANDEM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
@@ -126,6 +127,15 @@ type settings struct {
 	LLMAPIKey     string        `env:"TANDEM_LLM_API_KEY"`
 	LLMAPIKeyFile string        `env:"TANDEM_LLM_API_KEY_FILE,file"`
 	LLMTimeout    time.Duration `env:"TANDEM_LLM_TIMEOUT" envDefault:"2s"`
+
+	// An S3-compatible object store for attachments' sealed bytes; unset:
+	// they are kept in PostgreSQL.
+	ObjectStoreURL      string `env:"TANDEM_OBJECT_STORE_URL"` // http(s)://host:port
+	ObjectBucket        string `env:"TANDEM_OBJECT_STORE_BUCKET" envDefault:"tandem-attachments"`
+	ObjectRegion        string `env:"TANDEM_OBJECT_STORE_REGION" envDefault:"us-east-1"`
+	ObjectAccessKey     string `env:"TANDEM_OBJECT_STORE_ACCESS_KEY"`
+	ObjectSecretKey     string `env:"TANDEM_OBJECT_STORE_SECRET_KEY"`
+	ObjectSecretKeyFile string `env:"TANDEM_OBJECT_STORE_SECRET_KEY_FILE,file"`
 }
 
 // config is every setting of the binary: the environment's, checked, and
@@ -251,10 +261,14 @@ func loadConfig() (config, error) {
 		name string
 		v    int64
 	}{{"TANDEM_MAX_BODY_BYTES", s.MaxBodyBytes}, {"TANDEM_MAX_ATTACHMENT_BYTES", s.MaxAttachment}, {"TANDEM_HISTORY_LIMIT", s.HistoryLimit},
+		{"TANDEM_MAX_ATTACHMENTS_PER_MESSAGE", s.MaxFiles},
 		{"TANDEM_CONSISTENCY_RATE", s.ConsistencyRate}, {"TANDEM_WORKFLOW_CACHE", int64(s.WorkflowCacheSize)}} {
 		if n.v <= 0 {
 			return cfg, fmt.Errorf("%s must be a positive whole number, got %d", n.name, n.v)
 		}
+	}
+	if s.MaxFiles > workflows.MaxAttachments {
+		return cfg, fmt.Errorf("TANDEM_MAX_ATTACHMENTS_PER_MESSAGE is at most %d, got %d", workflows.MaxAttachments, s.MaxFiles)
 	}
 	if s.LogFormat != "text" && s.LogFormat != "json" {
 		return cfg, fmt.Errorf("TANDEM_LOG_FORMAT must be text or json, got %q", s.LogFormat)
@@ -376,6 +390,8 @@ func (c config) logAttrs() []any {
 		"TANDEM_TASK_QUEUE", c.TaskQueue,
 		"TANDEM_HTTP_ADDR", c.HTTPAddr,
 		"TANDEM_MAX_BODY_BYTES", c.MaxBodyBytes, "TANDEM_MAX_ATTACHMENT_BYTES", c.MaxAttachment,
+		"TANDEM_MAX_ATTACHMENTS_PER_MESSAGE", c.MaxFiles,
+		"TANDEM_OBJECT_STORE_URL", cmp.Or(c.ObjectStoreURL, "(unset: attachments are kept in PostgreSQL)"),
 		"TANDEM_HISTORY_LIMIT", c.HistoryLimit,
 		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),
 		"TANDEM_RATE_PER_KEY", c.PerKeyLimit.Rate, "TANDEM_RATE_PER_TENANT", c.PerTenantLimit.Rate,

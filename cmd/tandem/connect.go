@@ -53,7 +53,25 @@ func openStore(ctx context.Context, cfg config) (*store.Store, error) {
 		return nil, err
 	}
 	st.UseKeyring(kr)
+	if err := useObjects(ctx, cfg, st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
+}
+
+// useObjects connects the store to the configured object store, if any.
+func useObjects(ctx context.Context, cfg config, st *store.Store) error {
+	if cfg.ObjectStoreURL == "" {
+		return nil
+	}
+	objects, err := store.OpenObjects(ctx, store.ObjectStoreConfig{Endpoint: cfg.ObjectStoreURL, Bucket: cfg.ObjectBucket,
+		Region: cfg.ObjectRegion, AccessKey: cfg.ObjectAccessKey, SecretKey: secret(cfg.ObjectSecretKey, cfg.ObjectSecretKeyFile)})
+	if err != nil {
+		return err
+	}
+	st.UseObjects(objects)
+	return nil
 }
 
 // dialTemporal connects with the encrypting payload codec: every client and
