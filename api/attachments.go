@@ -258,7 +258,7 @@ func (s *Server) downloadAttachment(c *gin.Context) error {
 		return err
 	}
 	defer content.Close()
-	if customerFacing(c) && (a.Internal || (a.MessageSeq == nil && a.UploaderKind != "service")) {
+	if customerFacing(c) && !customerMaySee(a) {
 		return errAttachmentNotFound
 	}
 	if principalOf(c).Kind == "user" {
@@ -303,4 +303,59 @@ func attachmentsFromWorkflow(files []workflows.Attachment) []AttachmentJSON {
 		out = append(out, AttachmentJSON{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256})
 	}
 	return out
+}
+
+// evidenceIDs are the references among a refund's evidence that have the
+// form of a file's ID.
+func evidenceIDs(evidence []string) []string {
+	var ids []string
+	for _, e := range evidence {
+		if canonicalUUID(e) && !slices.Contains(ids, e) {
+			ids = append(ids, e)
+		}
+	}
+	return ids
+}
+
+// checkEvidence refuses a refund whose evidence names a file the caller
+// could not download from the case: one of another case, another
+// tenant's, or (for a front end) a staff upload or a note's.
+func (s *Server) checkEvidence(c *gin.Context, row store.Case, evidence []string) error {
+	ids := evidenceIDs(evidence)
+	if len(ids) == 0 {
+		return nil
+	}
+	got, err := s.store.CaseAttachments(c.Request.Context(), row.TenantID, row.ID, ids)
+	if err != nil {
+		return err
+	}
+	if err := s.store.AttachmentsInternal(c.Request.Context(), row.TenantID, row.ID, got); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		i := slices.IndexFunc(got, func(a store.Attachment) bool { return a.ID == id })
+		switch {
+		case i < 0 || (customerFacing(c) && !customerMaySee(got[i])):
+			return validationError([]FieldError{{"evidence", "no file " + id + " on this case"}})
+		case got[i].Erased:
+			return errCustomerErased
+		}
+	}
+	return nil
+}
+
+// customerMaySee says a front end may download the file: its own upload,
+// or one a message of the customer's view carries.
+func customerMaySee(a store.Attachment) bool {
+	return !a.Internal && (a.MessageSeq != nil || a.UploaderKind == "service")
+}
+
+// evidenceFiles are the files of the refund's case its evidence names.
+func (s *Server) evidenceFiles(c *gin.Context, st workflows.RefundState) ([]AttachmentJSON, error) {
+	ids := evidenceIDs(st.Evidence)
+	if len(ids) == 0 || st.CaseID == "" {
+		return nil, nil
+	}
+	got, err := s.store.CaseAttachments(c.Request.Context(), st.TenantID, st.CaseID, ids)
+	return attachmentsJSON(got), err
 }

@@ -11,13 +11,18 @@ import (
 	"image/jpeg"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/proto"
 
+	"tandem/activities/store"
+	"tandem/activities/store/storetest"
 	"tandem/api"
 )
 
@@ -227,4 +232,147 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// With an object store: a customer's photo, sent by the front end, is seen
+// by the assigned agent and by no other agent or tenant, and serves as a
+// refund's evidence; a word the customer used finds the case. After the
+// customer's erasure, neither the bucket, nor PostgreSQL, nor the search
+// index holds anything of theirs that opens or matches.
+func TestAttachmentsAndSearchInAnObjectStore(t *testing.T) {
+	objects := storetest.Objects(t)
+	var bucket string
+	s := newStackAll(t, 0, nil, false, nil, func(st *store.Store) { bucket = objects.Open(t, st).Bucket })
+	agent1, agent2 := tenantA+"/agent:agent-1", tenantA+"/agent:agent-2"
+	req := sampleCase()
+	req.CustomerRef = "cust-bucket-" + randomHex(4)
+	req.Message = "My parcel came crushed, the vase inside is shattered."
+	c := s.openCase(tenantA, req).Case
+	upload := func(who, name string, data []byte) response {
+		t.Helper()
+		body, ct := multipartFile(t, name, data)
+		return s.do("POST", "/v1/cases/"+c.ID+"/attachments", who, body, "Content-Type", ct)
+	}
+	search := func(query string) []string {
+		t.Helper()
+		r := s.do("GET", "/v1/cases?q="+url.QueryEscape(query), tenantA+"/supervisor", nil)
+		var list api.CaseList
+		r.decode(t, &list)
+		var ids []string
+		for _, found := range list.Cases {
+			ids = append(ids, found.ID)
+		}
+		return ids
+	}
+
+	if r := upload(tenantA, "page.html", []byte("<!DOCTYPE html><html><script>alert(1)</script></html>")); r.Status != http.StatusUnsupportedMediaType {
+		t.Fatalf("an HTML upload: %d %s", r.Status, r.Body)
+	}
+	var photo, receipt api.AttachmentBody
+	if r := upload(tenantA, "vase.jpg", photoWithLocation(t)); r.Status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", r.Status, r.Body)
+	} else {
+		r.decode(t, &photo)
+	}
+	upload(tenantA, "receipt.pdf", []byte("%PDF-1.4\nRECEIPT-77\n%%EOF\n")).decode(t, &receipt)
+	var files []string
+	for range 6 {
+		var a api.AttachmentBody
+		upload(tenantA, "more.txt", []byte("more words")).decode(t, &a)
+		files = append(files, a.Attachment.ID)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "Six files.", AttachmentIDs: files}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("a message with six files (five allowed): %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "A photo of the vase.", AttachmentIDs: []string{photo.Attachment.ID}}); r.Status != http.StatusOK {
+		t.Fatalf("message: %d %s", r.Status, r.Body)
+	}
+	want := "acme/" + c.ID + "/" + photo.Attachment.ID
+	if names := objects.Names(t, bucket); !slices.Contains(names, want) {
+		t.Fatalf("the bucket holds %v, not %s", names, want)
+	}
+	if raw := objects.Bytes(t, bucket, want); bytes.Contains(raw, []byte("JFIF")) || bytes.Contains(raw, []byte{0xFF, 0xD8, 0xFF}) {
+		t.Fatal("the photo is in the bucket in clear")
+	}
+
+	s.handTo(agent1, c.ID)
+	download := func(who, id string) response { return s.do("GET", "/v1/cases/"+c.ID+"/attachments/"+id, who, nil) }
+	r := download(agent1, photo.Attachment.ID)
+	sum := sha256.Sum256(r.Body)
+	if r.Status != http.StatusOK || hex.EncodeToString(sum[:]) != photo.Attachment.SHA256 || r.Header.Get("Content-Disposition") != "attachment; filename=vase.jpg" {
+		t.Fatalf("the assigned agent's download: %d %v", r.Status, r.Header)
+	}
+	for _, who := range []string{agent2, tenantB + "/supervisor", tenantB} {
+		if r := download(who, photo.Attachment.ID); r.Status != http.StatusNotFound {
+			t.Errorf("%s downloads the photo: %d %s", who, r.Status, r.Body)
+		}
+	}
+	if got := search("shattered vase"); !slices.Equal(got, []string{c.ID}) {
+		t.Fatalf("search before the erasure: %v", got)
+	}
+
+	// The photo and the receipt as a refund's evidence; another case's file is refused.
+	other := s.openCase(tenantA, sampleCase()).Case
+	var stranger api.AttachmentBody
+	body, ct := multipartFile(t, "other.txt", []byte("another case"))
+	s.do("POST", "/v1/cases/"+other.ID+"/attachments", tenantA, body, "Content-Type", ct).decode(t, &stranger)
+	if err := s.store.PutOrder(context.Background(), tenantA, "2001", req.CustomerRef, "EUR", "300.00", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(evidence ...string) response {
+		b := map[string]any{"order_ref": "2001", "amount": "250.00", "currency": "EUR", "reason_code": "damaged", "evidence": evidence}
+		return s.do("POST", "/v1/cases/"+c.ID+"/refunds", tenantA, b, "Idempotency-Key", "vase-"+strings.Join(evidence, ","))
+	}
+	if r := ask(stranger.Attachment.ID); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("evidence from another case: %d %s", r.Status, r.Body)
+	}
+	r = ask(photo.Attachment.ID, receipt.Attachment.ID, "courier:DX-1234")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("refund: %d %s", r.Status, r.Body)
+	}
+	var asked struct {
+		Refund struct {
+			RefundID string `json:"refund_id"`
+		} `json:"refund"`
+	}
+	r.decode(t, &asked)
+	var staff struct {
+		Refund api.StaffRefund `json:"refund"`
+	}
+	s.do("GET", "/v1/refunds/"+asked.Refund.RefundID, tenantA+"/finance", nil).decode(t, &staff)
+	if got := staff.Refund.EvidenceFiles; len(got) != 2 || got[0].Name == "" || got[1].Name == "" {
+		t.Fatalf("the refund's evidence files, as finance sees them: %+v", got)
+	}
+	if r := download(tenantA+"/finance", receipt.Attachment.ID); r.Status != http.StatusOK || !bytes.Contains(r.Body, []byte("RECEIPT-77")) {
+		t.Fatalf("finance downloads the evidence: %d", r.Status)
+	}
+
+	if r := s.do("POST", "/v1/customers/erase", tenantA+"/admin+totp", api.EraseCustomerRequest{CustomerRef: req.CustomerRef, Reason: "customer_request"}); r.Status != http.StatusOK {
+		t.Fatalf("erase: %d %s", r.Status, r.Body)
+	}
+	for _, name := range objects.Names(t, bucket) {
+		if strings.HasPrefix(name, "acme/"+c.ID+"/") {
+			t.Errorf("after the erasure the bucket still holds %s", name)
+		}
+	}
+	if r := download(agent1, photo.Attachment.ID); r.Status != http.StatusGone {
+		t.Errorf("after the erasure, the photo: %d %s", r.Status, r.Body)
+	}
+	var names, terms int64
+	s.store.DB().Raw(`SELECT count(*) FROM attachments WHERE case_id = ? AND meta_ct IS NOT NULL`, c.ID).Scan(&names)
+	s.store.DB().Raw(`SELECT count(*) FROM search_terms WHERE case_id = ?`, c.ID).Scan(&terms)
+	if names != 0 || terms != 0 {
+		t.Fatalf("after the erasure: %d files' names and %d search terms left", names, terms)
+	}
+	if got := search("shattered vase"); len(got) != 0 {
+		t.Fatalf("search after the erasure: %v", got)
+	}
+	// The refund is still told (from its record: the saga's payloads no
+	// longer open), its evidence cleared with the rest of the customer.
+	staff.Refund = api.StaffRefund{}
+	if r := s.do("GET", "/v1/refunds/"+asked.Refund.RefundID, tenantA+"/finance", nil); r.Status != http.StatusOK {
+		t.Fatalf("the refund after the erasure: %d %s", r.Status, r.Body)
+	} else if r.decode(t, &staff); staff.Refund.RefundID != asked.Refund.RefundID || len(staff.Refund.Evidence) != 0 || len(staff.Refund.EvidenceFiles) != 0 {
+		t.Fatalf("the refund after the erasure: %+v", staff.Refund)
+	}
 }

@@ -32,7 +32,10 @@ type RefundRequest struct {
 	ReasonCode string                 `json:"reason_code"`
 	Kind       string                 `json:"kind"`     // refund (default), goodwill_credit, coupon, fee_waiver, shipping_refund
 	Items      []workflows.RefundItem `json:"items"`    // the order's lines it is for, at most 50
-	Evidence   []string               `json:"evidence"` // references to evidence (attachment IDs, URLs), at most 10
+	// Evidence: references, at most 10: the ID of a file of the case
+	// (an upload, or one a message carries; a front end's own or the
+	// customer's view's), or any other reference (a URL, a courier's number).
+	Evidence []string `json:"evidence"`
 }
 
 // RefundDecisionRequest is the body of POST /v1/refunds/{id}/decide.
@@ -128,6 +131,9 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	if row.Status == workflows.StatusClosed {
 		return errCaseClosed
 	}
+	if err := s.checkEvidence(c, row, req.Evidence); err != nil {
+		return err
+	}
 	if customerFacing(c) && !workflows.PaysOut(req.Kind) {
 		return errorf(http.StatusForbidden, "compensation_staff_only", "a front end asks for refunds; compensations are the staff's to offer")
 	}
@@ -155,12 +161,16 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusAccepted, gin.H{"refund": refundFor(c, st)})
+	view, err := s.refundView(c, st)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, gin.H{"refund": view})
 	return nil
 }
 
 // refundState asks the saga where a refund stands; once Temporal has
-// forgotten a finished saga, the record says it.
+// forgotten a finished saga, or the saga cannot answer, the record says it.
 func (s *Server) refundState(c *gin.Context, tenantID, id string) (workflows.RefundState, error) {
 	var st workflows.RefundState
 	if _, err := uuid.Parse(id); err != nil {
@@ -168,7 +178,11 @@ func (s *Server) refundState(c *gin.Context, tenantID, id string) (workflows.Ref
 	}
 	q, err := s.temporal.QueryWorkflow(c.Request.Context(), workflows.RefundWorkflowID(tenantID, id), "", workflows.QueryRefund)
 	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
+	var failed *serviceerror.QueryFailed
+	// A saga that cannot answer (its customer erased: its payloads no
+	// longer open, until the erasure's deletion of the run completes) is
+	// told by its record too.
+	if errors.As(err, &notFound) || errors.As(err, &failed) {
 		r, err := s.store.GetRefund(c.Request.Context(), tenantID, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return st, errNoRefund
@@ -215,7 +229,11 @@ func (s *Server) getRefund(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"refund": refundFor(c, st)})
+	view, err := s.refundView(c, st)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"refund": view})
 	return nil
 }
 
@@ -276,7 +294,11 @@ func (s *Server) decideRefund(c *gin.Context) error {
 		Arg: workflows.RefundDecisionInput{Actor: actorOf(c), Approve: *req.Approve, Reason: req.Reason}}, &out); err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"refund": refundFor(c, out)})
+	view, err := s.refundView(c, out)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"refund": view})
 	return nil
 }
 
@@ -301,7 +323,11 @@ func (s *Server) appealRefund(c *gin.Context) error {
 		Arg: workflows.RefundAppealInput{Actor: actorOf(c), Reason: req.Reason}}, &out); err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"refund": refundFor(c, out)})
+	view, err := s.refundView(c, out)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"refund": view})
 	return nil
 }
 

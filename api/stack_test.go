@@ -50,7 +50,9 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode)
-	os.Exit(m.Run())
+	code := m.Run()
+	storetest.StopObjects()
+	os.Exit(code)
 }
 
 // stack is the real thing for one test: its own PostgreSQL database, a worker
@@ -161,9 +163,12 @@ func newStackTraced(t testing.TB, historyLimit int, tp trace.TracerProvider, wit
 
 // newStackAll is newStackTraced with the console configured by console,
 // given the server's URL (nil: no console sign-in).
-func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMetrics bool, console func(url string) api.ConsoleConfig) *stack {
+func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMetrics bool, console func(url string) api.ConsoleConfig, setup ...func(*store.Store)) *stack {
 	t.Helper()
 	st := storetest.New(t).Store
+	for _, f := range setup { // before the worker and the API use st
+		f(st)
+	}
 	ctx := context.Background()
 	for _, id := range []string{tenantA, tenantB} {
 		if err := st.EnsureTenant(ctx, id, id); err != nil {

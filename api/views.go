@@ -86,14 +86,22 @@ type CustomerRefund struct {
 	Overturned  bool       `json:"overturned"`
 }
 
-// refundFor is a refund as the caller may see it.
-func refundFor(c *gin.Context, st workflows.RefundState) any {
+// StaffRefund is a refund as the staff see it: where its saga stands, and
+// the files of the case its evidence names.
+type StaffRefund struct {
+	workflows.RefundState
+	EvidenceFiles []AttachmentJSON `json:"evidence_files,omitempty"`
+}
+
+// refundView is a refund as the caller may see it.
+func (s *Server) refundView(c *gin.Context, st workflows.RefundState) (any, error) {
 	if !customerFacing(c) {
-		return st
+		files, err := s.evidenceFiles(c, st)
+		return StaffRefund{RefundState: st, EvidenceFiles: files}, err
 	}
 	return CustomerRefund{RefundID: st.RefundID, CaseID: st.CaseID, OrderRef: st.OrderRef, Kind: st.Kind, Amount: st.Amount,
 		Currency: st.Currency, ReasonCode: st.ReasonCode, Status: st.Status, Rule: st.Rule, Appealable: st.Appealable,
-		AppealUntil: st.AppealUntil, Overturned: st.Overturned}
+		AppealUntil: st.AppealUntil, Overturned: st.Overturned}, nil
 }
 
 // recordedRefundsFor are a case's refund records as the caller may see them.

@@ -145,12 +145,10 @@ func (s *Store) AttachmentContent(ctx context.Context, tenantID, caseID, id stri
 	if a = rows[0]; a.Erased {
 		return a, nil, ErrCustomerErased
 	}
-	if a.MessageSeq != nil {
-		if err := s.db.WithContext(ctx).Raw(`SELECT internal FROM messages WHERE tenant_id = ? AND case_id = ? AND seq = ?`,
-			tenantID, caseID, *a.MessageSeq).Scan(&a.Internal).Error; err != nil {
-			return Attachment{}, nil, fmt.Errorf("read the attachment's message: %w", err)
-		}
+	if err := s.AttachmentsInternal(ctx, tenantID, caseID, rows); err != nil {
+		return Attachment{}, nil, err
 	}
+	a = rows[0]
 	keys, err := s.dataKeys(ctx, tenantID, []string{a.KeyID})
 	if err != nil {
 		return Attachment{}, nil, err
@@ -180,6 +178,29 @@ func (s *Store) AttachmentContent(ctx context.Context, tenantID, caseID, id stri
 		return Attachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
 	}
 	return a, r, nil
+}
+
+// AttachmentsInternal sets Internal on the case's rows that went out with
+// a staff note.
+func (s *Store) AttachmentsInternal(ctx context.Context, tenantID, caseID string, rows []Attachment) error {
+	var seqs []int64
+	for _, a := range rows {
+		if a.MessageSeq != nil {
+			seqs = append(seqs, *a.MessageSeq)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	var notes []int64
+	if err := s.db.WithContext(ctx).Raw(`SELECT seq FROM messages WHERE tenant_id = ? AND case_id = ? AND seq IN ? AND internal`,
+		tenantID, caseID, seqs).Scan(&notes).Error; err != nil {
+		return fmt.Errorf("read the attachments' messages: %w", err)
+	}
+	for i := range rows {
+		rows[i].Internal = rows[i].MessageSeq != nil && slices.Contains(notes, *rows[i].MessageSeq)
+	}
+	return nil
 }
 
 // attachmentBytes reads an attachment's sealed bytes from where they are.
