@@ -124,6 +124,24 @@ temporal_bin() {
   echo "$GOBIN_DIR/temporal"
 }
 
+# ensure_weed builds SeaweedFS's `weed`, the S3-compatible object store the
+# tests start, from its Go module at the version storetest.WeedVersion pins,
+# once per machine. Its go.mod has replace directives, which `go install
+# pkg@version` refuses, so it is built inside the module's own directory.
+ensure_weed() {
+  local version
+  version=$(sed -n 's/^const WeedVersion = "\(.*\)"$/\1/p' "$ROOT/activities/store/storetest/objects.go")
+  [ -n "$version" ] || die "no WeedVersion in activities/store/storetest/objects.go"
+  local bin="$GOBIN_DIR/weed-$version"
+  [ -x "$bin" ] && return
+  log "SeaweedFS: building weed $version from its Go module (about ten minutes the first time)"
+  local dir
+  dir=$(go mod download -json "github.com/seaweedfs/seaweedfs@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$dir" ] || die "could not download github.com/seaweedfs/seaweedfs@$version"
+  mkdir -p "$GOBIN_DIR"
+  (cd "$dir" && GOFLAGS=-buildvcs=false go build -o "$bin.tmp" ./weed) && mv "$bin.tmp" "$bin"
+}
+
 # quietly runs a command, showing its output only if it fails.
 quietly() {
   local out
@@ -456,6 +474,7 @@ case "${1:-}" in
     trap stop_started EXIT
     up
     ensure_chromium
+    ensure_weed
     lint
     go test -race -count=1 -timeout 15m ./...
     faults

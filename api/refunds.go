@@ -30,8 +30,8 @@ type RefundRequest struct {
 	Amount     string                 `json:"amount"`   // decimal, e.g. "12.50"; never a JSON number, so never a float
 	Currency   string                 `json:"currency"` // ISO 4217, e.g. "EUR"
 	ReasonCode string                 `json:"reason_code"`
-	Kind       string                 `json:"kind"`     // refund (default), goodwill_credit, coupon, fee_waiver, shipping_refund
-	Items      []workflows.RefundItem `json:"items"`    // the order's lines it is for, at most 50
+	Kind       string                 `json:"kind"`  // refund (default), goodwill_credit, coupon, fee_waiver, shipping_refund
+	Items      []workflows.RefundItem `json:"items"` // the order's lines it is for, at most 50
 	// Evidence: references, at most 10: the ID of a file of the case
 	// (an upload, or one a message carries; a front end's own or the
 	// customer's view's), or any other reference (a URL, a courier's number).
