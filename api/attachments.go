@@ -132,7 +132,8 @@ func (s *Server) uploadAttachment(c *gin.Context) error {
 	if created {
 		status = http.StatusCreated
 		if err := s.audit(c, auditEntry{Action: "attachment.upload", ObjectType: "attachment", ObjectID: a.ID, CaseID: row.ID,
-			Decision: "allow", Outcome: "success", Details: map[string]string{"content_type": a.ContentType, "size": strconv.FormatInt(a.Size, 10)}}); err != nil {
+			Decision: "allow", Outcome: "success", Details: map[string]string{"content_type": a.ContentType, "size": strconv.FormatInt(a.Size, 10),
+				"file_name": a.Name, "sha256": a.SHA256}}); err != nil { // the name and digest sealed under the customer's key
 			return err
 		}
 	}

@@ -295,9 +295,17 @@ func TestAttachmentsAndSearchInAnObjectStore(t *testing.T) {
 		t.Fatal("the photo is in the bucket in clear")
 	}
 
+	// The trail records the file's type, size, name and digest, the last
+	// two sealed under the customer's key.
+	r := s.do("GET", "/v1/audit/events?action=attachment.upload&case_id="+c.ID+"&limit=1", tenantA+"/compliance", nil)
+	if got := string(r.Body); r.Status != http.StatusOK || !strings.Contains(got, `\"file_name\":\"sealed:`) || !strings.Contains(got, `\"sha256\":\"sealed:`) ||
+		!strings.Contains(got, `\"content_type\":\"image/jpeg\"`) || strings.Contains(got, "vase.jpg") || strings.Contains(got, photo.Attachment.SHA256) {
+		t.Fatalf("the trail of the upload: %d %s", r.Status, got)
+	}
+
 	s.handTo(agent1, c.ID)
 	download := func(who, id string) response { return s.do("GET", "/v1/cases/"+c.ID+"/attachments/"+id, who, nil) }
-	r := download(agent1, photo.Attachment.ID)
+	r = download(agent1, photo.Attachment.ID)
 	sum := sha256.Sum256(r.Body)
 	if r.Status != http.StatusOK || hex.EncodeToString(sum[:]) != photo.Attachment.SHA256 || r.Header.Get("Content-Disposition") != "attachment; filename=vase.jpg" {
 		t.Fatalf("the assigned agent's download: %d %v", r.Status, r.Header)

@@ -15,12 +15,14 @@ import (
 
 // PersonalDetails are the audit details that say something about a person:
 // the order they bought, how they felt, the sensitive topic they raised
-// (medical, a vulnerable customer). The chain never holds them in clear: on
+// (medical, a vulnerable customer), the name and digest of a file they
+// sent. The chain never holds them in clear: on
 // a case's entry they are sealed under the customer's data key, so an
 // erasure makes them unreadable while the chain, which hashes the sealed
 // bytes, still verifies. Everything else in the chain is a code, a number or
 // a staff identifier.
-var PersonalDetails = []string{"order_ref", "anger", "anxiety", "sadness", "negativity", "distress", "sensitive_topic", "field_values"}
+var PersonalDetails = []string{"order_ref", "anger", "anxiety", "sadness", "negativity", "distress", "sensitive_topic", "field_values",
+	"file_name", "sha256"}
 
 // sealedPrefix marks a sealed detail: "sealed:<key ID>:<base64 nonce||ciphertext>".
 const sealedPrefix = "sealed:"
