@@ -231,6 +231,9 @@ func (s *Server) attachmentsFor(c *gin.Context, row store.Case, ids []string, ke
 			return nil, errCustomerErased
 		case got[i].MessageSeq != nil && !keyed:
 			return nil, errorf(http.StatusConflict, "attachment_sent", "the upload "+id+" went out with another message")
+		case got[i].MessageSeq == nil && time.Since(got[i].CreatedAt) > s.uploadTTL-time.Hour:
+			// About to be deleted as never sent: upload it again.
+			return nil, validationError([]FieldError{{"attachment_ids", "the upload " + id + " has expired; upload the file again"}})
 		}
 		a := got[i]
 		out = append(out, workflows.Attachment{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256})
@@ -340,6 +343,8 @@ func (s *Server) checkEvidence(c *gin.Context, row store.Case, evidence []string
 			return validationError([]FieldError{{"evidence", "no file " + id + " on this case"}})
 		case got[i].Erased:
 			return errCustomerErased
+		case got[i].MessageSeq == nil && time.Since(got[i].CreatedAt) > s.uploadTTL-time.Hour:
+			return validationError([]FieldError{{"evidence", "the upload " + id + " has expired; upload the file again"}})
 		}
 	}
 	return nil

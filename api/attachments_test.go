@@ -284,6 +284,12 @@ func TestAttachmentsAndSearchInAnObjectStore(t *testing.T) {
 	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "Six files.", AttachmentIDs: files}); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("a message with six files (five allowed): %d %s", r.Status, r.Body)
 	}
+	// An upload about to expire unsent is not sent: it must be uploaded again.
+	s.store.DB().Exec(`UPDATE attachments SET created_at = now() - interval '23 hours 30 minutes' WHERE id = ?`, files[0])
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "Old file.", AttachmentIDs: files[:1]}); r.Status != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(r.Body), "expired") {
+		t.Fatalf("an upload about to expire: %d %s", r.Status, r.Body)
+	}
 	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "A photo of the vase.", AttachmentIDs: []string{photo.Attachment.ID}}); r.Status != http.StatusOK {
 		t.Fatalf("message: %d %s", r.Status, r.Body)
 	}

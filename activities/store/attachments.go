@@ -301,3 +301,43 @@ func (s *Store) messageFiles(ctx context.Context, tenantID string, msgs []Messag
 	}
 	return nil
 }
+
+// DefaultUnsentUploadTTL is how long an upload may wait for the message
+// that carries it before it is deleted, unless configured.
+const DefaultUnsentUploadTTL = 24 * time.Hour
+
+// ExpireUnsentUploads deletes at most limit uploads made before cutoff that
+// no message carries and no refund names as evidence: their rows, their
+// bytes (in the object store once this commits), each with an entry on
+// its case's trail. It returns how many it deleted.
+func (s *Store) ExpireUnsentUploads(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	var gone []Attachment
+	err := s.InTx(ctx, func(tx *Store) error {
+		gone = nil
+		err := tx.db.WithContext(ctx).Raw(`DELETE FROM attachments WHERE (tenant_id, id) IN (
+				SELECT a.tenant_id, a.id FROM attachments a
+				WHERE a.message_seq IS NULL AND a.created_at < ?
+				  AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.tenant_id = a.tenant_id AND r.case_id = a.case_id
+				                  AND r.evidence @> jsonb_build_array(a.id::text))
+				ORDER BY a.created_at LIMIT ? FOR UPDATE SKIP LOCKED)
+			RETURNING tenant_id, id, case_id, content_type, size, stored_in`, cutoff, limit).Scan(&gone).Error
+		if err != nil {
+			return fmt.Errorf("expire unsent uploads: %w", err)
+		}
+		now := time.Now().UTC()
+		for _, a := range gone {
+			if a.StoredIn == "objects" {
+				if err := tx.doomObjects(ctx, a.TenantID, objectName(a.TenantID, a.CaseID, a.ID)); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.appendAudit(ctx, AuditEvent{TenantID: a.TenantID, ID: "expire:" + a.TenantID + ":" + a.ID, OccurredAt: now,
+				ActorKind: "system", ActorID: "retention", Action: "attachment.expire", ObjectType: "attachment", ObjectID: a.ID,
+				CaseID: a.CaseID, Decision: "allow", Outcome: "success", Reason: "not sent within its time"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return len(gone), err
+}

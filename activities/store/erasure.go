@@ -238,6 +238,9 @@ func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byt
 	if err := db.Raw(`SELECT id FROM cases WHERE tenant_id = ? AND customer_hash = ?`, tenantID, custHash).Scan(&cases).Error; err != nil {
 		return fmt.Errorf("list the customer's cases: %w", err)
 	}
+	for i, id := range cases {
+		cases[i] = caseObjects(tenantID, id)
+	}
 	return s.doomObjects(ctx, tenantID, cases...)
 }
 

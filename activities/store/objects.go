@@ -127,15 +127,16 @@ func (o *Objects) deletePrefix(ctx context.Context, prefix string) error {
 // PostgreSQL; those kept there before are read from there still.
 func (s *Store) UseObjects(o *Objects) { s.objects = o }
 
-// doomObjects records, in the caller's transaction, that the case's objects
-// are to be deleted; DeleteDoomedObjects deletes them once it commits.
-func (s *Store) doomObjects(ctx context.Context, tenantID string, caseIDs ...string) error {
-	if s.objects == nil || len(caseIDs) == 0 {
+// doomObjects records, in the caller's transaction, that the objects under
+// the prefixes (caseObjects, objectName) are to be deleted;
+// DeleteDoomedObjects deletes them once it commits.
+func (s *Store) doomObjects(ctx context.Context, tenantID string, prefixes ...string) error {
+	if s.objects == nil || len(prefixes) == 0 {
 		return nil
 	}
-	rows := make([]map[string]any, 0, len(caseIDs))
-	for _, id := range caseIDs {
-		rows = append(rows, map[string]any{"tenant_id": tenantID, "prefix": caseObjects(tenantID, id), "created_at": time.Now().UTC()})
+	rows := make([]map[string]any, 0, len(prefixes))
+	for _, p := range prefixes {
+		rows = append(rows, map[string]any{"tenant_id": tenantID, "prefix": p, "created_at": time.Now().UTC()})
 	}
 	if err := s.db.WithContext(ctx).Table("object_deletions").Clauses(clause.OnConflict{DoNothing: true}).Create(rows).Error; err != nil {
 		return fmt.Errorf("record objects to delete: %w", err)

@@ -207,3 +207,69 @@ func mustOpen(t *testing.T, cfg store.ObjectStoreConfig) *store.Objects {
 	}
 	return o
 }
+
+// An upload no message carried within its time is deleted, bytes and all,
+// with an entry on the trail; one a message carries, one a refund names
+// as evidence and a recent one stay.
+func TestUnsentUploadsExpire(t *testing.T) {
+	st := newStore(t)
+	objects := storetest.Objects(t)
+	bucket := objects.Open(t, st.Store).Bucket
+	ctx := context.Background()
+	const (
+		caseA    = "c3c3c3c3-0000-4000-8000-000000000001"
+		unsent   = "d3d3d3d3-0000-4000-8000-000000000001"
+		sent     = "d3d3d3d3-0000-4000-8000-000000000002"
+		evidence = "d3d3d3d3-0000-4000-8000-000000000003"
+		recent   = "d3d3d3d3-0000-4000-8000-000000000004"
+	)
+	a := objectCase(t, st, caseA, "cust")
+	for _, id := range []string{unsent, sent, evidence, recent} {
+		putFile(t, st, a, id, []byte("%PDF-1.4 "+id))
+	}
+	owner := st.Owner(t)
+	if err := owner.Exec(`UPDATE attachments SET created_at = now() - interval '2 days' WHERE id IN ?`, []string{unsent, sent, evidence}).Error; err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	carried := a
+	carried.LastSeq, carried.UpdatedAt = 2, now
+	if _, err := st.RecordCase(ctx, carried, []store.Message{{TenantID: "acme", CaseID: caseA, Seq: 2, AuthorKind: "customer", Body: "the file",
+		Attachments: []string{sent}, CreatedAt: now}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Exec(`INSERT INTO refunds (tenant_id, id, case_id, order_ref, kind, amount, currency, reason_code, status, rule,
+			auto_rejected, items, evidence, requested_by, created_at, updated_at)
+		VALUES ('acme', gen_random_uuid(), ?, 'o-1', 'refund', 10, 'EUR', 'damaged', 'requested', '', false, '[]', ?::jsonb, 'x', now(), now())`,
+		caseA, `["courier:1", "`+evidence+`"]`).Error; err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := st.ExpireUnsentUploads(ctx, now.Add(-24*time.Hour), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("expired %d, %v; want the one unsent old upload", n, err)
+	}
+	if _, err := readFile(st, a, unsent); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the expired upload: %v", err)
+	}
+	for _, id := range []string{sent, evidence, recent} {
+		if got, err := readFile(st, a, id); err != nil || string(got) != "%PDF-1.4 "+id {
+			t.Fatalf("%s after the expiry: %q %v", id, got, err)
+		}
+	}
+	for _, name := range objects.Names(t, bucket) {
+		if strings.HasSuffix(name, unsent) {
+			t.Fatalf("the expired upload's object is left: %s", name)
+		}
+	}
+	if len(objects.Names(t, bucket)) != 3 {
+		t.Fatalf("objects after the expiry: %v", objects.Names(t, bucket))
+	}
+	events, err := st.ListAudit(ctx, "acme", store.AuditFilter{Action: "attachment.expire", Limit: 10})
+	if err != nil || len(events) != 1 || events[0].ObjectID != unsent || events[0].CaseID != caseA {
+		t.Fatalf("the expiry's trail: %+v %v", events, err)
+	}
+	if n, err := st.ExpireUnsentUploads(ctx, now.Add(-24*time.Hour), 100); err != nil || n != 0 {
+		t.Fatalf("a second run expired %d, %v", n, err)
+	}
+}

@@ -222,7 +222,7 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 	if err := useObjects(ctx, cfg, st); err != nil {
 		return err
 	}
-	results, err := purgeAll(ctx, st)
+	results, err := purgeAll(ctx, st, cfg.UploadTTL)
 	enc := json.NewEncoder(stdout)
 	for _, r := range results {
 		if err := enc.Encode(r); err != nil {
@@ -232,9 +232,19 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 	return err
 }
 
-// purgeAll runs retention for every tenant that has a period, in batches,
-// after deleting the objects any purge or erasure left to delete.
-func purgeAll(ctx context.Context, st *store.Store) ([]store.PurgeResult, error) {
+// purgeAll deletes uploads no message carried within uploadTTL, then runs
+// retention for every tenant that has a period, in batches, then deletes
+// the objects any purge, erasure or expiry left to delete.
+func purgeAll(ctx context.Context, st *store.Store, uploadTTL time.Duration) ([]store.PurgeResult, error) {
+	for {
+		n, err := st.ExpireUnsentUploads(ctx, time.Now().Add(-uploadTTL), 500)
+		if err != nil {
+			return nil, err
+		}
+		if n < 500 {
+			break
+		}
+	}
 	if err := st.DeleteDoomedObjects(ctx, ""); err != nil {
 		return nil, err
 	}
@@ -262,9 +272,9 @@ func purgeAll(ctx context.Context, st *store.Store) ([]store.PurgeResult, error)
 }
 
 // retention purges expired content in every tenant that has a period.
-func retention(st *store.Store, log *slog.Logger) func(context.Context) {
+func retention(st *store.Store, uploadTTL time.Duration, log *slog.Logger) func(context.Context) {
 	return func(ctx context.Context) {
-		results, err := purgeAll(ctx, st)
+		results, err := purgeAll(ctx, st, uploadTTL)
 		if err != nil {
 			log.Warn("retention run", "err", err)
 		}

@@ -41,6 +41,7 @@ type settings struct {
 	MaxBodyBytes      int64         `env:"TANDEM_MAX_BODY_BYTES" envDefault:"65536"`
 	MaxAttachment     int64         `env:"TANDEM_MAX_ATTACHMENT_BYTES" envDefault:"10485760"`
 	MaxFiles          int64         `env:"TANDEM_MAX_ATTACHMENTS_PER_MESSAGE" envDefault:"5"`
+	UploadTTL         time.Duration `env:"TANDEM_UNSENT_UPLOAD_TTL" envDefault:"24h"` // an upload no message carried by then is deleted
 	HistoryLimit      int64         `env:"TANDEM_HISTORY_LIMIT"`
 	RequestTimeout    time.Duration `env:"TANDEM_REQUEST_TIMEOUT" envDefault:"15s"`
 	ShutdownTimeout   time.Duration `env:"TANDEM_SHUTDOWN_TIMEOUT" envDefault:"20s"`
@@ -252,7 +253,7 @@ func loadConfig() (config, error) {
 	}{{"TANDEM_REQUEST_TIMEOUT", s.RequestTimeout}, {"TANDEM_SHUTDOWN_TIMEOUT", s.ShutdownTimeout},
 		{"TANDEM_JWT_MAX_LIFETIME", s.JWTMaxLifetime}, {"TANDEM_JWKS_REFRESH", s.JWKSRefresh},
 		{"TANDEM_AUDIT_CHECKPOINT_EVERY", s.AuditCheckpointGap}, {"TANDEM_CONSISTENCY_EVERY", s.ConsistencyEvery},
-		{"TANDEM_EVENT_BACKLOG", s.EventBacklog}, {"TANDEM_LLM_TIMEOUT", s.LLMTimeout}} {
+		{"TANDEM_EVENT_BACKLOG", s.EventBacklog}, {"TANDEM_LLM_TIMEOUT", s.LLMTimeout}, {"TANDEM_UNSENT_UPLOAD_TTL", s.UploadTTL}} {
 		if d.v <= 0 {
 			return cfg, fmt.Errorf("%s must be a positive duration such as 15s, got %s", d.name, d.v)
 		}
@@ -266,6 +267,14 @@ func loadConfig() (config, error) {
 		if n.v <= 0 {
 			return cfg, fmt.Errorf("%s must be a positive whole number, got %d", n.name, n.v)
 		}
+	}
+	if s.ObjectStoreURL != "" {
+		if u, err := url.Parse(s.ObjectStoreURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return cfg, fmt.Errorf("TANDEM_OBJECT_STORE_URL must be http(s)://host:port, got %q", s.ObjectStoreURL)
+		}
+	}
+	if s.UploadTTL < 2*time.Hour {
+		return cfg, fmt.Errorf("TANDEM_UNSENT_UPLOAD_TTL must be at least 2h, got %s", s.UploadTTL)
 	}
 	if s.MaxFiles > workflows.MaxAttachments {
 		return cfg, fmt.Errorf("TANDEM_MAX_ATTACHMENTS_PER_MESSAGE is at most %d, got %d", workflows.MaxAttachments, s.MaxFiles)
@@ -390,7 +399,7 @@ func (c config) logAttrs() []any {
 		"TANDEM_TASK_QUEUE", c.TaskQueue,
 		"TANDEM_HTTP_ADDR", c.HTTPAddr,
 		"TANDEM_MAX_BODY_BYTES", c.MaxBodyBytes, "TANDEM_MAX_ATTACHMENT_BYTES", c.MaxAttachment,
-		"TANDEM_MAX_ATTACHMENTS_PER_MESSAGE", c.MaxFiles,
+		"TANDEM_MAX_ATTACHMENTS_PER_MESSAGE", c.MaxFiles, "TANDEM_UNSENT_UPLOAD_TTL", c.UploadTTL.String(),
 		"TANDEM_OBJECT_STORE_URL", cmp.Or(c.ObjectStoreURL, "(unset: attachments are kept in PostgreSQL)"),
 		"TANDEM_HISTORY_LIMIT", c.HistoryLimit,
 		"TANDEM_REQUEST_TIMEOUT", c.RequestTimeout.String(),

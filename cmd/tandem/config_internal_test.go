@@ -73,19 +73,22 @@ func TestConfigFromTheEnvironment(t *testing.T) {
 	}
 
 	for name, value := range map[string]string{
-		"TANDEM_REQUEST_TIMEOUT":          "-1s",
-		"TANDEM_HISTORY_LIMIT":            "lots",
-		"TANDEM_MAX_BODY_BYTES":           "0",
-		"TANDEM_LOG_FORMAT":               "xml",
-		"TANDEM_LOG_LEVEL":                "loud",
-		"TANDEM_RATE_PER_KEY":             "-3",
-		"TANDEM_MAX_IN_FLIGHT_PER_TENANT": "100000",
-		"TANDEM_MASTER_KEY":               "k1:c2hvcnQ=",
-		"TANDEM_AUDIT_SIGNING_KEY":        "bm90IGEgc2VlZA==",
-		"TANDEM_AUDIT_WITNESS_QUORUM":     "1",
-		"TANDEM_TRUSTED_PROXIES":          "not-an-ip",
-		"TANDEM_LLM_TIMEOUT":              "5s",
-		"TANDEM_PAYLOAD_KEY_FILE":         filepath.Join(t.TempDir(), "missing"),
+		"TANDEM_REQUEST_TIMEOUT":             "-1s",
+		"TANDEM_HISTORY_LIMIT":               "lots",
+		"TANDEM_MAX_BODY_BYTES":              "0",
+		"TANDEM_LOG_FORMAT":                  "xml",
+		"TANDEM_LOG_LEVEL":                   "loud",
+		"TANDEM_RATE_PER_KEY":                "-3",
+		"TANDEM_MAX_IN_FLIGHT_PER_TENANT":    "100000",
+		"TANDEM_MASTER_KEY":                  "k1:c2hvcnQ=",
+		"TANDEM_AUDIT_SIGNING_KEY":           "bm90IGEgc2VlZA==",
+		"TANDEM_AUDIT_WITNESS_QUORUM":        "1",
+		"TANDEM_TRUSTED_PROXIES":             "not-an-ip",
+		"TANDEM_LLM_TIMEOUT":                 "5s",
+		"TANDEM_PAYLOAD_KEY_FILE":            filepath.Join(t.TempDir(), "missing"),
+		"TANDEM_MAX_ATTACHMENTS_PER_MESSAGE": "21",
+		"TANDEM_UNSENT_UPLOAD_TTL":           "30m",
+		"TANDEM_OBJECT_STORE_URL":            "s3.example.com/bucket",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)

@@ -173,7 +173,7 @@ func startObjects() (*ObjectStore, error) {
 		return nil, err
 	}
 	args := []string{"server", "-dir=" + dir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-		"-master.volumeSizeLimitMB=64", "-volume.max=8", "-filer", "-s3", "-s3.config=" + filepath.Join(dir, "s3.json"),
+		"-master.volumeSizeLimitMB=16", "-volume.max=0", "-filer", "-s3", "-s3.config=" + filepath.Join(dir, "s3.json"),
 		"-s3.port.iceberg=0", "-s3.port.lance=0"}
 	for i, name := range []string{"master", "volume", "filer", "s3"} {
 		args = append(args, "-"+name+".port="+strconv.Itoa(ports[2*i]), "-"+name+".port.grpc="+strconv.Itoa(ports[2*i+1]))
