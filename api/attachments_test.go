@@ -240,6 +240,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // customer's erasure, neither the bucket, nor PostgreSQL, nor the search
 // index holds anything of theirs that opens or matches.
 func TestAttachmentsAndSearchInAnObjectStore(t *testing.T) {
+	t.Parallel() // much of it is waiting for the object store and Temporal's deletions
 	objects := storetest.Objects(t)
 	var bucket string
 	s := newStackAll(t, 0, nil, false, nil, func(st *store.Store) { bucket = objects.Open(t, st).Bucket })
