@@ -505,7 +505,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err := s.store.PutOrder(ctx, tenantA, "1001", "cust-42", "EUR", "100.00", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, asked := s.askRefund(rc.ID, tenantA, refundBody("1001", "30.00"), "console")
+	// The customer's photo of the damage is the refund's evidence.
+	photoBody, photoType := multipartFile(t, "damage.jpg", photoWithLocation(t))
+	var photo api.AttachmentBody
+	s.do("POST", "/v1/cases/"+rc.ID+"/attachments", tenantA, photoBody, "Content-Type", photoType).decode(t, &photo)
+	_, asked := s.askRefund(rc.ID, tenantA, map[string]any{"order_ref": "1001", "amount": "30.00", "currency": "EUR", "reason_code": "damaged",
+		"evidence": []string{photo.Attachment.ID}}, "console")
 	s.waitRefund(asked.RefundID, tenantA, func(r workflows.RefundState) bool { return r.Status == workflows.RefundAwaitingApproval })
 	var enrol struct {
 		URL string `json:"otpauth_url"`
@@ -518,7 +523,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	sam := newPerson(t, chrome)
 	signInAs(sam, s.url, "sam")
 	refundRow := `tr[data-refund="` + asked.RefundID + `"]`
-	sam.do("approvals", goTo("#/approvals"), chromedp.WaitVisible(chromedp.CSS(refundRow)))
+	sam.do("approvals, the evidence a download", goTo("#/approvals"), chromedp.WaitVisible(chromedp.CSS(refundRow)),
+		chromedp.WaitVisible(chromedp.CSS(refundRow+` .evidence a[data-attachment="`+photo.Attachment.ID+`"]`)))
 	sam.screenshot("supervisor-approvals")
 	sam.do("approve, asked for a code",
 		chromedp.Click(chromedp.CSS(refundRow+" .approve")),

@@ -680,15 +680,28 @@ async function approvalsView() {
   const page = el('section', { 'aria-labelledby': 'appr-title' }, el('h1', { id: 'appr-title', text: t('nav_approvals') }), el('p', { class: 'muted', text: t('four_eyes_note') }));
   if (!refunds.length) page.append(el('p', { class: 'empty', text: t('no_approvals') }));
   else {
-    page.append(el('table', { class: 'refunds' }, el('thead', {}, el('tr', {}, ['col_refund', 'col_case', 'amount', 'kind', 'reason_code', 'col_status', 'col_requested_by', 'col_decide'].map((k) => el('th', { scope: 'col', text: t(k) })))),
+    page.append(el('table', { class: 'refunds' }, el('thead', {}, el('tr', {}, ['col_refund', 'col_case', 'amount', 'kind', 'reason_code', 'col_evidence', 'col_status', 'col_requested_by', 'col_decide'].map((k) => el('th', { scope: 'col', text: t(k) })))),
       el('tbody', {}, refunds.map((r) => el('tr', { 'data-refund': r.id },
         el('td', { text: r.id.slice(0, 8) }), el('td', {}, el('a', { href: '#/case/' + r.case_id, text: r.case_id.slice(0, 8) })),
         el('td', { text: r.amount + ' ' + r.currency }), el('td', { text: code('kind_', r.kind) }), el('td', { text: r.reason_code }),
+        el('td', { class: 'evidence' }, evidenceList(r)),
         el('td', { text: code('status_', r.status) }), el('td', { text: r.requested_by || '—' }),
         el('td', {}, el('button', { type: 'button', class: 'approve', onclick: () => decide(r, true) }, t('approve')), ' ',
           el('button', { type: 'button', class: 'reject', onclick: () => decide(r, false) }, t('reject'))))))));
   }
   return page;
+}
+
+// evidenceList shows a refund's evidence: a file of its case as a download
+// (the staff's view of the case decides who may open it), any other
+// reference as text.
+function evidenceList(r) {
+  const refs = r.evidence || [];
+  if (!refs.length) return '—';
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  return el('ul', { class: 'evidence-list' }, refs.map((e) => el('li', {}, uuid.test(e)
+    ? el('a', { href: '/v1/cases/' + r.case_id + '/attachments/' + e, download: '', 'data-attachment': e, text: t('file') + ' ' + e.slice(0, 8) })
+    : el('span', { text: e }))));
 }
 
 function decide(r, approve) {
