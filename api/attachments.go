@@ -271,15 +271,36 @@ func (s *Server) downloadAttachment(c *gin.Context) error {
 			return err
 		}
 	}
-	// Sent as it is opened, a piece at a time; a piece that fails to open
-	// (tampered with) cuts the response short, and nothing of it is sent.
-	c.DataFromReader(http.StatusOK, a.Size, a.ContentType, content, map[string]string{
-		"Content-Disposition":     mime.FormatMediaType("attachment", map[string]string{"filename": a.Name}),
-		"X-Content-Type-Options":  "nosniff",
-		"Content-Security-Policy": "default-src 'none'; sandbox",
-		"Cache-Control":           "private, no-store",
-	})
-	return nil
+	h := c.Writer.Header()
+	h.Set("Content-Type", a.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Name}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "private, no-store")
+	c.Status(http.StatusOK)
+	// Sent as it is opened, a piece at a time, each write given its own
+	// deadline, so a slow client gets the whole file while a stalled one
+	// is let go. A piece that fails to open (changed in storage) ends the
+	// response short of its length, and nothing of that piece is sent.
+	rc := http.NewResponseController(c.Writer)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := content.Read(buf)
+		if n > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, werr := c.Writer.Write(buf[:n]); werr != nil {
+				return nil // the client went away
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			s.log.Error("an attachment stopped part way", "case", row.ID, "attachment", a.ID, "err", err)
+			return nil
+		}
+	}
 }
 
 func (s *Server) errAttachmentTooLarge() error {
@@ -314,7 +335,7 @@ func attachmentsFromWorkflow(files []workflows.Attachment) []AttachmentJSON {
 func evidenceIDs(evidence []string) []string {
 	var ids []string
 	for _, e := range evidence {
-		if canonicalUUID(e) && !slices.Contains(ids, e) {
+		if e = strings.ToLower(e); canonicalUUID(e) && !slices.Contains(ids, e) {
 			ids = append(ids, e)
 		}
 	}
@@ -336,6 +357,10 @@ func (s *Server) checkEvidence(c *gin.Context, row store.Case, evidence []string
 	if err := s.store.AttachmentsInternal(c.Request.Context(), row.TenantID, row.ID, got); err != nil {
 		return err
 	}
+	named, err := s.store.NamedAsEvidence(c.Request.Context(), row.TenantID, row.ID, ids)
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
 		i := slices.IndexFunc(got, func(a store.Attachment) bool { return a.ID == id })
 		switch {
@@ -343,7 +368,8 @@ func (s *Server) checkEvidence(c *gin.Context, row store.Case, evidence []string
 			return validationError([]FieldError{{"evidence", "no file " + id + " on this case"}})
 		case got[i].Erased:
 			return errCustomerErased
-		case got[i].MessageSeq == nil && time.Since(got[i].CreatedAt) > s.uploadTTL-time.Hour:
+		case got[i].MessageSeq == nil && !slices.Contains(named, id) && time.Since(got[i].CreatedAt) > s.uploadTTL-time.Hour:
+			// About to expire, and no refund keeps it (a keyed retry's does).
 			return validationError([]FieldError{{"evidence", "the upload " + id + " has expired; upload the file again"}})
 		}
 	}
@@ -356,12 +382,19 @@ func customerMaySee(a store.Attachment) bool {
 	return !a.Internal && (a.MessageSeq != nil || a.UploaderKind == "service")
 }
 
-// evidenceFiles are the files of the refund's case its evidence names.
-func (s *Server) evidenceFiles(c *gin.Context, st workflows.RefundState) ([]AttachmentJSON, error) {
+// evidenceFiles are the files of the refund's case its evidence names. It
+// is told beside a refund that may already be asked for: a failure to
+// read them leaves them out (and is logged) rather than failing an answer
+// whose retry could ask again.
+func (s *Server) evidenceFiles(c *gin.Context, st workflows.RefundState) []AttachmentJSON {
 	ids := evidenceIDs(st.Evidence)
 	if len(ids) == 0 || st.CaseID == "" {
-		return nil, nil
+		return nil
 	}
 	got, err := s.store.CaseAttachments(c.Request.Context(), st.TenantID, st.CaseID, ids)
-	return attachmentsJSON(got), err
+	if err != nil {
+		s.log.Warn("a refund's evidence files are left out", "refund", st.RefundID, "err", err)
+		return nil
+	}
+	return attachmentsJSON(got)
 }

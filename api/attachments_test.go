@@ -391,3 +391,41 @@ func TestAttachmentsAndSearchInAnObjectStore(t *testing.T) {
 		t.Fatalf("the refund after the erasure: %+v", staff.Refund)
 	}
 }
+
+// With the object store down, an upload is a 503 to retry, and nothing
+// else stops: messages go on, and an erasure completes, leaving the
+// deletion of the customer's objects to the next retention run.
+func TestAttachmentsWhileTheObjectStoreIsDown(t *testing.T) {
+	t.Parallel()
+	down := store.ObjectStoreConfig{Endpoint: "http://127.0.0.1:1", Bucket: "down", AccessKey: "k", SecretKey: "s", Region: "us-east-1"}
+	s := newStackAll(t, 0, nil, false, nil, func(st *store.Store) {
+		objs, err := store.NewObjects(down)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.UseObjects(objs)
+	})
+	req := sampleCase()
+	req.CustomerRef = "cust-down-" + randomHex(4)
+	c := s.openCase(tenantA, req).Case
+	body, ct := multipartFile(t, "box.pdf", []byte("%PDF-1.4 box"))
+	r := s.do("POST", "/v1/cases/"+c.ID+"/attachments", tenantA, body, "Content-Type", ct)
+	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("an upload with the store down: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	var n int64
+	s.store.DB().Raw(`SELECT count(*) FROM attachments WHERE case_id = ?`, c.ID).Scan(&n)
+	if n != 0 {
+		t.Fatalf("a refused upload left %d rows", n)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "Still there?"}); r.Status != http.StatusOK {
+		t.Fatalf("a message with the store down: %d %s", r.Status, r.Body)
+	}
+	if r := s.do("POST", "/v1/customers/erase", tenantA+"/admin+totp", api.EraseCustomerRequest{CustomerRef: req.CustomerRef, Reason: "customer_request"}); r.Status != http.StatusOK {
+		t.Fatalf("an erasure with the store down: %d %s", r.Status, r.Body)
+	}
+	s.store.DB().Raw(`SELECT count(*) FROM object_deletions WHERE prefix = ?`, "acme/"+c.ID+"/").Scan(&n)
+	if n != 1 {
+		t.Fatalf("the erasure's objects are not left to delete: %d rows", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -70,6 +71,9 @@ func (s *Server) messageRequest(c *gin.Context) (PostMessageRequest, error) {
 	}
 	if len(req.AttachmentIDs) > s.maxFiles {
 		return req, validationError([]FieldError{{"attachment_ids", fmt.Sprintf("at most %d attachments", s.maxFiles)}})
+	}
+	for i := range req.AttachmentIDs {
+		req.AttachmentIDs[i] = strings.ToLower(req.AttachmentIDs[i])
 	}
 	for i, id := range req.AttachmentIDs {
 		if !canonicalUUID(id) || slices.Contains(req.AttachmentIDs[i+1:], id) {

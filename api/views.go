@@ -96,8 +96,7 @@ type StaffRefund struct {
 // refundView is a refund as the caller may see it.
 func (s *Server) refundView(c *gin.Context, st workflows.RefundState) (any, error) {
 	if !customerFacing(c) {
-		files, err := s.evidenceFiles(c, st)
-		return StaffRefund{RefundState: st, EvidenceFiles: files}, err
+		return StaffRefund{RefundState: st, EvidenceFiles: s.evidenceFiles(c, st)}, nil
 	}
 	return CustomerRefund{RefundID: st.RefundID, CaseID: st.CaseID, OrderRef: st.OrderRef, Kind: st.Kind, Amount: st.Amount,
 		Currency: st.Currency, ReasonCode: st.ReasonCode, Status: st.Status, Rule: st.Rule, Appealable: st.Appealable,

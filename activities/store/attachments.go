@@ -67,6 +67,16 @@ func (s *Store) PutAttachment(ctx context.Context, c Case, a Attachment, data []
 		if err != nil {
 			return err
 		}
+		// Held until this commits, so an erasure (which destroys the key)
+		// waits for it, and then finds this upload's object to delete.
+		var live int64
+		if err := tx.db.WithContext(ctx).Raw(`SELECT count(*) FROM (SELECT 1 FROM data_keys WHERE tenant_id = ? AND id = ? AND destroyed_at IS NULL FOR SHARE) k`,
+			c.TenantID, keyID).Scan(&live).Error; err != nil {
+			return fmt.Errorf("hold the customer's key: %w", err)
+		}
+		if live == 0 {
+			return ErrCustomerErased
+		}
 		meta, err := json.Marshal(attachmentMeta{Name: a.Name, SHA256: a.SHA256})
 		if err != nil {
 			return err
@@ -152,6 +162,9 @@ func (s *Store) AttachmentContent(ctx context.Context, tenantID, caseID, id stri
 	keys, err := s.dataKeys(ctx, tenantID, []string{a.KeyID})
 	if err != nil {
 		return Attachment{}, nil, err
+	}
+	if keys[a.KeyID] == nil { // destroyed since the row was read
+		return a, nil, ErrCustomerErased
 	}
 	sealed, err := s.attachmentBytes(ctx, a)
 	if errors.Is(err, ErrNotFound) {
@@ -300,6 +313,18 @@ func (s *Store) messageFiles(ctx context.Context, tenantID string, msgs []Messag
 		}
 	}
 	return nil
+}
+
+// NamedAsEvidence returns which of the case's uploads a refund names as
+// evidence (expiry spares those).
+func (s *Store) NamedAsEvidence(ctx context.Context, tenantID, caseID string, ids []string) ([]string, error) {
+	var named []string
+	err := s.db.WithContext(ctx).Raw(`SELECT DISTINCT e FROM refunds r, jsonb_array_elements_text(r.evidence) e
+		WHERE r.tenant_id = ? AND r.case_id = ? AND e IN ?`, tenantID, caseID, ids).Scan(&named).Error
+	if err != nil {
+		return nil, fmt.Errorf("read refunds' evidence: %w", err)
+	}
+	return named, nil
 }
 
 // DefaultUnsentUploadTTL is how long an upload may wait for the message

@@ -102,7 +102,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 func (s *Store) inTx(ctx context.Context, sequence bool, fn func(tx *Store) error) error {
 	tx := &Store{keys: s.keys, objects: s.objects, queued: map[string]bool{}}
 	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		tx.db, tx.doomed = gtx, false
+		tx.db, tx.doomed = gtx, nil
 		clear(tx.queued) // a retried function queues again
 		return fn(tx)
 	})
@@ -113,10 +113,10 @@ func (s *Store) inTx(ctx context.Context, sequence bool, fn func(tx *Store) erro
 		s.sequenceQueued(ctx, tx.queued)
 	}
 	switch {
-	case tx.doomed && s.queued != nil:
-		s.doomed = true // nested: the objects go once the outer transaction commits
-	case tx.doomed:
-		s.deleteDoomedAfterCommit(ctx)
+	case s.queued != nil: // nested: the objects go once the outer transaction commits
+		s.doomed = append(s.doomed, tx.doomed...)
+	case len(tx.doomed) > 0:
+		s.deleteAfterCommit(ctx, tx.doomed)
 	}
 	return nil
 }

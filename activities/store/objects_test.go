@@ -189,7 +189,7 @@ func TestObjectsLeftByAPurgeAreDeletedByTheNextRun(t *testing.T) {
 	}
 	// The next run, with the store back.
 	st.UseObjects(mustOpen(t, cfg))
-	if err := st.DeleteDoomedObjects(ctx, ""); err != nil {
+	if err := st.DeleteDoomedObjects(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if names := objects.Names(t, cfg.Bucket); len(names) != 0 {

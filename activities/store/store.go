@@ -49,10 +49,10 @@ type Store struct {
 	// queued names the tenants whose audit entries a transaction's Store
 	// has queued, to sequence once it commits; nil outside a transaction.
 	queued map[string]bool
-	// objects, when set, keeps attachments' bytes; doomed says a
-	// transaction recorded objects to delete once it commits.
+	// objects, when set, keeps attachments' bytes; doomed, the objects a
+	// transaction recorded to delete once it commits.
 	objects *Objects
-	doomed  bool
+	doomed  []doomedPrefix
 }
 
 // Open connects to PostgreSQL at dsn and checks the connection.

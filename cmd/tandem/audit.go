@@ -232,10 +232,16 @@ func runRetention(ctx context.Context, cfg config, args []string, stdout io.Writ
 	return err
 }
 
-// purgeAll deletes uploads no message carried within uploadTTL, then runs
-// retention for every tenant that has a period, in batches, then deletes
-// the objects any purge, erasure or expiry left to delete.
+// purgeAll deletes the objects earlier purges, erasures and expiries left
+// to delete (a failure there is logged and holds up nothing), deletes
+// uploads no message carried within uploadTTL, then runs retention for
+// every tenant that has a period, in batches.
 func purgeAll(ctx context.Context, st *store.Store, uploadTTL time.Duration) ([]store.PurgeResult, error) {
+	dctx, cancel := context.WithTimeout(ctx, time.Minute)
+	if err := st.DeleteDoomedObjects(dctx); err != nil {
+		slog.Warn("objects left to delete wait for the next retention run", "err", err)
+	}
+	cancel()
 	for {
 		n, err := st.ExpireUnsentUploads(ctx, time.Now().Add(-uploadTTL), 500)
 		if err != nil {
@@ -244,9 +250,6 @@ func purgeAll(ctx context.Context, st *store.Store, uploadTTL time.Duration) ([]
 		if n < 500 {
 			break
 		}
-	}
-	if err := st.DeleteDoomedObjects(ctx, ""); err != nil {
-		return nil, err
 	}
 	tenants, err := st.RetentionTenants(ctx)
 	if err != nil {

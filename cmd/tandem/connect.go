@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 	_ "time/tzdata" // service policies name time zones; the binary must not depend on the host's
 
 	"go.temporal.io/sdk/client"
@@ -60,13 +62,23 @@ func openStore(ctx context.Context, cfg config) (*store.Store, error) {
 	return st, nil
 }
 
-// useObjects connects the store to the configured object store, if any.
+// useObjects connects the store to the configured object store, if any,
+// making its bucket if missing. A store that does not answer stops
+// nothing: the process starts, attachments are 503 until it answers, and
+// the bucket is made on the first upload.
 func useObjects(ctx context.Context, cfg config, st *store.Store) error {
 	if cfg.ObjectStoreURL == "" {
 		return nil
 	}
-	objects, err := store.OpenObjects(ctx, store.ObjectStoreConfig{Endpoint: cfg.ObjectStoreURL, Bucket: cfg.ObjectBucket,
-		Region: cfg.ObjectRegion, AccessKey: cfg.ObjectAccessKey, SecretKey: secret(cfg.ObjectSecretKey, cfg.ObjectSecretKeyFile)})
+	objCfg := store.ObjectStoreConfig{Endpoint: cfg.ObjectStoreURL, Bucket: cfg.ObjectBucket,
+		Region: cfg.ObjectRegion, AccessKey: cfg.ObjectAccessKey, SecretKey: secret(cfg.ObjectSecretKey, cfg.ObjectSecretKeyFile)}
+	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	objects, err := store.OpenObjects(octx, objCfg)
+	if errors.Is(err, store.ErrObjectsUnavailable) {
+		slog.Warn("the object store does not answer; attachments are unavailable until it does", "url", cfg.ObjectStoreURL, "err", err)
+		objects, err = store.NewObjects(objCfg)
+	}
 	if err != nil {
 		return err
 	}
