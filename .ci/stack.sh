@@ -476,10 +476,7 @@ case "${1:-}" in
     ensure_chromium
     ensure_weed
     lint
-    # -parallel 4: the tests marked parallel mostly wait (for Temporal's
-    # deletions, task timeouts, the object store), so more of them than
-    # the two cores can overlap.
-    go test -race -count=1 -parallel 4 -timeout 15m ./...
+    go test -race -count=1 -timeout 15m ./...
     faults
     ;;
   faults) faults ;;
