@@ -231,14 +231,39 @@ func (s *Server) attachmentsFor(c *gin.Context, row store.Case, ids []string, ke
 			return nil, errCustomerErased
 		case got[i].MessageSeq != nil && !keyed:
 			return nil, errorf(http.StatusConflict, "attachment_sent", "the upload "+id+" went out with another message")
-		case got[i].MessageSeq == nil && time.Since(got[i].CreatedAt) > s.uploadTTL-time.Hour:
-			// About to be deleted as never sent: upload it again.
-			return nil, validationError([]FieldError{{"attachment_ids", "the upload " + id + " has expired; upload the file again"}})
 		}
 		a := got[i]
 		out = append(out, workflows.Attachment{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256})
 	}
+	if err := s.claimUploads(c, row, got, "attachment_ids"); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// claimUploads spares the unsent uploads among files the expiry of unsent
+// uploads until the message or refund that names them has landed; one
+// the expiry took first is refused.
+func (s *Server) claimUploads(c *gin.Context, row store.Case, files []store.Attachment, field string) error {
+	var unsent []string
+	for _, a := range files {
+		if a.MessageSeq == nil {
+			unsent = append(unsent, a.ID)
+		}
+	}
+	if len(unsent) == 0 {
+		return nil
+	}
+	claimed, err := s.store.ClaimUploads(c.Request.Context(), row.TenantID, row.ID, unsent)
+	if err != nil {
+		return err
+	}
+	for _, id := range unsent {
+		if !slices.Contains(claimed, id) {
+			return validationError([]FieldError{{field, "the upload " + id + " has expired or just gone out with another message; upload the file again"}})
+		}
+	}
+	return nil
 }
 
 // downloadAttachment streams a file of a case the caller may see, as a
@@ -357,10 +382,6 @@ func (s *Server) checkEvidence(c *gin.Context, row store.Case, evidence []string
 	if err := s.store.AttachmentsInternal(c.Request.Context(), row.TenantID, row.ID, got); err != nil {
 		return err
 	}
-	named, err := s.store.NamedAsEvidence(c.Request.Context(), row.TenantID, row.ID, ids)
-	if err != nil {
-		return err
-	}
 	for _, id := range ids {
 		i := slices.IndexFunc(got, func(a store.Attachment) bool { return a.ID == id })
 		switch {
@@ -368,12 +389,9 @@ func (s *Server) checkEvidence(c *gin.Context, row store.Case, evidence []string
 			return validationError([]FieldError{{"evidence", "no file " + id + " on this case"}})
 		case got[i].Erased:
 			return errCustomerErased
-		case got[i].MessageSeq == nil && !slices.Contains(named, id) && time.Since(got[i].CreatedAt) > s.uploadTTL-time.Hour:
-			// About to expire, and no refund keeps it (a keyed retry's does).
-			return validationError([]FieldError{{"evidence", "the upload " + id + " has expired; upload the file again"}})
 		}
 	}
-	return nil
+	return s.claimUploads(c, row, got, "evidence")
 }
 
 // customerMaySee says a front end may download the file: its own upload,

@@ -285,11 +285,20 @@ func TestAttachmentsAndSearchInAnObjectStore(t *testing.T) {
 	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "Six files.", AttachmentIDs: files}); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("a message with six files (five allowed): %d %s", r.Status, r.Body)
 	}
-	// An upload about to expire unsent is not sent: it must be uploaded again.
-	s.store.DB().Exec(`UPDATE attachments SET created_at = now() - interval '23 hours 30 minutes' WHERE id = ?`, files[0])
-	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "Old file.", AttachmentIDs: files[:1]}); r.Status != http.StatusUnprocessableEntity ||
-		!strings.Contains(string(r.Body), "expired") {
-		t.Fatalf("an upload about to expire: %d %s", r.Status, r.Body)
+	// An upload left unsent for a day expires, its object with it; one
+	// named by a message meanwhile does not.
+	s.store.DB().Exec(`UPDATE attachments SET created_at = now() - interval '2 days' WHERE id IN ?`, files[:2])
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "An old file.", AttachmentIDs: files[1:2]}); r.Status != http.StatusOK {
+		t.Fatalf("a message with an old upload: %d %s", r.Status, r.Body)
+	}
+	if n, err := s.store.ExpireUnsentUploads(context.Background(), time.Now().Add(-24*time.Hour), 100); err != nil || n != 1 {
+		t.Fatalf("expired %d, %v; want the one old unsent upload", n, err)
+	}
+	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "Old file.", AttachmentIDs: files[:1]}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("an expired upload: %d %s", r.Status, r.Body)
+	}
+	if names := objects.Names(t, bucket); slices.Contains(names, "acme/"+c.ID+"/"+files[0]) || !slices.Contains(names, "acme/"+c.ID+"/"+files[1]) {
+		t.Fatalf("after the expiry the bucket holds %v", names)
 	}
 	if r := s.do("POST", "/v1/cases/"+c.ID+"/messages", tenantA, api.PostMessageRequest{Body: "A photo of the vase.", AttachmentIDs: []string{photo.Attachment.ID}}); r.Status != http.StatusOK {
 		t.Fatalf("message: %d %s", r.Status, r.Body)

@@ -48,10 +48,6 @@ type Config struct {
 	// MaxAttachmentsPerMessage bounds the files one message carries (0:
 	// DefaultMaxAttachments; at most workflows.MaxAttachments).
 	MaxAttachmentsPerMessage int
-	// UnsentUploadTTL is when the worker deletes an upload no message
-	// carried (0: store.DefaultUnsentUploadTTL); the API refuses to send
-	// one within an hour of that.
-	UnsentUploadTTL time.Duration
 	HistoryLimit             int           // history length at which cases continue as new; 0: the workflow's default
 	RequestTimeout           time.Duration // bound on each request's work, Temporal round trips included
 	// Admission bounds the requests in flight, per process and per tenant;
@@ -93,7 +89,6 @@ type Server struct {
 	maxBody       int64
 	maxAttachment int64
 	maxFiles      int // per message
-	uploadTTL     time.Duration
 	historyLimit  int
 	timeout       time.Duration
 	ai            ai.Engine
@@ -125,7 +120,6 @@ func New(cfg Config) http.Handler {
 		maxBody:       cfg.MaxBodyBytes,
 		maxAttachment: cmp.Or(cfg.MaxAttachmentBytes, DefaultMaxAttachmentBytes),
 		maxFiles:      min(cmp.Or(cfg.MaxAttachmentsPerMessage, DefaultMaxAttachments), workflows.MaxAttachments),
-		uploadTTL:     cmp.Or(cfg.UnsentUploadTTL, store.DefaultUnsentUploadTTL),
 		historyLimit:  cfg.HistoryLimit,
 		timeout:       cfg.RequestTimeout,
 		perKey:        newLimiters(cfg.PerKeyLimit),

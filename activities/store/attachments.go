@@ -315,24 +315,26 @@ func (s *Store) messageFiles(ctx context.Context, tenantID string, msgs []Messag
 	return nil
 }
 
-// NamedAsEvidence returns which of the case's uploads a refund names as
-// evidence (expiry spares those).
-func (s *Store) NamedAsEvidence(ctx context.Context, tenantID, caseID string, ids []string) ([]string, error) {
-	var named []string
-	err := s.db.WithContext(ctx).Raw(`SELECT DISTINCT e FROM refunds r, jsonb_array_elements_text(r.evidence) e
-		WHERE r.tenant_id = ? AND r.case_id = ? AND e IN ?`, tenantID, caseID, ids).Scan(&named).Error
+// ClaimUploads marks the case's uploads that no message carries yet as
+// about to be sent (by a message or as a refund's evidence), which spares
+// them the expiry for its whole time; it returns those it claimed. One it
+// does not return was expired, or sent meanwhile.
+func (s *Store) ClaimUploads(ctx context.Context, tenantID, caseID string, ids []string) ([]string, error) {
+	var claimed []string
+	err := s.db.WithContext(ctx).Raw(`UPDATE attachments SET claimed_at = ? WHERE tenant_id = ? AND case_id = ? AND id IN ?
+		AND message_seq IS NULL RETURNING id`, time.Now().UTC(), tenantID, caseID, ids).Scan(&claimed).Error
 	if err != nil {
-		return nil, fmt.Errorf("read refunds' evidence: %w", err)
+		return nil, fmt.Errorf("claim uploads: %w", err)
 	}
-	return named, nil
+	return claimed, nil
 }
 
 // DefaultUnsentUploadTTL is how long an upload may wait for the message
 // that carries it before it is deleted, unless configured.
 const DefaultUnsentUploadTTL = 24 * time.Hour
 
-// ExpireUnsentUploads deletes at most limit uploads made before cutoff that
-// no message carries and no refund names as evidence: their rows, their
+// ExpireUnsentUploads deletes at most limit uploads made, and last claimed,
+// before cutoff that no message carries and no refund names as evidence: their rows, their
 // bytes (in the object store once this commits), each with an entry on
 // its case's trail. It returns how many it deleted.
 func (s *Store) ExpireUnsentUploads(ctx context.Context, cutoff time.Time, limit int) (int, error) {
@@ -341,11 +343,11 @@ func (s *Store) ExpireUnsentUploads(ctx context.Context, cutoff time.Time, limit
 		gone = nil
 		err := tx.db.WithContext(ctx).Raw(`DELETE FROM attachments WHERE (tenant_id, id) IN (
 				SELECT a.tenant_id, a.id FROM attachments a
-				WHERE a.message_seq IS NULL AND a.created_at < ?
+				WHERE a.message_seq IS NULL AND a.created_at < ? AND (a.claimed_at IS NULL OR a.claimed_at < ?)
 				  AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.tenant_id = a.tenant_id AND r.case_id = a.case_id
 				                  AND r.evidence @> jsonb_build_array(a.id::text))
 				ORDER BY a.created_at LIMIT ? FOR UPDATE SKIP LOCKED)
-			RETURNING tenant_id, id, case_id, content_type, size, stored_in`, cutoff, limit).Scan(&gone).Error
+			RETURNING tenant_id, id, case_id, content_type, size, stored_in`, cutoff, cutoff, limit).Scan(&gone).Error
 		if err != nil {
 			return fmt.Errorf("expire unsent uploads: %w", err)
 		}

@@ -222,14 +222,19 @@ func TestUnsentUploadsExpire(t *testing.T) {
 		sent     = "d3d3d3d3-0000-4000-8000-000000000002"
 		evidence = "d3d3d3d3-0000-4000-8000-000000000003"
 		recent   = "d3d3d3d3-0000-4000-8000-000000000004"
+		claimed  = "d3d3d3d3-0000-4000-8000-000000000005"
 	)
 	a := objectCase(t, st, caseA, "cust")
-	for _, id := range []string{unsent, sent, evidence, recent} {
+	for _, id := range []string{unsent, sent, evidence, recent, claimed} {
 		putFile(t, st, a, id, []byte("%PDF-1.4 "+id))
 	}
 	owner := st.Owner(t)
-	if err := owner.Exec(`UPDATE attachments SET created_at = now() - interval '2 days' WHERE id IN ?`, []string{unsent, sent, evidence}).Error; err != nil {
+	if err := owner.Exec(`UPDATE attachments SET created_at = now() - interval '2 days' WHERE id IN ?`, []string{unsent, sent, evidence, claimed}).Error; err != nil {
 		t.Fatal(err)
+	}
+	// A message naming it is on its way: the expiry spares it.
+	if got, err := st.ClaimUploads(ctx, "acme", caseA, []string{claimed, sent}); err != nil || len(got) != 2 {
+		t.Fatalf("claimed %v, %v", got, err)
 	}
 	now := time.Now().UTC()
 	carried := a
@@ -252,7 +257,7 @@ func TestUnsentUploadsExpire(t *testing.T) {
 	if _, err := readFile(st, a, unsent); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the expired upload: %v", err)
 	}
-	for _, id := range []string{sent, evidence, recent} {
+	for _, id := range []string{sent, evidence, recent, claimed} {
 		if got, err := readFile(st, a, id); err != nil || string(got) != "%PDF-1.4 "+id {
 			t.Fatalf("%s after the expiry: %q %v", id, got, err)
 		}
@@ -262,7 +267,7 @@ func TestUnsentUploadsExpire(t *testing.T) {
 			t.Fatalf("the expired upload's object is left: %s", name)
 		}
 	}
-	if len(objects.Names(t, bucket)) != 3 {
+	if len(objects.Names(t, bucket)) != 4 {
 		t.Fatalf("objects after the expiry: %v", objects.Names(t, bucket))
 	}
 	events, err := st.ListAudit(ctx, "acme", store.AuditFilter{Action: "attachment.expire", Limit: 10})

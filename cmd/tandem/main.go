@@ -329,7 +329,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 			Handler: api.New(api.Config{
 				Store: st, APIKeys: apiKeys, Temporal: tc, TaskQueue: cfg.TaskQueue, Namespace: cfg.TemporalNamespace, Logger: log,
 				Authorizer: authz, Tokens: tokens, Audit: auditLog, ExportSigner: cfg.ExportSigningKey,
-				MaxBodyBytes: cfg.MaxBodyBytes, MaxAttachmentBytes: cfg.MaxAttachment, MaxAttachmentsPerMessage: int(cfg.MaxFiles), UnsentUploadTTL: cfg.UploadTTL, RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
+				MaxBodyBytes: cfg.MaxBodyBytes, MaxAttachmentBytes: cfg.MaxAttachment, MaxAttachmentsPerMessage: int(cfg.MaxFiles), RequestTimeout: cfg.RequestTimeout, HistoryLimit: int(cfg.HistoryLimit),
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit, Admission: cfg.Admission, TrustedProxies: cfg.TrustedProxies,
 				AI: engine, Meter: metrics.Meter("tandem/api"), Tracer: tp.Tracer("tandem/api"),
 				Console: api.ConsoleConfig{DevUsers: cfg.ConsoleDevUsers, OIDC: cfg.OIDC}, ForgetKeys: pc.Forget,
