@@ -19,7 +19,7 @@ func TestSealedPiecesOpenOnlyWholeAndInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bytes.Contains(sealed, data) {
+		if n >= 15 && bytes.Contains(sealed, data) { // a byte or two of random text turns up in any ciphertext by chance
 			t.Fatalf("%d bytes: the plaintext is in the sealed bytes", n)
 		}
 		r, err := openChunks(key, io.NopCloser(bytes.NewReader(sealed)), aad, chunk)
