@@ -161,11 +161,7 @@ func (s *Server) requestRefund(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	view, err := s.refundView(c, st)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusAccepted, gin.H{"refund": view})
+	c.JSON(http.StatusAccepted, gin.H{"refund": s.refundView(c, st)})
 	return nil
 }
 
@@ -229,11 +225,7 @@ func (s *Server) getRefund(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	view, err := s.refundView(c, st)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, gin.H{"refund": view})
+	c.JSON(http.StatusOK, gin.H{"refund": s.refundView(c, st)})
 	return nil
 }
 
@@ -294,11 +286,7 @@ func (s *Server) decideRefund(c *gin.Context) error {
 		Arg: workflows.RefundDecisionInput{Actor: actorOf(c), Approve: *req.Approve, Reason: req.Reason}}, &out); err != nil {
 		return err
 	}
-	view, err := s.refundView(c, out)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, gin.H{"refund": view})
+	c.JSON(http.StatusOK, gin.H{"refund": s.refundView(c, out)})
 	return nil
 }
 
@@ -323,11 +311,7 @@ func (s *Server) appealRefund(c *gin.Context) error {
 		Arg: workflows.RefundAppealInput{Actor: actorOf(c), Reason: req.Reason}}, &out); err != nil {
 		return err
 	}
-	view, err := s.refundView(c, out)
-	if err != nil {
-		return err
-	}
-	c.JSON(http.StatusOK, gin.H{"refund": view})
+	c.JSON(http.StatusOK, gin.H{"refund": s.refundView(c, out)})
 	return nil
 }
 

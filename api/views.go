@@ -94,13 +94,13 @@ type StaffRefund struct {
 }
 
 // refundView is a refund as the caller may see it.
-func (s *Server) refundView(c *gin.Context, st workflows.RefundState) (any, error) {
+func (s *Server) refundView(c *gin.Context, st workflows.RefundState) any {
 	if !customerFacing(c) {
-		return StaffRefund{RefundState: st, EvidenceFiles: s.evidenceFiles(c, st)}, nil
+		return StaffRefund{RefundState: st, EvidenceFiles: s.evidenceFiles(c, st)}
 	}
 	return CustomerRefund{RefundID: st.RefundID, CaseID: st.CaseID, OrderRef: st.OrderRef, Kind: st.Kind, Amount: st.Amount,
 		Currency: st.Currency, ReasonCode: st.ReasonCode, Status: st.Status, Rule: st.Rule, Appealable: st.Appealable,
-		AppealUntil: st.AppealUntil, Overturned: st.Overturned}, nil
+		AppealUntil: st.AppealUntil, Overturned: st.Overturned}
 }
 
 // recordedRefundsFor are a case's refund records as the caller may see them.

@@ -329,14 +329,11 @@ func (s *Store) ClaimUploads(ctx context.Context, tenantID, caseID string, ids [
 	return claimed, nil
 }
 
-// DefaultUnsentUploadTTL is how long an upload may wait for the message
-// that carries it before it is deleted, unless configured.
-const DefaultUnsentUploadTTL = 24 * time.Hour
-
-// ExpireUnsentUploads deletes at most limit uploads made, and last claimed,
-// before cutoff that no message carries and no refund names as evidence: their rows, their
-// bytes (in the object store once this commits), each with an entry on
-// its case's trail. It returns how many it deleted.
+// ExpireUnsentUploads deletes at most limit uploads made, and last
+// claimed, before cutoff that no message carries and no refund names as
+// evidence: their rows and their bytes (in the object store once this
+// commits), each with an entry on its case's trail. It returns how many it
+// deleted.
 func (s *Store) ExpireUnsentUploads(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	var gone []Attachment
 	err := s.InTx(ctx, func(tx *Store) error {

@@ -71,16 +71,12 @@ func StopObjects() {
 	}
 }
 
-// Config is a fresh bucket of the server, for one test.
-func (o *ObjectStore) Config(t testing.TB) store.ObjectStoreConfig {
-	return store.ObjectStoreConfig{Endpoint: o.Endpoint, Bucket: "test-" + randomName(t), AccessKey: objectsAccessKey,
-		SecretKey: objectsSecretKey, Region: "us-east-1"}
-}
-
-// Open connects st to a fresh bucket of the server.
+// Open connects st to a fresh bucket of the server, for one test, and
+// returns the bucket's configuration.
 func (o *ObjectStore) Open(t testing.TB, st *store.Store) store.ObjectStoreConfig {
 	t.Helper()
-	cfg := o.Config(t)
+	cfg := store.ObjectStoreConfig{Endpoint: o.Endpoint, Bucket: "test-" + randomName(t), AccessKey: objectsAccessKey,
+		SecretKey: objectsSecretKey, Region: "us-east-1"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	objs, err := store.OpenObjects(ctx, cfg)
