@@ -15,13 +15,14 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
-	"go.temporal.io/sdk/temporal"
-
 	"tandem/activities/ai"
+	"tandem/activities/money"
 	"tandem/activities/payments"
 	"tandem/activities/store"
+	"tandem/activities/webhooks"
 	"tandem/policies/service"
 	"tandem/workflows"
 )
@@ -35,7 +36,7 @@ type Activities struct {
 	Gateway payments.Gateway     // pays refunds out
 	// Due wakes webhook delivery loops when a delivery is written; nil:
 	// they poll (every 50 ms).
-	Due *store.DeliveriesDue
+	Due *webhooks.DeliveriesDue
 	// WebhookRecheck bounds how long an idle delivery loop waits for a
 	// notification; zero: 10 s.
 	WebhookRecheck time.Duration
@@ -70,7 +71,7 @@ func (a *Activities) RequestRefund(ctx context.Context, in workflows.RefundInput
 	switch {
 	case err == nil:
 		order = &o
-	case !errors.Is(err, store.ErrOrderNotFound):
+	case !errors.Is(err, money.ErrOrderNotFound):
 		return workflows.RefundRequestResult{}, fmt.Errorf("order system: %w", err)
 	}
 	items, err := json.Marshal(in.Items)
@@ -87,7 +88,7 @@ func (a *Activities) RequestRefund(ctx context.Context, in workflows.RefundInput
 	}
 	// The budget is in the policy's currency, or in the request's where the
 	// policy has limits in it; it counts compensations in that currency.
-	budget := store.Budget{Amount: in.Policy.CompensationBudget, Currency: in.Policy.Currency, Since: time.Now().Add(-period)}
+	budget := money.Budget{Amount: in.Policy.CompensationBudget, Currency: in.Policy.Currency, Since: time.Now().Add(-period)}
 	if limits, listed := in.Policy.ForCurrency(in.Currency); listed {
 		budget.Amount, budget.Currency = "", in.Currency
 		if limits.CompensationBudget > 0 {
@@ -97,7 +98,7 @@ func (a *Activities) RequestRefund(ctx context.Context, in workflows.RefundInput
 	rec, created, err := a.Store.RequestRefund(ctx, store.Refund{TenantID: in.TenantID, ID: in.RefundID, CaseID: in.CaseID, OrderRef: in.OrderRef,
 		Kind: in.Kind, Amount: in.Amount, Currency: in.Currency, ReasonCode: in.ReasonCode, RequestedBy: in.RequestedBy.ID,
 		Items: items, Evidence: evidence}, order, budget)
-	var refused store.Refusal
+	var refused money.Refusal
 	switch {
 	case errors.As(err, &refused):
 		return workflows.RefundRequestResult{Refused: string(refused)}, nil

@@ -14,6 +14,7 @@ import (
 	"tandem/activities"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
+	"tandem/activities/webhooks"
 	"tandem/workflows"
 )
 
@@ -36,7 +37,7 @@ func BenchmarkIdleWebhookEndpoint(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	due := st.DeliveriesDue(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	due := webhooks.NewDeliveriesDue(db.AppURL, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	go due.Listen(ctx)
 	for deadline := time.Now().Add(10 * time.Second); !due.Listening(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -47,7 +48,7 @@ func BenchmarkIdleWebhookEndpoint(b *testing.B) {
 	const idle = 25 * time.Second // the notified loop looks again every 10 s
 	for _, bc := range []struct {
 		name string
-		due  *store.DeliveriesDue
+		due  *webhooks.DeliveriesDue
 	}{{"poll", nil}, {"notified", due}} {
 		b.Run(bc.name, func(b *testing.B) {
 			acts := &activities.Activities{Store: st, Due: bc.due}

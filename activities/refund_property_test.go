@@ -163,7 +163,7 @@ func runSaga(t *testing.T, acts *activities.Activities, in workflows.RefundInput
 func checkLedger(t *testing.T, st *store.Store, order, total string, asked []workflows.RefundInput) {
 	t.Helper()
 	ctx := context.Background()
-	rec, err := payments.Reconcile(ctx, st, &payments.Simulated{Store: st}, "acme", store.DefaultStuckAfter)
+	rec, err := payments.Reconcile(ctx, st, &payments.Simulated{Store: st}, "acme", payments.DefaultStuckAfter)
 	if err != nil || !rec.Balanced || !rec.Reconciled {
 		t.Fatalf("order %s: ledger %+v %v", order, rec, err)
 	}
@@ -178,7 +178,7 @@ func checkLedger(t *testing.T, st *store.Store, order, total string, asked []wor
 		if err != nil {
 			t.Fatal(err)
 		}
-		var payments []store.GatewayPayment
+		var payments []struct{ Amount string }
 		if err := st.DB().Raw(`SELECT amount::text AS amount FROM gateway_payments WHERE tenant_id = 'acme' AND idempotency_key = ?`,
 			in.RefundID).Scan(&payments).Error; err != nil {
 			t.Fatal(err)

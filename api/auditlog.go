@@ -24,7 +24,7 @@ type AuditLog struct {
 	// what the worker's checkpoints cover.
 	Checkpoint func(ctx context.Context, tenantID string) error
 	// External holds every checkpoint published outside the database; nil: none.
-	External store.CheckpointLog
+	External auditlog.CheckpointLog
 	// Witnesses whose cosignatures count, and how many a checkpoint needs
 	// for verification to pass (0: none).
 	Witnesses []note.Verifier

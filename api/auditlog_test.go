@@ -116,7 +116,7 @@ func TestAuditLogProofsAndOfflineExport(t *testing.T) {
 func TestVerifyWithoutAKeyIsRefused(t *testing.T) {
 	s := newStack(t)
 	h := newAPIWith(t, s.store, s.temporal, s.queue, slog.New(slog.NewTextHandler(io.Discard, nil)), 5*time.Second, 0,
-		api.Config{Audit: api.AuditLog{External: &store.DirLog{Dir: t.TempDir()}}})
+		api.Config{Audit: api.AuditLog{External: &auditlog.DirLog{Dir: t.TempDir()}}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL

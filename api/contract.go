@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	yaml "go.yaml.in/yaml/v4"
 
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/policies"
 	"tandem/policies/service"
@@ -211,7 +212,7 @@ var Endpoints = []Endpoint{
 		Request: RefundDecisionRequest{}, Status: 200, Response: refundBody{}},
 	{Method: "POST", Path: "/v1/refunds/:id/appeal", Handle: (*Server).appealRefund, Object: "refund", Action: "appeal", Summary: "appeal a rejection by a policy rule", Request: RefundAppealRequest{}, Status: 200, Response: refundBody{}},
 	{Method: "GET", Path: "/v1/ledger/reconciliation", Handle: (*Server).reconcile, Object: "ledger", Action: "reconcile", Summary: "the ledger against the payment gateway, and stuck refunds", Query: []string{"stuck_after"},
-		Status: 200, Response: store.Reconciliation{}},
+		Status: 200, Response: payments.Reconciliation{}},
 	{Method: "GET", Path: "/v1/notifications", Handle: (*Server).pendingNotifications, Object: "notification", Action: "list", Summary: "notifications owed to the caller's audience, not yet sent", Query: pagedList, Status: 200, Response: NotificationList{}},
 	{Method: "POST", Path: "/v1/notifications/:id/sent", Handle: (*Server).notificationSent, Object: "notification", Action: "ack", Summary: "the gateway delivered a notification", Status: 200, Response: sentBody{}},
 	{Method: "GET", Path: "/v1/stats", Handle: (*Server).stats, Object: "stats", Action: "read", Summary: "the tenant's service statistics", Query: []string{"from", "to"}, Status: 200, Response: StatsJSON{}},

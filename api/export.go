@@ -89,7 +89,7 @@ func (s *Server) exportTrail(c *gin.Context) error {
 		Format: format, TenantID: p.Tenant, CaseID: trail.Case.ID, Entries: len(trail.Trail),
 		SHA256: hex.EncodeToString(sum[:]), ExportedAt: time.Now().UTC(), ExportedBy: p.ID,
 		AuditSeq:   trail.Trail[len(trail.Trail)-1].Event.Seq, // the export's own entry is the last
-		KeyID:      store.KeyID(s.exportSigner.Public().(ed25519.PublicKey)),
+		KeyID:      auditlog.KeyID(s.exportSigner.Public().(ed25519.PublicKey)),
 		Checkpoint: checkpoint,
 	}
 	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(s.exportSigner, m.Message()))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tandem/activities/money"
 	"tandem/activities/store"
 	"tandem/policies/service"
 	"tandem/workflows"
@@ -85,7 +86,7 @@ func TestMoneyRulesAtTheEdge(t *testing.T) {
 		t.Fatalf("a coupon within the budget: %+v", done)
 	}
 	_, second := s.askRefund(c.ID, tenantA+"/supervisor:sue", coupon, "c3")
-	if done := s.waitRefund(second.RefundID, tenantA, final); done.Status != workflows.RefundRejected || done.Rule != string(store.ErrOverBudget) {
+	if done := s.waitRefund(second.RefundID, tenantA, final); done.Status != workflows.RefundRejected || done.Rule != string(money.ErrOverBudget) {
 		t.Fatalf("a coupon over the budget: %+v", done)
 	}
 }
@@ -157,7 +158,7 @@ func TestLimitsPerCurrencyInMinorUnits(t *testing.T) {
 	if first := coupon("1000", "JPY", "cj1"); first.Status != workflows.RefundIssued {
 		t.Fatalf("a 1000-yen coupon: %+v", first)
 	}
-	if second := coupon("1000", "JPY", "cj2"); second.Status != workflows.RefundRejected || second.Rule != string(store.ErrOverBudget) {
+	if second := coupon("1000", "JPY", "cj2"); second.Status != workflows.RefundRejected || second.Rule != string(money.ErrOverBudget) {
 		t.Fatalf("a second 1000-yen coupon over the 1500-yen budget: %+v", second)
 	}
 	if small := coupon("500", "JPY", "cj3"); small.Status != workflows.RefundIssued {

@@ -65,9 +65,9 @@ func refundBody(order, amount string) map[string]string {
 }
 
 // ledgerOK checks that the tenant's ledger balances and agrees with the gateway.
-func (s *stack) ledgerOK(tenant string) store.Reconciliation {
+func (s *stack) ledgerOK(tenant string) payments.Reconciliation {
 	s.t.Helper()
-	rec, err := payments.Reconcile(context.Background(), s.store, s.gateway, tenant, store.DefaultStuckAfter)
+	rec, err := payments.Reconcile(context.Background(), s.store, s.gateway, tenant, payments.DefaultStuckAfter)
 	if err != nil || !rec.Balanced || !rec.Reconciled {
 		s.t.Fatalf("ledger of %s: %+v %v", tenant, rec, err)
 	}
@@ -75,7 +75,7 @@ func (s *stack) ledgerOK(tenant string) store.Reconciliation {
 }
 
 // balance is an account's balance in the tenant's trial balance ("0" if none).
-func balance(rec store.Reconciliation, account string) string {
+func balance(rec payments.Reconciliation, account string) string {
 	for _, b := range rec.TrialBalance {
 		if b.Account == account {
 			v, _ := new(big.Rat).SetString(b.Balance)
@@ -283,7 +283,7 @@ func TestRefundsOverHTTP(t *testing.T) {
 	if fmt.Sprint(statuses) != "[paid paid rejected paid paid]" {
 		t.Fatalf("case refunds: %v", statuses)
 	}
-	var rec store.Reconciliation
+	var rec payments.Reconciliation
 	if r := s.do("GET", "/v1/ledger/reconciliation", tenantA+"/finance", nil); r.Status != http.StatusOK {
 		t.Fatalf("reconciliation: %d %s", r.Status, r.Body)
 	} else {

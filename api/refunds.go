@@ -370,12 +370,12 @@ func (s *Server) listRefunds(c *gin.Context) error {
 	return nil
 }
 
-// reconcile answers GET /v1/ledger/reconciliation (store.Reconciliation,
+// reconcile answers GET /v1/ledger/reconciliation (payments.Reconciliation,
 // checked against the payment provider: payments.Reconcile);
 // ?stuck_after= (a Go duration, 1s to 720h; default 15m) says how long a
 // refund may stand requested or approved before it is reported stuck.
 func (s *Server) reconcile(c *gin.Context) error {
-	stuckAfter := store.DefaultStuckAfter
+	stuckAfter := payments.DefaultStuckAfter
 	if raw := c.Query("stuck_after"); raw != "" {
 		d, err := time.ParseDuration(raw)
 		if err != nil || d < time.Second || d > 720*time.Hour {

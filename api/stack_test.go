@@ -41,6 +41,7 @@ import (
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
+	"tandem/activities/webhooks"
 	"tandem/api"
 	"tandem/api/telemetry"
 	"tandem/policies"
@@ -75,7 +76,7 @@ type stack struct {
 	gateway      *payments.Simulated // the worker's payment gateway, to be told how to behave
 	engine       ai.Engine
 	llm          ai.Engine
-	due          *store.DeliveriesDue
+	due          *webhooks.DeliveriesDue
 	codec        *codec.Codec // the stack's payload codec, with its store's data keys
 	metrics      *telemetry.Metrics
 }
@@ -165,7 +166,8 @@ func newStackTraced(t testing.TB, historyLimit int, tp trace.TracerProvider, wit
 // given the server's URL (nil: no console sign-in).
 func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMetrics bool, console func(url string) api.ConsoleConfig, setup ...func(*store.Store)) *stack {
 	t.Helper()
-	st := storetest.New(t).Store
+	db := storetest.New(t)
+	st := db.Store
 	for _, f := range setup { // before the worker and the API use st
 		f(st)
 	}
@@ -252,7 +254,7 @@ func newStackAll(t testing.TB, historyLimit int, tp trace.TracerProvider, withMe
 	// Webhook loops wake on PostgreSQL's notifications; with the recheck an
 	// hour the webhook tests rely on them (until the listener has connected,
 	// loops poll).
-	due := st.DeliveriesDue(log)
+	due := webhooks.NewDeliveriesDue(db.AppURL, log)
 	listenCtx, stopListening := context.WithCancel(ctx)
 	listening := make(chan struct{})
 	go func() { due.Listen(listenCtx); close(listening) }()

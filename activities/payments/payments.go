@@ -67,7 +67,7 @@ type Orders struct {
 	Store *store.Store
 }
 
-// Order returns an order; store.ErrOrderNotFound if there is none.
+// Order returns an order; money.ErrOrderNotFound if there is none.
 func (o Orders) Order(ctx context.Context, tenantID, orderRef string) (store.Order, error) {
 	return o.Store.GetOrder(ctx, tenantID, orderRef)
 }
@@ -155,7 +155,7 @@ func (g *Simulated) Pay(ctx context.Context, tenantID, key, amount, currency str
 	if b.Decline {
 		return Payment{}, ErrDeclined
 	}
-	p, created, err := g.Store.GatewayPay(ctx, tenantID, key, amount, currency, "sim_"+key)
+	p, created, err := g.record(ctx, tenantID, key, amount, currency, "sim_"+key)
 	if err != nil {
 		return Payment{}, err
 	}
@@ -171,7 +171,7 @@ func (g *Simulated) Lookup(ctx context.Context, tenantID, key string) (Found, er
 	if err := g.wait(ctx, b, m); err != nil {
 		return Found{}, err
 	}
-	p, ok, err := g.Store.GatewayPayment(ctx, tenantID, key)
+	p, ok, err := g.payment(ctx, tenantID, key)
 	if err != nil || !ok {
 		return Found{}, err
 	}
@@ -184,7 +184,7 @@ func (g *Simulated) Payments(ctx context.Context, tenantID string) ([]Found, err
 	if err := g.wait(ctx, b, m); err != nil {
 		return nil, err
 	}
-	ps, err := g.Store.GatewayPayments(ctx, tenantID)
+	ps, err := g.payments(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tandem/activities/money"
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
@@ -31,7 +32,7 @@ func TestSimulatedGatewayPaysOncePerKey(t *testing.T) {
 		t.Fatalf("retry: %+v %v", again, err)
 	}
 	found, err := g.Lookup(ctx, "acme", "refund-1")
-	if err != nil || !found.Paid || found.Reference != first.Reference || !store.SameAmount(found.Amount, "12.50") || found.Currency != "EUR" {
+	if err != nil || !found.Paid || found.Reference != first.Reference || !money.SameAmount(found.Amount, "12.50") || found.Currency != "EUR" {
 		t.Fatalf("looked up: %+v %v", found, err)
 	}
 	if none, err := g.Lookup(ctx, "acme", "refund-2"); err != nil || none.Paid {
@@ -76,7 +77,7 @@ func TestOrders(t *testing.T) {
 	if err != nil || o.Total != "99.9000" || o.Currency != "EUR" {
 		t.Fatalf("order: %+v %v", o, err)
 	}
-	if _, err := (payments.Orders{Store: st}).Order(ctx, "acme", "nope"); !errors.Is(err, store.ErrOrderNotFound) {
+	if _, err := (payments.Orders{Store: st}).Order(ctx, "acme", "nope"); !errors.Is(err, money.ErrOrderNotFound) {
 		t.Fatalf("missing order: %v", err)
 	}
 }

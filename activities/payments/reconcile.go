@@ -7,12 +7,61 @@ import (
 	"slices"
 	"time"
 
+	"tandem/activities/money"
 	"tandem/activities/store"
 	"tandem/workflows"
 )
 
+// Reconciliation is a check of a tenant's ledger against each refund's
+// status and against the payment provider.
+type Reconciliation struct {
+	Balanced bool `json:"balanced"` // every currency's balances sum to zero
+	// Reconciled: every refund's movements match its status (RuleBreaches)
+	// and the provider agrees with the ledger on every payment (Mismatches).
+	Reconciled   bool                   `json:"reconciled"`
+	TrialBalance []money.AccountBalance `json:"trial_balance"`
+	RuleBreaches []RuleBreach           `json:"rule_breaches"`
+	Mismatches   []Mismatch             `json:"mismatches"`
+	// PaymentUnknown lists refunds whose payment the provider has not
+	// confirmed or declined in time: finance looks at each.
+	PaymentUnknown []store.StuckRefund `json:"payment_unknown"`
+	// Stuck lists refunds that have stood in a state their saga passes
+	// through in seconds (requested, approved) for longer than StuckAfter.
+	Stuck      []store.StuckRefund `json:"stuck"`
+	StuckAfter string              `json:"stuck_after"`
+	CheckedAt  time.Time           `json:"checked_at"`
+}
+
+// DefaultStuckAfter is how long a refund may stand requested or approved
+// before reconciliation reports it: its saga takes seconds, or retries a
+// payment for some minutes.
+const DefaultStuckAfter = 15 * time.Minute
+
+// OK says the ledger balances, agrees with every refund's status and with
+// the provider, and has nothing stuck or unknown.
+func (r Reconciliation) OK() bool {
+	return r.Balanced && r.Reconciled && len(r.Stuck) == 0 && len(r.PaymentUnknown) == 0
+}
+
+// RuleBreach is a refund whose ledger movements do not match its status.
+type RuleBreach struct {
+	RefundID string `json:"refund_id"`
+	Status   string `json:"status"`
+	Want     string `json:"want"` // what the status requires of the ledger
+	Has      string `json:"has"`  // the movements the ledger holds
+}
+
+// Mismatch is a difference between the ledger and the payment provider
+// over one payment.
+type Mismatch struct {
+	Key      string `json:"key"` // the payment's idempotency key (a refund ID)
+	Status   string `json:"status"`
+	Ledger   string `json:"ledger_amount"`   // what the ledger says left through the provider
+	Provider string `json:"provider_amount"` // what the provider says it paid ("0": nothing)
+}
+
 // Reconcile checks a tenant's books: that the ledger balances, that each
-// refund's movements are what its status requires (store.LedgerRule), and
+// refund's movements are what its status requires (money.LedgerRule), and
 // that the provider's payments (its settlement report, Gateway.Payments)
 // and what the ledger says left through it agree refund by refund — a
 // payment the ledger lacks (a refund recorded failed whose payment went
@@ -20,10 +69,10 @@ import (
 // refunds parked as payment_unknown and those standing requested or
 // approved for longer than stuckAfter. A real provider's adapter is checked
 // the same way as the simulated one.
-func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID string, stuckAfter time.Duration) (store.Reconciliation, error) {
+func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID string, stuckAfter time.Duration) (Reconciliation, error) {
 	now := time.Now().UTC()
-	out := store.Reconciliation{CheckedAt: now, StuckAfter: stuckAfter.String(),
-		TrialBalance: []store.AccountBalance{}, RuleBreaches: []store.RuleBreach{}, Mismatches: []store.Mismatch{}}
+	out := Reconciliation{CheckedAt: now, StuckAfter: stuckAfter.String(),
+		TrialBalance: []money.AccountBalance{}, RuleBreaches: []RuleBreach{}, Mismatches: []Mismatch{}}
 	tb, err := st.TrialBalance(ctx, tenantID)
 	if err != nil {
 		return out, err
@@ -31,7 +80,7 @@ func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID 
 	if tb != nil {
 		out.TrialBalance = tb
 	}
-	if out.Balanced, err = store.Balanced(tb); err != nil {
+	if out.Balanced, err = money.Balanced(tb); err != nil {
 		return out, err
 	}
 	books, err := st.RefundLedgers(ctx, tenantID)
@@ -41,8 +90,8 @@ func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID 
 	status := map[string]string{}
 	for _, b := range books {
 		status[b.ID] = b.Status
-		if want, ok := store.LedgerRule(b); !ok {
-			out.RuleBreaches = append(out.RuleBreaches, store.RuleBreach{RefundID: b.ID, Status: b.Status, Want: want, Has: b.Movements()})
+		if want, ok := money.LedgerRule(b); !ok {
+			out.RuleBreaches = append(out.RuleBreaches, RuleBreach{RefundID: b.ID, Status: b.Status, Want: want, Has: b.Movements()})
 		}
 	}
 	ledger, err := st.ClearingByRefund(ctx, tenantID)
@@ -66,8 +115,8 @@ func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID 
 		if f, ok := byKey[k]; ok {
 			p = f.Amount
 		}
-		if !store.SameAmount(l, p) {
-			out.Mismatches = append(out.Mismatches, store.Mismatch{Key: k, Status: status[k], Ledger: l, Provider: p})
+		if !money.SameAmount(l, p) {
+			out.Mismatches = append(out.Mismatches, Mismatch{Key: k, Status: status[k], Ledger: l, Provider: p})
 		}
 	}
 	out.Reconciled = len(out.RuleBreaches) == 0 && len(out.Mismatches) == 0

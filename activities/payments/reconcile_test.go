@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tandem/activities/money"
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/workflows"
@@ -56,9 +57,9 @@ func TestReconcileAsksTheProviderAndHoldsEachRefundToItsStatus(t *testing.T) {
 	pay("paid-ok")
 	refund("failed-ok", workflows.RefundFailed, "booked", "reversed")
 	refund("rejected-ok", workflows.RefundRejected)
-	check := func() store.Reconciliation {
+	check := func() payments.Reconciliation {
 		t.Helper()
-		rec, err := payments.Reconcile(ctx, st, g, "acme", store.DefaultStuckAfter)
+		rec, err := payments.Reconcile(ctx, st, g, "acme", payments.DefaultStuckAfter)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +80,7 @@ func TestReconcileAsksTheProviderAndHoldsEachRefundToItsStatus(t *testing.T) {
 	for name, id := range ids {
 		names[id] = name
 	}
-	mismatched := map[string]store.Mismatch{}
+	mismatched := map[string]payments.Mismatch{}
 	for _, m := range rec.Mismatches {
 		mismatched[names[m.Key]] = m
 	}
@@ -87,7 +88,7 @@ func TestReconcileAsksTheProviderAndHoldsEachRefundToItsStatus(t *testing.T) {
 	for _, b := range rec.RuleBreaches {
 		breached[names[b.RefundID]] = true
 	}
-	if m := mismatched["failed-but-paid"]; m.Ledger != "0" || !store.SameAmount(m.Provider, "20") || len(mismatched) != 2 || mismatched["paid-not-posted"].Key == "" {
+	if m := mismatched["failed-but-paid"]; m.Ledger != "0" || !money.SameAmount(m.Provider, "20") || len(mismatched) != 2 || mismatched["paid-not-posted"].Key == "" {
 		t.Fatalf("mismatches: %+v", rec.Mismatches)
 	}
 	if !breached["paid-not-posted"] || !breached["rejected-but-booked"] || len(breached) != 2 {
@@ -99,7 +100,7 @@ func TestReconcileAsksTheProviderAndHoldsEachRefundToItsStatus(t *testing.T) {
 
 	g.Behave("acme", payments.Behaviour{Unavailable: 1})
 	var down *payments.ProviderError
-	if _, err := payments.Reconcile(ctx, st, g, "acme", store.DefaultStuckAfter); !errors.As(err, &down) {
+	if _, err := payments.Reconcile(ctx, st, g, "acme", payments.DefaultStuckAfter); !errors.As(err, &down) {
 		t.Fatalf("the provider down: %v, want a ProviderError", err)
 	}
 }

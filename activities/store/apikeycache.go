@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"tandem/activities/notify"
 )
 
 // keyChannel is the channel PostgreSQL notifies (migration 0039's trigger)
@@ -144,7 +146,7 @@ func (k *KeyCache) Listening() bool { return k.listening.Load() }
 // pause that grows to 10 s) whenever the connection is lost; meanwhile
 // nothing is kept.
 func (k *KeyCache) Listen(ctx context.Context) {
-	listen(ctx, k.st.dsn, keyChannel, &k.listening, k.log,
+	notify.Listen(ctx, k.st.dsn, keyChannel, &k.listening, k.log,
 		"API key notifications: connection lost; keys are read for every request until it is back",
 		func() { k.forget("") }, // whatever changed while no one listened
 		k.forget)

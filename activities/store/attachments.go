@@ -12,7 +12,13 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"tandem/activities/envelope"
 )
+
+// attachmentPiece is the plaintext size of the pieces a file is sealed in:
+// a download opens and sends one piece at a time, never the whole file.
+const attachmentPiece = 64 << 10
 
 // Attachment is a file uploaded to a case. Its bytes (in attachment_blobs)
 // and its name and digest (MetaCT) are sealed under the customer's data
@@ -30,7 +36,7 @@ type Attachment struct {
 	MetaCT       []byte `gorm:"column:meta_ct"`
 	MessageSeq   *int64
 	StoredIn     string    // postgres (attachment_blobs) or objects (the object store)
-	ChunkSize    int       // the pieces' plaintext size (sealChunks); 0 for one piece
+	ChunkSize    int       // the pieces' plaintext size (envelope.SealPieces); 0 for one piece
 	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
 	// Opened from MetaCT: the file's name and the SHA-256 of its bytes
 	// (hex); Erased when the customer's key is gone or the case purged.
@@ -82,14 +88,14 @@ func (s *Store) PutAttachment(ctx context.Context, c Case, a Attachment, data []
 			return err
 		}
 		a.TenantID, a.CaseID, a.KeyID, a.MessageSeq = c.TenantID, c.ID, keyID, nil
-		a.StoredIn, a.ChunkSize = "postgres", attachmentChunk
+		a.StoredIn, a.ChunkSize = "postgres", attachmentPiece
 		if tx.objects != nil {
 			a.StoredIn = "objects"
 		}
-		if a.MetaCT, err = seal(dek, meta, attachmentAAD(a.TenantID, a.ID, "meta")); err != nil {
+		if a.MetaCT, err = envelope.Seal(dek, meta, attachmentAAD(a.TenantID, a.ID, "meta")); err != nil {
 			return err
 		}
-		sealed, err := sealChunks(dek, data, attachmentAAD(a.TenantID, a.ID, "data"), a.ChunkSize)
+		sealed, err := envelope.SealPieces(dek, data, attachmentAAD(a.TenantID, a.ID, "data"), a.ChunkSize)
 		if err != nil {
 			return err
 		}
@@ -180,13 +186,13 @@ func (s *Store) AttachmentContent(ctx context.Context, tenantID, caseID, id stri
 		if err != nil {
 			return Attachment{}, nil, fmt.Errorf("read attachment bytes: %w", err)
 		}
-		data, err := open(keys[a.KeyID], ct, aad)
+		data, err := envelope.Open(keys[a.KeyID], ct, aad)
 		if err != nil {
 			return Attachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
 		}
 		return a, io.NopCloser(bytes.NewReader(data)), nil
 	}
-	r, err := openChunks(keys[a.KeyID], sealed, aad, a.ChunkSize)
+	r, err := envelope.OpenPieces(keys[a.KeyID], sealed, aad, a.ChunkSize)
 	if err != nil {
 		return Attachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
 	}
@@ -254,7 +260,7 @@ func (s *Store) openAttachments(ctx context.Context, tenantID string, rows []Att
 			a.Erased = true
 			continue
 		}
-		plain, err := open(keys[a.KeyID], a.MetaCT, attachmentAAD(a.TenantID, a.ID, "meta"))
+		plain, err := envelope.Open(keys[a.KeyID], a.MetaCT, attachmentAAD(a.TenantID, a.ID, "meta"))
 		if err != nil {
 			return fmt.Errorf("open attachment %s: %w", a.ID, err)
 		}

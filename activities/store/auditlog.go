@@ -220,7 +220,7 @@ const AuditCheckpointRefused = "audit.checkpoint_refused"
 // is not contained in the tree it signs nothing, records the refusal on the
 // tenant's trail and returns a *CheckpointRefusedError. The checkpoint made
 // is stored and appended to external; it is returned, or nil.
-func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer note.Signer, pub ed25519.PublicKey, external CheckpointLog) (*AuditCheckpoint, error) {
+func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer note.Signer, pub ed25519.PublicKey, external auditlog.CheckpointLog) (*auditlog.SignedCheckpoint, error) {
 	verifier, err := auditlog.Verifier(pub)
 	if err != nil {
 		return nil, err
@@ -243,13 +243,13 @@ func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer not
 	}
 	var root tlog.Hash
 	copy(root[:], tree.Root)
-	priors := []*AuditCheckpoint{}
+	priors := []*auditlog.SignedCheckpoint{}
 	latest, err := s.LatestCheckpoint(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	priors = append(priors, latest)
-	var outside *AuditCheckpoint
+	var outside *auditlog.SignedCheckpoint
 	if external != nil {
 		if outside, err = external.Last(ctx, tenantID); err != nil {
 			return nil, err
@@ -278,9 +278,9 @@ func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer not
 	if err != nil {
 		return nil, err
 	}
-	cp := AuditCheckpoint{TenantID: tenantID, Seq: tree.Size, Hash: root[:], SignedAt: time.Now().UTC().Truncate(time.Microsecond),
+	cp := auditlog.SignedCheckpoint{TenantID: tenantID, Seq: tree.Size, Hash: root[:], SignedAt: time.Now().UTC().Truncate(time.Microsecond),
 		KeyID: fmt.Sprintf("%08x", signer.KeyHash()), Signature: []byte{}, Note: signed}
-	created := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&cp)
+	created := s.db.WithContext(ctx).Table("audit_checkpoints").Clauses(clause.OnConflict{DoNothing: true}).Create(&cp)
 	if created.Error != nil {
 		return nil, fmt.Errorf("store checkpoint: %w", created.Error)
 	}
@@ -297,10 +297,10 @@ func (s *Store) CheckpointAudit(ctx context.Context, tenantID string, signer not
 
 // extends says whether the tree (size, root) contains checkpoint p: same
 // when p is of this very tree, reason when it does not contain it.
-func (s *Store) extends(ctx context.Context, tenantID string, size int64, root tlog.Hash, p AuditCheckpoint, pub ed25519.PublicKey, verifier note.Verifier) (same bool, reason string) {
+func (s *Store) extends(ctx context.Context, tenantID string, size int64, root tlog.Hash, p auditlog.SignedCheckpoint, pub ed25519.PublicKey, verifier note.Verifier) (same bool, reason string) {
 	if p.Note == "" {
 		// A chain-head checkpoint: the chain must still hold that hash there.
-		if !ed25519.Verify(pub, CheckpointMessage(p.TenantID, p.Seq, p.Hash), p.Signature) || p.TenantID != tenantID {
+		if !ed25519.Verify(pub, auditlog.CheckpointMessage(p.TenantID, p.Seq, p.Hash), p.Signature) || p.TenantID != tenantID {
 			return false, "the last checkpoint is not signed by the audit key"
 		}
 		if p.Seq > size {
@@ -392,7 +392,7 @@ func (s *Store) LastCosigned(ctx context.Context, tenantID, witness string) (int
 }
 
 // Cosigned returns a checkpoint's note with the cosignatures kept for it added.
-func (s *Store) Cosigned(ctx context.Context, cp AuditCheckpoint) (string, error) {
+func (s *Store) Cosigned(ctx context.Context, cp auditlog.SignedCheckpoint) (string, error) {
 	var lines []string
 	if err := s.db.WithContext(ctx).Raw(`SELECT signature FROM audit_cosignatures WHERE tenant_id = ? AND seq = ? ORDER BY witness`,
 		cp.TenantID, cp.Seq).Scan(&lines).Error; err != nil {
@@ -403,9 +403,9 @@ func (s *Store) Cosigned(ctx context.Context, cp AuditCheckpoint) (string, error
 
 // sortCheckpoints orders checkpoints by position and drops repeats of one
 // checkpoint (the database's and the outside log's copy).
-func sortCheckpoints(cps []AuditCheckpoint) []AuditCheckpoint {
-	slices.SortStableFunc(cps, func(a, b AuditCheckpoint) int { return cmp.Compare(a.Seq, b.Seq) })
-	return slices.CompactFunc(cps, func(a, b AuditCheckpoint) bool {
+func sortCheckpoints(cps []auditlog.SignedCheckpoint) []auditlog.SignedCheckpoint {
+	slices.SortStableFunc(cps, func(a, b auditlog.SignedCheckpoint) int { return cmp.Compare(a.Seq, b.Seq) })
+	return slices.CompactFunc(cps, func(a, b auditlog.SignedCheckpoint) bool {
 		return a.Seq == b.Seq && bytes.Equal(a.Hash, b.Hash) && (a.Note == "") == (b.Note == "")
 	})
 }

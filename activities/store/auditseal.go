@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"tandem/activities/envelope"
 )
 
 // PersonalDetails are the audit details that say something about a person:
@@ -49,14 +49,10 @@ func sealPersonal(e *AuditEvent, keyID string, dek []byte) error {
 			d[k] = Withheld
 			continue
 		}
-		gcm, err := newGCM(dek)
+		ct, err := envelope.SealDeterministic(dek, []byte(s), auditDetailAAD(e, k), fmt.Appendf(nil, "%s\x00%s\x00%s", e.ID, k, s))
 		if err != nil {
 			return err
 		}
-		mac := hmac.New(sha256.New, dek)
-		fmt.Fprintf(mac, "%s\x00%s\x00%s", e.ID, k, s)
-		nonce := mac.Sum(nil)[:gcm.NonceSize()]
-		ct := gcm.Seal(nonce, nonce, []byte(s), auditDetailAAD(e, k))
 		d[k] = sealedPrefix + keyID + ":" + base64.RawURLEncoding.EncodeToString(ct)
 	}
 	raw, err := json.Marshal(d) // map keys are sorted: stable bytes
@@ -154,7 +150,7 @@ func (s *Store) openPersonal(ctx context.Context, events []AuditEvent) error {
 			if dek == nil || err != nil {
 				continue
 			}
-			if plain, err := open(dek, raw, auditDetailAAD(e, k)); err == nil {
+			if plain, err := envelope.Open(dek, raw, auditDetailAAD(e, k)); err == nil {
 				d[k] = string(plain)
 			}
 		}

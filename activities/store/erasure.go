@@ -199,7 +199,7 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 	})
 	if err == nil {
 		for _, id := range destroyed {
-			s.keys.searchKeys.Delete(id)
+			s.cache.search.Delete(id)
 		}
 	}
 	return destroyed, err

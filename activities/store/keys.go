@@ -2,11 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +11,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"tandem/activities/envelope"
 )
 
 // ErrLegalHold: a legal hold forbids the erasure.
@@ -23,109 +21,19 @@ var ErrLegalHold = errors.New("under legal hold")
 // ErrNoKeyring: the store was opened without master keys and cannot touch personal data.
 var ErrNoKeyring = errors.New("no master key configured")
 
-// MasterKey is a 32-byte AES key with a short ID that is stored beside what
-// it wraps, so a keyring can hold old keys during a rotation.
-type MasterKey struct {
-	ID  string
-	Key []byte
-}
-
-// Keyring holds the current master key, which wraps new data keys, and the
-// previous ones, which still unwrap old ones until `tandem keys rotate`.
-type Keyring struct {
-	current MasterKey
-	byID    map[string][]byte
-	// indexKeys holds tenants' blind-index keys once they are surely
-	// committed: a tenant's never changes, and every projection write and
-	// customer lookup needs it. So a keyring serves one database.
-	indexKeys sync.Map // tenant ID → []byte
-	// searchKeys holds customers' search keys (derived from their data
-	// keys) by data key ID. A search uses only the keys the database lists
-	// as live, so one kept here after an erasure is never used again.
-	searchKeys sync.Map // data key ID → []byte
-}
-
-// NewKeyring checks the keys and returns a keyring wrapping with current.
-func NewKeyring(current MasterKey, previous ...MasterKey) (*Keyring, error) {
-	k := &Keyring{current: current, byID: map[string][]byte{}}
-	for _, m := range append([]MasterKey{current}, previous...) {
-		if m.ID == "" || len(m.Key) != 32 {
-			return nil, fmt.Errorf("master key %q: need an ID and 32 bytes", m.ID)
-		}
-		if _, dup := k.byID[m.ID]; dup {
-			return nil, fmt.Errorf("master key ID %q appears twice", m.ID)
-		}
-		k.byID[m.ID] = m.Key
-	}
-	return k, nil
+// keyCache holds what every projection write and search needs again:
+// tenants' blind-index keys once they are surely committed (a tenant's
+// never changes), and customers' search keys by data key ID (a search uses
+// only the keys the database lists as live, so one kept here after an
+// erasure is never used again). So a store serves one database.
+type keyCache struct {
+	index  sync.Map // tenant ID → []byte
+	search sync.Map // data key ID → []byte
 }
 
 // UseKeyring gives the store the master keys it needs to read and write
 // personal data.
-func (s *Store) UseKeyring(k *Keyring) { s.keys = k }
-
-// seal encrypts with AES-256-GCM; aad binds the ciphertext to where it is
-// stored, so it cannot be moved to another row. Output: nonce || ciphertext.
-func seal(key, plaintext, aad []byte) ([]byte, error) {
-	gcm, err := newGCM(key)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, gcm.NonceSize(), gcm.NonceSize()+len(plaintext)+gcm.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return gcm.Seal(nonce, nonce, plaintext, aad), nil
-}
-
-func open(key, sealed, aad []byte) ([]byte, error) {
-	gcm, err := newGCM(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < gcm.NonceSize() {
-		return nil, errors.New("ciphertext too short")
-	}
-	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], aad)
-}
-
-func newGCM(key []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
-func (k *Keyring) wrap(dek []byte, aad string) ([]byte, string, error) {
-	ct, err := seal(k.current.Key, dek, []byte(aad))
-	return ct, k.current.ID, err
-}
-
-func (k *Keyring) unwrap(masterID string, wrapped []byte, aad string) ([]byte, error) {
-	key, ok := k.byID[masterID]
-	if !ok {
-		return nil, fmt.Errorf("%w: the database's keys are wrapped by master key %q, which is not in the keyring", ErrWrongMasterKey, masterID)
-	}
-	dek, err := open(key, wrapped, []byte(aad))
-	if err != nil {
-		return nil, fmt.Errorf("%w: the database's keys are wrapped by a master key with ID %q, but not by the one configured under that ID (%v)", ErrWrongMasterKey, masterID, err)
-	}
-	return dek, nil
-}
-
-// ErrWrongMasterKey: the database's data keys were wrapped by another master
-// key than the one configured (another checkout's, or one since lost).
-var ErrWrongMasterKey = errors.New("wrong master key")
-
-// rewrap opens a key wrapped by any master key and wraps it with the current one.
-func (k *Keyring) rewrap(masterID string, wrapped []byte, aad string) ([]byte, string, error) {
-	raw, err := k.unwrap(masterID, wrapped, aad)
-	if err != nil {
-		return nil, "", err
-	}
-	return k.wrap(raw, aad)
-}
+func (s *Store) UseKeyring(k *envelope.Keyring) { s.keys, s.cache = k, &keyCache{} }
 
 type tenantKey struct {
 	TenantID    string `gorm:"primaryKey"`
@@ -150,7 +58,7 @@ func (s *Store) customerHash(ctx context.Context, tenantID, customerRef string) 
 	if err != nil {
 		return nil, err
 	}
-	return blindIndex(idx, customerRef), nil
+	return envelope.BlindIndex(idx, customerRef), nil
 }
 
 // tenantIndexKey is the tenant's blind-index key, made on first use.
@@ -158,7 +66,7 @@ func (s *Store) tenantIndexKey(ctx context.Context, tenantID string) ([]byte, er
 	if s.keys == nil {
 		return nil, ErrNoKeyring
 	}
-	if idx, ok := s.keys.indexKeys.Load(tenantID); ok {
+	if idx, ok := s.cache.index.Load(tenantID); ok {
 		return idx.([]byte), nil
 	}
 	db := s.db.WithContext(ctx)
@@ -170,7 +78,7 @@ func (s *Store) tenantIndexKey(ctx context.Context, tenantID string) ([]byte, er
 		if _, err := rand.Read(raw); err != nil {
 			return nil, err
 		}
-		wrapped, mid, werr := s.keys.wrap(raw, aad)
+		wrapped, mid, werr := s.keys.Wrap(raw, aad)
 		if werr != nil {
 			return nil, werr
 		}
@@ -183,22 +91,16 @@ func (s *Store) tenantIndexKey(ctx context.Context, tenantID string) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("read tenant index key: %w", err)
 	}
-	idx, err := s.keys.unwrap(tk.MasterKeyID, tk.WrappedKey, aad)
+	idx, err := s.keys.Unwrap(tk.MasterKeyID, tk.WrappedKey, aad)
 	if err != nil {
 		return nil, err
 	}
 	// A key made a moment ago may belong to a transaction that is yet to
 	// commit (or to roll back): only an older one is kept.
 	if time.Since(tk.CreatedAt) > time.Minute {
-		s.keys.indexKeys.Store(tenantID, idx)
+		s.cache.index.Store(tenantID, idx)
 	}
 	return idx, nil
-}
-
-func blindIndex(idx []byte, customerRef string) []byte {
-	mac := hmac.New(sha256.New, idx)
-	mac.Write([]byte(customerRef))
-	return mac.Sum(nil)
 }
 
 // ErrCustomerErased refuses a write for a customer whose data was erased:
@@ -237,7 +139,7 @@ func (s *Store) customerKey(ctx context.Context, tenantID string, custHash []byt
 			return "", nil, err
 		}
 		id := "dk_" + hex.EncodeToString(idBytes)
-		wrapped, mid, werr := s.keys.wrap(raw, "data-key:"+id)
+		wrapped, mid, werr := s.keys.Wrap(raw, "data-key:"+id)
 		if werr != nil {
 			return "", nil, werr
 		}
@@ -257,7 +159,7 @@ func (s *Store) customerKey(ctx context.Context, tenantID string, custHash []byt
 	if err != nil {
 		return "", nil, fmt.Errorf("read data key: %w", err)
 	}
-	raw, err := s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+	raw, err := s.keys.Unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
 	return dk.ID, raw, err
 }
 
@@ -271,11 +173,11 @@ func (s *Store) RotateMasterKey(ctx context.Context) (int, error) {
 	}
 	n := 0
 	var tks []tenantKey
-	if err := s.db.WithContext(ctx).Where("master_key_id <> ?", s.keys.current.ID).Find(&tks).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("master_key_id <> ?", s.keys.CurrentID()).Find(&tks).Error; err != nil {
 		return n, err
 	}
 	for _, tk := range tks {
-		wrapped, mid, err := s.keys.rewrap(tk.MasterKeyID, tk.WrappedKey, "tenant-index:"+tk.TenantID)
+		wrapped, mid, err := s.keys.Rewrap(tk.MasterKeyID, tk.WrappedKey, "tenant-index:"+tk.TenantID)
 		if err != nil {
 			return n, err
 		}
@@ -287,7 +189,7 @@ func (s *Store) RotateMasterKey(ctx context.Context) (int, error) {
 	}
 	for {
 		var dks []dataKey
-		if err := s.db.WithContext(ctx).Where("master_key_id <> ? AND destroyed_at IS NULL", s.keys.current.ID).
+		if err := s.db.WithContext(ctx).Where("master_key_id <> ? AND destroyed_at IS NULL", s.keys.CurrentID()).
 			Limit(500).Find(&dks).Error; err != nil {
 			return n, err
 		}
@@ -295,7 +197,7 @@ func (s *Store) RotateMasterKey(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		for _, dk := range dks {
-			wrapped, mid, err := s.keys.rewrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+			wrapped, mid, err := s.keys.Rewrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
 			if err != nil {
 				return n, err
 			}

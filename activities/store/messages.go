@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"tandem/activities/envelope"
 	"tandem/workflows"
 )
 
@@ -149,7 +150,7 @@ func (s *Store) openMessages(ctx context.Context, tenantID string, msgs []Messag
 		case keys[*m.KeyID] == nil || m.BodyCT == nil: // shredded, or purged
 			m.Erased = true
 		default:
-			plain, err := open(keys[*m.KeyID], m.BodyCT, messageAAD(m.TenantID, m.CaseID, m.Seq))
+			plain, err := envelope.Open(keys[*m.KeyID], m.BodyCT, messageAAD(m.TenantID, m.CaseID, m.Seq))
 			if err != nil {
 				return fmt.Errorf("open message %d of case %s: %w", m.Seq, m.CaseID, err)
 			}

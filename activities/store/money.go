@@ -9,41 +9,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"tandem/activities/money"
 	"tandem/workflows"
 )
-
-// Refusal is a fact of the order that refuses a refund request. Its text is
-// the rule recorded with the refused request.
-type Refusal string
-
-// Reasons a refund request is refused.
-const (
-	ErrOrderNotFound     Refusal = "order_not_found"
-	ErrNotCustomersOrder Refusal = "not_customers_order"
-	ErrCurrencyMismatch  Refusal = "currency_mismatch"
-	ErrOverRefund        Refusal = "over_refundable_amount"
-	ErrOverBudget        Refusal = "over_compensation_budget"
-)
-
-// Budget is what one customer may be granted in compensations in Currency
-// since Since; a zero Amount is no budget. Compensations in other currencies
-// do not count against it (a person decides those, or their currency's own
-// budget holds them).
-type Budget struct {
-	Amount   string
-	Currency string
-	Since    time.Time
-}
-
-var refusalText = map[Refusal]string{
-	ErrOrderNotFound:     "no such order",
-	ErrNotCustomersOrder: "the order is not the case's customer's",
-	ErrCurrencyMismatch:  "the refund's currency is not the order's",
-	ErrOverRefund:        "the amount is above what is left to refund on the order",
-	ErrOverBudget:        "the compensation is above what the policy grants one customer in its period",
-}
-
-func (r Refusal) Error() string { return refusalText[r] }
 
 // Order is an order of the built-in order book. Total is a decimal string.
 type Order struct {
@@ -150,10 +118,10 @@ func holdsRemainderOf(alias string) string {
 // currency, for no more than the order's refundable remainder (its total
 // less every refund paid out or on its way). Requests on one order are
 // serialised by a lock on it, so concurrent ones cannot together exceed it.
-// A refused request is recorded too, rejected with its Refusal as the rule,
-// and the Refusal returned. A request whose ID exists returns the stored one
+// A refused request is recorded too, rejected with its money.Refusal as the rule,
+// and the money.Refusal returned. A request whose ID exists returns the stored one
 // (created false): a retry.
-func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order, budget Budget) (out Refund, created bool, err error) {
+func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order, budget money.Budget) (out Refund, created bool, err error) {
 	if r.Kind == "" {
 		r.Kind = "refund"
 	}
@@ -178,7 +146,7 @@ func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order, budge
 		}
 		refusal = checkRefund(tx, r, order, budget)
 		status, rule := workflows.RefundRequested, ""
-		var fact Refusal
+		var fact money.Refusal
 		if errors.As(refusal, &fact) {
 			status, rule = workflows.RefundRejected, string(fact)
 		} else if refusal != nil {
@@ -201,10 +169,10 @@ func (s *Store) RequestRefund(ctx context.Context, r Refund, order *Order, budge
 	return out, created, refusal
 }
 
-// checkRefund returns the Refusal that refuses the request, if any.
-func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
+// checkRefund returns the money.Refusal that refuses the request, if any.
+func checkRefund(tx *gorm.DB, r Refund, order *Order, budget money.Budget) error {
 	if order == nil {
-		return ErrOrderNotFound
+		return money.ErrOrderNotFound
 	}
 	var owner []struct{ CustomerHash []byte }
 	if err := tx.Raw(`SELECT customer_hash FROM cases WHERE tenant_id = ? AND id = ?`, r.TenantID, r.CaseID).Scan(&owner).Error; err != nil {
@@ -214,10 +182,10 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
 		return NotFound("case")
 	}
 	if string(owner[0].CustomerHash) != string(order.CustomerHash) {
-		return ErrNotCustomersOrder
+		return money.ErrNotCustomersOrder
 	}
 	if r.Currency != order.Currency {
-		return ErrCurrencyMismatch
+		return money.ErrCurrencyMismatch
 	}
 	// Refunds and compensations alike count against what the order cost:
 	// three credits of 45.00 are not to be had on an order of 120.00.
@@ -228,7 +196,7 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
 		return fmt.Errorf("refundable remainder: %w", err)
 	}
 	if !fits {
-		return ErrOverRefund
+		return money.ErrOverRefund
 	}
 	if workflows.PaysOut(r.Kind) || budget.Amount == "" || budget.Currency != "" && r.Currency != budget.Currency {
 		return nil
@@ -246,7 +214,7 @@ func checkRefund(tx *gorm.DB, r Refund, order *Order, budget Budget) error {
 		return fmt.Errorf("compensation budget: %w", err)
 	}
 	if !fits {
-		return ErrOverBudget
+		return money.ErrOverBudget
 	}
 	return nil
 }
@@ -261,7 +229,7 @@ func (s *Store) RefundableRemainder(ctx context.Context, tenantID, orderRef stri
 		return "", fmt.Errorf("refundable remainder: %w", err)
 	}
 	if len(rem) == 0 {
-		return "", ErrOrderNotFound
+		return "", money.ErrOrderNotFound
 	}
 	return rem[0], nil
 }
@@ -275,7 +243,7 @@ func (s *Store) GetOrder(ctx context.Context, tenantID, orderRef string) (Order,
 		return Order{}, fmt.Errorf("get order: %w", err)
 	}
 	if len(out) == 0 {
-		return Order{}, ErrOrderNotFound
+		return Order{}, money.ErrOrderNotFound
 	}
 	return out[0], nil
 }

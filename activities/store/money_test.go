@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"tandem/activities/money"
+	"tandem/activities/payments"
 	"tandem/activities/store"
 )
 
@@ -34,7 +36,7 @@ func request(st *store.Store, r store.Refund) (store.Refund, error) {
 	if o, err := st.GetOrder(ctx, r.TenantID, r.OrderRef); err == nil {
 		order = &o
 	}
-	out, _, err := st.RequestRefund(ctx, r, order, store.Budget{})
+	out, _, err := st.RequestRefund(ctx, r, order, money.Budget{})
 	return out, err
 }
 
@@ -59,7 +61,7 @@ func TestRefundRequestsNeverExceedTheOrder(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case errors.Is(err, store.ErrOverRefund):
+			case errors.Is(err, money.ErrOverRefund):
 				over++
 			default:
 				t.Error(err)
@@ -95,12 +97,12 @@ func TestRefundRequestChecks(t *testing.T) {
 		caseID, order, amount, currency string
 		want                            error
 	}{
-		{"another customer's order", theirs, "1001", "10.00", "EUR", store.ErrNotCustomersOrder},
-		{"no such order", mine, "9999", "10.00", "EUR", store.ErrOrderNotFound},
-		{"another currency", mine, "1001", "10.00", "USD", store.ErrCurrencyMismatch},
-		{"more than the order", mine, "1001", "50.01", "EUR", store.ErrOverRefund},
+		{"another customer's order", theirs, "1001", "10.00", "EUR", money.ErrNotCustomersOrder},
+		{"no such order", mine, "9999", "10.00", "EUR", money.ErrOrderNotFound},
+		{"another currency", mine, "1001", "10.00", "USD", money.ErrCurrencyMismatch},
+		{"more than the order", mine, "1001", "50.01", "EUR", money.ErrOverRefund},
 		{"all of it", mine, "1001", "50.00", "EUR", nil},
-		{"then nothing more", mine, "1001", "0.01", "EUR", store.ErrOverRefund},
+		{"then nothing more", mine, "1001", "0.01", "EUR", money.ErrOverRefund},
 	} {
 		if err := req(tc.caseID, tc.order, tc.amount, tc.currency); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
@@ -147,7 +149,7 @@ func TestCompensationsCountAgainstOrderAndBudget(t *testing.T) {
 		}
 	}
 	mine := moneyCase(t, st, "cust-1")
-	ask := func(order, kind, amount string, budget store.Budget) error {
+	ask := func(order, kind, amount string, budget money.Budget) error {
 		o, err := st.GetOrder(ctx, "acme", order)
 		if err != nil {
 			t.Fatal(err)
@@ -157,29 +159,29 @@ func TestCompensationsCountAgainstOrderAndBudget(t *testing.T) {
 		return err
 	}
 	// No budget: three credits of 45.00 are not to be had on an order of 120.00.
-	for i, want := range []error{nil, nil, store.ErrOverRefund} {
-		if err := ask("A", "goodwill_credit", "45.00", store.Budget{}); !errors.Is(err, want) {
+	for i, want := range []error{nil, nil, money.ErrOverRefund} {
+		if err := ask("A", "goodwill_credit", "45.00", money.Budget{}); !errors.Is(err, want) {
 			t.Fatalf("credit %d on A: %v, want %v", i+1, err, want)
 		}
 	}
 	// A budget of 100.00 in the period: 90.00 granted on A already, so 20.00
 	// on another order is over it, 10.00 is not, and a refund takes none of it.
-	budget := store.Budget{Amount: "100.00", Since: time.Now().Add(-time.Hour)}
+	budget := money.Budget{Amount: "100.00", Since: time.Now().Add(-time.Hour)}
 	for _, tc := range []struct {
 		order, kind, amount string
 		want                error
 	}{
-		{"B", "coupon", "20.00", store.ErrOverBudget},
+		{"B", "coupon", "20.00", money.ErrOverBudget},
 		{"B", "refund", "100.00", nil},
 		{"C", "fee_waiver", "10.00", nil},
-		{"C", "coupon", "0.01", store.ErrOverBudget},
+		{"C", "coupon", "0.01", money.ErrOverBudget},
 	} {
 		if err := ask(tc.order, tc.kind, tc.amount, budget); !errors.Is(err, tc.want) {
 			t.Errorf("%s %s on %s: %v, want %v", tc.kind, tc.amount, tc.order, err, tc.want)
 		}
 	}
 	// Compensations granted before the period do not count against it.
-	if err := ask("C", "coupon", "50.00", store.Budget{Amount: "50.00", Since: time.Now().Add(time.Minute)}); err != nil {
+	if err := ask("C", "coupon", "50.00", money.Budget{Amount: "50.00", Since: time.Now().Add(time.Minute)}); err != nil {
 		t.Fatalf("a fresh period: %v", err)
 	}
 }
@@ -300,19 +302,20 @@ func TestGatewayLedgerAndReconciliation(t *testing.T) {
 	st := db.Store
 	ctx := context.Background()
 	refund := uuid.NewString()
-	p1, created, err := st.GatewayPay(ctx, "acme", refund, "20.00", "EUR", "psp-1")
-	if err != nil || !created {
-		t.Fatalf("pay: %+v %v %v", p1, created, err)
+	gateway := &payments.Simulated{Store: st}
+	p1, err := gateway.Pay(ctx, "acme", refund, "20.00", "EUR")
+	if err != nil || p1.Duplicate {
+		t.Fatalf("pay: %+v %v", p1, err)
 	}
-	p2, created, err := st.GatewayPay(ctx, "acme", refund, "20.00", "EUR", "psp-2")
-	if err != nil || created || p2.Reference != "psp-1" {
-		t.Fatalf("the same key again paid anew: %+v %v %v", p2, created, err)
+	p2, err := gateway.Pay(ctx, "acme", refund, "20.00", "EUR")
+	if err != nil || !p2.Duplicate || p2.Reference != p1.Reference {
+		t.Fatalf("the same key again paid anew: %+v %v", p2, err)
 	}
-	if p, ok, err := st.GatewayPayment(ctx, "acme", refund); err != nil || !ok || p.Reference != "psp-1" || !store.SameAmount(p.Amount, "20") {
-		t.Fatalf("the payment under its key: %+v %v %v", p, ok, err)
+	if p, err := gateway.Lookup(ctx, "acme", refund); err != nil || !p.Paid || p.Reference != p1.Reference || !money.SameAmount(p.Amount, "20") {
+		t.Fatalf("the payment under its key: %+v %v", p, err)
 	}
 	entries := []store.LedgerEntry{{TenantID: "acme", ID: refund + ":paid", RefundID: &refund, DebitAccount: "customer_refunds",
-		CreditAccount: store.ClearingAccount, Amount: "20.00", Currency: "EUR", PostedAt: time.Now()}}
+		CreditAccount: money.ClearingAccount, Amount: "20.00", Currency: "EUR", PostedAt: time.Now()}}
 	for range 2 { // a retried posting writes once
 		if err := st.PostLedger(ctx, entries); err != nil {
 			t.Fatal(err)
@@ -373,7 +376,7 @@ func TestConcurrentCompensationsStayWithinTheBudget(t *testing.T) {
 		}
 	}
 	mine := moneyCase(t, st, "cust-1")
-	budget := store.Budget{Amount: "100.00", Since: time.Now().Add(-time.Hour)}
+	budget := money.Budget{Amount: "100.00", Since: time.Now().Add(-time.Hour)}
 	var wg sync.WaitGroup
 	var granted, refused atomic.Int32
 	for i := range n {
@@ -388,7 +391,7 @@ func TestConcurrentCompensationsStayWithinTheBudget(t *testing.T) {
 			switch {
 			case err == nil:
 				granted.Add(1)
-			case errors.Is(err, store.ErrOverBudget):
+			case errors.Is(err, money.ErrOverBudget):
 				refused.Add(1)
 			default:
 				t.Error(err)

@@ -89,7 +89,7 @@ func (s *Store) DataKey(ctx context.Context, id string) ([]byte, error) {
 	if dk.WrappedKey == nil {
 		return nil, ErrCustomerErased
 	}
-	return s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+	return s.keys.Unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
 }
 
 func customerWorkflow(id string) bool {

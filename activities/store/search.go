@@ -182,16 +182,16 @@ func (s *Store) liveSearchKeys(ctx context.Context, tenantID string, custHash []
 	}
 	out := make(map[string][]byte, len(rows))
 	for _, dk := range rows {
-		if k, ok := s.keys.searchKeys.Load(dk.ID); ok {
+		if k, ok := s.cache.search.Load(dk.ID); ok {
 			out[dk.ID] = k.([]byte)
 			continue
 		}
-		dek, err := s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+		dek, err := s.keys.Unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
 		if err != nil {
 			return nil, err
 		}
 		k := searchKey(dek)
-		s.keys.searchKeys.Store(dk.ID, k)
+		s.cache.search.Store(dk.ID, k)
 		out[dk.ID] = k
 	}
 	return out, nil
@@ -348,7 +348,7 @@ func (s *Store) ReindexCase(ctx context.Context, tenantID, caseID string) error 
 		if err != nil {
 			return err
 		}
-		dek, err := tx.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+		dek, err := tx.keys.Unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
 		if err != nil {
 			return err
 		}

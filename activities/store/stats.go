@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"tandem/activities/envelope"
 	"tandem/workflows"
 )
 
@@ -65,7 +66,7 @@ func (s *Store) RateCase(ctx context.Context, tenantID, caseID string, score int
 		if len(had) > 0 {
 			var said string
 			if had[0].CommentCT != nil && dek != nil {
-				plain, err := open(dek, had[0].CommentCT, ratingAAD(tenantID, caseID))
+				plain, err := envelope.Open(dek, had[0].CommentCT, ratingAAD(tenantID, caseID))
 				if err != nil {
 					return fmt.Errorf("open rating comment: %w", err)
 				}
@@ -78,7 +79,7 @@ func (s *Store) RateCase(ctx context.Context, tenantID, caseID string, score int
 		}
 		var sealed []byte
 		if comment != "" && dek != nil {
-			if sealed, err = seal(dek, []byte(comment), ratingAAD(tenantID, caseID)); err != nil {
+			if sealed, err = envelope.Seal(dek, []byte(comment), ratingAAD(tenantID, caseID)); err != nil {
 				return err
 			}
 		}
@@ -241,7 +242,7 @@ FROM c LEFT JOIN first_reply f ON f.case_id = c.id`,
 	for _, c := range comments {
 		out := CSATComment{CaseID: c.CaseID, Score: c.Score, RatedAt: c.RatedAt.UTC(), Erased: true}
 		if c.KeyID != nil && keys[*c.KeyID] != nil {
-			plain, err := open(keys[*c.KeyID], c.CommentCT, ratingAAD(tenantID, c.CaseID))
+			plain, err := envelope.Open(keys[*c.KeyID], c.CommentCT, ratingAAD(tenantID, c.CaseID))
 			if err != nil {
 				return st, fmt.Errorf("open rating comment of case %s: %w", c.CaseID, err)
 			}

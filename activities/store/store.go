@@ -16,6 +16,8 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
+
+	"tandem/activities/envelope"
 )
 
 // Domain errors the API maps to HTTP statuses.
@@ -43,9 +45,10 @@ func NotFound(what string) error { return &NotFoundError{What: what} }
 // Store wraps a gorm connection pool and the master keys that protect
 // personal data.
 type Store struct {
-	db   *gorm.DB
-	keys *Keyring
-	dsn  string // for connections of their own (DeliveriesDue)
+	db    *gorm.DB
+	keys  *envelope.Keyring
+	cache *keyCache
+	dsn   string // for connections of their own (DeliveriesDue)
 	// queued names the tenants whose audit entries a transaction's Store
 	// has queued, to sequence once it commits; nil outside a transaction.
 	queued map[string]bool
@@ -217,10 +220,10 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		if err != nil {
 			return err
 		}
-		if c.CustomerRefCT, err = seal(dek, []byte(c.CustomerRef), caseAAD(c.TenantID, c.ID, "customer_ref")); err != nil {
+		if c.CustomerRefCT, err = envelope.Seal(dek, []byte(c.CustomerRef), caseAAD(c.TenantID, c.ID, "customer_ref")); err != nil {
 			return err
 		}
-		if c.SubjectCT, err = seal(dek, []byte(c.Subject), caseAAD(c.TenantID, c.ID, "subject")); err != nil {
+		if c.SubjectCT, err = envelope.Seal(dek, []byte(c.Subject), caseAAD(c.TenantID, c.ID, "subject")); err != nil {
 			return err
 		}
 		c.Tags, c.MergedFrom, c.FieldsCT = nonNil(c.Tags), nonNil(c.MergedFrom), nil
@@ -232,7 +235,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 			if err != nil {
 				return err
 			}
-			if c.FieldsCT, err = seal(dek, plain, caseAAD(c.TenantID, c.ID, "fields")); err != nil {
+			if c.FieldsCT, err = envelope.Seal(dek, plain, caseAAD(c.TenantID, c.ID, "fields")); err != nil {
 				return err
 			}
 		}
@@ -253,7 +256,7 @@ func (s *Store) RecordCase(ctx context.Context, c Case, msgs []Message, audit []
 		}
 		for i := range msgs {
 			m := &msgs[i]
-			if m.BodyCT, err = seal(dek, []byte(m.Body), messageAAD(m.TenantID, m.CaseID, m.Seq)); err != nil {
+			if m.BodyCT, err = envelope.Seal(dek, []byte(m.Body), messageAAD(m.TenantID, m.CaseID, m.Seq)); err != nil {
 				return err
 			}
 			m.KeyID = &keyID
@@ -424,7 +427,7 @@ func (s *Store) dataKeys(ctx context.Context, tenantID string, ids []string) (ma
 			out[dk.ID] = nil
 			continue
 		}
-		raw, err := s.keys.unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
+		raw, err := s.keys.Unwrap(dk.MasterKeyID, dk.WrappedKey, "data-key:"+dk.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -461,7 +464,7 @@ func (s *Store) openCases(ctx context.Context, rows []Case) error {
 		case keys[*r.KeyID] == nil || r.PurgedAt != nil:
 			r.CustomerErased = true
 		default:
-			ref, err := open(keys[*r.KeyID], r.CustomerRefCT, caseAAD(r.TenantID, r.ID, "customer_ref"))
+			ref, err := envelope.Open(keys[*r.KeyID], r.CustomerRefCT, caseAAD(r.TenantID, r.ID, "customer_ref"))
 			if err != nil {
 				return fmt.Errorf("open customer reference of case %s: %w", r.ID, err)
 			}
@@ -472,13 +475,13 @@ func (s *Store) openCases(ctx context.Context, rows []Case) error {
 				}
 				continue
 			}
-			subject, err := open(keys[*r.KeyID], r.SubjectCT, caseAAD(r.TenantID, r.ID, "subject"))
+			subject, err := envelope.Open(keys[*r.KeyID], r.SubjectCT, caseAAD(r.TenantID, r.ID, "subject"))
 			if err != nil {
 				return fmt.Errorf("open subject of case %s: %w", r.ID, err)
 			}
 			r.Subject = string(subject)
 			if r.FieldsCT != nil {
-				plain, err := open(keys[*r.KeyID], r.FieldsCT, caseAAD(r.TenantID, r.ID, "fields"))
+				plain, err := envelope.Open(keys[*r.KeyID], r.FieldsCT, caseAAD(r.TenantID, r.ID, "fields"))
 				if err != nil {
 					return fmt.Errorf("open fields of case %s: %w", r.ID, err)
 				}

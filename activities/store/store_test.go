@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tandem/activities/envelope"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 )
@@ -170,8 +171,8 @@ func TestRotateMasterKey(t *testing.T) {
 	if _, err := st.RecordCase(ctx, c, []store.Message{msg(1, "before rotation")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	next := store.MasterKey{ID: "next", Key: []byte("next-test-master-key-32-bytes!!!")}
-	both, err := store.NewKeyring(next, storetest.TestMasterKey)
+	next := envelope.MasterKey{ID: "next", Key: []byte("next-test-master-key-32-bytes!!!")}
+	both, err := envelope.NewKeyring(next, storetest.TestMasterKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,13 +181,13 @@ func TestRotateMasterKey(t *testing.T) {
 	if err != nil || n != 2 { // the tenant's index key and the customer's data key
 		t.Fatalf("rotate: %d, %v", n, err)
 	}
-	onlyNext, _ := store.NewKeyring(next)
+	onlyNext, _ := envelope.NewKeyring(next)
 	st.UseKeyring(onlyNext)
 	got, msgs, err := st.GetCase(ctx, "acme", caseID)
 	if err != nil || got.CustomerRef != "cust-rotate" || msgs[0].Body != "before rotation" {
 		t.Fatalf("after rotation, with only the new key: %+v %+v %v", got, msgs, err)
 	}
-	onlyOld, _ := store.NewKeyring(storetest.TestMasterKey)
+	onlyOld, _ := envelope.NewKeyring(storetest.TestMasterKey)
 	st.UseKeyring(onlyOld)
 	if _, _, err := st.GetCase(ctx, "acme", caseID); err == nil {
 		t.Fatal("the retired master key still opens rotated keys")

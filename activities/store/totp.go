@@ -99,7 +99,7 @@ func (s *Store) EnrolTOTP(ctx context.Context, tenantID, subject string) (string
 	if err != nil {
 		return "", fmt.Errorf("generate TOTP secret: %w", err)
 	}
-	sealed, mid, err := s.keys.wrap([]byte(key.Secret()), totpAAD(tenantID, subject))
+	sealed, mid, err := s.keys.Wrap([]byte(key.Secret()), totpAAD(tenantID, subject))
 	if err != nil {
 		return "", err
 	}
@@ -184,7 +184,7 @@ func (s *Store) checkTOTP(ctx context.Context, tenantID, subject, code string, n
 	if f.LockedUntil != nil && now.Before(*f.LockedUntil) {
 		return &TOTPLockedError{Until: *f.LockedUntil}
 	}
-	secret, err := s.keys.unwrap(f.MasterKeyID, f.SecretCT, totpAAD(tenantID, subject))
+	secret, err := s.keys.Unwrap(f.MasterKeyID, f.SecretCT, totpAAD(tenantID, subject))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"tandem/activities/envelope"
 	"tandem/policies"
 )
 
@@ -72,7 +73,7 @@ func (s *Store) CreateWebhook(ctx context.Context, tenantID, by string, spec Web
 	if w.DisableAfter == 0 {
 		w.DisableAfter = 50
 	}
-	sealed, mid, err := s.keys.wrap([]byte(secret), webhookAAD(tenantID, w.ID))
+	sealed, mid, err := s.keys.Wrap([]byte(secret), webhookAAD(tenantID, w.ID))
 	if err != nil {
 		return Webhook{}, err
 	}
@@ -140,15 +141,15 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, tenantID, id, secret st
 	if err != nil {
 		return Webhook{}, err
 	}
-	old, err := s.keys.unwrap(w.MasterKeyID, w.Secret, webhookAAD(tenantID, id))
+	old, err := s.keys.Unwrap(w.MasterKeyID, w.Secret, webhookAAD(tenantID, id))
 	if err != nil {
 		return Webhook{}, err
 	}
-	sealedNew, mid, err := s.keys.wrap([]byte(secret), webhookAAD(tenantID, id))
+	sealedNew, mid, err := s.keys.Wrap([]byte(secret), webhookAAD(tenantID, id))
 	if err != nil {
 		return Webhook{}, err
 	}
-	sealedOld, _, err := s.keys.wrap(old, webhookAAD(tenantID, id)+":previous")
+	sealedOld, _, err := s.keys.Wrap(old, webhookAAD(tenantID, id)+":previous")
 	if err != nil {
 		return Webhook{}, err
 	}
@@ -167,13 +168,13 @@ func (s *Store) WebhookSecrets(ctx context.Context, w Webhook) ([]string, error)
 	if s.keys == nil {
 		return nil, ErrNoKeyring
 	}
-	cur, err := s.keys.unwrap(w.MasterKeyID, w.Secret, webhookAAD(w.TenantID, w.ID))
+	cur, err := s.keys.Unwrap(w.MasterKeyID, w.Secret, webhookAAD(w.TenantID, w.ID))
 	if err != nil {
 		return nil, err
 	}
 	out := []string{string(cur)}
 	if w.PrevSecret != nil && w.PrevUntil != nil && time.Now().Before(*w.PrevUntil) {
-		prev, err := s.keys.unwrap(w.MasterKeyID, w.PrevSecret, webhookAAD(w.TenantID, w.ID)+":previous")
+		prev, err := s.keys.Unwrap(w.MasterKeyID, w.PrevSecret, webhookAAD(w.TenantID, w.ID)+":previous")
 		if err != nil {
 			return nil, err
 		}
@@ -246,7 +247,7 @@ func emitWebhookEvents(ctx context.Context, db *gorm.DB, tenantID string, events
 		}
 		var key *string
 		if dek != nil {
-			if payload, err = seal(dek, payload, []byte("webhook-event:"+tenantID+":"+e.ID)); err != nil {
+			if payload, err = envelope.Seal(dek, payload, []byte("webhook-event:"+tenantID+":"+e.ID)); err != nil {
 				return err
 			}
 			key = &keyID
@@ -329,7 +330,7 @@ func (s *Store) DueDeliveries(ctx context.Context, tenantID, endpointID string, 
 			if err != nil {
 				return nil, err
 			}
-			if d.Payload, err = open(dek, d.Payload, []byte("webhook-event:"+tenantID+":"+d.EventID)); err != nil {
+			if d.Payload, err = envelope.Open(dek, d.Payload, []byte("webhook-event:"+tenantID+":"+d.EventID)); err != nil {
 				return nil, fmt.Errorf("open webhook event %s: %w", d.EventID, err)
 			}
 		}
@@ -504,7 +505,7 @@ func (s *Store) EventsAfter(ctx context.Context, tenantID string, after int64, f
 			}
 			e.Payload = nil
 			if dek != nil {
-				if e.Payload, err = open(dek, r.Payload, []byte("webhook-event:"+tenantID+":"+r.ID)); err != nil {
+				if e.Payload, err = envelope.Open(dek, r.Payload, []byte("webhook-event:"+tenantID+":"+r.ID)); err != nil {
 					return nil, after, fmt.Errorf("open event %s: %w", r.ID, err)
 				}
 			}

@@ -784,6 +784,42 @@ type ApiWebhooksBody struct {
 	Webhooks *[]StoreWebhook `json:"webhooks"`
 }
 
+// MoneyAccountBalance defines model for money.AccountBalance.
+type MoneyAccountBalance struct {
+	Account  string `json:"account"`
+	Balance  string `json:"balance"`
+	Currency string `json:"currency"`
+}
+
+// PaymentsMismatch defines model for payments.Mismatch.
+type PaymentsMismatch struct {
+	Key            string `json:"key"`
+	LedgerAmount   string `json:"ledger_amount"`
+	ProviderAmount string `json:"provider_amount"`
+	Status         string `json:"status"`
+}
+
+// PaymentsReconciliation defines model for payments.Reconciliation.
+type PaymentsReconciliation struct {
+	Balanced       bool                   `json:"balanced"`
+	CheckedAt      time.Time              `json:"checked_at"`
+	Mismatches     *[]PaymentsMismatch    `json:"mismatches"`
+	PaymentUnknown *[]StoreStuckRefund    `json:"payment_unknown"`
+	Reconciled     bool                   `json:"reconciled"`
+	RuleBreaches   *[]PaymentsRuleBreach  `json:"rule_breaches"`
+	Stuck          *[]StoreStuckRefund    `json:"stuck"`
+	StuckAfter     string                 `json:"stuck_after"`
+	TrialBalance   *[]MoneyAccountBalance `json:"trial_balance"`
+}
+
+// PaymentsRuleBreach defines model for payments.RuleBreach.
+type PaymentsRuleBreach struct {
+	Has      string `json:"has"`
+	RefundId string `json:"refund_id"`
+	Status   string `json:"status"`
+	Want     string `json:"want"`
+}
+
 // ServiceAI defines model for service.AI.
 type ServiceAI struct {
 	Disclosure     *map[string]string `json:"disclosure,omitempty"`
@@ -909,13 +945,6 @@ type StoreAPIKey struct {
 	RevokedAt                 *time.Time `json:"revoked_at"`
 	Role                      string     `json:"role"`
 	TenantId                  string     `json:"tenant_id"`
-}
-
-// StoreAccountBalance defines model for store.AccountBalance.
-type StoreAccountBalance struct {
-	Account  string `json:"account"`
-	Balance  string `json:"balance"`
-	Currency string `json:"currency"`
 }
 
 // StoreAgent defines model for store.Agent.
@@ -1064,14 +1093,6 @@ type StoreMacroActions struct {
 	Then       string                  `json:"then"`
 }
 
-// StoreMismatch defines model for store.Mismatch.
-type StoreMismatch struct {
-	Key            string `json:"key"`
-	LedgerAmount   string `json:"ledger_amount"`
-	ProviderAmount string `json:"provider_amount"`
-	Status         string `json:"status"`
-}
-
 // StoreNotification defines model for store.Notification.
 type StoreNotification struct {
 	CaseId    string    `json:"case_id"`
@@ -1080,27 +1101,6 @@ type StoreNotification struct {
 	Kind      string    `json:"kind"`
 	Recipient string    `json:"recipient"`
 	SubjectId string    `json:"subject_id"`
-}
-
-// StoreReconciliation defines model for store.Reconciliation.
-type StoreReconciliation struct {
-	Balanced       bool                   `json:"balanced"`
-	CheckedAt      time.Time              `json:"checked_at"`
-	Mismatches     *[]StoreMismatch       `json:"mismatches"`
-	PaymentUnknown *[]StoreStuckRefund    `json:"payment_unknown"`
-	Reconciled     bool                   `json:"reconciled"`
-	RuleBreaches   *[]StoreRuleBreach     `json:"rule_breaches"`
-	Stuck          *[]StoreStuckRefund    `json:"stuck"`
-	StuckAfter     string                 `json:"stuck_after"`
-	TrialBalance   *[]StoreAccountBalance `json:"trial_balance"`
-}
-
-// StoreRuleBreach defines model for store.RuleBreach.
-type StoreRuleBreach struct {
-	Has      string `json:"has"`
-	RefundId string `json:"refund_id"`
-	Status   string `json:"status"`
-	Want     string `json:"want"`
 }
 
 // StoreStuckRefund defines model for store.StuckRefund.
@@ -16290,13 +16290,13 @@ type GetLedgerReconciliationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *StoreReconciliation
+	JSON200 *PaymentsReconciliation
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *ApiErrorBody
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetLedgerReconciliationResponse) GetJSON200() *StoreReconciliation {
+func (r GetLedgerReconciliationResponse) GetJSON200() *PaymentsReconciliation {
 	return r.JSON200
 }
 
@@ -22056,7 +22056,7 @@ func ParseGetLedgerReconciliationResponse(rsp *http.Response) (*GetLedgerReconci
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest StoreReconciliation
+		var dest PaymentsReconciliation
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

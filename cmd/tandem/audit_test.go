@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"tandem/activities/money"
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 )
@@ -107,7 +109,7 @@ func TestReconcileCommand(t *testing.T) {
 		return out.String(), err
 	}
 	key := "9b1f3a52-1d3e-4c1b-8a57-5b0f3f2b7a10"
-	if _, _, err := db.GatewayPay(ctx, "acme", key, "12.50", "EUR", "psp-1"); err != nil {
+	if _, err := (&payments.Simulated{Store: db.Store}).Pay(ctx, "acme", key, "12.50", "EUR"); err != nil {
 		t.Fatal(err)
 	}
 	out, err := reconcile()
@@ -115,7 +117,7 @@ func TestReconcileCommand(t *testing.T) {
 		t.Fatalf("a payment missing from the ledger: %v %s", err, out)
 	}
 	if err := db.PostLedger(ctx, []store.LedgerEntry{{TenantID: "acme", ID: key + ":paid", RefundID: &key, DebitAccount: "refunds_payable",
-		CreditAccount: store.ClearingAccount, Amount: "12.50", Currency: "EUR", PostedAt: time.Now()}}); err != nil {
+		CreditAccount: money.ClearingAccount, Amount: "12.50", Currency: "EUR", PostedAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := reconcile(); err != nil || !strings.Contains(out, `"balanced":true,"reconciled":true`) {

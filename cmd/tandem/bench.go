@@ -23,7 +23,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"tandem/activities/payments"
-	"tandem/activities/store"
 	"tandem/policies"
 	"tandem/workflows"
 )
@@ -324,7 +323,7 @@ func runBench(ctx context.Context, cfg config, log *slog.Logger, args []string, 
 			return err
 		}
 		fmt.Fprintf(stdout, "history events, refund saga (auto-approved, paid): %d\n", n)
-		rec, err := payments.Reconcile(ctx, st, &payments.Simulated{Store: st}, *tenant, store.DefaultStuckAfter)
+		rec, err := payments.Reconcile(ctx, st, &payments.Simulated{Store: st}, *tenant, payments.DefaultStuckAfter)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ type checkpointer struct {
 	signer    note.Signer
 	pub       ed25519.PublicKey
 	verifier  note.Verifier
-	external  store.CheckpointLog
+	external  auditlog.CheckpointLog
 	witnesses []witnessConfig
 	client    *http.Client
 	log       *slog.Logger
@@ -76,7 +76,7 @@ func (c *checkpointer) run(ctx context.Context) {
 
 // checkpoint signs the tenant's log if it grew and sends the newest
 // checkpoint to the witnesses that have not cosigned it.
-func (c *checkpointer) checkpoint(ctx context.Context, tenant string) (*store.AuditCheckpoint, error) {
+func (c *checkpointer) checkpoint(ctx context.Context, tenant string) (*auditlog.SignedCheckpoint, error) {
 	cp, err := c.st.CheckpointAudit(ctx, tenant, c.signer, c.pub, c.external)
 	var refused *store.CheckpointRefusedError
 	if errors.As(err, &refused) {
@@ -126,7 +126,7 @@ func (c *checkpointer) cosign(ctx context.Context, tenant string) {
 	}
 }
 
-func (c *checkpointer) askWitness(ctx context.Context, tenant string, cp store.AuditCheckpoint, w witnessConfig, key string) error {
+func (c *checkpointer) askWitness(ctx context.Context, tenant string, cp auditlog.SignedCheckpoint, w witnessConfig, key string) error {
 	old, ok := c.witnessAt[key]
 	if !ok { // a process that has not asked it yet starts from what it cosigned before
 		var err error

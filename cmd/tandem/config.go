@@ -20,7 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"tandem/activities/auditlog"
-	"tandem/activities/store"
+	"tandem/activities/envelope"
 	"tandem/api"
 	"tandem/workflows"
 	"tandem/workflows/codec"
@@ -76,7 +76,7 @@ type settings struct {
 	ExportSigningSeed     string `env:"TANDEM_EXPORT_SIGNING_KEY"`
 	ExportSigningSeedFile string `env:"TANDEM_EXPORT_SIGNING_KEY_FILE,file"`
 	// AuditCheckpointDir keeps signed checkpoints outside the database
-	// (store.DirLog); "": none.
+	// (auditlog.DirLog); "": none.
 	AuditCheckpointDir string        `env:"TANDEM_AUDIT_CHECKPOINT_DIR"`
 	AuditCheckpointGap time.Duration `env:"TANDEM_AUDIT_CHECKPOINT_EVERY" envDefault:"1m"`
 	AuditWitnessList   []string      `env:"TANDEM_AUDIT_WITNESSES"` // VKEY@URL each
@@ -157,8 +157,8 @@ type config struct {
 	AuditWitnesses              []witnessConfig
 	PerKeyLimit, PerTenantLimit api.RateLimit
 	Admission                   api.Admission
-	MasterKeys                  []store.MasterKey // the first wraps, all unwrap
-	PayloadKeys                 []codec.Key       // the first encrypts, all decrypt
+	MasterKeys                  []envelope.MasterKey // the first wraps, all unwrap
+	PayloadKeys                 []codec.Key          // the first encrypts, all decrypt
 }
 
 // payloadCodec returns the Temporal payload codec, or how to configure it;
@@ -171,19 +171,19 @@ func (c config) payloadCodec(keys codec.Keys) (*codec.Codec, error) {
 }
 
 // keyring returns the master keyring, or an error saying how to configure one.
-func (c config) keyring() (*store.Keyring, error) {
+func (c config) keyring() (*envelope.Keyring, error) {
 	if len(c.MasterKeys) == 0 {
 		return nil, errors.New("TANDEM_MASTER_KEY is not set: personal data cannot be encrypted (tandem keys generate makes one; make run makes a dev-only one)")
 	}
-	return store.NewKeyring(c.MasterKeys[0], c.MasterKeys[1:]...)
+	return envelope.NewKeyring(c.MasterKeys[0], c.MasterKeys[1:]...)
 }
 
 // keyList reads the current key and older ones, comma-separated.
-func keyList(name, cur, previous string) ([]store.MasterKey, error) {
+func keyList(name, cur, previous string) ([]envelope.MasterKey, error) {
 	if cur == "" {
 		return nil, nil
 	}
-	var keys []store.MasterKey
+	var keys []envelope.MasterKey
 	for i, v := range append([]string{cur}, strings.Split(previous, ",")...) {
 		if i > 0 && strings.TrimSpace(v) == "" {
 			continue
@@ -193,7 +193,7 @@ func keyList(name, cur, previous string) ([]store.MasterKey, error) {
 		if !ok || id == "" || err != nil || len(raw) != 32 {
 			return nil, fmt.Errorf("%s must be ID:BASE64 of 32 bytes (tandem keys generate)", name)
 		}
-		keys = append(keys, store.MasterKey{ID: id, Key: raw})
+		keys = append(keys, envelope.MasterKey{ID: id, Key: raw})
 	}
 	return keys, nil
 }
@@ -428,7 +428,7 @@ func (c config) logAttrs() []any {
 	}
 }
 
-func masterKeyState(keys []store.MasterKey) string {
+func masterKeyState(keys []envelope.MasterKey) string {
 	if len(keys) == 0 {
 		return "(unset)"
 	}
@@ -510,11 +510,11 @@ func (c config) auditLog(cp *checkpointer) api.AuditLog {
 }
 
 // checkpointLog is where signed checkpoints are kept outside the database, or nil.
-func (c config) checkpointLog() store.CheckpointLog {
+func (c config) checkpointLog() auditlog.CheckpointLog {
 	if c.AuditCheckpointDir == "" {
 		return nil
 	}
-	return &store.DirLog{Dir: c.AuditCheckpointDir}
+	return &auditlog.DirLog{Dir: c.AuditCheckpointDir}
 }
 
 func oidcIssuer(o *api.OIDCConfig) string {

@@ -31,6 +31,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 )
@@ -533,7 +534,7 @@ func (h *harness) check(results []caseRun) {
 			h.errorf("refund %s: %d payments, want 1", r.refundID, payments)
 		}
 	}
-	var rec store.Reconciliation
+	var rec payments.Reconciliation
 	if code := h.get("/v1/ledger/reconciliation?stuck_after=1s", &rec); code != http.StatusOK || !rec.OK() {
 		h.errorf("reconciliation: %d %+v", code, rec)
 	}

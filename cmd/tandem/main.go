@@ -26,8 +26,10 @@ import (
 	"tandem/activities"
 	"tandem/activities/ai"
 	"tandem/activities/consistency"
+	"tandem/activities/envelope"
 	"tandem/activities/payments"
 	"tandem/activities/store"
+	"tandem/activities/webhooks"
 	"tandem/api"
 	"tandem/api/telemetry"
 	"tandem/policies"
@@ -92,7 +94,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tandem:", err)
-		if errors.Is(err, store.ErrWrongMasterKey) {
+		if errors.Is(err, envelope.ErrWrongMasterKey) {
 			fmt.Fprintln(os.Stderr, "tandem: this database was keyed by another master key (TANDEM_MASTER_KEY or _FILE): configure the key it was made with "+
 				"(for make run, restore the .data/ key files of the checkout that made it), or, for a development database only, start afresh with `make reset`")
 		}
@@ -228,7 +230,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		return err
 	}
 	var w worker.Worker
-	var due *store.DeliveriesDue
+	var due *webhooks.DeliveriesDue
 	if mode == "worker" || mode == "dev" {
 		// One cache for the process's workers: a cached case costs about
 		// 70 kB (docs/benchmarks.md), so the cache bounds the worker's memory.
@@ -247,7 +249,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 		})
 		workflows.Register(w)
 		// The simulated gateway until a real payment service provider is plugged in (see activities/payments).
-		due = st.DeliveriesDue(log)
+		due = webhooks.NewDeliveriesDue(cfg.DatabaseURL, log)
 		if err := watchDeliveriesDue(metrics, due); err != nil {
 			return err
 		}
@@ -407,7 +409,7 @@ func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
 // watchDeliveriesDue exports whether the worker receives PostgreSQL's
 // notifications of webhook deliveries: while it does not, every endpoint's
 // loop polls every 50 ms.
-func watchDeliveriesDue(m *telemetry.Metrics, due *store.DeliveriesDue) error {
+func watchDeliveriesDue(m *telemetry.Metrics, due *webhooks.DeliveriesDue) error {
 	return watchListening(m.Meter("tandem/worker"), "tandem_webhook_notifications_listening",
 		"1 while the worker receives PostgreSQL's notifications of webhook deliveries; 0 while its delivery loops poll", due.Listening)
 }

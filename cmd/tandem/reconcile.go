@@ -13,7 +13,7 @@ import (
 )
 
 // runReconcile runs `tandem reconcile [-tenant T]`: for each tenant with
-// money on its books, one JSON line (store.Reconciliation with the tenant);
+// money on its books, one JSON line (payments.Reconciliation with the tenant);
 // exit 1 when any ledger does not balance, breaks a refund's ledger rule,
 // disagrees with the payment provider, has a payment whose outcome is
 // unknown, or has a refund stuck requested or approved for longer than
@@ -21,7 +21,7 @@ import (
 func runReconcile(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	tenant := fs.String("tenant", "", "only this tenant (default: every tenant with ledger entries or gateway payments)")
-	stuckAfter := fs.Duration("stuck-after", store.DefaultStuckAfter, "report refunds requested or approved longer ago than this")
+	stuckAfter := fs.Duration("stuck-after", payments.DefaultStuckAfter, "report refunds requested or approved longer ago than this")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func runReconcile(ctx context.Context, cfg config, args []string, stdout io.Writ
 		}
 		if err := enc.Encode(struct {
 			Tenant string `json:"tenant"`
-			store.Reconciliation
+			payments.Reconciliation
 		}{t, rec}); err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"tandem/activities/envelope"
 	"tandem/activities/store"
 	"tandem/migrations"
 )
@@ -33,11 +34,11 @@ const (
 )
 
 // TestMasterKey is the master key of test databases. Test-only: it protects nothing.
-var TestMasterKey = store.MasterKey{ID: "test", Key: []byte("test-only-master-key-32-bytes!!!")}
+var TestMasterKey = envelope.MasterKey{ID: "test", Key: []byte("test-only-master-key-32-bytes!!!")}
 
 // Keyring returns a keyring holding TestMasterKey.
-func Keyring(t testing.TB) *store.Keyring {
-	k, err := store.NewKeyring(TestMasterKey)
+func Keyring(t testing.TB) *envelope.Keyring {
+	k, err := envelope.NewKeyring(TestMasterKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,19 +1,47 @@
-package store
+package auditlog
 
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"syscall"
-
-	"gorm.io/gorm"
+	"time"
 )
+
+// SignedCheckpoint is a signed statement of a tenant's log: with a Note, a
+// C2SP checkpoint of its Merkle tree of Seq entries, whose root is Hash;
+// without, an older kind that signed the chain's hash at Seq (Signature
+// over CheckpointMessage).
+type SignedCheckpoint struct {
+	TenantID  string    `json:"tenant_id"`
+	Seq       int64     `json:"seq"`
+	Hash      []byte    `json:"hash"`
+	SignedAt  time.Time `json:"signed_at"`
+	KeyID     string    `json:"key_id"`
+	Signature []byte    `json:"signature,omitempty"`
+	Note      string    `json:"note,omitempty" gorm:"default:null"`
+}
+
+// CheckpointMessage is the byte string a chain-head checkpoint signs.
+func CheckpointMessage(tenantID string, seq int64, hash []byte) []byte {
+	return []byte("tandem-audit-checkpoint/v1\n" + tenantID + "\n" + strconv.FormatInt(seq, 10) + "\n" + hex.EncodeToString(hash))
+}
+
+// KeyID names a verification key: the first 8 bytes of its SHA-256, in hex.
+func KeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:8])
+}
 
 // CheckpointLog keeps signed checkpoints outside PostgreSQL, append-only,
 // so that whoever can rewrite the database (its owner, a superuser) cannot
@@ -22,11 +50,11 @@ import (
 // lock) fits the same two methods.
 type CheckpointLog interface {
 	// Append adds a checkpoint after the log's last one of its tenant.
-	Append(ctx context.Context, cp AuditCheckpoint) error
+	Append(ctx context.Context, cp SignedCheckpoint) error
 	// Last returns the tenant's newest checkpoint, or nil.
-	Last(ctx context.Context, tenantID string) (*AuditCheckpoint, error)
+	Last(ctx context.Context, tenantID string) (*SignedCheckpoint, error)
 	// All returns every checkpoint of the tenant's, oldest first.
-	All(ctx context.Context, tenantID string) ([]AuditCheckpoint, error)
+	All(ctx context.Context, tenantID string) ([]SignedCheckpoint, error)
 }
 
 // DirLog keeps one JSON-lines file per tenant in a directory, only ever
@@ -51,7 +79,7 @@ func (l *DirLog) path(tenantID string) (string, error) {
 // file already holds a checkpoint at cp's position or later. Appenders take
 // the file's lock (flock), so that processes sharing the directory (a
 // worker's checkpointer, an API's export) append in order.
-func (l *DirLog) Append(ctx context.Context, cp AuditCheckpoint) error {
+func (l *DirLog) Append(ctx context.Context, cp SignedCheckpoint) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, err := l.path(cp.TenantID)
@@ -87,14 +115,14 @@ func (l *DirLog) Append(ctx context.Context, cp AuditCheckpoint) error {
 }
 
 // Last reads the tenant's file to its last checkpoint.
-func (l *DirLog) Last(ctx context.Context, tenantID string) (*AuditCheckpoint, error) {
+func (l *DirLog) Last(ctx context.Context, tenantID string) (*SignedCheckpoint, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.last(tenantID)
 }
 
 // last is the checkpoint of the most entries in the tenant's file.
-func (l *DirLog) last(tenantID string) (*AuditCheckpoint, error) {
+func (l *DirLog) last(tenantID string) (*SignedCheckpoint, error) {
 	all, err := l.all(tenantID)
 	if err != nil || len(all) == 0 {
 		return nil, err
@@ -109,13 +137,13 @@ func (l *DirLog) last(tenantID string) (*AuditCheckpoint, error) {
 }
 
 // All reads the tenant's file whole.
-func (l *DirLog) All(ctx context.Context, tenantID string) ([]AuditCheckpoint, error) {
+func (l *DirLog) All(ctx context.Context, tenantID string) ([]SignedCheckpoint, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.all(tenantID)
 }
 
-func (l *DirLog) all(tenantID string) ([]AuditCheckpoint, error) {
+func (l *DirLog) all(tenantID string) ([]SignedCheckpoint, error) {
 	p, err := l.path(tenantID)
 	if err != nil {
 		return nil, err
@@ -128,11 +156,11 @@ func (l *DirLog) all(tenantID string) ([]AuditCheckpoint, error) {
 		return nil, fmt.Errorf("checkpoint log: %w", err)
 	}
 	defer f.Close()
-	var all []AuditCheckpoint
+	var all []SignedCheckpoint
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		var cp AuditCheckpoint
+		var cp SignedCheckpoint
 		if err := json.Unmarshal(sc.Bytes(), &cp); err != nil {
 			return nil, fmt.Errorf("checkpoint log %s: a line is not a checkpoint: %w", p, err)
 		}
@@ -142,26 +170,4 @@ func (l *DirLog) all(tenantID string) ([]AuditCheckpoint, error) {
 		return nil, fmt.Errorf("checkpoint log: %w", err)
 	}
 	return all, nil
-}
-
-// LatestCheckpoint returns the tenant's newest checkpoint in the database, or nil.
-func (s *Store) LatestCheckpoint(ctx context.Context, tenantID string) (*AuditCheckpoint, error) {
-	return s.latestCheckpoint(ctx, s.db.WithContext(ctx).Where("tenant_id = ?", tenantID))
-}
-
-// LatestLogCheckpoint returns the tenant's newest checkpoint of its tree
-// (one with a note), or nil.
-func (s *Store) LatestLogCheckpoint(ctx context.Context, tenantID string) (*AuditCheckpoint, error) {
-	return s.latestCheckpoint(ctx, s.db.WithContext(ctx).Where("tenant_id = ? AND note IS NOT NULL", tenantID))
-}
-
-func (s *Store) latestCheckpoint(ctx context.Context, q *gorm.DB) (*AuditCheckpoint, error) {
-	var cps []AuditCheckpoint
-	if err := q.Order("seq DESC").Limit(1).Find(&cps).Error; err != nil {
-		return nil, fmt.Errorf("read checkpoint: %w", err)
-	}
-	if len(cps) == 0 {
-		return nil, nil
-	}
-	return &cps[0], nil
 }

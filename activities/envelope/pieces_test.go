@@ -1,4 +1,4 @@
-package store
+package envelope
 
 import (
 	"bytes"
@@ -15,14 +15,14 @@ func TestSealedPiecesOpenOnlyWholeAndInOrder(t *testing.T) {
 	for _, n := range []int{1, 15, 16, 17, 32, 100} {
 		data := make([]byte, n)
 		rand.Read(data)
-		sealed, err := sealChunks(key, data, aad, chunk)
+		sealed, err := SealPieces(key, data, aad, chunk)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n >= 15 && bytes.Contains(sealed, data) { // a byte or two of random text turns up in any ciphertext by chance
 			t.Fatalf("%d bytes: the plaintext is in the sealed bytes", n)
 		}
-		r, err := openChunks(key, io.NopCloser(bytes.NewReader(sealed)), aad, chunk)
+		r, err := OpenPieces(key, io.NopCloser(bytes.NewReader(sealed)), aad, chunk)
 		if err != nil {
 			t.Fatalf("%d bytes: %v", n, err)
 		}
@@ -34,13 +34,13 @@ func TestSealedPiecesOpenOnlyWholeAndInOrder(t *testing.T) {
 
 	data := make([]byte, 5*chunk)
 	rand.Read(data)
-	sealed, err := sealChunks(key, data, aad, chunk)
+	sealed, err := SealPieces(key, data, aad, chunk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	piece := len(sealed) / 5
 	readAll := func(b, aad []byte) error {
-		r, err := openChunks(key, io.NopCloser(bytes.NewReader(b)), aad, chunk)
+		r, err := OpenPieces(key, io.NopCloser(bytes.NewReader(b)), aad, chunk)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func TestSealedPiecesOpenOnlyWholeAndInOrder(t *testing.T) {
 	}
 	other := make([]byte, 32)
 	rand.Read(other)
-	if _, err := openChunks(other, io.NopCloser(bytes.NewReader(sealed)), aad, chunk); err == nil {
+	if _, err := OpenPieces(other, io.NopCloser(bytes.NewReader(sealed)), aad, chunk); err == nil {
 		t.Error("opened under another key")
 	}
 }

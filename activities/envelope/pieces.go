@@ -1,4 +1,4 @@
-package store
+package envelope
 
 import (
 	"bufio"
@@ -10,15 +10,11 @@ import (
 	"io"
 )
 
-// attachmentChunk is the plaintext size of the pieces a file is sealed in:
-// a download opens and sends one piece at a time, never the whole file.
-const attachmentChunk = 64 << 10
-
-// sealChunks seals data in pieces of chunk bytes. Each piece is
+// SealPieces seals data in pieces of chunk bytes. Each piece is
 // nonce‖ciphertext‖tag under the key, its AAD the given one with the
 // piece's index and whether it is the last, so pieces cannot be reordered,
 // dropped or cut off at the end without the opening failing.
-func sealChunks(key, data, aad []byte, chunk int) ([]byte, error) {
+func SealPieces(key, data, aad []byte, chunk int) ([]byte, error) {
 	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
@@ -32,12 +28,12 @@ func sealChunks(key, data, aad []byte, chunk int) ([]byte, error) {
 			return nil, err
 		}
 		out = append(out, nonce...)
-		out = gcm.Seal(out, nonce, part, chunkAAD(aad, i, i == pieces-1))
+		out = gcm.Seal(out, nonce, part, pieceAAD(aad, i, i == pieces-1))
 	}
 	return out, nil
 }
 
-func chunkAAD(aad []byte, i int, last bool) []byte {
+func pieceAAD(aad []byte, i int, last bool) []byte {
 	out := binary.BigEndian.AppendUint64(append([]byte{}, aad...), uint64(i))
 	if last {
 		return append(out, 1)
@@ -45,8 +41,8 @@ func chunkAAD(aad []byte, i int, last bool) []byte {
 	return append(out, 0)
 }
 
-// chunkReader opens what sealChunks sealed, a piece at a time, as it is read.
-type chunkReader struct {
+// pieceReader opens what SealPieces sealed, a piece at a time, as it is read.
+type pieceReader struct {
 	src   *bufio.Reader
 	close io.Closer
 	gcm   cipher.AEAD
@@ -58,16 +54,16 @@ type chunkReader struct {
 	done  bool
 }
 
-// openChunks reads src as pieces of chunk bytes sealed under key. It opens
+// OpenPieces reads src as pieces of chunk bytes sealed under key. It opens
 // the first piece before it returns, so a missing object or a wrong key is
 // an error here, before anything is sent.
-func openChunks(key []byte, src io.ReadCloser, aad []byte, chunk int) (io.ReadCloser, error) {
+func OpenPieces(key []byte, src io.ReadCloser, aad []byte, chunk int) (io.ReadCloser, error) {
 	gcm, err := newGCM(key)
 	if err != nil {
 		src.Close()
 		return nil, err
 	}
-	r := &chunkReader{src: bufio.NewReaderSize(src, 32<<10), close: src, gcm: gcm, aad: aad,
+	r := &pieceReader{src: bufio.NewReaderSize(src, 32<<10), close: src, gcm: gcm, aad: aad,
 		piece: make([]byte, gcm.NonceSize()+chunk+gcm.Overhead())}
 	if err := r.next(); err != nil {
 		src.Close()
@@ -76,7 +72,7 @@ func openChunks(key []byte, src io.ReadCloser, aad []byte, chunk int) (io.ReadCl
 	return r, nil
 }
 
-func (r *chunkReader) next() error {
+func (r *pieceReader) next() error {
 	n, err := io.ReadFull(r.src, r.piece)
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
@@ -92,18 +88,18 @@ func (r *chunkReader) next() error {
 	}
 	ns := r.gcm.NonceSize()
 	if n < ns+r.gcm.Overhead() {
-		return fmt.Errorf("open attachment: piece %d is cut short", r.i)
+		return fmt.Errorf("open sealed pieces: piece %d is cut short", r.i)
 	}
-	plain, err := r.gcm.Open(r.buf[:0], r.piece[:ns], r.piece[ns:n], chunkAAD(r.aad, r.i, r.done))
+	plain, err := r.gcm.Open(r.buf[:0], r.piece[:ns], r.piece[ns:n], pieceAAD(r.aad, r.i, r.done))
 	if err != nil {
-		return fmt.Errorf("open attachment piece %d: %w", r.i, err)
+		return fmt.Errorf("open sealed piece %d: %w", r.i, err)
 	}
 	r.buf, r.plain = plain, plain
 	r.i++
 	return nil
 }
 
-func (r *chunkReader) Read(p []byte) (int, error) {
+func (r *pieceReader) Read(p []byte) (int, error) {
 	for len(r.plain) == 0 {
 		if r.done {
 			return 0, io.EOF
@@ -117,4 +113,4 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (r *chunkReader) Close() error { return r.close.Close() }
+func (r *pieceReader) Close() error { return r.close.Close() }

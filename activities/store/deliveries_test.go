@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tandem/activities/store"
+	"tandem/activities/webhooks"
 	"tandem/workflows"
 )
 
@@ -28,7 +29,7 @@ func TestDeliveriesDueWakesTheEndpointsLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	due := st.DeliveriesDue(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	due := webhooks.NewDeliveriesDue(st.AppURL, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	// Subscribed before it listens, so that connecting wakes both.
 	woken, stop := due.Subscribe("acme", opened.ID)
 	defer stop()

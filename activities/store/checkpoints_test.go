@@ -17,13 +17,13 @@ import (
 )
 
 // signCheckpoint checkpoints acme's log with the tests' audit key.
-func signCheckpoint(st *storetest.DB, external store.CheckpointLog) (*store.AuditCheckpoint, error) {
+func signCheckpoint(st *storetest.DB, external auditlog.CheckpointLog) (*auditlog.SignedCheckpoint, error) {
 	signer, _ := auditlog.Signer(testKey)
 	return st.CheckpointAudit(context.Background(), "acme", signer, testPub, external)
 }
 
 // verifyAll verifies acme's log against every checkpoint in log.
-func verifyAll(t *testing.T, st *storetest.DB, log store.CheckpointLog) store.Verification {
+func verifyAll(t *testing.T, st *storetest.DB, log auditlog.CheckpointLog) store.Verification {
 	t.Helper()
 	all, err := log.All(context.Background(), "acme")
 	if err != nil {
@@ -59,7 +59,7 @@ func ownerDoes(t *testing.T, st *storetest.DB, stmts ...string) {
 func TestTruncatedAndCarriedOnLogIsRefusedAndFound(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
-	log := &store.DirLog{Dir: t.TempDir()}
+	log := &auditlog.DirLog{Dir: t.TempDir()}
 	appendN(t, st, 3)
 	for _, more := range []int{2, 0} { // checkpoints of 3 and then 5 entries
 		cp, err := signCheckpoint(st, log)
@@ -122,7 +122,7 @@ func TestTruncatedAndCarriedOnLogIsRefusedAndFound(t *testing.T) {
 // longer hash to the root the checkpoint signed.
 func TestEditedAndReHashedEntryIsFound(t *testing.T) {
 	st := newStore(t)
-	log := &store.DirLog{Dir: t.TempDir()}
+	log := &auditlog.DirLog{Dir: t.TempDir()}
 	appendN(t, st, 6)
 	if _, err := signCheckpoint(st, log); err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func appendOne(t *testing.T, st interface {
 // the log was forked, whichever the chain agrees with.
 func TestTwoCheckpointsOfOneSizeAreAFork(t *testing.T) {
 	st := newStore(t)
-	log := &store.DirLog{Dir: t.TempDir()}
+	log := &auditlog.DirLog{Dir: t.TempDir()}
 	appendN(t, st, 4)
 	cp, err := signCheckpoint(st, log)
 	if err != nil || cp == nil {
@@ -186,7 +186,7 @@ func TestTwoCheckpointsOfOneSizeAreAFork(t *testing.T) {
 	other, _ := auditlog.Sign(signer, "acme", cp.Seq, tlog.RecordHash([]byte("another history")))
 	forked := *cp
 	forked.Note, forked.Hash = other, []byte("another")
-	other2 := &store.DirLog{Dir: t.TempDir()}
+	other2 := &auditlog.DirLog{Dir: t.TempDir()}
 	if err := other2.Append(context.Background(), forked); err != nil {
 		t.Fatal(err)
 	}
