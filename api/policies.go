@@ -126,10 +126,17 @@ func (s *Server) changePolicy(add bool) handlerFunc {
 	}
 }
 
+// PolicyRecords is where the stored rules and their version are read
+// (*store.Store).
+type PolicyRecords interface {
+	PolicyRules(ctx context.Context) ([][]string, int64, error)
+	PolicyVersion(ctx context.Context) (int64, error)
+}
+
 // SyncPolicies loads the stored rules into authz if their version differs
 // from have, and returns the version it has now. Every API instance calls it
 // after its own changes and periodically, to pick up other instances' changes.
-func SyncPolicies(ctx context.Context, st *store.Store, authz *policies.Authorizer, have int64) (int64, error) {
+func SyncPolicies(ctx context.Context, st PolicyRecords, authz *policies.Authorizer, have int64) (int64, error) {
 	v, err := st.PolicyVersion(ctx)
 	if err != nil || v == have {
 		return have, err

@@ -30,7 +30,7 @@ import (
 
 // Config holds the dependencies and limits of the API.
 type Config struct {
-	Store *store.Store
+	Store Records
 	// APIKeys authenticates API keys from memory (its Listen running); nil:
 	// every request reads its key.
 	APIKeys      *store.KeyCache
@@ -64,7 +64,7 @@ type Config struct {
 	TrustedProxies []string
 	AI             ai.Engine // for the knowledge-base search console; nil: 503 there
 	// Payments is the payment provider reconciliation asks about each
-	// payment; nil: the built-in simulated one over Store.
+	// payment (the worker's: the built-in simulated one over the store).
 	Payments payments.Gateway
 	// ForgetKeys drops destroyed data keys from this process's payload
 	// codec (codec.Codec.Forget) when an erasure destroys them; nil: none.
@@ -76,7 +76,7 @@ type Config struct {
 
 // Server serves the HTTP API.
 type Server struct {
-	store         *store.Store
+	store         Records
 	apiKeys       *store.KeyCache
 	temporal      client.Client
 	authz         *policies.Authorizer
@@ -131,9 +131,6 @@ func New(cfg Config) http.Handler {
 		forgetKeys:    cfg.ForgetKeys,
 		metrics:       newHTTPMetrics(cfg.Meter),
 		console:       cfg.Console,
-	}
-	if s.payments == nil {
-		s.payments = &payments.Simulated{Store: cfg.Store}
 	}
 	if cfg.Console.OIDC != nil {
 		s.oidc = newOIDCClient(*cfg.Console.OIDC)

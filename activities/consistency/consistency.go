@@ -24,9 +24,24 @@ import (
 	"tandem/workflows"
 )
 
+// Records is what the check reads and repairs of the records
+// (*store.Store).
+type Records interface {
+	CaseCustomerErased(ctx context.Context, tenantID, caseID string) (bool, error)
+	CaseRecord(ctx context.Context, tenantID, caseID string) (store.Case, error)
+	CaseRefundIDs(ctx context.Context, tenantID, caseID string) ([]string, error)
+	CasesToCheck(ctx context.Context, tenantID string, closedAfter time.Time, limit int) ([]store.Case, error)
+	HeldWrites(ctx context.Context, limit int) ([]store.HeldWrite, error)
+	MessageCounts(ctx context.Context, tenantID, caseID string, seq int64) (upTo int64, after []int64, err error)
+	ProjectionConflicts(ctx context.Context, tenantID string) (int64, error)
+	ReleaseEvents(ctx context.Context, w store.HeldWrite) error
+	RepairCase(ctx context.Context, c store.Case) ([]store.Conflict, error)
+	VoidEvents(ctx context.Context, w store.HeldWrite) (int, error)
+}
+
 // Checker compares records with workflows.
 type Checker struct {
-	Store     *store.Store
+	Store     Records
 	Temporal  client.Client
 	Namespace string // Temporal's; "": default
 	// Settle is how long a difference must last to count: a record is

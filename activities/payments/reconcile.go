@@ -60,6 +60,15 @@ type Mismatch struct {
 	Provider string `json:"provider_amount"` // what the provider says it paid ("0": nothing)
 }
 
+// Books is what reconciliation reads of the ledger and the refunds
+// (*store.Store).
+type Books interface {
+	TrialBalance(ctx context.Context, tenantID string) ([]money.AccountBalance, error)
+	RefundLedgers(ctx context.Context, tenantID string) ([]money.RefundBooks, error)
+	ClearingByRefund(ctx context.Context, tenantID string) (map[string]string, error)
+	RefundsIn(ctx context.Context, tenantID string, statuses []string, before time.Time) ([]store.StuckRefund, error)
+}
+
 // Reconcile checks a tenant's books: that the ledger balances, that each
 // refund's movements are what its status requires (money.LedgerRule), and
 // that the provider's payments (its settlement report, Gateway.Payments)
@@ -69,7 +78,7 @@ type Mismatch struct {
 // refunds parked as payment_unknown and those standing requested or
 // approved for longer than stuckAfter. A real provider's adapter is checked
 // the same way as the simulated one.
-func Reconcile(ctx context.Context, st *store.Store, provider Gateway, tenantID string, stuckAfter time.Duration) (Reconciliation, error) {
+func Reconcile(ctx context.Context, st Books, provider Gateway, tenantID string, stuckAfter time.Duration) (Reconciliation, error) {
 	now := time.Now().UTC()
 	out := Reconciliation{CheckedAt: now, StuckAfter: stuckAfter.String(),
 		TrialBalance: []money.AccountBalance{}, RuleBreaches: []RuleBreach{}, Mismatches: []Mismatch{}}

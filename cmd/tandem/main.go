@@ -335,6 +335,7 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 				PerKeyLimit: cfg.PerKeyLimit, PerTenantLimit: cfg.PerTenantLimit, Admission: cfg.Admission, TrustedProxies: cfg.TrustedProxies,
 				AI: engine, Meter: metrics.Meter("tandem/api"), Tracer: tp.Tracer("tandem/api"),
 				Console: api.ConsoleConfig{DevUsers: cfg.ConsoleDevUsers, OIDC: cfg.OIDC}, ForgetKeys: pc.Forget,
+				Payments: &payments.Simulated{Store: st},
 			}),
 			// A slow client may not hold a connection: headers in 10 s, the
 			// body in 30 s, the answer written within the request's own bound.
