@@ -48,7 +48,7 @@ type Store struct {
 	db    *gorm.DB
 	keys  *envelope.Keyring
 	cache *keyCache
-	dsn   string // for connections of their own (DeliveriesDue)
+	dsn   string // for a connection of its own (KeyCache.Listen)
 	// queued names the tenants whose audit entries a transaction's Store
 	// has queued, to sequence once it commits; nil outside a transaction.
 	queued map[string]bool
