@@ -109,11 +109,31 @@ func (f *fakeRecords) PendingNotifications(_ context.Context, tenantID string, t
 	return f.notifications(tenantID, to, cursor, limit)
 }
 
-// fastServer is the API over fake records: no PostgreSQL, no Temporal.
-func fastServer(t *testing.T, records api.Records) http.Handler {
+// fastTokens signs the people's tokens of these tests (test-only secret).
+var fastTokens = api.TokenConfig{Secret: []byte("test-only-token-secret-32-bytes!"), Issuer: "tandem-test", Audience: "tandem"}
+
+// personToken is a person's token of the tenant, with roles.
+func personToken(t *testing.T, tenant, id string, roles ...string) string {
 	t.Helper()
-	return api.New(api.Config{Store: records, Authorizer: authorizer(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Tokens: api.TokenConfig{Secret: []byte("test-only-token-secret-32-bytes!")}, RequestTimeout: 5 * time.Second})
+	tok, err := api.MintToken(fastTokens, tenant, id, roles, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// get asks the API over fake records for path with a bearer token (none
+// if empty): no PostgreSQL, no Temporal.
+func get(t *testing.T, records api.Records, path, token string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	api.New(api.Config{Store: records, Authorizer: authorizer(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Tokens: fastTokens, RequestTimeout: 5 * time.Second}).ServeHTTP(rec, req)
+	return rec
 }
 
 func authorizer(t *testing.T) *policies.Authorizer {
@@ -189,12 +209,7 @@ func TestPendingNotificationsOverHTTP(t *testing.T) {
 					return []store.Notification{note}, "cur-2", nil
 				},
 			}
-			req := httptest.NewRequest(http.MethodGet, "/v1/notifications"+tc.query, nil)
-			if tc.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.token)
-			}
-			rec := httptest.NewRecorder()
-			fastServer(t, records).ServeHTTP(rec, req)
+			rec := get(t, records, "/v1/notifications"+tc.query, tc.token)
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
 			}
@@ -247,14 +262,7 @@ func TestPendingNotificationsOverHTTP(t *testing.T) {
 // case of another channel and a malformed ID are all a plain 404, read
 // before anything of the case is.
 func TestCaseRefundsOverHTTP(t *testing.T) {
-	tokens := api.TokenConfig{Secret: []byte("test-only-token-secret-32-bytes!"), Issuer: "tandem-test", Audience: "tandem"}
-	person := func(tenant, id string, roles ...string) string {
-		tok, err := api.MintToken(tokens, tenant, id, roles, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	person := func(tenant, id string, roles ...string) string { return personToken(t, tenant, id, roles...) }
 	const (
 		acmeCase   = "11111111-1111-4111-8111-111111111111"
 		globexCase = "22222222-2222-4222-8222-222222222222"
@@ -313,11 +321,7 @@ func TestCaseRefundsOverHTTP(t *testing.T) {
 				queues:  map[string][]string{"agent-3": {"billing"}},
 				refunds: map[string][]store.Refund{acmeCase: {refund}},
 			}
-			req := httptest.NewRequest(http.MethodGet, "/v1/cases/"+tc.caseID+"/refunds", nil)
-			req.Header.Set("Authorization", "Bearer "+tc.token)
-			rec := httptest.NewRecorder()
-			api.New(api.Config{Store: records, Authorizer: authorizer(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Tokens: tokens, RequestTimeout: 5 * time.Second}).ServeHTTP(rec, req)
+			rec := get(t, records, "/v1/cases/"+tc.caseID+"/refunds", tc.token)
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
 			}
@@ -345,14 +349,7 @@ func TestCaseRefundsOverHTTP(t *testing.T) {
 // once; what the records are asked for (the caller's tenant, an agent's
 // scope, a front end's channels); who may search.
 func TestCaseListOverHTTP(t *testing.T) {
-	tokens := api.TokenConfig{Secret: []byte("test-only-token-secret-32-bytes!"), Issuer: "tandem-test", Audience: "tandem"}
-	person := func(tenant, id string, roles ...string) string {
-		tok, err := api.MintToken(tokens, tenant, id, roles, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	person := func(tenant, id string, roles ...string) string { return personToken(t, tenant, id, roles...) }
 	const acmeCase = "11111111-1111-4111-8111-111111111111"
 	from := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	invalid := func(fields ...string) string { return "validation_failed " + strings.Join(fields, ",") }
@@ -396,11 +393,7 @@ func TestCaseListOverHTTP(t *testing.T) {
 				queues:     map[string][]string{"agent-3": {"billing"}},
 				listAnswer: tc.answer,
 			}
-			req := httptest.NewRequest(http.MethodGet, "/v1/cases"+tc.query, nil)
-			req.Header.Set("Authorization", "Bearer "+tc.token)
-			rec := httptest.NewRecorder()
-			api.New(api.Config{Store: records, Authorizer: authorizer(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Tokens: tokens, RequestTimeout: 5 * time.Second}).ServeHTTP(rec, req)
+			rec := get(t, records, "/v1/cases"+tc.query, tc.token)
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
 			}
