@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"tandem/activities/money"
+	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/api"
 	"tandem/policies"
@@ -35,7 +38,35 @@ type fakeRecords struct {
 	reads         []string // the records the handler read, in order
 	listed        []listCall
 	listAnswer    error
+	balances      []money.AccountBalance
+	books         []money.RefundBooks
+	clearing      map[string]string
 }
+
+func (f *fakeRecords) TrialBalance(context.Context, string) ([]money.AccountBalance, error) {
+	return f.balances, nil
+}
+
+func (f *fakeRecords) RefundLedgers(context.Context, string) ([]money.RefundBooks, error) {
+	return f.books, nil
+}
+
+func (f *fakeRecords) ClearingByRefund(context.Context, string) (map[string]string, error) {
+	return f.clearing, nil
+}
+
+func (f *fakeRecords) RefundsIn(_ context.Context, tenantID string, statuses []string, before time.Time) ([]store.StuckRefund, error) {
+	f.reads = append(f.reads, fmt.Sprintf("refunds of %s in %v", tenantID, statuses))
+	return []store.StuckRefund{}, nil
+}
+
+// provider is a payment provider that paid what it is given.
+type provider struct {
+	payments.Gateway
+	paid []payments.Found
+}
+
+func (p provider) Payments(context.Context, string) ([]payments.Found, error) { return p.paid, nil }
 
 // listCall is one listing or search of cases the handler asked for.
 type listCall struct {
@@ -126,13 +157,20 @@ func personToken(t *testing.T, tenant, id string, roles ...string) string {
 // if empty): no PostgreSQL, no Temporal.
 func get(t *testing.T, records api.Records, path, token string) *httptest.ResponseRecorder {
 	t.Helper()
+	return getWith(t, api.Config{Store: records}, path, token)
+}
+
+// getWith is get with more of the configuration.
+func getWith(t *testing.T, cfg api.Config, path, token string) *httptest.ResponseRecorder {
+	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	rec := httptest.NewRecorder()
-	api.New(api.Config{Store: records, Authorizer: authorizer(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Tokens: fastTokens, RequestTimeout: 5 * time.Second}).ServeHTTP(rec, req)
+	cfg.Authorizer, cfg.Logger = authorizer(t), slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Tokens, cfg.RequestTimeout = fastTokens, 5*time.Second
+	api.New(cfg).ServeHTTP(rec, req)
 	return rec
 }
 
@@ -430,6 +468,72 @@ func TestCaseListOverHTTP(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.result, result); diff != "" {
 				t.Errorf("answer (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// GET /v1/ledger/reconciliation over fake books and a fake provider: what
+// disagrees is reported, the stuck window is checked at the edge, and a
+// server without a payment provider says so with a 503.
+func TestReconciliationOverHTTP(t *testing.T) {
+	books := []money.RefundBooks{
+		{ID: "r-paid", Status: "paid", Amount: "20.00", Currency: "EUR", Booked: "20.00", Paid: "20.00"},
+		{ID: "r-failed-but-paid", Status: "failed", Amount: "5.00", Currency: "EUR"},
+	}
+	balances := []money.AccountBalance{{Account: "customer_refunds", Currency: "EUR", Balance: "20.00"}, {Account: "psp_clearing", Currency: "EUR", Balance: "-20.00"}}
+	paid := []payments.Found{{Key: "r-paid", Paid: true, Amount: "20.00", Currency: "EUR"}, {Key: "r-failed-but-paid", Paid: true, Amount: "5.00", Currency: "EUR"}}
+	finance := personToken(t, "acme", "fin-1", "finance")
+	cases := []struct {
+		name     string
+		token    string
+		query    string
+		provider payments.Gateway
+		status   int
+		want     string // reconciled, and the mismatches' keys; or the error code
+		reads    []string
+	}{
+		{name: "a payment the ledger does not hold", token: finance, provider: provider{paid: paid}, status: 200,
+			want:  "balanced, not reconciled: r-failed-but-paid",
+			reads: []string{"refunds of acme in [payment_unknown]", "refunds of acme in [requested approved]"}},
+		{name: "books and provider agree", token: finance, provider: provider{paid: paid[:1]}, status: 200,
+			want:  "balanced, reconciled: ",
+			reads: []string{"refunds of acme in [payment_unknown]", "refunds of acme in [requested approved]"}},
+		{name: "a stuck window out of range", token: finance, query: "?stuck_after=1ms", provider: provider{paid: paid}, status: 422,
+			want: "validation_failed"},
+		{name: "no provider configured", token: finance, status: 503, want: "reconciliation_unavailable"},
+		{name: "an agent may not", token: personToken(t, "acme", "agent-1", "agent"), provider: provider{paid: paid}, status: 403,
+			want: "forbidden"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			records := &fakeRecords{tenants: []string{"acme"}, balances: balances, books: books, clearing: map[string]string{"r-paid": "20.00"}}
+			rec := getWith(t, api.Config{Store: records, Payments: tc.provider}, "/v1/ledger/reconciliation"+tc.query, tc.token)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			var body struct {
+				Balanced, Reconciled bool
+				Mismatches           []struct{ Key string }
+				Error                struct{ Code string }
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %q: %v", rec.Body, err)
+			}
+			got := body.Error.Code
+			if got == "" {
+				var keys []string
+				for _, m := range body.Mismatches {
+					keys = append(keys, m.Key)
+				}
+				got = map[bool]string{true: "balanced", false: "unbalanced"}[body.Balanced] + ", " +
+					map[bool]string{true: "reconciled", false: "not reconciled"}[body.Reconciled] + ": " + strings.Join(keys, ",")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.reads, records.reads); diff != "" {
+				t.Errorf("reads (-want +got):\n%s", diff)
 			}
 		})
 	}

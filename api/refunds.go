@@ -383,6 +383,10 @@ func (s *Server) reconcile(c *gin.Context) error {
 		}
 		stuckAfter = d
 	}
+	if s.payments == nil {
+		return errorf(http.StatusServiceUnavailable, "reconciliation_unavailable",
+			"reconciliation compares the ledger with the payment provider, and this server has none configured")
+	}
 	out, err := payments.Reconcile(c.Request.Context(), s.store, s.payments, principalOf(c).Tenant, stuckAfter)
 	if err != nil {
 		return err

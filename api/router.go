@@ -64,7 +64,8 @@ type Config struct {
 	TrustedProxies []string
 	AI             ai.Engine // for the knowledge-base search console; nil: 503 there
 	// Payments is the payment provider reconciliation asks about each
-	// payment (the worker's: the built-in simulated one over the store).
+	// payment (the worker's: the built-in simulated one over the store);
+	// nil: reconciliation answers 503.
 	Payments payments.Gateway
 	// ForgetKeys drops destroyed data keys from this process's payload
 	// codec (codec.Codec.Forget) when an erasure destroys them; nil: none.

@@ -46,9 +46,6 @@ var refusalText = map[Refusal]string{
 
 func (r Refusal) Error() string { return refusalText[r] }
 
-// ClearingAccount is the ledger account money leaves by through the gateway.
-const ClearingAccount = "psp_clearing"
-
 // AccountBalance is an account's balance in one currency: debits less credits.
 type AccountBalance struct {
 	Account  string `json:"account"`

@@ -27,7 +27,7 @@ func TestSimulatedGatewayPaysOncePerKey(t *testing.T) {
 	if err != nil || first.Duplicate || first.Reference == "" {
 		t.Fatalf("first: %+v %v", first, err)
 	}
-	again, err := g.Pay(ctx, "acme", "refund-1", "12.50", "EUR")
+	again, err := g.Pay(ctx, "acme", "refund-1", "99.00", "EUR") // the key decides: the first payment stands
 	if err != nil || !again.Duplicate || again.Reference != first.Reference {
 		t.Fatalf("retry: %+v %v", again, err)
 	}

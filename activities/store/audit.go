@@ -100,7 +100,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 // inTx is InTx; without sequence, entries queued wait for the sequencer's
 // round or the next reader (ListAudit sequences before it reads).
 func (s *Store) inTx(ctx context.Context, sequence bool, fn func(tx *Store) error) error {
-	tx := &Store{keys: s.keys, cache: s.cache, objects: s.objects, queued: map[string]bool{}}
+	tx := &Store{keys: s.keys, unwrapped: s.unwrapped, objects: s.objects, queued: map[string]bool{}}
 	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
 		tx.db, tx.doomed = gtx, nil
 		clear(tx.queued) // a retried function queues again
@@ -335,7 +335,7 @@ var ErrNoVerifyKey = errors.New("audit verification needs the audit verify key (
 type VerifyOptions struct {
 	Key ed25519.PublicKey // the audit key's public half; required
 	// External are the checkpoints kept outside the database (every one
-	// ever published, from a auditlog.CheckpointLog).
+	// ever published, from an auditlog.CheckpointLog).
 	External []auditlog.SignedCheckpoint
 	// Witnesses whose cosignatures count, and how many some checkpoint
 	// needs (0: none required).
@@ -366,7 +366,7 @@ func (s *Store) VerifyAudit(ctx context.Context, tenantID string, opts VerifyOpt
 	// they stood together, however long the walk takes while appends go on.
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		v, err = (&Store{db: tx, keys: s.keys, cache: s.cache}).verifyAudit(ctx, tenantID, opts)
+		v, err = (&Store{db: tx, keys: s.keys, unwrapped: s.unwrapped}).verifyAudit(ctx, tenantID, opts)
 		return err
 	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	return v, err

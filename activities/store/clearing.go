@@ -4,15 +4,15 @@ import (
 	"context"
 	"fmt"
 
-	"tandem/activities/money"
+	"tandem/workflows"
 )
 
 // ClearingByRefund is what the ledger says left through the provider
-// (credits to money.ClearingAccount), by refund.
+// (credits to workflows.AccountClearing), by refund.
 func (s *Store) ClearingByRefund(ctx context.Context, tenantID string) (map[string]string, error) {
 	var rows []struct{ Key, Amount string }
 	err := s.db.WithContext(ctx).Raw(`SELECT refund_id::text AS key, sum(amount)::text AS amount FROM ledger_entries
-		WHERE tenant_id = ? AND credit_account = ? AND refund_id IS NOT NULL GROUP BY refund_id`, tenantID, money.ClearingAccount).Scan(&rows).Error
+		WHERE tenant_id = ? AND credit_account = ? AND refund_id IS NOT NULL GROUP BY refund_id`, tenantID, workflows.AccountClearing).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("ledger payments: %w", err)
 	}

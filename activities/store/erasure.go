@@ -199,7 +199,7 @@ func (s *Store) EraseCustomer(ctx context.Context, tenantID, customerRef string)
 	})
 	if err == nil {
 		for _, id := range destroyed {
-			s.cache.search.Delete(id)
+			s.unwrapped.search.Delete(id)
 		}
 	}
 	return destroyed, err

@@ -21,19 +21,19 @@ var ErrLegalHold = errors.New("under legal hold")
 // ErrNoKeyring: the store was opened without master keys and cannot touch personal data.
 var ErrNoKeyring = errors.New("no master key configured")
 
-// keyCache holds what every projection write and search needs again:
+// unwrappedKeys holds what every projection write and search needs again:
 // tenants' blind-index keys once they are surely committed (a tenant's
 // never changes), and customers' search keys by data key ID (a search uses
 // only the keys the database lists as live, so one kept here after an
 // erasure is never used again). So a store serves one database.
-type keyCache struct {
+type unwrappedKeys struct {
 	index  sync.Map // tenant ID → []byte
 	search sync.Map // data key ID → []byte
 }
 
 // UseKeyring gives the store the master keys it needs to read and write
 // personal data.
-func (s *Store) UseKeyring(k *envelope.Keyring) { s.keys, s.cache = k, &keyCache{} }
+func (s *Store) UseKeyring(k *envelope.Keyring) { s.keys, s.unwrapped = k, &unwrappedKeys{} }
 
 type tenantKey struct {
 	TenantID    string `gorm:"primaryKey"`
@@ -66,7 +66,7 @@ func (s *Store) tenantIndexKey(ctx context.Context, tenantID string) ([]byte, er
 	if s.keys == nil {
 		return nil, ErrNoKeyring
 	}
-	if idx, ok := s.cache.index.Load(tenantID); ok {
+	if idx, ok := s.unwrapped.index.Load(tenantID); ok {
 		return idx.([]byte), nil
 	}
 	db := s.db.WithContext(ctx)
@@ -98,7 +98,7 @@ func (s *Store) tenantIndexKey(ctx context.Context, tenantID string) ([]byte, er
 	// A key made a moment ago may belong to a transaction that is yet to
 	// commit (or to roll back): only an older one is kept.
 	if time.Since(tk.CreatedAt) > time.Minute {
-		s.cache.index.Store(tenantID, idx)
+		s.unwrapped.index.Store(tenantID, idx)
 	}
 	return idx, nil
 }

@@ -182,7 +182,7 @@ func (s *Store) liveSearchKeys(ctx context.Context, tenantID string, custHash []
 	}
 	out := make(map[string][]byte, len(rows))
 	for _, dk := range rows {
-		if k, ok := s.cache.search.Load(dk.ID); ok {
+		if k, ok := s.unwrapped.search.Load(dk.ID); ok {
 			out[dk.ID] = k.([]byte)
 			continue
 		}
@@ -191,7 +191,7 @@ func (s *Store) liveSearchKeys(ctx context.Context, tenantID string, custHash []
 			return nil, err
 		}
 		k := searchKey(dek)
-		s.cache.search.Store(dk.ID, k)
+		s.unwrapped.search.Store(dk.ID, k)
 		out[dk.ID] = k
 	}
 	return out, nil

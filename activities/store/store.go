@@ -45,10 +45,10 @@ func NotFound(what string) error { return &NotFoundError{What: what} }
 // Store wraps a gorm connection pool and the master keys that protect
 // personal data.
 type Store struct {
-	db    *gorm.DB
-	keys  *envelope.Keyring
-	cache *keyCache
-	dsn   string // for a connection of its own (KeyCache.Listen)
+	db        *gorm.DB
+	keys      *envelope.Keyring
+	unwrapped *unwrappedKeys
+	dsn       string // for a connection of its own (KeyCache.Listen)
 	// queued names the tenants whose audit entries a transaction's Store
 	// has queued, to sequence once it commits; nil outside a transaction.
 	queued map[string]bool

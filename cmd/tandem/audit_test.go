@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"tandem/activities/money"
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
+	"tandem/workflows"
 )
 
 // `tandem audit verify` names the first broken entry after each kind of
@@ -117,7 +117,7 @@ func TestReconcileCommand(t *testing.T) {
 		t.Fatalf("a payment missing from the ledger: %v %s", err, out)
 	}
 	if err := db.PostLedger(ctx, []store.LedgerEntry{{TenantID: "acme", ID: key + ":paid", RefundID: &key, DebitAccount: "refunds_payable",
-		CreditAccount: money.ClearingAccount, Amount: "12.50", Currency: "EUR", PostedAt: time.Now()}}); err != nil {
+		CreditAccount: workflows.AccountClearing, Amount: "12.50", Currency: "EUR", PostedAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := reconcile(); err != nil || !strings.Contains(out, `"balanced":true,"reconciled":true`) {
