@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,15 +124,77 @@ func TestParseAndFetchJWKS(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(testJWKS()) }))
-	defer srv.Close()
-	if _, err := api.FetchJWKS(t.Context(), srv.URL); err != nil {
-		t.Fatal(err)
-	}
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
 	defer down.Close()
-	if _, err := api.FetchJWKS(t.Context(), down.URL); err == nil {
+	if _, err := api.NewRemoteKeySet(t.Context(), down.URL, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
 		t.Fatal("a 502 gave a key set")
+	}
+}
+
+// A key set fetched from an identity provider picks up a key it rotated
+// in when a token first names it, without a restart, and keeps its keys
+// while the provider is down.
+func TestRemoteKeySetFollowsTheProvidersRotation(t *testing.T) {
+	var mu sync.Mutex
+	serve := testJWKS()
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if serve == nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.Write(serve)
+	}))
+	defer idp.Close()
+	ks, err := api.NewRemoteKeySet(t.Context(), idp.URL, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := rsa.GenerateKey(rand.Reader, 2048)
+	idp2 := tokens
+	idp2.Keys = ks
+	srv := httptest.NewServer(api.New(api.Config{Store: &fakeRecords{tenants: []string{tenantA}}, Authorizer: authorizer(t),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Tokens: idp2, RequestTimeout: 5 * time.Second}))
+	defer srv.Close()
+	status := func(tok string) int {
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/cases", nil)
+		req.Header.Set("Authorization", strings.TrimPrefix(tok, "raw:"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(idpToken(t, jwt.SigningMethodRS256, "rsa-1", idpRSA)); got != 200 {
+		t.Fatalf("a token of the first key: %d", got)
+	}
+	if got := status(idpToken(t, jwt.SigningMethodRS256, "rsa-2", rotated)); got != 401 {
+		t.Fatalf("a key the provider does not publish: %d", got)
+	}
+	mu.Lock()
+	serve, _ = json.Marshal(map[string]any{"keys": []map[string]string{
+		{"kty": "RSA", "kid": "rsa-2", "use": "sig", "n": b64(rotated.N.Bytes()), "e": "AQAB"}}})
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second) // unknown keys refetch at most so often
+	for status(idpToken(t, jwt.SigningMethodRS256, "rsa-2", rotated)) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the rotated key was not picked up")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := status(idpToken(t, jwt.SigningMethodRS256, "rsa-1", idpRSA)); got != 401 {
+		t.Fatalf("a key the provider withdrew still signs: %d", got)
+	}
+	mu.Lock()
+	serve = nil
+	mu.Unlock()
+	if got := status(idpToken(t, jwt.SigningMethodRS256, "rsa-9", rotated)); got != 401 {
+		t.Fatalf("an unknown key while the provider is down: %d", got)
+	}
+	if got := status(idpToken(t, jwt.SigningMethodRS256, "rsa-2", rotated)); got != 200 {
+		t.Fatalf("the keys it has, while the provider is down: %d", got)
 	}
 }
 

@@ -446,8 +446,9 @@ func (c config) tokens() api.TokenConfig {
 	return api.TokenConfig{Secret: c.JWTSecretBytes, Issuer: c.JWTIssuer, Audience: c.JWTAudience, MaxLifetime: c.JWTMaxLifetime}
 }
 
-// keySet loads the JWKS the configuration names, if any.
-func (c config) keySet(ctx context.Context) (*api.KeySet, error) {
+// keySet loads the JWKS the configuration names, if any; one from a URL is
+// refreshed until ctx ends.
+func (c config) keySet(ctx context.Context, log *slog.Logger) (*api.KeySet, error) {
 	switch {
 	case c.JWKSFile != "":
 		data, err := os.ReadFile(c.JWKSFile)
@@ -456,7 +457,7 @@ func (c config) keySet(ctx context.Context) (*api.KeySet, error) {
 		}
 		return api.ParseJWKS(data)
 	case c.JWKSURL != "":
-		return api.FetchJWKS(ctx, c.JWKSURL)
+		return api.NewRemoteKeySet(ctx, c.JWKSURL, c.JWKSRefresh, log)
 	}
 	return nil, nil
 }

@@ -298,14 +298,11 @@ func runServices(ctx context.Context, cfg config, log *slog.Logger, mode string)
 	var apiKeys *store.KeyCache
 	if mode == "serve" || mode == "dev" {
 		tokens := cfg.tokens()
-		if tokens.Keys, err = cfg.keySet(ctx); err != nil {
+		if tokens.Keys, err = cfg.keySet(loopCtx, log); err != nil {
 			if w != nil {
 				w.Stop()
 			}
 			return err
-		}
-		if cfg.JWKSURL != "" {
-			loops.Go(func() { every(loopCtx, cfg.JWKSRefresh, jwksRefresher(cfg, tokens.Keys, log)) })
 		}
 		loops.Go(func() { every(loopCtx, 5*time.Second, policySyncer(st, authz, policyVersion, log)) })
 		// API keys are checked from memory while their changes are heard.
@@ -441,19 +438,6 @@ func policySyncer(st *store.Store, authz *policies.Authorizer, have int64, log *
 			log.Info("policy reloaded", "version", v)
 		}
 		have = v
-	}
-}
-
-// jwksRefresher fetches the identity provider's keys again, so rotated
-// signing keys are picked up; a failed fetch keeps the keys it has.
-func jwksRefresher(cfg config, ks *api.KeySet, log *slog.Logger) func(context.Context) {
-	return func(ctx context.Context) {
-		fresh, err := api.FetchJWKS(ctx, cfg.JWKSURL)
-		if err != nil {
-			log.Warn("JWKS refresh failed; keeping the keys we have", "err", err)
-			return
-		}
-		ks.Replace(fresh)
 	}
 }
 
