@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/proto"
 
+	"tandem/activities/objects"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 	"tandem/api"
@@ -406,9 +407,9 @@ func TestAttachmentsAndSearchInAnObjectStore(t *testing.T) {
 // deletion of the customer's objects to the next retention run.
 func TestAttachmentsWhileTheObjectStoreIsDown(t *testing.T) {
 	t.Parallel()
-	down := store.ObjectStoreConfig{Endpoint: "http://127.0.0.1:1", Bucket: "down", AccessKey: "k", SecretKey: "s", Region: "us-east-1"}
+	down := objects.Config{Endpoint: "http://127.0.0.1:1", Bucket: "down", AccessKey: "k", SecretKey: "s", Region: "us-east-1"}
 	s := newStackAll(t, 0, nil, false, nil, func(st *store.Store) {
-		objs, err := store.NewObjects(down)
+		objs, err := objects.New(down)
 		if err != nil {
 			t.Fatal(err)
 		}

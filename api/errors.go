@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"tandem/activities/objects"
 	"tandem/activities/payments"
 	"tandem/activities/store"
 	"tandem/workflows"
@@ -187,7 +188,7 @@ func dependencyDown(err error) bool {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &unavailable), errors.As(err, &deadline), errors.As(err, &exhausted),
-		errors.As(err, &aborted), errors.As(err, &notReady), errors.Is(err, store.ErrObjectsUnavailable):
+		errors.As(err, &aborted), errors.As(err, &notReady), errors.Is(err, objects.ErrUnavailable):
 		return true
 	case errors.As(err, &precondition):
 		// Matching says so when no worker has polled the task queue lately

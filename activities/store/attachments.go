@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"tandem/activities/envelope"
+	"tandem/activities/objects"
 )
 
 // attachmentPiece is the plaintext size of the pieces a file is sealed in:
@@ -112,7 +113,7 @@ func (s *Store) PutAttachment(ctx context.Context, c Case, a Attachment, data []
 			// Written before the row commits: a crash between leaves an
 			// object no row names, under the case's prefix, which a purge
 			// or erasure deletes with the rest.
-			return tx.objects.put(ctx, objectName(a.TenantID, a.CaseID, a.ID), sealed)
+			return tx.objects.Put(ctx, objects.Name(a.TenantID, a.CaseID, a.ID), sealed)
 		}
 		if err := db.Create(&attachmentBlob{TenantID: a.TenantID, ID: a.ID, DataCT: sealed}).Error; err != nil {
 			return fmt.Errorf("store attachment bytes: %w", err)
@@ -226,9 +227,13 @@ func (s *Store) AttachmentsInternal(ctx context.Context, tenantID, caseID string
 func (s *Store) attachmentBytes(ctx context.Context, a Attachment) (io.ReadCloser, error) {
 	if a.StoredIn == "objects" {
 		if s.objects == nil {
-			return nil, fmt.Errorf("%w: attachment %s is in an object store, and none is configured", ErrObjectsUnavailable, a.ID)
+			return nil, fmt.Errorf("%w: attachment %s is in an object store, and none is configured", objects.ErrUnavailable, a.ID)
 		}
-		return s.objects.get(ctx, objectName(a.TenantID, a.CaseID, a.ID))
+		r, err := s.objects.Get(ctx, objects.Name(a.TenantID, a.CaseID, a.ID))
+		if errors.Is(err, objects.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return r, err
 	}
 	var blob attachmentBlob
 	err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Take(&blob).Error
@@ -357,7 +362,7 @@ func (s *Store) ExpireUnsentUploads(ctx context.Context, cutoff time.Time, limit
 		now := time.Now().UTC()
 		for _, a := range gone {
 			if a.StoredIn == "objects" {
-				if err := tx.doomObjects(ctx, a.TenantID, objectName(a.TenantID, a.CaseID, a.ID)); err != nil {
+				if err := tx.doomObjects(ctx, a.TenantID, objects.Name(a.TenantID, a.CaseID, a.ID)); err != nil {
 					return err
 				}
 			}

@@ -12,6 +12,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"tandem/activities/objects"
 )
 
 // LegalHold stops a case, or all of a customer's cases, from being erased.
@@ -239,7 +241,7 @@ func (s *Store) clearTraces(ctx context.Context, tenantID string, custHash []byt
 		return fmt.Errorf("list the customer's cases: %w", err)
 	}
 	for i, id := range cases {
-		cases[i] = caseObjects(tenantID, id)
+		cases[i] = objects.CasePrefix(tenantID, id)
 	}
 	return s.doomObjects(ctx, tenantID, cases...)
 }

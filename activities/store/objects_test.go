@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tandem/activities/objects"
 	"tandem/activities/store"
 	"tandem/activities/store/storetest"
 )
@@ -65,8 +66,8 @@ func readFile(st *storetest.DB, c store.Case, id string) ([]byte, error) {
 // nothing of it, and an erasure or a purge leaves nothing of it there.
 func TestAttachmentsInTheObjectStore(t *testing.T) {
 	st := newStore(t)
-	objects := storetest.Objects(t)
-	bucket := objects.Open(t, st.Store).Bucket
+	weed := storetest.Objects(t)
+	bucket := weed.Open(t, st.Store).Bucket
 	ctx := context.Background()
 
 	const (
@@ -96,12 +97,12 @@ func TestAttachmentsInTheObjectStore(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes of %d: %v", len(got), len(data), err)
 	}
-	names := objects.Names(t, bucket)
+	names := weed.Names(t, bucket)
 	want := []string{"acme/" + caseA + "/" + fileA, "acme/" + caseB + "/" + fileB, "acme/" + caseC + "/" + fileC}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("objects %v, want %v", names, want)
 	}
-	raw := objects.Bytes(t, bucket, want[0])
+	raw := weed.Bytes(t, bucket, want[0])
 	if bytes.Contains(raw, []byte("INVOICE-4411")) || bytes.Contains(raw, data[100:132]) {
 		t.Fatal("the object holds the file in clear")
 	}
@@ -114,7 +115,7 @@ func TestAttachmentsInTheObjectStore(t *testing.T) {
 	// An object changed in the bucket does not open.
 	tampered := bytes.Clone(raw)
 	tampered[len(tampered)/2] ^= 1
-	objects.Put(t, bucket, want[0], tampered)
+	weed.Put(t, bucket, want[0], tampered)
 	if _, err := readFile(st, a, fileA); err == nil {
 		t.Fatal("a tampered object opened")
 	}
@@ -122,7 +123,7 @@ func TestAttachmentsInTheObjectStore(t *testing.T) {
 	if _, err := st.EraseCustomer(ctx, "acme", "cust-erased"); err != nil {
 		t.Fatal(err)
 	}
-	if names := objects.Names(t, bucket); len(names) != 1 || names[0] != want[2] {
+	if names := weed.Names(t, bucket); len(names) != 1 || names[0] != want[2] {
 		t.Fatalf("after the erasure the bucket holds %v; want only the other customer's file", names)
 	}
 	for _, f := range []struct {
@@ -148,8 +149,8 @@ func TestAttachmentsInTheObjectStore(t *testing.T) {
 // deletes them.
 func TestObjectsLeftByAPurgeAreDeletedByTheNextRun(t *testing.T) {
 	st := newStore(t)
-	objects := storetest.Objects(t)
-	cfg := objects.Open(t, st.Store)
+	weed := storetest.Objects(t)
+	cfg := weed.Open(t, st.Store)
 	ctx := context.Background()
 	const (
 		caseA = "b2b2b2b2-0000-4000-8000-000000000001"
@@ -173,7 +174,7 @@ func TestObjectsLeftByAPurgeAreDeletedByTheNextRun(t *testing.T) {
 	// its object stays, and the deletion is recorded.
 	down := cfg
 	down.Endpoint = "http://127.0.0.1:1"
-	unreachable, err := store.NewObjects(down)
+	unreachable, err := objects.New(down)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestObjectsLeftByAPurgeAreDeletedByTheNextRun(t *testing.T) {
 	if r, err := st.PurgeExpired(ctx, "acme", now, 10); err != nil || r.Purged != 1 {
 		t.Fatalf("purge: %+v %v", r, err)
 	}
-	if names := objects.Names(t, cfg.Bucket); len(names) != 1 {
+	if names := weed.Names(t, cfg.Bucket); len(names) != 1 {
 		t.Fatalf("objects after a purge with the store down: %v", names)
 	}
 	if _, err := readFile(st, a, fileA); !errors.Is(err, store.ErrCustomerErased) {
@@ -192,16 +193,16 @@ func TestObjectsLeftByAPurgeAreDeletedByTheNextRun(t *testing.T) {
 	if err := st.DeleteDoomedObjects(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if names := objects.Names(t, cfg.Bucket); len(names) != 0 {
+	if names := weed.Names(t, cfg.Bucket); len(names) != 0 {
 		t.Fatalf("objects after the next run: %v", names)
 	}
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
 
-func mustOpen(t *testing.T, cfg store.ObjectStoreConfig) *store.Objects {
+func mustOpen(t *testing.T, cfg objects.Config) *objects.Bucket {
 	t.Helper()
-	o, err := store.OpenObjects(context.Background(), cfg)
+	o, err := objects.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,8 +214,8 @@ func mustOpen(t *testing.T, cfg store.ObjectStoreConfig) *store.Objects {
 // as evidence and a recent one stay.
 func TestUnsentUploadsExpire(t *testing.T) {
 	st := newStore(t)
-	objects := storetest.Objects(t)
-	bucket := objects.Open(t, st.Store).Bucket
+	weed := storetest.Objects(t)
+	bucket := weed.Open(t, st.Store).Bucket
 	ctx := context.Background()
 	const (
 		caseA    = "c3c3c3c3-0000-4000-8000-000000000001"
@@ -262,13 +263,13 @@ func TestUnsentUploadsExpire(t *testing.T) {
 			t.Fatalf("%s after the expiry: %q %v", id, got, err)
 		}
 	}
-	for _, name := range objects.Names(t, bucket) {
+	for _, name := range weed.Names(t, bucket) {
 		if strings.HasSuffix(name, unsent) {
 			t.Fatalf("the expired upload's object is left: %s", name)
 		}
 	}
-	if len(objects.Names(t, bucket)) != 4 {
-		t.Fatalf("objects after the expiry: %v", objects.Names(t, bucket))
+	if len(weed.Names(t, bucket)) != 4 {
+		t.Fatalf("objects after the expiry: %v", weed.Names(t, bucket))
 	}
 	events, err := st.ListAudit(ctx, "acme", store.AuditFilter{Action: "attachment.expire", Limit: 10})
 	if err != nil || len(events) != 1 || events[0].ObjectID != unsent || events[0].CaseID != caseA {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"tandem/activities/objects"
 )
 
 // SetRetention sets how many days a tenant keeps closed cases' content; nil keeps it for ever.
@@ -111,7 +113,7 @@ func (s *Store) purgeCase(ctx context.Context, c Case, days int, now time.Time) 
 				return fmt.Errorf("purge the case's search terms and attachments: %w", err)
 			}
 		}
-		if err := tx.doomObjects(ctx, c.TenantID, caseObjects(c.TenantID, c.ID)); err != nil {
+		if err := tx.doomObjects(ctx, c.TenantID, objects.CasePrefix(c.TenantID, c.ID)); err != nil {
 			return err
 		}
 		res := db.Model(&Case{}).Where("tenant_id = ? AND id = ? AND purged_at IS NULL", c.TenantID, c.ID).

@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"tandem/activities/envelope"
+	"tandem/activities/objects"
 )
 
 // Domain errors the API maps to HTTP statuses.
@@ -54,7 +55,7 @@ type Store struct {
 	queued map[string]bool
 	// objects, when set, keeps attachments' bytes; doomed, the objects a
 	// transaction recorded to delete once it commits.
-	objects *Objects
+	objects *objects.Bucket
 	doomed  []doomedPrefix
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 
+	"tandem/activities/objects"
 	"tandem/activities/store"
 	"tandem/workflows/codec"
 )
@@ -70,19 +71,19 @@ func useObjects(ctx context.Context, cfg config, st *store.Store) error {
 	if cfg.ObjectStoreURL == "" {
 		return nil
 	}
-	objCfg := store.ObjectStoreConfig{Endpoint: cfg.ObjectStoreURL, Bucket: cfg.ObjectBucket,
+	objCfg := objects.Config{Endpoint: cfg.ObjectStoreURL, Bucket: cfg.ObjectBucket,
 		Region: cfg.ObjectRegion, AccessKey: cfg.ObjectAccessKey, SecretKey: secret(cfg.ObjectSecretKey, cfg.ObjectSecretKeyFile)}
 	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	objects, err := store.OpenObjects(octx, objCfg)
-	if errors.Is(err, store.ErrObjectsUnavailable) {
+	bucket, err := objects.Open(octx, objCfg)
+	if errors.Is(err, objects.ErrUnavailable) {
 		slog.Warn("the object store does not answer; attachments are unavailable until it does", "url", cfg.ObjectStoreURL, "err", err)
-		objects, err = store.NewObjects(objCfg)
+		bucket, err = objects.New(objCfg)
 	}
 	if err != nil {
 		return err
 	}
-	st.UseObjects(objects)
+	st.UseObjects(bucket)
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"tandem/activities/objects"
 	"tandem/activities/store"
 )
 
@@ -47,7 +48,7 @@ type ObjectStore struct {
 
 var (
 	objectsOnce sync.Once
-	objects     *ObjectStore
+	objectStore *ObjectStore
 	objectsErr  error
 )
 
@@ -57,29 +58,29 @@ var (
 func Objects(t testing.TB) *ObjectStore {
 	t.Helper()
 	SkipShort(t)
-	objectsOnce.Do(func() { objects, objectsErr = startObjects() })
+	objectsOnce.Do(func() { objectStore, objectsErr = startObjects() })
 	if objectsErr != nil {
 		t.Fatalf("start SeaweedFS (run the tests with `make test`, which builds it): %v", objectsErr)
 	}
-	return objects
+	return objectStore
 }
 
 // StopObjects stops the package's SeaweedFS server, if it started one.
 func StopObjects() {
-	if objects != nil {
-		objects.stop()
+	if objectStore != nil {
+		objectStore.stop()
 	}
 }
 
 // Open connects st to a fresh bucket of the server, for one test, and
 // returns the bucket's configuration.
-func (o *ObjectStore) Open(t testing.TB, st *store.Store) store.ObjectStoreConfig {
+func (o *ObjectStore) Open(t testing.TB, st *store.Store) objects.Config {
 	t.Helper()
-	cfg := store.ObjectStoreConfig{Endpoint: o.Endpoint, Bucket: "test-" + randomName(t), AccessKey: objectsAccessKey,
+	cfg := objects.Config{Endpoint: o.Endpoint, Bucket: "test-" + randomName(t), AccessKey: objectsAccessKey,
 		SecretKey: objectsSecretKey, Region: "us-east-1"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	objs, err := store.OpenObjects(ctx, cfg)
+	objs, err := objects.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open bucket: %v", err)
 	}
@@ -212,7 +213,7 @@ func (o *ObjectStore) probe(ctx context.Context) error {
 		return err
 	}
 	resp.Body.Close()
-	_, err = store.OpenObjects(ctx, store.ObjectStoreConfig{Endpoint: o.Endpoint, Bucket: "probe", AccessKey: objectsAccessKey,
+	_, err = objects.Open(ctx, objects.Config{Endpoint: o.Endpoint, Bucket: "probe", AccessKey: objectsAccessKey,
 		SecretKey: objectsSecretKey, Region: "us-east-1"})
 	return err
 }
