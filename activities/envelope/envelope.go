@@ -1,7 +1,7 @@
 // Package envelope is the encryption of personal data at rest: master keys
 // wrap data keys, data keys seal records with AES-256-GCM, and an HMAC
-// blind index finds a customer without storing who they are. It holds no
-// keys of its own and does no I/O; the store keeps the wrapped keys.
+// blind index finds a customer without storing who they are. It does no
+// I/O: the store keeps the wrapped keys, the configuration the master keys.
 package envelope
 
 import (
