@@ -160,7 +160,8 @@ func get(t *testing.T, records api.Records, path, token string) *httptest.Respon
 	return getWith(t, api.Config{Store: records}, path, token)
 }
 
-// getWith is get with more of the configuration.
+// getWith is get with more of the configuration (the tests' own tokens
+// unless it names others).
 func getWith(t *testing.T, cfg api.Config, path, token string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
@@ -169,7 +170,10 @@ func getWith(t *testing.T, cfg api.Config, path, token string) *httptest.Respons
 	}
 	rec := httptest.NewRecorder()
 	cfg.Authorizer, cfg.Logger = authorizer(t), slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg.Tokens, cfg.RequestTimeout = fastTokens, 5*time.Second
+	if cfg.Tokens.Secret == nil && cfg.Tokens.Keys == nil {
+		cfg.Tokens = fastTokens
+	}
+	cfg.RequestTimeout = 5 * time.Second
 	api.New(cfg).ServeHTTP(rec, req)
 	return rec
 }

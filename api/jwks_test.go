@@ -154,18 +154,9 @@ func TestRemoteKeySetFollowsTheProvidersRotation(t *testing.T) {
 	rotated, _ := rsa.GenerateKey(rand.Reader, 2048)
 	idp2 := tokens
 	idp2.Keys = ks
-	srv := httptest.NewServer(api.New(api.Config{Store: &fakeRecords{tenants: []string{tenantA}}, Authorizer: authorizer(t),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Tokens: idp2, RequestTimeout: 5 * time.Second}))
-	defer srv.Close()
+	records := &fakeRecords{tenants: []string{tenantA}}
 	status := func(tok string) int {
-		req, _ := http.NewRequest("GET", srv.URL+"/v1/cases", nil)
-		req.Header.Set("Authorization", strings.TrimPrefix(tok, "raw:"))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return getWith(t, api.Config{Store: records, Tokens: idp2}, "/v1/cases", strings.TrimPrefix(tok, "raw:Bearer ")).Code
 	}
 	if got := status(idpToken(t, jwt.SigningMethodRS256, "rsa-1", idpRSA)); got != 200 {
 		t.Fatalf("a token of the first key: %d", got)
